@@ -1,0 +1,81 @@
+// @ts-check
+// npm test: set up from nothing (Debian packages, npm packages, every build,
+// all cached), then run the three test tiers:
+//   unit  no KVM
+//   kvm   tiny freestanding guests on this host's /dev/kvm (or, where there is
+//         none, inside the emulated KVM host)
+//   e2e   the real guest kernel: here when this host's KVM runs stock kernels,
+//         otherwise inside the emulated KVM host (scripts/kvm-host.mjs)
+// Extra arguments go to every vitest run (for example a file filter).
+// VMSTEP_E2E=direct|kvm-host forces where the e2e tier runs.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './lib/cache.mjs';
+import { probeHostKvm } from './lib/kvm-probe.mjs';
+import { setup } from './lib/setup.mjs';
+
+const vitest = join(repoRoot, 'node_modules', '.bin', 'vitest');
+const extra = process.argv.slice(2);
+
+/**
+ * @param {string} tier
+ * @param {boolean} viaKvmHost
+ * @returns {Promise<{ tier: string, code: number, passed: number, failed: number, skipped: number }>}
+ */
+async function runTier(tier, viaKvmHost) {
+  const report = join(repoRoot, '.vmstep', `vitest-${tier}.json`);
+  rmSync(report, { force: true });
+  const args = ['run', '--project', tier, '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
+  if (tier !== 'unit') args.push('--no-file-parallelism');
+  args.push(...extra);
+  const [cmd, argv] = viaKvmHost
+    ? [process.execPath, [join(repoRoot, 'scripts', 'kvm-host.mjs'), '--timeout', '3000', '--', vitest, ...args]]
+    : [vitest, args];
+  process.stderr.write(`\nvmstep test: ${tier} tier${viaKvmHost ? ' (inside the emulated KVM host)' : ''}\n`);
+  const code = await new Promise((resolve) => {
+    const child = spawn(cmd, argv, { stdio: 'inherit', cwd: repoRoot });
+    child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1)));
+    child.on('error', () => resolve(127));
+  });
+  let passed = 0, failed = 0, skipped = 0;
+  if (existsSync(report)) {
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    passed = r.numPassedTests ?? 0;
+    failed = (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
+    skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  } else if (code !== 0) {
+    failed = 1;
+  }
+  return { tier, code: /** @type {number} */ (code), passed, failed, skipped };
+}
+
+async function main() {
+  const built = await setup();
+  const kvm = probeHostKvm(built.native);
+  const e2eMode = process.env.VMSTEP_E2E ?? (kvm.canRunLinux ? 'direct' : 'kvm-host');
+  process.stderr.write(`vmstep test: host KVM: ${kvm.hasKvm ? (kvm.canRunLinux ? 'runs stock kernels' : `tiny guests only (${kvm.reason})`) : 'none'}; real-Linux tests run ${e2eMode === 'direct' ? 'directly' : 'inside the emulated KVM host'}\n`);
+
+  const results = [
+    await runTier('unit', false),
+    await runTier('kvm', !kvm.hasKvm),
+    await runTier('e2e', e2eMode !== 'direct'),
+  ];
+  const total = { passed: 0, failed: 0, skipped: 0 };
+  process.stderr.write('\nvmstep test summary\n');
+  for (const r of results) {
+    process.stderr.write(`  ${r.tier.padEnd(5)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.code !== 0 ? ` (exit ${r.code})` : ''}\n`);
+    total.passed += r.passed;
+    total.failed += r.failed + (r.code !== 0 && r.failed === 0 ? 1 : 0);
+    total.skipped += r.skipped;
+  }
+  process.stdout.write(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
+  return results.every((r) => r.code === 0) ? 0 : 1;
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  process.stderr.write(`vmstep test: ${err instanceof Error ? err.message : err}\n`);
+  process.exitCode = 1;
+}
