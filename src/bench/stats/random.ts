@@ -1,0 +1,51 @@
+// A small seeded PRNG for the bootstrap. Reports must be reproducible: the
+// same samples give the same interval on every run and every machine, so
+// Math.random is never used. sfc32 (Chris Doty-Humphrey's Small Fast
+// Counting generator) passes PractRand and needs only 32-bit integer maths;
+// its state is seeded from a string or number with the cyrb128 hash.
+
+export type Rng = () => number;
+
+function cyrb128(text: string): [number, number, number, number] {
+  let h1 = 1779033703;
+  let h2 = 3144134277;
+  let h3 = 1013904242;
+  let h4 = 2773480762;
+  for (let i = 0; i < text.length; i++) {
+    const k = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  h1 ^= h2 ^ h3 ^ h4;
+  h2 ^= h1;
+  h3 ^= h1;
+  h4 ^= h1;
+  return [h1 >>> 0, h2 >>> 0, h3 >>> 0, h4 >>> 0];
+}
+
+/** A deterministic generator of uniform numbers in [0, 1). */
+export function createRng(seed: string | number): Rng {
+  let [a, b, c, d] = cyrb128(String(seed));
+  const next = (): number => {
+    a |= 0;
+    b |= 0;
+    c |= 0;
+    d |= 0;
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+  // Discard the first outputs: they still correlate with the seed hash.
+  for (let i = 0; i < 15; i++) next();
+  return next;
+}
