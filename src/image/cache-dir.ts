@@ -1,0 +1,7 @@
+// The one cache root: $VMSTEP_CACHE, default ~/.cache/vmstep (shared with the build cache of the foundation issue).
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export function defaultCacheDir(): string {
+  return resolve(process.env.VMSTEP_CACHE || join(homedir(), '.cache', 'vmstep'));
+}

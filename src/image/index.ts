@@ -1,0 +1,38 @@
+// Image sources: one entry point, one Image shape (see types.ts).
+import { resolve } from 'node:path';
+import { defaultCacheDir } from './cache-dir.js';
+import { dockerArchiveImage, dockerDaemonImage } from './docker-archive.js';
+import { ociArchiveImage, ociLayoutImage } from './oci-layout.js';
+import { formatReference, parseReference } from './reference.js';
+import { registryImage } from './registry.js';
+import type { Image, ResolveOptions } from './types.js';
+
+export type { Image, ImageConfig, Layer, ResolveOptions, Credentials, ProgressEvent, LayerCompression } from './types.js';
+export { ImageError } from './types.js';
+export { parseReference, formatReference, type ImageReference, type RegistryRef } from './reference.js';
+export { decompressedLayer, detectCompression } from './decompress.js';
+export { defaultCacheDir } from './cache-dir.js';
+export { BlobCache } from './blob-cache.js';
+
+/**
+ * Resolves an image reference (oci:, oci-archive:, docker-archive:,
+ * docker-daemon:, docker:// or a bare registry reference) to its linux/amd64
+ * image: manifest and config read and verified, layers ready to open.
+ */
+export async function resolveImage(ref: string, options: ResolveOptions = {}): Promise<Image> {
+  const parsed = parseReference(ref);
+  const cacheRoot = options.cacheDir ?? defaultCacheDir();
+  const shown = formatReference(parsed);
+  switch (parsed.transport) {
+    case 'oci':
+      return ociLayoutImage(resolve(parsed.path), parsed.tag, shown);
+    case 'oci-archive':
+      return ociArchiveImage(resolve(parsed.path), parsed.tag, shown);
+    case 'docker-archive':
+      return dockerArchiveImage(resolve(parsed.path), parsed.name, shown);
+    case 'docker-daemon':
+      return dockerDaemonImage(parsed.name, shown, cacheRoot, options.dockerCommand);
+    case 'docker':
+      return registryImage(parsed, options, cacheRoot);
+  }
+}
