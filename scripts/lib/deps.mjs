@@ -23,6 +23,8 @@ export const debianPackages = {
   kvmHost: ['qemu-system-x86', 'busybox-static', 'util-linux'],
   // Tests: the fuzzer, a real registry on loopback, image tooling.
   test: ['clang', 'libclang-rt-14-dev'],
+  // Benchmark mode's tests: a real hyperfine export to parse, and rsvg-convert to check the chart renders.
+  bench: ['hyperfine', 'librsvg2-bin'],
 };
 
 /** @param {string[]} wanted */
