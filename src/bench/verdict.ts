@@ -159,7 +159,8 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
   const hSum = headValues.length > 0 ? summarize(headValues, o.confidence) : null;
   const cvs = [bSum, hSum].filter((s): s is Summary => s !== null && s.n >= 2 && Number.isFinite(s.cv)).map((s) => s.cv * 100);
   const noisePercent = cvs.length > 0 ? Math.max(...cvs) : null;
-  const noisy = o.thresholdPercent > 0 && noisePercent !== null && noisePercent > o.thresholdPercent / 2;
+  // Only where a verdict is given: a metric without one has nothing the noise could mislead.
+  const noisy = bSum !== null && hSum !== null && o.thresholdPercent > 0 && noisePercent !== null && noisePercent > o.thresholdPercent / 2;
   const result = (
     verdict: VerdictKind,
     reason: string,

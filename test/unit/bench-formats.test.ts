@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseMetricsFile, parseMetricsFormat } from '../../src/bench/formats/parse.js';
@@ -25,6 +28,25 @@ describe('hyperfine --export-json (real hyperfine 1.15.0 output)', () => {
   it('adds the parameters when --command-name gives every result the same name', () => {
     const names = parseMetricsFile(fixture('hyperfine-duplicate-names.json')).metrics.map((m) => m.name);
     expect(names).toEqual(['count (n=1000)', 'count (n=2000)']);
+  });
+
+  it('parses an export that the installed hyperfine writes now', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmstep-hyperfine-'));
+    try {
+      const out = join(dir, 'export.json');
+      try {
+        execFileSync('hyperfine', ['-N', '--runs', '3', '--export-json', out, 'true', 'sleep 0.002'], { stdio: 'ignore' });
+      } catch (error) {
+        throw new Error(`hyperfine failed (install Debian's hyperfine, listed in scripts/lib/deps.mjs): ${(error as Error).message}`);
+      }
+      const parsed = parseMetricsFile(readFileSync(out), { source: out });
+      expect(parsed.format).toBe('hyperfine');
+      expect(parsed.metrics.map((m) => m.name)).toEqual(['true', 'sleep 0.002']);
+      expect(parsed.metrics[1]!.value).toBeGreaterThan(0.002);
+      expect(parsed.metrics[1]!.value).toBeGreaterThan(parsed.metrics[0]!.value);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('falls back to the mean of times, and warns about failed runs', () => {
