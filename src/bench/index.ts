@@ -52,7 +52,9 @@ export {
   minimumRunsForMannWhitney,
   parseTestName,
   parseThreshold,
+  regressionMessage,
 } from './verdict.js';
+export { BENCH_KERNEL_ARGS } from './guest-settings.js';
 
 export { type MarkdownReportOptions, renderHeadline, renderMarkdownReport, renderMarkdownStatistics } from './report/markdown.js';
 export { MAX_CHART_METRICS, type SvgChartOptions, renderSvgChart } from './report/svg.js';

@@ -10,7 +10,7 @@
 // A metric whose run-to-run noise (coefficient of variation) is above half
 // the threshold is called out: a threshold inside the noise either misses
 // real regressions or fires on nothing.
-import { bootstrapTwoSampleInterval, relativeMedianChange } from './stats/bootstrap.js';
+import { bootstrapTwoSampleInterval, relativeMedianChangeInPlace } from './stats/bootstrap.js';
 import { type Interval, type Summary, summarize } from './stats/describe.js';
 import { mannWhitneyU } from './stats/mann-whitney.js';
 import { welchTTest } from './stats/welch.js';
@@ -242,6 +242,25 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
 function medianChangeInterval(base: number[], head: number[], o: Resolved): Interval | null {
   // One run has no spread to resample: an interval there would be a false point.
   if (base.length < 2 || head.length < 2) return null;
-  const ci = bootstrapTwoSampleInterval(base, head, relativeMedianChange, { confidence: o.confidence, seed: o.seed });
+  const ci = bootstrapTwoSampleInterval(base, head, relativeMedianChangeInPlace, { confidence: o.confidence, seed: o.seed });
   return ci && { lower: ci.lower * 100, upper: ci.upper * 100, confidence: ci.confidence };
 }
+
+/**
+ * The message for a failed step under fail-on-regression, or null when
+ * nothing regressed: which metrics, by how much, against which threshold.
+ */
+export function regressionMessage(c: Comparison): string | null {
+  const regressed = c.metrics.filter((m) => m.verdict === 'regression');
+  if (regressed.length === 0) return null;
+  const list = regressed
+    .slice(0, 10)
+    .map((m) => `${metricLabel(m.metric).slice(0, 80)} (${m.changePercent! >= 0 ? '+' : ''}${m.changePercent!.toFixed(1)}%)`)
+    .join(', ');
+  const more = regressed.length > 10 ? ` and ${regressed.length - 10} more` : '';
+  return (
+    `${regressed.length} benchmark metric${regressed.length === 1 ? '' : 's'} regressed beyond the ${c.options.thresholdPercent}% threshold ` +
+    `(${c.options.test}): ${list}${more}. See the job summary for every run.`
+  );
+}
+

@@ -12,7 +12,7 @@ import {
 import { mean, median, medianInterval, meanInterval, sampleStdDev, summarize } from '../../src/bench/stats/describe.js';
 import { welchTTest } from '../../src/bench/stats/welch.js';
 import { exactUDistribution, mannWhitneyU } from '../../src/bench/stats/mann-whitney.js';
-import { bootstrapTwoSampleInterval, relativeMedianChange } from '../../src/bench/stats/bootstrap.js';
+import { bootstrapTwoSampleInterval, medianInPlace, relativeMedianChange } from '../../src/bench/stats/bootstrap.js';
 import { createRng } from '../../src/bench/stats/random.js';
 
 // Unless a test says otherwise, reference values come from scipy 1.17.1 and
@@ -274,5 +274,22 @@ describe('bootstrap', () => {
     }
     expect(sum / 100_000).toBeCloseTo(0.5, 2);
     for (const d of deciles) expect(Math.abs(d - 10_000)).toBeLessThan(500);
+  });
+});
+
+describe('median by selection', () => {
+  it('matches the sorted median for odd, even, tied and shuffled inputs', () => {
+    const rng = createRng('select');
+    for (let n = 1; n <= 41; n++) {
+      const values = Array.from({ length: n }, () => Math.floor(rng() * 10));
+      const a = Float64Array.from(values);
+      expect(medianInPlace(a)).toBe(median(values));
+    }
+  });
+
+  it('relativeMedianChange leaves its inputs alone', () => {
+    const base = Float64Array.of(3, 1, 2);
+    expect(relativeMedianChange(base, [4, 4, 4])).toBe(1);
+    expect(Array.from(base)).toEqual([3, 1, 2]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareSeries, minimumRunsForMannWhitney, parseTestName, parseThreshold } from '../../src/bench/verdict.js';
+import { compareSeries, minimumRunsForMannWhitney, parseTestName, parseThreshold, regressionMessage } from '../../src/bench/verdict.js';
 import { interleavedSchedule } from '../../src/bench/schedule.js';
 import { collectSeries } from '../../src/bench/collect.js';
 import { type MetricSeries, WALL_TIME, wallTimeValue } from '../../src/bench/metric.js';
@@ -31,12 +31,14 @@ describe('verdicts', () => {
       expect(c.metrics[0]!.interval!.lower).toBeGreaterThan(5);
       expect(c.regressed).toBe(true);
       expect(c.counts.regression).toBe(1);
+      expect(regressionMessage(c)).toMatch(new RegExp(`^1 benchmark metric regressed beyond the 5% threshold \\(${test}\\): wall time \\(\\+\\d+\\.\\d%\\)\\. See the job summary for every run\\.$`));
     });
 
     it(`${test}: an identical pair is not a regression`, () => {
       const c = compareSeries([series(base)], [series(same)], { test, thresholdPercent: 5 });
       expect(c.metrics[0]!.verdict).toBe('no-change');
       expect(c.regressed).toBe(false);
+      expect(regressionMessage(c)).toBeNull();
       expect(c.metrics[0]!.interval!.lower).toBeLessThan(5);
     });
 
