@@ -14,7 +14,7 @@ import { bootstrapTwoSampleInterval, relativeMedianChangeInPlace } from './stats
 import { type Interval, type Summary, summarize } from './stats/describe.js';
 import { mannWhitneyU } from './stats/mann-whitney.js';
 import { welchTTest } from './stats/welch.js';
-import { type Direction, type Metric, type MetricSeries, metricKey, metricLabel } from './metric.js';
+import { type Direction, type Metric, type MetricSeries, metricKey, metricLabel, secondsPerUnit } from './metric.js';
 
 export const TEST_NAMES = ['percentage', 't-test', 'mann-whitney'] as const;
 export type TestName = (typeof TEST_NAMES)[number];
@@ -153,7 +153,16 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
     unit: source.unit,
     direction: resolveDirection(source, o.directions),
   };
-  const baselineValues = base ? [...base.values] : [];
+  // A baseline file may predate a change of unit: time units convert, anything else cannot be compared.
+  let baseFactor = 1;
+  let unitClash: string | null = null;
+  if (base && head && base.unit !== head.unit) {
+    const from = secondsPerUnit(base.unit);
+    const to = secondsPerUnit(head.unit);
+    if (from !== undefined && to !== undefined) baseFactor = from / to;
+    else unitClash = `the baseline is in ${JSON.stringify(base.unit)} but head is in ${JSON.stringify(head.unit)}`;
+  }
+  const baselineValues = base ? base.values.map((v) => v * baseFactor) : [];
   const headValues = head ? [...head.values] : [];
   const bSum = baselineValues.length > 0 ? summarize(baselineValues, o.confidence) : null;
   const hSum = headValues.length > 0 ? summarize(headValues, o.confidence) : null;
@@ -182,6 +191,7 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
 
   if (!bSum) return result('new', 'no baseline for this metric');
   if (!hSum) return result('missing', 'in the baseline but not reported by head');
+  if (unitClash) return result('inconclusive', `${unitClash}: regenerate the baseline`);
 
   const useMeans = o.test === 't-test';
   const bCentre = useMeans ? bSum.mean : bSum.median;

@@ -119,6 +119,15 @@ describe('verdicts', () => {
     expect(c.regressed).toBe(false);
   });
 
+  it('converts a baseline recorded in another time unit, and refuses other unit changes', () => {
+    const c = compareSeries([series([0.1, 0.1, 0.1], { unit: 's' })], [series([100, 100, 100])], { test: 'percentage', thresholdPercent: 5 });
+    expect(c.metrics[0]!.baselineValues).toEqual([100, 100, 100]);
+    expect(c.metrics[0]!.verdict).toBe('no-change');
+    const clash = compareSeries([series([1, 1], { unit: 'MB' })], [series([1, 1], { unit: 'MiB' })], { test: 'percentage', thresholdPercent: 5 });
+    expect(clash.metrics[0]!.verdict).toBe('inconclusive');
+    expect(clash.metrics[0]!.reason).toBe('the baseline is in "MB" but head is in "MiB": regenerate the baseline');
+  });
+
   it('a zero baseline cannot give a relative change', () => {
     expect(compareSeries([series([0, 0])], [series([1, 1])], { test: 'percentage', thresholdPercent: 5 }).metrics[0]!.verdict).toBe('inconclusive');
     expect(compareSeries([series([0, 0])], [series([0, 0])], { test: 'percentage', thresholdPercent: 5 }).metrics[0]!.verdict).toBe('no-change');
