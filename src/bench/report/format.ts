@@ -53,7 +53,6 @@ export function formatPercent(value: number, digits = 1): string {
 
 /** Drops characters that cannot appear in XML 1.0 and replaces line breaks and tabs. */
 export function cleanText(text: string, max = MAX_DISPLAY_NAME): string {
-  // eslint-disable-next-line no-control-regex
   let clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
   clean = clean.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
   clean = clean.replace(/[\ufffe\uffff]/g, '\ufffd');
