@@ -1,0 +1,35 @@
+/*
+ * Running the workload: fork, confine, exec with PATH lookup, stream its
+ * stdout and stderr to the host as it writes them, reap zombies (we may be
+ * PID 1), and when the command's main process exits, kill what it left
+ * behind and read the pipes to their end.
+ */
+#ifndef VMSTEP_COMMAND_H
+#define VMSTEP_COMMAND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spec.h"
+#include "user.h"
+
+struct command_result {
+	bool started;     /* execve succeeded */
+	pid_t pid;
+	int code;         /* exit status, 128+N for signal N, 126/127 when it could not start */
+	int signal;       /* 0 or the signal that killed it */
+	char error[512];  /* why it could not start */
+	uint64_t start_ns, end_ns;
+	bool host_gone;   /* the connection broke: stop everything, send nothing more */
+};
+
+/*
+ * Runs the spec's command as user. whole_system: we are PID 1 of the VM and
+ * the leftovers to kill are every other process; otherwise (test mode) only
+ * the command's process group.
+ */
+void command_run(int sock, const struct run_spec *spec, const struct run_user *user, bool whole_system,
+		 struct command_result *res);
+
+#endif

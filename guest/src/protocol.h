@@ -1,0 +1,89 @@
+/*
+ * The host-guest protocol's numbers, as docs/protocol.md specifies them.
+ * test/unit/protocol.test.ts reads this file and checks that
+ * src/guest/protocol.ts agrees with every value, so the two sides cannot
+ * drift apart silently.
+ */
+#ifndef VMSTEP_PROTOCOL_H
+#define VMSTEP_PROTOCOL_H
+
+#define PROTO_VERSION 1
+#define PROTO_MAGIC "VMSTEP"
+#define PROTO_MAGIC_LEN 6
+#define PROTO_HEADER_LEN 5
+#define PROTO_MAX_PAYLOAD (1u << 20)
+#define PROTO_MAX_AGENT 256
+
+/* The host listens on <vsockUdsPath>_1024; guest init connects to CID 2. */
+#define PROTO_VSOCK_HOST_CID 2
+#define PROTO_VSOCK_PORT 1024
+
+/* Message types */
+#define MSG_HELLO 0x01
+#define MSG_RUN 0x02
+#define MSG_SIGNAL 0x03
+#define MSG_STARTED 0x10
+#define MSG_STDOUT 0x11
+#define MSG_STDERR 0x12
+#define MSG_EXIT 0x13
+#define MSG_FILE 0x14
+#define MSG_FILE_DATA 0x15
+#define MSG_FILE_END 0x16
+#define MSG_OUTPUT_ISSUE 0x17
+#define MSG_TIMINGS 0x18
+#define MSG_ERROR 0x1F
+
+/* RUN fields */
+#define RUN_ARG 1
+#define RUN_ENV 2
+#define RUN_WORKDIR 3
+#define RUN_USER 4
+#define RUN_HOSTNAME 5
+#define RUN_OUTPUT 6
+#define RUN_MAX_FILE_BYTES 7
+#define RUN_MAX_FILES 8
+#define RUN_PRIVILEGED 9
+
+/* SIGNAL fields */
+#define SIGNAL_SIGNAL 1
+
+/* STARTED fields */
+#define STARTED_PID 1
+#define STARTED_COMMAND_START_NS 2
+
+/* EXIT fields */
+#define EXIT_CODE 1
+#define EXIT_SIGNAL 2
+#define EXIT_SIGNAL_NAME 3
+#define EXIT_ERROR 4
+
+/* FILE fields */
+#define FILE_PATH 1
+#define FILE_MODE 2
+#define FILE_SIZE 3
+
+/* FILE_END fields */
+#define FILE_END_ERROR 1
+
+/* OUTPUT_ISSUE fields */
+#define ISSUE_REQUEST 1
+#define ISSUE_PATH 2
+#define ISSUE_REASON 3
+#define ISSUE_MESSAGE 4
+
+/* TIMINGS fields */
+#define TIMINGS_INIT_START_NS 1
+#define TIMINGS_SPEC_RECEIVED_NS 2
+#define TIMINGS_COMMAND_START_NS 3
+#define TIMINGS_COMMAND_END_NS 4
+#define TIMINGS_OUTPUTS_END_NS 5
+
+/* ERROR fields */
+#define ERROR_STAGE 1
+#define ERROR_MESSAGE 2
+
+/* Defaults in the spirit of Bencher's output limits. */
+#define DEFAULT_MAX_FILE_BYTES (25ull << 20)
+#define DEFAULT_MAX_FILES 255ull
+
+#endif

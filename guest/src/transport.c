@@ -1,0 +1,86 @@
+#include "transport.h"
+
+#include <errno.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+#define CONNECT_ATTEMPTS 100
+#define CONNECT_RETRY_MS 50
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int transport_connect(const char *unix_path, char *err, size_t errlen)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	struct sockaddr_vm vm = {.svm_family = AF_VSOCK, .svm_cid = PROTO_VSOCK_HOST_CID, .svm_port = PROTO_VSOCK_PORT};
+	const struct sockaddr *addr = (const struct sockaddr *)&vm;
+	socklen_t addrlen = sizeof vm;
+	if (unix_path) {
+		if (strlen(unix_path) >= sizeof un.sun_path) {
+			snprintf(err, errlen, "the socket path %s is longer than %zu bytes", unix_path, sizeof un.sun_path - 1);
+			return -1;
+		}
+		strcpy(un.sun_path, unix_path);
+		addr = (const struct sockaddr *)&un;
+		addrlen = sizeof un;
+	}
+	int last = 0;
+	for (int attempt = 0; attempt < CONNECT_ATTEMPTS; attempt++) {
+		int fd = socket(unix_path ? AF_UNIX : AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot create a %s socket: %s%s", unix_path ? "Unix" : "vsock", strerror(errno),
+				 unix_path ? "" : " (the guest kernel needs CONFIG_VSOCKETS and CONFIG_VIRTIO_VSOCKETS)");
+			return -1;
+		}
+		if (connect(fd, addr, addrlen) == 0)
+			return fd;
+		last = errno;
+		close(fd);
+		sleep_ms(CONNECT_RETRY_MS);
+	}
+	if (unix_path)
+		snprintf(err, errlen, "cannot connect to %s: %s", unix_path, strerror(last));
+	else
+		snprintf(err, errlen, "cannot connect to the host over vsock (CID %d port %d): %s; is the VM's vsock device configured and the host listening on <vsockUdsPath>_%d?",
+			 PROTO_VSOCK_HOST_CID, PROTO_VSOCK_PORT, strerror(last), PROTO_VSOCK_PORT);
+	return -1;
+}
+
+void transport_finish(int fd, int timeout_ms)
+{
+	shutdown(fd, SHUT_WR);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char buf[4096];
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (elapsed >= timeout_ms)
+			break;
+		int r = poll(&p, 1, timeout_ms - (int)elapsed);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* the host closed: everything we sent has arrived */
+	}
+	close(fd);
+}
