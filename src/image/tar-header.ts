@@ -73,7 +73,12 @@ export function isZeroBlock(buf: Buffer, off = 0): boolean {
 export function decodeHeader(buf: Buffer, off = 0): RawHeader {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : buf[off + i]!;
-  const stored = num(buf, off + 148, 8, 'checksum');
+  let stored: number;
+  try {
+    stored = num(buf, off + 148, 8, 'checksum');
+  } catch {
+    stored = -1;
+  }
   if (stored !== sum) {
     // Some old writers summed signed bytes.
     let ssum = 0;
