@@ -1,0 +1,200 @@
+// `vmstep doctor`: can this host run vmstep, and will its numbers be quiet?
+// Each check reads the host as it is (files under /dev, /proc and /sys, the
+// PATH) and, when something is wrong, says the exact command that fixes it.
+// `root` lets tests point the checks at a fake tree of those files.
+import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { formatBytes } from './units.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** The exact fix, when the status is not ok. */
+  fix?: string;
+}
+
+/** What the VMM's own probe says about /dev/kvm (src/vm probeKvm). */
+export interface KvmProbe {
+  available: boolean;
+  canRunLinux: boolean;
+  reason: string;
+}
+
+export interface DoctorOptions {
+  /** Prefix for /dev, /proc and /sys (tests); default "". */
+  root?: string;
+  /** Runs a tiny guest on /dev/kvm; absent: judged from CPU flags. */
+  probeKvm?: () => KvmProbe;
+  pathEnv?: string;
+  cpus?: number;
+  cacheDir?: string;
+  user?: string;
+}
+
+const UDEV_FIX =
+  "echo 'KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\", OPTIONS+=\"static_node=kvm\"' | sudo tee /etc/udev/rules.d/99-kvm4all.rules && sudo udevadm control --reload-rules && sudo udevadm trigger --name-match=kvm";
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+export function runDoctor(opts: DoctorOptions = {}): Check[] {
+  const root = opts.root ?? '';
+  const checks: Check[] = [];
+  const user = opts.user ?? process.env.USER ?? 'USER';
+  const kvm = join(root || '/', 'dev', 'kvm');
+
+  // 1. /dev/kvm: present, readable and writable, able to run an unmodified kernel.
+  let kvmOpen = false;
+  if (!existsSync(kvm)) {
+    const cpuFlags = read(join(root || '/', 'proc', 'cpuinfo'))?.match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+    const vendor = /\bsvm\b/.test(cpuFlags) ? 'kvm_amd' : 'kvm_intel';
+    checks.push({
+      name: '/dev/kvm',
+      status: 'fail',
+      detail: 'absent: this host offers no KVM',
+      fix: /\b(vmx|svm)\b/.test(cpuFlags)
+        ? `load the KVM module: sudo modprobe ${vendor}`
+        : 'run on bare metal or on a VM with nested virtualisation enabled (the CPU shows no vmx/svm flag)',
+    });
+  } else {
+    try {
+      accessSync(kvm, constants.R_OK | constants.W_OK);
+      closeSync(openSync(kvm, 'r+'));
+      kvmOpen = true;
+      checks.push({ name: '/dev/kvm', status: 'ok', detail: 'present, readable and writable by this user' });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      checks.push({
+        name: '/dev/kvm',
+        status: 'fail',
+        detail: `present, but this user cannot open it (${code ?? (err as Error).message})`,
+        fix: `add the user to the kvm group: sudo usermod -aG kvm ${user} (then log in again or restart the runner); on GitHub-hosted runners: ${UDEV_FIX}`,
+      });
+    }
+  }
+  if (kvmOpen) checks.push(kvmCapability(root, opts.probeKvm));
+
+  // 2. e2fsprogs: the root filesystem builder and the tests use its tools.
+  const pathDirs = (opts.pathEnv ?? process.env.PATH ?? '').split(delimiter).concat(['/sbin', '/usr/sbin']);
+  const mke2fs = pathDirs.map((d) => join(d, 'mke2fs')).find((p) => existsSync(p));
+  checks.push(
+    mke2fs
+      ? { name: 'e2fsprogs', status: 'ok', detail: `mke2fs at ${mke2fs}` }
+      : { name: 'e2fsprogs', status: 'fail', detail: 'mke2fs not found', fix: 'sudo apt-get install -y e2fsprogs' },
+  );
+
+  // 3. CPUs: a vCPU pinned to a core shares it with nothing only when there are cores to spare.
+  const cpus = opts.cpus ?? availableParallelism();
+  checks.push(
+    cpus >= 3
+      ? { name: 'CPUs', status: 'ok', detail: `${cpus} available` }
+      : { name: 'CPUs', status: 'warn', detail: `${cpus} available: vCPUs share cores with vmstep and the runner`, fix: 'use a runner with at least 4 cores for benchmarks, and --vcpus 1 or 2' },
+  );
+
+  // 4. cgroup v2: the unified hierarchy is what lets a run get cores of its own.
+  checks.push(
+    existsSync(join(root || '/', 'sys', 'fs', 'cgroup', 'cgroup.controllers'))
+      ? { name: 'cgroup v2', status: 'ok', detail: 'unified hierarchy mounted' }
+      : { name: 'cgroup v2', status: 'warn', detail: 'not mounted (cgroup v1 or none)', fix: 'boot with systemd.unified_cgroup_hierarchy=1 (the default on Debian 11+, Ubuntu 21.10+)' },
+  );
+
+  checks.push(...noiseChecks(root));
+  if (opts.cacheDir) checks.push(cacheCheck(opts.cacheDir));
+  return checks;
+}
+
+function kvmCapability(root: string, probe?: () => KvmProbe): Check {
+  let p: KvmProbe;
+  if (probe) {
+    p = probe();
+  } else {
+    const flags = read(join(root || '/', 'proc', 'cpuinfo'))?.match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+    if (existsSync(join(root || '/', 'sys', 'module', 'kvm_pvm'))) {
+      p = { available: true, canRunLinux: false, reason: 'this /dev/kvm is kvm_pvm, a software hypervisor that cannot run an unmodified kernel' };
+    } else if (/\b(vmx|svm)\b/.test(flags)) {
+      p = { available: true, canRunLinux: true, reason: 'hardware virtualisation (vmx/svm)' };
+    } else {
+      p = { available: true, canRunLinux: false, reason: 'the CPU shows no vmx or svm flag' };
+    }
+  }
+  if (p.available && p.canRunLinux) return { name: 'KVM guests', status: 'ok', detail: `can run an unmodified Linux guest (${p.reason})` };
+  return {
+    name: 'KVM guests',
+    status: 'fail',
+    detail: `cannot run an unmodified Linux guest: ${p.reason}`,
+    fix: 'run on a host with hardware virtualisation: bare metal, a cloud VM with nested virtualisation, or a GitHub-hosted Linux runner with KVM enabled',
+  };
+}
+
+/** Settings that make benchmark numbers wander: frequency scaling, SMT siblings, turbo. */
+function noiseChecks(root: string): Check[] {
+  const sys = join(root || '/', 'sys', 'devices', 'system', 'cpu');
+  const out: Check[] = [];
+  let governors: string[] = [];
+  try {
+    governors = readdirSync(sys)
+      .filter((n) => /^cpu\d+$/.test(n))
+      .map((n) => read(join(sys, n, 'cpufreq', 'scaling_governor')))
+      .filter((g): g is string => g !== null);
+  } catch {
+    // No /sys/devices/system/cpu: nothing to say.
+  }
+  const slow = [...new Set(governors.filter((g) => g !== 'performance'))];
+  if (governors.length === 0) {
+    out.push({ name: 'CPU governor', status: 'ok', detail: 'no frequency scaling exposed (typical inside a VM)' });
+  } else if (slow.length === 0) {
+    out.push({ name: 'CPU governor', status: 'ok', detail: 'performance on every CPU' });
+  } else {
+    out.push({
+      name: 'CPU governor',
+      status: 'warn',
+      detail: `${slow.join(', ')} (the frequency changes with load, adding noise)`,
+      fix: 'echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor',
+    });
+  }
+  const smt = read(join(sys, 'smt', 'control'));
+  if (smt === 'on') {
+    out.push({
+      name: 'SMT',
+      status: 'warn',
+      detail: 'on (sibling hyperthreads share a core and disturb each other)',
+      fix: 'echo off | sudo tee /sys/devices/system/cpu/smt/control',
+    });
+  } else {
+    out.push({ name: 'SMT', status: 'ok', detail: smt ?? 'not reported' });
+  }
+  const noTurbo = read(join(sys, 'intel_pstate', 'no_turbo'));
+  const boost = read(join(sys, 'cpufreq', 'boost'));
+  if (noTurbo === '0') {
+    out.push({ name: 'turbo', status: 'warn', detail: 'on (clock speed depends on temperature and load)', fix: 'echo 1 | sudo tee /sys/devices/system/cpu/intel_pstate/no_turbo' });
+  } else if (boost === '1') {
+    out.push({ name: 'turbo', status: 'warn', detail: 'boost on (clock speed depends on temperature and load)', fix: 'echo 0 | sudo tee /sys/devices/system/cpu/cpufreq/boost' });
+  } else {
+    out.push({ name: 'turbo', status: 'ok', detail: noTurbo === '1' || boost === '0' ? 'off' : 'not reported' });
+  }
+  return out;
+}
+
+function cacheCheck(dir: string): Check {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    const fs = statfsSync(dir);
+    const free = fs.bavail * fs.bsize;
+    if (free < 2 * 2 ** 30) {
+      return { name: 'cache', status: 'warn', detail: `${dir}: only ${formatBytes(free)} free`, fix: 'free disk space or run: vmstep cache prune --max-size 2G' };
+    }
+    return { name: 'cache', status: 'ok', detail: `${dir} (${formatBytes(free)} free)` };
+  } catch (err) {
+    return { name: 'cache', status: 'fail', detail: `${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, fix: 'set VMSTEP_CACHE to a writable directory' };
+  }
+}

@@ -1,0 +1,150 @@
+// What the two faces (CLI and action) hand the engine, and what they get
+// back. The faces turn flags or inputs into a RunInput (strings as the user
+// wrote them); validateRunInput (validate.ts) turns that into RunOptions,
+// typed and checked; runImage (run.ts) runs it and returns a RunResult.
+
+/** A run as the user wrote it: sizes and durations still strings. */
+export interface RunInput {
+  /** Image reference: registry reference, oci:DIR, oci-archive:FILE, docker-archive:FILE, docker-daemon:NAME. */
+  image: string;
+  /** Replaces the image's ENTRYPOINT (and drops its CMD, as docker does). `[]` clears it. */
+  entrypoint?: string[];
+  /** Replaces the image's CMD; empty or absent keeps it. */
+  command?: string[];
+  /** `NAME=value`, or a bare `NAME` to pass the host's value; applied after envFiles. */
+  env?: string[];
+  envFiles?: string[];
+  workdir?: string;
+  user?: string;
+  vcpus?: string | number;
+  memory?: string | number;
+  disk?: string | number;
+  /** Seconds, or a duration such as 90s or 5m; 0 means no limit. */
+  timeout?: string | number;
+  /** Guest paths or globs to bring back after the run. */
+  outputs?: string[];
+  /** Where returned files land (default ./vmstep-output). */
+  outputDir?: string;
+  /** Where stdout and stderr are saved as files; absent: not saved. */
+  logDir?: string;
+  kernel?: string;
+  privileged?: boolean;
+  debug?: boolean;
+  registryUsername?: string;
+  registryPassword?: string;
+  /** Cache root (default $VMSTEP_CACHE or ~/.cache/vmstep). */
+  cacheDir?: string;
+  /** Parent of the per-run scratch directory (default the OS temp dir). */
+  scratchRoot?: string;
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** A validated run: every value typed, checked and defaulted. */
+export interface RunOptions {
+  image: string;
+  /** null: the image's ENTRYPOINT. */
+  entrypoint: string[] | null;
+  /** Empty: the image's CMD (unless entrypoint is set, which drops it). */
+  command: string[];
+  /** `NAME=value` in order; later ones win over earlier ones and over the image's. */
+  env: string[];
+  workdir: string | null;
+  user: string | null;
+  vcpus: number;
+  memoryMiB: number;
+  /** Size of the writable root disk; null: the rootfs module's default. */
+  diskBytes: number | null;
+  /** 0: no limit. */
+  timeoutMs: number;
+  outputs: string[];
+  outputDir: string;
+  logDir: string | null;
+  /** Guest kernel; null: the bundled one. */
+  kernel: string | null;
+  privileged: boolean;
+  debug: boolean;
+  credentials: Credentials | null;
+  cacheDir: string | null;
+  scratchRoot: string | null;
+}
+
+/** The set-up phases, in order; `command` is the command itself. */
+export type Phase = 'image' | 'rootfs' | 'boot' | 'command' | 'outputs';
+
+export interface OutputFile {
+  guestPath: string;
+  hostPath: string;
+  bytes: number;
+}
+
+/** A requested output that did not come back (in whole or part). */
+export interface OutputIssue {
+  request: string;
+  path: string | null;
+  reason: string;
+  message: string;
+}
+
+export interface Timings {
+  /** Resolving the image: manifest, config, layer downloads. */
+  imageMs: number;
+  /** Building or reusing the cached root filesystem, and the run's writable copy. */
+  rootfsMs: number;
+  /** VMM start until guest init said hello. */
+  bootMs: number;
+  /** The command's wall time as the guest measured it (start to exit). */
+  commandMs: number;
+  /** Everything, from the call to the result. */
+  totalMs: number;
+}
+
+export interface RunResult {
+  /** The command's exit status; 124 when the time limit ended it. */
+  exitCode: number;
+  /** Name of the signal that ended the command (e.g. SIGKILL), or null. */
+  signal: string | null;
+  timedOut: boolean;
+  image: { reference: string; digest: string };
+  /** The argv that ran (ENTRYPOINT + CMD after the overrides). */
+  command: string[];
+  outputs: OutputFile[];
+  outputIssues: OutputIssue[];
+  timings: Timings;
+  stdoutFile: string | null;
+  stderrFile: string | null;
+  stdoutBytes: number;
+  stderrBytes: number;
+  outputDir: string;
+}
+
+/** Resources a run holds on the host, so that a later process can clean up after a killed one. */
+export interface RunResources {
+  /** Per-run directory: writable rootfs copy, sockets, console log. */
+  scratchDir: string;
+  /** The VMM process, once started. */
+  vmmPid?: number;
+  /** Its start time in clock ticks since boot (/proc/PID/stat field 22), to tell it from a reused PID. */
+  vmmStartTicks?: number;
+}
+
+/**
+ * Live events. The faces print or group them; the engine never writes to
+ * stdout or stderr itself. Every callback is optional and must not throw.
+ */
+export interface RunEvents {
+  phaseStart?(phase: Phase, detail: string): void;
+  phaseEnd?(phase: Phase, ms: number, detail: string): void;
+  /** Human progress lines within a phase (layer downloads, cache hits). */
+  progress?(message: string): void;
+  stdout?(chunk: Buffer): void;
+  stderr?(chunk: Buffer): void;
+  /** The guest serial console, only with debug. */
+  console?(chunk: Buffer): void;
+  warning?(message: string): void;
+  /** Called whenever the resources held change (scratch created, VMM started, all released). */
+  resources?(resources: RunResources | null): void;
+}
