@@ -10,6 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { RootfsCache } from '../rootfs/index.js';
 import type { RunResources } from './types.js';
 
 export const SCRATCH_PREFIX = 'vmstep-run-';
@@ -72,6 +73,12 @@ export async function releaseResources(res: RunResources): Promise<ReleaseReport
       report.removedDir = dir;
     }
   }
+  // The run's writable disk copy lives in the cache (runs/<pid>-*), named
+  // after the process that made it; the rootfs module removes those whose
+  // process is gone.
+  if (typeof res.cacheDir === 'string' && res.cacheDir !== '') {
+    await new RootfsCache(res.cacheDir).sweep().catch((err: Error) => report.skipped.push(`could not sweep ${res.cacheDir}: ${err.message}`));
+  }
   return report;
 }
 
@@ -97,6 +104,7 @@ export function parseResources(text: string): RunResources | null {
     const out: RunResources = { scratchDir: v.scratchDir };
     if (typeof v.vmmPid === 'number') out.vmmPid = v.vmmPid;
     if (typeof v.vmmStartTicks === 'number') out.vmmStartTicks = v.vmmStartTicks;
+    if (typeof v.cacheDir === 'string') out.cacheDir = v.cacheDir;
     return out;
   } catch {
     return null;

@@ -129,6 +129,8 @@ export interface RunResources {
   vmmPid?: number;
   /** Its start time in clock ticks since boot (/proc/PID/stat field 22), to tell it from a reused PID. */
   vmmStartTicks?: number;
+  /** The cache root, whose per-run disk copies of dead processes RootfsCache.sweep() removes. */
+  cacheDir?: string;
 }
 
 /**
@@ -140,8 +142,9 @@ export interface RunEvents {
   phaseEnd?(phase: Phase, ms: number, detail: string): void;
   /** Human progress lines within a phase (layer downloads, cache hits). */
   progress?(message: string): void;
-  stdout?(chunk: Buffer): void;
-  stderr?(chunk: Buffer): void;
+  /** Guest output as it arrives; a returned promise holds the guest until it resolves (backpressure). */
+  stdout?(chunk: Buffer): void | Promise<void>;
+  stderr?(chunk: Buffer): void | Promise<void>;
   /** The guest serial console, only with debug. */
   console?(chunk: Buffer): void;
   warning?(message: string): void;

@@ -1,5 +1,7 @@
-// The guest kernel: --kernel / the `kernel` input, else $VMSTEP_KERNEL, else
-// the gzip'd vmlinux shipped in dist/. A gzip'd kernel is unpacked once into
+// The runtime assets shipped in dist/ beside the JS: the guest kernel and
+// guest init. Each can be overridden for development (VMSTEP_KERNEL,
+// VMSTEP_INIT). The guest kernel: --kernel / the `kernel` input, else
+// $VMSTEP_KERNEL, else the gzip'd vmlinux shipped in dist/. A gzip'd kernel is unpacked once into
 // the cache, under the hash of its bytes, so every later run boots straight
 // from the cached ELF and two versions of vmstep never share a file.
 import { createHash } from 'node:crypto';
@@ -11,6 +13,7 @@ import { defaultCacheDir } from '../image/index.js';
 import { VmstepError } from './errors.js';
 
 const BUNDLED_KERNEL = 'vmlinux.gz';
+const BUNDLED_INIT = 'vmstep-init';
 
 /**
  * Directories that may hold the runtime assets: the directory of the running
@@ -72,4 +75,16 @@ export function kernelPath(explicit: string | null, cacheDir: string | null): st
   writeFileSync(tmp, elf);
   renameSync(tmp, out);
   return out;
+}
+
+/** The static guest init binary that the root filesystem carries at /.vmstep/init. */
+export function initPath(): string {
+  const chosen = process.env.VMSTEP_INIT || assetDirs().map((d) => join(d, BUNDLED_INIT)).find((p) => existsSync(p));
+  if (!chosen) {
+    throw new VmstepError(
+      `no guest init: ${BUNDLED_INIT} is not next to vmstep (looked in ${assetDirs().join(', ')})`,
+      'reinstall vmstep, run `npm run build` in a source checkout, or set VMSTEP_INIT=PATH',
+    );
+  }
+  return chosen;
 }

@@ -1,0 +1,13 @@
+// The engine: what the CLI and the action share. Nothing here imports
+// @actions/*: the engine reports through RunEvents and the faces render.
+export { runImage, RunCancelledError, type RunControl } from './run.js';
+export { validateRunInput, LIMITS, type OptionStyle, type ValidateContext } from './validate.js';
+export { VmstepError, toVmstepError, describeFailure, EXIT_TIMEOUT, EXIT_VMSTEP_FAILED } from './errors.js';
+export { parseSize, parseDuration, formatBytes, formatMs } from './units.js';
+export { parseEnvLines, parseEnvAssignment, readEnvFile } from './env.js';
+export { resultDocument, writeResultFile, RESULT_SCHEMA_VERSION, type ResultDocument } from './result.js';
+export { releaseResources, parseResources, type ReleaseReport } from './leftovers.js';
+export { runDoctor, type Check, type CheckStatus, type DoctorOptions } from './doctor.js';
+export { listCache, pruneCache, type CacheItem, type PruneReport } from './cache.js';
+export { VMSTEP_VERSION } from './version.js';
+export type * from './types.js';
