@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// The vmstep command line: everything lives in cli/main.ts.
-import { main } from './cli/main.js';
+// The vmstep command line: everything lives in cli/main.ts. (No top-level
+// await: the entries must bundle the same whether or not ncc type-checks.)
+import { cliEntry } from './cli/main.js';
 
-process.exitCode = await main(process.argv.slice(2));
+void cliEntry(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,5 +1,70 @@
-/** The CLI. Commands arrive with the CLI issue (#6). */
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('vmstep: the command line is not built yet (see issue #6); only the project foundation exists so far\n');
-  return 125;
+// The vmstep command line: dispatches to a command and turns any failure of
+// vmstep itself into one line on stderr and exit status 125.
+import { EXIT_VMSTEP_FAILED, VmstepError, describeFailure } from '../engine/errors.js';
+import { VMSTEP_VERSION } from '../engine/version.js';
+import { cacheCommand } from './cache.js';
+import { doctorCommand } from './doctor.js';
+import { MAIN_HELP } from './help.js';
+import { defaultIo, type CliIo } from './io.js';
+import { pullCommand } from './pull.js';
+import { runCommand } from './run.js';
+
+const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
+  run: runCommand,
+  pull: pullCommand,
+  cache: cacheCommand,
+  doctor: doctorCommand,
+};
+
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const [first, ...rest] = argv;
+  try {
+    if (first === undefined) {
+      io.stderr.write(MAIN_HELP);
+      return EXIT_VMSTEP_FAILED;
+    }
+    if (first === '--help' || first === '-h') {
+      io.stdout.write(MAIN_HELP);
+      return 0;
+    }
+    if (first === '--version' || first === '-v' || first === 'version') {
+      io.stdout.write(`vmstep ${VMSTEP_VERSION}\n`);
+      return 0;
+    }
+    if (first === 'help') {
+      const cmd = rest[0];
+      if (cmd && COMMANDS[cmd]) return COMMANDS[cmd]!(['--help'], io);
+      io.stdout.write(MAIN_HELP);
+      return 0;
+    }
+    const command = COMMANDS[first];
+    if (!command) {
+      throw first.startsWith('-')
+        ? new VmstepError(`unknown option ${first}`, 'options go after the command: vmstep run [OPTIONS] IMAGE; see "vmstep --help"')
+        : new VmstepError(`unknown command "${first}"`, 'the commands are run, pull, cache and doctor; see "vmstep --help"');
+    }
+    return await command(rest, io);
+  } catch (err) {
+    io.stderr.write(`vmstep: error: ${describeFailure(err)}\n`);
+    if (io.env.VMSTEP_TRACE && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    return EXIT_VMSTEP_FAILED;
+  }
+}
+
+/** The process entry (src/cli.ts): Ctrl-C or SIGTERM cancels the run and stops the VM; a second Ctrl-C exits at once. */
+export async function cliEntry(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await main(argv, defaultIo(controller.signal));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

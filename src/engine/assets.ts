@@ -32,7 +32,7 @@ export function assetDirs(): string[] {
   }
   const here = dirname(fileURLToPath(import.meta.url));
   dirs.push(here, join(here, '..', '..', 'dist'));
-  return [...new Set(dirs)];
+  return [...new Set(dirs)].filter((d) => existsSync(d));
 }
 
 function isGzip(path: string): boolean {

@@ -18,9 +18,9 @@ export class VmstepError extends Error {
     this.fix = fix;
   }
 
-  /** One line for a person: "<what went wrong>: <fix>". */
+  /** One line for a person: "<what went wrong>; <fix>". */
   oneLine(): string {
-    return oneLine(this.fix ? `${trimDot(this.message)}. ${this.fix}` : this.message);
+    return oneLine(this.fix ? `${trimDot(this.message)}; ${this.fix}` : this.message);
   }
 }
 

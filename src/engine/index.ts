@@ -11,3 +11,4 @@ export { runDoctor, type Check, type CheckStatus, type DoctorOptions } from './d
 export { listCache, pruneCache, type CacheItem, type PruneReport } from './cache.js';
 export { VMSTEP_VERSION } from './version.js';
 export type * from './types.js';
+export { pullImage, type PullResult } from './pull.js';

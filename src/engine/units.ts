@@ -81,7 +81,8 @@ export function formatBytes(bytes: number): string {
     v /= 1024;
     i++;
   }
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2).replace(/\.?0+$/, '')} ${units[i]}`;
+  const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  return `${v.toFixed(digits).replace(/\.0+$|(\.\d*?)0+$/, '$1')} ${units[i]}`;
 }
 
 /** 1234 -> "1.23 s", 87 -> "87 ms"; for people, never parsed back. */

@@ -1,0 +1,127 @@
+// `vmstep run [OPTIONS] IMAGE [COMMAND [ARG...]]`: docker run, in a microVM.
+// Guest stdout and stderr go to vmstep's stdout and stderr as they arrive;
+// vmstep's own lines (phases, the final status) go to stderr and --quiet
+// silences them; the exit status is the command's.
+import { resolve } from 'node:path';
+import { EXIT_TIMEOUT } from '../engine/errors.js';
+import { writeResultFile } from '../engine/result.js';
+import { RunCancelledError } from '../engine/run.js';
+import type { RunInput, RunResult } from '../engine/types.js';
+import { formatBytes, formatMs } from '../engine/units.js';
+import { validateRunInput } from '../engine/validate.js';
+import { VMSTEP_VERSION } from '../engine/version.js';
+import { formatOptions, listValue, parseCommandLine, stringValue, type OptionSpec } from './args.js';
+import { phaseLine, writeWithBackpressure, type CliIo } from './io.js';
+
+export const RUN_OPTIONS: OptionSpec[] = [
+  { key: 'entrypoint', long: 'entrypoint', value: 'CMD', help: "Replace the image's ENTRYPOINT (and drop its CMD); \"\" clears it" },
+  { key: 'env', long: 'env', short: 'e', value: 'K=V', repeatable: true, help: 'Set a variable (repeatable); a bare K passes the host value' },
+  { key: 'envFile', long: 'env-file', value: 'FILE', repeatable: true, help: 'Read variables from a file of K=V lines (repeatable)' },
+  { key: 'workdir', long: 'workdir', short: 'w', value: 'DIR', help: 'Working directory in the guest (absolute)' },
+  { key: 'user', long: 'user', short: 'u', value: 'USER', help: 'User to run as: NAME, UID, NAME:GROUP or UID:GID' },
+  { key: 'vcpus', long: 'vcpus', value: 'N', help: 'Number of vCPUs (default 2, at most the host has)' },
+  { key: 'memory', long: 'memory', short: 'm', value: 'SIZE', help: 'Guest memory, e.g. 512M, 2G (default 1G)' },
+  { key: 'disk', long: 'disk', value: 'SIZE', help: 'Size of the writable root disk (default: the image plus headroom)' },
+  { key: 'timeout', long: 'timeout', value: 'SECONDS', help: 'Stop the VM after this long (30, 90s, 5m); exit status 124' },
+  { key: 'output', long: 'output', value: 'GUEST_PATH', repeatable: true, help: 'Bring back a file, directory or glob after the run (repeatable)' },
+  { key: 'outputDir', long: 'output-dir', value: 'HOST_DIR', help: 'Where returned files land (default ./vmstep-output)' },
+  { key: 'result', long: 'result', value: 'FILE', help: 'Write the run result as JSON to FILE' },
+  { key: 'kernel', long: 'kernel', value: 'PATH', help: 'Boot this guest kernel (vmlinux or vmlinux.gz) instead of the bundled one' },
+  { key: 'privileged', long: 'privileged', help: 'Keep capabilities and skip the seccomp filter in the guest' },
+  { key: 'debug', long: 'debug', help: "Show the guest's serial console on stderr" },
+  { key: 'quiet', long: 'quiet', short: 'q', help: "Print only the command's output" },
+  { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
+  // docker run habits that mean nothing here: every run is a fresh VM that is always removed.
+  { key: 'rm', long: 'rm', help: '', hidden: true },
+];
+
+export const RUN_HELP = `Usage: vmstep run [OPTIONS] IMAGE [COMMAND [ARG...]]
+
+Run a command in a new microVM from an image. As with docker run, a COMMAND
+replaces the image's CMD and keeps its ENTRYPOINT, and options go before
+IMAGE: everything after it belongs to the command.
+
+IMAGE is a registry reference (alpine:3.20, ghcr.io/owner/app:tag,
+name@sha256:...), oci:DIR[:TAG], oci-archive:FILE[:TAG],
+docker-archive:FILE[:NAME] or docker-daemon:NAME[:TAG].
+
+Options:
+${formatOptions(RUN_OPTIONS)}
+
+Examples:
+  vmstep run alpine:3.20 uname -a
+  vmstep run -e N=1000 --timeout 5m --output /work/results.json bench:latest
+  vmstep run --entrypoint sh alpine:3.20 -c 'ls -la /'
+`;
+
+export async function runCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, RUN_OPTIONS, { command: 'vmstep run', stopAtPositional: true });
+  if (values.help) {
+    io.stdout.write(RUN_HELP);
+    return 0;
+  }
+  const [image, ...command] = positionals;
+  const quiet = Boolean(values.quiet);
+  const entrypoint = stringValue(values, 'entrypoint');
+  const input: RunInput = {
+    image: image ?? '',
+    command,
+    env: listValue(values, 'env'),
+    envFiles: listValue(values, 'envFile'),
+    outputs: listValue(values, 'output'),
+    privileged: Boolean(values.privileged),
+    debug: Boolean(values.debug),
+  };
+  // docker: --entrypoint "" clears the entrypoint; any other value is one program name.
+  if (entrypoint !== undefined) input.entrypoint = entrypoint === '' ? [] : [entrypoint];
+  for (const key of ['workdir', 'user', 'vcpus', 'memory', 'disk', 'timeout', 'outputDir', 'kernel'] as const) {
+    const v = stringValue(values, key);
+    if (v !== undefined) input[key] = v;
+  }
+  if (io.env.VMSTEP_REGISTRY_USERNAME) input.registryUsername = io.env.VMSTEP_REGISTRY_USERNAME;
+  if (io.env.VMSTEP_REGISTRY_PASSWORD) input.registryPassword = io.env.VMSTEP_REGISTRY_PASSWORD;
+  if (io.env.VMSTEP_CACHE) input.cacheDir = io.env.VMSTEP_CACHE;
+  const options = validateRunInput(input, { style: 'cli', cwd: io.cwd, hostEnv: io.env });
+  const resultPath = stringValue(values, 'result');
+
+  const note = (line: string) => {
+    if (!quiet) io.stderr.write(line);
+  };
+  let result: RunResult;
+  try {
+    result = await io.runImage(
+      options,
+      {
+        phaseEnd: (phase, ms, detail) => {
+          if (phase !== 'command') note(phaseLine(phase, ms, detail));
+        },
+        progress: (message) => note(`vmstep:         ${message}\n`),
+        stdout: (chunk) => writeWithBackpressure(io.stdout, chunk),
+        stderr: (chunk) => writeWithBackpressure(io.stderr, chunk),
+        console: (chunk) => void io.stderr.write(chunk),
+        warning: (message) => void io.stderr.write(`vmstep: warning: ${message}\n`),
+      },
+      io.signal ? { signal: io.signal } : {},
+    );
+  } catch (err) {
+    if (err instanceof RunCancelledError) {
+      io.stderr.write('vmstep: cancelled; the VM was stopped\n');
+      return 130;
+    }
+    throw err;
+  }
+
+  if (resultPath) writeResultFile(resolve(io.cwd, resultPath), result, VMSTEP_VERSION);
+  if (result.timedOut) {
+    // Said even with --quiet: without it, 124 looks like the command's own status.
+    io.stderr.write(`vmstep: the command ran past the time limit of ${formatMs(options.timeoutMs)} and the VM was stopped (exit status ${EXIT_TIMEOUT})\n`);
+  } else {
+    const signal = result.signal ? `, killed by ${result.signal}` : '';
+    note(`vmstep: exit ${result.exitCode}${signal}; command ${formatMs(result.timings.commandMs)}, boot ${formatMs(result.timings.bootMs)}, total ${formatMs(result.timings.totalMs)}\n`);
+  }
+  if (result.outputs.length > 0) {
+    const bytes = result.outputs.reduce((n, o) => n + o.bytes, 0);
+    note(`vmstep: ${result.outputs.length} file${result.outputs.length === 1 ? '' : 's'} (${formatBytes(bytes)}) in ${result.outputDir}\n`);
+  }
+  return result.exitCode;
+}
