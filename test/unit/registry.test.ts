@@ -131,7 +131,7 @@ describe('registry faults (a scripted registry)', () => {
       const blob = [img.config, ...img.layers].find((b) => b.digest === m[2]);
       if (!blob) return void res.writeHead(404).end();
       const bytes = Buffer.from(blob.bytes);
-      if (faults.corruptLayer && blob !== img.config) bytes[bytes.length - 5] ^= 1;
+      if (faults.corruptLayer && blob !== img.config) bytes.writeUInt8(bytes.readUInt8(bytes.length - 5) ^ 1, bytes.length - 5);
       res.writeHead(200).end(bytes);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -1,0 +1,296 @@
+// The root filesystem cache: one ext4 per (image digest, builder version,
+// guest init digest), built once and never modified afterwards; every run
+// gets its own writable copy. Layout under <cache>/:
+//   rootfs/<key>/rootfs.ext4, meta.json   finished entries (appear by atomic rename)
+//   rootfs/<key>/spares/*.ext4            ready copies, claimed by rename (warm runs)
+//   rootfs/<key>.lock                      held while <key> is being built
+//   rootfs/.tmp-<pid>-*                    builds in progress (swept when their process is gone)
+//   runs/<pid>-*/disk.ext4                 per-run copies, removed by release()
+//   blobs/sha256/<hex>                     layer blobs (see ../image/blob-cache.ts)
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { copyFile, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { defaultCacheDir } from '../image/cache-dir.js';
+import type { Image } from '../image/types.js';
+import { BUILDER_VERSION, buildRootfsImage } from './build.js';
+import { acquireLock, processAlive } from './lock.js';
+import { RootfsError } from './tree.js';
+
+const run = promisify(execFile);
+
+export interface PrepareOptions {
+  /** The guest init binary to place at /.vmstep/init. */
+  initPath: string;
+  /** Size of the run's disk; larger than the cached image means the copy is grown (resize2fs). */
+  diskBytes?: number;
+  onLayer?: (index: number, count: number, digest: string) => void;
+}
+
+export interface PreparedRootfs {
+  /** The cached image: read-only, shared; never write to it. */
+  basePath: string;
+  /** This run's writable copy. */
+  runDiskPath: string;
+  /** True when the base was already cached. */
+  cached: boolean;
+  /** How the run copy was made. */
+  copy: 'spare' | 'reflink' | 'copy';
+  /** Removes the run's copy (and starts refilling the spare copy in the background: await settle() before exiting). */
+  release(): Promise<void>;
+}
+
+export interface CacheEntry {
+  kind: 'rootfs' | 'blob';
+  key: string;
+  /** Image reference (rootfs) or digest (blob). */
+  name: string;
+  /** Bytes on disk (allocated, so sparse images count what they use). */
+  diskBytes: number;
+  lastUsed: Date;
+}
+
+interface Meta {
+  reference: string;
+  imageDigest: string;
+  builderVersion: number;
+  initDigest: string;
+  bytes: number;
+  created: string;
+}
+
+const initDigests = new Map<string, { mtimeMs: number; size: number; digest: string }>();
+
+async function fileDigest(path: string): Promise<string> {
+  const st = await stat(path).catch(() => null);
+  if (!st?.isFile()) throw new RootfsError(`guest init ${path} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
+  const hit = initDigests.get(path);
+  if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.digest;
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  const digest = `sha256:${h.digest('hex')}`;
+  initDigests.set(path, { mtimeMs: st.mtimeMs, size: st.size, digest });
+  return digest;
+}
+
+async function allocatedBytes(path: string): Promise<number> {
+  const st = await stat(path).catch(() => null);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.blocks * 512;
+  let total = 0;
+  for (const name of await readdir(path).catch(() => [])) total += await allocatedBytes(join(path, name));
+  return total;
+}
+
+export class RootfsCache {
+  readonly root: string;
+  private background = new Set<Promise<unknown>>();
+
+  constructor(root = defaultCacheDir(), private readonly opts: { spares?: boolean } = {}) {
+    this.root = root;
+  }
+
+  private get rootfsDir(): string {
+    return join(this.root, 'rootfs');
+  }
+
+  /** The cache key: what the ext4 content depends on, and nothing else. */
+  async key(image: Image, initPath: string): Promise<string> {
+    const initDigest = await fileDigest(initPath);
+    return createHash('sha256').update(`${image.digest}\n${BUILDER_VERSION}\n${initDigest}`).digest('hex').slice(0, 40);
+  }
+
+  /** Base image for `image` (building it when absent) plus a writable copy for one run. */
+  async prepare(image: Image, opts: PrepareOptions): Promise<PreparedRootfs> {
+    const key = await this.key(image, opts.initPath);
+    const dir = join(this.rootfsDir, key);
+    const basePath = join(dir, 'rootfs.ext4');
+    let cached = true;
+    if (!(await stat(basePath).catch(() => null))) {
+      cached = false;
+      await this.build(image, key, opts);
+    }
+    void utimes(join(dir, 'meta.json'), new Date(), new Date()).catch(() => {});
+    const runDir = join(this.root, 'runs', `${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
+    await mkdir(runDir, { recursive: true });
+    const runDiskPath = join(runDir, 'disk.ext4');
+    let copy: PreparedRootfs['copy'];
+    try {
+      copy = await this.copyOut(dir, basePath, runDiskPath);
+    } catch (e) {
+      await rm(runDir, { recursive: true, force: true });
+      // The entry may have been pruned between the check and the copy: build again once.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && cached) return this.prepare(image, opts);
+      throw e;
+    }
+    if (opts.diskBytes) {
+      const have = (await stat(runDiskPath)).size;
+      if (opts.diskBytes > have) await this.grow(runDiskPath, opts.diskBytes, runDir);
+    }
+    // The next run's spare is copied when this run ends, off both runs' critical paths.
+    const refill = this.opts.spares !== false && copy !== 'reflink';
+    const release = async (): Promise<void> => {
+      await rm(runDir, { recursive: true, force: true });
+      if (refill) this.refillSpare(dir, basePath);
+    };
+    return { basePath, runDiskPath, cached, copy, release };
+  }
+
+  /** Waits for background work (refilling spare copies); call before the process exits. */
+  async settle(): Promise<void> {
+    while (this.background.size) await Promise.allSettled([...this.background]);
+  }
+
+  private async copyOut(dir: string, basePath: string, dest: string): Promise<PreparedRootfs['copy']> {
+    if (this.opts.spares !== false) {
+      const sparesDir = join(dir, 'spares');
+      for (const name of await readdir(sparesDir).catch(() => [] as string[])) {
+        if (!name.endsWith('.ext4')) continue;
+        try {
+          await rename(join(sparesDir, name), dest); // atomic claim: one run per spare
+          return 'spare';
+        } catch {
+          /* another run took it */
+        }
+      }
+    }
+    return copyImage(basePath, dest);
+  }
+
+  /**
+   * Keeps one ready copy beside the base so the next run only renames it
+   * (a full copy of a few hundred MB takes far longer than the 5 ms a warm
+   * start may cost when the filesystem cannot reflink).
+   */
+  private refillSpare(dir: string, basePath: string): void {
+    const p = (async () => {
+      const sparesDir = join(dir, 'spares');
+      await mkdir(sparesDir, { recursive: true });
+      if ((await readdir(sparesDir)).some((n) => n.endsWith('.ext4'))) return;
+      const tmp = join(sparesDir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+      try {
+        await copyImage(basePath, tmp);
+        await rename(tmp, join(sparesDir, `${process.pid}-${Date.now()}.ext4`));
+      } catch {
+        await rm(tmp, { force: true });
+      }
+    })();
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p));
+  }
+
+  private async grow(path: string, bytes: number, runDir: string): Promise<void> {
+    const blocks = Math.floor(bytes / 4096);
+    try {
+      await run('resize2fs', ['-f', path, `${blocks}`], { timeout: 5 * 60_000 });
+    } catch (e) {
+      await rm(runDir, { recursive: true, force: true });
+      const err = e as NodeJS.ErrnoException & { stderr?: string };
+      if (err.code === 'ENOENT') throw new RootfsError('growing the run disk needs resize2fs (Debian/Ubuntu package e2fsprogs); install it or leave the disk size at its default');
+      throw new RootfsError(`resize2fs could not grow the run disk to ${bytes} bytes: ${(err.stderr ?? err.message).trim()}`);
+    }
+  }
+
+  private async build(image: Image, key: string, opts: PrepareOptions): Promise<void> {
+    await mkdir(this.rootfsDir, { recursive: true });
+    const lock = await acquireLock(join(this.rootfsDir, `${key}.lock`), { what: `building the root filesystem of ${image.reference}` });
+    try {
+      const dir = join(this.rootfsDir, key);
+      if (await stat(join(dir, 'rootfs.ext4')).catch(() => null)) return; // another run built it meanwhile
+      await this.sweep();
+      const tmp = join(this.rootfsDir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+      await mkdir(tmp);
+      try {
+        const out = join(tmp, 'rootfs.ext4');
+        const result = await buildRootfsImage(image, { initPath: opts.initPath, outPath: out, ...(opts.onLayer ? { onLayer: opts.onLayer } : {}) });
+        const meta: Meta = { reference: image.reference, imageDigest: image.digest, builderVersion: BUILDER_VERSION, initDigest: await fileDigest(opts.initPath), bytes: result.bytes, created: new Date().toISOString() };
+        await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+        await rename(tmp, dir);
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Removes leftovers of builds and runs whose process is gone. */
+  async sweep(): Promise<void> {
+    for (const name of await readdir(this.rootfsDir).catch(() => [] as string[])) {
+      const m = /^\.tmp-(\d+)-/.exec(name);
+      if (m && !processAlive(Number(m[1]))) await rm(join(this.rootfsDir, name), { recursive: true, force: true });
+    }
+    const runs = join(this.root, 'runs');
+    for (const name of await readdir(runs).catch(() => [] as string[])) {
+      const m = /^(\d+)-/.exec(name);
+      if (m && !processAlive(Number(m[1]))) await rm(join(runs, name), { recursive: true, force: true });
+    }
+  }
+
+  /** What the cache holds: root filesystems and layer blobs, most recently used first. */
+  async list(): Promise<CacheEntry[]> {
+    const out: CacheEntry[] = [];
+    for (const key of await readdir(this.rootfsDir).catch(() => [] as string[])) {
+      if (key.startsWith('.') || key.endsWith('.lock')) continue;
+      const dir = join(this.rootfsDir, key);
+      const metaPath = join(dir, 'meta.json');
+      const st = await stat(metaPath).catch(() => null);
+      if (!st) continue;
+      const meta = JSON.parse(await readFile(metaPath, 'utf8').catch(() => '{}')) as Partial<Meta>;
+      out.push({ kind: 'rootfs', key, name: meta.reference ?? '?', diskBytes: await allocatedBytes(dir), lastUsed: st.mtime });
+    }
+    const blobDir = join(this.root, 'blobs', 'sha256');
+    for (const hex of await readdir(blobDir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}$/.test(hex)) continue;
+      const st = await stat(join(blobDir, hex)).catch(() => null);
+      if (st) out.push({ kind: 'blob', key: hex, name: `sha256:${hex}`, diskBytes: st.blocks * 512, lastUsed: st.mtime });
+    }
+    return out.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
+  }
+
+  /** Deletes least recently used entries until the cache holds at most `maxBytes`; returns what was removed. */
+  async prune(maxBytes = 0): Promise<CacheEntry[]> {
+    await this.sweep();
+    const entries = await this.list();
+    let total = entries.reduce((n, e) => n + e.diskBytes, 0);
+    const removed: CacheEntry[] = [];
+    for (const e of [...entries].reverse()) {
+      if (total <= maxBytes) break;
+      if (e.kind === 'rootfs') {
+        // Rename first so no run ever sees a half-deleted entry; runs holding a copy keep theirs.
+        const gone = join(this.rootfsDir, `.tmp-${process.pid}-prune-${e.key}`);
+        if (!(await rename(join(this.rootfsDir, e.key), gone).then(() => true, () => false))) continue;
+        await rm(gone, { recursive: true, force: true });
+      } else {
+        await rm(join(this.root, 'blobs', 'sha256', e.key), { force: true });
+      }
+      total -= e.diskBytes;
+      removed.push(e);
+    }
+    return removed;
+  }
+}
+
+/**
+ * Copies an image file: a reflink where the filesystem shares blocks (btrfs,
+ * XFS: instant), else `cp --sparse=always` so the free space stays holes.
+ */
+export async function copyImage(src: string, dest: string): Promise<'reflink' | 'copy'> {
+  try {
+    await copyFile(src, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
+    return 'reflink';
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EEXIST') throw e;
+  }
+  try {
+    await run('cp', ['--reflink=auto', '--sparse=always', '--', src, dest], { timeout: 10 * 60_000 });
+  } catch (e) {
+    await rm(dest, { force: true });
+    if (!(await stat(src).catch(() => null))) throw Object.assign(new Error(`${src} vanished`), { code: 'ENOENT' });
+    throw new RootfsError(`copying the root filesystem for this run failed: ${((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
+  }
+  return 'copy';
+}
