@@ -202,7 +202,8 @@ int main(void)
 		finish(sock, 1);
 	}
 	struct run_user user;
-	if (user_resolve(spec.user, "/etc", &user, err, sizeof err) < 0) {
+	const char *etc = vm_mode ? NULL : getenv("VMSTEP_INIT_ETC");
+	if (user_resolve(spec.user, etc && *etc ? etc : "/etc", &user, err, sizeof err) < 0) {
 		send_error(sock, "user", "%s", err);
 		finish(sock, 1);
 	}

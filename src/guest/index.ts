@@ -1,0 +1,33 @@
+// The host side of the host-guest protocol (docs/protocol.md): what the
+// engine needs to run one command in a VM's guest init.
+export {
+  DEFAULT_PATH,
+  mergeEnv,
+  resolveArgv,
+  resolveUser,
+  resolveWorkdir,
+  runSpecFromImage,
+  type CommandOverrides,
+  type ImageCommandConfig,
+  type RunOptions,
+} from './command.js';
+export { guestSocketPath, listenForGuest, type GuestListener } from './listener.js';
+export {
+  validateRunSpec,
+  type ExitMessage,
+  type GuestTimings,
+  type OutputIssue,
+  type OutputIssueReason,
+  type RunSpec,
+  type StartedMessage,
+} from './messages.js';
+export { DEFAULT_MAX_FILES, DEFAULT_MAX_FILE_BYTES, GUEST_VSOCK_PORT, PROTOCOL_VERSION, ProtocolError } from './protocol.js';
+export {
+  GuestError,
+  GuestSession,
+  ProtocolVersionError,
+  startGuestSession,
+  type GuestSessionOptions,
+  type OutputFile,
+  type RunResult,
+} from './session.js';

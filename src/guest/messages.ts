@@ -1,0 +1,235 @@
+// The protocol's messages as typed values (docs/protocol.md, "Messages"):
+// encoders for what the host sends, decoders for what the guest sends, and
+// the reverse pair too, so tests can play a guest or a host byte-exactly.
+import {
+  DEFAULT_MAX_FILES,
+  DEFAULT_MAX_FILE_BYTES,
+  Field,
+  MessageType,
+  ProtocolError,
+  RecordReader,
+  encodeFrame,
+  encodeRecord,
+  type FieldValue,
+} from './protocol.js';
+
+/** What guest init runs: argv and env already resolved (see command.ts). */
+export interface RunSpec {
+  /** The command line, at least one element; argv[0] is looked up in env's PATH when it has no slash. */
+  argv: string[];
+  /** `NAME=value` entries, in order. Guest init adds HOME from the user's passwd entry when absent. */
+  env: string[];
+  /** Absolute; created when missing. Default `/`. */
+  workdir?: string;
+  /** `name`, `uid`, `name:group`, `uid:gid`; default root. */
+  user?: string;
+  /** Default `vmstep`. */
+  hostname?: string;
+  /** Paths or globs to return after the run, relative to workdir unless absolute. */
+  outputs?: string[];
+  /** Default 25 MiB. */
+  maxFileBytes?: number;
+  /** Default 255. */
+  maxFiles?: number;
+  /** Keep capabilities; no seccomp filter or no_new_privs. Default false. */
+  privileged?: boolean;
+}
+
+const hasNul = (s: string) => s.includes('\0');
+
+/** Checks a spec before it leaves the host, so mistakes read as the caller's, not the guest's. */
+export function validateRunSpec(spec: RunSpec): void {
+  if (spec.argv.length === 0 || spec.argv[0] === '') throw new Error('the run spec has no command: argv is empty');
+  for (const a of spec.argv) if (hasNul(a)) throw new Error(`argument ${JSON.stringify(a)} contains a NUL byte`);
+  for (const e of spec.env) {
+    const eq = e.indexOf('=');
+    if (eq <= 0 || hasNul(e)) throw new Error(`environment entry ${JSON.stringify(e)} is not NAME=value`);
+  }
+  if (spec.workdir !== undefined && spec.workdir !== '' && !spec.workdir.startsWith('/')) {
+    throw new Error(`the working directory '${spec.workdir}' is not an absolute path`);
+  }
+  for (const o of spec.outputs ?? []) if (o === '' || hasNul(o)) throw new Error(`output path ${JSON.stringify(o)} is empty or contains NUL`);
+  for (const [name, v] of [['maxFileBytes', spec.maxFileBytes], ['maxFiles', spec.maxFiles]] as const) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new Error(`${name} must be a non-negative integer, got ${v}`);
+  }
+}
+
+export function encodeRun(spec: RunSpec): Buffer {
+  validateRunSpec(spec);
+  const F = Field.Run;
+  const fields: [number, FieldValue][] = [];
+  for (const a of spec.argv) fields.push([F.arg, a]);
+  for (const e of spec.env) fields.push([F.env, e]);
+  if (spec.workdir) fields.push([F.workdir, spec.workdir]);
+  if (spec.user) fields.push([F.user, spec.user]);
+  if (spec.hostname) fields.push([F.hostname, spec.hostname]);
+  for (const o of spec.outputs ?? []) fields.push([F.output, o]);
+  fields.push([F.maxFileBytes, spec.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES]);
+  fields.push([F.maxFiles, spec.maxFiles ?? DEFAULT_MAX_FILES]);
+  fields.push([F.privileged, spec.privileged ?? false]);
+  return encodeFrame(MessageType.Run, encodeRecord(fields));
+}
+
+export function decodeRun(payload: Buffer): Required<RunSpec> {
+  const r = new RecordReader(payload, 'RUN');
+  const F = Field.Run;
+  return {
+    argv: r.strings(F.arg),
+    env: r.strings(F.env),
+    workdir: r.string(F.workdir) ?? '/',
+    user: r.string(F.user) ?? '',
+    hostname: r.string(F.hostname) ?? 'vmstep',
+    outputs: r.strings(F.output),
+    maxFileBytes: r.u64(F.maxFileBytes) ?? DEFAULT_MAX_FILE_BYTES,
+    maxFiles: r.u64(F.maxFiles) ?? DEFAULT_MAX_FILES,
+    privileged: r.bool(F.privileged) ?? false,
+  };
+}
+
+export function encodeSignal(signal: number): Buffer {
+  return encodeFrame(MessageType.Signal, encodeRecord([[Field.Signal.signal, signal]]));
+}
+
+// Guest to host ---------------------------------------------------------------
+
+export interface StartedMessage {
+  pid: number;
+  commandStartNs: number;
+}
+
+export interface ExitMessage {
+  /** Exit status; 128+N when killed by signal N; 126/127 when the command could not start. */
+  code: number;
+  signal: number | null;
+  signalName: string | null;
+  /** Why the command could not start, when it could not. */
+  error: string | null;
+}
+
+export interface FileMessage {
+  path: string;
+  mode: number;
+  size: number;
+}
+
+export type OutputIssueReason = 'missing' | 'too-large' | 'limit' | 'not-regular' | 'unreadable';
+
+export interface OutputIssue {
+  /** The output path or glob as given in the spec ('' for the file-count limit). */
+  request: string;
+  path: string | null;
+  reason: OutputIssueReason | string;
+  message: string;
+}
+
+/** Guest boot clock (CLOCK_BOOTTIME) nanoseconds; 0 when it did not happen. */
+export interface GuestTimings {
+  initStartNs: number;
+  specReceivedNs: number;
+  commandStartNs: number;
+  commandEndNs: number;
+  outputsEndNs: number;
+}
+
+export interface ErrorMessage {
+  stage: string;
+  message: string;
+}
+
+export function decodeStarted(payload: Buffer): StartedMessage {
+  const r = new RecordReader(payload, 'STARTED');
+  return { pid: r.requireU64(Field.Started.pid), commandStartNs: r.u64(Field.Started.commandStartNs) ?? 0 };
+}
+
+export function decodeExit(payload: Buffer): ExitMessage {
+  const r = new RecordReader(payload, 'EXIT');
+  const F = Field.Exit;
+  const code = r.requireU64(F.code);
+  if (code > 255) throw new ProtocolError(`EXIT: exit code ${code} is outside 0-255`);
+  const signal = r.u64(F.signal) ?? 0;
+  return {
+    code,
+    signal: signal === 0 ? null : signal,
+    signalName: signal === 0 ? null : (r.string(F.signalName) ?? `SIG${signal}`),
+    error: r.string(F.error) ?? null,
+  };
+}
+
+export function decodeFile(payload: Buffer): FileMessage {
+  const r = new RecordReader(payload, 'FILE');
+  const F = Field.File;
+  return { path: r.requireString(F.path), mode: r.requireU64(F.mode), size: r.requireU64(F.size) };
+}
+
+export function decodeFileEnd(payload: Buffer): { error: string | null } {
+  return { error: new RecordReader(payload, 'FILE_END').string(Field.FileEnd.error) ?? null };
+}
+
+export function decodeOutputIssue(payload: Buffer): OutputIssue {
+  const r = new RecordReader(payload, 'OUTPUT_ISSUE');
+  const F = Field.OutputIssue;
+  return {
+    request: r.string(F.request) ?? '',
+    path: r.string(F.path) ?? null,
+    reason: r.requireString(F.reason),
+    message: r.string(F.message) ?? '',
+  };
+}
+
+export function decodeTimings(payload: Buffer): GuestTimings {
+  const r = new RecordReader(payload, 'TIMINGS');
+  const F = Field.Timings;
+  return {
+    initStartNs: r.u64(F.initStartNs) ?? 0,
+    specReceivedNs: r.u64(F.specReceivedNs) ?? 0,
+    commandStartNs: r.u64(F.commandStartNs) ?? 0,
+    commandEndNs: r.u64(F.commandEndNs) ?? 0,
+    outputsEndNs: r.u64(F.outputsEndNs) ?? 0,
+  };
+}
+
+export function decodeError(payload: Buffer): ErrorMessage {
+  const r = new RecordReader(payload, 'ERROR');
+  return { stage: r.string(Field.Error.stage) ?? 'unknown', message: r.string(Field.Error.message) ?? '(no message)' };
+}
+
+export function encodeError(stage: string, message: string): Buffer {
+  return encodeFrame(MessageType.Error, encodeRecord([[Field.Error.stage, stage], [Field.Error.message, message]]));
+}
+
+// Encoders for the guest's messages: tests use them to play a (fake) guest.
+
+export function encodeStarted(m: StartedMessage): Buffer {
+  return encodeFrame(MessageType.Started, encodeRecord([[Field.Started.pid, m.pid], [Field.Started.commandStartNs, m.commandStartNs]]));
+}
+
+export function encodeExit(m: { code: number; signal?: number; signalName?: string; error?: string }): Buffer {
+  const F = Field.Exit;
+  const fields: [number, FieldValue][] = [[F.code, m.code], [F.signal, m.signal ?? 0]];
+  if (m.signalName) fields.push([F.signalName, m.signalName]);
+  if (m.error) fields.push([F.error, m.error]);
+  return encodeFrame(MessageType.Exit, encodeRecord(fields));
+}
+
+export function encodeFile(m: FileMessage): Buffer {
+  const F = Field.File;
+  return encodeFrame(MessageType.File, encodeRecord([[F.path, m.path], [F.mode, m.mode], [F.size, m.size]]));
+}
+
+export function encodeFileEnd(error?: string): Buffer {
+  return encodeFrame(MessageType.FileEnd, encodeRecord(error ? [[Field.FileEnd.error, error]] : []));
+}
+
+export function encodeTimings(t: GuestTimings): Buffer {
+  const F = Field.Timings;
+  return encodeFrame(
+    MessageType.Timings,
+    encodeRecord([
+      [F.initStartNs, t.initStartNs],
+      [F.specReceivedNs, t.specReceivedNs],
+      [F.commandStartNs, t.commandStartNs],
+      [F.commandEndNs, t.commandEndNs],
+      [F.outputsEndNs, t.outputsEndNs],
+    ]),
+  );
+}
