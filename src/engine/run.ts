@@ -245,7 +245,8 @@ function buildSpec(config: ImageConfig, options: RunOptions): RunSpec {
     );
   } catch (err) {
     const message = (err as Error).message;
-    const fix = /no command/.test(message) ? 'give a COMMAND after the image (or the `run` input), or an --entrypoint' : '';
+    // The guest module's words already say what is wrong; add where a command goes, unless they say it.
+    const fix = /no command/.test(message) && !/give a command/.test(message) ? 'give a COMMAND after the image (the `run` or `args` input in the action)' : '';
     throw new VmstepError(message, fix, { cause: err });
   }
 }

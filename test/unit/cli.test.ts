@@ -1,0 +1,230 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/io.js';
+import { VmstepError } from '../../src/engine/errors.js';
+import { RunCancelledError } from '../../src/engine/run.js';
+import type { RunEvents, RunOptions, RunResult } from '../../src/engine/types.js';
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+function result(over: Partial<RunResult> = {}): RunResult {
+  return {
+    exitCode: 0,
+    signal: null,
+    timedOut: false,
+    image: { reference: 'docker.io/library/alpine:3.20', digest: 'sha256:' + 'a'.repeat(64) },
+    command: ['ls', '-la'],
+    outputs: [],
+    outputIssues: [],
+    timings: { imageMs: 10, rootfsMs: 2, bootMs: 90, commandMs: 12.5, totalMs: 130 },
+    stdoutFile: null,
+    stderrFile: null,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    outputDir: '/work/vmstep-output',
+    ...over,
+  };
+}
+
+type Script = (options: RunOptions, events: RunEvents) => Promise<RunResult>;
+
+function harness(script: Script = async () => result()) {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const seen: RunOptions[] = [];
+  const cwd = mkdtempSync(join(tmpdir(), 'vmstep-cli-'));
+  const io: CliIo = {
+    stdout,
+    stderr,
+    cwd,
+    env: { PATH: process.env.PATH, HOST_VAR: 'from-host' },
+    runImage: async (options, events = {}) => {
+      seen.push(options);
+      return script(options, events);
+    },
+  };
+  return { io, stdout, stderr, seen, cwd, run: (...argv: string[]) => main(argv, io) };
+}
+
+describe('vmstep run: docker run semantics', () => {
+  it('keeps the flags after the image for the command', async () => {
+    const h = harness();
+    expect(await h.run('run', 'alpine:3.20', 'ls', '-la')).toBe(0);
+    expect(h.seen[0]).toMatchObject({ image: 'alpine:3.20', command: ['ls', '-la'], entrypoint: null });
+  });
+
+  it('reads options only before the image, in every spelling', async () => {
+    const h = harness();
+    await h.run('run', '-e', 'A=1', '-eB=2', '--env=C=3', '--env', 'HOST_VAR', '-m', '2G', '--vcpus=1', '-qw', '/src', 'img', 'sh', '-c', 'echo $A', '--memory', '5', '-e', 'X=1');
+    expect(h.seen[0]).toMatchObject({ image: 'img', env: ['A=1', 'B=2', 'C=3', 'HOST_VAR=from-host'], memoryMiB: 2048, vcpus: 1, workdir: '/src', command: ['sh', '-c', 'echo $A', '--memory', '5', '-e', 'X=1'] });
+  });
+
+  it('treats everything after -- as the image and its command', async () => {
+    const h = harness();
+    await h.run('run', '--', 'img', '--help');
+    expect(h.seen[0]).toMatchObject({ image: 'img', command: ['--help'] });
+  });
+
+  it('takes --entrypoint as one program, and "" as clearing it', async () => {
+    const h = harness();
+    await h.run('run', '--entrypoint', '/bin/sh', 'img', '-c', 'true');
+    await h.run('run', '--entrypoint', '', 'img', 'true');
+    expect(h.seen.map((o) => [o.entrypoint, o.command])).toEqual([
+      [['/bin/sh'], ['-c', 'true']],
+      [[], ['true']],
+    ]);
+  });
+
+  it('passes every other option through typed', async () => {
+    const h = harness();
+    await h.run('run', '--disk', '1G', '--timeout', '5m', '--output', '/out/a.json', '--output', '/out/*.txt', '--output-dir', 'res', '--privileged', '--debug', '-u', 'bench', '--rm', 'img');
+    expect(h.seen[0]).toMatchObject({ diskBytes: 2 ** 30, timeoutMs: 300_000, outputs: ['/out/a.json', '/out/*.txt'], outputDir: join(h.cwd, 'res'), privileged: true, debug: true, user: 'bench' });
+  });
+});
+
+describe('vmstep run: output and exit status', () => {
+  it('streams guest stdout and stderr to its own, and its phases to stderr', async () => {
+    const h = harness(async (_o, ev) => {
+      ev.phaseEnd?.('image', 812, 'sha256:abc');
+      ev.phaseEnd?.('boot', 95, 'VMM pid 1');
+      await ev.stdout?.(Buffer.from('out 1\n'));
+      await ev.stderr?.(Buffer.from('err 1\n'));
+      await ev.stdout?.(Buffer.from('out 2\n'));
+      return result({ exitCode: 3 });
+    });
+    expect(await h.run('run', 'img')).toBe(3);
+    expect(h.stdout.text).toBe('out 1\nout 2\n');
+    expect(h.stderr.text).toMatch(/^vmstep: image   sha256:abc \(812 ms\)\nvmstep: boot    VMM pid 1 \(95 ms\)\nerr 1\nvmstep: exit 3; command 13 ms, boot 90 ms, total 130 ms\n$/);
+  });
+
+  it('prints nothing of its own with --quiet', async () => {
+    const h = harness(async (_o, ev) => {
+      ev.phaseEnd?.('image', 1, 'x');
+      await ev.stdout?.(Buffer.from('only this'));
+      return result({ exitCode: 42 });
+    });
+    expect(await h.run('run', '-q', 'img')).toBe(42);
+    expect(h.stdout.text).toBe('only this');
+    expect(h.stderr.text).toBe('');
+  });
+
+  it('exits 124 on a timeout and says so even when quiet', async () => {
+    const h = harness(async () => result({ exitCode: 124, timedOut: true }));
+    expect(await h.run('run', '-q', '--timeout', '2', 'img')).toBe(124);
+    expect(h.stderr.text).toBe('vmstep: the command ran past the time limit of 2.00 s and the VM was stopped (exit status 124)\n');
+  });
+
+  it('exits 125 with one line when the engine fails', async () => {
+    const h = harness(async () => {
+      throw new VmstepError('permission denied on /dev/kvm', 'add the user to the kvm group (sudo usermod -aG kvm USER)');
+    });
+    expect(await h.run('run', 'img')).toBe(125);
+    expect(h.stderr.text).toBe('vmstep: error: permission denied on /dev/kvm; add the user to the kvm group (sudo usermod -aG kvm USER)\n');
+  });
+
+  it('exits 130 when cancelled', async () => {
+    const h = harness(async () => {
+      throw new RunCancelledError();
+    });
+    expect(await h.run('run', 'img')).toBe(130);
+    expect(h.stderr.text).toContain('cancelled');
+  });
+
+  it('writes the result JSON with the documented fields', async () => {
+    const h = harness(async () =>
+      result({ exitCode: 42, outputs: [{ guestPath: '/out/r.json', hostPath: '/work/vmstep-output/out/r.json', bytes: 17 }], stdoutBytes: 5 }),
+    );
+    expect(await h.run('run', '-q', '--result', 'res/result.json', 'img')).toBe(42);
+    const doc = JSON.parse(readFileSync(join(h.cwd, 'res', 'result.json'), 'utf8'));
+    expect(doc).toEqual({
+      vmstep: { version: expect.any(String), schema: 1 },
+      exitCode: 42,
+      signal: null,
+      timedOut: false,
+      image: { reference: 'docker.io/library/alpine:3.20', digest: 'sha256:' + 'a'.repeat(64) },
+      command: ['ls', '-la'],
+      outputs: [{ guestPath: '/out/r.json', hostPath: '/work/vmstep-output/out/r.json', bytes: 17 }],
+      outputIssues: [],
+      outputDir: '/work/vmstep-output',
+      stdout: { file: null, bytes: 5 },
+      stderr: { file: null, bytes: 0 },
+      timings: { imageMs: 10, rootfsMs: 2, bootMs: 90, commandMs: 12.5, totalMs: 130 },
+    });
+  });
+});
+
+describe('vmstep: every bad input gives one clear line and 125', () => {
+  it.each<[string[], RegExp]>([
+    [[], /^Usage: vmstep COMMAND/],
+    [['frob'], /^vmstep: error: unknown command "frob"; the commands are run, pull, cache and doctor/],
+    [['--frob'], /^vmstep: error: unknown option --frob; options go after the command/],
+    [['run'], /^vmstep: error: no image given \(IMAGE\); usage: vmstep run \[OPTIONS\] IMAGE/],
+    [['run', '--frob', 'img'], /^vmstep: error: unknown option --frob for "vmstep run"; see "vmstep run --help"; options go before the image\n$/],
+    [['run', '-Z', 'img'], /^vmstep: error: unknown option -Z for "vmstep run"/],
+    [['run', '--memory'], /^vmstep: error: option --memory needs a value \(SIZE\)/],
+    [['run', '--memory', '12X', 'img'], /^vmstep: error: --memory "12X" is not a size; write a positive number with a unit/],
+    [['run', '--privileged=yes', 'img'], /^vmstep: error: option --privileged takes no value/],
+    [['run', '--env-file', '/nonexistent.env', 'img'], /^vmstep: error: cannot read env file \/nonexistent\.env \(ENOENT\)/],
+    [['pull'], /^vmstep: error: no image given; usage: vmstep pull IMAGE/],
+    [['pull', 'a', 'b'], /^vmstep: error: "vmstep pull" takes one image, got 2/],
+    [['cache', 'frob'], /^vmstep: error: unknown cache command "frob"/],
+    [['cache', 'prune', '--max-size', 'big'], /^vmstep: error: --max-size "big" is not a size/],
+  ])('vmstep %j', async (argv, expected) => {
+    const h = harness();
+    expect(await h.run(...argv)).toBe(125);
+    expect(h.stderr.text).toMatch(expected);
+    expect(h.seen).toEqual([]);
+    if (argv.length > 0) expect(h.stderr.text.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('vmstep: help and version', () => {
+  it.each([['--help'], ['help'], ['run', '--help'], ['help', 'run'], ['pull', '-h'], ['cache', '--help'], ['doctor', '--help']])('vmstep %j prints help on stdout', async (...argv) => {
+    const h = harness();
+    expect(await h.run(...argv)).toBe(0);
+    expect(h.stdout.text).toMatch(/^Usage: vmstep/);
+  });
+
+  it('documents every run option in the help', async () => {
+    const h = harness();
+    await h.run('run', '--help');
+    for (const opt of ['--entrypoint', '-e, --env', '--env-file', '-w, --workdir', '-u, --user', '--vcpus', '--memory', '--disk', '--timeout', '--output ', '--output-dir', '--result', '--kernel', '--privileged', '--debug', '-q, --quiet']) {
+      expect(h.stdout.text).toContain(opt);
+    }
+    expect(h.stdout.text).not.toContain('--rm');
+  });
+
+  it('prints the package version', async () => {
+    const h = harness();
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    expect(await h.run('--version')).toBe(0);
+    expect(h.stdout.text).toBe(`vmstep ${pkg.version}\n`);
+  });
+});
+
+describe('vmstep doctor and cache', () => {
+  it('doctor prints a fix under every failed check and exits 1 when vmstep cannot run', async () => {
+    const h = harness();
+    const code = await h.run('doctor');
+    const failed = h.stdout.text.split('\n').filter((l) => l.startsWith('FAIL'));
+    expect(code).toBe(failed.length > 0 ? 1 : 0);
+    for (const line of failed) expect(h.stdout.text.split(line)[1]!.split('\n')[1]).toMatch(/fix: /);
+  });
+
+  it('cache ls lists an empty cache', async () => {
+    const h = harness();
+    h.io.env.VMSTEP_CACHE = join(h.cwd, 'cache');
+    expect(await h.run('cache', 'ls')).toBe(0);
+    expect(h.stdout.text).toMatch(/^KIND +SIZE +LAST USED +NAME\n0 entries, 0 B in /);
+  });
+});
