@@ -13,6 +13,7 @@ export { parseReference, formatReference, type ImageReference, type RegistryRef 
 export { decompressedLayer, detectCompression } from './decompress.js';
 export { defaultCacheDir } from './cache-dir.js';
 export { BlobCache } from './blob-cache.js';
+export { progressReporter } from './progress.js';
 
 /**
  * Resolves an image reference (oci:, oci-archive:, docker-archive:,

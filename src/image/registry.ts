@@ -62,11 +62,21 @@ class RegistryStore implements BlobStore {
     if (!p) {
       p = (async () => {
         if (await this.cache.has(desc.digest, desc.size)) return this.cache.path(desc.digest);
-        const res = await this.client.get(`${this.repoPath()}/blobs/${desc.digest}`, {}, `layer ${desc.digest}`);
-        if (!res.body) throw new ImageError(`registry sent no content for layer ${desc.digest}`);
-        const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>, { highWaterMark: 1 << 20 });
         const report = this.options.onProgress;
-        const path = await this.cache.put(desc.digest, desc.size, body, 'layer', report ? (bytes) => report({ kind: 'download', digest: desc.digest, bytes, total: desc.size, done: false }) : undefined);
+        let path: string | undefined;
+        // A connection that breaks mid-blob is retried from the start; a digest mismatch is not.
+        for (let attempt = 0; !path; attempt++) {
+          const res = await this.client.get(`${this.repoPath()}/blobs/${desc.digest}`, {}, `layer ${desc.digest}`);
+          if (!res.body) throw new ImageError(`registry sent no content for layer ${desc.digest}`);
+          const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>, { highWaterMark: 1 << 20 });
+          try {
+            path = await this.cache.put(desc.digest, desc.size, body, 'layer', report ? (bytes) => report({ kind: 'download', digest: desc.digest, bytes, total: desc.size, done: false }) : undefined);
+          } catch (e) {
+            if (e instanceof ImageError || attempt >= (this.options.retries ?? 4) || this.options.signal?.aborted) {
+              throw e instanceof ImageError ? e : new ImageError(`downloading layer ${desc.digest} from ${this.client.registry} failed: ${(e as Error).message}`);
+            }
+          }
+        }
         report?.({ kind: 'download', digest: desc.digest, bytes: desc.size, total: desc.size, done: true });
         return path;
       })();

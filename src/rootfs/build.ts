@@ -35,9 +35,9 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
   try {
     const writer = new Ext4Writer(fh, opts.maxContentBytes);
     const tree = new FsTree();
-    // Registry layers download in parallel while earlier ones are applied.
-    const prefetches = image.layers.map((l) => l.prefetch?.().catch(() => {}));
-    void prefetches;
+    // Registry layers download (three at a time) while earlier ones are applied;
+    // a failed prefetch is retried, and reported, by the layer's open().
+    void prefetchAll(image, 3);
     for (const [i, layer] of image.layers.entries()) {
       opts.onLayer?.(i, image.layers.length, layer.digest);
       const label = `layer ${i + 1} of ${image.layers.length} (${layer.digest})`;
@@ -67,6 +67,14 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
     await fh.close();
     if (!ok) await rm(opts.outPath, { force: true });
   }
+}
+
+async function prefetchAll(image: Image, parallel: number): Promise<void> {
+  const queue = image.layers.filter((l) => l.prefetch);
+  const worker = async (): Promise<void> => {
+    for (let l = queue.shift(); l; l = queue.shift()) await l.prefetch!().catch(() => {});
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
 }
 
 function applyEntry(tree: FsTree, writer: Ext4Writer, e: TarEntry): ReturnType<Ext4Writer['beginFile']>['sink'] | null {

@@ -175,6 +175,9 @@ export class Ext4Writer {
       }
     }
     const maxIno = nextIno - 1;
+    for (const ino of inodes) {
+      if (ino && ino.kind !== 'dir' && ino.nlink > 65000) throw new RootfsError(`inode ${ino.ino} has ${ino.nlink} hard links; ext4 allows 65000`);
+    }
     const table = Buffer.alloc(maxIno * INODE_SIZE);
     // 2. Directory blocks, slow symlinks, extent leaves, xattr blocks: appended after the data.
     const parentOf = new Map<Inode, Inode>([[tree.root.inode, tree.root.inode]]);

@@ -132,3 +132,25 @@ describe('malformed manifests and configs end in clear errors', () => {
     await expect(resolveImage(`oci-archive:${empty}`)).rejects.toThrow(/not an OCI image layout/);
   });
 });
+
+describe('docker-daemon images', () => {
+  it('exports the image once with docker save and reads it as a docker-archive', async () => {
+    // A stand-in for the docker CLI: `image inspect` prints the ID, `save -o` writes the archive.
+    const archive = join(tmp.path, 'daemon-src.tar');
+    const built = writeDockerArchive(archive, simple, 'daemon/app:1');
+    const fake = join(tmp.path, 'fake-docker');
+    writeFileSync(
+      fake,
+      `#!/bin/sh\necho "$@" >> ${tmp.path}/docker-calls\ncase "$1" in\n  image) echo ${built.config.digest} ;;\n  save) cp ${archive} "$3" ;;\n  *) exit 1 ;;\nesac\n`,
+      { mode: 0o755 },
+    );
+    const cacheDir = join(tmp.path, 'daemon-cache');
+    const img = await resolveImage('docker-daemon:daemon/app:1', { cacheDir, dockerCommand: fake });
+    expect(img.configDigest).toBe(built.config.digest);
+    expect(img.config.cmd).toEqual(['--flag']);
+    await resolveImage('docker-daemon:daemon/app:1', { cacheDir, dockerCommand: fake });
+    const calls = readFileSync(join(tmp.path, 'docker-calls'), 'utf8').trim().split('\n');
+    expect(calls.filter((c) => c.startsWith('save'))).toHaveLength(1);
+    await expect(resolveImage('docker-daemon:x:1', { cacheDir, dockerCommand: join(tmp.path, 'no-docker') })).rejects.toThrow(/needs the docker command/);
+  });
+});
