@@ -246,14 +246,11 @@ export class Ext4Writer {
       const gStart = g * BLOCKS_PER_GROUP;
       const gLen = Math.min(BLOCKS_PER_GROUP, total - gStart);
       const bb = bitmaps.subarray(g * BLOCK_SIZE, (g + 1) * BLOCK_SIZE);
+      // A group's 32768 blocks are exactly one bitmap block: copy the bytes, count the bits.
+      bb.set(used.subarray(g * BLOCK_SIZE, g * BLOCK_SIZE + Math.ceil(gLen / 8)));
+      if (gLen % 8) bb[gLen >> 3]! &= (1 << (gLen % 8)) - 1;
       let gUsed = 0;
-      for (let i = 0; i < gLen; i++) {
-        const b = gStart + i;
-        if (used[b >> 3]! & (1 << (b & 7))) {
-          bb[i >> 3]! |= 1 << (i & 7);
-          gUsed++;
-        }
-      }
+      for (let i = 0; i < Math.ceil(gLen / 8); i++) gUsed += popcount[bb[i]!]!;
       for (let i = gLen; i < BLOCK_SIZE * 8; i++) bb[i >> 3]! |= 1 << (i & 7); // past the end: marked used
       const ib = bitmaps.subarray((groups + g) * BLOCK_SIZE, (groups + g + 1) * BLOCK_SIZE);
       const firstIno = g * ipg + 1;
@@ -379,6 +376,12 @@ export class Ext4Writer {
     table.writeUInt32LE(t.extra, off + 0x94);
   }
 }
+
+const popcount = Uint8Array.from({ length: 256 }, (_, i) => {
+  let n = 0;
+  for (let v = i; v; v >>= 1) n += v & 1;
+  return n;
+});
 
 /** e2fsck expects /lost+found; use the image's own when it has one. */
 function ensureLostFound(root: Node): Node | undefined {
