@@ -153,7 +153,8 @@ export class Ext4Writer {
     };
     assign(tree.root.inode, ROOT_INO);
     if (lostFound) assign(lostFound.inode, LOST_FOUND_INO);
-    let nextIno = FIRST_INO + 1;
+    // Inode 11 is lost+found's; when the image has a non-directory of that name it is an ordinary inode.
+    let nextIno = lostFound ? FIRST_INO + 1 : FIRST_INO;
     const dirs: Node[] = [];
     const queue: Node[] = [tree.root];
     const seen = new Set<Inode>([tree.root.inode]);

@@ -95,6 +95,21 @@ describe('building an ext4 root filesystem from image layers', () => {
     expect(fsck(out)).toMatchObject({ ok: true });
   });
 
+  it('copes with images that bring their own lost+found or .vmstep', async () => {
+    for (const [name, entries] of [
+      ['lf-file', [{ path: 'lost+found', content: 'not a directory' }]],
+      ['lf-dir', [{ path: 'lost+found/', type: 'dir' as const, mode: 0o755, uid: 5 }, { path: 'lost+found/a', content: 'a' }]],
+      ['vmstep-link', [{ path: '.vmstep', type: 'symlink' as const, linkname: '/etc' }]],
+    ] as const) {
+      writeOciLayout(join(tmp.path, name), { layers: [{ entries: [...entries] }] });
+      const out = join(tmp.path, `${name}.ext4`);
+      await buildRootfsImage(await resolveImage(`oci:${join(tmp.path, name)}`), { initPath: init, outPath: out });
+      expect(fsck(out)).toMatchObject({ ok: true });
+      expect(ext4Stat(out, '/.vmstep/init')).toMatchObject({ type: 'regular', mode: 0o755 });
+    }
+    expect(ext4Stat(join(tmp.path, 'lf-dir.ext4'), '/lost+found')).toMatchObject({ uid: 5 });
+  });
+
   it('gives the same owners when built by an unprivileged user', () => {
     const dir = join(tmp.path, 'unpriv');
     mkdirSync(dir);
