@@ -1,4 +1,4 @@
 // The action's post step: runs after the job, also after cancellation.
 import { runPost } from './action/post.js';
 
-await runPost();
+void runPost();

@@ -12,3 +12,4 @@ export { listCache, pruneCache, type CacheItem, type PruneReport } from './cache
 export { VMSTEP_VERSION } from './version.js';
 export type * from './types.js';
 export { pullImage, type PullResult } from './pull.js';
+export { splitShellWords, shellQuote } from './shell.js';

@@ -15,6 +15,7 @@ import { initPath, kernelPath } from './assets.js';
 import { ConsoleFollower } from './console.js';
 import { EXIT_TIMEOUT, VmstepError } from './errors.js';
 import { createScratchDir, processStartTicks } from './leftovers.js';
+import { shellQuote } from './shell.js';
 import type { OutputFile, OutputIssue, Phase, RunEvents, RunOptions, RunResources, RunResult } from './types.js';
 import { formatBytes } from './units.js';
 import { launchVm as launchRealVm, type LaunchVm, type VmExit, type VmHandle } from './vm-port.js';
@@ -160,7 +161,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   }
   const bootMs = phase.end('boot', `VMM pid ${vm.pid}`);
 
-  phase.start('command', spec.argv.join(' '));
+  phase.start('command', shellQuote(spec.argv));
   const files: OutputFile[] = [];
   const issues: OutputIssue[] = [];
   const session = startGuestSession(connected.socket, spec, {

@@ -1,0 +1,86 @@
+// The action's inputs (action.yml), read and checked before anything runs.
+// `getInput` is passed in (core.getInput in production) so that the rules can
+// be tested without a runner. Sizes, durations and the rest are checked by
+// the engine's validateRunInput, with the inputs named as a workflow spells
+// them.
+import { parseEnvLines } from '../engine/env.js';
+import { VmstepError } from '../engine/errors.js';
+import { splitShellWords } from '../engine/shell.js';
+import type { RunInput } from '../engine/types.js';
+
+export interface ActionInputs {
+  run: RunInput;
+  /** The command as the user wrote it, for the summary (`run` script or args). */
+  artifactName: string | null;
+  allowFailure: boolean;
+  /** To mask before anything is logged. */
+  secrets: string[];
+}
+
+export type GetInput = (name: string) => string;
+
+export function parseBoolean(value: string, name: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'false' || v === 'no' || v === 'off' || v === '0') return false;
+  if (v === 'true' || v === 'yes' || v === 'on' || v === '1') return true;
+  throw new VmstepError(`input "${name}" is "${value}", not true or false`, `write ${name}: true or ${name}: false`);
+}
+
+function lines(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+export function readActionInputs(getInput: GetInput, hostEnv: NodeJS.ProcessEnv = process.env): ActionInputs {
+  const get = (name: string) => getInput(name).trim();
+  const raw = (name: string) => getInput(name);
+  const image = get('image');
+  if (image === '') throw new VmstepError('input "image" is required', 'set it, e.g. image: ghcr.io/owner/bench:latest');
+
+  const script = raw('run');
+  const entrypoint = get('entrypoint');
+  const args = splitShellWords(raw('args'), 'input "args"');
+  if (script.trim() !== '' && entrypoint !== '') {
+    throw new VmstepError('inputs "run" and "entrypoint" are both set', '"run" already replaces the entrypoint (it runs with sh -c): set only one of them');
+  }
+  const run: RunInput = { image, privileged: parseBoolean(get('privileged'), 'privileged'), debug: parseBoolean(get('debug'), 'debug') };
+  if (script.trim() !== '') {
+    // `sh -c SCRIPT vmstep ARGS...`: the args become $1, $2... of the script ($0 is "vmstep").
+    run.entrypoint = ['sh', '-c'];
+    run.command = args.length > 0 ? [script, 'vmstep', ...args] : [script];
+  } else {
+    if (entrypoint !== '') run.entrypoint = [entrypoint];
+    run.command = args;
+  }
+  run.env = parseEnvLines(raw('env'), 'input "env"', hostEnv);
+  const outputs = lines(raw('outputs'));
+  if (outputs.length > 0) run.outputs = outputs;
+  for (const [key, name] of [
+    ['workdir', 'workdir'],
+    ['user', 'user'],
+    ['vcpus', 'vcpus'],
+    ['memory', 'memory'],
+    ['disk', 'disk'],
+    ['timeout', 'timeout'],
+    ['kernel', 'kernel'],
+    ['registryUsername', 'registry-username'],
+  ] as const) {
+    const v = get(name);
+    if (v !== '') run[key] = v;
+  }
+  const password = raw('registry-password');
+  if (password !== '') run.registryPassword = password;
+
+  const artifactName = get('artifact-name');
+  if (artifactName !== '' && /["<>|*?\\/:\r\n]/.test(artifactName)) {
+    throw new VmstepError(`input "artifact-name" "${artifactName}" holds a character artifacts cannot have`, 'use letters, digits, dots, dashes and underscores (no " : < > | * ? \\ /)');
+  }
+  return {
+    run,
+    artifactName: artifactName === '' ? null : artifactName,
+    allowFailure: parseBoolean(get('allow-failure'), 'allow-failure'),
+    secrets: password !== '' ? [password] : [],
+  };
+}
