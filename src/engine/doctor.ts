@@ -73,11 +73,14 @@ export function runDoctor(opts: DoctorOptions = {}): Check[] {
       checks.push({ name: '/dev/kvm', status: 'ok', detail: 'present, readable and writable by this user' });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      const denied = code === 'EACCES' || code === 'EPERM';
       checks.push({
         name: '/dev/kvm',
         status: 'fail',
-        detail: `present, but this user cannot open it (${code ?? (err as Error).message})`,
-        fix: `add the user to the kvm group: sudo usermod -aG kvm ${user} (then log in again or restart the runner); on GitHub-hosted runners: ${UDEV_FIX}`,
+        detail: denied ? `present, but this user cannot open it (${code})` : `present, but opening it fails (${code ?? (err as Error).message})`,
+        fix: denied
+          ? `add the user to the kvm group: sudo usermod -aG kvm ${user} (then log in again or restart the runner); on GitHub-hosted runners: ${UDEV_FIX}`
+          : 'check that the KVM module is loaded (lsmod | grep kvm; sudo modprobe kvm_intel or kvm_amd) and see dmesg for why it failed',
       });
     }
   }
