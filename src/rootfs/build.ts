@@ -22,6 +22,8 @@ export interface BuildOptions extends LayoutOptions {
   outPath: string;
   /** Upper bound on the sum of file sizes (default 64 GiB). */
   maxContentBytes?: number;
+  /** Upper bound on tar entries over all layers (default 4 million). */
+  maxEntries?: number;
   onLayer?: (index: number, count: number, digest: string) => void;
 }
 
@@ -35,6 +37,8 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
   try {
     const writer = new Ext4Writer(fh, opts.maxContentBytes);
     const tree = new FsTree();
+    let entries = 0;
+    const maxEntries = opts.maxEntries ?? 4_000_000;
     // Registry layers download (three at a time) while earlier ones are applied;
     // a failed prefetch is retried, and reported, by the layer's open().
     void prefetchAll(image, 3);
@@ -44,7 +48,11 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
       tree.beginLayer(i, label);
       try {
         const { stream } = await decompressedLayer(await layer.open());
-        await readTar(stream, (e) => applyEntry(tree, writer, e));
+        await readTar(stream, (e) => {
+          // Each entry costs memory in the tree: bound it like the content size.
+          if (++entries > maxEntries) tree.fail(e.path, `more than ${maxEntries} entries in the image; is it a hostile archive?`);
+          return applyEntry(tree, writer, e);
+        });
       } catch (e) {
         if (e instanceof RootfsError || e instanceof ImageError) throw e;
         if (e instanceof TarFormatError) throw new RootfsError(`${label}: not a valid tar stream: ${e.message}`);

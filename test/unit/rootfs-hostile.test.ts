@@ -77,3 +77,13 @@ describe('hostile layers are refused without writing outside the build', () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe('resource limits', () => {
+  it('stops an archive with too many entries', async () => {
+    const root = join(tmp.path, 'many-entries');
+    writeOciLayout(join(root, 'image'), { layers: [{ entries: Array.from({ length: 50 }, (_, i) => ({ path: `f${i}`, content: '' })) }] });
+    const image = await resolveImage(`oci:${join(root, 'image')}`);
+    await expect(buildRootfsImage(image, { initPath: init, outPath: join(root, 'out.ext4'), maxEntries: 20 })).rejects.toThrow(/entry "f20": more than 20 entries/);
+    expect(existsSync(join(root, 'out.ext4'))).toBe(false);
+  });
+});
