@@ -1,0 +1,8 @@
+#pragma once
+#include "lib.h"
+void test_blk(void);
+void test_irq(void);
+void test_smp(void);
+void test_vsock(void);
+/* CPUs listed in the MP table; their APIC ids into ids[] (up to max). */
+int mptable_cpus(u8 *ids, int max);

@@ -1,0 +1,87 @@
+// The host side of virtio-vsock, Firecracker's conventions (see the brief):
+//  - a guest connection to host port P is connected to the Unix socket
+//    "<uds>_P", if something listens there, else reset;
+//  - a host process connects to "<uds>", writes "CONNECT <port>\n", and,
+//    once the guest accepts, reads "OK <host port>\n" followed by the stream.
+// Every method runs with the vsock device's mutex held: the guest's packets
+// arrive from the device (tx queue), host socket events from the event loop
+// (which takes the mutex), and packets for the guest leave through FillRx.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "virtio/vsock_connection.h"
+#include "virtio/vsock_packet.h"
+#include "vmm/event_loop.h"
+
+namespace vmstep {
+
+class VsockMuxer {
+ public:
+  VsockMuxer(EventLoop* loop, std::mutex* device_mutex, std::string uds_path, uint64_t guest_cid, std::function<void()> kick_rx);
+  ~VsockMuxer();
+
+  // Binds and listens on uds_path (before the jail: bind creates a file).
+  void Listen();
+  void SetDriverReady(bool ready);
+  // Drops every connection (device reset).
+  void Reset();
+
+  void OnGuestPacket(const GuestMemory& mem, const DescriptorChain& chain, const vsock::TxPacket& packet);
+  // Writes one packet for the guest into an rx chain; returns the used
+  // length, or 0 when there is nothing to send (the chain is untouched).
+  uint32_t FillRx(const GuestMemory& mem, const DescriptorChain& chain);
+  bool HasRx() const { return !control_.empty() || !ready_.empty(); }
+
+  size_t connection_count() const { return conns_.size(); }
+  static constexpr size_t kMaxConnections = 64;
+
+ private:
+  using Key = uint64_t;
+  static Key MakeKey(uint32_t local, uint32_t peer) { return (uint64_t(local) << 32) | peer; }
+
+  vsock::Header HostHeader(uint32_t local, uint32_t peer, uint16_t op) const;
+  void QueueControl(const vsock::Header& h);
+  void QueueControl(VsockConnection& c, uint16_t op, uint32_t flags = 0);
+  void QueueReset(uint32_t local, uint32_t peer);
+  void Close(Key key, bool send_rst);
+
+  void OnGuestRequest(const vsock::Header& h);
+  void OnGuestData(VsockConnection& c, Key key, const GuestMemory& mem, const DescriptorChain& chain, const vsock::TxPacket& p);
+  void OnGuestShutdown(VsockConnection& c, Key key, uint32_t flags);
+
+  void Register(VsockConnection& c, Key key);
+  void UpdateInterest(VsockConnection& c);
+  void OnHostEvent(Key key, uint32_t events);
+  // Writes pending bytes to the host socket; false if the connection died.
+  bool Flush(VsockConnection& c, Key key);
+  void AfterFlush(VsockConnection& c, Key key);
+  void MarkReady(VsockConnection& c, Key key);
+  // One data (or EOF) packet from a ready connection; 0 if none.
+  uint32_t FillData(const GuestMemory& mem, const DescriptorChain& chain);
+
+  void OnListenerReady();
+  void OnConnectLine(int fd);
+
+  EventLoop* loop_;
+  std::mutex* mu_;
+  std::string uds_path_;
+  uint64_t guest_cid_;
+  std::function<void()> kick_rx_;
+  UniqueFd listener_;
+  bool driver_ready_ = false;
+  uint32_t next_local_port_ = 1u << 30;  // host-initiated ports, out of the way of well-known ones
+
+  std::map<Key, std::unique_ptr<VsockConnection>> conns_;
+  // Host sockets that have not finished their "CONNECT <port>\n" line yet.
+  std::map<int, std::pair<UniqueFd, std::string>> handshakes_;
+  std::deque<vsock::Header> control_;
+  std::deque<Key> ready_;
+};
+
+}  // namespace vmstep

@@ -1,0 +1,60 @@
+#include "vmm/config.h"
+
+#include <cstdlib>
+
+#include "arch/layout.h"
+#include "util/error.h"
+
+namespace vmstep {
+
+const char* const kUsage =
+    "usage: vmstep-vmm --kernel VMLINUX [--disk IMG | --disk-ro IMG]... [--vcpus N] [--memory-mib N]\n"
+    "                  [--cmdline STR] [--vsock-uds PATH] [--guest-cid N] [--console-log PATH]\n"
+    "                  [--timeout-ms N] [--status-fd N] [--no-jail]";
+
+namespace {
+
+uint64_t Number(const std::string& flag, const char* text, uint64_t min, uint64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+    throw VmmError(flag + " needs a number between " + std::to_string(min) + " and " + std::to_string(max) + ", got '" + text + "'");
+  }
+  return v;
+}
+
+}  // namespace
+
+VmConfig ParseArgs(int argc, char** argv) {
+  VmConfig c;
+  for (int i = 1; i < argc; i++) {
+    std::string flag = argv[i];
+    if (flag == "--no-jail") {
+      c.jail = false;
+      continue;
+    }
+    if (i + 1 >= argc) throw VmmError(flag + " needs a value\n" + kUsage);
+    const char* v = argv[++i];
+    if (flag == "--kernel") c.kernel = v;
+    else if (flag == "--disk") c.disks.push_back({v, false});
+    else if (flag == "--disk-ro") c.disks.push_back({v, true});
+    else if (flag == "--vcpus") c.vcpus = static_cast<unsigned>(Number(flag, v, 1, layout::kMaxVcpus));
+    else if (flag == "--memory-mib") c.memory_mib = Number(flag, v, 16, 1u << 20);
+    else if (flag == "--cmdline") c.cmdline = v;
+    else if (flag == "--vsock-uds") c.vsock_uds = v;
+    else if (flag == "--guest-cid") c.guest_cid = static_cast<uint32_t>(Number(flag, v, 3, 0xfffffffe));
+    else if (flag == "--console-log") c.console_log = v;
+    else if (flag == "--timeout-ms") c.timeout_ms = Number(flag, v, 0, 1ull << 40);
+    else if (flag == "--status-fd") c.status_fd = static_cast<int>(Number(flag, v, 0, 1 << 20));
+    else throw VmmError("unknown option " + flag + "\n" + kUsage);
+  }
+  if (c.kernel.empty()) throw VmmError(std::string("no --kernel given\n") + kUsage);
+  // virtio-mmio slots: one for vsock, the rest for disks.
+  if (c.disks.size() + (c.vsock_uds.empty() ? 0 : 1) > layout::kMaxVirtioDevices) {
+    throw VmmError("too many disks: at most " + std::to_string(layout::kMaxVirtioDevices - 1));
+  }
+  return c;
+}
+
+}  // namespace vmstep

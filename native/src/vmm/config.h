@@ -1,0 +1,34 @@
+// What to run, from the command line of vmstep-vmm (src/vm/launch.ts builds
+// it). Flags rather than a config file: the VMM must open nothing it was not
+// told about, and argv is visible in `ps` for whoever debugs a stuck run.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vmstep {
+
+struct DiskConfig {
+  std::string path;
+  bool read_only = false;
+};
+
+struct VmConfig {
+  std::string kernel;
+  std::vector<DiskConfig> disks;
+  unsigned vcpus = 1;
+  uint64_t memory_mib = 128;
+  std::string cmdline;          // the VMM appends the virtio_mmio.device= entries
+  std::string vsock_uds;        // empty: no vsock device
+  uint32_t guest_cid = 3;
+  std::string console_log;      // empty: console only in the ring buffer
+  uint64_t timeout_ms = 0;      // 0: no timeout
+  int status_fd = -1;           // where the JSON status lines go
+  bool jail = true;
+};
+
+// Throws VmmError with a usage hint on bad arguments.
+VmConfig ParseArgs(int argc, char** argv);
+extern const char* const kUsage;
+
+}  // namespace vmstep

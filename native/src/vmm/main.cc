@@ -1,0 +1,64 @@
+// vmstep-vmm: runs one guest in its own process, so that the guest never
+// shares an address space with Node. Set-up opens everything, then the
+// process drops its privileges and enters a seccomp jail before the first
+// guest instruction. Status goes to --status-fd as JSON lines (status.h);
+// `vmstep-vmm --probe` prints the KVM probe as JSON.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "kvm/probe.h"
+#include "util/error.h"
+#include "vmm/config.h"
+#include "vmm/jail.h"
+#include "vmm/status.h"
+#include "vmm/vm.h"
+
+using namespace vmstep;
+
+namespace {
+
+int Probe() {
+  KvmProbe p = ProbeKvm();
+  std::string json = std::string("{\"available\":") + (p.available ? "true" : "false") +
+                     ",\"canRunLinux\":" + (p.can_run_linux ? "true" : "false") + ",\"reason\":" + JsonString(p.reason) +
+                     ",\"module\":" + JsonString(p.module) + "}";
+  WriteStatusLine(STDOUT_FILENO, json);
+  return p.available ? 0 : 1;
+}
+
+std::string ExitJson(const std::string& reason, const std::string& detail, const std::string& console_tail) {
+  return "{\"event\":\"exit\",\"reason\":" + JsonString(reason) + ",\"detail\":" + JsonString(detail) +
+         ",\"consoleTail\":" + JsonString(console_tail) + "}";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--probe") return Probe();
+  VmConfig config;
+  try {
+    config = ParseArgs(argc, argv);
+  } catch (const VmmError& e) {
+    fprintf(stderr, "vmstep-vmm: %s\n", e.what());
+    return 2;
+  }
+  // A host socket closing under us must be an error code, not a signal.
+  signal(SIGPIPE, SIG_IGN);
+  try {
+    Vm vm(config);
+    if (config.jail) DropPrivileges();
+    VmExit exit = vm.Run([&] {
+      if (config.jail) InstallSeccompFilter();
+      WriteStatusLine(config.status_fd, "{\"event\":\"ready\",\"cmdline\":" + JsonString(vm.cmdline()) + "}");
+    });
+    WriteStatusLine(config.status_fd, ExitJson(ExitReasonName(exit.reason), exit.detail, exit.console_tail));
+    if (config.status_fd < 0) fprintf(stderr, "vmstep-vmm: %s: %s\n", ExitReasonName(exit.reason), exit.detail.c_str());
+    return 0;
+  } catch (const VmmError& e) {
+    WriteStatusLine(config.status_fd, ExitJson("error", e.what(), ""));
+    fprintf(stderr, "vmstep-vmm: %s\n", e.what());
+    return 1;
+  }
+}
