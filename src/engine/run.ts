@@ -5,6 +5,7 @@
 // any step) releases what the run took: the VMM process, the listening
 // socket, the writable disk copy and the scratch directory.
 import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -117,6 +118,9 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   const rootfsMs = phase.end('rootfs', prepared.cached ? `cached (${prepared.copy})` : 'built');
   checkCancelled();
 
+  if (options.vcpus > availableParallelism()) {
+    quietly(() => events.warning?.(`${options.vcpus} vCPUs on a host with ${availableParallelism()} CPUs: vCPUs will share cores, and timings will be noisy`));
+  }
   phase.start('boot', `${options.vcpus} vCPU${options.vcpus === 1 ? '' : 's'}, ${formatBytes(options.memoryMiB * 2 ** 20)}`);
   const vsockUdsPath = join(scope.scratchDir, 'vsock');
   const listener = await listenForGuest(vsockUdsPath);
@@ -134,7 +138,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     disks: [{ path: prepared.runDiskPath, readOnly: false }],
     vcpus: options.vcpus,
     memoryMiB: options.memoryMiB,
-    cmdline: '',
+    cmdline: options.kernelArgs.join(' '),
     vsockUdsPath,
     consoleLogPath,
     debug: options.debug,

@@ -28,6 +28,8 @@ export interface RunInput {
   /** Where stdout and stderr are saved as files; absent: not saved. */
   logDir?: string;
   kernel?: string;
+  /** Extra guest kernel arguments (benchmark mode adds nokaslr and friends). */
+  kernelArgs?: string[];
   privileged?: boolean;
   debug?: boolean;
   registryUsername?: string;
@@ -65,6 +67,8 @@ export interface RunOptions {
   logDir: string | null;
   /** Guest kernel; null: the bundled one. */
   kernel: string | null;
+  /** Extra guest kernel arguments, appended to the VMM's base command line. */
+  kernelArgs: string[];
   privileged: boolean;
   debug: boolean;
   credentials: Credentials | null;

@@ -149,6 +149,7 @@ export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOpti
     outputDir: resolve(cwd, optionalString(input.outputDir) ?? 'vmstep-output'),
     logDir: present(input.logDir) ? resolve(cwd, String(input.logDir)) : null,
     kernel,
+    kernelArgs: checkKernelArgs(input.kernelArgs ?? []),
     privileged: Boolean(input.privileged),
     debug: Boolean(input.debug),
     credentials: username !== null && password !== null ? { username, password } : null,
@@ -207,4 +208,12 @@ function checkReadableFile(path: string, what: string, fix: string): void {
     throw new VmstepError(`${what} ${path} cannot be read (${code ?? (err as Error).message})`, fix);
   }
   if (!isFile) throw new VmstepError(`${what} ${path} is not a file`, fix);
+}
+
+function checkKernelArgs(args: string[]): string[] {
+  for (const a of args) {
+    // One argument per entry: the VMM joins them with spaces into the command line.
+    if (a === '' || /[\s\0]/.test(a)) throw new VmstepError(`guest kernel argument "${a}" is empty or holds whitespace`, 'give one argument per entry, such as nokaslr or transparent_hugepage=never');
+  }
+  return args;
 }
