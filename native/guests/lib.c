@@ -135,6 +135,10 @@ void interrupt_handler(u64 vector) {
 }
 
 void lapic_enable(void) {
+  /* The 8259 PIC also sees ISA lines (through LINT0 as ExtINT) and its
+     vector base is still 0 after reset: mask it, as Linux does. */
+  outb(0x21, 0xff);
+  outb(0xa1, 0xff);
   mmio_write32(LAPIC + 0x80, 0);            /* TPR: accept everything */
   mmio_write32(LAPIC + 0xf0, 0x100 | 0xff); /* SVR: enabled, spurious vector 0xff */
 }

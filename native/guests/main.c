@@ -34,7 +34,7 @@ static void test_bootinfo(void) {
 static void test_triple_fault(void) {
   print("TRIPLE FAULT NEXT\n");
   struct { u16 limit; u64 base; } __attribute__((packed)) empty = {0, 0};
-  __asm__ volatile("lidt %0; int3" ::"m"(empty));
+  __asm__ volatile("lidt %0; ud2" ::"m"(empty));
 }
 
 static void test_panic(void) {

@@ -78,6 +78,9 @@ static void consumed(struct conn *c, u32 n) {
 }
 
 static u8 payload[RX_PAYLOAD];
+/* A connection request that arrived while phase 1 was still closing. */
+static struct hdr early_request;
+static int have_early_request;
 
 static void phase_guest_connects(u32 bytes) {
   struct conn c = {5000, 1234, 0, 0, 0, 0, 0};
@@ -118,6 +121,9 @@ static void phase_guest_connects(u32 bytes) {
       consumed(&c, h.len);
     } else if (h.op == OP_SHUTDOWN) {
       print("VSOCK HOST SHUTDOWN flags=%d\n", (u64)h.flags);
+    } else if (h.op == OP_REQUEST) {
+      early_request = h;
+      have_early_request = 1;
     } else if (h.op == OP_RST) {
       break;
     }
@@ -130,7 +136,13 @@ static void phase_host_connects(void) {
   struct hdr h;
   struct conn c = {6000, 0, 0, 0, 0, 0, 0};
   for (;;) {
-    if (!recv(&h, payload)) { print("VSOCK NO HOST CONNECTION\n"); return; }
+    if (have_early_request) {
+      h = early_request;
+      have_early_request = 0;
+    } else if (!recv(&h, payload)) {
+      print("VSOCK NO HOST CONNECTION\n");
+      return;
+    }
     if (h.op != OP_REQUEST) continue;
     if (h.dst_port != 6000) {
       struct conn other = {h.dst_port, h.src_port, 0, 0, 0, 0, 0};

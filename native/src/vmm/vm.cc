@@ -240,6 +240,12 @@ VmExit Vm::Run(const std::function<void()>& before_guest) {
     timerfd_settime(timer_.get(), 0, &its, nullptr);
   }
   for (auto& vcpu : vcpus_) threads_.emplace_back([this, v = vcpu.get()] { VcpuLoop(v); });
+  {
+    // The threads' own start-up (glibc registers rseq and robust lists)
+    // must be over before the jail, which allows neither.
+    std::unique_lock<std::mutex> lock(start_mu_);
+    start_cv_.wait(lock, [this] { return threads_waiting_ == vcpus_.size(); });
+  }
   try {
     before_guest();
   } catch (...) {
@@ -264,6 +270,8 @@ VmExit Vm::Run(const std::function<void()>& before_guest) {
 void Vm::VcpuLoop(Vcpu* vcpu) {
   {
     std::unique_lock<std::mutex> lock(start_mu_);
+    threads_waiting_++;
+    start_cv_.notify_all();
     start_cv_.wait(lock, [this] { return start_ || stopping_.load(); });
   }
   while (!stopping_) {

@@ -90,6 +90,7 @@ class Vm {
   std::mutex start_mu_;
   std::condition_variable start_cv_;
   bool start_ = false;
+  size_t threads_waiting_ = 0;
 };
 
 }  // namespace vmstep
