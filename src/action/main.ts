@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import * as core from '@actions/core';
 import { EXIT_VMSTEP_FAILED, describeFailure } from '../engine/errors.js';
 import { writeResultFile } from '../engine/result.js';
+import { drained } from '../engine/streams.js';
 import { RunCancelledError, runImage } from '../engine/run.js';
 import type { Phase, RunOptions, RunResult } from '../engine/types.js';
 import { formatMs } from '../engine/units.js';
@@ -214,7 +215,7 @@ class CommandGuard {
   write(stream: NodeJS.WritableStream, chunk: Buffer): void | Promise<void> {
     if (stream === this.stdout && chunk.length > 0) this.endsWithNewline = chunk[chunk.length - 1] === 0x0a;
     if (stream.write(chunk)) return;
-    return new Promise((resolve) => stream.once('drain', () => resolve()));
+    return drained(stream);
   }
 
   resume(): void {

@@ -19,12 +19,6 @@ export function defaultIo(signal?: AbortSignal): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), runImage, ...(signal ? { signal } : {}) };
 }
 
-/** Writes a chunk; resolves when the stream can take more (so a slow pipe holds the guest, not memory). */
-export function writeWithBackpressure(stream: NodeJS.WritableStream, chunk: Buffer): void | Promise<void> {
-  if (stream.write(chunk)) return;
-  return new Promise((resolve) => stream.once('drain', () => resolve()));
-}
-
 const PHASE_LABEL: Record<Phase, string> = {
   image: 'image',
   rootfs: 'rootfs',

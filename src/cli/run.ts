@@ -11,7 +11,11 @@ import { formatBytes, formatMs } from '../engine/units.js';
 import { validateRunInput } from '../engine/validate.js';
 import { VMSTEP_VERSION } from '../engine/version.js';
 import { formatOptions, listValue, parseCommandLine, stringValue, type OptionSpec } from './args.js';
-import { phaseLine, writeWithBackpressure, type CliIo } from './io.js';
+import { writeWithBackpressure } from '../engine/streams.js';
+import { phaseLine, type CliIo } from './io.js';
+
+/** 128 + SIGPIPE, what a shell reports for a writer whose reader went away. */
+const EXIT_BROKEN_PIPE = 141;
 
 export const RUN_OPTIONS: OptionSpec[] = [
   { key: 'entrypoint', long: 'entrypoint', value: 'CMD', help: "Replace the image's ENTRYPOINT (and drop its CMD); \"\" clears it" },
@@ -87,6 +91,19 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   const note = (line: string) => {
     if (!quiet) io.stderr.write(line);
   };
+  // When whatever reads our stdout goes away (`vmstep run img yes | head`),
+  // stop the run as a shell pipeline would stop a writer: SIGPIPE's status.
+  const stop = new AbortController();
+  let brokenPipe = false;
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') return;
+    brokenPipe = true;
+    stop.abort();
+  };
+  io.stdout.on('error', onStdoutError);
+  const onCancel = () => stop.abort();
+  io.signal?.addEventListener('abort', onCancel, { once: true });
+  if (io.signal?.aborted) stop.abort();
   let result: RunResult;
   try {
     result = await io.runImage(
@@ -96,19 +113,23 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
           if (phase !== 'command') note(phaseLine(phase, ms, detail));
         },
         progress: (message) => note(`vmstep:         ${message}\n`),
-        stdout: (chunk) => writeWithBackpressure(io.stdout, chunk),
+        stdout: (chunk) => (brokenPipe ? undefined : writeWithBackpressure(io.stdout, chunk)),
         stderr: (chunk) => writeWithBackpressure(io.stderr, chunk),
         console: (chunk) => void io.stderr.write(chunk),
         warning: (message) => void io.stderr.write(`vmstep: warning: ${message}\n`),
       },
-      io.signal ? { signal: io.signal } : {},
+      { signal: stop.signal },
     );
   } catch (err) {
+    if (brokenPipe && err instanceof RunCancelledError) return EXIT_BROKEN_PIPE;
     if (err instanceof RunCancelledError) {
       io.stderr.write('vmstep: cancelled; the VM was stopped\n');
       return 130;
     }
     throw err;
+  } finally {
+    io.stdout.off('error', onStdoutError);
+    io.signal?.removeEventListener('abort', onCancel);
   }
 
   if (resultPath) writeResultFile(resolve(io.cwd, resultPath), result, VMSTEP_VERSION);

@@ -191,6 +191,12 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   if (outcome.kind !== 'done') session.abort(new Error('the run was stopped'));
   // A time limit or a cancellation ends the VM at once: the command gets no say.
   if (outcome.kind === 'timeout' || outcome.kind === 'cancelled') vm.kill();
+  // A run that did not finish has nothing more to deliver; a consumer that
+  // stopped reading (a closed pipe) must not keep us waiting for the streams.
+  if (outcome.kind !== 'done') {
+    session.stdout.destroy();
+    session.stderr.destroy();
+  }
   // The streams end with the session either way; wait until every byte reached the consumer and the files.
   const [stdoutBytes, stderrBytes] = await Promise.all([stdoutSink.done, stderrSink.done]);
 

@@ -43,17 +43,19 @@ function harness(script: Script = async () => result()) {
   const stderr = new Capture();
   const seen: RunOptions[] = [];
   const cwd = mkdtempSync(join(tmpdir(), 'vmstep-cli-'));
+  const h = { lastSignal: undefined as AbortSignal | undefined };
   const io: CliIo = {
     stdout,
     stderr,
     cwd,
     env: { PATH: process.env.PATH, HOST_VAR: 'from-host' },
-    runImage: async (options, events = {}) => {
+    runImage: async (options, events = {}, control = {}) => {
       seen.push(options);
+      h.lastSignal = control.signal;
       return script(options, events);
     },
   };
-  return { io, stdout, stderr, seen, cwd, run: (...argv: string[]) => main(argv, io) };
+  return Object.assign(h, { io, stdout, stderr, seen, cwd, run: (...argv: string[]) => main(argv, io) });
 }
 
 describe('vmstep run: docker run semantics', () => {
@@ -138,6 +140,19 @@ describe('vmstep run: output and exit status', () => {
     });
     expect(await h.run('run', 'img')).toBe(130);
     expect(h.stderr.text).toContain('cancelled');
+  });
+
+  it('stops the run and exits 141 when the reader of its stdout goes away', async () => {
+    let aborted = false;
+    const h = harness(async (_o, ev) => {
+      await ev.stdout?.(Buffer.from('y\n'));
+      h.stdout.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      aborted = h.lastSignal!.aborted;
+      throw new RunCancelledError();
+    });
+    expect(await h.run('run', 'img', 'yes')).toBe(141);
+    expect(aborted).toBe(true);
+    expect(h.stderr.text).not.toContain('error');
   });
 
   it('writes the result JSON with the documented fields', async () => {

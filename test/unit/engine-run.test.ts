@@ -144,6 +144,21 @@ describe('runImage', () => {
     expect(launched.at(-1)!.killed).toBe(true);
   });
 
+  it('does not wait for a consumer that stopped reading when the run is cancelled', async () => {
+    const ref = image('stuck-reader', { Cmd: ['sh', '-c', 'yes'] });
+    const controller = new AbortController();
+    // A consumer that never takes more: the guest is held, as by a closed pipe.
+    const events: RunEvents = {
+      stdout: () => {
+        setTimeout(() => controller.abort(), 100);
+        return new Promise<void>(() => {});
+      },
+    };
+    const t0 = Date.now();
+    await expect(runImage(options({ image: ref }), events, { launchVm: testModeVm, signal: controller.signal })).rejects.toBeInstanceOf(RunCancelledError);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
   it('says why when the VM stops before guest init connects', async () => {
     const ref = image('crash', { Cmd: ['true'] });
     const err = await runImage(options({ image: ref }), {}, { launchVm: crashingVm }).catch((e: unknown) => e);
