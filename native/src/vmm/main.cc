@@ -4,6 +4,7 @@
 // guest instruction. Status goes to --status-fd as JSON lines (status.h);
 // `vmstep-vmm --probe` prints the KVM probe as JSON.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -46,6 +47,11 @@ int main(int argc, char** argv) {
   }
   // A host socket closing under us must be an error code, not a signal.
   signal(SIGPIPE, SIG_IGN);
+  // If whoever started us dies (a cancelled job, a crashed runner), the VM
+  // must not outlive it.
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) return 1;
   try {
     Vm vm(config);
     if (config.jail) DropPrivileges();

@@ -268,6 +268,8 @@ VmExit Vm::Run(const std::function<void()>& before_guest) {
 }
 
 void Vm::VcpuLoop(Vcpu* vcpu) {
+  // Named for ps and /proc (before the jail, which forbids prctl).
+  pthread_setname_np(pthread_self(), ("vcpu" + std::to_string(vcpu->index())).c_str());
   {
     std::unique_lock<std::mutex> lock(start_mu_);
     threads_waiting_++;

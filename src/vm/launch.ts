@@ -1,0 +1,176 @@
+// Starting a guest: vmstep-vmm runs it in its own process (jailed once set
+// up; never inside Node). The VMM reports on fd 3, one JSON object per line:
+// {"event":"ready"} when the guest is about to run, then
+// {"event":"exit","reason":...,"detail":...,"consoleTail":...} last.
+// launchVm resolves at "ready" (or rejects with the VMM's own explanation
+// when set-up fails), and `exited` always resolves with why the VM ended,
+// also when the VMM itself died.
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { vmmPath } from './assets.js';
+import { kernelCmdline } from './cmdline.js';
+
+export interface VmDisk {
+  path: string;
+  readOnly: boolean;
+}
+
+export interface LaunchOptions {
+  kernelPath: string;
+  /** The first disk is the guest's /dev/vda. */
+  disks: VmDisk[];
+  vcpus: number;
+  memoryMiB: number;
+  /** Extra kernel command-line arguments, after the base line (cmdline.ts). */
+  cmdline: string;
+  /** Guest connections to vsock port P arrive on `<vsockUdsPath>_P`; host connections go to `<vsockUdsPath>`. */
+  vsockUdsPath: string;
+  /** Where the guest's serial console is written; absent: kept only as the tail in VmExit. */
+  consoleLogPath?: string;
+  /** Full kernel log on the console (slower boot). */
+  debug: boolean;
+  /** Wall-clock limit from launch; 0: none. */
+  timeoutMs: number;
+  /** The VMM executable; default: $VMSTEP_VMM or dist/vmstep-vmm. */
+  vmmPath?: string;
+}
+
+export type VmExitReason = 'poweroff' | 'reset' | 'triple-fault' | 'panic' | 'timeout' | 'killed' | 'error';
+
+export interface VmExit {
+  reason: VmExitReason;
+  detail: string;
+  /** The last few KiB of the serial console (empty when nothing was printed). */
+  consoleTail: string;
+}
+
+export interface VmHandle {
+  pid: number;
+  exited: Promise<VmExit>;
+  /** Stops the VM (SIGTERM, then SIGKILL if it lingers); `exited` then resolves with 'killed'. */
+  kill(): void;
+}
+
+const EXIT_REASONS: readonly VmExitReason[] = ['poweroff', 'reset', 'triple-fault', 'panic', 'timeout', 'killed', 'error'];
+/** How long the VMM gets to stop after SIGTERM, and beyond its own timeout, before SIGKILL. */
+const GRACE_MS = 3000;
+const STDERR_KEEP = 4096;
+
+/** vmstep-vmm's argv for these options (status on fd 3). */
+export function vmmArgs(o: LaunchOptions): string[] {
+  const args = ['--kernel', o.kernelPath, '--vcpus', String(o.vcpus), '--memory-mib', String(o.memoryMiB)];
+  for (const d of o.disks) args.push(d.readOnly ? '--disk-ro' : '--disk', d.path);
+  args.push('--cmdline', kernelCmdline({ debug: o.debug, extra: o.cmdline }));
+  if (o.vsockUdsPath) args.push('--vsock-uds', o.vsockUdsPath);
+  if (o.consoleLogPath) args.push('--console-log', o.consoleLogPath);
+  if (o.timeoutMs > 0) args.push('--timeout-ms', String(Math.ceil(o.timeoutMs)));
+  args.push('--status-fd', '3');
+  return args;
+}
+
+type StatusLine = { event: 'ready'; cmdline?: string } | ({ event: 'exit' } & VmExit);
+
+/** One status line from the VMM, or null when it is not one we know. */
+export function parseStatusLine(line: string): StatusLine | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  if (o.event === 'ready') return { event: 'ready', ...(typeof o.cmdline === 'string' ? { cmdline: o.cmdline } : {}) };
+  if (o.event === 'exit' && EXIT_REASONS.includes(o.reason as VmExitReason)) {
+    return {
+      event: 'exit',
+      reason: o.reason as VmExitReason,
+      detail: typeof o.detail === 'string' ? o.detail : '',
+      consoleTail: typeof o.consoleTail === 'string' ? o.consoleTail : '',
+    };
+  }
+  return null;
+}
+
+function validate(o: LaunchOptions): void {
+  if (!Number.isInteger(o.vcpus) || o.vcpus < 1 || o.vcpus > 32) throw new Error(`vcpus must be an integer from 1 to 32, got ${o.vcpus}`);
+  if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < 16) throw new Error(`memoryMiB must be an integer of at least 16, got ${o.memoryMiB}`);
+  if (o.disks.length > 15) throw new Error(`at most 15 disks, got ${o.disks.length}`);
+}
+
+export async function launchVm(options: LaunchOptions): Promise<VmHandle> {
+  validate(options);
+  const vmm = options.vmmPath ?? vmmPath();
+  const child = spawn(vmm, vmmArgs(options), { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  const status = child.stdio[3] as Readable;
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (d: string) => {
+    stderr = (stderr + d).slice(-STDERR_KEEP);
+  });
+
+  let exitLine: VmExit | null = null;
+  let killedByUs = false;
+  let timedOut = false;
+  let onReady: (() => void) | null = null;
+  let buffered = '';
+  status.setEncoding('utf8');
+  status.on('data', (d: string) => {
+    buffered += d;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const msg = parseStatusLine(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+      if (msg?.event === 'ready') onReady?.();
+      else if (msg?.event === 'exit') exitLine = { reason: msg.reason, detail: msg.detail, consoleTail: msg.consoleTail };
+    }
+  });
+  // Swallow errors on the pipes: the process's exit is what counts.
+  status.on('error', () => {});
+
+  const timers: NodeJS.Timeout[] = [];
+  const exited = new Promise<VmExit>((resolve) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      for (const t of timers) clearTimeout(t);
+      if (exitLine) return resolve(exitLine);
+      if (timedOut) return resolve({ reason: 'timeout', detail: `the VM ran past its timeout of ${options.timeoutMs} ms and the VMM was killed`, consoleTail: '' });
+      if (killedByUs) return resolve({ reason: 'killed', detail: `the VMM was stopped (${signal ?? `exit ${code}`})`, consoleTail: '' });
+      const why = stderr.trim();
+      if (signal === 'SIGSYS') {
+        return resolve({ reason: 'error', detail: `the VMM was killed by its seccomp jail (SIGSYS): a system call it may not make; this is a vmstep bug, please report it${why ? `: ${why}` : ''}`, consoleTail: '' });
+      }
+      resolve({ reason: 'error', detail: `the VMM ended without a report (${signal ? `signal ${signal}` : `exit status ${code}`})${why ? `: ${why}` : ''}`, consoleTail: '' });
+    };
+    child.on('close', finish);
+    child.on('error', (err) => {
+      exitLine ??= { reason: 'error', detail: `cannot start the VMM ${vmm}: ${err.message}`, consoleTail: '' };
+      finish(null, null);
+    });
+  });
+
+  const kill = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    killedByUs = true;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), GRACE_MS);
+    t.unref();
+    timers.push(t);
+  };
+  // The VMM enforces the timeout itself; this is the backstop that always
+  // ends the VM, even if the VMM stopped responding.
+  if (options.timeoutMs > 0) {
+    const t = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs + GRACE_MS);
+    t.unref();
+    timers.push(t);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    onReady = resolve;
+    void exited.then((exit) => reject(new Error(`the VM did not start: ${exit.detail}`)));
+  });
+  if (child.pid === undefined) throw new Error(`cannot start the VMM ${vmm}`);
+  return { pid: child.pid, exited, kill };
+}
