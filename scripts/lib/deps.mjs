@@ -22,7 +22,7 @@ export const debianPackages = {
   // The emulated KVM host and the real-Linux smoke test.
   kvmHost: ['qemu-system-x86', 'busybox-static', 'util-linux'],
   // Tests: the fuzzer, a real registry on loopback, image tooling.
-  test: ['clang', 'libclang-rt-14-dev', 'socat', 'docker-registry', 'skopeo', 'apache2-utils', 'openssl', 'zstd', 'umoci', 'debootstrap'],
+  test: ['clang', 'libclang-rt-14-dev', 'socat', 'docker-registry', 'skopeo', 'apache2-utils', 'openssl', 'zstd', 'umoci', 'debootstrap', 'iputils-ping'],
   // Benchmark mode's tests: a real hyperfine export to parse, and rsvg-convert to check the chart renders.
   bench: ['hyperfine', 'librsvg2-bin'],
 };
