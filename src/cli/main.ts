@@ -61,6 +61,13 @@ export async function cliEntry(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `vmstep doctor | head`: a reader that goes away is not a crash (run
+  // listens for it too, and stops the VM). Left installed: the error may
+  // arrive after main() returned.
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  };
+  process.stdout.on('error', onStdoutError);
   try {
     return await main(argv, defaultIo(controller.signal));
   } finally {

@@ -6,6 +6,7 @@ import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, read
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { formatBytes } from './units.js';
+import { probeKvm } from './vm-port.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -27,7 +28,7 @@ export interface KvmProbe {
 export interface DoctorOptions {
   /** Prefix for /dev, /proc and /sys (tests); default "". */
   root?: string;
-  /** Runs a tiny guest on /dev/kvm; absent: judged from CPU flags. */
+  /** Runs a tiny guest on /dev/kvm (default: the VMM's probe); when it throws, judged from CPU flags. */
   probeKvm?: () => KvmProbe;
   pathEnv?: string;
   cpus?: number;
@@ -84,7 +85,7 @@ export function runDoctor(opts: DoctorOptions = {}): Check[] {
       });
     }
   }
-  if (kvmOpen) checks.push(kvmCapability(root, opts.probeKvm));
+  if (kvmOpen) checks.push(kvmCapability(root, opts.probeKvm ?? (() => probeKvm(kvm))));
 
   // 2. e2fsprogs: the root filesystem builder and the tests use its tools.
   const pathDirs = (opts.pathEnv ?? process.env.PATH ?? '').split(delimiter).concat(['/sbin', '/usr/sbin']);
@@ -115,11 +116,14 @@ export function runDoctor(opts: DoctorOptions = {}): Check[] {
   return checks;
 }
 
-function kvmCapability(root: string, probe?: () => KvmProbe): Check {
+function kvmCapability(root: string, probe: () => KvmProbe): Check {
   let p: KvmProbe;
-  if (probe) {
+  let note = '';
+  try {
     p = probe();
-  } else {
+  } catch (err) {
+    // Without the VMM (a broken install), judge from what the kernel shows, and say so.
+    note = `; judged from CPU flags, the VMM's probe could not run: ${(err as Error).message}`;
     const flags = read(join(root || '/', 'proc', 'cpuinfo'))?.match(/^flags\s*:(.*)$/m)?.[1] ?? '';
     if (existsSync(join(root || '/', 'sys', 'module', 'kvm_pvm'))) {
       p = { available: true, canRunLinux: false, reason: 'this /dev/kvm is kvm_pvm, a software hypervisor that cannot run an unmodified kernel' };
@@ -129,6 +133,7 @@ function kvmCapability(root: string, probe?: () => KvmProbe): Check {
       p = { available: true, canRunLinux: false, reason: 'the CPU shows no vmx or svm flag' };
     }
   }
+  p = { ...p, reason: p.reason + note };
   if (p.available && p.canRunLinux) return { name: 'KVM guests', status: 'ok', detail: `can run an unmodified Linux guest (${p.reason})` };
   return {
     name: 'KVM guests',

@@ -1,6 +1,7 @@
 // The engine: what the CLI and the action share. Nothing here imports
 // @actions/*: the engine reports through RunEvents and the faces render.
 export { runImage, RunCancelledError, type RunControl } from './run.js';
+export type { LaunchVm } from './vm-port.js';
 export { validateRunInput, LIMITS, type OptionStyle, type ValidateContext } from './validate.js';
 export { VmstepError, toVmstepError, describeFailure, EXIT_TIMEOUT, EXIT_VMSTEP_FAILED } from './errors.js';
 export { parseSize, parseDuration, formatBytes, formatMs } from './units.js';

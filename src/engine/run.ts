@@ -14,12 +14,13 @@ import { defaultCacheDir, resolveImage, type Image, type ImageConfig, type Progr
 import { RootfsCache } from '../rootfs/index.js';
 import { initPath, kernelPath } from './assets.js';
 import { ConsoleFollower } from './console.js';
+import { checkKvm } from './kvm-check.js';
 import { EXIT_TIMEOUT, VmstepError } from './errors.js';
 import { createScratchDir, processStartTicks } from './leftovers.js';
 import { shellQuote } from './shell.js';
 import type { OutputFile, OutputIssue, Phase, RunEvents, RunOptions, RunResources, RunResult } from './types.js';
 import { formatBytes } from './units.js';
-import { launchVm as launchRealVm, type LaunchVm, type VmExit, type VmHandle } from './vm-port.js';
+import { launchVm as launchRealVm, probeKvm, type LaunchVm, type VmExit, type VmHandle } from './vm-port.js';
 
 /** How long a guest that finished gets to power off by itself before its VMM is killed. */
 const POWEROFF_GRACE_MS = 5000;
@@ -87,6 +88,8 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   // Assets first: a missing kernel or guest init should not cost a download.
   const kernel = kernelPath(options.kernel, scope.cacheDir);
   const init = initPath();
+  // Nor should a KVM that cannot boot Linux. (A stand-in launcher, in tests, needs none.)
+  if (!control.launchVm) checkKvm(scope.cacheDir);
   checkCancelled();
 
   phase.start('image', options.image);
@@ -102,7 +105,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     checkCancelled();
     throw err;
   }
-  const imageMs = phase.end('image', image.digest);
+  const imageMs = phase.end('image', `${image.reference} ${image.digest}`);
 
   const spec = buildSpec(image.config, options);
   checkCancelled();
@@ -133,19 +136,24 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   }
   const launch = control.launchVm ?? launchRealVm;
   const bootStarted = performance.now();
-  const vm = await launch({
-    kernelPath: kernel,
-    disks: [{ path: prepared.runDiskPath, readOnly: false }],
-    vcpus: options.vcpus,
-    memoryMiB: options.memoryMiB,
-    cmdline: options.kernelArgs.join(' '),
-    vsockUdsPath,
-    consoleLogPath,
-    debug: options.debug,
-    // The engine keeps the clock itself (it must also tell the guest's
-    // command apart from its boot); the VMM's own limit is a backstop.
-    timeoutMs: options.timeoutMs > 0 ? options.timeoutMs + 30_000 : 0,
-  });
+  let vm: VmHandle;
+  try {
+    vm = await launch({
+      kernelPath: kernel,
+      disks: [{ path: prepared.runDiskPath, readOnly: false }],
+      vcpus: options.vcpus,
+      memoryMiB: options.memoryMiB,
+      cmdline: options.kernelArgs.join(' '),
+      vsockUdsPath,
+      consoleLogPath,
+      debug: options.debug,
+      // The engine keeps the clock itself (it must also tell the guest's
+      // command apart from its boot); the VMM's own limit is a backstop.
+      timeoutMs: options.timeoutMs > 0 ? options.timeoutMs + 30_000 : 0,
+    });
+  } catch (err) {
+    throw new VmstepError(`${(err as Error).message}${kvmExplanation()}`, 'run `vmstep doctor` to check this host', { cause: err });
+  }
   scope.resources.vmmPid = vm.pid;
   const ticks = processStartTicks(vm.pid);
   if (ticks !== null) scope.resources.vmmStartTicks = ticks;
@@ -316,13 +324,28 @@ async function stopVm(vm: VmHandle): Promise<void> {
   }
 }
 
+/**
+ * Why this host's KVM may be the cause, asked only after a VM failed (the
+ * probe boots a tiny guest: free of cost on the normal path). Empty when the
+ * probe finds nothing wrong or cannot run.
+ */
+function kvmExplanation(): string {
+  try {
+    const p = probeKvm();
+    return p.available && p.canRunLinux ? '' : ` (this host's KVM: ${p.reason})`;
+  } catch {
+    return '';
+  }
+}
+
 function vmStoppedError(exit: VmExit, when: string): VmstepError {
   const last = exit.consoleTail
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
     .slice(-1)[0];
-  const detail = `${exit.reason}${exit.detail ? `: ${exit.detail}` : ''}${last ? `; console: ${last}` : ''}`;
+  const kvm = exit.reason === 'error' || exit.reason === 'triple-fault' ? kvmExplanation() : '';
+  const detail = `${exit.reason}${exit.detail ? `: ${exit.detail}` : ''}${last ? `; console: ${last}` : ''}${kvm}`;
   const fix =
     exit.reason === 'panic'
       ? 'the guest kernel panicked: run again with --debug to see its console; give it more --memory if it ran out'

@@ -67,10 +67,22 @@ describe('runDoctor', () => {
     expect(c.fix).toMatch(/modprobe/);
   });
 
-  it('fails a KVM that cannot boot an unmodified kernel, with the reason', () => {
+  it("reports the VMM probe's verdict and reason", () => {
+    const root = host({ ...quietHost, 'dev/kvm': '' });
+    const c = byName(runDoctor({ root, pathEnv: '', probeKvm: () => ({ available: true, canRunLinux: false, reason: 'XSAVE at CPL0 is not emulated (kvm_pvm)' }) }), 'KVM guests');
+    expect(c).toMatchObject({ status: 'fail', detail: 'cannot run an unmodified Linux guest: XSAVE at CPL0 is not emulated (kvm_pvm)' });
+  });
+
+  it('falls back to CPU flags, and says so, when the VMM probe cannot run', () => {
     const root = host({ ...quietHost, 'dev/kvm': '', 'sys/module/kvm_pvm/initstate': 'live\n' });
-    const c = byName(runDoctor({ root, pathEnv: '' }), 'KVM guests');
-    expect(c).toMatchObject({ status: 'fail', detail: 'cannot run an unmodified Linux guest: this /dev/kvm is kvm_pvm, a software hypervisor that cannot run an unmodified kernel' });
+    const noVmm = () => {
+      throw new Error('vmstep-vmm not found');
+    };
+    const c = byName(runDoctor({ root, pathEnv: '', probeKvm: noVmm }), 'KVM guests');
+    expect(c).toMatchObject({
+      status: 'fail',
+      detail: "cannot run an unmodified Linux guest: this /dev/kvm is kvm_pvm, a software hypervisor that cannot run an unmodified kernel; judged from CPU flags, the VMM's probe could not run: vmstep-vmm not found",
+    });
   });
 
   it('asks for e2fsprogs when mke2fs is nowhere', () => {

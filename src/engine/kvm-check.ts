@@ -1,0 +1,55 @@
+// Before the first VM on a host: can its KVM boot an unmodified Linux
+// kernel? Some cannot (kvm_pvm, the software hypervisor of some sandboxes,
+// faults on the FPU set-up; a guest there never reaches init), and a run
+// there must end at once with the reason, not at its timeout. The VMM's
+// probe boots a tiny guest (a few ms, tens on slow hosts), so a positive
+// answer is remembered for the rest of the host's boot; a negative one is
+// asked again each time (it is on a failing path anyway, and the host may
+// have been fixed).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VmstepError } from './errors.js';
+import { probeKvm, type KvmProbe } from './vm-port.js';
+
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+export function checkKvm(cacheDir: string, probe: () => KvmProbe = () => probeKvm()): void {
+  const id = bootId();
+  const file = join(cacheDir, 'kvm-probe.json');
+  if (id) {
+    try {
+      const cached = JSON.parse(readFileSync(file, 'utf8')) as { bootId?: string; canRunLinux?: boolean };
+      if (cached.bootId === id && cached.canRunLinux === true) return;
+    } catch {
+      // No record yet: probe.
+    }
+  }
+  let p: KvmProbe;
+  try {
+    p = probe();
+  } catch {
+    // No addon and no VMM to probe with: launching will say what is missing.
+    return;
+  }
+  if (!p.available || !p.canRunLinux) {
+    throw new VmstepError(
+      p.available ? `this host's KVM cannot boot a Linux guest: ${p.reason}` : `/dev/kvm is not usable: ${p.reason}`,
+      'run `vmstep doctor` for the fix',
+    );
+  }
+  if (!id) return;
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify({ bootId: id, canRunLinux: true, module: p.module }));
+    renameSync(tmp, file);
+  } catch {
+    // A read-only cache only costs a probe per run.
+  }
+}
