@@ -38,10 +38,9 @@ export function checkKvm(cacheDir: string, probe: () => KvmProbe = () => probeKv
     return;
   }
   if (!p.available || !p.canRunLinux) {
-    throw new VmstepError(
-      p.available ? `this host's KVM cannot boot a Linux guest: ${p.reason}` : `/dev/kvm is not usable: ${p.reason}`,
-      'run `vmstep doctor` for the fix',
-    );
+    // The VMM's reason already names the cause and the fix, in its own words.
+    const generic = p.available ? "this host's KVM cannot boot a Linux guest" : '/dev/kvm is not usable';
+    throw new VmstepError(p.reason.trim() || generic, 'see `vmstep doctor` for the rest of this host');
   }
   if (!id) return;
   try {

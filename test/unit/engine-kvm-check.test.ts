@@ -37,7 +37,7 @@ describe('checkKvm', () => {
     } catch (err) {
       line = describeFailure(err);
     }
-    expect(line).toBe("this host's KVM cannot boot a Linux guest: XSAVE at CPL0 is not emulated (kvm_pvm); run `vmstep doctor` for the fix");
+    expect(line).toBe('XSAVE at CPL0 is not emulated (kvm_pvm); see `vmstep doctor` for the rest of this host');
     expect(probe.calls).toBe(2);
     expect(existsSync(join(cache, 'kvm-probe.json'))).toBe(false);
   });
@@ -45,8 +45,13 @@ describe('checkKvm', () => {
   it('names an unusable /dev/kvm', () => {
     const cache = mkdtempSync(join(tmpdir(), 'vmstep-kvm-'));
     expect(() => checkKvm(cache, () => ({ available: false, canRunLinux: false, reason: 'permission denied on /dev/kvm: add the user to the kvm group', module: '' }))).toThrow(
-      /^\/dev\/kvm is not usable: permission denied on \/dev\/kvm/,
+      /^permission denied on \/dev\/kvm: add the user to the kvm group$/,
     );
+  });
+
+  it('says what failed when the probe gives no reason', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'vmstep-kvm-'));
+    expect(() => checkKvm(cache, () => ({ available: false, canRunLinux: false, reason: '', module: '' }))).toThrow(/^\/dev\/kvm is not usable$/);
   });
 
   it('leaves the explanation to the launch when there is nothing to probe with', () => {
