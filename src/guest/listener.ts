@@ -67,7 +67,9 @@ export async function listenForGuest(vsockUdsPath: string): Promise<GuestListene
     async close() {
       closedError ??= new Error(`guest init never connected to ${path}`);
       for (const w of waiters.splice(0)) w.reject(closedError);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Not waiting for 'close': it only comes once the accepted connection
+      // ends too, and that connection belongs to the session now.
+      server.close();
       await rm(path, { force: true });
     },
   };

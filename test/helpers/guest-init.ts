@@ -1,11 +1,11 @@
 // Guest init for the tests: $VMSTEP_INIT, else a build of this checkout's
-// guest/ made with guest/build.sh (about a second) and kept under the OS temp
-// directory by the hash of guest/**, so that `vitest run` works on a fresh
+// guest/ made with guest/build.sh (about a second) and kept under
+// $VMSTEP_CACHE/test (default ~/.cache/vmstep/test) by the hash of guest/**, so that `vitest run` works on a fresh
 // checkout without `npm test` and never tests a stale binary.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { listenForGuest } from '../../src/guest/listener.js';
 import { startGuestSession, type GuestSessionOptions, type RunResult } from '../../src/guest/session.js';
@@ -33,7 +33,8 @@ let cached: string | null = null;
 export function guestInitBinary(): string {
   if (cached) return cached;
   if (process.env.VMSTEP_INIT) return (cached = process.env.VMSTEP_INIT);
-  const dir = join(tmpdir(), `vmstep-test-guest-init-${hashGuestSources()}`);
+  // Under the project's cache, not TMPDIR: the emulated KVM host gives each job its own TMPDIR.
+  const dir = join(process.env.VMSTEP_CACHE || join(homedir(), '.cache', 'vmstep'), 'test', `guest-init-${hashGuestSources()}`);
   const binary = join(dir, 'vmstep-init');
   if (!existsSync(binary)) {
     mkdirSync(dir, { recursive: true });

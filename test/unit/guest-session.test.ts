@@ -4,7 +4,8 @@
 // failure must end the session with an error that says what happened, never a
 // hang, a crash or a write outside the output directory.
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -260,5 +261,42 @@ describe('flow control', () => {
     session.stderr.destroy();
     expect((await collect(session.stdout)).toString()).toBe('done\n');
     expect((await session.result).exit.code).toBe(0);
+  });
+});
+
+describe('listenForGuest', () => {
+  test('hands out the first connection, closes any later one, and closes without waiting for the session', async () => {
+    const dir = mkdtempSync(join(work, 'listen-'));
+    const listener = await listenForGuest(join(dir, 'vsock'));
+    expect(listener.path).toBe(join(dir, 'vsock_1024'));
+    const first = connect(listener.path);
+    const accepted = await listener.accept();
+    const second = connect(listener.path);
+    await once(second, 'close');
+    expect(accepted.destroyed).toBe(false);
+    await listener.close();
+    expect(existsSync(listener.path)).toBe(false);
+    first.destroy();
+    accepted.destroy();
+  });
+
+  test('replaces a stale socket file left by a crashed run', async () => {
+    const dir = mkdtempSync(join(work, 'stale-'));
+    const stale = join(dir, 'vsock_1024');
+    // A process killed while listening leaves its socket file behind.
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    expect(lstatSync(stale).isSocket()).toBe(true);
+    const listener = await listenForGuest(join(dir, 'vsock'));
+    const guest = connect(listener.path);
+    (await listener.accept()).destroy();
+    guest.destroy();
+    await listener.close();
+  });
+
+  test('accept rejects when the listener closes first', async () => {
+    const listener = await listenForGuest(join(mkdtempSync(join(work, 'never-')), 'vsock'));
+    const rejected = expect(listener.accept()).rejects.toThrow(/guest init never connected to .*vsock_1024/);
+    await listener.close();
+    await rejected;
   });
 });
