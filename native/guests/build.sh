@@ -14,3 +14,6 @@ flags=(-O2 -ffreestanding -fno-builtin -nostdlib -static -fno-pic -fno-pie -no-p
   -Wl,-T,"$here/link.ld" -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments)
 "$cc" "${flags[@]}" -o "$out/test-guest.elf" \
   "$here/start.S" "$here/lib.c" "$here/main.c" "$here/virtio.c" "$here/blk.c" "$here/smp.c" "$here/vsock.c"
+
+# Helpers that run inside a real Linux guest (test/e2e): static, no libc needs at run time.
+"$cc" -O2 -static -Wall -Wextra -o "$out/vsock-stream" "$here/linux/vsock-stream.c"

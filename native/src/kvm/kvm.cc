@@ -223,6 +223,35 @@ void Vcpu::SetMsrs(const std::vector<kvm_msr_entry>& msrs) {
   }
 }
 
+void Vcpu::OpenStats() {
+  int fd = ioctl(fd_.get(), KVM_GET_STATS_FD, nullptr);
+  if (fd >= 0) stats_.reset(fd);
+}
+
+std::string Vcpu::StatsSummary() const {
+  if (!stats_.valid()) return "";
+  kvm_stats_header h{};
+  if (pread(stats_.get(), &h, sizeof h, 0) != sizeof h || h.num_desc > 1024 || h.name_size > 256) return "";
+  // Each descriptor: the fixed fields (16 bytes, see kvm_stats_desc), then the name.
+  const size_t desc_size = 16 + h.name_size;
+  std::vector<uint8_t> descs(h.num_desc * desc_size);
+  if (pread(stats_.get(), descs.data(), descs.size(), h.desc_offset) != static_cast<ssize_t>(descs.size())) return "";
+  std::string out;
+  for (uint32_t i = 0; i < h.num_desc; i++) {
+    const uint8_t* d = &descs[i * desc_size];
+    uint16_t size;
+    uint32_t offset;
+    std::memcpy(&size, d + 6, 2);
+    std::memcpy(&offset, d + 8, 4);
+    if (size != 1) continue;
+    uint64_t value = 0;
+    if (pread(stats_.get(), &value, 8, h.data_offset + offset) != 8 || value == 0) continue;
+    std::string name(reinterpret_cast<const char*>(d + 16), strnlen(reinterpret_cast<const char*>(d + 16), h.name_size));
+    out += (out.empty() ? "" : " ") + name + "=" + std::to_string(value);
+  }
+  return out;
+}
+
 kvm_lapic_state Vcpu::GetLapic() const {
   kvm_lapic_state s{};
   Ioctl(fd_.get(), KVM_GET_LAPIC, "KVM_GET_LAPIC", &s);

@@ -56,9 +56,15 @@ class Vcpu {
   kvm_lapic_state GetLapic() const;
   void SetLapic(const kvm_lapic_state& lapic);
   void SetXcrs(const kvm_xcrs& xcrs);
+  // KVM's binary statistics for this vCPU (exit counts...), opened at set-up
+  // so that a stuck guest can be described after the jail is in place.
+  void OpenStats();
+  // The non-zero counters, "name=value ...", or "" without statistics.
+  std::string StatsSummary() const;
 
  private:
   UniqueFd fd_;
+  UniqueFd stats_;
   kvm_run* run_ = nullptr;
   int mmap_size_;
   unsigned index_;

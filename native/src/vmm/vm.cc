@@ -215,6 +215,7 @@ void Vm::SetupVcpus() {
   const std::vector<kvm_cpuid_entry2> supported = kvm_.SupportedCpuid();
   for (unsigned i = 0; i < config_.vcpus; i++) {
     auto vcpu = vm_->CreateVcpu(i);
+    vcpu->OpenStats();
     vcpu->SetCpuid(NormalizeCpuid(supported, i, config_.vcpus));
     SetupBootMsrs(*vcpu);
     SetupFpu(*vcpu);
@@ -263,6 +264,15 @@ VmExit Vm::Run(const std::function<void()>& before_guest) {
   console_.Flush();
   std::lock_guard<std::mutex> lock(exit_mu_);
   VmExit result = exit_;
+  // Where a stuck guest was stuck: the first thing to look at.
+  if (result.reason == ExitReason::kTimeout && !vcpus_.empty()) {
+    try {
+      result.detail += " (vCPU 0 was at rip " + Hex(vcpus_[0]->GetRegs().rip) + ")";
+      std::string stats = vcpus_[0]->StatsSummary();
+      if (!stats.empty()) result.detail += "; vCPU 0 KVM counters: " + stats;
+    } catch (const VmmError&) {
+    }
+  }
   result.console_tail = console_.Tail(4096);
   return result;
 }
