@@ -1,0 +1,17 @@
+#!/bin/sh
+# The built-in demo: a small CPU benchmark that reports what it sees of the
+# VM and writes its result where vmstep collects output files.
+set -e
+echo "vmstep demo: running in $(uname -sr) with $(nproc) vCPUs and $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB"
+mkdir -p /out
+start=$(date +%s%N 2>/dev/null || date +%s)
+i=0
+while [ $i -lt 20 ]; do
+  head -c 1048576 /dev/zero | sha256sum > /dev/null
+  i=$((i + 1))
+done
+end=$(date +%s%N 2>/dev/null || date +%s)
+ms=$(( (end - start) / 1000000 ))
+echo "hashed 20 MiB in ${ms} ms"
+printf '{"sha256 20 MiB": {"latency": {"value": %s}}}\n' "$ms" > /out/metrics.json
+echo "wrote /out/metrics.json" >&2
