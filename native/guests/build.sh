@@ -17,3 +17,6 @@ flags=(-O2 -ffreestanding -fno-builtin -nostdlib -static -fno-pic -fno-pie -no-p
 
 # Helpers that run inside a real Linux guest (test/e2e): static, no libc needs at run time.
 "$cc" -O2 -static -Wall -Wextra -o "$out/vsock-stream" "$here/linux/vsock-stream.c"
+
+# The benchmark guest, bootable by vmstep-vmm and QEMU microvm alike.
+"$cc" -nostdlib -static -no-pie -Wl,-T,"$here/bench.ld" -Wl,--build-id=none -Wl,--no-warn-rwx-segments -o "$out/bench-guest.elf" "$here/bench.S"

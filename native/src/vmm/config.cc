@@ -9,7 +9,7 @@ namespace vmstep {
 
 const char* const kUsage =
     "usage: vmstep-vmm --kernel VMLINUX [--disk IMG | --disk-ro IMG]... [--vcpus N] [--memory-mib N]\n"
-    "                  [--cmdline STR] [--vsock-uds PATH] [--guest-cid N] [--console-log PATH]\n"
+    "                  [--cmdline STR] [--vsock-uds PATH] [--guest-cid N] [--console-log PATH | --console-fd N]\n"
     "                  [--timeout-ms N] [--status-fd N] [--no-jail]";
 
 namespace {
@@ -45,6 +45,7 @@ VmConfig ParseArgs(int argc, char** argv) {
     else if (flag == "--vsock-uds") c.vsock_uds = v;
     else if (flag == "--guest-cid") c.guest_cid = static_cast<uint32_t>(Number(flag, v, 3, 0xfffffffe));
     else if (flag == "--console-log") c.console_log = v;
+    else if (flag == "--console-fd") c.console_fd = static_cast<int>(Number(flag, v, 0, 1 << 20));
     else if (flag == "--timeout-ms") c.timeout_ms = Number(flag, v, 0, 1ull << 40);
     else if (flag == "--status-fd") c.status_fd = static_cast<int>(Number(flag, v, 0, 1 << 20));
     else throw VmmError("unknown option " + flag + "\n" + kUsage);

@@ -22,6 +22,7 @@ struct VmConfig {
   std::string vsock_uds;        // empty: no vsock device
   uint32_t guest_cid = 3;
   std::string console_log;      // empty: console only in the ring buffer
+  int console_fd = -1;          // or an inherited descriptor (a pipe, a socket)
   uint64_t timeout_ms = 0;      // 0: no timeout
   int status_fd = -1;           // where the JSON status lines go
   bool jail = true;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "kvm/probe.h"
 #include "util/error.h"
@@ -37,6 +38,8 @@ std::string ExitJson(const std::string& reason, const std::string& detail, const
 }  // namespace
 
 int main(int argc, char** argv) {
+  timespec started{};
+  clock_gettime(CLOCK_MONOTONIC, &started);
   if (argc == 2 && std::string(argv[1]) == "--probe") return Probe();
   VmConfig config;
   try {
@@ -57,7 +60,12 @@ int main(int argc, char** argv) {
     if (config.jail) DropPrivileges();
     VmExit exit = vm.Run([&] {
       if (config.jail) InstallSeccompFilter();
-      WriteStatusLine(config.status_fd, "{\"event\":\"ready\",\"cmdline\":" + JsonString(vm.cmdline()) + "}");
+      // How long set-up took, from main() to the first guest instruction.
+      timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long long setup_us = (now.tv_sec - started.tv_sec) * 1000000LL + (now.tv_nsec - started.tv_nsec) / 1000;
+      WriteStatusLine(config.status_fd, "{\"event\":\"ready\",\"setupMicros\":" + std::to_string(setup_us) +
+                                            ",\"cmdline\":" + JsonString(vm.cmdline()) + "}");
     });
     WriteStatusLine(config.status_fd, ExitJson(ExitReasonName(exit.reason), exit.detail, exit.console_tail));
     if (config.status_fd < 0) fprintf(stderr, "vmstep-vmm: %s: %s\n", ExitReasonName(exit.reason), exit.detail.c_str());

@@ -97,8 +97,24 @@ Vm::Vm(const VmConfig& config) : config_(config), kvm_(Kvm::Open()) {
   vm_->CreatePit();
 
   mem_ = std::make_unique<GuestMemory>(config_.memory_mib << 20);
-  uint32_t slot = 0;
-  for (const MemoryRegion& r : mem_->regions()) vm_->SetUserMemoryRegion(slot++, r.guest_addr, r.size, r.host);
+  // Registering memory waits for an SRCU grace period inside KVM (several
+  // milliseconds on a busy host): do it while this thread loads the kernel
+  // and builds the machine.
+  std::exception_ptr register_error;
+  std::thread register_memory([&] {
+    try {
+      uint32_t slot = 0;
+      for (const MemoryRegion& r : mem_->regions()) vm_->SetUserMemoryRegion(slot++, r.guest_addr, r.size, r.host);
+    } catch (...) {
+      register_error = std::current_exception();
+    }
+  });
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } joiner{register_memory};
 
   {
     UniqueFd kernel(open(config_.kernel.c_str(), O_RDONLY | O_CLOEXEC));
@@ -112,12 +128,16 @@ Vm::Vm(const VmConfig& config) : config_(config), kvm_(Kvm::Open()) {
     console_log_.reset(open(config_.console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!console_log_.valid()) throw SystemError("cannot open the console log " + config_.console_log);
     console_.SetLogFd(console_log_.get());
+  } else if (config_.console_fd >= 0) {
+    console_.SetLogFd(config_.console_fd);
   }
 
   cmdline_ = config_.cmdline;
   SetupDevices();
   WriteBootParams(*mem_, cmdline_);
   SetupVcpus();
+  register_memory.join();
+  if (register_error) std::rethrow_exception(register_error);
 
   // Stop signals arrive through the event loop; blocked here, before any
   // thread exists, so that every thread inherits the mask.
