@@ -6,6 +6,7 @@
 // when set-up fails), and `exited` always resolves with why the VM ended,
 // also when the VMM itself died.
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { vmmPath } from './assets.js';
 import { kernelCmdline } from './cmdline.js';
@@ -113,6 +114,7 @@ export async function launchVm(options: LaunchOptions): Promise<VmHandle> {
   let killedByUs = false;
   let timedOut = false;
   let onReady: (() => void) | null = null;
+  let started = false;
   let buffered = '';
   status.setEncoding('utf8');
   status.on('data', (d: string) => {
@@ -121,7 +123,10 @@ export async function launchVm(options: LaunchOptions): Promise<VmHandle> {
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const msg = parseStatusLine(buffered.slice(0, nl));
       buffered = buffered.slice(nl + 1);
-      if (msg?.event === 'ready') onReady?.();
+      if (msg?.event === 'ready') {
+        started = true;
+        onReady?.();
+      }
       else if (msg?.event === 'exit') exitLine = { reason: msg.reason, detail: msg.detail, consoleTail: msg.consoleTail };
     }
   });
@@ -132,6 +137,9 @@ export async function launchVm(options: LaunchOptions): Promise<VmHandle> {
   const exited = new Promise<VmExit>((resolve) => {
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       for (const t of timers) clearTimeout(t);
+      // The VMM created the socket (it refuses to start when the path
+      // exists) but, jailed, cannot remove it: that is our job.
+      if (options.vsockUdsPath && started) rmSync(options.vsockUdsPath, { force: true });
       if (exitLine) return resolve(exitLine);
       if (timedOut) return resolve({ reason: 'timeout', detail: `the VM ran past its timeout of ${options.timeoutMs} ms and the VMM was killed`, consoleTail: '' });
       if (killedByUs) return resolve({ reason: 'killed', detail: `the VMM was stopped (${signal ?? `exit ${code}`})`, consoleTail: '' });

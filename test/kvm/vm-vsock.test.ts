@@ -6,6 +6,7 @@
 // credit updates) and advertises only 8 KiB itself (so the VMM must wait
 // for the guest's).
 import { createServer, connect, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { launchTestGuest, nativeBuild, scratch } from './vm-helpers.js';
@@ -82,6 +83,8 @@ test('streams both ways with credit flow control, then host-initiated connection
     expect(c).toContain(`VSOCK RECEIVED ${hostBytes} bad=0`);
     expect(c).toContain('VSOCK REFUSED port=6001');
     expect(c).toContain('VSOCK HOST CONN CLOSED');
+    // The VMM's listening socket is gone with the VM.
+    expect(existsSync(uds)).toBe(false);
   } finally {
     server.close();
   }

@@ -56,6 +56,7 @@ VsockMuxer::VsockMuxer(EventLoop* loop, std::mutex* device_mutex, std::string ud
 VsockMuxer::~VsockMuxer() {
   Reset();
   if (listener_.valid()) loop_->Remove(listener_.get());
+  if (owns_socket_file_) unlink(uds_path_.c_str());
 }
 
 void VsockMuxer::Listen() {
@@ -69,6 +70,7 @@ void VsockMuxer::Listen() {
     if (errno == EADDRINUSE) throw VmmError("the vsock socket " + uds_path_ + " exists already: remove it or choose another path");
     throw SystemError("binding the vsock socket " + uds_path_);
   }
+  owns_socket_file_ = true;
   if (listen(fd.get(), 64) != 0) throw SystemError("listen on " + uds_path_);
   listener_ = std::move(fd);
   loop_->Add(listener_.get(), EPOLLIN, [this](uint32_t) {

@@ -29,6 +29,9 @@ class VsockMuxer {
   // Binds and listens on uds_path (before the jail: bind creates a file).
   void Listen();
   void SetDriverReady(bool ready);
+  // From the jail on, the socket file is the launcher's to remove (the jail
+  // forbids unlink); until then a failed set-up removes what it created.
+  void LeaveSocketFile() { owns_socket_file_ = false; }
   // Drops every connection (device reset).
   void Reset();
 
@@ -74,6 +77,7 @@ class VsockMuxer {
   uint64_t guest_cid_;
   std::function<void()> kick_rx_;
   UniqueFd listener_;
+  bool owns_socket_file_ = false;
   bool driver_ready_ = false;
   uint32_t next_local_port_ = 1u << 30;  // host-initiated ports, out of the way of well-known ones
 

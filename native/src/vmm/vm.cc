@@ -267,6 +267,7 @@ VmExit Vm::Run(const std::function<void()>& before_guest) {
     std::unique_lock<std::mutex> lock(start_mu_);
     start_cv_.wait(lock, [this] { return threads_waiting_ == vcpus_.size(); });
   }
+  if (vsock_) vsock_->muxer().LeaveSocketFile();
   try {
     before_guest();
   } catch (...) {
