@@ -28,25 +28,36 @@ function parseArgs(argv) {
 }
 
 /**
- * One boot: spawn → first serial byte, spawn → exit, in milliseconds.
+ * One boot: spawn → first serial byte, spawn → exit, in milliseconds, and
+ * the set-up time the VMM reports itself (vmstep-vmm's status line on stderr).
  * @param {string} cmd @param {string[]} args
- * @returns {Promise<{ firstMs: number, exitMs: number }>}
+ * @returns {Promise<{ firstMs: number, exitMs: number, setupMs: number }>}
  */
 function timeOnce(cmd, args) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     let first = -1;
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let err = '';
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (/** @type {Buffer} */ d) => {
       if (first < 0 && d.includes(0x52)) first = Number(process.hrtime.bigint() - t0) / 1e6;
     });
+    child.stderr.on('data', (/** @type {Buffer} */ d) => (err += d.toString()));
     child.on('error', reject);
     child.on('close', () => {
       const exitMs = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (first < 0) reject(new Error(`${cmd} never printed the guest's first byte`));
-      else resolve({ firstMs: first, exitMs });
+      const setup = err.match(/"setupMicros":(\d+)/);
+      if (first < 0) reject(new Error(`${cmd} never printed the guest's first byte: ${err.slice(-300)}`));
+      else resolve({ firstMs: first, exitMs, setupMs: setup ? Number(setup[1]) / 1000 : NaN });
     });
   });
+}
+
+/** Spawning a static no-op program, for scale: the part of every figure that is process creation. */
+async function spawnBaselineMs() {
+  const t0 = process.hrtime.bigint();
+  await new Promise((resolve) => spawn('/bin/true', [], { stdio: 'ignore' }).on('close', resolve));
+  return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
 /** Peak RSS in KiB, from GNU time's %M. @param {string} cmd @param {string[]} args */
@@ -74,13 +85,15 @@ async function main() {
   const guest = join(dir, 'test-guests', 'bench-guest.elf');
   /** @type {Record<string, [string, string[]]>} */
   const cmds = {
-    vmstep: [vmm, ['--kernel', guest, '--memory-mib', String(MEMORY_MIB), '--console-fd', '1']],
+    vmstep: [vmm, ['--kernel', guest, '--memory-mib', String(MEMORY_MIB), '--console-fd', '1', '--status-fd', '2']],
     // -cpu host without arch-capabilities: some KVMs (kvm_pvm) refuse that MSR.
     qemu: ['qemu-system-x86_64', ['-M', 'microvm,accel=kvm', '-cpu', 'host,-arch-capabilities', '-m', String(MEMORY_MIB), '-nodefaults', '-no-user-config',
       '-display', 'none', '-no-reboot', '-serial', 'stdio', '-kernel', guest]],
   };
-  /** @type {Record<string, { first: number[], exit: number[], rss: number[] }>} */
-  const samples = { vmstep: { first: [], exit: [], rss: [] }, qemu: { first: [], exit: [], rss: [] } };
+  /** @type {Record<string, { first: number[], exit: number[], rss: number[], setup: number[] }>} */
+  const samples = { vmstep: { first: [], exit: [], rss: [], setup: [] }, qemu: { first: [], exit: [], rss: [], setup: [] } };
+  /** @type {number[]} */
+  const spawnOnly = [];
   // One warm-up each (page cache, KVM module state), not counted.
   for (const [cmd, args] of Object.values(cmds)) await timeOnce(cmd, args);
   for (let i = 0; i < runs; i++) {
@@ -89,7 +102,9 @@ async function main() {
       const t = await timeOnce(cmd, args);
       samples[name].first.push(t.firstMs);
       samples[name].exit.push(t.exitMs);
+      if (name === 'vmstep') samples[name].setup.push(t.setupMs);
     }
+    spawnOnly.push(await spawnBaselineMs());
   }
   for (let i = 0; i < Math.min(runs, 10); i++) {
     for (const name of ['vmstep', 'qemu']) samples[name].rss.push(peakRssKiB(...cmds[name]));
@@ -106,8 +121,10 @@ async function main() {
     const q = summary(samples.qemu[metric]);
     report.metrics[metric] = { unit, vmstep: v, qemu: q, ratio: v.median / q.median };
   }
+  const setup = summary(samples.vmstep.setup);
+  const spawnBase = summary(spawnOnly);
   if (json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...report, vmstepSetupMs: setup, spawnBaselineMs: spawnBase }, null, 2)}\n`);
     return;
   }
   const names = { first: 'start to first guest instruction', exit: 'start to exit', rss: 'peak RSS (32 MiB guest)' };
@@ -117,6 +134,7 @@ async function main() {
     const f = (/** @type {{median:number,p10:number,p90:number}} */ s) => `${s.median.toFixed(r.unit === 'ms' ? 2 : 0)} ${r.unit} (${s.p10.toFixed(r.unit === 'ms' ? 2 : 0)}-${s.p90.toFixed(r.unit === 'ms' ? 2 : 0)})`;
     process.stdout.write(`  ${names[/** @type {'first'|'exit'|'rss'} */ (metric)].padEnd(34)} vmstep ${f(r.vmstep).padEnd(28)} qemu ${f(r.qemu).padEnd(28)} ratio ${r.ratio.toFixed(3)}\n`);
   }
+  process.stdout.write(`  of which: vmstep-vmm's own set-up (main() to first instruction) ${setup.median.toFixed(2)} ms (${setup.p10.toFixed(2)}-${setup.p90.toFixed(2)}); spawning /bin/true from Node ${spawnBase.median.toFixed(2)} ms\n`);
 }
 
 try {
