@@ -56,7 +56,8 @@ export async function run(deps: ActionDeps = {}): Promise<void> {
 
     const runDir = mkdtempSync(join(runnerTemp(env), 'vmstep-'));
     const options = validateRunInput(
-      { ...inputs.run, outputDir: join(runDir, 'output'), logDir: runDir, scratchRoot: runDir, ...(env.VMSTEP_CACHE ? { cacheDir: env.VMSTEP_CACHE } : {}) },
+      // Scratch (with the VM's Unix sockets) stays in the OS temp dir: socket paths must be short.
+      { ...inputs.run, outputDir: join(runDir, 'output'), logDir: runDir, ...(env.VMSTEP_CACHE ? { cacheDir: env.VMSTEP_CACHE } : {}) },
       { style: 'action', cwd: env.GITHUB_WORKSPACE || process.cwd(), hostEnv: env },
     );
     const stateFile = defaultStateFile(env);

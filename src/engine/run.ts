@@ -85,6 +85,11 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   };
   const phase = phaseTimer(events);
 
+  const vsockUdsPath = join(scope.scratchDir, 'vsock');
+  // sun_path holds 108 bytes; the guest's socket is the longest name used.
+  if (Buffer.byteLength(`${vsockUdsPath}_1024`) > 107) {
+    throw new VmstepError(`the scratch directory ${scope.scratchDir} is too deep for a Unix socket path (at most 107 bytes)`, 'set TMPDIR to a shorter directory, such as /tmp');
+  }
   // Assets first: a missing kernel or guest init should not cost a download.
   const kernel = kernelPath(options.kernel, scope.cacheDir);
   const init = initPath();
@@ -125,7 +130,6 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     quietly(() => events.warning?.(`${options.vcpus} vCPUs on a host with ${availableParallelism()} CPUs: vCPUs will share cores, and timings will be noisy`));
   }
   phase.start('boot', `${options.vcpus} vCPU${options.vcpus === 1 ? '' : 's'}, ${formatBytes(options.memoryMiB * 2 ** 20)}`);
-  const vsockUdsPath = join(scope.scratchDir, 'vsock');
   const listener = await listenForGuest(vsockUdsPath);
   scope.cleanups.push(() => listener.close());
   const consoleLogPath = join(scope.scratchDir, 'console.log');

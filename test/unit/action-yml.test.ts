@@ -23,6 +23,10 @@ describe('action.yml', () => {
     expect(yml).toMatch(/^runs:\n {2}using: node24\n {2}main: dist\/index\.js\n {2}post: dist\/post\.js\n {2}post-if: always\(\)\n/m);
   });
 
+  it('holds no " #" in a plain scalar, where YAML would start a comment', () => {
+    for (const line of yml.split('\n')) expect(line.replace(/^\s*#.*/, '')).not.toMatch(/ #/);
+  });
+
   it('declares every input the issue asks for, each with a description', () => {
     for (const name of ['image', 'run', 'entrypoint', 'args', 'env', 'workdir', 'user', 'vcpus', 'memory', 'disk', 'timeout', 'outputs', 'artifact-name', 'allow-failure', 'registry-username', 'registry-password', 'kernel', 'privileged']) {
       expect(inputs).toContain(name);
@@ -49,7 +53,7 @@ describe('action.yml', () => {
   });
 
   it('is documented in the README, every input and output', () => {
-    for (const name of inputs) expect(readme).toContain(`| \`${name}\` |`);
+    for (const name of inputs) expect(readme).toMatch(new RegExp(`\\| \`${name}\`( \\(required\\))? \\|`));
     for (const name of outputs) expect(readme).toMatch(new RegExp(`\\| (\`[\\w-]+\`, )?\`${name}\`( |,)`));
   });
 });

@@ -176,6 +176,14 @@ describe('runImage', () => {
     expect(launched.length).toBe(before);
   });
 
+  it('refuses a scratch directory too deep for a Unix socket before doing anything', async () => {
+    const deep = join(work, 'd'.repeat(60), 'e'.repeat(40));
+    mkdirSync(deep, { recursive: true });
+    const err = await runImage({ ...options({ image: 'oci:/nonexistent' }), scratchRoot: deep }, {}, { launchVm: testModeVm }).catch((e: unknown) => e);
+    expect((err as VmstepError).oneLine()).toMatch(/^the scratch directory .* is too deep for a Unix socket path \(at most 107 bytes\); set TMPDIR to a shorter directory, such as \/tmp$/);
+    expect(readdirSync(deep)).toEqual([]);
+  });
+
   it('fails on a missing image with its reason and leaves no scratch directory behind', async () => {
     const err = await runImage(options({ image: `oci:${join(work, 'nope')}` }), {}, { launchVm: testModeVm }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/nope does not exist/);
