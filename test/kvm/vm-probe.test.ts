@@ -1,7 +1,7 @@
 // The KVM probe: what this host's KVM can do, in plain words. On a KVM that
 // runs tiny guests but cannot emulate the FPU state instructions Linux needs
 // (kvm_pvm), it must say so; without access it must name the fix.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { beforeAll, expect, test } from 'vitest';
 import { probeKvm } from '../../src/vm/index.js';
@@ -22,6 +22,15 @@ test('the probe finds this host\'s KVM and judges whether it runs an unmodified 
   } else if (/\b(vmx|svm)\b/.test(readFileSync('/proc/cpuinfo', 'utf8'))) {
     expect(p.canRunLinux).toBe(true);
   }
+});
+
+test('probing runs its guest inside Node and leaves nothing behind: no file descriptors, no threads', () => {
+  probeKvm();
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const threads = () => readdirSync('/proc/self/task').length;
+  const before = { fds: fds(), threads: threads() };
+  for (let i = 0; i < 20; i++) probeKvm();
+  expect({ fds: fds(), threads: threads() }).toEqual(before);
 });
 
 test('without /dev/kvm the probe says there is no KVM and how to get one', () => {
