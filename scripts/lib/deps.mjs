@@ -24,7 +24,8 @@ export const debianPackages = {
   // Tests: the fuzzer, a real registry on loopback, image tooling.
   test: ['clang', 'libclang-rt-14-dev', 'socat', 'docker-registry', 'skopeo', 'apache2-utils', 'openssl', 'zstd', 'umoci', 'debootstrap', 'iputils-ping'],
   // Benchmark mode's tests: a real hyperfine export to parse, and rsvg-convert to check the chart renders.
-  bench: ['hyperfine', 'librsvg2-bin'],
+  // GNU time: peak RSS in scripts/bench-vmm.mjs.
+  bench: ['hyperfine', 'librsvg2-bin', 'time'],
 };
 
 /** @param {string[]} wanted */
