@@ -9,12 +9,17 @@ namespace vmstep {
 namespace {
 
 // include/uapi/linux/virtio_blk.h
+constexpr uint64_t kFeatureSegMax = 1ull << 2;
 constexpr uint64_t kFeatureReadOnly = 1ull << 5;
 constexpr uint64_t kFeatureFlush = 1ull << 9;
 constexpr uint32_t kTypeIn = 0, kTypeOut = 1, kTypeFlush = 4, kTypeGetId = 8;
 constexpr uint8_t kStatusOk = 0, kStatusIoErr = 1, kStatusUnsupported = 2;
 constexpr uint64_t kSectorSize = 512;
 constexpr uint32_t kIdBytes = 20;
+// Data segments per request. Without it Linux sends one segment per request
+// (a page, usually); with it each request takes up to kSegMax + 2 of the
+// queue's 256 descriptors, so several large requests still fit at once.
+constexpr uint32_t kSegMax = 32;
 
 struct RequestHeader {
   uint32_t type;
@@ -52,13 +57,15 @@ BlockDevice::~BlockDevice() {
 }
 
 uint64_t BlockDevice::offered_features() const {
-  return virtio::kFVersion1 | kFeatureFlush | (read_only_ ? kFeatureReadOnly : 0);
+  return virtio::kFVersion1 | kFeatureFlush | kFeatureSegMax | (read_only_ ? kFeatureReadOnly : 0);
 }
 
 void BlockDevice::ReadConfig(uint64_t offset, uint8_t* data, size_t len) {
-  // struct virtio_blk_config: only `capacity` (in 512-byte sectors) is offered.
-  uint8_t config[8];
+  // struct virtio_blk_config: capacity (512-byte sectors) at 0, size_max at
+  // 8 (not offered), seg_max at 12.
+  uint8_t config[16] = {};
   std::memcpy(config, &sectors_, 8);
+  std::memcpy(config + 12, &kSegMax, 4);
   for (size_t i = 0; i < len; i++) data[i] = offset + i < sizeof config ? config[offset + i] : 0;
 }
 
