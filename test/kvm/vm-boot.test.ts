@@ -61,3 +61,25 @@ describe('the boot protocol', () => {
     expect(f.get('MPTABLE_CPUS')).toBe('3');
   });
 });
+
+describe('a kernel that cannot boot', () => {
+  test('a missing kernel stops the launch and names the file', async () => {
+    await expect(runTestGuest({ test: 'hello', kernelPath: '/nonexistent/vmlinux' })).rejects.toThrow(
+      /the VM did not start: cannot open the guest kernel \/nonexistent\/vmlinux: No such file or directory/,
+    );
+  });
+
+  test('a compressed or non-ELF kernel is refused with what to pass instead', async () => {
+    const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'vmstep-kernel-'));
+    try {
+      const bz = join(dir, 'bzImage');
+      writeFileSync(bz, Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(4096)]));
+      await expect(runTestGuest({ test: 'hello', kernelPath: bz })).rejects.toThrow(/not an ELF file; pass an uncompressed vmlinux/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
