@@ -1,7 +1,8 @@
 // The host side of the VM without KVM: the kernel command line, the VMM's
 // argv, and reading its status lines.
 import { describe, expect, test } from 'vitest';
-import { BASE_CMDLINE, kernelCmdline, parseStatusLine, vmmArgs, type LaunchOptions } from '../../src/vm/index.js';
+import type { LaunchVm } from '../../src/engine/vm-port.js';
+import { BASE_CMDLINE, kernelCmdline, launchVm, parseStatusLine, vmmArgs, type LaunchOptions } from '../../src/vm/index.js';
 
 const options: LaunchOptions = {
   kernelPath: '/k/vmlinux',
@@ -71,4 +72,9 @@ describe('status lines', () => {
       expect(parseStatusLine(bad)).toBeNull();
     }
   });
+});
+
+test('launchVm is what the engine expects (src/engine/vm-port.ts can export it as is)', () => {
+  const asEngineSees: LaunchVm = launchVm;
+  expect(typeof asEngineSees).toBe('function');
 });
