@@ -1,0 +1,23 @@
+// @ts-check
+// npm run bench [-- vmm|rootfs]: every benchmark, each side by side with its
+// anchor in the same run (scripts/bench-vmm.mjs: our VMM against QEMU's
+// microvm on one tiny guest; scripts/bench-rootfs.mjs: image to ext4 against
+// skopeo + umoci + mkfs.ext4), reported as ratios.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const benches = { vmm: 'bench-vmm.mjs', rootfs: 'bench-rootfs.mjs' };
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !(w in benches));
+if (unknown.length > 0) {
+  process.stderr.write(`npm run bench: unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(benches).join(', ')}\n`);
+  process.exit(2);
+}
+let failed = 0;
+for (const [name, script] of Object.entries(benches)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  process.stderr.write(`\nnpm run bench: ${name}\n`);
+  const res = spawnSync(process.execPath, [join(import.meta.dirname, script)], { stdio: 'inherit' });
+  if (res.status !== 0) failed++;
+}
+process.exitCode = failed === 0 ? 0 : 1;
