@@ -101,7 +101,11 @@ static int scan_groups(const char *etc, const char *group_arg, const char *user_
 				break;
 			}
 		} else if (user_name[0] && fl[3] && listed(fl[3], user_name) && out->ngroups < USER_MAX_GROUPS) {
-			out->groups[out->ngroups++] = g;
+			bool seen = false;
+			for (size_t i = 0; i < out->ngroups; i++)
+				seen |= out->groups[i] == (gid_t)g;
+			if (!seen)
+				out->groups[out->ngroups++] = g;
 		}
 	}
 	fclose(f);
@@ -139,8 +143,13 @@ int user_resolve(const char *spec, const char *etc, struct run_user *out, char *
 		return -1;
 	}
 
+	/*
+	 * Docker passes the primary group as the first supplementary group too
+	 * (moby's getUser), then the groups that list the user: `id` in a
+	 * container shows groups=0(root),1(bin),... for root on Alpine.
+	 */
 	if (group_arg) {
-		/* An explicit group replaces the primary group; no supplementary groups. */
+		/* An explicit group replaces the primary group; no other supplementary groups. */
 		gid_t gid;
 		if (!group_arg[0]) {
 			snprintf(err, errlen, "the user '%s' has an empty group after ':'", spec);
@@ -156,8 +165,9 @@ int user_resolve(const char *spec, const char *etc, struct run_user *out, char *
 			}
 			out->gid = g;
 		}
-	} else if (pw.found) {
-		scan_groups(etc, NULL, pw.name, NULL, out);
 	}
+	out->groups[out->ngroups++] = out->gid;
+	if (!group_arg && pw.found)
+		scan_groups(etc, NULL, pw.name, NULL, out);
 	return 0;
 }

@@ -13,7 +13,7 @@
 struct run_user {
 	uid_t uid;
 	gid_t gid;
-	gid_t groups[USER_MAX_GROUPS];
+	gid_t groups[USER_MAX_GROUPS]; /* supplementary: gid first, as Docker sets them */
 	size_t ngroups;
 	char home[256];
 };

@@ -161,15 +161,16 @@ describe('the user', () => {
   mkdirSync(etc, { recursive: true });
   writeFileSync(join(etc, 'passwd'), ['root:x:0:0:root:/root:/bin/sh', 'app:x:1000:1000:app:/home/app:/bin/sh', 'nogroups:x:1001:1001::/srv:/bin/sh', ''].join('\n'));
   writeFileSync(join(etc, 'group'), ['root:x:0:', 'app:x:1000:', 'audio:x:29:app,other', 'video:x:44:app', 'staff:x:50:', ''].join('\n'));
-  const ids = 'echo "$(id -u) $(id -g) $(id -G) $HOME"';
+  // The kernel's own list, which it keeps sorted (id -G would hide the primary group's presence).
+  const ids = 'echo "$(id -u) $(id -g) $(grep ^Groups: /proc/self/status | cut -f2)$HOME"';
   const as = async (user: string) => text((await runInTestMode(sh(ids, { user }), {}, { VMSTEP_INIT_ETC: etc })).stdout).trim();
 
-  test('by name: uid, primary gid, supplementary groups and HOME from the image files', async () => {
-    expect(await as('app')).toBe('1000 1000 1000 29 44 /home/app');
+  test('by name: uid, primary gid, supplementary groups (primary first, as Docker) and HOME from the image files', async () => {
+    expect(await as('app')).toBe('1000 1000 29 44 1000 /home/app');
   });
 
   test('by uid, with or without a passwd entry', async () => {
-    expect(await as('1000')).toBe('1000 1000 1000 29 44 /home/app');
+    expect(await as('1000')).toBe('1000 1000 29 44 1000 /home/app');
     expect(await as('4242')).toBe('4242 0 0 /');
   });
 
