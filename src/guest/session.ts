@@ -178,6 +178,8 @@ export class GuestSession {
   private readonly issues: OutputIssue[] = [];
   private fileCount = 0;
   private current: { guestPath: string; mode: number; size: number; written: number; file: OpenOutputFile } | null = null;
+  /** The handling of every chunk received so far, in order (onData never rejects). */
+  private handling: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly socket: Duplex,
@@ -200,16 +202,28 @@ export class GuestSession {
     this.maxFiles = spec.maxFiles ?? DEFAULT_MAX_FILES;
     this.maxFileBytes = spec.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
 
-    socket.on('data', (chunk: Buffer) => void this.onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.handling = this.handling.then(() => this.onData(chunk));
+    });
+    // Guest init half-closes right after its last message. Node may report
+    // that end while the last chunk is still being handled (the socket is
+    // paused, but its buffer is empty), so the end and close are judged only
+    // once every chunk before them has been handled.
     socket.on('end', () =>
-      this.fail(
-        new ProtocolError(
-          `guest init closed the connection before the run finished (${this.progress()}); the VM may have crashed, run out of memory or been killed: see its console log`,
-        ),
+      this.afterHandling(
+        () =>
+          new ProtocolError(
+            `guest init closed the connection before the run finished (${this.progress()}); the VM may have crashed, run out of memory or been killed: see its console log`,
+          ),
       ),
     );
     socket.on('error', (e: Error) => this.fail(new ProtocolError(`the connection to guest init failed (${this.progress()}): ${e.message}`)));
-    socket.on('close', () => this.fail(new ProtocolError(`the connection to guest init closed (${this.progress()})`)));
+    socket.on('close', () => this.afterHandling(() => new ProtocolError(`the connection to guest init closed (${this.progress()})`)));
+  }
+
+  /** Fails the session with why() unless the chunks already received complete it. */
+  private afterHandling(why: () => Error): void {
+    void this.handling.then(() => this.fail(why()));
   }
 
   /** Delivers a signal to the command's process group in the guest (ignored unless it is running). */

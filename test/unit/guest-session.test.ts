@@ -5,7 +5,7 @@
 // hang, a crash or a write outside the output directory.
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +183,30 @@ describe('output files from an untrusted guest', () => {
     const result = await g.session.result;
     expect(result.files).toEqual([{ guestPath: '/out/r.json', hostPath: join(outputDir, 'out', 'r.json'), mode: 0o4755, size: 2 }]);
     expect(result.timings).toEqual(timings);
+  });
+
+  test('a guest that sends its last file and timings and half-closes at once has a complete run', async () => {
+    // Guest init shuts its side down right after the timings; the end must not
+    // overtake a file still being written to disk (a bug seen on real VMs).
+    const outputDir = join(work, 'half-close');
+    const g = await withFakeGuest({ ...spec, outputs: ['/out'] }, { outputDir });
+    await handshake(g);
+    const data = Buffer.alloc(1 << 20, 7);
+    g.guest.end(
+      Buffer.concat([
+        encodeStarted({ pid: 5, commandStartNs: 1 }),
+        encodeExit({ code: 3 }),
+        encodeFile({ path: '/out/f', mode: 0o644, size: data.length }),
+        encodeFrame(MessageType.FileData, data.subarray(0, 1 << 19)),
+        encodeFrame(MessageType.FileData, data.subarray(1 << 19)),
+        encodeFileEnd(),
+        encodeTimings(timings),
+      ]),
+    );
+    const result = await g.session.result;
+    expect(result.exit.code).toBe(3);
+    expect(result.files.map((f) => [f.guestPath, f.size])).toEqual([['/out/f', data.length]]);
+    expect(readFileSync(join(outputDir, 'out', 'f')).equals(data)).toBe(true);
   });
 
   test.each(['/../../escape', '/out/../../escape', 'relative', '/out//x', '/out/./x', '/'])('a path like %j is refused', async (path) => {
