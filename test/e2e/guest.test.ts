@@ -181,6 +181,14 @@ describe('a run as uid:gid with an overridden ENTRYPOINT, killed by a signal', (
   });
 });
 
+test('a run as a bare uid takes its group from the image passwd, and a success exits 0', async () => {
+  const run = await runInVm({ argv: ['/bin/sh', '-c', 'echo "ids=$(id -u):$(id -g)"'], env: ['PATH=/bin'], user: '1000' });
+  expect(run.error).toBeNull();
+  expect(field(run, 'ids')).toBe('1000:1000');
+  expect(run.result?.exit).toEqual({ code: 0, signal: null, signalName: null, error: null });
+  expect(run.vm.reason).toBe('poweroff');
+});
+
 describe('commands that cannot start', () => {
   test('a missing program exits 127 with a clear error, and the VM powers off', async () => {
     const run = await runInVm(runSpecFromImage({ Cmd: ['no-such-program', 'arg'], Env: ['PATH=/bin'] }));
