@@ -44,6 +44,17 @@ export function toVmstepError(err: unknown): VmstepError {
     if (sys.code === 'ENOSPC') {
       return new VmstepError(`no space left on the device (${err.message})`, 'free disk space, or run `vmstep cache prune`', { cause: err });
     }
+    // vmstep writes where the user points it: the temp dir (scratch), the
+    // cache and the output directory. A raw "EACCES: permission denied,
+    // mkdtemp ..." names the path but not what to do.
+    if ((sys.code === 'EACCES' || sys.code === 'EPERM' || sys.code === 'EROFS') && sys.path) {
+      const what = sys.code === 'EROFS' ? 'read-only file system' : 'permission denied';
+      return new VmstepError(
+        `${what}: ${sys.syscall ? `${sys.syscall} ` : ''}${sys.path}`,
+        'give this user access to it, or point vmstep elsewhere: TMPDIR for scratch files, VMSTEP_CACHE for the cache, --output-dir (CLI) for returned files',
+        { cause: err },
+      );
+    }
     return new VmstepError(err.message || String(err), '', { cause: err });
   }
   return new VmstepError(String(err), '', { cause: err });

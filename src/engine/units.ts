@@ -85,11 +85,15 @@ export function formatBytes(bytes: number): string {
   return `${v.toFixed(digits).replace(/\.0+$|(\.\d*?)0+$/, '$1')} ${units[i]}`;
 }
 
-/** 1234 -> "1.23 s", 87 -> "87 ms"; for people, never parsed back. */
+/**
+ * 1234 -> "1.23 s", 87 -> "87 ms", 25000 -> "25 s", 300000 -> "5 min"; for
+ * people, never parsed back. No trailing zeros: a limit the user wrote as 25
+ * reads back as "25 s", not "25.00 s".
+ */
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')} s`;
   const m = Math.floor(ms / 60_000);
   const s = Math.round((ms % 60_000) / 1000);
-  return `${m} min ${s} s`;
+  return s === 0 ? `${m} min` : `${m} min ${s} s`;
 }

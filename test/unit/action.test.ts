@@ -178,8 +178,8 @@ describe('the action', () => {
     inputs({ image: 'img', timeout: '30' });
     await run({ runImage: fakeEngine(async () => ({ exitCode: 124, timedOut: true })).runImage });
     expect(outputs()).toMatchObject({ 'exit-code': '124', 'timed-out': 'true' });
-    expect(log).toContain('::error::vmstep: the command ran past the time limit of 30.00 s and the VM was stopped (exit code 124)');
-    expect(summary()).toContain('timed out after 30.00 s (exit code 124)');
+    expect(log).toContain('::error::vmstep: the command ran past the time limit of 30 s and the VM was stopped (exit code 124)');
+    expect(summary()).toContain('timed out after 30 s (exit code 124)');
   });
 
   it('cuts big stdout to its last 32 KiB in the output, with a note, keeping the whole in stdout-file', async () => {

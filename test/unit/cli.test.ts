@@ -123,7 +123,7 @@ describe('vmstep run: output and exit status', () => {
   it('exits 124 on a timeout and says so even when quiet', async () => {
     const h = harness(async () => result({ exitCode: 124, timedOut: true }));
     expect(await h.run('run', '-q', '--timeout', '2', 'img')).toBe(124);
-    expect(h.stderr.text).toBe('vmstep: the command ran past the time limit of 2.00 s and the VM was stopped (exit status 124)\n');
+    expect(h.stderr.text).toBe('vmstep: the command ran past the time limit of 2 s and the VM was stopped (exit status 124)\n');
   });
 
   it('exits 125 with one line when the engine fails', async () => {

@@ -86,6 +86,9 @@ describe('formatting for people', () => {
     expect(formatMs(87.4)).toBe('87 ms');
     expect(formatMs(1234)).toBe('1.23 s');
     expect(formatMs(125_000)).toBe('2 min 5 s');
+    expect(formatMs(25_000)).toBe('25 s');
+    expect(formatMs(1_500)).toBe('1.5 s');
+    expect(formatMs(300_000)).toBe('5 min');
   });
 });
 
@@ -93,5 +96,12 @@ describe('VmstepError', () => {
   it('is one line: the cause, then the fix', () => {
     expect(new VmstepError('permission denied on /dev/kvm.\n', 'add the user to the kvm group').oneLine()).toBe('permission denied on /dev/kvm; add the user to the kvm group');
     expect(describeFailure(new Error('boom\nsecond line'))).toBe('boom second line');
+  });
+
+  it('names the path and where else to write when a file system refuses a write', () => {
+    const err = Object.assign(new Error("EACCES: permission denied, mkdtemp '/tmp/x/vmstep-run-XXXXXX'"), { code: 'EACCES', syscall: 'mkdtemp', path: '/tmp/x/vmstep-run-XXXXXX' });
+    expect(describeFailure(err)).toBe(
+      'permission denied: mkdtemp /tmp/x/vmstep-run-XXXXXX; give this user access to it, or point vmstep elsewhere: TMPDIR for scratch files, VMSTEP_CACHE for the cache, --output-dir (CLI) for returned files',
+    );
   });
 });
