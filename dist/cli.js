@@ -48,6 +48,13 @@ function toVmstepError(err) {
         if (sys.code === 'ENOSPC') {
             return new errors_VmstepError(`no space left on the device (${err.message})`, 'free disk space, or run `vmstep cache prune`', { cause: err });
         }
+        // vmstep writes where the user points it: the temp dir (scratch), the
+        // cache and the output directory. A raw "EACCES: permission denied,
+        // mkdtemp ..." names the path but not what to do.
+        if ((sys.code === 'EACCES' || sys.code === 'EPERM' || sys.code === 'EROFS') && sys.path) {
+            const what = sys.code === 'EROFS' ? 'read-only file system' : 'permission denied';
+            return new errors_VmstepError(`${what}: ${sys.syscall ? `${sys.syscall} ` : ''}${sys.path}`, 'give this user access to it, or point vmstep elsewhere: TMPDIR for scratch files, VMSTEP_CACHE for the cache, --output-dir (CLI) for returned files', { cause: err });
+        }
         return new errors_VmstepError(err.message || String(err), '', { cause: err });
     }
     return new errors_VmstepError(String(err), '', { cause: err });
@@ -3900,15 +3907,19 @@ function formatBytes(bytes) {
     const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
     return `${v.toFixed(digits).replace(/\.0+$|(\.\d*?)0+$/, '$1')} ${units[i]}`;
 }
-/** 1234 -> "1.23 s", 87 -> "87 ms"; for people, never parsed back. */
+/**
+ * 1234 -> "1.23 s", 87 -> "87 ms", 25000 -> "25 s", 300000 -> "5 min"; for
+ * people, never parsed back. No trailing zeros: a limit the user wrote as 25
+ * reads back as "25 s", not "25.00 s".
+ */
 function formatMs(ms) {
     if (ms < 1000)
         return `${Math.round(ms)} ms`;
     if (ms < 60_000)
-        return `${(ms / 1000).toFixed(2)} s`;
+        return `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')} s`;
     const m = Math.floor(ms / 60_000);
     const s = Math.round((ms % 60_000) / 1000);
-    return `${m} min ${s} s`;
+    return s === 0 ? `${m} min` : `${m} min ${s} s`;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/args.ts
@@ -5369,6 +5380,8 @@ class GuestSession {
     issues = [];
     fileCount = 0;
     current = null;
+    /** The handling of every chunk received so far, in order (onData never rejects). */
+    handling = Promise.resolve();
     constructor(socket, spec, options = {}) {
         this.socket = socket;
         this.spec = spec;
@@ -5388,10 +5401,20 @@ class GuestSession {
         this.outputDir = options.outputDir ? new OutputDirectory(options.outputDir) : null;
         this.maxFiles = spec.maxFiles ?? protocol_DEFAULT_MAX_FILES;
         this.maxFileBytes = spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES;
-        socket.on('data', (chunk) => void this.onData(chunk));
-        socket.on('end', () => this.fail(new ProtocolError(`guest init closed the connection before the run finished (${this.progress()}); the VM may have crashed, run out of memory or been killed: see its console log`)));
+        socket.on('data', (chunk) => {
+            this.handling = this.handling.then(() => this.onData(chunk));
+        });
+        // Guest init half-closes right after its last message. Node may report
+        // that end while the last chunk is still being handled (the socket is
+        // paused, but its buffer is empty), so the end and close are judged only
+        // once every chunk before them has been handled.
+        socket.on('end', () => this.afterHandling(() => new ProtocolError(`guest init closed the connection before the run finished (${this.progress()}); the VM may have crashed, run out of memory or been killed: see its console log`)));
         socket.on('error', (e) => this.fail(new ProtocolError(`the connection to guest init failed (${this.progress()}): ${e.message}`)));
-        socket.on('close', () => this.fail(new ProtocolError(`the connection to guest init closed (${this.progress()})`)));
+        socket.on('close', () => this.afterHandling(() => new ProtocolError(`the connection to guest init closed (${this.progress()})`)));
+    }
+    /** Fails the session with why() unless the chunks already received complete it. */
+    afterHandling(why) {
+        void this.handling.then(() => this.fail(why()));
     }
     /** Delivers a signal to the command's process group in the guest (ignored unless it is running). */
     signal(sig) {
