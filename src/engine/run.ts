@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GuestError, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec } from '../guest/index.js';
-import { defaultCacheDir, resolveImage, type Image, type ImageConfig, type ProgressEvent } from '../image/index.js';
+import { checkImageReference, defaultCacheDir, resolveImage, type Image, type ImageConfig, type ProgressEvent } from '../image/index.js';
 import { RootfsCache } from '../rootfs/index.js';
 import { initPath, kernelPath } from './assets.js';
 import { ConsoleFollower } from './console.js';
@@ -93,7 +93,9 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   // Assets first: a missing kernel or guest init should not cost a download.
   const kernel = kernelPath(options.kernel, scope.cacheDir);
   const init = initPath();
-  // Nor should a KVM that cannot boot Linux. (A stand-in launcher, in tests, needs none.)
+  // A mistyped local image path is reported as such, even on a host that could not run it.
+  checkImageReference(options.image);
+  // Nor should a KVM that cannot boot Linux cost a download. (A stand-in launcher, in tests, needs none.)
   if (!control.launchVm) checkKvm(scope.cacheDir);
   checkCancelled();
 

@@ -189,4 +189,11 @@ describe('runImage', () => {
     expect((err as Error).message).toMatch(/nope does not exist/);
     expect(readdirSync(join(work, 'scratch'))).toEqual([]);
   });
+
+  it('names a mistyped local image path before it checks KVM, on any host', async () => {
+    const missing = await runImage(options({ image: `oci-archive:${join(work, 'nope.tar')}` })).catch((e: unknown) => e);
+    expect((missing as Error).message).toBe(`image oci-archive:${join(work, 'nope.tar')}: ${join(work, 'nope.tar')} does not exist; oci-archive: names an OCI archive (a tar file): check the path`);
+    const directory = await runImage(options({ image: `docker-archive:${work}` })).catch((e: unknown) => e);
+    expect((directory as Error).message).toContain(`${work} is not a docker save archive (a tar file)`);
+  });
 });
