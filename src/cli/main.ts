@@ -2,6 +2,7 @@
 // vmstep itself into one line on stderr and exit status 125.
 import { EXIT_VMSTEP_FAILED, VmstepError, describeFailure } from '../engine/errors.js';
 import { VMSTEP_VERSION } from '../engine/version.js';
+import { benchCommand } from './bench.js';
 import { cacheCommand } from './cache.js';
 import { doctorCommand } from './doctor.js';
 import { MAIN_HELP } from './help.js';
@@ -11,6 +12,7 @@ import { runCommand } from './run.js';
 
 const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
   run: runCommand,
+  bench: benchCommand,
   pull: pullCommand,
   cache: cacheCommand,
   doctor: doctorCommand,
@@ -41,7 +43,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     if (!command) {
       throw first.startsWith('-')
         ? new VmstepError(`unknown option ${first}`, 'options go after the command: vmstep run [OPTIONS] IMAGE; see "vmstep --help"')
-        : new VmstepError(`unknown command "${first}"`, 'the commands are run, pull, cache and doctor; see "vmstep --help"');
+        : new VmstepError(`unknown command "${first}"`, 'the commands are run, bench, pull, cache and doctor; see "vmstep --help"');
     }
     return await command(rest, io);
   } catch (err) {

@@ -10,7 +10,7 @@ import type { RunInput, RunResult } from '../engine/types.js';
 import { formatBytes, formatMs } from '../engine/units.js';
 import { validateRunInput } from '../engine/validate.js';
 import { VMSTEP_VERSION } from '../engine/version.js';
-import { formatOptions, listValue, parseCommandLine, stringValue, type OptionSpec } from './args.js';
+import { formatOptions, listValue, parseCommandLine, stringValue, type OptionSpec, type Values } from './args.js';
 import { writeWithBackpressure } from '../engine/streams.js';
 import { phaseLine, type CliIo } from './io.js';
 
@@ -58,14 +58,9 @@ Examples:
   vmstep run --entrypoint sh alpine:3.20 -c 'ls -la /'
 `;
 
-export async function runCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, RUN_OPTIONS, { command: 'vmstep run', stopAtPositional: true });
-  if (values.help) {
-    io.stdout.write(RUN_HELP);
-    return 0;
-  }
+/** The run the options of RUN_OPTIONS describe (`vmstep bench` takes the same). */
+export function runInputFrom(values: Values, positionals: string[], io: CliIo): RunInput {
   const [image, ...command] = positionals;
-  const quiet = Boolean(values.quiet);
   const entrypoint = stringValue(values, 'entrypoint');
   const input: RunInput = {
     image: image ?? '',
@@ -85,7 +80,17 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   if (io.env.VMSTEP_REGISTRY_USERNAME) input.registryUsername = io.env.VMSTEP_REGISTRY_USERNAME;
   if (io.env.VMSTEP_REGISTRY_PASSWORD) input.registryPassword = io.env.VMSTEP_REGISTRY_PASSWORD;
   if (io.env.VMSTEP_CACHE) input.cacheDir = io.env.VMSTEP_CACHE;
-  const options = validateRunInput(input, { style: 'cli', cwd: io.cwd, hostEnv: io.env });
+  return input;
+}
+
+export async function runCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, RUN_OPTIONS, { command: 'vmstep run', stopAtPositional: true });
+  if (values.help) {
+    io.stdout.write(RUN_HELP);
+    return 0;
+  }
+  const quiet = Boolean(values.quiet);
+  const options = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
   const resultPath = stringValue(values, 'result');
 
   const note = (line: string) => {

@@ -18,7 +18,8 @@ import { checkKvm } from './kvm-check.js';
 import { EXIT_TIMEOUT, VmstepError } from './errors.js';
 import { createScratchDir, processStartTicks } from './leftovers.js';
 import { shellQuote } from './shell.js';
-import type { OutputFile, OutputIssue, Phase, RunEvents, RunOptions, RunResources, RunResult } from './types.js';
+import { chooseVcpuCpus } from './bench-pinning.js';
+import type { OutputFile, OutputIssue, Phase, RunEvents, RunOptions, RunResources, RunResult, VcpuPinning } from './types.js';
 import { formatBytes } from './units.js';
 import { launchVm as launchRealVm, probeKvm, type LaunchVm, type VmExit, type VmHandle } from './vm-port.js';
 
@@ -124,7 +125,10 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     ...(options.diskBytes !== null ? { diskBytes: options.diskBytes } : {}),
     onLayer: (i, n, digest) => quietly(() => events.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`)),
   });
-  scope.cleanups.push(() => prepared.release(), () => rootfsCache.settle());
+  // Cleanups run last-in first-out: release (which starts refilling the spare
+  // copy) before settle (which waits for it), so that no copy is still being
+  // written when the run returns, nor during the next run's measurement.
+  scope.cleanups.push(() => rootfsCache.settle(), () => prepared.release());
   const rootfsMs = phase.end('rootfs', prepared.cached ? `cached (${prepared.copy})` : 'built');
   checkCancelled();
 
@@ -141,6 +145,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     scope.cleanups.push(() => follower?.stop());
   }
   const launch = control.launchVm ?? launchRealVm;
+  const pinChoice = options.pinVcpus ? chooseVcpuCpus(options.vcpus) : null;
   const bootStarted = performance.now();
   let vm: VmHandle;
   try {
@@ -156,10 +161,12 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
       // The engine keeps the clock itself (it must also tell the guest's
       // command apart from its boot); the VMM's own limit is a backstop.
       timeoutMs: options.timeoutMs > 0 ? options.timeoutMs + 30_000 : 0,
+      ...(pinChoice?.cpus ? { pinCpus: pinChoice.cpus } : {}),
     });
   } catch (err) {
     throw new VmstepError(`${(err as Error).message}${kvmExplanation()}`, 'run `vmstep doctor` to check this host', { cause: err });
   }
+  const vcpuPinning = pinChoice ? pinningReport(pinChoice, vm) : undefined;
   scope.resources.vmmPid = vm.pid;
   const ticks = processStartTicks(vm.pid);
   if (ticks !== null) scope.resources.vmmStartTicks = ticks;
@@ -195,13 +202,16 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   const stderrSink = sink(session.stderr, options.logDir && join(options.logDir, 'stderr.txt'), (c) => events.stderr?.(c));
   const commandStarted = performance.now();
 
-  const outcome = await Promise.race([
-    session.result.then(
-      (r) => ({ kind: 'done' as const, r }),
-      (err: unknown) => ({ kind: 'failed' as const, err }),
-    ),
-    stop.promise,
-  ]);
+  const settled = session.result.then(
+    (r) => ({ kind: 'done' as const, r }),
+    (err: unknown) => ({ kind: 'failed' as const, err }),
+  );
+  let outcome = await Promise.race([settled, stop.promise]);
+  // Guest init powers off right after its last message: the VMM's exit can
+  // overtake the end of the result still in the socket. Let it arrive.
+  if (outcome.kind === 'vm-exit' && outcome.exit.reason === 'poweroff') {
+    outcome = (await Promise.race([settled, delay(CRASH_REPORT_GRACE_MS).then(() => null)])) ?? outcome;
+  }
   if (outcome.kind !== 'done') session.abort(new Error('the run was stopped'));
   // A time limit or a cancellation ends the VM at once: the command gets no say.
   if (outcome.kind === 'timeout' || outcome.kind === 'cancelled') vm.kill();
@@ -250,7 +260,16 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     stdoutBytes,
     stderrBytes,
     outputDir: options.outputDir,
+    ...(vcpuPinning ? { vcpuPinning } : {}),
   };
+}
+
+/** What became of the pinning asked for: the VMM says what it did; a launcher that says nothing pinned nothing. */
+function pinningReport(choice: ReturnType<typeof chooseVcpuCpus>, vm: VmHandle): VcpuPinning {
+  if (choice.cpus === null) return { pinned: false, cpus: [], reason: choice.reason };
+  if (vm.pinning && 'cpus' in vm.pinning) return { pinned: true, cpus: vm.pinning.cpus, reason: '' };
+  if (vm.pinning) return { pinned: false, cpus: [], reason: `the VMM could not pin its vCPU threads: ${vm.pinning.error}` };
+  return { pinned: false, cpus: [], reason: 'the VM launcher does not pin vCPU threads' };
 }
 
 /** The run spec from the image's config and the user's overrides (docker run semantics, src/guest/command.ts). */

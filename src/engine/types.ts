@@ -74,6 +74,17 @@ export interface RunOptions {
   credentials: Credentials | null;
   cacheDir: string | null;
   scratchRoot: string | null;
+  /** Pin each vCPU thread to a host core of its own when the host has enough (benchmark mode). */
+  pinVcpus?: boolean;
+}
+
+/** Where a run's vCPU threads ran: pinned to host CPUs, or why not. */
+export interface VcpuPinning {
+  pinned: boolean;
+  /** Host CPU of vCPU i at index i; empty when not pinned. */
+  cpus: number[];
+  /** Why not pinned; empty when pinned. */
+  reason: string;
 }
 
 /** The set-up phases, in order; `command` is the command itself. */
@@ -123,6 +134,8 @@ export interface RunResult {
   stdoutBytes: number;
   stderrBytes: number;
   outputDir: string;
+  /** Only when pinning was asked for (RunOptions.pinVcpus). */
+  vcpuPinning?: VcpuPinning;
 }
 
 /** Resources a run holds on the host, so that a later process can clean up after a killed one. */

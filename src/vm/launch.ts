@@ -34,6 +34,8 @@ export interface LaunchOptions {
   timeoutMs: number;
   /** The VMM executable; default: $VMSTEP_VMM or dist/vmstep-vmm. */
   vmmPath?: string;
+  /** Host CPU for each vCPU thread (index i for vCPU i); absent: the host scheduler decides. */
+  pinCpus?: number[];
 }
 
 export type VmExitReason = 'poweroff' | 'reset' | 'triple-fault' | 'panic' | 'timeout' | 'killed' | 'error';
@@ -50,6 +52,8 @@ export interface VmHandle {
   exited: Promise<VmExit>;
   /** Stops the VM (SIGTERM, then SIGKILL if it lingers); `exited` then resolves with 'killed'. */
   kill(): void;
+  /** With pinCpus: the CPUs the vCPU threads were pinned to, or why pinning failed (the VM runs unpinned). */
+  pinning?: { cpus: number[] } | { error: string };
 }
 
 const EXIT_REASONS: readonly VmExitReason[] = ['poweroff', 'reset', 'triple-fault', 'panic', 'timeout', 'killed', 'error'];
@@ -65,11 +69,12 @@ export function vmmArgs(o: LaunchOptions): string[] {
   if (o.vsockUdsPath) args.push('--vsock-uds', o.vsockUdsPath);
   if (o.consoleLogPath) args.push('--console-log', o.consoleLogPath);
   if (o.timeoutMs > 0) args.push('--timeout-ms', String(Math.ceil(o.timeoutMs)));
+  if (o.pinCpus && o.pinCpus.length > 0) args.push('--pin-cpus', o.pinCpus.join(','));
   args.push('--status-fd', '3');
   return args;
 }
 
-type StatusLine = { event: 'ready'; cmdline?: string } | ({ event: 'exit' } & VmExit);
+type StatusLine = { event: 'ready'; cmdline?: string; pinning?: { cpus: number[] } | { error: string } } | ({ event: 'exit' } & VmExit);
 
 /** One status line from the VMM, or null when it is not one we know. */
 export function parseStatusLine(line: string): StatusLine | null {
@@ -81,7 +86,11 @@ export function parseStatusLine(line: string): StatusLine | null {
   }
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
-  if (o.event === 'ready') return { event: 'ready', ...(typeof o.cmdline === 'string' ? { cmdline: o.cmdline } : {}) };
+  if (o.event === 'ready') {
+    const pinned = Array.isArray(o.pinnedCpus) && o.pinnedCpus.every((c) => Number.isInteger(c)) ? { cpus: o.pinnedCpus as number[] } : null;
+    const pinning = pinned ?? (typeof o.pinError === 'string' ? { error: o.pinError } : null);
+    return { event: 'ready', ...(typeof o.cmdline === 'string' ? { cmdline: o.cmdline } : {}), ...(pinning ? { pinning } : {}) };
+  }
   if (o.event === 'exit' && EXIT_REASONS.includes(o.reason as VmExitReason)) {
     return {
       event: 'exit',
@@ -114,6 +123,7 @@ export async function launchVm(options: LaunchOptions): Promise<VmHandle> {
   let killedByUs = false;
   let timedOut = false;
   let onReady: (() => void) | null = null;
+  let pinning: VmHandle['pinning'];
   let started = false;
   let buffered = '';
   status.setEncoding('utf8');
@@ -125,6 +135,7 @@ export async function launchVm(options: LaunchOptions): Promise<VmHandle> {
       buffered = buffered.slice(nl + 1);
       if (msg?.event === 'ready') {
         started = true;
+        pinning = msg.pinning;
         onReady?.();
       }
       else if (msg?.event === 'exit') exitLine = { reason: msg.reason, detail: msg.detail, consoleTail: msg.consoleTail };
@@ -180,5 +191,5 @@ export async function launchVm(options: LaunchOptions): Promise<VmHandle> {
     void exited.then((exit) => reject(new Error(`the VM did not start: ${exit.detail}`)));
   });
   if (child.pid === undefined) throw new Error(`cannot start the VMM ${vmm}`);
-  return { pid: child.pid, exited, kill };
+  return { pid: child.pid, exited, kill, ...(pinning ? { pinning } : {}) };
 }

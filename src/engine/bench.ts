@@ -1,0 +1,314 @@
+// Benchmark mode: the same run, many times, each in a fresh VM from the
+// cached root filesystem, then statistics and a verdict against a baseline.
+// With a baseline image the two arms alternate (A B A B ...) so that drift on
+// the host lands on both; with a baseline file the earlier run's samples are
+// the baseline. Every measured run records the command's wall time as the
+// guest measured it, plus the metrics its metrics file holds. The faces (CLI,
+// action) render what this returns; the files it writes are the same for both.
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, posix } from 'node:path';
+import {
+  BENCH_KERNEL_ARGS,
+  type Arm,
+  type Comparison,
+  MAX_METRICS_FILE_BYTES,
+  MetricsFileError,
+  type MetricSeries,
+  type MetricValue,
+  ResultFileError,
+  type ScheduledRun,
+  collectSeries,
+  compareSeries,
+  createResultFile,
+  interleavedSchedule,
+  parseMetricsFile,
+  parseResultFile,
+  regressionMessage,
+  renderMarkdownReport,
+  renderSvgChart,
+  serializeResultFile,
+  toBencherMetricFormat,
+  toGithubActionBenchmark,
+  wallTimeValue,
+} from '../bench/index.js';
+import type { BenchSettings } from './bench-options.js';
+import { VmstepError } from './errors.js';
+import { runImage, type RunControl } from './run.js';
+import type { RunEvents, RunOptions, RunResult, VcpuPinning } from './types.js';
+
+/** The verdict of the whole comparison, for a step output and an exit status. */
+export type BenchVerdict = 'regression' | 'improvement' | 'no-change' | 'inconclusive' | 'no-baseline';
+
+export interface BenchRun {
+  arm: Arm;
+  /** 0-based among the arm's runs of the same kind. */
+  index: number;
+  warmup: boolean;
+  /** The command's wall time, as the guest measured it. */
+  wallMs: number;
+  /** Metrics read from the metrics file (0 without one). */
+  metrics: number;
+  pinning: VcpuPinning | null;
+  /** Where this run's stdout, stderr and returned files are. */
+  dir: string;
+}
+
+export interface BenchArm {
+  /** Image reference, or for a baseline file the image it recorded (else the file's name). */
+  label: string;
+  digest: string | null;
+  series: MetricSeries[];
+}
+
+export interface BenchFiles {
+  /** Every sample, in vmstep's results format: the next run's baseline-file. */
+  results: string;
+  /** Bencher Metric Format (bencher run --adapter json --file ...). */
+  bmf: string;
+  /** github-action-benchmark, one file per direction (tool: customSmallerIsBetter / customBiggerIsBetter). */
+  smallerIsBetter: string;
+  biggerIsBetter: string;
+  /** The markdown report (with the chart beside it as chart.svg). */
+  report: string;
+  chart: string;
+}
+
+export interface BenchResult {
+  settings: BenchSettings;
+  head: BenchArm;
+  baseline: BenchArm | null;
+  comparison: Comparison;
+  verdict: BenchVerdict;
+  regressed: boolean;
+  /** The failure message under fail-on-regression, or null. */
+  regressionMessage: string | null;
+  runs: BenchRun[];
+  warnings: string[];
+  /** How the measured runs' vCPUs ran: pinned to the same host CPUs in every run, or why not. */
+  pinning: VcpuPinning;
+  files: BenchFiles;
+  /** The report for a pull-request comment (no chart: a comment cannot show a local file). */
+  markdown: string;
+  svg: string;
+}
+
+export interface BenchEvents {
+  /** Before each run; `position` counts from 1 over all runs, warm-ups included. */
+  runStart?(run: ScheduledRun, position: number, total: number): void;
+  runEnd?(run: ScheduledRun, result: RunResult): void;
+  /** The engine's events of every run (phases, guest output). */
+  run?: RunEvents;
+  warning?(message: string): void;
+}
+
+export interface BenchControl extends RunControl {
+  /** The engine; tests may wrap it. */
+  runImage?: typeof runImage;
+  /** Facts recorded in the results file (commit, ref, runner). */
+  context?: Record<string, string>;
+}
+
+const ARM_TITLE: Record<Arm, string> = { baseline: 'baseline', head: 'head' };
+
+export async function runBench(head: RunOptions, settings: BenchSettings, events: BenchEvents = {}, control: BenchControl = {}): Promise<BenchResult> {
+  const engine = control.runImage ?? runImage;
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    if (warnings.includes(message)) return;
+    warnings.push(message);
+    quietly(() => events.warning?.(message));
+  };
+  // A baseline file is read before the first VM: a bad one should not cost the runs.
+  const fileBaseline = settings.baseline?.kind === 'file' ? readBaselineFile(settings.baseline.path) : null;
+  const arms: Arm[] = settings.baseline?.kind === 'image' ? ['baseline', 'head'] : ['head'];
+  const schedule = interleavedSchedule({ repeat: settings.repeat, warmup: settings.warmup, arms });
+
+  rmSync(join(settings.resultsDir, 'runs'), { recursive: true, force: true });
+  mkdirSync(settings.resultsDir, { recursive: true });
+  const measured: Record<Arm, MetricValue[][]> = { baseline: [], head: [] };
+  const images: Partial<Record<Arm, { reference: string; digest: string }>> = {};
+  const runs: BenchRun[] = [];
+  for (const [i, planned] of schedule.entries()) {
+    if (control.signal?.aborted) break; // runImage below says so with its own error
+    const dir = join(settings.resultsDir, 'runs', `${planned.arm}-${planned.warmup ? 'warmup-' : ''}${planned.index + 1}`);
+    const options = runOptionsFor(head, settings, planned.arm, dir);
+    quietly(() => events.runStart?.(planned, i + 1, schedule.length));
+    const result = await engine(options, events.run ?? {}, control);
+    quietly(() => events.runEnd?.(planned, result));
+    const what = `${ARM_TITLE[planned.arm]} ${planned.warmup ? 'warm-up ' : ''}run ${planned.index + 1}`;
+    checkRunSucceeded(result, what, options);
+    images[planned.arm] ??= result.image;
+    const values = [wallTimeValue(result.timings.commandMs)];
+    if (settings.metricsFile !== null) {
+      const parsed = readMetrics(result, settings, what);
+      for (const w of parsed.warnings) warn(w);
+      values.push(...parsed.metrics);
+    }
+    runs.push({ arm: planned.arm, index: planned.index, warmup: planned.warmup, wallMs: result.timings.commandMs, metrics: values.length - 1, pinning: result.vcpuPinning ?? null, dir });
+    if (!planned.warmup) measured[planned.arm].push(values);
+  }
+
+  const collect = (arm: Arm) => {
+    try {
+      const c = collectSeries(measured[arm], ARM_TITLE[arm]);
+      for (const w of c.warnings) warn(w);
+      return c.series;
+    } catch (err) {
+      throw new VmstepError((err as Error).message, 'make the benchmark report the same metrics, in the same units, in every run', { cause: err });
+    }
+  };
+  const headSeries = collect('head');
+  const headArm: BenchArm = { label: images.head?.reference ?? head.image, digest: images.head?.digest ?? null, series: headSeries };
+  let baseline: BenchArm | null = null;
+  if (settings.baseline?.kind === 'image') {
+    baseline = { label: images.baseline?.reference ?? settings.baseline.image, digest: images.baseline?.digest ?? null, series: collect('baseline') };
+  } else if (fileBaseline && settings.baseline?.kind === 'file') {
+    baseline = { label: fileBaseline.context.image ?? basename(settings.baseline.path), digest: fileBaseline.context.digest ?? null, series: fileBaseline.metrics };
+  }
+
+  let comparison: Comparison;
+  try {
+    comparison = compareSeries(baseline?.series ?? [], headSeries, { test: settings.test, thresholdPercent: settings.thresholdPercent });
+  } catch (err) {
+    throw new VmstepError((err as Error).message, 'check the test and threshold settings', { cause: err });
+  }
+  const verdict = overallVerdict(comparison, baseline !== null);
+  const labels = { baselineLabel: baseline?.label ?? '', headLabel: headArm.label };
+  const title = 'vmstep benchmark';
+  const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings });
+  const svg = renderSvgChart(comparison, { title, ...labels });
+
+  const files = writeFiles(settings.resultsDir, {
+    results: serializeResultFile(createResultFile(headSeries, { image: headArm.label, ...(headArm.digest ? { digest: headArm.digest } : {}), ...control.context })),
+    bmf: `${JSON.stringify(toBencherMetricFormat(headSeries), null, 2)}\n`,
+    ...splitGab(headSeries),
+    report: renderMarkdownReport(comparison, { title, ...labels, warnings, chartMarkdown: '![Every run of every metric](chart.svg)' }),
+    chart: svg,
+  });
+
+  return {
+    settings,
+    head: headArm,
+    baseline,
+    comparison,
+    verdict,
+    regressed: comparison.regressed,
+    regressionMessage: regressionMessage(comparison),
+    runs,
+    warnings,
+    pinning: pinningOf(runs.filter((r) => !r.warmup)),
+    files,
+    markdown,
+    svg,
+  };
+}
+
+/** The run of one arm: the head's options, the baseline's image, bench kernel arguments, its own directory. */
+function runOptionsFor(head: RunOptions, settings: BenchSettings, arm: Arm, dir: string): RunOptions {
+  const image = arm === 'baseline' && settings.baseline?.kind === 'image' ? settings.baseline.image : head.image;
+  const outputs = settings.metricsFile !== null && !head.outputs.includes(settings.metricsFile) ? [...head.outputs, settings.metricsFile] : head.outputs;
+  const kernelArgs = [...head.kernelArgs, ...BENCH_KERNEL_ARGS.filter((a) => !head.kernelArgs.includes(a))];
+  return { ...head, image, outputs, kernelArgs, outputDir: join(dir, 'output'), logDir: dir, pinVcpus: true };
+}
+
+function checkRunSucceeded(result: RunResult, what: string, options: RunOptions): void {
+  const where = result.stderrFile ? `: its stderr is in ${result.stderrFile}` : '';
+  if (result.timedOut) {
+    throw new VmstepError(`the ${what} ran past the time limit and was stopped`, `raise the timeout, or make the benchmark shorter${where}`);
+  }
+  if (result.exitCode !== 0) {
+    const signal = result.signal ? ` (${result.signal})` : '';
+    throw new VmstepError(`the ${what} of ${options.image} exited with ${result.exitCode}${signal}`, `a benchmark must succeed to be measured${where}`);
+  }
+}
+
+/** The metrics file of one run: found among its returned files, bounded, parsed. */
+function readMetrics(result: RunResult, settings: BenchSettings, what: string) {
+  const wanted = settings.metricsFile!;
+  const relative = wanted.startsWith('/') ? null : `/${posix.normalize(wanted)}`;
+  const file = result.outputs.find((o) => o.guestPath === posix.normalize(wanted) || (relative !== null && o.guestPath.endsWith(relative)));
+  if (!file) {
+    const issue = result.outputIssues.find((i) => i.request === wanted);
+    throw new VmstepError(
+      `the ${what} wrote no metrics file ${wanted}${issue ? ` (${issue.message})` : ''}`,
+      'make the benchmark write it in every run, or correct the metrics-file path (relative paths start at the working directory)',
+    );
+  }
+  const size = statSync(file.hostPath).size;
+  if (size > MAX_METRICS_FILE_BYTES) {
+    throw new VmstepError(`the ${what} wrote a metrics file ${wanted} of ${size} bytes, over the ${MAX_METRICS_FILE_BYTES}-byte limit`, 'write only the results into it');
+  }
+  try {
+    return parseMetricsFile(readFileSync(file.hostPath), { format: settings.metricsFormat, source: wanted });
+  } catch (err) {
+    if (err instanceof MetricsFileError) throw new VmstepError(`${what}: ${err.message}`, 'fix what the benchmark writes, or set the metrics format', { cause: err });
+    throw err;
+  }
+}
+
+function readBaselineFile(path: string) {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new VmstepError(`cannot read the baseline file ${path} (${code})`, 'point it at the results.json an earlier vmstep bench run wrote (for example restored with actions/cache), or leave it unset', {
+      cause: err,
+    });
+  }
+  try {
+    return parseResultFile(bytes, path);
+  } catch (err) {
+    if (err instanceof ResultFileError) throw new VmstepError(err.message, '', { cause: err });
+    throw err;
+  }
+}
+
+export function overallVerdict(c: Comparison, hasBaseline: boolean): BenchVerdict {
+  if (!hasBaseline) return 'no-baseline';
+  if (c.counts.regression > 0) return 'regression';
+  if (c.counts.improvement > 0) return 'improvement';
+  if (c.counts.inconclusive > 0) return 'inconclusive';
+  return 'no-change';
+}
+
+function splitGab(series: MetricSeries[]) {
+  const gab = toGithubActionBenchmark(series);
+  return { smallerIsBetter: `${JSON.stringify(gab.smallerIsBetter, null, 2)}\n`, biggerIsBetter: `${JSON.stringify(gab.biggerIsBetter, null, 2)}\n` };
+}
+
+const FILE_NAMES: Record<keyof BenchFiles, string> = {
+  results: 'results.json',
+  bmf: 'bmf.json',
+  smallerIsBetter: 'github-action-benchmark-smaller.json',
+  biggerIsBetter: 'github-action-benchmark-bigger.json',
+  report: 'report.md',
+  chart: 'chart.svg',
+};
+
+function writeFiles(dir: string, contents: Record<keyof BenchFiles, string>): BenchFiles {
+  const files = {} as BenchFiles;
+  for (const key of Object.keys(FILE_NAMES) as (keyof BenchFiles)[]) {
+    files[key] = join(dir, FILE_NAMES[key]);
+    writeFileSync(files[key], contents[key]);
+  }
+  return files;
+}
+
+/** Pinned only when every measured run had its vCPUs on the same host CPUs: anything else measured apples and oranges. */
+function pinningOf(runs: BenchRun[]): VcpuPinning {
+  const first = runs[0]?.pinning;
+  if (!first) return { pinned: false, cpus: [], reason: 'no measured run reported its vCPU placement' };
+  const unpinned = runs.find((r) => !r.pinning?.pinned);
+  if (unpinned) return { pinned: false, cpus: [], reason: unpinned.pinning?.reason || 'a run was not pinned' };
+  const same = runs.every((r) => r.pinning!.cpus.join(',') === first.cpus.join(','));
+  return same ? first : { pinned: false, cpus: [], reason: 'the runs were pinned to different host CPUs' };
+}
+
+function quietly(fn: () => unknown): void {
+  try {
+    fn();
+  } catch {
+    // Callbacks belong to the faces; one that throws must not break the benchmark.
+  }
+}

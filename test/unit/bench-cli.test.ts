@@ -1,0 +1,102 @@
+// `vmstep bench` through main(), on the real engine with guest init in its
+// test mode standing in for the VM (see bench-engine.test.ts): the report on
+// stdout, progress on stderr, and the exit status a CI script acts on.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { runImage } from '../../src/engine/run.js';
+import type { LaunchVm, VmExit } from '../../src/engine/vm-port.js';
+import { writeOciLayout } from '../fixtures/oci-images.js';
+import { guestInitBinary } from '../helpers/guest-init.js';
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+const testModeVm: LaunchVm = async (o) => {
+  const child = spawn(guestInitBinary(), [], { env: { VMSTEP_INIT_SOCKET: `${o.vsockUdsPath}_1024` }, stdio: 'ignore' });
+  const exited = new Promise<VmExit>((resolve) => child.on('close', (code, signal) => resolve({ reason: signal ? 'killed' : code === 0 ? 'poweroff' : 'error', detail: '', consoleTail: '' })));
+  return { pid: child.pid!, exited, kill: () => child.kill('SIGKILL') };
+};
+
+let work: string;
+let base: string;
+let slow: string;
+
+function image(name: string, seconds: number): string {
+  const dir = join(work, 'images', name);
+  writeOciLayout(dir, { layers: [{ entries: [{ path: 'etc/hostname', content: `${name}\n` }] }], config: { Entrypoint: ['sh', '-c'], Cmd: [`sleep ${seconds}`] } });
+  return `oci:${dir}`;
+}
+
+async function vmstep(...argv: string[]) {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const io: CliIo = {
+    stdout,
+    stderr,
+    cwd: work,
+    env: { PATH: process.env.PATH, VMSTEP_CACHE: join(work, 'cache') },
+    runImage: (o, e, c) => runImage({ ...o, scratchRoot: join(work, 'scratch') }, e, { ...c, launchVm: testModeVm }),
+  };
+  const code = await main(argv, io);
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'vmstep-bench-cli-'));
+  mkdirSync(join(work, 'scratch'));
+  writeFileSync(join(work, 'vmlinux'), 'not booted by the test-mode launcher');
+  process.env.VMSTEP_INIT = guestInitBinary();
+  base = image('base', 0.1);
+  slow = image('slow', 0.3);
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const common = ['--kernel', 'vmlinux', '--vcpus', '1', '--repeat', '3', '--warmup', '0', '--test', 't-test', '--threshold', '20'];
+
+describe('vmstep bench', () => {
+  it('prints its options, the bench ones and those of run', async () => {
+    const r = await vmstep('bench', '--help');
+    expect(r.code).toBe(0);
+    for (const o of ['--repeat N', '--warmup N', '--baseline-image IMAGE', '--baseline-file FILE', '--metrics-file GUEST_PATH', '--metrics-format FORMAT', '--test TEST', '--threshold PERCENT', '--fail-on-regression', '--memory SIZE', '--env K=V']) {
+      expect(r.stdout).toContain(o);
+    }
+    expect(r.stdout).not.toContain('--output-dir');
+    expect((await vmstep('--help')).stdout).toMatch(/^ {2}bench {4}/m);
+  });
+
+  it('exits 1 with --fail-on-regression when the head takes three times as long, with the report on stdout', async () => {
+    const r = await vmstep('bench', ...common, '--fail-on-regression', '--baseline-image', base, '--results-dir', 'slow-results', slow);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^### vmstep benchmark\n\n\*\*1 regression\*\*/);
+    expect(r.stdout).toMatch(/\| wall time \| \d+\.\d ms ±\d+\.\d% \| \d+\.\d ms ±\d+\.\d% \| \+\d+\.\d% \|/);
+    expect(r.stderr.match(/^vmstep: run \d\/6: (baseline|head) \.\.\. \d+/gm)!.map((l) => l.split(': ')[2]!.split(' ')[0])).toEqual(['baseline', 'head', 'baseline', 'head', 'baseline', 'head']);
+    expect(r.stderr).toMatch(/^vmstep: 1 benchmark metric regressed beyond the 20% threshold \(t-test\): wall time \(\+\d+\.\d%\)/m);
+    for (const f of ['results.json', 'bmf.json', 'report.md', 'chart.svg', 'github-action-benchmark-smaller.json']) expect(existsSync(join(work, 'slow-results', f))).toBe(true);
+  }, 60_000);
+
+  it('exits 0 for an identical pair, and without --fail-on-regression only says so for a regression', async () => {
+    const same = await vmstep('bench', ...common, '--fail-on-regression', '--baseline-image', base, '--results-dir', 'same-results', base);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/^no regressions · 0 improvements · 1 unchanged$/m);
+    const file = await vmstep('bench', ...common, '--baseline-file', 'same-results/results.json', '--results-dir', 'file-results', slow);
+    expect(file.code).toBe(0);
+    expect(file.stderr).toMatch(/regressed beyond the 20% threshold .* \(not failing: no --fail-on-regression\)/);
+  }, 60_000);
+
+  it('fails with 125 and one line for a bad setting, before any VM', async () => {
+    const r = await vmstep('bench', '--repeat', 'many', base);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe('vmstep: error: --repeat "many" is not a run count; give a whole number from 1 to 1000\n');
+  });
+});
