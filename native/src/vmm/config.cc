@@ -1,5 +1,7 @@
 #include "vmm/config.h"
 
+#include <sched.h>
+
 #include <cstdlib>
 
 #include "arch/layout.h"
@@ -10,7 +12,7 @@ namespace vmstep {
 const char* const kUsage =
     "usage: vmstep-vmm --kernel VMLINUX [--disk IMG | --disk-ro IMG]... [--vcpus N] [--memory-mib N]\n"
     "                  [--cmdline STR] [--vsock-uds PATH] [--guest-cid N] [--console-log PATH | --console-fd N]\n"
-    "                  [--timeout-ms N] [--status-fd N] [--no-jail]";
+    "                  [--timeout-ms N] [--status-fd N] [--pin-cpus CPU,CPU...] [--no-jail]";
 
 namespace {
 
@@ -22,6 +24,22 @@ uint64_t Number(const std::string& flag, const char* text, uint64_t min, uint64_
     throw VmmError(flag + " needs a number between " + std::to_string(min) + " and " + std::to_string(max) + ", got '" + text + "'");
   }
   return v;
+}
+
+// "2,3": one host CPU per vCPU, in vCPU order.
+std::vector<int> CpuList(const std::string& flag, const char* text) {
+  std::vector<int> cpus;
+  std::string item;
+  for (const char* p = text;; p++) {
+    if (*p == ',' || *p == '\0') {
+      cpus.push_back(static_cast<int>(Number(flag, item.c_str(), 0, CPU_SETSIZE - 1)));
+      item.clear();
+      if (*p == '\0') break;
+    } else {
+      item += *p;
+    }
+  }
+  return cpus;
 }
 
 }  // namespace
@@ -48,9 +66,13 @@ VmConfig ParseArgs(int argc, char** argv) {
     else if (flag == "--console-fd") c.console_fd = static_cast<int>(Number(flag, v, 0, 1 << 20));
     else if (flag == "--timeout-ms") c.timeout_ms = Number(flag, v, 0, 1ull << 40);
     else if (flag == "--status-fd") c.status_fd = static_cast<int>(Number(flag, v, 0, 1 << 20));
+    else if (flag == "--pin-cpus") c.pin_cpus = CpuList(flag, v);
     else throw VmmError("unknown option " + flag + "\n" + kUsage);
   }
   if (c.kernel.empty()) throw VmmError(std::string("no --kernel given\n") + kUsage);
+  if (!c.pin_cpus.empty() && c.pin_cpus.size() != c.vcpus) {
+    throw VmmError("--pin-cpus names " + std::to_string(c.pin_cpus.size()) + " CPUs for " + std::to_string(c.vcpus) + " vCPUs: give one host CPU per vCPU");
+  }
   // virtio-mmio slots: one for vsock, the rest for disks.
   if (c.disks.size() + (c.vsock_uds.empty() ? 0 : 1) > layout::kMaxVirtioDevices) {
     throw VmmError("too many disks: at most " + std::to_string(layout::kMaxVirtioDevices - 1));

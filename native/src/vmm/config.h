@@ -25,6 +25,7 @@ struct VmConfig {
   int console_fd = -1;          // or an inherited descriptor (a pipe, a socket)
   uint64_t timeout_ms = 0;      // 0: no timeout
   int status_fd = -1;           // where the JSON status lines go
+  std::vector<int> pin_cpus;    // host CPU of vCPU i at index i; empty: not pinned
   bool jail = true;
 };
 

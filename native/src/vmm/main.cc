@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
       clock_gettime(CLOCK_MONOTONIC, &now);
       long long setup_us = (now.tv_sec - started.tv_sec) * 1000000LL + (now.tv_nsec - started.tv_nsec) / 1000;
       WriteStatusLine(config.status_fd, "{\"event\":\"ready\",\"setupMicros\":" + std::to_string(setup_us) +
-                                            ",\"cmdline\":" + JsonString(vm.cmdline()) + "}");
+                                            ",\"cmdline\":" + JsonString(vm.cmdline()) + vm.PinningJson() + "}");
     });
     WriteStatusLine(config.status_fd, ExitJson(ExitReasonName(exit.reason), exit.detail, exit.console_tail));
     if (config.status_fd < 0) fprintf(stderr, "vmstep-vmm: %s: %s\n", ExitReasonName(exit.reason), exit.detail.c_str());

@@ -22,6 +22,7 @@
 #include "util/error.h"
 #include "virtio/blk.h"
 #include "virtio/vsock.h"
+#include "vmm/status.h"
 
 namespace vmstep {
 
@@ -260,6 +261,7 @@ VmExit Vm::Run(const std::function<void()>& before_guest) {
     its.it_value.tv_nsec = static_cast<long>((config_.timeout_ms % 1000) * 1000000);
     timerfd_settime(timer_.get(), 0, &its, nullptr);
   }
+  pin_errors_.assign(vcpus_.size(), "");
   for (auto& vcpu : vcpus_) threads_.emplace_back([this, v = vcpu.get()] { VcpuLoop(v); });
   {
     // The threads' own start-up (glibc registers rseq and robust lists)
@@ -301,6 +303,8 @@ VmExit Vm::Run(const std::function<void()>& before_guest) {
 void Vm::VcpuLoop(Vcpu* vcpu) {
   // Named for ps and /proc (before the jail, which forbids prctl).
   pthread_setname_np(pthread_self(), ("vcpu" + std::to_string(vcpu->index())).c_str());
+  // Pinned before the jail too: it allows no sched_setaffinity.
+  if (!config_.pin_cpus.empty()) PinVcpuThread(vcpu->index());
   {
     std::unique_lock<std::mutex> lock(start_mu_);
     threads_waiting_++;
@@ -316,6 +320,31 @@ void Vm::VcpuLoop(Vcpu* vcpu) {
     }
     if (!HandleExit(vcpu)) return;
   }
+}
+
+void Vm::PinVcpuThread(unsigned index) {
+  const int cpu = config_.pin_cpus[index];
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  const int r = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  if (r == 0) return;
+  std::lock_guard<std::mutex> lock(start_mu_);
+  pin_errors_[index] = "vCPU " + std::to_string(index) + " on host CPU " + std::to_string(cpu) + ": " + std::strerror(r) +
+                       (r == EINVAL ? " (the CPU is offline or outside this process's allowed CPUs)" : "");
+}
+
+std::string Vm::PinningJson() const {
+  if (config_.pin_cpus.empty()) return "";
+  std::lock_guard<std::mutex> lock(start_mu_);
+  std::string errors;
+  for (const std::string& e : pin_errors_) {
+    if (!e.empty()) errors += (errors.empty() ? "" : "; ") + e;
+  }
+  if (!errors.empty()) return ",\"pinError\":" + JsonString(errors);
+  std::string list;
+  for (int cpu : config_.pin_cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
+  return ",\"pinnedCpus\":[" + list + "]";
 }
 
 bool Vm::HandleExit(Vcpu* vcpu) {

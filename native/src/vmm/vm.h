@@ -49,10 +49,16 @@ class Vm {
   // The full kernel command line (for tests and the debug log).
   const std::string& cmdline() const { return cmdline_; }
 
+  // With --pin-cpus, for the ready status line once the vCPU threads exist:
+  // `,"pinnedCpus":[...]` when every thread was pinned, else `,"pinError":"..."`
+  // (the guest then runs unpinned); empty without --pin-cpus.
+  std::string PinningJson() const;
+
  private:
   void SetupDevices();
   void SetupVcpus();
   void VcpuLoop(Vcpu* vcpu);
+  void PinVcpuThread(unsigned index);
   bool HandleExit(Vcpu* vcpu);
   void RequestExit(ExitReason reason, std::string detail);
   void StopVcpus();
@@ -87,10 +93,12 @@ class Vm {
   VmExit exit_{ExitReason::kError, "", ""};
   std::atomic<bool> stopping_{false};
   // vCPU threads wait here until the jail is in place.
-  std::mutex start_mu_;
+  mutable std::mutex start_mu_;
   std::condition_variable start_cv_;
   bool start_ = false;
   size_t threads_waiting_ = 0;
+  // Set by each vCPU thread before it counts itself waiting (under start_mu_).
+  std::vector<std::string> pin_errors_;
 };
 
 }  // namespace vmstep
