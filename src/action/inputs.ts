@@ -7,6 +7,8 @@ import { parseEnvLines } from '../engine/env.js';
 import { VmstepError } from '../engine/errors.js';
 import { splitShellWords } from '../engine/shell.js';
 import type { RunInput } from '../engine/types.js';
+import type { BenchInput } from '../engine/bench-options.js';
+import { readBenchInputs } from './bench-inputs.js';
 
 export interface ActionInputs {
   run: RunInput;
@@ -15,6 +17,8 @@ export interface ActionInputs {
   allowFailure: boolean;
   /** To mask before anything is logged. */
   secrets: string[];
+  /** Benchmark mode's inputs, or null when the step runs the command once. */
+  bench: BenchInput | null;
 }
 
 export type GetInput = (name: string) => string;
@@ -82,5 +86,6 @@ export function readActionInputs(getInput: GetInput, hostEnv: NodeJS.ProcessEnv 
     artifactName: artifactName === '' ? null : artifactName,
     allowFailure: parseBoolean(get('allow-failure'), 'allow-failure'),
     secrets: password !== '' ? [password] : [],
+    bench: readBenchInputs(getInput),
   };
 }

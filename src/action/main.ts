@@ -10,11 +10,12 @@ import { EXIT_VMSTEP_FAILED, describeFailure } from '../engine/errors.js';
 import { writeResultFile } from '../engine/result.js';
 import { drained } from '../engine/streams.js';
 import { RunCancelledError, runImage } from '../engine/run.js';
-import type { Phase, RunOptions, RunResult } from '../engine/types.js';
+import type { Phase, RunOptions, RunResources, RunResult } from '../engine/types.js';
 import { formatMs } from '../engine/units.js';
 import { validateRunInput } from '../engine/validate.js';
 import { VMSTEP_VERSION } from '../engine/version.js';
 import { artifactUrl, canUploadArtifacts, uploadWithActionsArtifact, type ArtifactUploader } from './artifact.js';
+import { runBenchStep } from './bench.js';
 import { readActionInputs } from './inputs.js';
 import { LinePrefixer } from './line-prefixer.js';
 import { STATE_KEY, defaultStateFile, runnerTemp, writeStateFile } from './state.js';
@@ -62,6 +63,12 @@ export async function run(deps: ActionDeps = {}): Promise<void> {
     );
     const stateFile = defaultStateFile(env);
     core.saveState(STATE_KEY, stateFile);
+    if (inputs.bench) {
+      const upload = deps.uploadArtifact ?? uploadWithActionsArtifact;
+      const onResources = (r: RunResources | null) => writeStateFile(stateFile, r);
+      await runBenchStep({ input: inputs.bench, head: options, runDir, artifactName: inputs.artifactName, env, engine, upload, onResources, ...(deps.signal ? { signal: deps.signal } : {}) });
+      return;
+    }
 
     const warnings: string[] = [];
     const console = new LinePrefixer('console: ', (text) => void stderr.write(text));
@@ -179,7 +186,7 @@ async function report(result: RunResult, options: RunOptions, allowFailure: bool
   else core.setFailed(`vmstep: ${failure}; see the step log and the stdout/stderr outputs (set allow-failure: true to let the job go on)`);
 }
 
-function listFiles(dir: string): string[] {
+export function listFiles(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);

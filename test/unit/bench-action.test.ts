@@ -1,0 +1,165 @@
+// The action in benchmark mode on the real engine, with guest init in its test
+// mode standing in for the VM (as in action-engine.test.ts): the outputs a
+// workflow reads, the job summary with its table and embedded chart, and the
+// step failing on a regression only when asked to.
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MAX_EMBEDDED_CHART_BYTES, chartMarkdown } from '../../src/action/bench-summary.js';
+import { run } from '../../src/action/main.js';
+import { runImage } from '../../src/engine/run.js';
+import type { LaunchVm, VmExit } from '../../src/engine/vm-port.js';
+import { writeOciLayout } from '../fixtures/oci-images.js';
+import { guestInitBinary } from '../helpers/guest-init.js';
+
+const testModeVm: LaunchVm = async (o) => {
+  const child = spawn(guestInitBinary(), [], { env: { VMSTEP_INIT_SOCKET: `${o.vsockUdsPath}_1024` }, stdio: 'ignore' });
+  const exited = new Promise<VmExit>((resolve) => child.on('close', (code, signal) => resolve({ reason: signal ? 'killed' : code === 0 ? 'poweroff' : 'error', detail: '', consoleTail: '' })));
+  return { pid: child.pid!, exited, kill: () => child.kill('SIGKILL') };
+};
+const engine: typeof runImage = (o, e, c) => runImage(o, e, { ...c, launchVm: testModeVm });
+
+let work: string;
+let log: string;
+let savedEnv: NodeJS.ProcessEnv;
+// One file for every test: @actions/core's summary keeps the path it first wrote to.
+const summaryFile = join(mkdtempSync(join(tmpdir(), 'vmstep-bench-action-summary-')), 'summary');
+
+function image(name: string, script: string): string {
+  const dir = join(work, 'images', name);
+  writeOciLayout(dir, { layers: [{ entries: [{ path: 'etc/hostname', content: `${name}\n` }] }], config: { Entrypoint: ['sh', '-c'], Cmd: [script] } });
+  return `oci:${dir}`;
+}
+
+function outputs(): Record<string, string> {
+  const text = readFileSync(process.env.GITHUB_OUTPUT!, 'utf8');
+  const out: Record<string, string> = {};
+  const re = /^([^\n<]+)<<(\S+)\n([\s\S]*?)\n\2\n/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = m[3]!;
+  return out;
+}
+
+let base: string;
+let slow: string;
+let metrics: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'vmstep-bench-action-'));
+  writeFileSync(join(work, 'vmlinux'), 'not booted in test mode');
+  metrics = join(work, 'guest', 'bmf.json');
+  const writer = (ms: number) => `mkdir -p ${join(work, 'guest')} && sleep ${ms / 1000} && printf '{"step":{"latency":{"value":${ms}}}}' > ${metrics}`;
+  base = image('base', writer(100));
+  slow = image('slow', writer(300));
+});
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  rmSync(join(summaryFile, '..'), { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  savedEnv = { ...process.env };
+  const step = mkdtempSync(join(work, 'step-'));
+  mkdirSync(join(step, 'temp'));
+  for (const f of ['output', 'state']) writeFileSync(join(step, f), '');
+  writeFileSync(summaryFile, '');
+  // The defaults a runner passes for the inputs action.yml gives one.
+  Object.assign(process.env, {
+    GITHUB_OUTPUT: join(step, 'output'),
+    GITHUB_STATE: join(step, 'state'),
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_WORKSPACE: step,
+    RUNNER_TEMP: join(step, 'temp'),
+    VMSTEP_CACHE: join(work, 'cache'),
+    VMSTEP_INIT: guestInitBinary(),
+    INPUT_KERNEL: join(work, 'vmlinux'),
+    INPUT_VCPUS: '1',
+    'INPUT_METRICS-FORMAT': 'auto',
+    INPUT_TEST: 'mann-whitney',
+    INPUT_THRESHOLD: '5',
+    'INPUT_FAIL-ON-REGRESSION': 'false',
+  });
+  log = '';
+  for (const stream of [process.stdout, process.stderr]) {
+    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      log += chunk.toString();
+      return true;
+    });
+  }
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  process.env = savedEnv;
+  process.exitCode = undefined;
+});
+
+describe('the action in benchmark mode', () => {
+  it('fails the step with fail-on-regression when the head takes three times as long, and reports it all', async () => {
+    Object.assign(process.env, {
+      INPUT_IMAGE: slow,
+      'INPUT_BASELINE-IMAGE': base,
+      INPUT_REPEAT: '3',
+      INPUT_WARMUP: '0',
+      'INPUT_METRICS-FILE': metrics,
+      INPUT_TEST: 't-test',
+      INPUT_THRESHOLD: '20%',
+      'INPUT_FAIL-ON-REGRESSION': 'true',
+    });
+    await run({ runImage: engine });
+    expect(process.exitCode).toBe(1);
+    expect(log.match(/^::error::.*/gm)).toEqual([expect.stringMatching(/^::error::vmstep: 2 benchmark metrics regressed beyond the 20%25 threshold \(t-test\): wall time \(\+\d+\.\d%25\), step \(\+200\.0%25\)/)]);
+    expect(log.match(/^vmstep: run \d\/6: \w+$/gm)).toEqual(['baseline', 'head', 'baseline', 'head', 'baseline', 'head'].map((a, i) => `vmstep: run ${i + 1}/6: ${a}`));
+
+    const out = outputs();
+    expect(out).toMatchObject({ 'exit-code': '0', 'bench-verdict': 'regression', 'bench-regressed': 'true' });
+    expect(out['bench-report']).toMatch(/^### vmstep benchmark\n\n\*\*2 regressions\*\*/);
+    expect(out['bench-report']).not.toContain('<img');
+    expect(JSON.parse(readFileSync(out['bench-results']!, 'utf8')).metrics).toHaveLength(2);
+    expect(JSON.parse(readFileSync(out['bench-bmf']!, 'utf8')).step.latency.value).toBe(300);
+    expect(JSON.parse(readFileSync(out['bench-github-action-benchmark']!, 'utf8'))[1]).toMatchObject({ name: 'step', unit: 'ns', value: 300 });
+    expect(readFileSync(out['bench-github-action-benchmark-bigger']!, 'utf8')).toBe('[]\n');
+
+    const summary = readFileSync(summaryFile, 'utf8');
+    expect(summary).toMatch(/^### ❌ vmstep bench: oci:/);
+    expect(summary).toMatch(/^\| step \| 100\.0 ns ±0\.0% \| 300\.0 ns ±0\.0% \| \+200\.0% \| .* \| 🔴 \*\*regression\*\*/m);
+    const svg = Buffer.from(/<img alt="[^"]+" src="data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)">/.exec(summary)![1]!, 'base64').toString();
+    expect(svg).toBe(readFileSync(out['bench-chart']!, 'utf8'));
+    expect(summary).toMatch(/^\| Runs \| 6 measured, each in a fresh VM, baseline and head alternating \|$/m);
+    expect(summary).toMatch(/^\| vCPU pinning \| not pinned: /m);
+    // The chart renders: rsvg-convert (librsvg2-bin) turns it into a PNG.
+    const png = execFileSync('rsvg-convert', ['--format', 'png'], { input: svg });
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+  }, 60_000);
+
+  it('only warns about a regression without fail-on-regression, and passes an identical pair', async () => {
+    Object.assign(process.env, { INPUT_IMAGE: slow, 'INPUT_BASELINE-IMAGE': base, INPUT_REPEAT: '3', INPUT_WARMUP: '0', INPUT_TEST: 'percentage', INPUT_THRESHOLD: '20' });
+    await run({ runImage: engine });
+    expect(process.exitCode).toBeUndefined();
+    expect(log).toMatch(/^::warning::vmstep: 1 benchmark metric regressed .*\(set fail-on-regression: true to fail the step\)$/m);
+
+    Object.assign(process.env, { INPUT_IMAGE: base, 'INPUT_FAIL-ON-REGRESSION': 'true' });
+    writeFileSync(process.env.GITHUB_OUTPUT!, '');
+    await run({ runImage: engine });
+    expect(process.exitCode).toBeUndefined();
+    expect(outputs()).toMatchObject({ 'bench-verdict': 'no-change', 'bench-regressed': 'false' });
+  }, 60_000);
+
+  it('runs the command once, as without benchmark mode, when repeat is 1 and nothing asks for a comparison', async () => {
+    Object.assign(process.env, { INPUT_IMAGE: base, INPUT_REPEAT: '1' });
+    await run({ runImage: engine });
+    const out = outputs();
+    expect(out['exit-code']).toBe('0');
+    expect(Object.keys(out).filter((k) => k.startsWith('bench-'))).toEqual([]);
+    expect(readFileSync(summaryFile, 'utf8')).toContain('#### Timings');
+  });
+});
+
+describe('chartMarkdown', () => {
+  it('embeds a chart as a data: image, and leaves one too big for the summary out', () => {
+    expect(chartMarkdown('<svg/>')).toBe(`<img alt="Every run of every metric: one dot per run, a bar at each median" src="data:image/svg+xml;base64,${Buffer.from('<svg/>').toString('base64')}">`);
+    expect(chartMarkdown(`<svg>${' '.repeat(MAX_EMBEDDED_CHART_BYTES)}</svg>`)).toBeNull();
+  });
+});
