@@ -189,3 +189,25 @@ test('Ctrl-C (SIGINT) stops the VM and exits 130', async () => {
   expect(r.stderr).toMatch(/^vmstep: cancelled; the VM was stopped\n$/m);
   expect(runsLeft()).toEqual([]);
 });
+
+describe('vmstep doctor, cache ls and cache prune after the runs above', () => {
+  test('doctor finds a KVM that runs Linux and exits 0', async () => {
+    const r = await vmstep('doctor');
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/^ok +\/dev\/kvm +present, readable and writable by this user$/m);
+    expect(r.stdout).toMatch(/^vmstep can run here/m);
+  });
+
+  test('cache ls lists the root filesystems built and the unpacked kernel; prune removes them', async () => {
+    const ls = await vmstep('cache', 'ls', '--json');
+    expect(ls.code, ls.stderr).toBe(0);
+    const kinds = (JSON.parse(ls.stdout) as { entries: { kind: string }[] }).entries.map((e) => e.kind);
+    expect(kinds).toContain('rootfs');
+    expect(kinds).toContain('kernel');
+    const prune = await vmstep('cache', 'prune');
+    expect(prune.code, prune.stderr).toBe(0);
+    expect(prune.stdout).toMatch(/^removed \d+ entries \(.*\); 0 B left in /);
+    const after = JSON.parse((await vmstep('cache', 'ls', '--json')).stdout) as { entries: unknown[] };
+    expect(after.entries).toEqual([]);
+  });
+});
