@@ -14,7 +14,8 @@ export const DOCTOR_HELP = `Usage: vmstep doctor [--json]
 
 Check that this host can run vmstep (/dev/kvm present, usable by this user and
 able to run an unmodified Linux guest; e2fsprogs) and how noisy its
-benchmark numbers will be (CPU count, cgroup v2, CPU governor, SMT, turbo).
+benchmark numbers will be (CPU count, cgroup v2, CPU governor, SMT, turbo,
+whether benchmark vCPUs get host cores of their own).
 Each problem comes with the command that fixes it. Exit status 1 when
 vmstep cannot run here.
 

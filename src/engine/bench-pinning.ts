@@ -40,14 +40,14 @@ function readText(path: string): string | null {
   }
 }
 
-/** This host, from /proc/self/status and sysfs. */
-export function hostTopology(): HostTopology {
-  const status = readText('/proc/self/status') ?? '';
+/** This host, from /proc/self/status and sysfs (under `root`, for tests). */
+export function hostTopology(root = ''): HostTopology {
+  const status = readText(`${root}/proc/self/status`) ?? '';
   const allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '');
   return {
     allowed,
     coreOf: (cpu) => {
-      const base = `/sys/devices/system/cpu/cpu${cpu}/topology`;
+      const base = `${root}/sys/devices/system/cpu/cpu${cpu}/topology`;
       return `${readText(`${base}/physical_package_id`) ?? '0'}:${readText(`${base}/core_id`) ?? `cpu${cpu}`}`;
     },
   };

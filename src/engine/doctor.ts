@@ -5,6 +5,7 @@
 import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { chooseVcpuCpus, hostTopology } from './bench-pinning.js';
 import { formatBytes } from './units.js';
 import { probeKvm } from './vm-port.js';
 
@@ -111,7 +112,7 @@ export function runDoctor(opts: DoctorOptions = {}): Check[] {
       : { name: 'cgroup v2', status: 'warn', detail: 'not mounted (cgroup v1 or none)', fix: 'boot with systemd.unified_cgroup_hierarchy=1 (the default on Debian 11+, Ubuntu 21.10+)' },
   );
 
-  checks.push(...noiseChecks(root));
+  checks.push(...noiseChecks(root), pinningCheck(root));
   if (opts.cacheDir) checks.push(cacheCheck(opts.cacheDir));
   return checks;
 }
@@ -190,6 +191,22 @@ function noiseChecks(root: string): Check[] {
     out.push({ name: 'turbo', status: 'ok', detail: noTurbo === '1' || boost === '0' ? 'off' : 'not reported' });
   }
   return out;
+}
+
+/** Whether `vmstep bench` can give each vCPU a core of its own (bench-pinning.ts), at the default 2 vCPUs and at 1. */
+function pinningCheck(root: string): Check {
+  const topology = hostTopology(root);
+  const two = chooseVcpuCpus(2, topology);
+  if (two.cpus) return { name: 'vCPU pinning', status: 'ok', detail: `benchmark runs pin 2 vCPUs to host CPUs ${two.cpus.join(', ')} (the first core stays with the host)` };
+  const one = chooseVcpuCpus(1, topology);
+  return {
+    name: 'vCPU pinning',
+    status: 'warn',
+    detail: `2 vCPUs cannot be pinned: ${two.reason}${one.cpus ? `; 1 vCPU can, to host CPU ${one.cpus[0]}` : ''}`,
+    fix: one.cpus
+      ? 'benchmark with --vcpus 1 (action input vcpus: 1), or on a runner with at least 3 physical cores'
+      : 'benchmark on a runner with at least 2 physical cores (vmstep bench then pins the vCPU to one of its own)',
+  };
 }
 
 function cacheCheck(dir: string): Check {

@@ -23,6 +23,7 @@ const quietHost = {
   'sys/devices/system/cpu/cpu1/cpufreq/scaling_governor': 'performance\n',
   'sys/devices/system/cpu/smt/control': 'off\n',
   'sys/devices/system/cpu/cpufreq/boost': '0\n',
+  'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-7\n',
 };
 
 describe('runDoctor', () => {
@@ -38,7 +39,9 @@ describe('runDoctor', () => {
       ['CPU governor', 'ok'],
       ['SMT', 'ok'],
       ['turbo', 'ok'],
+      ['vCPU pinning', 'ok'],
     ]);
+    expect(byName(checks, 'vCPU pinning').detail).toBe('benchmark runs pin 2 vCPUs to host CPUs 6, 7 (the first core stays with the host)');
   });
 
   it('says how to load KVM when /dev/kvm is missing on a CPU that has virtualisation', () => {
@@ -107,6 +110,18 @@ describe('runDoctor', () => {
     expect(byName(checks, 'turbo')).toMatchObject({ status: 'warn', fix: 'echo 1 | sudo tee /sys/devices/system/cpu/intel_pstate/no_turbo' });
     expect(byName(checks, 'CPUs')).toMatchObject({ status: 'warn', detail: '2 available: vCPUs share cores with vmstep and the runner' });
     expect(byName(checks, 'cgroup v2')).toMatchObject({ status: 'warn' });
+  });
+
+  it('says when benchmark vCPUs cannot have cores of their own, and what to do', () => {
+    const twoCores = host({ 'proc/self/status': 'Cpus_allowed_list:\t0-1\n' });
+    expect(byName(runDoctor({ root: twoCores, pathEnv: '' }), 'vCPU pinning')).toEqual({
+      name: 'vCPU pinning',
+      status: 'warn',
+      detail: '2 vCPUs cannot be pinned: 2 vCPUs need 3 physical cores (one stays with the host), and this process may use 2; 1 vCPU can, to host CPU 1',
+      fix: 'benchmark with --vcpus 1 (action input vcpus: 1), or on a runner with at least 3 physical cores',
+    });
+    const oneCore = host({ 'proc/self/status': 'Cpus_allowed_list:\t0\n' });
+    expect(byName(runDoctor({ root: oneCore, pathEnv: '' }), 'vCPU pinning')).toMatchObject({ status: 'warn', fix: expect.stringMatching(/at least 2 physical cores/) });
   });
 
   it('checks that the cache directory is writable', () => {
