@@ -178,8 +178,11 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
   const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings });
   const svg = renderSvgChart(comparison, { title, ...labels });
 
+  const pinning = pinningOf(runs.filter((r) => !r.warmup));
+  // Whether the vCPUs had cores of their own travels with the samples: a baseline measured otherwise is worth knowing about.
+  const facts = { image: headArm.label, ...(headArm.digest ? { digest: headArm.digest } : {}), vcpuPinning: pinning.pinned ? `host CPU ${pinning.cpus.join(', ')}` : `none: ${pinning.reason}` };
   const files = writeFiles(settings.resultsDir, {
-    results: serializeResultFile(createResultFile(headSeries, { image: headArm.label, ...(headArm.digest ? { digest: headArm.digest } : {}), ...control.context })),
+    results: serializeResultFile(createResultFile(headSeries, { ...facts, ...control.context })),
     bmf: `${JSON.stringify(toBencherMetricFormat(headSeries), null, 2)}\n`,
     ...splitGab(headSeries),
     report: renderMarkdownReport(comparison, { title, ...labels, warnings, chartMarkdown: '![Every run of every metric](chart.svg)' }),
@@ -196,7 +199,7 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     regressionMessage: regressionMessage(comparison),
     runs,
     warnings,
-    pinning: pinningOf(runs.filter((r) => !r.warmup)),
+    pinning,
     files,
     markdown,
     svg,

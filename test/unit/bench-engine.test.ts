@@ -98,6 +98,7 @@ describe('runBench against a baseline image', () => {
     if (choice.cpus) {
       expect(launches.every((l) => l.pinCpus?.join() === choice.cpus.join())).toBe(true);
       expect(result.pinning).toEqual({ pinned: true, cpus: choice.cpus, reason: '' });
+      expect(JSON.parse(readFileSync(result.files.results, 'utf8')).context.vcpuPinning).toBe(`host CPU ${choice.cpus.join(', ')}`);
     } else {
       expect(launches.every((l) => l.pinCpus === undefined)).toBe(true);
       expect(result.pinning).toEqual({ pinned: false, cpus: [], reason: choice.reason });
