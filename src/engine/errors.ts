@@ -44,16 +44,17 @@ export function toVmstepError(err: unknown): VmstepError {
     if (sys.code === 'ENOSPC') {
       return new VmstepError(`no space left on the device (${err.message})`, 'free disk space, or run `vmstep cache prune`', { cause: err });
     }
-    // vmstep writes where the user points it: the temp dir (scratch), the
-    // cache and the output directory. A raw "EACCES: permission denied,
-    // mkdtemp ..." names the path but not what to do.
+    // A raw "EACCES: permission denied, mkdtemp ..." names the path but not
+    // what to do. vmstep reads what the user names (images, env files,
+    // kernels) and writes where the user points it (the temp dir for
+    // scratch, the cache, the output directory).
     if ((sys.code === 'EACCES' || sys.code === 'EPERM' || sys.code === 'EROFS') && sys.path) {
       const what = sys.code === 'EROFS' ? 'read-only file system' : 'permission denied';
-      return new VmstepError(
-        `${what}: ${sys.syscall ? `${sys.syscall} ` : ''}${sys.path}`,
-        'give this user access to it, or point vmstep elsewhere: TMPDIR for scratch files, VMSTEP_CACHE for the cache, --output-dir (CLI) for returned files',
-        { cause: err },
-      );
+      const reading = sys.syscall === 'stat' || sys.syscall === 'lstat' || sys.syscall === 'access' || sys.syscall === 'scandir';
+      const fix = reading
+        ? 'give this user access to it and to the directories above it'
+        : 'give this user write access to it, or point vmstep elsewhere: TMPDIR for scratch files, VMSTEP_CACHE for the cache, --output-dir (CLI) for returned files';
+      return new VmstepError(`${what}: ${sys.syscall ? `${sys.syscall} ` : ''}${sys.path}`, fix, { cause: err });
     }
     return new VmstepError(err.message || String(err), '', { cause: err });
   }

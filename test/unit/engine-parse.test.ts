@@ -101,7 +101,9 @@ describe('VmstepError', () => {
   it('names the path and where else to write when a file system refuses a write', () => {
     const err = Object.assign(new Error("EACCES: permission denied, mkdtemp '/tmp/x/vmstep-run-XXXXXX'"), { code: 'EACCES', syscall: 'mkdtemp', path: '/tmp/x/vmstep-run-XXXXXX' });
     expect(describeFailure(err)).toBe(
-      'permission denied: mkdtemp /tmp/x/vmstep-run-XXXXXX; give this user access to it, or point vmstep elsewhere: TMPDIR for scratch files, VMSTEP_CACHE for the cache, --output-dir (CLI) for returned files',
+      'permission denied: mkdtemp /tmp/x/vmstep-run-XXXXXX; give this user write access to it, or point vmstep elsewhere: TMPDIR for scratch files, VMSTEP_CACHE for the cache, --output-dir (CLI) for returned files',
     );
+    const stat = Object.assign(new Error("EACCES: permission denied, stat '/home/u/img'"), { code: 'EACCES', syscall: 'stat', path: '/home/u/img' });
+    expect(describeFailure(stat)).toBe('permission denied: stat /home/u/img; give this user access to it and to the directories above it');
   });
 });
