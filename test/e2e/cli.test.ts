@@ -167,9 +167,11 @@ describe('vmstep: bad input is one error line naming the cause, and exit 125, be
     // The premise: /dev/kvm is not open to everyone (devtmpfs makes it 0600 root; distributions 0660 root:kvm).
     expect(statSync('/dev/kvm').mode & 0o006).toBe(0);
     const own = tempDirForAnyone('vmstep-e2e-nobody-');
+    // An image this user can read: only /dev/kvm is out of reach.
+    writeBusyboxLayout(join(own, 'image'));
     const asNobody = { env: { ...cleanEnv(), VMSTEP_CACHE: join(own, 'cache'), TMPDIR: own, HOME: own, USER: 'nobody', LOGNAME: 'nobody' }, uid: nobody, gid: nobody };
     try {
-      const run = await runDist('cli.js', ['run', `oci:${layout}`, 'true'], asNobody);
+      const run = await runDist('cli.js', ['run', `oci:${join(own, 'image')}`, 'true'], asNobody);
       oneError(run, /^vmstep: error: permission denied on \/dev\/kvm: add the user to the kvm group \(sudo usermod -aG kvm nobody\)/);
       const doctor = await runDist('cli.js', ['doctor'], asNobody);
       expect(doctor.code).toBe(1);
@@ -180,13 +182,15 @@ describe('vmstep: bad input is one error line naming the cause, and exit 125, be
   });
 });
 
-test('Ctrl-C (SIGINT) stops the VM and exits 130', async () => {
-  const p = startDist('cli.js', ['run', ...SMALL, `oci:${layout}`, 'echo running; sleep 600'], { env });
+test('with --debug the guest console shows on stderr; Ctrl-C (SIGINT) stops the VM and exits 130', async () => {
+  const p = startDist('cli.js', ['run', '--debug', ...SMALL, `oci:${layout}`, 'echo running; sleep 600'], { env });
   await p.waitFor('stdout', /running/);
   p.child.kill('SIGINT');
   const r = await p.done;
   expect(r.code, r.stderr).toBe(130);
   expect(r.stderr).toMatch(/^vmstep: cancelled; the VM was stopped\n$/m);
+  expect(r.stderr).toMatch(/Linux version 6\.1\./);
+  expect(r.stdout).toBe('running\n');
   expect(runsLeft()).toEqual([]);
 });
 
