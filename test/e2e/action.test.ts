@@ -227,6 +227,38 @@ describe('the post step after the main step was killed mid-run (a cancelled job)
   });
 });
 
+describe('a job cancelled while the command runs (the runner sends SIGINT)', () => {
+  let s: RunnerStep;
+  let held: RunResources;
+  let run: DistResult;
+  let post: DistResult;
+
+  beforeAll(async () => {
+    s = step({ run: 'echo running; sleep 600' });
+    const main = startDist('index.js', [], { env: s.env, cwd: s.workspace });
+    await main.waitFor('stdout', /^running$/m);
+    held = JSON.parse(readFileSync(join(s.runnerTemp, 'vmstep-state', 'vmstep-e2e.json'), 'utf8'));
+    main.child.kill('SIGINT');
+    run = await main.done;
+    post = await runDist('post.js', [], { env: s.postEnv(), cwd: s.workspace });
+  });
+
+  test('the step stops its VM, fails with one error, and warns that it was cancelled', () => {
+    expect(run.code).toBe(1);
+    expect(annotations(run.stdout, 'error')).toEqual(['::error::vmstep: the run was cancelled']);
+    expect(annotations(run.stdout, 'warning')).toEqual(['::warning::vmstep: the run was cancelled; the VM was stopped']);
+    expect(processStartTicks(held.vmmPid!)).not.toBe(held.vmmStartTicks);
+  });
+
+  test('the run removed its scratch files and state itself, so the post step has nothing to do', () => {
+    expect(existsSync(held.scratchDir)).toBe(false);
+    expect(runsLeft()).toEqual([]);
+    expect(existsSync(join(s.runnerTemp, 'vmstep-state', 'vmstep-e2e.json'))).toBe(false);
+    expect(post.code).toBe(0);
+    expect(post.stdout).not.toContain('vmstep: removed');
+  });
+});
+
 describe('bad input fails the step with one error annotation and exit-code 125, before any VM starts', () => {
   const refused = (s: RunnerStep, r: DistResult, message: RegExp) => {
     expect(r.code).toBe(1);
