@@ -48,12 +48,17 @@ function toVmstepError(err) {
         if (sys.code === 'ENOSPC') {
             return new errors_VmstepError(`no space left on the device (${err.message})`, 'free disk space, or run `vmstep cache prune`', { cause: err });
         }
-        // vmstep writes where the user points it: the temp dir (scratch), the
-        // cache and the output directory. A raw "EACCES: permission denied,
-        // mkdtemp ..." names the path but not what to do.
+        // A raw "EACCES: permission denied, mkdtemp ..." names the path but not
+        // what to do. vmstep reads what the user names (images, env files,
+        // kernels) and writes where the user points it (the temp dir for
+        // scratch, the cache, the output directory).
         if ((sys.code === 'EACCES' || sys.code === 'EPERM' || sys.code === 'EROFS') && sys.path) {
             const what = sys.code === 'EROFS' ? 'read-only file system' : 'permission denied';
-            return new errors_VmstepError(`${what}: ${sys.syscall ? `${sys.syscall} ` : ''}${sys.path}`, 'give this user access to it, or point vmstep elsewhere: TMPDIR for scratch files, VMSTEP_CACHE for the cache, --output-dir (CLI) for returned files', { cause: err });
+            const reading = sys.syscall === 'stat' || sys.syscall === 'lstat' || sys.syscall === 'access' || sys.syscall === 'scandir';
+            const fix = reading
+                ? 'give this user access to it and to the directories above it'
+                : 'give this user write access to it, or point vmstep elsewhere: TMPDIR for scratch files, VMSTEP_CACHE for the cache, --output-dir (CLI) for returned files';
+            return new errors_VmstepError(`${what}: ${sys.syscall ? `${sys.syscall} ` : ''}${sys.path}`, fix, { cause: err });
         }
         return new errors_VmstepError(err.message || String(err), '', { cause: err });
     }
@@ -73,8 +78,3112 @@ const VMSTEP_VERSION = package_namespaceObject.rE;
 
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: ./src/bench/metric.ts
+// What a metric is, in one place. A metric is identified by a benchmark name
+// and a measure, as in the Bencher Metric Format ("fib(30)" / "latency"), so
+// results from any input format can be written back out as BMF without
+// inventing names. Units travel as the strings the benchmark wrote; only time
+// units are understood (for display scaling and for BMF's nanosecond latency).
+/** The metric vmstep always records: the command's wall time measured inside the guest. */
+const WALL_TIME = Object.freeze({
+    name: 'wall time',
+    measure: 'latency',
+    unit: 'ms',
+    direction: 'smaller',
+});
+function wallTimeValue(milliseconds) {
+    return { ...WALL_TIME, value: milliseconds };
+}
+/** A stable key for maps: name and measure cannot be confused because JSON.stringify quotes both. */
+function metricKey(id) {
+    return JSON.stringify([id.name, id.measure]);
+}
+/** How a person reads the metric: "name" alone for plain latency-like metrics, "name (measure)" otherwise. */
+function metricLabel(id) {
+    return id.measure === 'latency' || id.measure === 'value' ? id.name : `${id.name} (${id.measure})`;
+}
+/** Seconds per unit for the time units benchmarks write; undefined for anything else. */
+const TIME_UNITS = {
+    ns: 1e-9,
+    nanoseconds: 1e-9,
+    'ns/iter': 1e-9,
+    us: 1e-6,
+    µs: 1e-6,
+    μs: 1e-6,
+    microseconds: 1e-6,
+    ms: 1e-3,
+    milliseconds: 1e-3,
+    s: 1,
+    sec: 1,
+    seconds: 1,
+};
+function secondsPerUnit(unit) {
+    const key = unit.trim().toLowerCase();
+    return Object.hasOwn(TIME_UNITS, key) ? TIME_UNITS[key] : undefined;
+}
+/**
+ * Direction when the input format does not say: a rate or a throughput is
+ * better bigger, everything else (time, size, memory, count of errors) is
+ * better smaller. Users override it per metric where this guess is wrong.
+ */
+function guessDirection(measure, unit) {
+    const m = measure.toLowerCase();
+    const u = unit.toLowerCase().replace(/\s+/g, '');
+    if (/throughput|bandwidth|ops|speedup|per-second/.test(m))
+        return 'bigger';
+    if (/(\/|per)(s|sec|second|ms|min|minute)$/.test(u) || /^(hz|khz|mhz|ghz|fps|ops|iops)$/.test(u))
+        return 'bigger';
+    return 'smaller';
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/common.ts
+// Shared rules for reading a metrics file. The file is written by code in the
+// guest, so it is untrusted: its size and the number and length of its names
+// are bounded, every value is checked, and every problem ends in a
+// MetricsFileError that names the file, the place in it and the fix. Nothing
+// here walks the JSON recursively or stringifies parts of it, so a deeply
+// nested document cannot exhaust the stack.
+/** Largest metrics file read; a benchmark's results are kilobytes. */
+const MAX_METRICS_FILE_BYTES = 4 * 1024 * 1024;
+/** Most metrics one file may hold (reports and charts stay readable well below this). */
+const MAX_METRICS_PER_FILE = 1000;
+/** Bencher's own limits: 1024 characters for a benchmark name, 64 for a measure. */
+const MAX_NAME_CHARS = 1024;
+const MAX_MEASURE_CHARS = 64;
+class MetricsFileError extends Error {
+    /** The file the problem is in, as the user named it. */
+    source;
+    constructor(source, problem) {
+        super(`metrics file ${source}: ${problem}`);
+        this.name = 'MetricsFileError';
+        this.source = source;
+    }
+}
+/** A short description of a JSON value's type for error messages; never its content. */
+function describeJson(value) {
+    if (value === null)
+        return 'null';
+    if (Array.isArray(value))
+        return 'an array';
+    if (typeof value === 'object')
+        return 'an object';
+    if (typeof value === 'string')
+        return 'a string';
+    if (typeof value === 'number')
+        return 'a number';
+    if (typeof value === 'boolean')
+        return 'a boolean';
+    return typeof value;
+}
+function isPlainObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Names are shown in reports; quote them safely and shorten very long ones in messages. */
+function quoteName(name) {
+    const shown = name.length > 80 ? `${name.slice(0, 77)}...` : name;
+    return JSON.stringify(shown);
+}
+function decodeText(content, source) {
+    const bytes = typeof content === 'string' ? Buffer.byteLength(content, 'utf8') : content.byteLength;
+    if (bytes === 0) {
+        throw new MetricsFileError(source, 'the file is empty: the benchmark must write its results there before it exits');
+    }
+    if (bytes > MAX_METRICS_FILE_BYTES) {
+        throw new MetricsFileError(source, `the file is ${bytes} bytes, over the ${MAX_METRICS_FILE_BYTES}-byte limit: write a summary per benchmark, not every raw sample`);
+    }
+    if (typeof content === 'string')
+        return content;
+    try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(content);
+    }
+    catch {
+        throw new MetricsFileError(source, 'the file is not UTF-8 text: metrics files are JSON');
+    }
+}
+function parseJson(text, source) {
+    try {
+        // A UTF-8 byte order mark is legal in files some tools write, not in JSON.
+        return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    }
+    catch (error) {
+        throw new MetricsFileError(source, `not valid JSON (${error.message})`);
+    }
+}
+/** A finite number, or a string holding one (github-action-benchmark's own files sometimes quote values). */
+function readNumber(value, source, where, options = {}) {
+    let n;
+    if (typeof value === 'number')
+        n = value;
+    else if (options.allowString && typeof value === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value))
+        n = Number(value);
+    if (n === undefined)
+        throw new MetricsFileError(source, `${where} must be a number, found ${describeJson(value)}`);
+    if (!Number.isFinite(n))
+        throw new MetricsFileError(source, `${where} must be a finite number, found ${n}`);
+    return n;
+}
+function readName(value, source, where, maxChars = MAX_NAME_CHARS) {
+    if (typeof value !== 'string')
+        throw new MetricsFileError(source, `${where} must be a string, found ${describeJson(value)}`);
+    if (value.trim() === '')
+        throw new MetricsFileError(source, `${where} is empty: every metric needs a name`);
+    if (value.length > maxChars) {
+        throw new MetricsFileError(source, `${where} is ${value.length} characters long, over the limit of ${maxChars}`);
+    }
+    return value;
+}
+function checkCount(count, source) {
+    if (count > MAX_METRICS_PER_FILE) {
+        throw new MetricsFileError(source, `${count} metrics, over the limit of ${MAX_METRICS_PER_FILE} per file`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/bmf.ts
+// Bencher Metric Format (BMF) JSON, as documented by Bencher:
+//   { "<benchmark>": { "<measure>": { "value": n, "lower_value"?: n, "upper_value"?: n } } }
+// BMF carries no units or directions: Bencher attaches them to the measure.
+// The built-in measures' units are filled in; others stay unit-less.
+
+
+/** Units of Bencher's built-in measures (its docs: latency in ns, throughput in ops/s). */
+const BMF_MEASURE_UNITS = Object.freeze({
+    latency: 'ns',
+    throughput: 'ops/s',
+    'build-time': 's',
+    'file-size': 'bytes',
+});
+function looksLikeBmf(json) {
+    if (!isPlainObject(json))
+        return false;
+    const benchmarks = Object.values(json);
+    if (benchmarks.length === 0)
+        return false;
+    const first = benchmarks[0];
+    if (!isPlainObject(first))
+        return false;
+    const measure = Object.values(first)[0];
+    return isPlainObject(measure) && 'value' in measure;
+}
+function parseBmf(json, source) {
+    if (!isPlainObject(json)) {
+        throw new MetricsFileError(source, `Bencher Metric Format needs a JSON object of benchmarks at the top, found ${describeJson(json)}`);
+    }
+    const out = [];
+    for (const [benchmark, measures] of Object.entries(json)) {
+        const name = readName(benchmark, source, 'a benchmark name');
+        if (!isPlainObject(measures)) {
+            throw new MetricsFileError(source, `benchmark ${quoteName(name)} must map measure names to metrics, found ${describeJson(measures)}`);
+        }
+        const entries = Object.entries(measures);
+        if (entries.length === 0)
+            throw new MetricsFileError(source, `benchmark ${quoteName(name)} has no measures`);
+        checkCount(out.length + entries.length, source);
+        for (const [measureName, metric] of entries) {
+            const measure = readName(measureName, source, `a measure name of benchmark ${quoteName(name)}`, MAX_MEASURE_CHARS);
+            const where = `${quoteName(name)} / ${quoteName(measure)}`;
+            if (!isPlainObject(metric)) {
+                throw new MetricsFileError(source, `${where} must be an object with a "value", found ${describeJson(metric)}`);
+            }
+            if (!('value' in metric))
+                throw new MetricsFileError(source, `${where} has no "value"`);
+            const value = readNumber(metric.value, source, `${where} "value"`);
+            // Bounds are optional but, when present, must be numbers: a typo there is a bug worth reporting.
+            if (metric.lower_value !== undefined)
+                readNumber(metric.lower_value, source, `${where} "lower_value"`);
+            if (metric.upper_value !== undefined)
+                readNumber(metric.upper_value, source, `${where} "upper_value"`);
+            const unit = Object.hasOwn(BMF_MEASURE_UNITS, measure) ? BMF_MEASURE_UNITS[measure] : '';
+            out.push({ name, measure, unit, direction: guessDirection(measure, unit), value });
+        }
+    }
+    if (out.length === 0)
+        throw new MetricsFileError(source, 'the Bencher Metric Format object has no benchmarks');
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/github-action-benchmark.ts
+// github-action-benchmark's custom tools: `customSmallerIsBetter` and
+// `customBiggerIsBetter` read the same JSON, an array of
+//   { "name": s, "unit": s, "value": n, "range"?: s, "extra"?: s }
+// and differ only in direction, which the file itself does not record. With
+// `auto` the direction is guessed from the unit (rates are bigger-is-better).
+
+
+function looksLikeGithubActionBenchmark(json) {
+    if (!Array.isArray(json) || json.length === 0)
+        return false;
+    const first = json[0];
+    return isPlainObject(first) && 'name' in first && 'value' in first;
+}
+/**
+ * The measure written for these metrics: github-action-benchmark has none,
+ * so it is "value", which keeps the label to the benchmark's own name.
+ */
+const GAB_MEASURE = 'value';
+function parseGithubActionBenchmark(json, source, direction) {
+    if (!Array.isArray(json)) {
+        throw new MetricsFileError(source, `github-action-benchmark's custom format needs a JSON array of {"name", "unit", "value"} entries, found ${describeJson(json)}`);
+    }
+    if (json.length === 0)
+        throw new MetricsFileError(source, 'the array of benchmark entries is empty');
+    checkCount(json.length, source);
+    return json.map((entry, index) => {
+        const where = `entry ${index}`;
+        if (!isPlainObject(entry))
+            throw new MetricsFileError(source, `${where} must be an object, found ${describeJson(entry)}`);
+        const name = readName(entry.name, source, `${where} "name"`);
+        const value = readNumber(entry.value, source, `${where} (${quoteName(name)}) "value"`, { allowString: true });
+        let unit = '';
+        if (entry.unit !== undefined && entry.unit !== null) {
+            if (typeof entry.unit !== 'string') {
+                throw new MetricsFileError(source, `${where} (${quoteName(name)}) "unit" must be a string, found ${describeJson(entry.unit)}`);
+            }
+            unit = entry.unit.slice(0, 64);
+        }
+        return { name, measure: GAB_MEASURE, unit, direction: direction === 'guess' ? guessDirection('', unit) : direction, value };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/hyperfine.ts
+
+/** Most entries of `times` read when `mean` is absent. */
+const MAX_TIMES = 1_000_000;
+function looksLikeHyperfine(json) {
+    return isPlainObject(json) && Array.isArray(json.results) && (json.results.length === 0 || isPlainObject(json.results[0]) && 'command' in json.results[0]);
+}
+function parseHyperfine(json, source) {
+    if (!isPlainObject(json) || !Array.isArray(json.results)) {
+        throw new MetricsFileError(source, `hyperfine's --export-json has a "results" array at the top, found ${describeJson(json)} without one`);
+    }
+    const results = json.results;
+    if (results.length === 0)
+        throw new MetricsFileError(source, 'hyperfine exported no results');
+    checkCount(results.length, source);
+    const warnings = [];
+    const commands = results.map((result, index) => {
+        const where = `results[${index}]`;
+        if (!isPlainObject(result))
+            throw new MetricsFileError(source, `${where} must be an object, found ${describeJson(result)}`);
+        return readName(result.command, source, `${where} "command"`);
+    });
+    const metrics = results.map((entry, index) => {
+        const result = entry;
+        const where = `results[${index}]`;
+        let name = commands[index];
+        const parameters = readParameters(result.parameters, source, where);
+        if (parameters && commands.filter((c) => c === name).length > 1)
+            name = `${name} (${parameters})`;
+        const value = result.mean !== undefined ? readNumber(result.mean, source, `${where} (${quoteName(name)}) "mean"`) : meanOfTimes(result.times, source, where);
+        if (value < 0)
+            throw new MetricsFileError(source, `${where} (${quoteName(name)}) has a negative mean time`);
+        if (Array.isArray(result.exit_codes) && result.exit_codes.some((code) => code !== 0)) {
+            warnings.push(`${source}: hyperfine command ${quoteName(name)} had runs with a non-zero exit code`);
+        }
+        return { name, measure: 'latency', unit: 's', direction: 'smaller', value };
+    });
+    return { metrics, warnings };
+}
+/**
+ * With --parameter-scan or --parameter-list and a fixed --command-name,
+ * every result has the same command; the parameter values tell them apart.
+ * They are added only to such repeated commands, so "seq {n}" stays "seq 1000".
+ */
+function readParameters(value, source, where) {
+    if (value === undefined || value === null)
+        return null;
+    if (!isPlainObject(value))
+        throw new MetricsFileError(source, `${where} "parameters" must be an object, found ${describeJson(value)}`);
+    const parts = [];
+    for (const [key, v] of Object.entries(value).slice(0, 16)) {
+        if (typeof v !== 'string' && typeof v !== 'number') {
+            throw new MetricsFileError(source, `${where} parameter ${quoteName(key)} must be a string or number, found ${describeJson(v)}`);
+        }
+        parts.push(`${key}=${v}`);
+    }
+    return parts.length > 0 ? parts.join(', ') : null;
+}
+function meanOfTimes(times, source, where) {
+    if (!Array.isArray(times) || times.length === 0) {
+        throw new MetricsFileError(source, `${where} has neither "mean" nor a non-empty "times" array`);
+    }
+    if (times.length > MAX_TIMES)
+        throw new MetricsFileError(source, `${where} "times" has ${times.length} entries, over ${MAX_TIMES}`);
+    let sum = 0;
+    for (let i = 0; i < times.length; i++)
+        sum += readNumber(times[i], source, `${where} "times"[${i}]`);
+    return sum / times.length;
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/parse.ts
+// One entry point for metrics files: picks the format (or detects it), runs
+// its parser, and applies the checks every format shares.
+
+
+
+
+
+const METRICS_FORMATS = ['auto', 'bmf', 'customSmallerIsBetter', 'customBiggerIsBetter', 'hyperfine'];
+/** Accepts the spellings a user may type for `metrics-format`; throws naming the valid ones. */
+function parseMetricsFormat(text) {
+    const normal = text.trim();
+    const aliases = {
+        auto: 'auto',
+        bmf: 'bmf',
+        bencher: 'bmf',
+        json: 'bmf',
+        hyperfine: 'hyperfine',
+        customsmallerisbetter: 'customSmallerIsBetter',
+        'custom-smaller-is-better': 'customSmallerIsBetter',
+        custombiggerisbetter: 'customBiggerIsBetter',
+        'custom-bigger-is-better': 'customBiggerIsBetter',
+    };
+    const found = aliases[normal.toLowerCase()];
+    if (!found) {
+        throw new Error(`unknown metrics-format ${JSON.stringify(text)}: use one of ${METRICS_FORMATS.join(', ')}`);
+    }
+    return found;
+}
+function detectMetricsFormat(json, source) {
+    if (looksLikeHyperfine(json))
+        return 'hyperfine';
+    if (looksLikeGithubActionBenchmark(json))
+        return 'customSmallerIsBetter';
+    if (looksLikeBmf(json))
+        return 'bmf';
+    throw new MetricsFileError(source, 'not a metrics format vmstep knows: expected Bencher Metric Format ({"bench": {"latency": {"value": 1}}}), ' +
+        'a github-action-benchmark array ([{"name", "unit", "value"}]) or hyperfine --export-json ({"results": [...]}); ' +
+        'set metrics-format to say which');
+}
+/**
+ * Parses a metrics file the benchmark wrote. With format `auto` a
+ * github-action-benchmark array gets directions guessed from its units;
+ * name customSmallerIsBetter or customBiggerIsBetter to state them.
+ */
+function parseMetricsFile(content, options = {}) {
+    const source = options.source ?? 'metrics file';
+    const requested = options.format ?? 'auto';
+    const json = parseJson(decodeText(content, source), source);
+    const format = requested === 'auto' ? detectMetricsFormat(json, source) : requested;
+    let metrics;
+    let warnings = [];
+    switch (format) {
+        case 'bmf':
+            metrics = parseBmf(json, source);
+            break;
+        case 'customSmallerIsBetter':
+            metrics = parseGithubActionBenchmark(json, source, requested === 'auto' ? 'guess' : 'smaller');
+            break;
+        case 'customBiggerIsBetter':
+            metrics = parseGithubActionBenchmark(json, source, 'bigger');
+            break;
+        case 'hyperfine':
+            ({ metrics, warnings } = parseHyperfine(json, source));
+            break;
+    }
+    const seen = new Set();
+    for (const m of metrics) {
+        const key = metricKey(m);
+        if (seen.has(key))
+            throw new MetricsFileError(source, `metric ${JSON.stringify(metricLabel(m).slice(0, 80))} appears twice: give each benchmark a unique name`);
+        seen.add(key);
+    }
+    return { format, metrics, warnings };
+}
+
+;// CONCATENATED MODULE: ./src/bench/collect.ts
+// Gathers the metric values of many runs into one series per metric. Runs
+// come from the guest, so a benchmark that changes a unit between runs, or
+// leaves a metric out of some, is reported rather than silently averaged.
+
+/** Most distinct metrics across all runs of one arm. */
+const MAX_SERIES = 1000;
+/** `runs[i]` holds the metric values of measured run i (warm-up runs already left out). */
+function collectSeries(runs, armName = 'head') {
+    const byKey = new Map();
+    runs.forEach((values, run) => {
+        for (const v of values) {
+            if (!Number.isFinite(v.value)) {
+                throw new Error(`${armName} run ${run + 1}: metric ${JSON.stringify(metricLabel(v))} is ${v.value}, not a finite number`);
+            }
+            const key = metricKey(v);
+            let s = byKey.get(key);
+            if (!s) {
+                if (byKey.size >= MAX_SERIES) {
+                    throw new Error(`${armName} runs produced more than ${MAX_SERIES} distinct metrics: check that benchmark names do not include run-specific text such as timestamps`);
+                }
+                s = { name: v.name, measure: v.measure, unit: v.unit, direction: v.direction, values: [], runs: [] };
+                byKey.set(key, s);
+            }
+            else if (s.unit !== v.unit) {
+                throw new Error(`${armName} run ${run + 1}: metric ${JSON.stringify(metricLabel(v))} is in ${JSON.stringify(v.unit)}, ` +
+                    `but earlier runs used ${JSON.stringify(s.unit)}: the benchmark must report each metric in one unit`);
+            }
+            s.values.push(v.value);
+            s.runs.push(run);
+        }
+    });
+    const warnings = [];
+    const series = [...byKey.values()].map(({ runs: present, ...s }) => {
+        if (present.length < runs.length) {
+            const missing = runs.map((_, i) => i).filter((i) => !present.includes(i));
+            warnings.push(`${armName}: metric ${JSON.stringify(metricLabel(s))} is missing from run${missing.length > 1 ? 's' : ''} ${missing
+                .slice(0, 10)
+                .map((i) => i + 1)
+                .join(', ')}${missing.length > 10 ? ', ...' : ''} (its statistics use the ${present.length} runs that have it)`);
+        }
+        return s;
+    });
+    return { series, warnings };
+}
+
+;// CONCATENATED MODULE: ./src/bench/schedule.ts
+// Run order for benchmark mode. With a baseline image the two arms alternate
+// (A B A B ...) so that slow drift on the host, such as thermal throttling or
+// a neighbour's load, lands on both alike instead of on whichever ran second.
+// Warm-up runs come first, alternate the same way, and are discarded.
+/** Bounds that keep a mistyped input (repeat: 10000) from holding a runner for days. */
+const MAX_REPEAT = 1000;
+const MAX_WARMUP = 100;
+function validateRunCounts(repeat, warmup) {
+    if (!Number.isInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) {
+        throw new Error(`repeat must be a whole number from 1 to ${MAX_REPEAT}, got ${repeat}`);
+    }
+    if (!Number.isInteger(warmup) || warmup < 0 || warmup > MAX_WARMUP) {
+        throw new Error(`warmup must be a whole number from 0 to ${MAX_WARMUP}, got ${warmup}`);
+    }
+}
+function interleavedSchedule(options) {
+    const warmup = options.warmup ?? 0;
+    const arms = options.arms ?? ['baseline', 'head'];
+    validateRunCounts(options.repeat, warmup);
+    if (arms.length === 0 || new Set(arms).size !== arms.length)
+        throw new Error('the schedule needs one or more distinct arms');
+    const runs = [];
+    for (let i = 0; i < warmup; i++)
+        for (const arm of arms)
+            runs.push({ arm, warmup: true, index: i });
+    for (let i = 0; i < options.repeat; i++)
+        for (const arm of arms)
+            runs.push({ arm, warmup: false, index: i });
+    return runs;
+}
+
+;// CONCATENATED MODULE: ./src/bench/stats/special.ts
+// Special functions behind the p-values and confidence intervals: log-gamma,
+// the regularised incomplete beta and gamma functions, and the normal,
+// Student t and binomial distributions built on them. Written here rather
+// than taken from a package so that the action bundle stays small and every
+// number in a verdict can be traced to one file. Accuracy target: about 1e-12
+// relative for the arguments benchmark statistics produce (degrees of freedom
+// up to ~1e5); the unit tests pin it against closed forms and scipy.
+const EPSILON = 1e-15;
+// Smallest magnitude the continued fractions may divide by (modified Lentz).
+const TINY = 1e-300;
+const MAX_ITERATIONS = 100_000;
+// Lanczos approximation, g = 7, n = 9: the coefficient set published by
+// Godfrey and used by many numerical libraries; ~15 significant digits.
+const LANCZOS_G = 7;
+const LANCZOS = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+/** ln |Γ(x)| for x > 0 (the only domain the distributions need). */
+function lnGamma(x) {
+    if (!(x > 0))
+        throw new RangeError(`lnGamma needs x > 0, got ${x}`);
+    if (x < 0.5) {
+        // Reflection keeps the series in its accurate range.
+        return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lnGamma(1 - x);
+    }
+    const z = x - 1;
+    let sum = LANCZOS[0];
+    for (let i = 1; i < LANCZOS.length; i++)
+        sum += LANCZOS[i] / (z + i);
+    const t = z + LANCZOS_G + 0.5;
+    return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum);
+}
+/** ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b). */
+function lnBeta(a, b) {
+    return lnGamma(a) + lnGamma(b) - lnGamma(a + b);
+}
+/**
+ * Continued fraction for the incomplete beta function (Numerical Recipes
+ * §6.4, evaluated with the modified Lentz method). Converges quickly for
+ * x < (a + 1) / (a + b + 2); the caller uses the symmetry otherwise.
+ */
+function betaContinuedFraction(x, a, b) {
+    const qab = a + b;
+    const qap = a + 1;
+    const qam = a - 1;
+    let c = 1;
+    let d = 1 - (qab * x) / qap;
+    if (Math.abs(d) < TINY)
+        d = TINY;
+    d = 1 / d;
+    let h = d;
+    for (let m = 1; m <= MAX_ITERATIONS; m++) {
+        const m2 = 2 * m;
+        // Even step.
+        let aa = (m * (b - m) * x) / ((qam + m2) * (a + m2));
+        d = 1 + aa * d;
+        if (Math.abs(d) < TINY)
+            d = TINY;
+        c = 1 + aa / c;
+        if (Math.abs(c) < TINY)
+            c = TINY;
+        d = 1 / d;
+        h *= d * c;
+        // Odd step.
+        aa = (-(a + m) * (qab + m) * x) / ((a + m2) * (qap + m2));
+        d = 1 + aa * d;
+        if (Math.abs(d) < TINY)
+            d = TINY;
+        c = 1 + aa / c;
+        if (Math.abs(c) < TINY)
+            c = TINY;
+        d = 1 / d;
+        const delta = d * c;
+        h *= delta;
+        if (Math.abs(delta - 1) < EPSILON)
+            return h;
+    }
+    throw new Error(`incomplete beta did not converge for x=${x}, a=${a}, b=${b}`);
+}
+/**
+ * Regularised incomplete beta I_x(a, b) for 0 ≤ x ≤ 1, a, b > 0.
+ * `complement` may carry 1 − x computed without cancellation (the t
+ * distribution passes t²/(ν + t²) directly), which keeps tiny tails exact.
+ */
+function regularizedIncompleteBeta(x, a, b, complement = 1 - x) {
+    if (!(a > 0) || !(b > 0))
+        throw new RangeError(`incomplete beta needs a, b > 0, got a=${a}, b=${b}`);
+    if (!(x >= 0 && x <= 1))
+        throw new RangeError(`incomplete beta needs 0 <= x <= 1, got ${x}`);
+    if (x === 0)
+        return 0;
+    if (complement === 0 || x === 1)
+        return 1;
+    const lnFront = a * Math.log(x) + b * Math.log(complement) - lnBeta(a, b);
+    if (x < (a + 1) / (a + b + 2)) {
+        return (Math.exp(lnFront) * betaContinuedFraction(x, a, b)) / a;
+    }
+    return 1 - (Math.exp(lnFront) * betaContinuedFraction(complement, b, a)) / b;
+}
+/** Regularised lower incomplete gamma P(a, x) (series) and upper Q(a, x) (continued fraction). */
+function regularizedGammaP(a, x) {
+    if (!(a > 0) || !(x >= 0))
+        throw new RangeError(`incomplete gamma needs a > 0, x >= 0, got a=${a}, x=${x}`);
+    if (x === 0)
+        return 0;
+    if (x < a + 1)
+        return gammaSeries(a, x);
+    return 1 - gammaContinuedFraction(a, x);
+}
+function regularizedGammaQ(a, x) {
+    if (!(a > 0) || !(x >= 0))
+        throw new RangeError(`incomplete gamma needs a > 0, x >= 0, got a=${a}, x=${x}`);
+    if (x === 0)
+        return 1;
+    if (x < a + 1)
+        return 1 - gammaSeries(a, x);
+    return gammaContinuedFraction(a, x);
+}
+function gammaSeries(a, x) {
+    let ap = a;
+    let sum = 1 / a;
+    let term = sum;
+    for (let n = 1; n <= MAX_ITERATIONS; n++) {
+        ap += 1;
+        term *= x / ap;
+        sum += term;
+        if (Math.abs(term) < Math.abs(sum) * EPSILON) {
+            return sum * Math.exp(-x + a * Math.log(x) - lnGamma(a));
+        }
+    }
+    throw new Error(`incomplete gamma series did not converge for a=${a}, x=${x}`);
+}
+function gammaContinuedFraction(a, x) {
+    let b = x + 1 - a;
+    let c = 1 / TINY;
+    let d = 1 / b;
+    let h = d;
+    for (let i = 1; i <= MAX_ITERATIONS; i++) {
+        const an = -i * (i - a);
+        b += 2;
+        d = an * d + b;
+        if (Math.abs(d) < TINY)
+            d = TINY;
+        c = b + an / c;
+        if (Math.abs(c) < TINY)
+            c = TINY;
+        d = 1 / d;
+        const delta = d * c;
+        h *= delta;
+        if (Math.abs(delta - 1) < EPSILON)
+            return Math.exp(-x + a * Math.log(x) - lnGamma(a)) * h;
+    }
+    throw new Error(`incomplete gamma continued fraction did not converge for a=${a}, x=${x}`);
+}
+/** Complementary error function, via erfc(x) = Q(1/2, x²) for x ≥ 0. */
+function erfc(x) {
+    if (Number.isNaN(x))
+        return NaN;
+    const q = regularizedGammaQ(0.5, x * x);
+    return x >= 0 ? q : 2 - q;
+}
+/** Standard normal CDF Φ(z). */
+function normalCdf(z) {
+    return 0.5 * erfc(-z / Math.SQRT2);
+}
+/** Standard normal upper tail 1 − Φ(z), accurate far into the tail. */
+function normalSf(z) {
+    return 0.5 * erfc(z / Math.SQRT2);
+}
+/** Student t CDF with ν degrees of freedom (ν > 0, need not be an integer: Welch's ν is not). */
+function studentTCdf(t, df) {
+    if (!(df > 0))
+        throw new RangeError(`t distribution needs df > 0, got ${df}`);
+    if (Number.isNaN(t))
+        return NaN;
+    if (t === Infinity)
+        return 1;
+    if (t === -Infinity)
+        return 0;
+    const t2 = t * t;
+    // P(|T| > |t|) = I_{ν/(ν+t²)}(ν/2, 1/2).
+    const twoSided = regularizedIncompleteBeta(df / (df + t2), df / 2, 0.5, t2 / (df + t2));
+    return t > 0 ? 1 - twoSided / 2 : twoSided / 2;
+}
+/** Two-sided tail probability P(|T| ≥ |t|), without the 1 − (1 − p) cancellation. */
+function studentTTwoSidedP(t, df) {
+    if (!(df > 0))
+        throw new RangeError(`t distribution needs df > 0, got ${df}`);
+    if (Number.isNaN(t))
+        return NaN;
+    if (!Number.isFinite(t))
+        return 0;
+    const t2 = t * t;
+    return regularizedIncompleteBeta(df / (df + t2), df / 2, 0.5, t2 / (df + t2));
+}
+/**
+ * Quantile of the Student t distribution: the t with CDF(t) = p. Found by
+ * bracketing and bisection on the CDF, which is monotone, so it cannot
+ * diverge; ~60 CDF evaluations, negligible next to a VM run.
+ */
+function studentTQuantile(p, df) {
+    if (!(p > 0 && p < 1))
+        throw new RangeError(`t quantile needs 0 < p < 1, got ${p}`);
+    if (!(df > 0))
+        throw new RangeError(`t distribution needs df > 0, got ${df}`);
+    if (p === 0.5)
+        return 0;
+    // Solve in the upper half and mirror: the tail is where precision matters.
+    const upper = p > 0.5 ? p : 1 - p;
+    let lo = 0;
+    let hi = 1;
+    while (studentTCdf(hi, df) < upper) {
+        lo = hi;
+        hi *= 2;
+        if (hi > 1e300)
+            break;
+    }
+    for (let i = 0; i < 2000 && hi - lo > 1e-15 * Math.max(1, hi); i++) {
+        const mid = (lo + hi) / 2;
+        if (studentTCdf(mid, df) < upper)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const t = (lo + hi) / 2;
+    return p > 0.5 ? t : -t;
+}
+/** P(X ≤ k) for X ~ Binomial(n, prob), via P(X ≤ k) = I_{1−prob}(n − k, k + 1). */
+function binomialCdf(k, n, prob) {
+    if (!Number.isInteger(n) || n < 0)
+        throw new RangeError(`binomial needs a whole n >= 0, got ${n}`);
+    if (k < 0)
+        return 0;
+    const kk = Math.floor(k);
+    if (kk >= n)
+        return 1;
+    return regularizedIncompleteBeta(1 - prob, n - kk, kk + 1, prob);
+}
+
+;// CONCATENATED MODULE: ./src/bench/stats/describe.ts
+// Descriptive statistics for one metric's samples: the numbers the report
+// shows and the verdict starts from. Every function takes plain number arrays
+// and never mutates them.
+
+function assertSamples(values, what) {
+    if (values.length === 0)
+        throw new RangeError(`${what} needs at least one sample`);
+    for (const v of values) {
+        if (!Number.isFinite(v))
+            throw new RangeError(`${what} needs finite samples, got ${v}`);
+    }
+}
+function sorted(values) {
+    return [...values].sort((a, b) => a - b);
+}
+/** Arithmetic mean with a Kahan-compensated sum, so long runs of similar values do not drift. */
+function mean(values) {
+    assertSamples(values, 'mean');
+    let sum = 0;
+    let compensation = 0;
+    for (const v of values) {
+        const y = v - compensation;
+        const t = sum + y;
+        compensation = t - sum - y;
+        sum = t;
+    }
+    return sum / values.length;
+}
+/** Median: the middle value, or the mean of the two middle values. */
+function median(values) {
+    assertSamples(values, 'median');
+    return medianOfSorted(sorted(values));
+}
+function medianOfSorted(s) {
+    const mid = s.length >> 1;
+    return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+/** Sample variance with Bessel's correction (two-pass, so no catastrophic cancellation). */
+function sampleVariance(values) {
+    assertSamples(values, 'variance');
+    if (values.length < 2)
+        return 0;
+    const m = mean(values);
+    let ss = 0;
+    for (const v of values)
+        ss += (v - m) * (v - m);
+    return ss / (values.length - 1);
+}
+function sampleStdDev(values) {
+    return Math.sqrt(sampleVariance(values));
+}
+/** Two-sided t interval for the mean: mean ± t(1 − α/2, n − 1) · s / √n. */
+function meanInterval(values, confidence = 0.95) {
+    assertConfidence(confidence);
+    assertSamples(values, 'mean interval');
+    const n = values.length;
+    if (n < 2)
+        return null;
+    const m = mean(values);
+    const half = (studentTQuantile(1 - (1 - confidence) / 2, n - 1) * sampleStdDev(values)) / Math.sqrt(n);
+    return { lower: m - half, upper: m + half, confidence };
+}
+/**
+ * Order-statistic interval for the median [x(k), x(n−k+1)], with the largest
+ * k whose coverage 1 − 2·P(Binomial(n, ½) ≤ k − 1) still reaches the level.
+ * It assumes nothing about the distribution, which suits skewed timings.
+ * For n = 10 at 95 % that is [x(2), x(9)] with 97.85 % coverage.
+ */
+function medianInterval(values, confidence = 0.95) {
+    assertConfidence(confidence);
+    assertSamples(values, 'median interval');
+    const s = sorted(values);
+    const n = s.length;
+    const alpha = 1 - confidence;
+    let k = 0;
+    // P(B ≤ k−1) ≤ α/2 ⇔ [x(k), x(n−k+1)] covers with ≥ confidence.
+    while (k + 1 <= Math.floor((n + 1) / 2) && binomialCdf(k, n, 0.5) <= alpha / 2)
+        k++;
+    if (k === 0)
+        return null;
+    return { lower: s[k - 1], upper: s[n - k], confidence: 1 - 2 * binomialCdf(k - 1, n, 0.5) };
+}
+function summarize(values, confidence = 0.95) {
+    assertSamples(values, 'summary');
+    const s = sorted(values);
+    const m = mean(values);
+    const sd = sampleStdDev(values);
+    return {
+        n: values.length,
+        mean: m,
+        median: medianOfSorted(s),
+        stddev: sd,
+        cv: m === 0 ? NaN : sd / Math.abs(m),
+        min: s[0],
+        max: s[s.length - 1],
+        meanInterval: meanInterval(values, confidence),
+        medianInterval: medianInterval(values, confidence),
+    };
+}
+function assertConfidence(confidence) {
+    if (!(confidence > 0 && confidence < 1)) {
+        throw new RangeError(`confidence must be between 0 and 1 (for example 0.95), got ${confidence}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/bench/stats/random.ts
+// A small seeded PRNG for the bootstrap. Reports must be reproducible: the
+// same samples give the same interval on every run and every machine, so
+// Math.random is never used. sfc32 (Chris Doty-Humphrey's Small Fast
+// Counting generator) passes PractRand and needs only 32-bit integer maths;
+// its state is seeded from a string or number with the cyrb128 hash.
+function cyrb128(text) {
+    let h1 = 1779033703;
+    let h2 = 3144134277;
+    let h3 = 1013904242;
+    let h4 = 2773480762;
+    for (let i = 0; i < text.length; i++) {
+        const k = text.charCodeAt(i);
+        h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+        h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+        h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+        h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+    }
+    h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+    h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+    h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+    h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+    h1 ^= h2 ^ h3 ^ h4;
+    h2 ^= h1;
+    h3 ^= h1;
+    h4 ^= h1;
+    return [h1 >>> 0, h2 >>> 0, h3 >>> 0, h4 >>> 0];
+}
+/** A deterministic generator of uniform numbers in [0, 1). */
+function createRng(seed) {
+    let [a, b, c, d] = cyrb128(String(seed));
+    const next = () => {
+        a |= 0;
+        b |= 0;
+        c |= 0;
+        d |= 0;
+        const t = (((a + b) | 0) + d) | 0;
+        d = (d + 1) | 0;
+        a = b ^ (b >>> 9);
+        b = (c + (c << 3)) | 0;
+        c = (c << 21) | (c >>> 11);
+        c = (c + t) | 0;
+        return (t >>> 0) / 4294967296;
+    };
+    // Discard the first outputs: they still correlate with the seed hash.
+    for (let i = 0; i < 15; i++)
+        next();
+    return next;
+}
+
+;// CONCATENATED MODULE: ./src/bench/stats/bootstrap.ts
+// Percentile bootstrap for statistics that have no closed-form interval,
+// such as the relative change between two medians. Seeded, so the same
+// samples always give the same interval. Resamples live in reused typed
+// arrays and medians are found by selection, not sorting: 1000 runs × 2000
+// resamples stays in the tens of milliseconds per metric.
+
+
+const DEFAULT_RESAMPLES = 2000;
+const DEFAULT_SEED = 'vmstep-bootstrap';
+/** The p-quantile of sorted values, linearly interpolated (Hyndman–Fan type 7, the default of R and numpy). */
+function quantileOfSorted(s, p) {
+    if (s.length === 0)
+        throw new RangeError('quantile of an empty sample');
+    const h = (s.length - 1) * p;
+    const lo = Math.floor(h);
+    const hi = Math.min(lo + 1, s.length - 1);
+    return s[lo] + (h - lo) * (s[hi] - s[lo]);
+}
+/** Puts the k-th smallest value at index k (Hoare's selection); O(n) on average. */
+function selectInPlace(a, k) {
+    let lo = 0;
+    let hi = a.length - 1;
+    while (lo < hi) {
+        const pivot = a[(lo + hi) >> 1];
+        let i = lo;
+        let j = hi;
+        while (i <= j) {
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
+            if (i <= j) {
+                const t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
+    return a[k];
+}
+/** Median of the values, reordering the array. */
+function medianInPlace(a) {
+    const n = a.length;
+    if (n === 0)
+        return NaN;
+    const mid = n >> 1;
+    const upper = selectInPlace(a, mid);
+    if (n % 2 === 1)
+        return upper;
+    // After selection everything below index mid is ≤ a[mid]; the lower middle is their maximum.
+    let lower = -Infinity;
+    for (let i = 0; i < mid; i++)
+        if (a[i] > lower)
+            lower = a[i];
+    return (lower + upper) / 2;
+}
+function resample(values, rng, out) {
+    for (let i = 0; i < out.length; i++)
+        out[i] = values[Math.floor(rng() * values.length)];
+    return out;
+}
+/**
+ * Bootstrap interval for a statistic of two independent samples (each
+ * resampled separately). `statistic` may return NaN for a degenerate
+ * resample; those are dropped, and null is returned if most of them are.
+ */
+function bootstrapTwoSampleInterval(a, b, statistic, options = {}) {
+    const confidence = options.confidence ?? 0.95;
+    assertConfidence(confidence);
+    const resamples = options.resamples ?? DEFAULT_RESAMPLES;
+    if (a.length === 0 || b.length === 0)
+        return null;
+    const rng = createRng(options.seed ?? DEFAULT_SEED);
+    const bufA = new Float64Array(a.length);
+    const bufB = new Float64Array(b.length);
+    const stats = new Float64Array(resamples);
+    let kept = 0;
+    for (let i = 0; i < resamples; i++) {
+        const v = statistic(resample(a, rng, bufA), resample(b, rng, bufB));
+        if (Number.isFinite(v))
+            stats[kept++] = v;
+    }
+    if (kept < resamples / 2)
+        return null;
+    const sorted = stats.subarray(0, kept).sort();
+    const alpha = 1 - confidence;
+    return { lower: quantileOfSorted(sorted, alpha / 2), upper: quantileOfSorted(sorted, 1 - alpha / 2), confidence };
+}
+/** Relative change of medians, (median(head) − median(base)) / |median(base)|; NaN when the base median is 0. */
+function relativeMedianChange(base, head) {
+    return relativeMedianChangeInPlace(Float64Array.from(base), Float64Array.from(head));
+}
+/** The same, reordering its (scratch) arguments: the bootstrap's statistic. */
+const relativeMedianChangeInPlace = (base, head) => {
+    const mb = medianInPlace(base);
+    const mh = medianInPlace(head);
+    return mb === 0 ? NaN : (mh - mb) / Math.abs(mb);
+};
+
+;// CONCATENATED MODULE: ./src/bench/stats/mann-whitney.ts
+// Mann-Whitney U test (Wilcoxon rank-sum): a rank test that needs no
+// normality, so one slow outlier run cannot make or break a verdict. Exact
+// p-values for small tie-free samples; otherwise the normal approximation
+// with tie and continuity corrections, as scipy.stats.mannwhitneyu computes.
+
+/**
+ * Above this many samples in total the exact distribution is not used even
+ * without ties: its table grows as n1·n2·(n1·n2) and the normal
+ * approximation is already accurate there. scipy's 'auto' switches earlier
+ * (when both samples have more than 8); exact is the better answer for the
+ * typical 10-30 benchmark repeats, so vmstep keeps it longer.
+ */
+const EXACT_MAX_TOTAL = 60;
+/** Midranks (1-based) of the pooled samples, and the tie correction Σ(t³ − t). */
+function rankPooled(a, b) {
+    const pooled = [...a.map((v) => ({ v, fromA: true })), ...b.map((v) => ({ v, fromA: false }))];
+    pooled.sort((x, y) => x.v - y.v);
+    let rankSumA = 0;
+    let tieTerm = 0;
+    for (let i = 0; i < pooled.length;) {
+        let j = i;
+        while (j + 1 < pooled.length && pooled[j + 1].v === pooled[i].v)
+            j++;
+        const t = j - i + 1;
+        const midrank = (i + j + 2) / 2;
+        for (let k = i; k <= j; k++)
+            if (pooled[k].fromA)
+                rankSumA += midrank;
+        if (t > 1)
+            tieTerm += t * t * t - t;
+        i = j + 1;
+    }
+    return { rankSumA, tieTerm };
+}
+/**
+ * Null distribution of U for sample sizes m and n, as probabilities indexed
+ * by U = 0 … m·n. Recurrence on the largest pooled value: it belongs to the
+ * first sample with probability i/(i+j), and then beats all j others.
+ * Only additions of positive terms, so no cancellation at any size.
+ */
+function exactUDistribution(m, n) {
+    // prev[j] holds the distribution for (i − 1, j); cur[j] for (i, j).
+    let prev = [];
+    for (let j = 0; j <= n; j++)
+        prev.push(Float64Array.of(1));
+    for (let i = 1; i <= m; i++) {
+        const cur = [Float64Array.of(1)];
+        for (let j = 1; j <= n; j++) {
+            const dist = new Float64Array(i * j + 1);
+            const fromA = prev[j]; // (i − 1, j), shifted by j
+            const fromB = cur[j - 1]; // (i, j − 1)
+            const pa = i / (i + j);
+            const pb = j / (i + j);
+            for (let u = 0; u < fromA.length; u++)
+                dist[u + j] += pa * fromA[u];
+            for (let u = 0; u < fromB.length; u++)
+                dist[u] += pb * fromB[u];
+            cur.push(dist);
+        }
+        prev = cur;
+    }
+    return prev[n];
+}
+function mannWhitneyU(a, b, method = 'auto') {
+    const n1 = a.length;
+    const n2 = b.length;
+    if (n1 === 0 || n2 === 0)
+        throw new RangeError(`Mann-Whitney U needs samples on both sides, got ${n1} and ${n2}`);
+    for (const v of [...a, ...b])
+        if (Number.isNaN(v))
+            throw new RangeError('Mann-Whitney U needs numbers, got NaN');
+    const { rankSumA, tieTerm } = rankPooled(a, b);
+    const u1 = rankSumA - (n1 * (n1 + 1)) / 2;
+    const u2 = n1 * n2 - u1;
+    const uMax = Math.max(u1, u2);
+    const useExact = method === 'exact' || (method === 'auto' && tieTerm === 0 && n1 + n2 <= EXACT_MAX_TOTAL);
+    if (useExact) {
+        // Without ties U is a whole number; with ties (only when asked for
+        // 'exact') scipy rounds the statistic into the tie-free distribution too.
+        const dist = exactUDistribution(n1, n2);
+        const tail = (from) => {
+            let sf = 0;
+            for (let u = Math.ceil(from); u < dist.length; u++)
+                sf += dist[u];
+            return sf;
+        };
+        const pValue = Math.min(1, 2 * tail(uMax));
+        return { u: u1, pValue, method: 'exact', minimumPValue: Math.min(1, 2 * dist[dist.length - 1]) };
+    }
+    const n = n1 + n2;
+    const mu = (n1 * n2) / 2;
+    const sigma = Math.sqrt(((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))));
+    if (sigma === 0)
+        return { u: u1, pValue: 1, method: 'asymptotic', minimumPValue: null };
+    const z = (uMax - mu - 0.5) / sigma;
+    return { u: u1, pValue: Math.min(1, 2 * normalSf(z)), method: 'asymptotic', minimumPValue: null };
+}
+
+;// CONCATENATED MODULE: ./src/bench/stats/welch.ts
+// Welch's unequal-variances t-test. Baseline and head runs need not share a
+// variance (a regression often adds jitter as well as time), so Student's
+// pooled test would be the wrong default.
+
+
+function welchTTest(a, b, confidence = 0.95) {
+    assertConfidence(confidence);
+    if (a.length < 2 || b.length < 2) {
+        throw new RangeError(`Welch's t-test needs at least 2 samples on each side, got ${a.length} and ${b.length}`);
+    }
+    const va = sampleVariance(a) / a.length;
+    const vb = sampleVariance(b) / b.length;
+    const difference = mean(a) - mean(b);
+    const se2 = va + vb;
+    if (se2 === 0) {
+        // Both samples constant: the difference is either exactly zero or certain.
+        const df = a.length + b.length - 2;
+        const t = difference === 0 ? 0 : difference > 0 ? Infinity : -Infinity;
+        return { t, df, pValue: difference === 0 ? 1 : 0, difference, interval: { lower: difference, upper: difference, confidence } };
+    }
+    const se = Math.sqrt(se2);
+    const df = (se2 * se2) / ((va * va) / (a.length - 1) + (vb * vb) / (b.length - 1));
+    const t = difference / se;
+    const half = studentTQuantile(1 - (1 - confidence) / 2, df) * se;
+    return {
+        t,
+        df,
+        pValue: studentTTwoSidedP(t, df),
+        difference,
+        interval: { lower: difference - half, upper: difference + half, confidence },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/bench/verdict.ts
+// The verdict per metric: did head get worse than baseline by more than the
+// threshold, with enough evidence for the chosen test? Three tests, named as
+// the user configures them:
+//   percentage    the change of medians beyond the threshold, no significance
+//                 test (what github-action-benchmark does, but on medians);
+//   t-test        Welch's t-test on the means, p < alpha, and the change of
+//                 means beyond the threshold;
+//   mann-whitney  Mann-Whitney U on the ranks, p < alpha, and the change of
+//                 medians beyond the threshold (robust to outlier runs).
+// A metric whose run-to-run noise (coefficient of variation) is above half
+// the threshold is called out: a threshold inside the noise either misses
+// real regressions or fires on nothing.
+
+
+
+
+
+const TEST_NAMES = ['percentage', 't-test', 'mann-whitney'];
+const DEFAULTS = { alpha: 0.05, confidence: 0.95, seed: 'vmstep' };
+function parseTestName(text) {
+    const t = text.trim().toLowerCase();
+    const aliases = {
+        percentage: 'percentage',
+        percent: 'percentage',
+        't-test': 't-test',
+        ttest: 't-test',
+        welch: 't-test',
+        'mann-whitney': 'mann-whitney',
+        mannwhitney: 'mann-whitney',
+        'mann-whitney-u': 'mann-whitney',
+    };
+    const found = aliases[t];
+    if (!found)
+        throw new Error(`unknown test ${JSON.stringify(text)}: use one of ${TEST_NAMES.join(', ')}`);
+    return found;
+}
+/** Parses a threshold such as "5", "5%" or "2.5 %"; throws naming the input otherwise. */
+function parseThreshold(text) {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(text);
+    if (!m)
+        throw new Error(`threshold must be a percentage such as 5 or 5%, got ${JSON.stringify(text)}`);
+    return Number(m[1]);
+}
+function validateOptions(options) {
+    if (!TEST_NAMES.includes(options.test))
+        throw new Error(`unknown test ${JSON.stringify(options.test)}: use one of ${TEST_NAMES.join(', ')}`);
+    if (!(options.thresholdPercent >= 0) || !Number.isFinite(options.thresholdPercent)) {
+        throw new Error(`threshold must be a percentage of 0 or more, got ${options.thresholdPercent}`);
+    }
+    const alpha = options.alpha ?? DEFAULTS.alpha;
+    if (!(alpha > 0 && alpha < 1))
+        throw new Error(`alpha must be between 0 and 1 (for example 0.05), got ${alpha}`);
+}
+function resolveDirection(metric, overrides) {
+    const label = metricLabel(metric);
+    if (Object.hasOwn(overrides, label))
+        return overrides[label];
+    if (Object.hasOwn(overrides, metric.name))
+        return overrides[metric.name];
+    return metric.direction;
+}
+/** Smallest equal number of runs per arm at which Mann-Whitney's exact p can go below alpha. */
+function minimumRunsForMannWhitney(alpha) {
+    // Two-sided minimum p for n and n runs is 2 / C(2n, n).
+    let n = 1;
+    let binom = 2; // C(2, 1)
+    while (2 / binom >= alpha) {
+        n++;
+        binom = (binom * (2 * n - 1) * (2 * n)) / (n * n);
+    }
+    return n;
+}
+const fmtP = (p) => (p < 0.0001 ? p.toExponential(1) : p.toPrecision(2));
+function compareSeries(baseline, head, options) {
+    validateOptions(options);
+    const resolved = {
+        test: options.test,
+        thresholdPercent: options.thresholdPercent,
+        alpha: options.alpha ?? DEFAULTS.alpha,
+        confidence: options.confidence ?? DEFAULTS.confidence,
+        seed: options.seed ?? DEFAULTS.seed,
+        directions: options.directions ?? {},
+    };
+    const baseByKey = new Map(baseline.map((s) => [metricKey(s), s]));
+    const seen = new Set();
+    const metrics = [];
+    for (const h of head) {
+        const key = metricKey(h);
+        seen.add(key);
+        metrics.push(compareMetric(baseByKey.get(key) ?? null, h, resolved));
+    }
+    for (const b of baseline)
+        if (!seen.has(metricKey(b)))
+            metrics.push(compareMetric(b, null, resolved));
+    const counts = { regression: 0, improvement: 0, 'no-change': 0, inconclusive: 0, new: 0, missing: 0 };
+    for (const m of metrics)
+        counts[m.verdict]++;
+    return { options: resolved, metrics, counts, regressed: counts.regression > 0 };
+}
+function compareMetric(base, head, o) {
+    const source = (head ?? base);
+    const metric = {
+        name: source.name,
+        measure: source.measure,
+        unit: source.unit,
+        direction: resolveDirection(source, o.directions),
+    };
+    // A baseline file may predate a change of unit: time units convert, anything else cannot be compared.
+    let baseFactor = 1;
+    let unitClash = null;
+    if (base && head && base.unit !== head.unit) {
+        const from = secondsPerUnit(base.unit);
+        const to = secondsPerUnit(head.unit);
+        if (from !== undefined && to !== undefined)
+            baseFactor = from / to;
+        else
+            unitClash = `the baseline is in ${JSON.stringify(base.unit)} but head is in ${JSON.stringify(head.unit)}`;
+    }
+    const baselineValues = base ? base.values.map((v) => v * baseFactor) : [];
+    const headValues = head ? [...head.values] : [];
+    const bSum = baselineValues.length > 0 ? summarize(baselineValues, o.confidence) : null;
+    const hSum = headValues.length > 0 ? summarize(headValues, o.confidence) : null;
+    const cvs = [bSum, hSum].filter((s) => s !== null && s.n >= 2 && Number.isFinite(s.cv)).map((s) => s.cv * 100);
+    const noisePercent = cvs.length > 0 ? Math.max(...cvs) : null;
+    // Only where a verdict is given: a metric without one has nothing the noise could mislead.
+    const noisy = bSum !== null && hSum !== null && o.thresholdPercent > 0 && noisePercent !== null && noisePercent > o.thresholdPercent / 2;
+    const result = (verdict, reason, extra = {}) => ({
+        metric,
+        baselineValues,
+        headValues,
+        baseline: bSum,
+        head: hSum,
+        changePercent: extra.changePercent ?? null,
+        interval: extra.interval ?? null,
+        pValue: extra.pValue ?? null,
+        verdict,
+        noisePercent,
+        noisy,
+        reason: noisy ? `${reason}; noise (CV ${noisePercent.toFixed(1)}%) is above half the threshold` : reason,
+    });
+    if (!bSum)
+        return result('new', 'no baseline for this metric');
+    if (!hSum)
+        return result('missing', 'in the baseline but not reported by head');
+    if (unitClash)
+        return result('inconclusive', `${unitClash}: regenerate the baseline`);
+    const useMeans = o.test === 't-test';
+    const bCentre = useMeans ? bSum.mean : bSum.median;
+    const hCentre = useMeans ? hSum.mean : hSum.median;
+    if (bCentre === 0) {
+        return hCentre === 0
+            ? result('no-change', 'zero in both')
+            : result('inconclusive', 'the baseline is zero, so a relative change is undefined');
+    }
+    const changePercent = ((hCentre - bCentre) / Math.abs(bCentre)) * 100;
+    const worse = metric.direction === 'smaller' ? changePercent > 0 : changePercent < 0;
+    const beyond = Math.abs(changePercent) > o.thresholdPercent;
+    const sign = changePercent >= 0 ? '+' : '';
+    const changeText = `${sign}${changePercent.toFixed(2)}% vs threshold ${o.thresholdPercent}%`;
+    let interval;
+    let pValue = null;
+    let evidence;
+    let significant;
+    if (o.test === 't-test') {
+        if (bSum.n < 2 || hSum.n < 2) {
+            return result('inconclusive', `Welch's t-test needs at least 2 runs on each side (have ${bSum.n} and ${hSum.n}): raise repeat`, {
+                changePercent,
+            });
+        }
+        const w = welchTTest(headValues, baselineValues, o.confidence);
+        const scale = 100 / Math.abs(bCentre);
+        interval = { lower: w.interval.lower * scale, upper: w.interval.upper * scale, confidence: o.confidence };
+        pValue = w.pValue;
+        significant = w.pValue < o.alpha;
+        evidence = `Welch's t-test p = ${fmtP(w.pValue)}`;
+    }
+    else {
+        interval = medianChangeInterval(baselineValues, headValues, o);
+        if (o.test === 'mann-whitney') {
+            const mw = mannWhitneyU(headValues, baselineValues);
+            if (mw.minimumPValue !== null && mw.minimumPValue >= o.alpha) {
+                const need = minimumRunsForMannWhitney(o.alpha);
+                return result('inconclusive', `with ${hSum.n} and ${bSum.n} runs Mann-Whitney cannot reach p < ${o.alpha} (smallest possible p ${fmtP(mw.minimumPValue)}): set repeat to at least ${need}`, { changePercent, interval });
+            }
+            pValue = mw.pValue;
+            significant = mw.pValue < o.alpha;
+            evidence = `Mann-Whitney p = ${fmtP(mw.pValue)}`;
+        }
+        else {
+            significant = true;
+            evidence = 'change of medians';
+        }
+    }
+    const extra = { changePercent, interval, pValue };
+    if (!beyond)
+        return result('no-change', `${changeText} (${evidence})`, extra);
+    if (!significant)
+        return result('no-change', `${changeText} but not significant (${evidence} ≥ ${o.alpha})`, extra);
+    return result(worse ? 'regression' : 'improvement', `${changeText} (${evidence})`, extra);
+}
+function medianChangeInterval(base, head, o) {
+    // One run has no spread to resample: an interval there would be a false point.
+    if (base.length < 2 || head.length < 2)
+        return null;
+    const ci = bootstrapTwoSampleInterval(base, head, relativeMedianChangeInPlace, { confidence: o.confidence, seed: o.seed });
+    return ci && { lower: ci.lower * 100, upper: ci.upper * 100, confidence: ci.confidence };
+}
+/**
+ * The message for a failed step under fail-on-regression, or null when
+ * nothing regressed: which metrics, by how much, against which threshold.
+ */
+function regressionMessage(c) {
+    const regressed = c.metrics.filter((m) => m.verdict === 'regression');
+    if (regressed.length === 0)
+        return null;
+    const list = regressed
+        .slice(0, 10)
+        .map((m) => `${metricLabel(m.metric).slice(0, 80)} (${m.changePercent >= 0 ? '+' : ''}${m.changePercent.toFixed(1)}%)`)
+        .join(', ');
+    const more = regressed.length > 10 ? ` and ${regressed.length - 10} more` : '';
+    return (`${regressed.length} benchmark metric${regressed.length === 1 ? '' : 's'} regressed beyond the ${c.options.thresholdPercent}% threshold ` +
+        `(${c.options.test}): ${list}${more}. See the job summary for every run.`);
+}
+
+;// CONCATENATED MODULE: ./src/bench/guest-settings.ts
+// Guest kernel arguments that benchmark mode adds to the base command line
+// (the base lives with the VM launcher; these are only for `bench`). They
+// remove sources of run-to-run variance that have nothing to do with the
+// code under test, as Bencher recommends for its bare-metal runners:
+//   nokaslr                      the kernel lands at the same address every boot,
+//                                so its cache and TLB footprint repeats;
+//   norandmaps                   no address-space randomisation for the workload
+//                                (same as randomize_va_space=0);
+//   transparent_hugepage=never   no khugepaged work, no huge-page luck.
+const BENCH_KERNEL_ARGS = Object.freeze(['nokaslr', 'norandmaps', 'transparent_hugepage=never']);
+
+;// CONCATENATED MODULE: ./src/bench/report/format.ts
+// Number and text formatting shared by the markdown report and the chart.
+// Names reach these functions from the guest, so every function that puts
+// text into markdown or SVG escapes it here, in one place.
+
+/** Longest metric name shown; longer names are cut with an ellipsis. */
+const MAX_DISPLAY_NAME = 100;
+const TIME_SCALES = [
+    [1, 's'],
+    [1e-3, 'ms'],
+    [1e-6, 'µs'],
+    [1e-9, 'ns'],
+];
+/** Significant digits that keep a value readable without hiding a 1 % change. */
+function trimmed(value, digits = 4) {
+    if (value === 0)
+        return '0';
+    const abs = Math.abs(value);
+    if (abs >= 1e15 || abs < 1e-6)
+        return value.toExponential(digits - 1);
+    // toPrecision can switch to exponent notation for large values; avoid it below 1e15.
+    const decimals = Math.max(0, digits - 1 - Math.floor(Math.log10(abs)));
+    return value.toFixed(Math.min(decimals, 12));
+}
+/** Picks one display scale for a set of values in a time unit, so a column or axis shares it. */
+function timeScaleFor(values, unit) {
+    const perUnit = secondsPerUnit(unit);
+    if (perUnit === undefined)
+        return null;
+    const finite = values.filter((v) => Number.isFinite(v) && v !== 0).map((v) => Math.abs(v) * perUnit);
+    const typical = finite.length > 0 ? Math.max(...finite) : perUnit;
+    const [scale, name] = TIME_SCALES.find(([s]) => typical >= s) ?? TIME_SCALES[TIME_SCALES.length - 1];
+    return { factor: perUnit / scale, unit: name };
+}
+/** "12.35 ms", "1.523 µs", "48,210 req/s", "0.93". */
+function formatValue(value, unit, digits = 4) {
+    const time = timeScaleFor([value], unit);
+    if (time)
+        return `${trimmed(value * time.factor, digits)} ${time.unit}`;
+    const text = Math.abs(value) >= 1e4 && Math.abs(value) < 1e15 && Number.isInteger(Math.round(value))
+        ? Math.round(value).toLocaleString('en-US')
+        : trimmed(value, digits);
+    return unit ? `${text} ${unit}` : text;
+}
+/** "+12.3%", "−4.0%", "0.0%": a real minus sign so columns read cleanly. */
+function formatPercent(value, digits = 1) {
+    if (!Number.isFinite(value))
+        return 'n/a';
+    const text = Math.abs(value).toFixed(digits);
+    if (Number(text) === 0)
+        return `${text}%`;
+    return `${value > 0 ? '+' : '−'}${text}%`;
+}
+/** Drops characters that cannot appear in XML 1.0 and replaces line breaks and tabs. */
+function cleanText(text, max = MAX_DISPLAY_NAME) {
+    let clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+    clean = clean.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+    clean = clean.replace(/[\ufffe\uffff]/g, '\ufffd');
+    const chars = [...clean];
+    return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : clean;
+}
+/**
+ * Text safe inside a GitHub-flavoured markdown table cell: no pipes or line
+ * breaks, no HTML, no emphasis or links, and no @mentions or #references
+ * that would notify people from a name the guest chose.
+ */
+function escapeMarkdown(text, max = MAX_DISPLAY_NAME) {
+    return cleanText(text, max)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/[\\`*_[\]|~]/g, (c) => `\\${c}`)
+        .replace(/@/g, '@\u2060')
+        .replace(/#(?=\d)/g, '#\u2060')
+        .replace(/:\/\//g, ':\u2060//');
+}
+function escapeXml(text, max = MAX_DISPLAY_NAME) {
+    return cleanText(text, max)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&apos;');
+}
+
+;// CONCATENATED MODULE: ./src/bench/report/markdown.ts
+// The markdown report: the job summary table and the PR comment body. One
+// row per metric (metric, baseline, head, change, interval, verdict), a
+// headline that says what failed, and the noise call-outs below it. GitHub
+// renders it; a terminal shows it readably as plain text too.
+
+
+const VERDICT_TEXT = {
+    regression: '🔴 **regression**',
+    improvement: '🟢 improvement',
+    'no-change': '⚪ no change',
+    inconclusive: '🟡 inconclusive',
+    new: '🆕 new',
+    missing: '⚫ missing',
+};
+const TEST_TITLES = {
+    percentage: 'change of medians',
+    't-test': "Welch's t-test on means",
+    'mann-whitney': 'Mann-Whitney U on medians',
+};
+/** The centre the test compares: the mean for t-test, the median otherwise. */
+function centre(s, test) {
+    return test === 't-test' ? s.mean : s.median;
+}
+function armCell(s, m, test) {
+    if (!s)
+        return '—';
+    const value = formatValue(centre(s, test), m.metric.unit);
+    const spread = s.n >= 2 && Number.isFinite(s.cv) ? ` ±${(s.cv * 100).toFixed(1)}%` : '';
+    return `${escapeMarkdown(value)}${spread}`;
+}
+function intervalCell(m) {
+    if (!m.interval)
+        return '—';
+    return `${formatPercent(m.interval.lower)} … ${formatPercent(m.interval.upper)}`;
+}
+function verdictCell(m) {
+    const p = m.pValue !== null ? ` (p ${m.pValue < 0.001 ? '< 0.001' : `= ${m.pValue.toFixed(3)}`})` : '';
+    return `${VERDICT_TEXT[m.verdict]}${p}${m.noisy ? ' ⚠️ noisy' : ''}`;
+}
+function plural(n, one, many = `${one}s`) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+function renderHeadline(c) {
+    const parts = [
+        c.counts.regression > 0 ? `**${plural(c.counts.regression, 'regression')}**` : 'no regressions',
+        plural(c.counts.improvement, 'improvement'),
+        `${c.counts['no-change']} unchanged`,
+    ];
+    if (c.counts.inconclusive > 0)
+        parts.push(`${c.counts.inconclusive} inconclusive`);
+    if (c.counts.new > 0)
+        parts.push(`${c.counts.new} new`);
+    if (c.counts.missing > 0)
+        parts.push(`${c.counts.missing} missing`);
+    return parts.join(' · ');
+}
+function runCounts(c) {
+    const ns = (pick) => {
+        const set = [...new Set(c.metrics.map(pick).filter((s) => s !== null).map((s) => s.n))];
+        return set.length === 1 ? String(set[0]) : set.length === 0 ? '0' : `${Math.min(...set)}–${Math.max(...set)}`;
+    };
+    return `${ns((m) => m.baseline)} baseline and ${ns((m) => m.head)} head runs`;
+}
+function renderMarkdownReport(c, options = {}) {
+    const hasBaseline = c.metrics.some((m) => m.baseline !== null);
+    if (!hasBaseline)
+        return renderMarkdownStatistics(c, options);
+    const o = c.options;
+    const lines = [];
+    if (options.title)
+        lines.push(`### ${escapeMarkdown(options.title)}`, '');
+    lines.push(renderHeadline(c), '', `${TEST_TITLES[o.test]}, threshold ${o.thresholdPercent}%` +
+        (o.test === 'percentage' ? '' : `, α = ${o.alpha}`) +
+        `, ${runCounts(c)}, ${Math.round(o.confidence * 100)}% intervals`, '');
+    const base = options.baselineLabel ? `Baseline (${escapeMarkdown(options.baselineLabel, 60)})` : 'Baseline';
+    const head = options.headLabel ? `Head (${escapeMarkdown(options.headLabel, 60)})` : 'Head';
+    lines.push(`| Metric | ${base} | ${head} | Change | Interval | Verdict |`, '| :-- | --: | --: | --: | :-: | :-- |');
+    for (const m of c.metrics) {
+        const change = m.changePercent === null ? '—' : formatPercent(m.changePercent);
+        lines.push(`| ${escapeMarkdown(metricLabel(m.metric))} | ${armCell(m.baseline, m, o.test)} | ${armCell(m.head, m, o.test)} | ${change} | ${intervalCell(m)} | ${verdictCell(m)} |`);
+    }
+    lines.push('');
+    if (options.chartMarkdown)
+        lines.push(options.chartMarkdown, '');
+    lines.push(...notes(c, options.warnings ?? []));
+    return `${lines.join('\n').trimEnd()}\n`;
+}
+function notes(c, warnings) {
+    const out = [];
+    const noisy = c.metrics.filter((m) => m.noisy);
+    if (noisy.length > 0) {
+        out.push('> [!WARNING]', `> Run-to-run noise is above half the ${c.options.thresholdPercent}% threshold for ${plural(noisy.length, 'metric')}: ` +
+            noisy
+                .slice(0, 10)
+                .map((m) => `${escapeMarkdown(metricLabel(m.metric), 60)} (CV ${m.noisePercent.toFixed(1)}%)`)
+                .join(', ') +
+            (noisy.length > 10 ? ', …' : '') +
+            '. Changes this small cannot be told from noise: raise `repeat`, quiet the host (see `vmstep doctor`), or raise the threshold.', '');
+    }
+    const explained = c.metrics.filter((m) => m.verdict === 'regression' || m.verdict === 'inconclusive' || m.verdict === 'missing');
+    if (explained.length > 0 || warnings.length > 0) {
+        out.push('<details><summary>Details</summary>', '');
+        for (const m of explained)
+            out.push(`- ${escapeMarkdown(metricLabel(m.metric), 60)}: ${escapeMarkdown(m.reason, 400)}`);
+        for (const w of warnings.slice(0, 50))
+            out.push(`- ${escapeMarkdown(w, 400)}`);
+        out.push('', '</details>', '');
+    }
+    return out;
+}
+/** Without a baseline: the statistics of each metric. */
+function renderMarkdownStatistics(c, options = {}) {
+    const lines = [];
+    if (options.title)
+        lines.push(`### ${escapeMarkdown(options.title)}`, '');
+    const conf = Math.round(c.options.confidence * 100);
+    lines.push(`| Metric | Runs | Median | Mean | Std dev | CV | Min | Max | Mean ${conf}% CI | Median ${conf}% CI |`, '| :-- | --: | --: | --: | --: | --: | --: | --: | :-: | :-: |');
+    for (const m of c.metrics) {
+        const s = m.head ?? m.baseline;
+        if (!s)
+            continue;
+        const u = m.metric.unit;
+        const v = (x) => escapeMarkdown(formatValue(x, u));
+        const ci = (i) => (i ? `${v(i.lower)} … ${v(i.upper)}` : '—');
+        lines.push(`| ${escapeMarkdown(metricLabel(m.metric))} | ${s.n} | ${v(s.median)} | ${v(s.mean)} | ${v(s.stddev)} | ` +
+            `${Number.isFinite(s.cv) ? `${(s.cv * 100).toFixed(1)}%` : '—'} | ${v(s.min)} | ${v(s.max)} | ${ci(s.meanInterval)} | ${ci(s.medianInterval)} |`);
+    }
+    lines.push('');
+    if (options.chartMarkdown)
+        lines.push(options.chartMarkdown, '');
+    if (options.warnings && options.warnings.length > 0) {
+        lines.push('<details><summary>Details</summary>', '', ...options.warnings.slice(0, 50).map((w) => `- ${escapeMarkdown(w, 400)}`), '', '</details>', '');
+    }
+    return `${lines.join('\n').trimEnd()}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/bench/report/svg.ts
+// The chart of every sample: one row per metric, one lane per arm, one dot
+// per run, a bar at each arm's median, and the band of the baseline median ±
+// threshold that head's median must stay in. Showing every run, not just a
+// bar, is the point: a reader sees at once whether two arms overlap, whether
+// one run was an outlier and whether the noise dwarfs the threshold.
+//
+// The SVG is self-contained (no scripts, external fonts, images or styles),
+// uses only presentation attributes that every renderer knows (GitHub,
+// browsers, librsvg), and escapes every name the guest chose.
+
+
+
+const MAX_CHART_METRICS = 40;
+/** Most dots drawn per arm and metric (repeat is bounded well below this). */
+const MAX_DOTS = 1000;
+const WIDTH = 820;
+const LEFT = 16;
+const LABEL_CHARS = 28;
+const PLOT_X0 = 290;
+const PLOT_X1 = WIDTH - 28;
+const HEADER = 78;
+const FOOTER = 34;
+const FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
+const COLOURS = {
+    baseline: { fill: '#4c78a8', median: '#1d3f66' },
+    head: { fill: '#f58518', median: '#8a4200' },
+    text: '#1f2328',
+    muted: '#59636e',
+    grid: '#d8dee4',
+    band: '#8fbc8f',
+    stripe: '#f6f8fa',
+};
+const VERDICT_COLOURS = {
+    regression: '#cf222e',
+    improvement: '#1a7f37',
+    'no-change': '#59636e',
+    inconclusive: '#9a6700',
+    new: '#0969da',
+    missing: '#59636e',
+};
+const VERDICT_WORDS = {
+    regression: 'regression',
+    improvement: 'improvement',
+    'no-change': 'no change',
+    inconclusive: 'inconclusive',
+    new: 'new (no baseline)',
+    missing: 'missing in head',
+};
+/** Round numbers for an axis: 1, 2 or 5 times a power of ten. */
+function niceStep(span, targetTicks) {
+    const raw = span / Math.max(1, targetTicks);
+    const power = 10 ** Math.floor(Math.log10(raw));
+    const f = raw / power;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * power;
+}
+const fmt = (n) => (Math.round(n * 100) / 100).toString();
+const SI = [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+];
+/** Tick labels: numbers only (the unit is in the text column), 640k rather than 640000. */
+function axis(lo, hi, x, top, axisY, factor) {
+    const out = [`<line x1="${PLOT_X0}" y1="${axisY}" x2="${PLOT_X1}" y2="${axisY}" stroke="${COLOURS.muted}" stroke-width="1"/>`];
+    const step = niceStep((hi - lo) * factor, 5) / factor;
+    const magnitude = Math.max(Math.abs(lo), Math.abs(hi)) * factor;
+    const [divisor, suffix] = magnitude >= 1e4 ? (SI.find(([d]) => magnitude >= d * 10) ?? [1, '']) : [1, ''];
+    const decimals = Math.max(0, -Math.floor(Math.log10((step * factor) / divisor) + 1e-9));
+    for (let i = Math.ceil(lo / step), n = 0; i * step <= hi + step * 1e-9 && n < 12; i++, n++) {
+        const t = i * step;
+        const tx = fmt(x(t));
+        const text = `${((t * factor) / divisor).toFixed(Math.min(decimals, 10))}${suffix}`;
+        out.push(`<line x1="${tx}" y1="${top + 6}" x2="${tx}" y2="${axisY}" stroke="${COLOURS.grid}" stroke-width="1"/>`, `<line x1="${tx}" y1="${axisY}" x2="${tx}" y2="${axisY + 4}" stroke="${COLOURS.muted}" stroke-width="1"/>`, `<text x="${tx}" y="${axisY + 15}" font-size="10.5" text-anchor="middle" fill="${COLOURS.muted}">${escapeXml(text, 30)}</text>`);
+    }
+    return out;
+}
+function domain(values) {
+    let lo = Math.min(...values);
+    let hi = Math.max(...values);
+    if (lo === hi) {
+        const pad = lo === 0 ? 1 : Math.abs(lo) * 0.02;
+        return [lo - pad, hi + pad];
+    }
+    const pad = (hi - lo) * 0.08;
+    lo -= pad;
+    hi += pad;
+    return [lo, hi];
+}
+function renderSvgChart(c, options = {}) {
+    const limit = Math.max(1, options.maxMetrics ?? MAX_CHART_METRICS);
+    const shown = c.metrics.slice(0, limit);
+    const twoLanes = c.metrics.some((m) => m.baselineValues.length > 0);
+    const rowHeight = twoLanes ? 86 : 64;
+    const height = HEADER + rowHeight * Math.max(1, shown.length) + FOOTER;
+    const title = options.title ?? (twoLanes ? 'Every run: baseline vs head' : 'Every run');
+    const out = [];
+    out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +
+        `role="img" aria-label="${escapeXml(title)}" font-family="${FONT}">`, `<title>${escapeXml(title)}</title>`, `<rect x="0" y="0" width="${WIDTH}" height="${height}" fill="#ffffff"/>`, `<text x="${LEFT}" y="28" font-size="16" font-weight="bold" fill="${COLOURS.text}">${escapeXml(title)}</text>`);
+    out.push(...legend(twoLanes, options, c));
+    if (shown.length === 0) {
+        out.push(`<text x="${LEFT}" y="${HEADER + 30}" font-size="13" fill="${COLOURS.muted}">No metrics were recorded.</text>`);
+    }
+    shown.forEach((m, i) => out.push(...row(m, HEADER + i * rowHeight, rowHeight, twoLanes, i, c)));
+    const more = c.metrics.length - shown.length;
+    const foot = 'Each dot is one run; the bar is the median' +
+        (twoLanes ? `; the shaded band is the baseline median ± ${c.options.thresholdPercent}% threshold.` : '.') +
+        (more > 0 ? ` ${more} more metric${more === 1 ? '' : 's'} not drawn: see the table.` : '');
+    out.push(`<text x="${LEFT}" y="${height - 13}" font-size="11" fill="${COLOURS.muted}">${escapeXml(foot, 300)}</text>`, '</svg>');
+    return `${out.join('\n')}\n`;
+}
+function legend(twoLanes, options, c) {
+    const y = 54;
+    const out = [];
+    let x = LEFT;
+    const item = (colour, label) => {
+        out.push(`<circle cx="${x + 6}" cy="${y - 4}" r="5" fill="${colour.fill}" fill-opacity="0.75" stroke="${colour.median}" stroke-width="1"/>`, `<text x="${x + 16}" y="${y}" font-size="12" fill="${COLOURS.text}">${escapeXml(label, 48)}</text>`);
+        x += 26 + Math.min(48, [...cleanText(label, 48)].length) * 7;
+    };
+    if (twoLanes)
+        item(COLOURS.baseline, options.baselineLabel ? `baseline: ${options.baselineLabel}` : 'baseline');
+    item(COLOURS.head, options.headLabel ? `head: ${options.headLabel}` : twoLanes ? 'head' : 'runs');
+    out.push(`<line x1="${x + 6}" y1="${y - 12}" x2="${x + 6}" y2="${y + 4}" stroke="${COLOURS.text}" stroke-width="3"/>`, `<text x="${x + 14}" y="${y}" font-size="12" fill="${COLOURS.text}">median</text>`);
+    x += 80;
+    if (twoLanes) {
+        out.push(`<rect x="${x}" y="${y - 12}" width="16" height="16" fill="${COLOURS.band}" fill-opacity="0.3"/>`, `<text x="${x + 22}" y="${y}" font-size="12" fill="${COLOURS.text}">±${escapeXml(String(c.options.thresholdPercent))}% of baseline median</text>`);
+    }
+    return out;
+}
+function row(m, top, height, twoLanes, index, c) {
+    const out = [];
+    if (index % 2 === 0)
+        out.push(`<rect x="0" y="${top}" width="${WIDTH}" height="${height}" fill="${COLOURS.stripe}"/>`);
+    const lanes = [];
+    const cap = (v) => v.slice(0, MAX_DOTS);
+    if (twoLanes)
+        lanes.push({ arm: 'baseline', values: cap(m.baselineValues), median: m.baseline?.median ?? null });
+    lanes.push({ arm: 'head', values: cap(m.headValues), median: m.head?.median ?? null });
+    const all = lanes.flatMap((l) => l.values);
+    // Text column: name, axis unit and direction, verdict.
+    const scale = timeScaleFor(all, m.metric.unit);
+    const axisUnit = scale?.unit ?? m.metric.unit;
+    const label = cleanText(metricLabel(m.metric), LABEL_CHARS).trim();
+    const unitText = `${axisUnit ? `${axisUnit} · ` : ''}${m.metric.direction} is better`;
+    const lineGap = twoLanes ? 18 : 16;
+    out.push(`<text x="${LEFT}" y="${top + 22}" font-size="13" font-weight="bold" fill="${COLOURS.text}">${escapeXml(label, LABEL_CHARS)}</text>`, `<text x="${LEFT}" y="${top + 22 + lineGap}" font-size="11" fill="${COLOURS.muted}">${escapeXml(unitText, 44)}</text>`);
+    if (twoLanes) {
+        const change = m.changePercent === null ? '' : ` ${formatPercent(m.changePercent)}`;
+        const noisy = m.noisy ? ' · noisy' : '';
+        out.push(`<text x="${LEFT}" y="${top + 22 + 2 * lineGap}" font-size="12" font-weight="bold" fill="${VERDICT_COLOURS[m.verdict]}">` +
+            `${escapeXml(`${VERDICT_WORDS[m.verdict]}${change}${noisy}`)}</text>`);
+    }
+    else if (m.head && m.head.n >= 2 && Number.isFinite(m.head.cv)) {
+        out.push(`<text x="${LEFT}" y="${top + 22 + 2 * lineGap}" font-size="11" fill="${COLOURS.muted}">CV ${(m.head.cv * 100).toFixed(1)}% over ${m.head.n} runs</text>`);
+    }
+    if (all.length === 0)
+        return out;
+    const [lo, hi] = domain(all);
+    const bandLo = m.baseline ? m.baseline.median * (1 - c.options.thresholdPercent / 100) : null;
+    const bandHi = m.baseline ? m.baseline.median * (1 + c.options.thresholdPercent / 100) : null;
+    const x = (v) => PLOT_X0 + ((v - lo) / (hi - lo)) * (PLOT_X1 - PLOT_X0);
+    const clampX = (v) => Math.min(PLOT_X1, Math.max(PLOT_X0, x(v)));
+    const laneY = (i) => top + (twoLanes ? 20 + i * 24 : 24);
+    const axisY = laneY(lanes.length - 1) + 16;
+    // Grid and ticks, in one display unit for the whole row, named in the text column.
+    out.push(...axis(lo, hi, x, top, axisY, scale?.factor ?? 1));
+    // The band head's median must stay inside for "no change" (percentage terms).
+    if (bandLo !== null && bandHi !== null && twoLanes) {
+        const x0 = clampX(Math.min(bandLo, bandHi));
+        const x1 = clampX(Math.max(bandLo, bandHi));
+        if (x1 > x0) {
+            out.push(`<rect x="${fmt(x0)}" y="${laneY(1) - 11}" width="${fmt(x1 - x0)}" height="22" fill="${COLOURS.band}" fill-opacity="0.3"/>`);
+        }
+    }
+    // Dots, jittered vertically by a PRNG seeded with the metric, so the same data draws the same picture.
+    const rng = createRng(metricKey(m.metric));
+    lanes.forEach((lane, i) => {
+        const colour = COLOURS[lane.arm];
+        const y = laneY(i);
+        if (twoLanes) {
+            out.push(`<text x="${PLOT_X0 - 8}" y="${y + 4}" font-size="10.5" text-anchor="end" fill="${colour.median}">${lane.arm === 'baseline' ? 'base' : 'head'}</text>`);
+        }
+        for (const v of lane.values) {
+            const jitter = (rng() - 0.5) * 12;
+            out.push(`<circle cx="${fmt(x(v))}" cy="${fmt(y + jitter)}" r="4" fill="${colour.fill}" fill-opacity="0.6" stroke="${colour.median}" stroke-width="0.8"/>`);
+        }
+        if (lane.median !== null) {
+            const mx = fmt(x(lane.median));
+            out.push(`<line x1="${mx}" y1="${y - 10}" x2="${mx}" y2="${y + 10}" stroke="${colour.median}" stroke-width="3" stroke-linecap="round"/>`);
+        }
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/bench/report/export.ts
+// Results written in the formats other tools read, so users can feed
+// Bencher (`bencher run --adapter json --file ...`) or github-action-benchmark
+// (`tool: customSmallerIsBetter` / `customBiggerIsBetter`) from a vmstep run.
+// Each metric is reported at its median, the centre vmstep's verdicts use.
+
+
+/** Sets a key as an own data property, even "__proto__", which plain assignment would not. */
+function setOwn(target, key, value) {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+/**
+ * Bencher Metric Format: value = median, lower/upper = the median's
+ * order-statistic 95 % interval, or min and max when there are too few runs
+ * for one. Bencher's built-in latency measure is in nanoseconds, so latency
+ * metrics in a time unit are converted; other measures keep their unit.
+ */
+function toBencherMetricFormat(series) {
+    const out = {};
+    for (const s of series) {
+        if (s.values.length === 0)
+            continue;
+        const sum = summarize(s.values);
+        const perUnit = secondsPerUnit(s.unit);
+        const factor = s.measure === 'latency' && perUnit !== undefined ? perUnit * 1e9 : 1;
+        const lower = sum.medianInterval?.lower ?? sum.min;
+        const upper = sum.medianInterval?.upper ?? sum.max;
+        if (!Object.hasOwn(out, s.name))
+            setOwn(out, s.name, {});
+        setOwn(out[s.name], s.measure, { value: sum.median * factor, lower_value: lower * factor, upper_value: upper * factor });
+    }
+    return out;
+}
+const num = (n) => String(Number(n.toPrecision(6)));
+/**
+ * github-action-benchmark reads one direction per file, so the metrics are
+ * split: write `smallerIsBetter` for tool customSmallerIsBetter and
+ * `biggerIsBetter` for customBiggerIsBetter.
+ */
+function toGithubActionBenchmark(series) {
+    const smallerIsBetter = [];
+    const biggerIsBetter = [];
+    for (const s of series) {
+        if (s.values.length === 0)
+            continue;
+        const sum = summarize(s.values);
+        const entry = {
+            name: metricLabel(s),
+            unit: s.unit,
+            value: sum.median,
+            range: `± ${num(sum.stddev)}`,
+            extra: `median of ${sum.n} runs\nmean ${num(sum.mean)}\nmin ${num(sum.min)}, max ${num(sum.max)}`,
+        };
+        (s.direction === 'bigger' ? biggerIsBetter : smallerIsBetter).push(entry);
+    }
+    return { smallerIsBetter, biggerIsBetter };
+}
+
+;// CONCATENATED MODULE: ./src/bench/result-file.ts
+// The result file: every sample of every metric from one vmstep bench run,
+// written at the end of a run and read back as `baseline-file` by a later
+// one (for example restored with actions/cache from the default branch).
+// Raw samples, not summaries, so the later run can apply any test. The file
+// may come from anywhere the workflow could fetch it, so reading it is as
+// strict and bounded as reading a guest's metrics file.
+//
+//   {
+//     "format": "vmstep-bench-results",
+//     "version": 1,
+//     "createdAt": "2025-01-31T12:00:00.000Z",
+//     "context": { "image": "ghcr.io/acme/app:main", "commit": "0a1b2c..." },
+//     "metrics": [
+//       { "name": "wall time", "measure": "latency", "unit": "ms",
+//         "direction": "smaller", "values": [182.1, 181.7, ...] }
+//     ]
+//   }
+
+
+
+const RESULT_FILE_FORMAT = 'vmstep-bench-results';
+const RESULT_FILE_VERSION = 1;
+/** Largest result file read: 1000 metrics of 1000 runs is about 20 MB of JSON; real files are far smaller. */
+const MAX_RESULT_FILE_BYTES = 32 * 1024 * 1024;
+const MAX_VALUES_PER_METRIC = 100_000;
+const MAX_CONTEXT_ENTRIES = 32;
+const MAX_CONTEXT_CHARS = 1024;
+class ResultFileError extends Error {
+    source;
+    constructor(source, problem) {
+        super(`baseline file ${source}: ${problem}`);
+        this.name = 'ResultFileError';
+        this.source = source;
+    }
+}
+function createResultFile(series, context = {}, now = new Date()) {
+    return {
+        format: RESULT_FILE_FORMAT,
+        version: RESULT_FILE_VERSION,
+        createdAt: now.toISOString(),
+        context: { ...context },
+        metrics: series.map((s) => ({ name: s.name, measure: s.measure, unit: s.unit, direction: s.direction, values: [...s.values] })),
+    };
+}
+function serializeResultFile(file) {
+    // One metric per line keeps diffs of committed baselines readable.
+    const head = JSON.stringify({ format: file.format, version: file.version, createdAt: file.createdAt, context: file.context }, null, 2);
+    const metrics = file.metrics.map((m) => `    ${JSON.stringify(m)}`).join(',\n');
+    return `${head.slice(0, -2)},\n  "metrics": [\n${metrics}${metrics ? '\n' : ''}  ]\n}\n`;
+}
+function readString(value, source, where, max, allowEmpty = false) {
+    if (typeof value !== 'string')
+        throw new ResultFileError(source, `${where} must be a string, found ${describeJson(value)}`);
+    if (!allowEmpty && value.trim() === '')
+        throw new ResultFileError(source, `${where} is empty`);
+    if (value.length > max)
+        throw new ResultFileError(source, `${where} is ${value.length} characters long, over the limit of ${max}`);
+    return value;
+}
+function parseResultFile(content, source = 'baseline file') {
+    const bytes = typeof content === 'string' ? Buffer.byteLength(content, 'utf8') : content.byteLength;
+    if (bytes === 0)
+        throw new ResultFileError(source, 'the file is empty: point baseline-file at a results file that an earlier vmstep bench run wrote');
+    if (bytes > MAX_RESULT_FILE_BYTES)
+        throw new ResultFileError(source, `the file is ${bytes} bytes, over the ${MAX_RESULT_FILE_BYTES}-byte limit`);
+    let text;
+    try {
+        text = typeof content === 'string' ? content : new TextDecoder('utf-8', { fatal: true }).decode(content);
+    }
+    catch {
+        throw new ResultFileError(source, 'the file is not UTF-8 text');
+    }
+    let json;
+    try {
+        json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    }
+    catch (error) {
+        throw new ResultFileError(source, `not valid JSON (${error.message})`);
+    }
+    if (!isPlainObject(json) || json.format !== RESULT_FILE_FORMAT) {
+        throw new ResultFileError(source, `not a vmstep results file (no "format": "${RESULT_FILE_FORMAT}"): baseline-file takes the results file a vmstep bench run wrote, not a metrics file`);
+    }
+    const version = json.version;
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+        throw new ResultFileError(source, `"version" must be a whole number of 1 or more, found ${describeJson(version)}`);
+    }
+    if (version > RESULT_FILE_VERSION) {
+        throw new ResultFileError(source, `written by a newer vmstep (results format version ${version}; this vmstep reads up to ${RESULT_FILE_VERSION}): update vmstep, or regenerate the baseline with this version`);
+    }
+    const createdAt = json.createdAt === undefined ? '' : readString(json.createdAt, source, '"createdAt"', 64, true);
+    const context = {};
+    if (json.context !== undefined) {
+        if (!isPlainObject(json.context))
+            throw new ResultFileError(source, `"context" must be an object, found ${describeJson(json.context)}`);
+        const entries = Object.entries(json.context);
+        if (entries.length > MAX_CONTEXT_ENTRIES)
+            throw new ResultFileError(source, `"context" has ${entries.length} entries, over ${MAX_CONTEXT_ENTRIES}`);
+        for (const [k, v] of entries) {
+            Object.defineProperty(context, k, {
+                value: readString(v, source, `"context" entry ${JSON.stringify(k.slice(0, 40))}`, MAX_CONTEXT_CHARS, true),
+                enumerable: true,
+                writable: true,
+                configurable: true,
+            });
+        }
+    }
+    if (!Array.isArray(json.metrics))
+        throw new ResultFileError(source, `"metrics" must be an array, found ${describeJson(json.metrics)}`);
+    if (json.metrics.length > MAX_SERIES)
+        throw new ResultFileError(source, `${json.metrics.length} metrics, over the limit of ${MAX_SERIES}`);
+    const seen = new Set();
+    const metrics = json.metrics.map((entry, i) => {
+        const where = `metrics[${i}]`;
+        if (!isPlainObject(entry))
+            throw new ResultFileError(source, `${where} must be an object, found ${describeJson(entry)}`);
+        const name = readString(entry.name, source, `${where} "name"`, MAX_NAME_CHARS);
+        const measure = readString(entry.measure, source, `${where} "measure"`, MAX_MEASURE_CHARS);
+        const unit = readString(entry.unit ?? '', source, `${where} "unit"`, 64, true);
+        if (entry.direction !== 'smaller' && entry.direction !== 'bigger') {
+            throw new ResultFileError(source, `${where} "direction" must be "smaller" or "bigger"`);
+        }
+        if (!Array.isArray(entry.values) || entry.values.length === 0) {
+            throw new ResultFileError(source, `${where} "values" must be a non-empty array of numbers`);
+        }
+        if (entry.values.length > MAX_VALUES_PER_METRIC) {
+            throw new ResultFileError(source, `${where} has ${entry.values.length} values, over ${MAX_VALUES_PER_METRIC}`);
+        }
+        const values = entry.values.map((v, j) => {
+            if (typeof v !== 'number' || !Number.isFinite(v)) {
+                throw new ResultFileError(source, `${where} "values"[${j}] must be a finite number, found ${describeJson(v)}`);
+            }
+            return v;
+        });
+        const series = { name, measure, unit, direction: entry.direction, values };
+        const key = metricKey(series);
+        if (seen.has(key))
+            throw new ResultFileError(source, `${where} repeats metric ${JSON.stringify(name.slice(0, 80))} / ${JSON.stringify(measure)}`);
+        seen.add(key);
+        return series;
+    });
+    return { format: RESULT_FILE_FORMAT, version, createdAt, context, metrics };
+}
+
+;// CONCATENATED MODULE: ./src/bench/index.ts
+// Benchmark mode, engine-independent: everything between "the runs are done"
+// and "the report is written". Pure functions over numbers and strings; the
+// engine runs the VMs, reads the metrics files and writes the outputs.
+//
+// Typical flow for the engine:
+//   const plan = interleavedSchedule({ repeat, warmup, arms });
+//   per measured run: [wallTimeValue(ms), ...parseMetricsFile(bytes, { format, source }).metrics]
+//   const head = collectSeries(headRuns, 'head'); baseline likewise, or
+//   parseResultFile(bytes, path).metrics for baseline-file
+//   const comparison = compareSeries(baseline, head.series, { test, thresholdPercent });
+//   renderMarkdownReport(comparison, ...), renderSvgChart(comparison, ...)
+//   serializeResultFile(createResultFile(head.series, context)),
+//   toBencherMetricFormat(head.series), toGithubActionBenchmark(head.series)
+//   fail the step when failOnRegression && comparison.regressed
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/engine/bench-options.ts
+// Benchmark mode's settings, as the user wrote them (BenchInput) and checked
+// (BenchSettings). Both faces share these rules and words, as they share
+// validateRunInput for the run itself; only the names differ (`--repeat` on
+// the command line, input "repeat" in a workflow).
+
+
+
+const BENCH_DEFAULTS = { repeat: 10, warmup: 1, test: 'mann-whitney', thresholdPercent: 5, metricsFormat: 'auto' };
+const NAMES = {
+    cli: {
+        repeat: '--repeat',
+        warmup: '--warmup',
+        baselineImage: '--baseline-image',
+        baselineFile: '--baseline-file',
+        metricsFile: '--metrics-file',
+        metricsFormat: '--metrics-format',
+        test: '--test',
+        threshold: '--threshold',
+        failOnRegression: '--fail-on-regression',
+        resultsDir: '--results-dir',
+    },
+    action: {
+        repeat: 'input "repeat"',
+        warmup: 'input "warmup"',
+        baselineImage: 'input "baseline-image"',
+        baselineFile: 'input "baseline-file"',
+        metricsFile: 'input "metrics-file"',
+        metricsFormat: 'input "metrics-format"',
+        test: 'input "test"',
+        threshold: 'input "threshold"',
+        failOnRegression: 'input "fail-on-regression"',
+        resultsDir: 'results directory',
+    },
+};
+const present = (v) => v !== undefined && String(v).trim() !== '';
+function count(v, name, fallback, min, max) {
+    if (!present(v))
+        return fallback;
+    const s = String(v).trim();
+    if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) {
+        throw new errors_VmstepError(`${name} "${s}" is not a run count`, `give a whole number from ${min} to ${max}`);
+    }
+    return Number(s);
+}
+function validateBenchInput(input, ctx) {
+    const name = NAMES[ctx.style];
+    const cwd = ctx.cwd ?? process.cwd();
+    const repeat = count(input.repeat, name.repeat, BENCH_DEFAULTS.repeat, 1, MAX_REPEAT);
+    const warmup = count(input.warmup, name.warmup, BENCH_DEFAULTS.warmup, 0, MAX_WARMUP);
+    if (present(input.baselineImage) && present(input.baselineFile)) {
+        throw new errors_VmstepError(`${name.baselineImage} and ${name.baselineFile} are both set`, 'compare against one baseline: an image run in this job, or a results file from an earlier run');
+    }
+    const baseline = present(input.baselineImage)
+        ? { kind: 'image', image: input.baselineImage.trim() }
+        : present(input.baselineFile)
+            ? { kind: 'file', path: (0,external_node_path_namespaceObject.resolve)(cwd, input.baselineFile.trim()) }
+            : null;
+    let metricsFile = null;
+    if (present(input.metricsFile)) {
+        metricsFile = input.metricsFile.trim();
+        // One file per run, matched by its path: a glob could bring back several.
+        if (/[*?[\]\0]/.test(metricsFile)) {
+            throw new errors_VmstepError(`${name.metricsFile} "${metricsFile}" holds a glob or NUL character`, 'give the path of the one file the benchmark writes, such as /work/bench.json');
+        }
+    }
+    const wrap = (what, fix, fn) => {
+        try {
+            return fn();
+        }
+        catch (err) {
+            throw new errors_VmstepError(`${what}: ${err.message}`, fix, { cause: err });
+        }
+    };
+    const metricsFormat = present(input.metricsFormat)
+        ? wrap(name.metricsFormat, `one of ${METRICS_FORMATS.join(', ')}`, () => parseMetricsFormat(String(input.metricsFormat)))
+        : BENCH_DEFAULTS.metricsFormat;
+    const test = present(input.test) ? wrap(name.test, `one of ${TEST_NAMES.join(', ')}`, () => parseTestName(String(input.test))) : BENCH_DEFAULTS.test;
+    const thresholdPercent = present(input.threshold)
+        ? wrap(name.threshold, 'a percentage such as 5 or 5%', () => parseThreshold(String(input.threshold)))
+        : BENCH_DEFAULTS.thresholdPercent;
+    return {
+        repeat,
+        warmup,
+        baseline,
+        metricsFile,
+        metricsFormat,
+        test,
+        thresholdPercent,
+        failOnRegression: Boolean(input.failOnRegression),
+        resultsDir: (0,external_node_path_namespaceObject.resolve)(cwd, present(input.resultsDir) ? String(input.resultsDir) : 'vmstep-bench'),
+    };
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/guest/command.ts
+/** Docker's PATH when the image sets none (also what guest init searches then). */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** ENTRYPOINT + CMD with overrides, as `docker run` combines them. */
+function resolveArgv(image, overrides = {}) {
+    const entrypoint = overrides.entrypoint ?? image.Entrypoint ?? [];
+    const cmdGiven = overrides.cmd !== undefined && overrides.cmd.length > 0;
+    const cmd = cmdGiven ? overrides.cmd : overrides.entrypoint !== undefined ? [] : (image.Cmd ?? []);
+    const argv = [...entrypoint, ...cmd];
+    if (argv.length === 0 || argv[0] === '') {
+        throw new Error(overrides.entrypoint !== undefined
+            ? 'no command to run: the entrypoint was cleared and no command was given'
+            : 'no command to run: the image has neither ENTRYPOINT nor CMD; give a command');
+    }
+    return argv;
+}
+function envName(entry, what) {
+    const eq = entry.indexOf('=');
+    const name = eq < 0 ? entry : entry.slice(0, eq);
+    if (name === '' || name.includes('\0') || entry.includes('\0'))
+        throw new Error(`${what} ${JSON.stringify(entry)} is not a valid NAME=value entry`);
+    return name;
+}
+/**
+ * The image's Env, then the overrides: an override replaces the image's value
+ * in place, new names are appended in order. PATH defaults to Docker's, and
+ * HOSTNAME is set when a hostname is given and the environment lacks it.
+ */
+function mergeEnv(imageEnv, overrides = {}, options = {}) {
+    const merged = new Map();
+    for (const entry of imageEnv ?? []) {
+        const name = envName(entry, 'the image environment entry');
+        // An Env entry without '=' is malformed in an image config; Docker keeps it as an empty value.
+        merged.set(name, entry.includes('=') ? entry.slice(name.length + 1) : '');
+    }
+    const pairs = Array.isArray(overrides)
+        ? overrides.map((e) => {
+            const name = envName(e, 'the environment variable');
+            if (!e.includes('='))
+                throw new Error(`the environment variable ${JSON.stringify(e)} has no '=': write NAME=value`);
+            return [name, e.slice(name.length + 1)];
+        })
+        : Object.entries(overrides).map(([k, v]) => [envName(`${k}=${v}`, 'the environment variable'), v]);
+    for (const [k, v] of pairs)
+        merged.set(k, v);
+    if (!merged.has('PATH'))
+        merged.set('PATH', DEFAULT_PATH);
+    if (options.hostname && !merged.has('HOSTNAME'))
+        merged.set('HOSTNAME', options.hostname);
+    return [...merged].map(([k, v]) => `${k}=${v}`);
+}
+/** The image's WorkingDir unless overridden; `/` when neither is set. Must be absolute, as Docker requires. */
+function resolveWorkdir(image, override) {
+    const dir = override || image.WorkingDir || '/';
+    if (!dir.startsWith('/'))
+        throw new Error(`the working directory '${dir}' is invalid: it needs to be an absolute path`);
+    return dir;
+}
+/** The image's User unless overridden; '' (root) when neither is set. */
+function resolveUser(image, override) {
+    return override || image.User || '';
+}
+/** The run spec for an image config and the user's options. */
+function runSpecFromImage(image, options = {}) {
+    const hostname = options.hostname ?? 'vmstep';
+    const spec = {
+        argv: resolveArgv(image, options),
+        env: mergeEnv(image.Env, options.env, { hostname }),
+        workdir: resolveWorkdir(image, options.workdir),
+        user: resolveUser(image, options.user),
+        hostname,
+        outputs: options.outputs ?? [],
+        privileged: options.privileged ?? false,
+    };
+    if (options.maxFileBytes !== undefined)
+        spec.maxFileBytes = options.maxFileBytes;
+    if (options.maxFiles !== undefined)
+        spec.maxFiles = options.maxFiles;
+    return spec;
+}
+
+;// CONCATENATED MODULE: external "node:fs/promises"
+const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:net"
+const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+;// CONCATENATED MODULE: ./src/guest/protocol.ts
+// The host-guest protocol's wire format (docs/protocol.md): frames of
+// type + big-endian length + payload, and records of tag-length-value fields.
+// The guest is untrusted, so everything here is bounded: a frame's length is
+// checked before any of it is buffered, and a record is walked with bounds
+// checks. guest/src/protocol.h holds the same numbers for guest init;
+// test/unit/protocol.test.ts checks that the two agree.
+const PROTOCOL_VERSION = 1;
+const PROTOCOL_MAGIC = 'VMSTEP';
+/** Guest init connects to the host (CID 2) on this vsock port; the VMM maps it to `<vsockUdsPath>_1024`. */
+const GUEST_VSOCK_PORT = 1024;
+const FRAME_HEADER_BYTES = 5;
+const MAX_FRAME_PAYLOAD = 1 << 20;
+const MAX_AGENT_BYTES = 256;
+const protocol_DEFAULT_MAX_FILE_BYTES = 25 * 1024 * 1024;
+const protocol_DEFAULT_MAX_FILES = 255;
+const protocol_MessageType = {
+    Hello: 0x01,
+    Run: 0x02,
+    Signal: 0x03,
+    Started: 0x10,
+    Stdout: 0x11,
+    Stderr: 0x12,
+    Exit: 0x13,
+    File: 0x14,
+    FileData: 0x15,
+    FileEnd: 0x16,
+    OutputIssue: 0x17,
+    Timings: 0x18,
+    Error: 0x1f,
+};
+/** Field tags of each record message. */
+const protocol_Field = {
+    Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9 },
+    Signal: { signal: 1 },
+    Started: { pid: 1, commandStartNs: 2 },
+    Exit: { code: 1, signal: 2, signalName: 3, error: 4 },
+    File: { path: 1, mode: 2, size: 3 },
+    FileEnd: { error: 1 },
+    OutputIssue: { request: 1, path: 2, reason: 3, message: 4 },
+    Timings: { initStartNs: 1, specReceivedNs: 2, commandStartNs: 3, commandEndNs: 4, outputsEndNs: 5 },
+    Error: { stage: 1, message: 2 },
+};
+const typeNames = new Map(Object.entries(protocol_MessageType).map(([k, v]) => [v, k]));
+/** The name of a message type for error messages: `Stdout (0x11)`, or `unknown (0x7f)`. */
+function describeType(type) {
+    return `${typeNames.get(type) ?? 'unknown'} (0x${type.toString(16).padStart(2, '0')})`;
+}
+/** A peer broke the protocol: malformed, oversized or out-of-order data. */
+class ProtocolError extends Error {
+    name = 'ProtocolError';
+}
+function protocol_encodeFrame(type, payload = Buffer.alloc(0)) {
+    if (payload.length > MAX_FRAME_PAYLOAD) {
+        throw new RangeError(`a ${describeType(type)} payload of ${payload.length} bytes exceeds the protocol's ${MAX_FRAME_PAYLOAD}-byte frame limit`);
+    }
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    header[0] = type;
+    header.writeUInt32BE(payload.length, 1);
+    return Buffer.concat([header, payload]);
+}
+/**
+ * Splits a byte stream into frames as it arrives. It holds at most one
+ * incomplete frame (bounded by maxPayload) plus the chunk being pushed, and
+ * copies payloads only when they straddle chunks.
+ */
+class FrameDecoder {
+    maxPayload;
+    chunks = [];
+    buffered = 0;
+    constructor(maxPayload = MAX_FRAME_PAYLOAD) {
+        this.maxPayload = maxPayload;
+    }
+    /** Feeds bytes; returns the frames they complete. Throws ProtocolError on an oversized frame. */
+    push(chunk) {
+        if (chunk.length > 0) {
+            this.chunks.push(chunk);
+            this.buffered += chunk.length;
+        }
+        const frames = [];
+        for (;;) {
+            if (this.buffered < FRAME_HEADER_BYTES)
+                break;
+            const header = this.peek(FRAME_HEADER_BYTES);
+            const type = header[0];
+            const length = header.readUInt32BE(1);
+            if (length > this.maxPayload) {
+                throw new ProtocolError(`the peer sent a ${describeType(type)} frame of ${length} bytes, over the ${this.maxPayload}-byte limit: it does not speak this protocol or is misbehaving`);
+            }
+            if (this.buffered < FRAME_HEADER_BYTES + length)
+                break;
+            this.take(FRAME_HEADER_BYTES);
+            frames.push({ type, payload: this.take(length) });
+        }
+        return frames;
+    }
+    /** Bytes received that do not yet form a whole frame. */
+    get pendingBytes() {
+        return this.buffered;
+    }
+    peek(n) {
+        const first = this.chunks[0];
+        if (first.length >= n)
+            return first.subarray(0, n);
+        // Only the few chunks that hold the header: a stream of tiny chunks must not cost O(chunks) per push.
+        const parts = [];
+        for (let i = 0, have = 0; have < n; i++) {
+            parts.push(this.chunks[i]);
+            have += this.chunks[i].length;
+        }
+        return Buffer.concat(parts).subarray(0, n);
+    }
+    take(n) {
+        this.buffered -= n;
+        const first = this.chunks[0];
+        if (n === 0)
+            return Buffer.alloc(0);
+        if (first && first.length >= n) {
+            if (first.length === n)
+                this.chunks.shift();
+            else
+                this.chunks[0] = first.subarray(n);
+            return first.subarray(0, n);
+        }
+        const out = Buffer.allocUnsafe(n);
+        let at = 0;
+        let used = 0;
+        while (at < n) {
+            const c = this.chunks[used];
+            const k = Math.min(c.length, n - at);
+            c.copy(out, at, 0, k);
+            at += k;
+            if (k === c.length)
+                used++;
+            else
+                this.chunks[used] = c.subarray(k);
+        }
+        this.chunks.splice(0, used); // once, not a shift per chunk: many tiny chunks stay linear
+        return out;
+    }
+}
+/** Builds a record payload. Numbers are u64 (non-negative safe integers), booleans one byte. */
+function protocol_encodeRecord(fields) {
+    const parts = [];
+    for (const [tag, value] of fields) {
+        let bytes;
+        if (typeof value === 'string')
+            bytes = Buffer.from(value, 'utf8');
+        else if (typeof value === 'boolean')
+            bytes = Buffer.from([value ? 1 : 0]);
+        else if (typeof value === 'number') {
+            if (!Number.isSafeInteger(value) || value < 0)
+                throw new RangeError(`field ${tag}: ${value} is not a non-negative integer`);
+            bytes = Buffer.allocUnsafe(8);
+            bytes.writeBigUInt64BE(BigInt(value));
+        }
+        else
+            bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+        const head = Buffer.allocUnsafe(5);
+        head[0] = tag;
+        head.writeUInt32BE(bytes.length, 1);
+        parts.push(head, bytes);
+    }
+    return Buffer.concat(parts);
+}
+/** A received record's fields, read with checks that name the message. */
+class protocol_RecordReader {
+    what;
+    fields = [];
+    constructor(payload, what) {
+        this.what = what;
+        let at = 0;
+        while (at < payload.length) {
+            if (payload.length - at < 5)
+                throw new ProtocolError(`${what}: a field header is cut off at byte ${at} of ${payload.length}`);
+            const tag = payload[at];
+            const len = payload.readUInt32BE(at + 1);
+            if (len > payload.length - at - 5) {
+                throw new ProtocolError(`${what}: field ${tag} claims ${len} bytes but only ${payload.length - at - 5} remain`);
+            }
+            this.fields.push({ tag, value: payload.subarray(at + 5, at + 5 + len) });
+            at += 5 + len;
+        }
+    }
+    last(tag) {
+        for (let i = this.fields.length - 1; i >= 0; i--)
+            if (this.fields[i].tag === tag)
+                return this.fields[i].value;
+        return undefined;
+    }
+    has(tag) {
+        return this.last(tag) !== undefined;
+    }
+    string(tag) {
+        const v = this.last(tag);
+        return v === undefined ? undefined : v.toString('utf8');
+    }
+    strings(tag) {
+        return this.fields.filter((f) => f.tag === tag).map((f) => f.value.toString('utf8'));
+    }
+    /** A u64 as a number; values above 2^53 are refused rather than rounded. */
+    u64(tag) {
+        const v = this.last(tag);
+        if (v === undefined)
+            return undefined;
+        if (v.length !== 8)
+            throw new ProtocolError(`${this.what}: field ${tag} should be an 8-byte number, got ${v.length} bytes`);
+        const n = v.readBigUInt64BE();
+        if (n > BigInt(Number.MAX_SAFE_INTEGER))
+            throw new ProtocolError(`${this.what}: field ${tag} is ${n}, too large`);
+        return Number(n);
+    }
+    bool(tag) {
+        const v = this.last(tag);
+        if (v === undefined)
+            return undefined;
+        if (v.length !== 1 || v[0] > 1)
+            throw new ProtocolError(`${this.what}: field ${tag} should be one byte 0 or 1`);
+        return v[0] === 1;
+    }
+    requireString(tag) {
+        const s = this.string(tag);
+        if (s === undefined)
+            throw new ProtocolError(`${this.what}: required field ${tag} is missing`);
+        return s;
+    }
+    requireU64(tag) {
+        const n = this.u64(tag);
+        if (n === undefined)
+            throw new ProtocolError(`${this.what}: required field ${tag} is missing`);
+        return n;
+    }
+}
+function encodeHello(version = PROTOCOL_VERSION, agent = 'vmstep-host') {
+    const agentBytes = Buffer.from(agent, 'utf8').subarray(0, MAX_AGENT_BYTES);
+    const payload = Buffer.alloc(PROTOCOL_MAGIC.length + 2 + agentBytes.length);
+    payload.write(PROTOCOL_MAGIC, 0, 'ascii');
+    payload.writeUInt16BE(version, PROTOCOL_MAGIC.length);
+    agentBytes.copy(payload, PROTOCOL_MAGIC.length + 2);
+    return protocol_encodeFrame(protocol_MessageType.Hello, payload);
+}
+/** Parses a HELLO payload; null when it lacks the magic (the peer does not speak this protocol). */
+function decodeHello(payload) {
+    const m = PROTOCOL_MAGIC.length;
+    if (payload.length < m + 2 || payload.toString('ascii', 0, m) !== PROTOCOL_MAGIC)
+        return null;
+    return { version: payload.readUInt16BE(m), agent: payload.subarray(m + 2, m + 2 + MAX_AGENT_BYTES).toString('utf8') };
+}
+
+;// CONCATENATED MODULE: ./src/guest/listener.ts
+// Where guest init's connection arrives: our VMM (like Firecracker) maps a
+// guest connection to vsock port P onto the host Unix socket
+// `<vsockUdsPath>_P`, so the host listens on `<vsockUdsPath>_1024` before the
+// VM boots. One run has exactly one guest connection: the first is handed
+// out, any later one is closed at once (the guest is untrusted and must not
+// open a second session).
+
+
+
+/** The Unix socket on which guest init's connection arrives. */
+function guestSocketPath(vsockUdsPath) {
+    return `${vsockUdsPath}_${GUEST_VSOCK_PORT}`;
+}
+async function listenForGuest(vsockUdsPath) {
+    const path = guestSocketPath(vsockUdsPath);
+    // A socket file left by a crashed run would make listen fail with EADDRINUSE.
+    const stale = await (0,external_node_fs_promises_namespaceObject.lstat)(path).catch(() => null);
+    if (stale?.isSocket())
+        await (0,external_node_fs_promises_namespaceObject.rm)(path, { force: true });
+    let accepted = null;
+    const waiters = [];
+    let closedError = null;
+    const server = (0,external_node_net_namespaceObject.createServer)((socket) => {
+        if (accepted) {
+            socket.destroy();
+            return;
+        }
+        accepted = socket;
+        for (const w of waiters.splice(0))
+            w.resolve(socket);
+    });
+    await new Promise((resolve, reject) => {
+        server.once('error', (err) => reject(new Error(`cannot listen for guest init on ${path}: ${err.message}${err.code === 'EADDRINUSE' ? ' (another run uses this vsock path)' : ''}`)));
+        server.listen(path, () => resolve());
+    });
+    return {
+        path,
+        accept(signal) {
+            if (accepted)
+                return Promise.resolve(accepted);
+            if (closedError)
+                return Promise.reject(closedError);
+            return new Promise((resolve, reject) => {
+                const onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error('stopped waiting for guest init to connect'));
+                if (signal?.aborted)
+                    return onAbort();
+                signal?.addEventListener('abort', onAbort, { once: true });
+                waiters.push({
+                    resolve: (s) => {
+                        signal?.removeEventListener('abort', onAbort);
+                        resolve(s);
+                    },
+                    reject,
+                });
+            });
+        },
+        async close() {
+            closedError ??= new Error(`guest init never connected to ${path}`);
+            for (const w of waiters.splice(0))
+                w.reject(closedError);
+            // Not waiting for 'close': it only comes once the accepted connection
+            // ends too, and that connection belongs to the session now.
+            server.close();
+            await (0,external_node_fs_promises_namespaceObject.rm)(path, { force: true });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/guest/messages.ts
+// The protocol's messages as typed values (docs/protocol.md, "Messages"):
+// encoders for what the host sends, decoders for what the guest sends, and
+// the reverse pair too, so tests can play a guest or a host byte-exactly.
+
+const hasNul = (s) => s.includes('\0');
+/** Checks a spec before it leaves the host, so mistakes read as the caller's, not the guest's. */
+function validateRunSpec(spec) {
+    if (spec.argv.length === 0 || spec.argv[0] === '')
+        throw new Error('the run spec has no command: argv is empty');
+    for (const a of spec.argv)
+        if (hasNul(a))
+            throw new Error(`argument ${JSON.stringify(a)} contains a NUL byte`);
+    for (const e of spec.env) {
+        const eq = e.indexOf('=');
+        if (eq <= 0 || hasNul(e))
+            throw new Error(`environment entry ${JSON.stringify(e)} is not NAME=value`);
+    }
+    if (spec.workdir !== undefined && spec.workdir !== '' && !spec.workdir.startsWith('/')) {
+        throw new Error(`the working directory '${spec.workdir}' is not an absolute path`);
+    }
+    for (const o of spec.outputs ?? [])
+        if (o === '' || hasNul(o))
+            throw new Error(`output path ${JSON.stringify(o)} is empty or contains NUL`);
+    for (const [name, v] of [['maxFileBytes', spec.maxFileBytes], ['maxFiles', spec.maxFiles]]) {
+        if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
+            throw new Error(`${name} must be a non-negative integer, got ${v}`);
+    }
+}
+function encodeRun(spec) {
+    validateRunSpec(spec);
+    const F = protocol_Field.Run;
+    const fields = [];
+    for (const a of spec.argv)
+        fields.push([F.arg, a]);
+    for (const e of spec.env)
+        fields.push([F.env, e]);
+    if (spec.workdir)
+        fields.push([F.workdir, spec.workdir]);
+    if (spec.user)
+        fields.push([F.user, spec.user]);
+    if (spec.hostname)
+        fields.push([F.hostname, spec.hostname]);
+    for (const o of spec.outputs ?? [])
+        fields.push([F.output, o]);
+    fields.push([F.maxFileBytes, spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES]);
+    fields.push([F.maxFiles, spec.maxFiles ?? protocol_DEFAULT_MAX_FILES]);
+    fields.push([F.privileged, spec.privileged ?? false]);
+    return protocol_encodeFrame(protocol_MessageType.Run, protocol_encodeRecord(fields));
+}
+function decodeRun(payload) {
+    const r = new RecordReader(payload, 'RUN');
+    const F = Field.Run;
+    return {
+        argv: r.strings(F.arg),
+        env: r.strings(F.env),
+        workdir: r.string(F.workdir) ?? '/',
+        user: r.string(F.user) ?? '',
+        hostname: r.string(F.hostname) ?? 'vmstep',
+        outputs: r.strings(F.output),
+        maxFileBytes: r.u64(F.maxFileBytes) ?? DEFAULT_MAX_FILE_BYTES,
+        maxFiles: r.u64(F.maxFiles) ?? DEFAULT_MAX_FILES,
+        privileged: r.bool(F.privileged) ?? false,
+    };
+}
+function encodeSignal(signal) {
+    return protocol_encodeFrame(protocol_MessageType.Signal, protocol_encodeRecord([[protocol_Field.Signal.signal, signal]]));
+}
+function decodeStarted(payload) {
+    const r = new protocol_RecordReader(payload, 'STARTED');
+    return { pid: r.requireU64(protocol_Field.Started.pid), commandStartNs: r.u64(protocol_Field.Started.commandStartNs) ?? 0 };
+}
+function decodeExit(payload) {
+    const r = new protocol_RecordReader(payload, 'EXIT');
+    const F = protocol_Field.Exit;
+    const code = r.requireU64(F.code);
+    if (code > 255)
+        throw new ProtocolError(`EXIT: exit code ${code} is outside 0-255`);
+    const signal = r.u64(F.signal) ?? 0;
+    return {
+        code,
+        signal: signal === 0 ? null : signal,
+        signalName: signal === 0 ? null : (r.string(F.signalName) ?? `SIG${signal}`),
+        error: r.string(F.error) ?? null,
+    };
+}
+function decodeFile(payload) {
+    const r = new protocol_RecordReader(payload, 'FILE');
+    const F = protocol_Field.File;
+    return { path: r.requireString(F.path), mode: r.requireU64(F.mode), size: r.requireU64(F.size) };
+}
+function decodeFileEnd(payload) {
+    return { error: new protocol_RecordReader(payload, 'FILE_END').string(protocol_Field.FileEnd.error) ?? null };
+}
+function decodeOutputIssue(payload) {
+    const r = new protocol_RecordReader(payload, 'OUTPUT_ISSUE');
+    const F = protocol_Field.OutputIssue;
+    return {
+        request: r.string(F.request) ?? '',
+        path: r.string(F.path) ?? null,
+        reason: r.requireString(F.reason),
+        message: r.string(F.message) ?? '',
+    };
+}
+function decodeTimings(payload) {
+    const r = new protocol_RecordReader(payload, 'TIMINGS');
+    const F = protocol_Field.Timings;
+    return {
+        initStartNs: r.u64(F.initStartNs) ?? 0,
+        specReceivedNs: r.u64(F.specReceivedNs) ?? 0,
+        commandStartNs: r.u64(F.commandStartNs) ?? 0,
+        commandEndNs: r.u64(F.commandEndNs) ?? 0,
+        outputsEndNs: r.u64(F.outputsEndNs) ?? 0,
+    };
+}
+function decodeError(payload) {
+    const r = new protocol_RecordReader(payload, 'ERROR');
+    return { stage: r.string(protocol_Field.Error.stage) ?? 'unknown', message: r.string(protocol_Field.Error.message) ?? '(no message)' };
+}
+function encodeError(stage, message) {
+    return protocol_encodeFrame(protocol_MessageType.Error, protocol_encodeRecord([[protocol_Field.Error.stage, stage], [protocol_Field.Error.message, message]]));
+}
+// Encoders for the guest's messages: tests use them to play a (fake) guest.
+function encodeStarted(m) {
+    return encodeFrame(MessageType.Started, encodeRecord([[Field.Started.pid, m.pid], [Field.Started.commandStartNs, m.commandStartNs]]));
+}
+function encodeExit(m) {
+    const F = Field.Exit;
+    const fields = [[F.code, m.code], [F.signal, m.signal ?? 0]];
+    if (m.signalName)
+        fields.push([F.signalName, m.signalName]);
+    if (m.error)
+        fields.push([F.error, m.error]);
+    return encodeFrame(MessageType.Exit, encodeRecord(fields));
+}
+function encodeFile(m) {
+    const F = Field.File;
+    return encodeFrame(MessageType.File, encodeRecord([[F.path, m.path], [F.mode, m.mode], [F.size, m.size]]));
+}
+function encodeFileEnd(error) {
+    return encodeFrame(MessageType.FileEnd, encodeRecord(error ? [[Field.FileEnd.error, error]] : []));
+}
+function encodeTimings(t) {
+    const F = Field.Timings;
+    return encodeFrame(MessageType.Timings, encodeRecord([
+        [F.initStartNs, t.initStartNs],
+        [F.specReceivedNs, t.specReceivedNs],
+        [F.commandStartNs, t.commandStartNs],
+        [F.commandEndNs, t.commandEndNs],
+        [F.outputsEndNs, t.outputsEndNs],
+    ]));
+}
+
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+;// CONCATENATED MODULE: ./src/guest/outputs.ts
+// Where returned files land on the host. The guest names each file by its
+// absolute guest path; it is written at that path under the output directory.
+// The guest is untrusted, so a path must be absolute and normalised (no "",
+// "." or ".." components, no NUL), every parent is a real directory (never a
+// symbolic link), and the file itself is opened without following links:
+// nothing a guest sends can write outside the output directory.
+
+
+
+
+const MAX_PATH_BYTES = 4096;
+const MAX_NAME_BYTES = 255;
+/** The path's components, or a ProtocolError saying why the guest's path is refused. */
+function guestPathComponents(guestPath) {
+    const refuse = (why) => new ProtocolError(`the guest sent the output path ${JSON.stringify(guestPath)}, which ${why}; refusing to write it`);
+    if (!guestPath.startsWith('/'))
+        throw refuse('is not absolute');
+    if (Buffer.byteLength(guestPath) > MAX_PATH_BYTES)
+        throw refuse(`is longer than ${MAX_PATH_BYTES} bytes`);
+    if (guestPath.includes('\0'))
+        throw refuse('contains a NUL byte');
+    const parts = guestPath.slice(1).split('/');
+    for (const p of parts) {
+        if (p === '' || p === '.' || p === '..')
+            throw refuse('is not normalised (empty, "." or ".." component)');
+        if (Buffer.byteLength(p) > MAX_NAME_BYTES)
+            throw refuse(`has a component longer than ${MAX_NAME_BYTES} bytes`);
+    }
+    return parts;
+}
+class OutputDirectory {
+    root;
+    constructor(root) {
+        this.root = root;
+    }
+    /** The host path a guest path is written to (checked, not created). */
+    hostPathFor(guestPath) {
+        return (0,external_node_path_namespaceObject.join)(this.root, ...guestPathComponents(guestPath));
+    }
+    /** Creates the parents and opens the file for writing, truncating an earlier run's copy. */
+    async create(guestPath) {
+        const parts = guestPathComponents(guestPath);
+        await (0,external_node_fs_promises_namespaceObject.mkdir)(this.root, { recursive: true });
+        let dir = this.root;
+        for (const part of parts.slice(0, -1)) {
+            dir = (0,external_node_path_namespaceObject.join)(dir, part);
+            const st = await (0,external_node_fs_promises_namespaceObject.lstat)(dir).catch((err) => {
+                if (err.code === 'ENOENT')
+                    return null;
+                throw err;
+            });
+            if (st === null)
+                await (0,external_node_fs_promises_namespaceObject.mkdir)(dir, { mode: 0o755 });
+            else if (!st.isDirectory()) {
+                throw new ProtocolError(`cannot write the output file ${guestPath}: ${dir} exists and is not a directory (a symbolic link or a file)`);
+            }
+        }
+        const hostPath = (0,external_node_path_namespaceObject.join)(dir, parts[parts.length - 1]);
+        const flags = external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_TRUNC | external_node_fs_namespaceObject.constants.O_NOFOLLOW;
+        try {
+            return { hostPath, handle: await (0,external_node_fs_promises_namespaceObject.open)(hostPath, flags, 0o600) };
+        }
+        catch (err) {
+            const code = err.code;
+            if (code === 'ELOOP' || code === 'EISDIR') {
+                throw new ProtocolError(`cannot write the output file ${guestPath}: ${hostPath} is a ${code === 'ELOOP' ? 'symbolic link' : 'directory'}`);
+            }
+            throw err;
+        }
+    }
+    /** Applies the guest's permission bits (without setuid, setgid or sticky) once the file is complete. */
+    async finish(file, mode) {
+        await file.handle.close();
+        await (0,external_node_fs_promises_namespaceObject.chmod)(file.hostPath, mode & 0o777);
+    }
+    /** Removes a partly written file. */
+    async discard(file) {
+        await file.handle.close().catch(() => { });
+        await (0,external_node_fs_promises_namespaceObject.rm)(file.hostPath, { force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/guest/session.ts
+// The host side of one run (docs/protocol.md, "The conversation"): checks the
+// guest's hello, sends the run spec, and turns the guest's messages into an
+// async, streaming API: stdout and stderr as Readable streams, output files
+// written to disk as they arrive, and promises for the start, the exit and
+// the whole result.
+//
+// Backpressure: the socket is read only while the consumers keep up. After
+// each chunk the socket is paused until every frame in it has been handled;
+// a stdout/stderr frame is handled once its stream is below its high-water
+// mark (or destroyed), a file frame once it is on disk. So host memory stays
+// bounded however fast the guest writes, and guest init's blocking writes
+// stall it (and the workload) instead.
+
+
+
+
+
+/** Guest init reported a failure of its own (bad spec, unknown user, mounts, version). */
+class GuestError extends Error {
+    stage;
+    guestMessage;
+    name = 'GuestError';
+    constructor(stage, guestMessage) {
+        super(`guest init failed (${stage}): ${guestMessage}`);
+        this.stage = stage;
+        this.guestMessage = guestMessage;
+    }
+}
+/** The guest speaks another protocol version than this host. */
+class ProtocolVersionError extends ProtocolError {
+    guestVersion;
+    hostVersion;
+    name = 'ProtocolVersionError';
+    constructor(guestVersion, hostVersion) {
+        super(`protocol version mismatch: guest init speaks version ${guestVersion}, this vmstep speaks version ${hostVersion}; ` +
+            'the VM runs a vmstep-init from another vmstep release: rebuild the root filesystem with this release (its cache key includes the init binary) or point VMSTEP_INIT at the matching dist/vmstep-init');
+        this.guestVersion = guestVersion;
+        this.hostVersion = hostVersion;
+    }
+}
+/** A Readable fed by the session, which waits for the consumer when it is full. */
+class GuestOutputStream extends external_node_stream_namespaceObject.Readable {
+    wake;
+    ended = false;
+    _read() {
+        const w = this.wake;
+        this.wake = undefined;
+        w?.();
+    }
+    /** Pushes a chunk; resolves when the stream can take more (or nobody will read it). */
+    async feed(chunk) {
+        if (this.destroyed || this.ended)
+            return;
+        if (this.push(chunk))
+            return;
+        await new Promise((resolve) => {
+            const done = () => {
+                this.wake = undefined;
+                this.off('close', done);
+                resolve();
+            };
+            this.wake = done;
+            this.once('close', done);
+        });
+    }
+    /** Ends the stream (once). */
+    finish() {
+        if (this.ended)
+            return;
+        this.ended = true;
+        this.push(null);
+    }
+}
+function settle() {
+    let resolve, reject;
+    const promise = new Promise((res, rej) => {
+        resolve = res;
+        reject = rej;
+    });
+    // A caller may await only `result`; the other promises must not count as unhandled.
+    promise.catch(() => { });
+    return { promise, resolve, reject };
+}
+class GuestSession {
+    socket;
+    spec;
+    options;
+    /** The command's stdout, as the guest sends it; ends at the command's exit. */
+    stdout;
+    /** The command's stderr; ends at the command's exit. */
+    stderr;
+    /** Resolves when the command has started (null when it could not start), rejects when the session fails first. */
+    started;
+    /** Resolves with the command's exit; rejects when the session fails before it. */
+    exit;
+    /** Resolves once everything has arrived (exit, files, timings); rejects on any failure. */
+    result;
+    out;
+    err;
+    startedP = settle();
+    exitP = settle();
+    resultP = settle();
+    decoder = new FrameDecoder();
+    outputDir;
+    maxFiles;
+    maxFileBytes;
+    state = 'hello';
+    settled = false;
+    guestAgent = '';
+    pid = null;
+    exitMessage = null;
+    files = [];
+    issues = [];
+    fileCount = 0;
+    current = null;
+    /** The handling of every chunk received so far, in order (onData never rejects). */
+    handling = Promise.resolve();
+    constructor(socket, spec, options = {}) {
+        this.socket = socket;
+        this.spec = spec;
+        this.options = options;
+        validateRunSpec(spec);
+        if ((spec.outputs?.length ?? 0) > 0 && !options.outputDir) {
+            throw new Error('the run spec asks for output files but no outputDir was given to write them to');
+        }
+        const highWaterMark = options.streamHighWaterMark ?? 1 << 20;
+        this.out = new GuestOutputStream({ highWaterMark });
+        this.err = new GuestOutputStream({ highWaterMark });
+        this.stdout = this.out;
+        this.stderr = this.err;
+        this.started = this.startedP.promise;
+        this.exit = this.exitP.promise;
+        this.result = this.resultP.promise;
+        this.outputDir = options.outputDir ? new OutputDirectory(options.outputDir) : null;
+        this.maxFiles = spec.maxFiles ?? protocol_DEFAULT_MAX_FILES;
+        this.maxFileBytes = spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES;
+        socket.on('data', (chunk) => {
+            this.handling = this.handling.then(() => this.onData(chunk));
+        });
+        // Guest init half-closes right after its last message. Node may report
+        // that end while the last chunk is still being handled (the socket is
+        // paused, but its buffer is empty), so the end and close are judged only
+        // once every chunk before them has been handled.
+        socket.on('end', () => this.afterHandling(() => new ProtocolError(`guest init closed the connection before the run finished (${this.progress()}); the VM may have crashed, run out of memory or been killed: see its console log`)));
+        socket.on('error', (e) => this.fail(new ProtocolError(`the connection to guest init failed (${this.progress()}): ${e.message}`)));
+        socket.on('close', () => this.afterHandling(() => new ProtocolError(`the connection to guest init closed (${this.progress()})`)));
+    }
+    /** Fails the session with why() unless the chunks already received complete it. */
+    afterHandling(why) {
+        void this.handling.then(() => this.fail(why()));
+    }
+    /** Delivers a signal to the command's process group in the guest (ignored unless it is running). */
+    signal(sig) {
+        const n = typeof sig === 'number' ? sig : external_node_os_namespaceObject.constants.signals[sig];
+        if (!Number.isInteger(n) || n <= 0 || n >= 65)
+            throw new RangeError(`unknown signal ${String(sig)}`);
+        if (this.state === 'running' && !this.settled)
+            this.socket.write(encodeSignal(n));
+    }
+    /** Ends the session now; guest init sees the connection drop, kills the command and powers off. */
+    abort(reason = new Error('the run was aborted')) {
+        this.fail(reason);
+    }
+    progress() {
+        switch (this.state) {
+            case 'hello':
+                return 'no hello from guest init yet';
+            case 'running':
+                return this.pid === null ? 'the command had not started' : 'the command was running';
+            case 'outputs':
+                return `the command had exited with ${this.exitMessage?.code}; ${this.fileCount} output files received`;
+            default:
+                return 'after the end';
+        }
+    }
+    async onData(chunk) {
+        if (this.settled)
+            return;
+        this.socket.pause();
+        try {
+            for (const frame of this.decoder.push(chunk)) {
+                await this.handle(frame);
+                if (this.settled)
+                    return;
+            }
+        }
+        catch (e) {
+            this.fail(e);
+            return;
+        }
+        this.socket.resume();
+    }
+    async handle(frame) {
+        const { type, payload } = frame;
+        if (type === protocol_MessageType.Error) {
+            const e = decodeError(payload);
+            throw new GuestError(e.stage, e.message);
+        }
+        switch (this.state) {
+            case 'hello':
+                return this.onHello(frame);
+            case 'running':
+                if (type === protocol_MessageType.Stdout)
+                    return this.out.feed(payload);
+                if (type === protocol_MessageType.Stderr)
+                    return this.err.feed(payload);
+                if (type === protocol_MessageType.Started && this.pid === null) {
+                    const started = decodeStarted(payload);
+                    this.pid = started.pid;
+                    this.startedP.resolve(started);
+                    return;
+                }
+                if (type === protocol_MessageType.Exit) {
+                    this.exitMessage = decodeExit(payload);
+                    this.state = 'outputs';
+                    if (this.pid === null)
+                        this.startedP.resolve(null);
+                    this.out.finish();
+                    this.err.finish();
+                    this.exitP.resolve(this.exitMessage);
+                    return;
+                }
+                break;
+            case 'outputs':
+                return this.onOutput(frame);
+            default:
+                break;
+        }
+        throw new ProtocolError(`guest init sent ${describeType(type)} out of order (${this.progress()})`);
+    }
+    onHello({ type, payload }) {
+        const hello = type === protocol_MessageType.Hello ? decodeHello(payload) : null;
+        if (!hello) {
+            throw new ProtocolError(`the guest's first message is ${describeType(type)}, not a vmstep hello: the program on the other end of the guest socket does not speak the vmstep protocol`);
+        }
+        if (hello.version !== PROTOCOL_VERSION) {
+            const err = new ProtocolVersionError(hello.version, PROTOCOL_VERSION);
+            this.refuse('hello', `protocol version mismatch: the host speaks version ${PROTOCOL_VERSION}, guest init speaks version ${hello.version}`);
+            throw err;
+        }
+        this.guestAgent = hello.agent;
+        this.state = 'running';
+        this.socket.write(encodeHello());
+        this.socket.write(encodeRun(this.spec));
+    }
+    async onOutput({ type, payload }) {
+        const cur = this.current;
+        if (type === protocol_MessageType.FileData && cur) {
+            if (cur.written + payload.length > cur.size) {
+                throw new ProtocolError(`guest init sent more than the ${cur.size} bytes it announced for ${cur.guestPath}`);
+            }
+            await cur.file.handle.write(payload);
+            cur.written += payload.length;
+            return;
+        }
+        if (type === protocol_MessageType.FileEnd && cur) {
+            this.current = null;
+            const { error } = decodeFileEnd(payload);
+            if (error !== null) {
+                await this.outputDir.discard(cur.file);
+                this.addIssue({ request: '', path: cur.guestPath, reason: 'unreadable', message: `${cur.guestPath}: ${error}` });
+                return;
+            }
+            if (cur.written !== cur.size) {
+                await this.outputDir.discard(cur.file);
+                throw new ProtocolError(`guest init ended ${cur.guestPath} after ${cur.written} of the ${cur.size} bytes it announced`);
+            }
+            await this.outputDir.finish(cur.file, cur.mode);
+            const done = { guestPath: cur.guestPath, hostPath: cur.file.hostPath, mode: cur.mode, size: cur.size };
+            this.files.push(done);
+            this.options.onFile?.(done);
+            return;
+        }
+        if (cur)
+            throw new ProtocolError(`guest init sent ${describeType(type)} in the middle of the file ${cur.guestPath}`);
+        if (type === protocol_MessageType.File) {
+            const f = decodeFile(payload);
+            if (!this.outputDir)
+                throw new ProtocolError(`guest init returned the file ${f.path} although the run spec asked for no outputs`);
+            if (this.fileCount >= this.maxFiles)
+                throw new ProtocolError(`guest init returned more than the ${this.maxFiles} output files the run allows`);
+            if (f.size > this.maxFileBytes) {
+                throw new ProtocolError(`guest init returned ${f.path} with ${f.size} bytes, over the limit of ${this.maxFileBytes} bytes per file`);
+            }
+            this.fileCount++;
+            const file = await this.outputDir.create(f.path);
+            this.current = { guestPath: f.path, mode: f.mode, size: f.size, written: 0, file };
+            return;
+        }
+        if (type === protocol_MessageType.OutputIssue)
+            return this.addIssue(decodeOutputIssue(payload));
+        if (type === protocol_MessageType.Timings) {
+            const timings = decodeTimings(payload);
+            this.state = 'done';
+            this.settled = true;
+            // Closing our side tells guest init that everything arrived: it powers off.
+            this.socket.end();
+            this.resultP.resolve({ guestAgent: this.guestAgent, pid: this.pid, exit: this.exitMessage, files: this.files, issues: this.issues, timings });
+            return;
+        }
+        throw new ProtocolError(`guest init sent ${describeType(type)} out of order (${this.progress()})`);
+    }
+    addIssue(issue) {
+        this.issues.push(issue);
+        this.options.onOutputIssue?.(issue);
+    }
+    /** Tells guest init why we stop, then closes. */
+    refuse(stage, message) {
+        if (this.socket.writable)
+            this.socket.end(encodeError(stage, message));
+    }
+    fail(reason) {
+        if (this.settled)
+            return;
+        this.settled = true;
+        const err = reason instanceof Error ? reason : new Error(String(reason));
+        if (err instanceof ProtocolError && !(err instanceof ProtocolVersionError))
+            this.refuse('protocol', err.message);
+        // Let the error frame go out, then drop the connection so a guest blocked
+        // in a write sees it fail instead of waiting for us to read.
+        if (this.socket.writableEnded && !this.socket.writableFinished)
+            this.socket.once('finish', () => this.socket.destroy());
+        else
+            this.socket.destroy();
+        const cur = this.current;
+        this.current = null;
+        if (cur)
+            void this.outputDir?.discard(cur.file);
+        this.startedP.reject(err);
+        this.exitP.reject(err);
+        this.resultP.reject(err);
+        this.out.finish();
+        this.err.finish();
+    }
+}
+/** Starts the host side of a run on a connection accepted from guest init. */
+function startGuestSession(socket, spec, options = {}) {
+    return new GuestSession(socket, spec, options);
+}
+
+;// CONCATENATED MODULE: ./src/guest/index.ts
+// The host side of the host-guest protocol (docs/protocol.md): what the
+// engine needs to run one command in a VM's guest init.
+
+
+
+
+
+
 ;// CONCATENATED MODULE: ./src/image/cache-dir.ts
 // The one cache root: $VMSTEP_CACHE, default ~/.cache/vmstep (shared with the build cache of the foundation issue).
 
@@ -85,14 +3194,8 @@ function defaultCacheDir() {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:util"
 const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:stream"
-const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 ;// CONCATENATED MODULE: ./src/image/tar-header.ts
 // One tar header decoder for everything vmstep reads: outer image archives
 // (oci-archive, docker-archive) and layers. ustar, GNU (long names, base-256
@@ -121,7 +3224,7 @@ function cstr(buf, off, len) {
     const end = buf.indexOf(0, off);
     return buf.toString('latin1', off, end < 0 || end > off + len ? off + len : end);
 }
-function num(buf, off, len, field) {
+function tar_header_num(buf, off, len, field) {
     const first = buf[off];
     if (first & 0x80) {
         // GNU base-256: big-endian two's complement with the top bit as marker.
@@ -158,7 +3261,7 @@ function decodeHeader(buf, off = 0) {
         sum += i >= 148 && i < 156 ? 32 : buf[off + i];
     let stored;
     try {
-        stored = num(buf, off + 148, 8, 'checksum');
+        stored = tar_header_num(buf, off + 148, 8, 'checksum');
     }
     catch {
         stored = -1;
@@ -185,14 +3288,14 @@ function decodeHeader(buf, off = 0) {
     return {
         name,
         linkname: cstr(buf, off + 157, 100),
-        mode: num(buf, off + 100, 8, 'mode') & 0o7777,
-        uid: num(buf, off + 108, 8, 'uid'),
-        gid: num(buf, off + 116, 8, 'gid'),
-        size: num(buf, off + 124, 12, 'size'),
-        mtime: num(buf, off + 136, 12, 'mtime'),
+        mode: tar_header_num(buf, off + 100, 8, 'mode') & 0o7777,
+        uid: tar_header_num(buf, off + 108, 8, 'uid'),
+        gid: tar_header_num(buf, off + 116, 8, 'gid'),
+        size: tar_header_num(buf, off + 124, 12, 'size'),
+        mtime: tar_header_num(buf, off + 136, 12, 'mtime'),
         type,
-        devmajor: magic.startsWith('ustar') ? num(buf, off + 329, 8, 'devmajor') : 0,
-        devminor: magic.startsWith('ustar') ? num(buf, off + 337, 8, 'devminor') : 0,
+        devmajor: magic.startsWith('ustar') ? tar_header_num(buf, off + 329, 8, 'devmajor') : 0,
+        devminor: magic.startsWith('ustar') ? tar_header_num(buf, off + 337, 8, 'devminor') : 0,
     };
 }
 function paxInt(v, key) {
@@ -297,7 +3400,7 @@ class ArchiveIndex {
     static async read(path) {
         let fh;
         try {
-            fh = await (0,promises_namespaceObject.open)(path, 'r');
+            fh = await (0,external_node_fs_promises_namespaceObject.open)(path, 'r');
         }
         catch (e) {
             throw new ImageError(`cannot open image archive ${path}: ${e.message}`);
@@ -404,7 +3507,7 @@ class ArchiveIndex {
             throw new ImageError(`image archive ${this.path} has no ${name}`);
         if (m.size > maxSize)
             throw new ImageError(`${name} in ${this.path} is ${m.size} bytes, more than the ${maxSize} a metadata file may have`);
-        const fh = await (0,promises_namespaceObject.open)(this.path, 'r');
+        const fh = await (0,external_node_fs_promises_namespaceObject.open)(this.path, 'r');
         try {
             const b = Buffer.alloc(m.size);
             const { bytesRead } = await fh.read(b, 0, m.size, m.offset);
@@ -529,7 +3632,7 @@ const layerMediaTypes = new Set([
 function isObject(v) {
     return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
-function parseJson(data, what) {
+function manifest_parseJson(data, what) {
     try {
         return JSON.parse(Buffer.from(data).toString('utf8'));
     }
@@ -571,7 +3674,7 @@ function parseDescriptor(v, what) {
  * field wins when present.
  */
 function parseManifest(data, what, declaredType = '') {
-    const doc = parseJson(data, what);
+    const doc = manifest_parseJson(data, what);
     if (!isObject(doc))
         throw new ImageError(`${what} is not a JSON object`);
     const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : declaredType;
@@ -620,7 +3723,7 @@ function stringArray(v, what) {
     return v;
 }
 function parseImageConfig(data, what) {
-    const doc = parseJson(data, what);
+    const doc = manifest_parseJson(data, what);
     if (!isObject(doc))
         throw new ImageError(`${what} is not a JSON object`);
     if (doc.os !== undefined && doc.os !== 'linux')
@@ -847,7 +3950,7 @@ function formatReference(r) {
 
 
 function parseSaveManifest(bytes, where) {
-    const doc = parseJson(bytes, `${where} manifest.json`);
+    const doc = manifest_parseJson(bytes, `${where} manifest.json`);
     if (!Array.isArray(doc))
         throw new ImageError(`${where} manifest.json is not a list`);
     return doc.map((e, i) => {
@@ -949,15 +4052,15 @@ async function dockerDaemonImage(name, reference, cacheRoot, docker = 'docker') 
     const idDigest = checkDigest(id.startsWith('sha256:') ? id : `sha256:${id}`, `docker image ID of ${name}`);
     const dir = (0,external_node_path_namespaceObject.join)(cacheRoot, 'docker-save');
     const file = (0,external_node_path_namespaceObject.join)(dir, `${idDigest.slice(7)}.tar`);
-    if (!(await (0,promises_namespaceObject.stat)(file).catch(() => null))) {
-        await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+    if (!(await (0,external_node_fs_promises_namespaceObject.stat)(file).catch(() => null))) {
+        await (0,external_node_fs_promises_namespaceObject.mkdir)(dir, { recursive: true });
         const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
         try {
             await run(docker, ['save', '-o', tmp, name], { timeout: 30 * 60_000, maxBuffer: 1 << 20 });
-            await (0,promises_namespaceObject.rename)(tmp, file);
+            await (0,external_node_fs_promises_namespaceObject.rename)(tmp, file);
         }
         catch (e) {
-            await (0,promises_namespaceObject.rm)(tmp, { force: true });
+            await (0,external_node_fs_promises_namespaceObject.rm)(tmp, { force: true });
             throw new ImageError(`docker save ${name} failed: ${(e.stderr ?? e.message).trim()}`);
         }
     }
@@ -1010,7 +4113,7 @@ class LayoutDirStore {
         if (desc.size > max)
             throw new ImageError(`blob ${desc.digest} in ${this.dir} declares ${desc.size} bytes, more than the ${max} a manifest or config may have`);
         try {
-            return await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(this.dir, blobPath(desc.digest)));
+            return await (0,external_node_fs_promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(this.dir, blobPath(desc.digest)));
         }
         catch (e) {
             throw new ImageError(`OCI layout ${this.dir} is missing blob ${desc.digest} (${e.code ?? e.message})`);
@@ -1024,7 +4127,7 @@ class LayoutDirStore {
     }
     async openBlob(desc) {
         const p = (0,external_node_path_namespaceObject.join)(this.dir, blobPath(desc.digest));
-        const st = await (0,promises_namespaceObject.stat)(p).catch(() => null);
+        const st = await (0,external_node_fs_promises_namespaceObject.stat)(p).catch(() => null);
         if (!st?.isFile())
             throw new ImageError(`OCI layout ${this.dir} is missing layer blob ${desc.digest}`);
         if (st.size !== desc.size)
@@ -1072,11 +4175,11 @@ async function checkLayoutMarker(bytes, where) {
     }
 }
 async function ociLayoutImage(dir, tag, reference) {
-    const st = await (0,promises_namespaceObject.stat)(dir).catch(() => null);
+    const st = await (0,external_node_fs_promises_namespaceObject.stat)(dir).catch(() => null);
     if (!st?.isDirectory())
         throw new ImageError(`OCI layout ${dir} does not exist or is not a directory`);
-    await checkLayoutMarker(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'oci-layout')).catch(() => undefined), dir);
-    const indexBytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'index.json')).catch(() => {
+    await checkLayoutMarker(await (0,external_node_fs_promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'oci-layout')).catch(() => undefined), dir);
+    const indexBytes = await (0,external_node_fs_promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'index.json')).catch(() => {
         throw new ImageError(`${dir} is not an OCI image layout (no index.json)`);
     });
     const store = new LayoutDirStore(dir);
@@ -1101,8 +4204,6 @@ async function fromIndex(store, indexBytes, tag, where, reference) {
     return imageFromManifest(store, { bytes, digest, mediaType: desc.mediaType, what: `manifest ${desc.digest} in ${where}` }, reference);
 }
 
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/image/blob-cache.ts
 // Layer blobs by digest under <cache>/blobs/sha256/<hex>. A blob lands there
 // only after its digest and size were verified (temporary name, then an
@@ -1123,18 +4224,18 @@ class BlobCache {
         return (0,external_node_path_namespaceObject.join)(this.root, 'blobs', alg, hex);
     }
     async has(digest, size) {
-        const st = await (0,promises_namespaceObject.stat)(this.path(digest)).catch(() => null);
+        const st = await (0,external_node_fs_promises_namespaceObject.stat)(this.path(digest)).catch(() => null);
         if (!st || st.size !== size)
             return false;
         // Mark as used for least-recently-used pruning.
         const now = new Date();
-        await (0,promises_namespaceObject.utimes)(this.path(digest), now, now).catch(() => { });
+        await (0,external_node_fs_promises_namespaceObject.utimes)(this.path(digest), now, now).catch(() => { });
         return true;
     }
     /** Writes a blob from a stream, verifying it; nothing lands in the cache unless it matches. */
     async put(digest, size, source, what, onBytes) {
         const final = this.path(digest);
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(final, '..'), { recursive: true });
+        await (0,external_node_fs_promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(final, '..'), { recursive: true });
         const tmp = `${final}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
         let n = 0;
         const verifier = new DigestVerifier(digest, size, what);
@@ -1146,11 +4247,11 @@ class BlobCache {
             });
         }
         try {
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(source, verifier, file);
-            await (0,promises_namespaceObject.rename)(tmp, final);
+            await (0,promises_namespaceObject.pipeline)(source, verifier, file);
+            await (0,external_node_fs_promises_namespaceObject.rename)(tmp, final);
         }
         catch (e) {
-            await (0,promises_namespaceObject.rm)(tmp, { force: true });
+            await (0,external_node_fs_promises_namespaceObject.rm)(tmp, { force: true });
             throw e;
         }
         return final;
@@ -1214,7 +4315,7 @@ async function findCredentials(host, options) {
     }
     let doc;
     try {
-        doc = JSON.parse(await (0,promises_namespaceObject.readFile)(options.dockerConfigPath ?? dockerConfigPath(), 'utf8'));
+        doc = JSON.parse(await (0,external_node_fs_promises_namespaceObject.readFile)(options.dockerConfigPath ?? dockerConfigPath(), 'utf8'));
     }
     catch {
         return undefined; // no config: anonymous
@@ -2385,11 +5486,31 @@ async function decompressedLayer(source) {
 
 
 
+
+
 /**
  * Resolves an image reference (oci:, oci-archive:, docker-archive:,
  * docker-daemon:, docker:// or a bare registry reference) to its linux/amd64
  * image: manifest and config read and verified, layers ready to open.
  */
+/**
+ * Checks what can be checked at once, without reading the image: the
+ * reference parses, and a local one (oci:, oci-archive:, docker-archive:)
+ * names something that exists. So a mistyped path is reported as such even
+ * on a host that could not run the image anyway.
+ */
+function checkImageReference(ref) {
+    const parsed = parseReference(ref);
+    if (parsed.transport !== 'oci' && parsed.transport !== 'oci-archive' && parsed.transport !== 'docker-archive')
+        return;
+    const path = (0,external_node_path_namespaceObject.resolve)(parsed.path);
+    const st = (0,external_node_fs_namespaceObject.statSync)(path, { throwIfNoEntry: false });
+    const wantDirectory = parsed.transport === 'oci';
+    if (st && (wantDirectory ? st.isDirectory() : st.isFile()))
+        return;
+    const what = wantDirectory ? 'an OCI layout directory' : parsed.transport === 'oci-archive' ? 'an OCI archive (a tar file)' : 'a docker save archive (a tar file)';
+    throw new ImageError(`image ${ref}: ${path} ${st ? `is not ${what}` : 'does not exist'}; ${parsed.transport}: names ${what}: check the path`);
+}
 async function resolveImage(ref, options = {}) {
     const parsed = parseReference(ref);
     const cacheRoot = options.cacheDir ?? defaultCacheDir();
@@ -3189,7 +6310,7 @@ function encodeDirectory(dir, parentIno) {
 // file only decodes them, tree.ts decides what they may do.
 
 const maxMetaBytes = 1 << 20;
-const typeNames = {
+const tar_stream_typeNames = {
     [TarType.file]: 'file',
     [TarType.contiguous]: 'file',
     [TarType.hardlink]: 'hardlink',
@@ -3229,7 +6350,7 @@ async function readTar(source, onEntry) {
             pad = (BLOCK - (h.size % BLOCK)) % BLOCK;
             return;
         }
-        const type = typeNames[h.type];
+        const type = tar_stream_typeNames[h.type];
         if (!type)
             throw new TarFormatError(`unsupported tar entry type "${String.fromCharCode(h.type)}" for ${pax?.path ?? longName ?? h.name}`);
         if (pax?.sparse)
@@ -3345,10 +6466,10 @@ const BUILDER_VERSION = 1;
 const GUEST_INIT_PATH = '/.vmstep/init';
 const maxUid = 2 ** 32 - 1;
 async function buildRootfsImage(image, opts) {
-    const initStat = await (0,promises_namespaceObject.stat)(opts.initPath).catch(() => null);
+    const initStat = await (0,external_node_fs_promises_namespaceObject.stat)(opts.initPath).catch(() => null);
     if (!initStat?.isFile())
         throw new RootfsError(`guest init ${opts.initPath} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
-    const fh = await (0,promises_namespaceObject.open)(opts.outPath, 'wx');
+    const fh = await (0,external_node_fs_promises_namespaceObject.open)(opts.outPath, 'wx');
     let ok = false;
     try {
         const writer = new Ext4Writer(fh, opts.maxContentBytes);
@@ -3396,7 +6517,7 @@ async function buildRootfsImage(image, opts) {
     finally {
         await fh.close();
         if (!ok)
-            await (0,promises_namespaceObject.rm)(opts.outPath, { force: true });
+            await (0,external_node_fs_promises_namespaceObject.rm)(opts.outPath, { force: true });
     }
 }
 async function prefetchAll(image, parallel) {
@@ -3469,21 +6590,21 @@ async function acquireLock(path, opts = {}) {
     const deadline = Date.now() + (opts.timeoutMs ?? 60 * 60_000);
     for (let delay = 20;; delay = Math.min(delay * 2, 500)) {
         try {
-            const fh = await (0,promises_namespaceObject.open)(path, 'wx');
+            const fh = await (0,external_node_fs_promises_namespaceObject.open)(path, 'wx');
             await fh.writeFile(String(process.pid));
             await fh.close();
-            return { release: () => (0,promises_namespaceObject.rm)(path, { force: true }) };
+            return { release: () => (0,external_node_fs_promises_namespaceObject.rm)(path, { force: true }) };
         }
         catch (e) {
             if (e.code !== 'EEXIST')
                 throw e;
         }
-        const owner = Number((await (0,promises_namespaceObject.readFile)(path, 'utf8').catch(() => '')).trim());
-        const st = await (0,promises_namespaceObject.stat)(path).catch(() => null);
+        const owner = Number((await (0,external_node_fs_promises_namespaceObject.readFile)(path, 'utf8').catch(() => '')).trim());
+        const st = await (0,external_node_fs_promises_namespaceObject.stat)(path).catch(() => null);
         // An empty lock younger than a second is one being written right now.
         const young = st ? Date.now() - st.mtimeMs < 1000 : false;
         if (st && !(owner === 0 && young) && !processAlive(owner)) {
-            await (0,promises_namespaceObject.rm)(path, { force: true });
+            await (0,external_node_fs_promises_namespaceObject.rm)(path, { force: true });
             continue;
         }
         if (Date.now() > deadline)
@@ -3515,7 +6636,7 @@ async function acquireLock(path, opts = {}) {
 const cache_run = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
 const initDigests = new Map();
 async function fileDigest(path) {
-    const st = await (0,promises_namespaceObject.stat)(path).catch(() => null);
+    const st = await (0,external_node_fs_promises_namespaceObject.stat)(path).catch(() => null);
     if (!st?.isFile())
         throw new RootfsError(`guest init ${path} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
     const hit = initDigests.get(path);
@@ -3529,13 +6650,13 @@ async function fileDigest(path) {
     return digest;
 }
 async function allocatedBytes(path) {
-    const st = await (0,promises_namespaceObject.stat)(path).catch(() => null);
+    const st = await (0,external_node_fs_promises_namespaceObject.stat)(path).catch(() => null);
     if (!st)
         return 0;
     if (!st.isDirectory())
         return st.blocks * 512;
     let total = 0;
-    for (const name of await (0,promises_namespaceObject.readdir)(path).catch(() => []))
+    for (const name of await (0,external_node_fs_promises_namespaceObject.readdir)(path).catch(() => []))
         total += await allocatedBytes((0,external_node_path_namespaceObject.join)(path, name));
     return total;
 }
@@ -3561,34 +6682,34 @@ class cache_RootfsCache {
         const dir = (0,external_node_path_namespaceObject.join)(this.rootfsDir, key);
         const basePath = (0,external_node_path_namespaceObject.join)(dir, 'rootfs.ext4');
         let cached = true;
-        if (!(await (0,promises_namespaceObject.stat)(basePath).catch(() => null))) {
+        if (!(await (0,external_node_fs_promises_namespaceObject.stat)(basePath).catch(() => null))) {
             cached = false;
             await this.build(image, key, opts);
         }
-        void (0,promises_namespaceObject.utimes)((0,external_node_path_namespaceObject.join)(dir, 'meta.json'), new Date(), new Date()).catch(() => { });
+        void (0,external_node_fs_promises_namespaceObject.utimes)((0,external_node_path_namespaceObject.join)(dir, 'meta.json'), new Date(), new Date()).catch(() => { });
         const runDir = (0,external_node_path_namespaceObject.join)(this.root, 'runs', `${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
-        await (0,promises_namespaceObject.mkdir)(runDir, { recursive: true });
+        await (0,external_node_fs_promises_namespaceObject.mkdir)(runDir, { recursive: true });
         const runDiskPath = (0,external_node_path_namespaceObject.join)(runDir, 'disk.ext4');
         let copy;
         try {
             copy = await this.copyOut(dir, basePath, runDiskPath);
         }
         catch (e) {
-            await (0,promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
+            await (0,external_node_fs_promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
             // The entry may have been pruned between the check and the copy: build again once.
             if (e.code === 'ENOENT' && cached)
                 return this.prepare(image, opts);
             throw e;
         }
         if (opts.diskBytes) {
-            const have = (await (0,promises_namespaceObject.stat)(runDiskPath)).size;
+            const have = (await (0,external_node_fs_promises_namespaceObject.stat)(runDiskPath)).size;
             if (opts.diskBytes > have)
                 await this.grow(runDiskPath, opts.diskBytes, runDir);
         }
         // The next run's spare is copied when this run ends, off both runs' critical paths.
         const refill = this.opts.spares !== false && copy !== 'reflink';
         const release = async () => {
-            await (0,promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
+            await (0,external_node_fs_promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
             if (refill)
                 this.refillSpare(dir, basePath);
         };
@@ -3602,11 +6723,11 @@ class cache_RootfsCache {
     async copyOut(dir, basePath, dest) {
         if (this.opts.spares !== false) {
             const sparesDir = (0,external_node_path_namespaceObject.join)(dir, 'spares');
-            for (const name of await (0,promises_namespaceObject.readdir)(sparesDir).catch(() => [])) {
+            for (const name of await (0,external_node_fs_promises_namespaceObject.readdir)(sparesDir).catch(() => [])) {
                 if (!name.endsWith('.ext4'))
                     continue;
                 try {
-                    await (0,promises_namespaceObject.rename)((0,external_node_path_namespaceObject.join)(sparesDir, name), dest); // atomic claim: one run per spare
+                    await (0,external_node_fs_promises_namespaceObject.rename)((0,external_node_path_namespaceObject.join)(sparesDir, name), dest); // atomic claim: one run per spare
                     return 'spare';
                 }
                 catch {
@@ -3624,16 +6745,16 @@ class cache_RootfsCache {
     refillSpare(dir, basePath) {
         const p = (async () => {
             const sparesDir = (0,external_node_path_namespaceObject.join)(dir, 'spares');
-            await (0,promises_namespaceObject.mkdir)(sparesDir, { recursive: true });
-            if ((await (0,promises_namespaceObject.readdir)(sparesDir)).some((n) => n.endsWith('.ext4')))
+            await (0,external_node_fs_promises_namespaceObject.mkdir)(sparesDir, { recursive: true });
+            if ((await (0,external_node_fs_promises_namespaceObject.readdir)(sparesDir)).some((n) => n.endsWith('.ext4')))
                 return;
             const tmp = (0,external_node_path_namespaceObject.join)(sparesDir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
             try {
                 await copyImage(basePath, tmp);
-                await (0,promises_namespaceObject.rename)(tmp, (0,external_node_path_namespaceObject.join)(sparesDir, `${process.pid}-${Date.now()}.ext4`));
+                await (0,external_node_fs_promises_namespaceObject.rename)(tmp, (0,external_node_path_namespaceObject.join)(sparesDir, `${process.pid}-${Date.now()}.ext4`));
             }
             catch {
-                await (0,promises_namespaceObject.rm)(tmp, { force: true });
+                await (0,external_node_fs_promises_namespaceObject.rm)(tmp, { force: true });
             }
         })();
         this.background.add(p);
@@ -3645,7 +6766,7 @@ class cache_RootfsCache {
             await cache_run('resize2fs', ['-f', path, `${blocks}`], { timeout: 5 * 60_000 });
         }
         catch (e) {
-            await (0,promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
+            await (0,external_node_fs_promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
             const err = e;
             if (err.code === 'ENOENT')
                 throw new RootfsError('growing the run disk needs resize2fs (Debian/Ubuntu package e2fsprogs); install it or leave the disk size at its default');
@@ -3653,24 +6774,24 @@ class cache_RootfsCache {
         }
     }
     async build(image, key, opts) {
-        await (0,promises_namespaceObject.mkdir)(this.rootfsDir, { recursive: true });
+        await (0,external_node_fs_promises_namespaceObject.mkdir)(this.rootfsDir, { recursive: true });
         const lock = await acquireLock((0,external_node_path_namespaceObject.join)(this.rootfsDir, `${key}.lock`), { what: `building the root filesystem of ${image.reference}` });
         try {
             const dir = (0,external_node_path_namespaceObject.join)(this.rootfsDir, key);
-            if (await (0,promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(dir, 'rootfs.ext4')).catch(() => null))
+            if (await (0,external_node_fs_promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(dir, 'rootfs.ext4')).catch(() => null))
                 return; // another run built it meanwhile
             await this.sweep();
             const tmp = (0,external_node_path_namespaceObject.join)(this.rootfsDir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-            await (0,promises_namespaceObject.mkdir)(tmp);
+            await (0,external_node_fs_promises_namespaceObject.mkdir)(tmp);
             try {
                 const out = (0,external_node_path_namespaceObject.join)(tmp, 'rootfs.ext4');
                 const result = await buildRootfsImage(image, { initPath: opts.initPath, outPath: out, ...(opts.onLayer ? { onLayer: opts.onLayer } : {}) });
                 const meta = { reference: image.reference, imageDigest: image.digest, builderVersion: BUILDER_VERSION, initDigest: await fileDigest(opts.initPath), bytes: result.bytes, created: new Date().toISOString() };
-                await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
-                await (0,promises_namespaceObject.rename)(tmp, dir);
+                await (0,external_node_fs_promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+                await (0,external_node_fs_promises_namespaceObject.rename)(tmp, dir);
             }
             finally {
-                await (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
+                await (0,external_node_fs_promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
             }
         }
         finally {
@@ -3679,37 +6800,37 @@ class cache_RootfsCache {
     }
     /** Removes leftovers of builds and runs whose process is gone. */
     async sweep() {
-        for (const name of await (0,promises_namespaceObject.readdir)(this.rootfsDir).catch(() => [])) {
+        for (const name of await (0,external_node_fs_promises_namespaceObject.readdir)(this.rootfsDir).catch(() => [])) {
             const m = /^\.tmp-(\d+)-/.exec(name);
             if (m && !processAlive(Number(m[1])))
-                await (0,promises_namespaceObject.rm)((0,external_node_path_namespaceObject.join)(this.rootfsDir, name), { recursive: true, force: true });
+                await (0,external_node_fs_promises_namespaceObject.rm)((0,external_node_path_namespaceObject.join)(this.rootfsDir, name), { recursive: true, force: true });
         }
         const runs = (0,external_node_path_namespaceObject.join)(this.root, 'runs');
-        for (const name of await (0,promises_namespaceObject.readdir)(runs).catch(() => [])) {
+        for (const name of await (0,external_node_fs_promises_namespaceObject.readdir)(runs).catch(() => [])) {
             const m = /^(\d+)-/.exec(name);
             if (m && !processAlive(Number(m[1])))
-                await (0,promises_namespaceObject.rm)((0,external_node_path_namespaceObject.join)(runs, name), { recursive: true, force: true });
+                await (0,external_node_fs_promises_namespaceObject.rm)((0,external_node_path_namespaceObject.join)(runs, name), { recursive: true, force: true });
         }
     }
     /** What the cache holds: root filesystems and layer blobs, most recently used first. */
     async list() {
         const out = [];
-        for (const key of await (0,promises_namespaceObject.readdir)(this.rootfsDir).catch(() => [])) {
+        for (const key of await (0,external_node_fs_promises_namespaceObject.readdir)(this.rootfsDir).catch(() => [])) {
             if (key.startsWith('.') || key.endsWith('.lock'))
                 continue;
             const dir = (0,external_node_path_namespaceObject.join)(this.rootfsDir, key);
             const metaPath = (0,external_node_path_namespaceObject.join)(dir, 'meta.json');
-            const st = await (0,promises_namespaceObject.stat)(metaPath).catch(() => null);
+            const st = await (0,external_node_fs_promises_namespaceObject.stat)(metaPath).catch(() => null);
             if (!st)
                 continue;
-            const meta = JSON.parse(await (0,promises_namespaceObject.readFile)(metaPath, 'utf8').catch(() => '{}'));
+            const meta = JSON.parse(await (0,external_node_fs_promises_namespaceObject.readFile)(metaPath, 'utf8').catch(() => '{}'));
             out.push({ kind: 'rootfs', key, name: meta.reference ?? '?', diskBytes: await allocatedBytes(dir), lastUsed: st.mtime });
         }
         const blobDir = (0,external_node_path_namespaceObject.join)(this.root, 'blobs', 'sha256');
-        for (const hex of await (0,promises_namespaceObject.readdir)(blobDir).catch(() => [])) {
+        for (const hex of await (0,external_node_fs_promises_namespaceObject.readdir)(blobDir).catch(() => [])) {
             if (!/^[0-9a-f]{64}$/.test(hex))
                 continue;
-            const st = await (0,promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(blobDir, hex)).catch(() => null);
+            const st = await (0,external_node_fs_promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(blobDir, hex)).catch(() => null);
             if (st)
                 out.push({ kind: 'blob', key: hex, name: `sha256:${hex}`, diskBytes: st.blocks * 512, lastUsed: st.mtime });
         }
@@ -3727,12 +6848,12 @@ class cache_RootfsCache {
             if (e.kind === 'rootfs') {
                 // Rename first so no run ever sees a half-deleted entry; runs holding a copy keep theirs.
                 const gone = (0,external_node_path_namespaceObject.join)(this.rootfsDir, `.tmp-${process.pid}-prune-${e.key}`);
-                if (!(await (0,promises_namespaceObject.rename)((0,external_node_path_namespaceObject.join)(this.rootfsDir, e.key), gone).then(() => true, () => false)))
+                if (!(await (0,external_node_fs_promises_namespaceObject.rename)((0,external_node_path_namespaceObject.join)(this.rootfsDir, e.key), gone).then(() => true, () => false)))
                     continue;
-                await (0,promises_namespaceObject.rm)(gone, { recursive: true, force: true });
+                await (0,external_node_fs_promises_namespaceObject.rm)(gone, { recursive: true, force: true });
             }
             else {
-                await (0,promises_namespaceObject.rm)((0,external_node_path_namespaceObject.join)(this.root, 'blobs', 'sha256', e.key), { force: true });
+                await (0,external_node_fs_promises_namespaceObject.rm)((0,external_node_path_namespaceObject.join)(this.root, 'blobs', 'sha256', e.key), { force: true });
             }
             total -= e.diskBytes;
             removed.push(e);
@@ -3746,7 +6867,7 @@ class cache_RootfsCache {
  */
 async function copyImage(src, dest) {
     try {
-        await (0,promises_namespaceObject.copyFile)(src, dest, external_node_fs_namespaceObject.constants.COPYFILE_EXCL | external_node_fs_namespaceObject.constants.COPYFILE_FICLONE_FORCE);
+        await (0,external_node_fs_promises_namespaceObject.copyFile)(src, dest, external_node_fs_namespaceObject.constants.COPYFILE_EXCL | external_node_fs_namespaceObject.constants.COPYFILE_FICLONE_FORCE);
         return 'reflink';
     }
     catch (e) {
@@ -3758,8 +6879,8 @@ async function copyImage(src, dest) {
         await cache_run('cp', ['--reflink=auto', '--sparse=always', '--', src, dest], { timeout: 10 * 60_000 });
     }
     catch (e) {
-        await (0,promises_namespaceObject.rm)(dest, { force: true });
-        if (!(await (0,promises_namespaceObject.stat)(src).catch(() => null)))
+        await (0,external_node_fs_promises_namespaceObject.rm)(dest, { force: true });
+        if (!(await (0,external_node_fs_promises_namespaceObject.stat)(src).catch(() => null)))
             throw Object.assign(new Error(`${src} vanished`), { code: 'ENOENT' });
         throw new RootfsError(`copying the root filesystem for this run failed: ${(e.stderr ?? e.message).trim()}`);
     }
@@ -3772,325 +6893,151 @@ async function copyImage(src, dest) {
 
 
 
-;// CONCATENATED MODULE: ./src/engine/cache.ts
-// `vmstep cache ls|prune`: what the cache holds and making it smaller. Root
-// filesystems and layer blobs belong to the rootfs module (RootfsCache knows
-// which files are in use and how to remove them safely); the unpacked guest
-// kernels under kernel/ are the engine's own. The developer build cache
-// (build/) is never touched here.
-
-
-
-function kernelEntries(root) {
-    const dir = (0,external_node_path_namespaceObject.join)(root, 'kernel');
-    let names = [];
-    try {
-        names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
-    }
-    catch {
-        return [];
-    }
-    return names.flatMap((name) => {
-        try {
-            const st = (0,external_node_fs_namespaceObject.statSync)((0,external_node_path_namespaceObject.join)(dir, name, 'vmlinux'));
-            return [{ kind: 'kernel', name, bytes: st.blocks * 512, lastUsed: st.atime > st.mtime ? st.atime : st.mtime, path: (0,external_node_path_namespaceObject.join)(dir, name) }];
-        }
-        catch {
-            return [];
-        }
-    });
-}
-async function listCache(root) {
-    const rootfs = await new cache_RootfsCache(root).list();
-    const items = rootfs.map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
-    items.push(...kernelEntries(root).map(({ path: _path, ...item }) => item));
-    return items.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
-}
-/**
- * With maxBytes, removes the least recently used root filesystems and blobs
- * until they fit in it (the kernel, needed by every run, stays). Without,
- * removes everything, kernels included: the next run unpacks and builds again.
- */
-async function pruneCache(root, maxBytes) {
-    const cache = new cache_RootfsCache(root);
-    const removed = (await cache.prune(maxBytes ?? 0)).map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
-    if (maxBytes === null) {
-        for (const k of kernelEntries(root)) {
-            (0,external_node_fs_namespaceObject.rmSync)(k.path, { recursive: true, force: true });
-            const { path: _path, ...item } = k;
-            removed.push(item);
-        }
-    }
-    const kept = await listCache(root);
-    return { removed, freedBytes: removed.reduce((n, e) => n + e.bytes, 0), keptBytes: kept.reduce((n, e) => n + e.bytes, 0) };
-}
-
-;// CONCATENATED MODULE: ./src/engine/units.ts
-// Sizes and durations as people write them on a command line or in a
-// workflow file. One parser for both faces, so `--memory 2G` and
-// `memory: 2G` mean the same and fail with the same words.
-
-// Powers of 1024 for every unit, as docker does for --memory: "512m",
-// "512M", "512MB" and "512MiB" are all 512 * 2^20 bytes.
-const SIZE_UNITS = {
-    '': 1,
-    k: 2 ** 10,
-    m: 2 ** 20,
-    g: 2 ** 30,
-    t: 2 ** 40,
-};
-/**
- * Parses a size such as `512M`, `2G`, `1.5GiB`, `64m` or `1073741824` into
- * bytes. `what` names the option in the error (`--memory`, `memory`).
- */
-function parseSize(input, what) {
-    if (typeof input === 'number') {
-        if (!Number.isFinite(input) || input <= 0)
-            throw badSize(String(input), what);
-        return Math.floor(input);
-    }
-    const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(input);
-    if (!m)
-        throw badSize(input, what);
-    const unit = m[2].toLowerCase();
-    const u = /^(?:b?|([kmgt])(?:i?b)?)$/.exec(unit);
-    if (!u)
-        throw badSize(input, what);
-    const scale = SIZE_UNITS[u[1] ?? ''];
-    const bytes = Math.round(Number(m[1]) * scale);
-    if (!Number.isSafeInteger(bytes) || bytes <= 0)
-        throw badSize(input, what);
-    return bytes;
-}
-function badSize(input, what) {
-    return new errors_VmstepError(`${what} "${input}" is not a size`, 'write a positive number with a unit, such as 512M, 2G or 1.5GiB (units are powers of 1024: K, M, G, T)');
-}
-const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/**
- * Parses a duration into milliseconds: a bare number is seconds (`30`,
- * `1.5`), or units may be combined (`500ms`, `90s`, `5m`, `1h30m`).
- */
-function parseDuration(input, what) {
-    if (typeof input === 'number') {
-        if (!Number.isFinite(input) || input < 0)
-            throw badDuration(String(input), what);
-        return Math.round(input * 1000);
-    }
-    const s = input.trim();
-    if (/^\d+(?:\.\d+)?$/.test(s))
-        return Math.round(Number(s) * 1000);
-    const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-    let total = 0;
-    let consumed = 0;
-    for (let m = part.exec(s); m; m = part.exec(s)) {
-        total += Number(m[1]) * DURATION_UNITS[m[2]];
-        consumed = part.lastIndex;
-    }
-    if (s === '' || consumed !== s.length)
-        throw badDuration(input, what);
-    return Math.round(total);
-}
-function badDuration(input, what) {
-    return new errors_VmstepError(`${what} "${input}" is not a duration`, 'write seconds (30, 1.5) or a number with units (500ms, 90s, 5m, 1h30m); 0 means no limit');
-}
-/** 1536 -> "1.5 KiB"; for people, never parsed back. */
-function formatBytes(bytes) {
-    if (bytes < 1024)
-        return `${bytes} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = bytes / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
-    return `${v.toFixed(digits).replace(/\.0+$|(\.\d*?)0+$/, '$1')} ${units[i]}`;
-}
-/**
- * 1234 -> "1.23 s", 87 -> "87 ms", 25000 -> "25 s", 300000 -> "5 min"; for
- * people, never parsed back. No trailing zeros: a limit the user wrote as 25
- * reads back as "25 s", not "25.00 s".
- */
-function formatMs(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')} s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return s === 0 ? `${m} min` : `${m} min ${s} s`;
-}
-
-;// CONCATENATED MODULE: ./src/cli/args.ts
-// A small option parser with docker's rules, because `vmstep run` must stop
-// reading options at the image: in `vmstep run alpine ls -la`, `-la` belongs
-// to ls. (node:util parseArgs cannot stop at the first positional.) The same
-// table drives the parser and the --help text, so they never disagree.
-
-function unknownOption(arg, ctx) {
-    return new errors_VmstepError(`unknown option ${arg} for "${ctx.command}"`, `see "${ctx.command} --help"${ctx.stopAtPositional ? '; options go before the image' : ''}`);
-}
-function parseCommandLine(argv, specs, ctx) {
-    const values = {};
-    const positionals = [];
-    const byLong = new Map(specs.map((s) => [s.long, s]));
-    const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short, s]));
-    const set = (spec, value) => {
-        if (spec.repeatable) {
-            const list = values[spec.key] ?? [];
-            list.push(value);
-            values[spec.key] = list;
-        }
-        else {
-            values[spec.key] = value;
-        }
-    };
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        if (arg === '--') {
-            positionals.push(...argv.slice(i + 1));
-            break;
-        }
-        if (arg === '-' || !arg.startsWith('-')) {
-            if (ctx.stopAtPositional) {
-                positionals.push(...argv.slice(i));
-                break;
-            }
-            positionals.push(arg);
-            continue;
-        }
-        const takeValue = (spec, shown) => {
-            const next = argv[i + 1];
-            if (next === undefined)
-                throw new errors_VmstepError(`option ${shown} needs a value (${spec.value})`, `write ${shown} ${spec.value}; see "${ctx.command} --help"`);
-            i++;
-            return next;
-        };
-        if (arg.startsWith('--')) {
-            const eq = arg.indexOf('=');
-            const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-            const spec = byLong.get(name);
-            if (!spec)
-                throw unknownOption(eq < 0 ? arg : arg.slice(0, eq), ctx);
-            if (spec.value === undefined) {
-                if (eq >= 0)
-                    throw new errors_VmstepError(`option --${name} takes no value`, `write --${name} alone`);
-                set(spec, true);
-            }
-            else {
-                set(spec, eq >= 0 ? arg.slice(eq + 1) : takeValue(spec, `--${name}`));
-            }
-            continue;
-        }
-        // Short options: "-e K=V", "-eK=V", and bundled flags such as "-qd".
-        for (let j = 1; j < arg.length; j++) {
-            const letter = arg[j];
-            const spec = byShort.get(letter);
-            if (!spec)
-                throw unknownOption(`-${letter}`, ctx);
-            if (spec.value === undefined) {
-                set(spec, true);
-                continue;
-            }
-            const rest = arg.slice(j + 1);
-            set(spec, rest !== '' ? rest.replace(/^=/, '') : takeValue(spec, `-${letter}`));
-            break;
-        }
-    }
-    return { values, positionals };
-}
-/** The options part of a --help text. */
-function formatOptions(specs) {
-    const rows = specs
-        .filter((s) => !s.hidden)
-        .map((s) => {
-        const names = `${s.short ? `-${s.short}, ` : '    '}--${s.long}${s.value ? ` ${s.value}` : ''}`;
-        return [names, s.help];
-    });
-    const width = Math.max(...rows.map(([n]) => n.length)) + 2;
-    return rows.map(([n, h]) => `  ${n.padEnd(width)}${h}`).join('\n');
-}
-function stringValue(values, key) {
-    const v = values[key];
-    return typeof v === 'string' ? v : undefined;
-}
-function listValue(values, key) {
-    const v = values[key];
-    return Array.isArray(v) ? v : [];
-}
-
-;// CONCATENATED MODULE: ./src/cli/cache.ts
-// `vmstep cache ls` and `vmstep cache prune [--max-size SIZE]`.
-
-
-
-
-
-const LS_OPTIONS = [
-    { key: 'json', long: 'json', help: 'Print the entries as JSON' },
-    { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
-];
-const PRUNE_OPTIONS = [
-    { key: 'maxSize', long: 'max-size', value: 'SIZE', help: 'Keep the most recently used entries up to SIZE (e.g. 10G); without it, remove everything' },
-    { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
-];
-const CACHE_HELP = `Usage: vmstep cache ls [--json]
-       vmstep cache prune [--max-size SIZE]
-
-The cache ($VMSTEP_CACHE, default ~/.cache/vmstep) holds layer blobs, root
-filesystems built from images, and the unpacked guest kernel.
-
-ls options:
-${formatOptions(LS_OPTIONS)}
-
-prune options:
-${formatOptions(PRUNE_OPTIONS)}
-`;
-async function cacheCommand(argv, io) {
-    const [sub, ...rest] = argv;
-    const root = io.env.VMSTEP_CACHE || defaultCacheDir();
-    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-        io.stdout.write(CACHE_HELP);
-        return sub === undefined ? 125 : 0;
-    }
-    if (sub === 'ls') {
-        const { values } = parseCommandLine(rest, LS_OPTIONS, { command: 'vmstep cache ls', stopAtPositional: false });
-        if (values.help) {
-            io.stdout.write(CACHE_HELP);
-            return 0;
-        }
-        const items = await listCache(root);
-        if (values.json) {
-            io.stdout.write(`${JSON.stringify({ root, entries: items.map((i) => ({ ...i, lastUsed: i.lastUsed.toISOString() })) }, null, 2)}\n`);
-            return 0;
-        }
-        const rows = items.map((i) => [i.kind, formatBytes(i.bytes), i.lastUsed.toISOString().slice(0, 16).replace('T', ' '), i.name]);
-        const header = ['KIND', 'SIZE', 'LAST USED', 'NAME'];
-        const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-        for (const r of [header, ...rows])
-            io.stdout.write(`${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}\n`);
-        io.stdout.write(`${items.length} entries, ${formatBytes(items.reduce((n, i) => n + i.bytes, 0))} in ${root}\n`);
-        return 0;
-    }
-    if (sub === 'prune') {
-        const { values, positionals } = parseCommandLine(rest, PRUNE_OPTIONS, { command: 'vmstep cache prune', stopAtPositional: false });
-        if (values.help) {
-            io.stdout.write(CACHE_HELP);
-            return 0;
-        }
-        if (positionals.length > 0)
-            throw new errors_VmstepError(`"vmstep cache prune" takes no arguments, got "${positionals[0]}"`, 'usage: vmstep cache prune [--max-size SIZE]');
-        const max = stringValue(values, 'maxSize');
-        const report = await pruneCache(root, max === undefined ? null : parseSize(max, '--max-size'));
-        io.stdout.write(`removed ${report.removed.length} entries (${formatBytes(report.freedBytes)}); ${formatBytes(report.keptBytes)} left in ${root}\n`);
-        return 0;
-    }
-    throw new errors_VmstepError(`unknown cache command "${sub}"`, 'use "vmstep cache ls" or "vmstep cache prune"');
-}
-
 ;// CONCATENATED MODULE: external "node:url"
 const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+;// CONCATENATED MODULE: ./src/engine/assets.ts
+// The runtime assets shipped in dist/ beside the JS: the guest kernel and
+// guest init. Each can be overridden for development (VMSTEP_KERNEL,
+// VMSTEP_INIT). The guest kernel: --kernel / the `kernel` input, else
+// $VMSTEP_KERNEL, else the gzip'd vmlinux shipped in dist/. A gzip'd kernel is unpacked once into
+// the cache, under the hash of its bytes, so every later run boots straight
+// from the cached ELF and two versions of vmstep never share a file.
+
+
+
+
+
+
+
+const BUNDLED_KERNEL = 'vmlinux.gz';
+const BUNDLED_INIT = 'vmstep-init';
+/**
+ * Directories that may hold the runtime assets: the directory of the running
+ * entry script (dist/ when installed or run as an action), then dist/ of the
+ * source tree (development and tests).
+ */
+function assetDirs() {
+    const dirs = [];
+    const entry = process.argv[1];
+    if (entry) {
+        try {
+            dirs.push((0,external_node_path_namespaceObject.dirname)((0,external_node_fs_namespaceObject.realpathSync)(entry)));
+        }
+        catch {
+            // An entry that is not a file (node -e): nothing to look at.
+        }
+    }
+    const here = (0,external_node_path_namespaceObject.dirname)((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
+    dirs.push(here, (0,external_node_path_namespaceObject.join)(here, '..', '..', 'dist'));
+    return [...new Set(dirs)].filter((d) => (0,external_node_fs_namespaceObject.existsSync)(d));
+}
+function isGzip(path) {
+    const fd = (0,external_node_fs_namespaceObject.openSync)(path, 'r');
+    try {
+        const head = Buffer.alloc(2);
+        return (0,external_node_fs_namespaceObject.readSync)(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
+/** An uncompressed kernel path: the given one, or its unpacked copy in the cache. */
+function kernelPath(explicit, cacheDir) {
+    const chosen = explicit ?? (process.env.VMSTEP_KERNEL || null) ?? assetDirs().map((d) => (0,external_node_path_namespaceObject.join)(d, BUNDLED_KERNEL)).find((p) => (0,external_node_fs_namespaceObject.existsSync)(p)) ?? null;
+    if (chosen === null) {
+        throw new errors_VmstepError(`no guest kernel: ${BUNDLED_KERNEL} is not next to vmstep (looked in ${assetDirs().join(', ')})`, 'reinstall vmstep, run `npm run build` in a source checkout, or pass --kernel PATH (VMSTEP_KERNEL=PATH)');
+    }
+    if (!(0,external_node_fs_namespaceObject.existsSync)(chosen)) {
+        throw new errors_VmstepError(`guest kernel ${chosen} does not exist`, 'check --kernel / the kernel input / VMSTEP_KERNEL');
+    }
+    if (!isGzip(chosen))
+        return chosen;
+    const gz = (0,external_node_fs_namespaceObject.readFileSync)(chosen);
+    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(gz).digest('hex').slice(0, 32);
+    const dir = (0,external_node_path_namespaceObject.join)(cacheDir ?? defaultCacheDir(), 'kernel', hash);
+    const out = (0,external_node_path_namespaceObject.join)(dir, 'vmlinux');
+    if ((0,external_node_fs_namespaceObject.existsSync)(out))
+        return out;
+    let elf;
+    try {
+        elf = (0,external_node_zlib_namespaceObject.gunzipSync)(gz);
+    }
+    catch (err) {
+        throw new errors_VmstepError(`guest kernel ${chosen} is not a valid gzip file (${err.message})`, 'rebuild it (npm run build) or pass an uncompressed vmlinux', { cause: err });
+    }
+    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+    // Unpacked under a temporary name and renamed, so a concurrent run never boots half a kernel.
+    const tmp = `${out}.tmp-${process.pid}`;
+    (0,external_node_fs_namespaceObject.writeFileSync)(tmp, elf);
+    (0,external_node_fs_namespaceObject.renameSync)(tmp, out);
+    return out;
+}
+/** The static guest init binary that the root filesystem carries at /.vmstep/init. */
+function initPath() {
+    const chosen = process.env.VMSTEP_INIT || assetDirs().map((d) => (0,external_node_path_namespaceObject.join)(d, BUNDLED_INIT)).find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
+    if (!chosen) {
+        throw new errors_VmstepError(`no guest init: ${BUNDLED_INIT} is not next to vmstep (looked in ${assetDirs().join(', ')})`, 'reinstall vmstep, run `npm run build` in a source checkout, or set VMSTEP_INIT=PATH');
+    }
+    return chosen;
+}
+
+;// CONCATENATED MODULE: ./src/engine/console.ts
+// Follows the guest's serial console log as the VMM appends to it, for
+// --debug: the console goes to vmstep's stderr while the guest runs, not
+// only after it ends (a hung boot is exactly when it is needed).
+
+const POLL_MS = 50;
+class ConsoleFollower {
+    path;
+    onChunk;
+    fd = null;
+    offset = 0;
+    timer;
+    buf = Buffer.alloc(64 * 1024);
+    constructor(path, onChunk) {
+        this.path = path;
+        this.onChunk = onChunk;
+        this.timer = setInterval(() => {
+            try {
+                this.poll();
+            }
+            catch {
+                // A console that cannot be read is not worth failing the run for.
+            }
+        }, POLL_MS);
+        this.timer.unref();
+    }
+    poll() {
+        if (this.fd === null) {
+            try {
+                this.fd = (0,external_node_fs_namespaceObject.openSync)(this.path, 'r');
+            }
+            catch {
+                return; // not created yet
+            }
+        }
+        for (;;) {
+            const n = (0,external_node_fs_namespaceObject.readSync)(this.fd, this.buf, 0, this.buf.length, this.offset);
+            if (n <= 0)
+                return;
+            this.offset += n;
+            this.onChunk(Buffer.from(this.buf.subarray(0, n)));
+        }
+    }
+    /** Reads what is left and stops. */
+    stop() {
+        clearInterval(this.timer);
+        try {
+            this.poll();
+        }
+        finally {
+            if (this.fd !== null)
+                (0,external_node_fs_namespaceObject.closeSync)(this.fd);
+            this.fd = null;
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/vm/assets.ts
 // Where the native parts are: $VMSTEP_VMM / $VMSTEP_ADDON when set
 // (development, tests), else next to the running bundle (dist/), else the
@@ -4242,6 +7189,8 @@ function vmmArgs(o) {
         args.push('--console-log', o.consoleLogPath);
     if (o.timeoutMs > 0)
         args.push('--timeout-ms', String(Math.ceil(o.timeoutMs)));
+    if (o.pinCpus && o.pinCpus.length > 0)
+        args.push('--pin-cpus', o.pinCpus.join(','));
     args.push('--status-fd', '3');
     return args;
 }
@@ -4257,8 +7206,11 @@ function parseStatusLine(line) {
     if (typeof v !== 'object' || v === null)
         return null;
     const o = v;
-    if (o.event === 'ready')
-        return { event: 'ready', ...(typeof o.cmdline === 'string' ? { cmdline: o.cmdline } : {}) };
+    if (o.event === 'ready') {
+        const pinned = Array.isArray(o.pinnedCpus) && o.pinnedCpus.every((c) => Number.isInteger(c)) ? { cpus: o.pinnedCpus } : null;
+        const pinning = pinned ?? (typeof o.pinError === 'string' ? { error: o.pinError } : null);
+        return { event: 'ready', ...(typeof o.cmdline === 'string' ? { cmdline: o.cmdline } : {}), ...(pinning ? { pinning } : {}) };
+    }
     if (o.event === 'exit' && EXIT_REASONS.includes(o.reason)) {
         return {
             event: 'exit',
@@ -4291,6 +7243,7 @@ async function launchVm(options) {
     let killedByUs = false;
     let timedOut = false;
     let onReady = null;
+    let pinning;
     let started = false;
     let buffered = '';
     status.setEncoding('utf8');
@@ -4302,6 +7255,7 @@ async function launchVm(options) {
             buffered = buffered.slice(nl + 1);
             if (msg?.event === 'ready') {
                 started = true;
+                pinning = msg.pinning;
                 onReady?.();
             }
             else if (msg?.event === 'exit')
@@ -4362,7 +7316,7 @@ async function launchVm(options) {
     });
     if (child.pid === undefined)
         throw new Error(`cannot start the VMM ${vmm}`);
-    return { pid: child.pid, exited, kill };
+    return { pid: child.pid, exited, kill, ...(pinning ? { pinning } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./src/vm/index.ts
@@ -4375,1387 +7329,6 @@ async function launchVm(options) {
 
 ;// CONCATENATED MODULE: ./src/engine/vm-port.ts
 
-
-;// CONCATENATED MODULE: ./src/engine/doctor.ts
-// `vmstep doctor`: can this host run vmstep, and will its numbers be quiet?
-// Each check reads the host as it is (files under /dev, /proc and /sys, the
-// PATH) and, when something is wrong, says the exact command that fixes it.
-// `root` lets tests point the checks at a fake tree of those files.
-
-
-
-
-
-const UDEV_FIX = "echo 'KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\", OPTIONS+=\"static_node=kvm\"' | sudo tee /etc/udev/rules.d/99-kvm4all.rules && sudo udevadm control --reload-rules && sudo udevadm trigger --name-match=kvm";
-function read(path) {
-    try {
-        return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8').trim();
-    }
-    catch {
-        return null;
-    }
-}
-function runDoctor(opts = {}) {
-    const root = opts.root ?? '';
-    const checks = [];
-    const user = opts.user ?? process.env.USER ?? 'USER';
-    const kvm = (0,external_node_path_namespaceObject.join)(root || '/', 'dev', 'kvm');
-    // 1. /dev/kvm: present, readable and writable, able to run an unmodified kernel.
-    let kvmOpen = false;
-    if (!(0,external_node_fs_namespaceObject.existsSync)(kvm)) {
-        const cpuFlags = read((0,external_node_path_namespaceObject.join)(root || '/', 'proc', 'cpuinfo'))?.match(/^flags\s*:(.*)$/m)?.[1] ?? '';
-        const vendor = /\bsvm\b/.test(cpuFlags) ? 'kvm_amd' : 'kvm_intel';
-        checks.push({
-            name: '/dev/kvm',
-            status: 'fail',
-            detail: 'absent: this host offers no KVM',
-            fix: /\b(vmx|svm)\b/.test(cpuFlags)
-                ? `load the KVM module: sudo modprobe ${vendor}`
-                : 'run on bare metal or on a VM with nested virtualisation enabled (the CPU shows no vmx/svm flag)',
-        });
-    }
-    else {
-        try {
-            (0,external_node_fs_namespaceObject.accessSync)(kvm, external_node_fs_namespaceObject.constants.R_OK | external_node_fs_namespaceObject.constants.W_OK);
-            (0,external_node_fs_namespaceObject.closeSync)((0,external_node_fs_namespaceObject.openSync)(kvm, 'r+'));
-            kvmOpen = true;
-            checks.push({ name: '/dev/kvm', status: 'ok', detail: 'present, readable and writable by this user' });
-        }
-        catch (err) {
-            const code = err.code;
-            const denied = code === 'EACCES' || code === 'EPERM';
-            checks.push({
-                name: '/dev/kvm',
-                status: 'fail',
-                detail: denied ? `present, but this user cannot open it (${code})` : `present, but opening it fails (${code ?? err.message})`,
-                fix: denied
-                    ? `add the user to the kvm group: sudo usermod -aG kvm ${user} (then log in again or restart the runner); on GitHub-hosted runners: ${UDEV_FIX}`
-                    : 'check that the KVM module is loaded (lsmod | grep kvm; sudo modprobe kvm_intel or kvm_amd) and see dmesg for why it failed',
-            });
-        }
-    }
-    if (kvmOpen)
-        checks.push(kvmCapability(root, opts.probeKvm ?? (() => probeKvm(kvm))));
-    // 2. e2fsprogs: the root filesystem builder and the tests use its tools.
-    const pathDirs = (opts.pathEnv ?? process.env.PATH ?? '').split(external_node_path_namespaceObject.delimiter).concat(['/sbin', '/usr/sbin']);
-    const mke2fs = pathDirs.map((d) => (0,external_node_path_namespaceObject.join)(d, 'mke2fs')).find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
-    checks.push(mke2fs
-        ? { name: 'e2fsprogs', status: 'ok', detail: `mke2fs at ${mke2fs}` }
-        : { name: 'e2fsprogs', status: 'fail', detail: 'mke2fs not found', fix: 'sudo apt-get install -y e2fsprogs' });
-    // 3. CPUs: a vCPU pinned to a core shares it with nothing only when there are cores to spare.
-    const cpus = opts.cpus ?? (0,external_node_os_namespaceObject.availableParallelism)();
-    checks.push(cpus >= 3
-        ? { name: 'CPUs', status: 'ok', detail: `${cpus} available` }
-        : { name: 'CPUs', status: 'warn', detail: `${cpus} available: vCPUs share cores with vmstep and the runner`, fix: 'use a runner with at least 4 cores for benchmarks, and --vcpus 1 or 2' });
-    // 4. cgroup v2: the unified hierarchy is what lets a run get cores of its own.
-    checks.push((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(root || '/', 'sys', 'fs', 'cgroup', 'cgroup.controllers'))
-        ? { name: 'cgroup v2', status: 'ok', detail: 'unified hierarchy mounted' }
-        : { name: 'cgroup v2', status: 'warn', detail: 'not mounted (cgroup v1 or none)', fix: 'boot with systemd.unified_cgroup_hierarchy=1 (the default on Debian 11+, Ubuntu 21.10+)' });
-    checks.push(...noiseChecks(root));
-    if (opts.cacheDir)
-        checks.push(cacheCheck(opts.cacheDir));
-    return checks;
-}
-function kvmCapability(root, probe) {
-    let p;
-    let note = '';
-    try {
-        p = probe();
-    }
-    catch (err) {
-        // Without the VMM (a broken install), judge from what the kernel shows, and say so.
-        note = `; judged from CPU flags, the VMM's probe could not run: ${err.message}`;
-        const flags = read((0,external_node_path_namespaceObject.join)(root || '/', 'proc', 'cpuinfo'))?.match(/^flags\s*:(.*)$/m)?.[1] ?? '';
-        if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(root || '/', 'sys', 'module', 'kvm_pvm'))) {
-            p = { available: true, canRunLinux: false, reason: 'this /dev/kvm is kvm_pvm, a software hypervisor that cannot run an unmodified kernel' };
-        }
-        else if (/\b(vmx|svm)\b/.test(flags)) {
-            p = { available: true, canRunLinux: true, reason: 'hardware virtualisation (vmx/svm)' };
-        }
-        else {
-            p = { available: true, canRunLinux: false, reason: 'the CPU shows no vmx or svm flag' };
-        }
-    }
-    p = { ...p, reason: p.reason + note };
-    if (p.available && p.canRunLinux)
-        return { name: 'KVM guests', status: 'ok', detail: `can run an unmodified Linux guest (${p.reason})` };
-    return {
-        name: 'KVM guests',
-        status: 'fail',
-        detail: `cannot run an unmodified Linux guest: ${p.reason}`,
-        fix: 'run on a host with hardware virtualisation: bare metal, a cloud VM with nested virtualisation, or a GitHub-hosted Linux runner with KVM enabled',
-    };
-}
-/** Settings that make benchmark numbers wander: frequency scaling, SMT siblings, turbo. */
-function noiseChecks(root) {
-    const sys = (0,external_node_path_namespaceObject.join)(root || '/', 'sys', 'devices', 'system', 'cpu');
-    const out = [];
-    let governors = [];
-    try {
-        governors = (0,external_node_fs_namespaceObject.readdirSync)(sys)
-            .filter((n) => /^cpu\d+$/.test(n))
-            .map((n) => read((0,external_node_path_namespaceObject.join)(sys, n, 'cpufreq', 'scaling_governor')))
-            .filter((g) => g !== null);
-    }
-    catch {
-        // No /sys/devices/system/cpu: nothing to say.
-    }
-    const slow = [...new Set(governors.filter((g) => g !== 'performance'))];
-    if (governors.length === 0) {
-        out.push({ name: 'CPU governor', status: 'ok', detail: 'no frequency scaling exposed (typical inside a VM)' });
-    }
-    else if (slow.length === 0) {
-        out.push({ name: 'CPU governor', status: 'ok', detail: 'performance on every CPU' });
-    }
-    else {
-        out.push({
-            name: 'CPU governor',
-            status: 'warn',
-            detail: `${slow.join(', ')} (the frequency changes with load, adding noise)`,
-            fix: 'echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor',
-        });
-    }
-    const smt = read((0,external_node_path_namespaceObject.join)(sys, 'smt', 'control'));
-    if (smt === 'on') {
-        out.push({
-            name: 'SMT',
-            status: 'warn',
-            detail: 'on (sibling hyperthreads share a core and disturb each other)',
-            fix: 'echo off | sudo tee /sys/devices/system/cpu/smt/control',
-        });
-    }
-    else {
-        out.push({ name: 'SMT', status: 'ok', detail: smt ?? 'not reported' });
-    }
-    const noTurbo = read((0,external_node_path_namespaceObject.join)(sys, 'intel_pstate', 'no_turbo'));
-    const boost = read((0,external_node_path_namespaceObject.join)(sys, 'cpufreq', 'boost'));
-    if (noTurbo === '0') {
-        out.push({ name: 'turbo', status: 'warn', detail: 'on (clock speed depends on temperature and load)', fix: 'echo 1 | sudo tee /sys/devices/system/cpu/intel_pstate/no_turbo' });
-    }
-    else if (boost === '1') {
-        out.push({ name: 'turbo', status: 'warn', detail: 'boost on (clock speed depends on temperature and load)', fix: 'echo 0 | sudo tee /sys/devices/system/cpu/cpufreq/boost' });
-    }
-    else {
-        out.push({ name: 'turbo', status: 'ok', detail: noTurbo === '1' || boost === '0' ? 'off' : 'not reported' });
-    }
-    return out;
-}
-function cacheCheck(dir) {
-    try {
-        (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
-        (0,external_node_fs_namespaceObject.accessSync)(dir, external_node_fs_namespaceObject.constants.W_OK);
-        const fs = (0,external_node_fs_namespaceObject.statfsSync)(dir);
-        const free = fs.bavail * fs.bsize;
-        if (free < 2 * 2 ** 30) {
-            return { name: 'cache', status: 'warn', detail: `${dir}: only ${formatBytes(free)} free`, fix: 'free disk space or run: vmstep cache prune --max-size 2G' };
-        }
-        return { name: 'cache', status: 'ok', detail: `${dir} (${formatBytes(free)} free)` };
-    }
-    catch (err) {
-        return { name: 'cache', status: 'fail', detail: `${dir} is not writable (${err.code ?? err.message})`, fix: 'set VMSTEP_CACHE to a writable directory' };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cli/doctor.ts
-// `vmstep doctor`: prints each check with its fix; exit status 1 when any
-// check failed (vmstep cannot run here), 0 otherwise (warnings are advice).
-
-
-
-const DOCTOR_OPTIONS = [
-    { key: 'json', long: 'json', help: 'Print the checks as JSON' },
-    { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
-];
-const DOCTOR_HELP = `Usage: vmstep doctor [--json]
-
-Check that this host can run vmstep (/dev/kvm present, usable by this user and
-able to run an unmodified Linux guest; e2fsprogs) and how noisy its
-benchmark numbers will be (CPU count, cgroup v2, CPU governor, SMT, turbo).
-Each problem comes with the command that fixes it. Exit status 1 when
-vmstep cannot run here.
-
-Options:
-${formatOptions(DOCTOR_OPTIONS)}
-`;
-const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
-async function doctorCommand(argv, io, probe) {
-    const { values } = parseCommandLine(argv, DOCTOR_OPTIONS, { command: 'vmstep doctor', stopAtPositional: false });
-    if (values.help) {
-        io.stdout.write(DOCTOR_HELP);
-        return 0;
-    }
-    const checks = runDoctor({ cacheDir: io.env.VMSTEP_CACHE || defaultCacheDir(), ...(io.env.PATH ? { pathEnv: io.env.PATH } : {}), ...probe });
-    const failed = checks.some((c) => c.status === 'fail');
-    if (values.json) {
-        io.stdout.write(`${JSON.stringify({ ok: !failed, checks }, null, 2)}\n`);
-        return failed ? 1 : 0;
-    }
-    const width = Math.max(...checks.map((c) => c.name.length));
-    for (const c of checks) {
-        io.stdout.write(`${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.detail}\n`);
-        if (c.fix && c.status !== 'ok')
-            io.stdout.write(`      ${' '.repeat(width)}  fix: ${c.fix}\n`);
-    }
-    const warns = checks.filter((c) => c.status === 'warn').length;
-    io.stdout.write(failed ? '\nvmstep cannot run on this host until the failures above are fixed.\n' : `\nvmstep can run here${warns ? `; ${warns} warning${warns === 1 ? '' : 's'} about benchmark noise above` : ''}.\n`);
-    return failed ? 1 : 0;
-}
-
-;// CONCATENATED MODULE: ./src/cli/help.ts
-// The top-level help; each command prints its own from its option table.
-const MAIN_HELP = `Usage: vmstep COMMAND [OPTIONS]
-
-Run an OCI image's command in a KVM microVM, with docker run's semantics.
-
-Commands:
-  run      Run a command in a new microVM from an image
-  pull     Download an image and build its root filesystem into the cache
-  cache    List (ls) or shrink (prune) the image and root filesystem cache
-  doctor   Check this host: KVM, tools, CPUs, cgroups, benchmark noise
-
-Options:
-  -h, --help      Show this help (or "vmstep COMMAND --help" for a command)
-  -v, --version   Print the version
-
-Exit status of "vmstep run": the command's own; 124 when --timeout ended it;
-125 when vmstep itself failed (with one line saying why and how to fix it).
-
-Environment:
-  VMSTEP_CACHE                cache directory (default ~/.cache/vmstep)
-  VMSTEP_REGISTRY_USERNAME    registry user name (else: docker login's credentials)
-  VMSTEP_REGISTRY_PASSWORD    registry password or token
-  VMSTEP_KERNEL, VMSTEP_INIT  guest kernel and guest init to use instead of the bundled ones
-`;
-
-;// CONCATENATED MODULE: ./src/guest/command.ts
-/** Docker's PATH when the image sets none (also what guest init searches then). */
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** ENTRYPOINT + CMD with overrides, as `docker run` combines them. */
-function resolveArgv(image, overrides = {}) {
-    const entrypoint = overrides.entrypoint ?? image.Entrypoint ?? [];
-    const cmdGiven = overrides.cmd !== undefined && overrides.cmd.length > 0;
-    const cmd = cmdGiven ? overrides.cmd : overrides.entrypoint !== undefined ? [] : (image.Cmd ?? []);
-    const argv = [...entrypoint, ...cmd];
-    if (argv.length === 0 || argv[0] === '') {
-        throw new Error(overrides.entrypoint !== undefined
-            ? 'no command to run: the entrypoint was cleared and no command was given'
-            : 'no command to run: the image has neither ENTRYPOINT nor CMD; give a command');
-    }
-    return argv;
-}
-function envName(entry, what) {
-    const eq = entry.indexOf('=');
-    const name = eq < 0 ? entry : entry.slice(0, eq);
-    if (name === '' || name.includes('\0') || entry.includes('\0'))
-        throw new Error(`${what} ${JSON.stringify(entry)} is not a valid NAME=value entry`);
-    return name;
-}
-/**
- * The image's Env, then the overrides: an override replaces the image's value
- * in place, new names are appended in order. PATH defaults to Docker's, and
- * HOSTNAME is set when a hostname is given and the environment lacks it.
- */
-function mergeEnv(imageEnv, overrides = {}, options = {}) {
-    const merged = new Map();
-    for (const entry of imageEnv ?? []) {
-        const name = envName(entry, 'the image environment entry');
-        // An Env entry without '=' is malformed in an image config; Docker keeps it as an empty value.
-        merged.set(name, entry.includes('=') ? entry.slice(name.length + 1) : '');
-    }
-    const pairs = Array.isArray(overrides)
-        ? overrides.map((e) => {
-            const name = envName(e, 'the environment variable');
-            if (!e.includes('='))
-                throw new Error(`the environment variable ${JSON.stringify(e)} has no '=': write NAME=value`);
-            return [name, e.slice(name.length + 1)];
-        })
-        : Object.entries(overrides).map(([k, v]) => [envName(`${k}=${v}`, 'the environment variable'), v]);
-    for (const [k, v] of pairs)
-        merged.set(k, v);
-    if (!merged.has('PATH'))
-        merged.set('PATH', DEFAULT_PATH);
-    if (options.hostname && !merged.has('HOSTNAME'))
-        merged.set('HOSTNAME', options.hostname);
-    return [...merged].map(([k, v]) => `${k}=${v}`);
-}
-/** The image's WorkingDir unless overridden; `/` when neither is set. Must be absolute, as Docker requires. */
-function resolveWorkdir(image, override) {
-    const dir = override || image.WorkingDir || '/';
-    if (!dir.startsWith('/'))
-        throw new Error(`the working directory '${dir}' is invalid: it needs to be an absolute path`);
-    return dir;
-}
-/** The image's User unless overridden; '' (root) when neither is set. */
-function resolveUser(image, override) {
-    return override || image.User || '';
-}
-/** The run spec for an image config and the user's options. */
-function runSpecFromImage(image, options = {}) {
-    const hostname = options.hostname ?? 'vmstep';
-    const spec = {
-        argv: resolveArgv(image, options),
-        env: mergeEnv(image.Env, options.env, { hostname }),
-        workdir: resolveWorkdir(image, options.workdir),
-        user: resolveUser(image, options.user),
-        hostname,
-        outputs: options.outputs ?? [],
-        privileged: options.privileged ?? false,
-    };
-    if (options.maxFileBytes !== undefined)
-        spec.maxFileBytes = options.maxFileBytes;
-    if (options.maxFiles !== undefined)
-        spec.maxFiles = options.maxFiles;
-    return spec;
-}
-
-;// CONCATENATED MODULE: external "node:net"
-const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-;// CONCATENATED MODULE: ./src/guest/protocol.ts
-// The host-guest protocol's wire format (docs/protocol.md): frames of
-// type + big-endian length + payload, and records of tag-length-value fields.
-// The guest is untrusted, so everything here is bounded: a frame's length is
-// checked before any of it is buffered, and a record is walked with bounds
-// checks. guest/src/protocol.h holds the same numbers for guest init;
-// test/unit/protocol.test.ts checks that the two agree.
-const PROTOCOL_VERSION = 1;
-const PROTOCOL_MAGIC = 'VMSTEP';
-/** Guest init connects to the host (CID 2) on this vsock port; the VMM maps it to `<vsockUdsPath>_1024`. */
-const GUEST_VSOCK_PORT = 1024;
-const FRAME_HEADER_BYTES = 5;
-const MAX_FRAME_PAYLOAD = 1 << 20;
-const MAX_AGENT_BYTES = 256;
-const protocol_DEFAULT_MAX_FILE_BYTES = 25 * 1024 * 1024;
-const protocol_DEFAULT_MAX_FILES = 255;
-const protocol_MessageType = {
-    Hello: 0x01,
-    Run: 0x02,
-    Signal: 0x03,
-    Started: 0x10,
-    Stdout: 0x11,
-    Stderr: 0x12,
-    Exit: 0x13,
-    File: 0x14,
-    FileData: 0x15,
-    FileEnd: 0x16,
-    OutputIssue: 0x17,
-    Timings: 0x18,
-    Error: 0x1f,
-};
-/** Field tags of each record message. */
-const protocol_Field = {
-    Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9 },
-    Signal: { signal: 1 },
-    Started: { pid: 1, commandStartNs: 2 },
-    Exit: { code: 1, signal: 2, signalName: 3, error: 4 },
-    File: { path: 1, mode: 2, size: 3 },
-    FileEnd: { error: 1 },
-    OutputIssue: { request: 1, path: 2, reason: 3, message: 4 },
-    Timings: { initStartNs: 1, specReceivedNs: 2, commandStartNs: 3, commandEndNs: 4, outputsEndNs: 5 },
-    Error: { stage: 1, message: 2 },
-};
-const protocol_typeNames = new Map(Object.entries(protocol_MessageType).map(([k, v]) => [v, k]));
-/** The name of a message type for error messages: `Stdout (0x11)`, or `unknown (0x7f)`. */
-function describeType(type) {
-    return `${protocol_typeNames.get(type) ?? 'unknown'} (0x${type.toString(16).padStart(2, '0')})`;
-}
-/** A peer broke the protocol: malformed, oversized or out-of-order data. */
-class ProtocolError extends Error {
-    name = 'ProtocolError';
-}
-function protocol_encodeFrame(type, payload = Buffer.alloc(0)) {
-    if (payload.length > MAX_FRAME_PAYLOAD) {
-        throw new RangeError(`a ${describeType(type)} payload of ${payload.length} bytes exceeds the protocol's ${MAX_FRAME_PAYLOAD}-byte frame limit`);
-    }
-    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-    header[0] = type;
-    header.writeUInt32BE(payload.length, 1);
-    return Buffer.concat([header, payload]);
-}
-/**
- * Splits a byte stream into frames as it arrives. It holds at most one
- * incomplete frame (bounded by maxPayload) plus the chunk being pushed, and
- * copies payloads only when they straddle chunks.
- */
-class FrameDecoder {
-    maxPayload;
-    chunks = [];
-    buffered = 0;
-    constructor(maxPayload = MAX_FRAME_PAYLOAD) {
-        this.maxPayload = maxPayload;
-    }
-    /** Feeds bytes; returns the frames they complete. Throws ProtocolError on an oversized frame. */
-    push(chunk) {
-        if (chunk.length > 0) {
-            this.chunks.push(chunk);
-            this.buffered += chunk.length;
-        }
-        const frames = [];
-        for (;;) {
-            if (this.buffered < FRAME_HEADER_BYTES)
-                break;
-            const header = this.peek(FRAME_HEADER_BYTES);
-            const type = header[0];
-            const length = header.readUInt32BE(1);
-            if (length > this.maxPayload) {
-                throw new ProtocolError(`the peer sent a ${describeType(type)} frame of ${length} bytes, over the ${this.maxPayload}-byte limit: it does not speak this protocol or is misbehaving`);
-            }
-            if (this.buffered < FRAME_HEADER_BYTES + length)
-                break;
-            this.take(FRAME_HEADER_BYTES);
-            frames.push({ type, payload: this.take(length) });
-        }
-        return frames;
-    }
-    /** Bytes received that do not yet form a whole frame. */
-    get pendingBytes() {
-        return this.buffered;
-    }
-    peek(n) {
-        const first = this.chunks[0];
-        if (first.length >= n)
-            return first.subarray(0, n);
-        // Only the few chunks that hold the header: a stream of tiny chunks must not cost O(chunks) per push.
-        const parts = [];
-        for (let i = 0, have = 0; have < n; i++) {
-            parts.push(this.chunks[i]);
-            have += this.chunks[i].length;
-        }
-        return Buffer.concat(parts).subarray(0, n);
-    }
-    take(n) {
-        this.buffered -= n;
-        const first = this.chunks[0];
-        if (n === 0)
-            return Buffer.alloc(0);
-        if (first && first.length >= n) {
-            if (first.length === n)
-                this.chunks.shift();
-            else
-                this.chunks[0] = first.subarray(n);
-            return first.subarray(0, n);
-        }
-        const out = Buffer.allocUnsafe(n);
-        let at = 0;
-        let used = 0;
-        while (at < n) {
-            const c = this.chunks[used];
-            const k = Math.min(c.length, n - at);
-            c.copy(out, at, 0, k);
-            at += k;
-            if (k === c.length)
-                used++;
-            else
-                this.chunks[used] = c.subarray(k);
-        }
-        this.chunks.splice(0, used); // once, not a shift per chunk: many tiny chunks stay linear
-        return out;
-    }
-}
-/** Builds a record payload. Numbers are u64 (non-negative safe integers), booleans one byte. */
-function protocol_encodeRecord(fields) {
-    const parts = [];
-    for (const [tag, value] of fields) {
-        let bytes;
-        if (typeof value === 'string')
-            bytes = Buffer.from(value, 'utf8');
-        else if (typeof value === 'boolean')
-            bytes = Buffer.from([value ? 1 : 0]);
-        else if (typeof value === 'number') {
-            if (!Number.isSafeInteger(value) || value < 0)
-                throw new RangeError(`field ${tag}: ${value} is not a non-negative integer`);
-            bytes = Buffer.allocUnsafe(8);
-            bytes.writeBigUInt64BE(BigInt(value));
-        }
-        else
-            bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-        const head = Buffer.allocUnsafe(5);
-        head[0] = tag;
-        head.writeUInt32BE(bytes.length, 1);
-        parts.push(head, bytes);
-    }
-    return Buffer.concat(parts);
-}
-/** A received record's fields, read with checks that name the message. */
-class protocol_RecordReader {
-    what;
-    fields = [];
-    constructor(payload, what) {
-        this.what = what;
-        let at = 0;
-        while (at < payload.length) {
-            if (payload.length - at < 5)
-                throw new ProtocolError(`${what}: a field header is cut off at byte ${at} of ${payload.length}`);
-            const tag = payload[at];
-            const len = payload.readUInt32BE(at + 1);
-            if (len > payload.length - at - 5) {
-                throw new ProtocolError(`${what}: field ${tag} claims ${len} bytes but only ${payload.length - at - 5} remain`);
-            }
-            this.fields.push({ tag, value: payload.subarray(at + 5, at + 5 + len) });
-            at += 5 + len;
-        }
-    }
-    last(tag) {
-        for (let i = this.fields.length - 1; i >= 0; i--)
-            if (this.fields[i].tag === tag)
-                return this.fields[i].value;
-        return undefined;
-    }
-    has(tag) {
-        return this.last(tag) !== undefined;
-    }
-    string(tag) {
-        const v = this.last(tag);
-        return v === undefined ? undefined : v.toString('utf8');
-    }
-    strings(tag) {
-        return this.fields.filter((f) => f.tag === tag).map((f) => f.value.toString('utf8'));
-    }
-    /** A u64 as a number; values above 2^53 are refused rather than rounded. */
-    u64(tag) {
-        const v = this.last(tag);
-        if (v === undefined)
-            return undefined;
-        if (v.length !== 8)
-            throw new ProtocolError(`${this.what}: field ${tag} should be an 8-byte number, got ${v.length} bytes`);
-        const n = v.readBigUInt64BE();
-        if (n > BigInt(Number.MAX_SAFE_INTEGER))
-            throw new ProtocolError(`${this.what}: field ${tag} is ${n}, too large`);
-        return Number(n);
-    }
-    bool(tag) {
-        const v = this.last(tag);
-        if (v === undefined)
-            return undefined;
-        if (v.length !== 1 || v[0] > 1)
-            throw new ProtocolError(`${this.what}: field ${tag} should be one byte 0 or 1`);
-        return v[0] === 1;
-    }
-    requireString(tag) {
-        const s = this.string(tag);
-        if (s === undefined)
-            throw new ProtocolError(`${this.what}: required field ${tag} is missing`);
-        return s;
-    }
-    requireU64(tag) {
-        const n = this.u64(tag);
-        if (n === undefined)
-            throw new ProtocolError(`${this.what}: required field ${tag} is missing`);
-        return n;
-    }
-}
-function encodeHello(version = PROTOCOL_VERSION, agent = 'vmstep-host') {
-    const agentBytes = Buffer.from(agent, 'utf8').subarray(0, MAX_AGENT_BYTES);
-    const payload = Buffer.alloc(PROTOCOL_MAGIC.length + 2 + agentBytes.length);
-    payload.write(PROTOCOL_MAGIC, 0, 'ascii');
-    payload.writeUInt16BE(version, PROTOCOL_MAGIC.length);
-    agentBytes.copy(payload, PROTOCOL_MAGIC.length + 2);
-    return protocol_encodeFrame(protocol_MessageType.Hello, payload);
-}
-/** Parses a HELLO payload; null when it lacks the magic (the peer does not speak this protocol). */
-function decodeHello(payload) {
-    const m = PROTOCOL_MAGIC.length;
-    if (payload.length < m + 2 || payload.toString('ascii', 0, m) !== PROTOCOL_MAGIC)
-        return null;
-    return { version: payload.readUInt16BE(m), agent: payload.subarray(m + 2, m + 2 + MAX_AGENT_BYTES).toString('utf8') };
-}
-
-;// CONCATENATED MODULE: ./src/guest/listener.ts
-// Where guest init's connection arrives: our VMM (like Firecracker) maps a
-// guest connection to vsock port P onto the host Unix socket
-// `<vsockUdsPath>_P`, so the host listens on `<vsockUdsPath>_1024` before the
-// VM boots. One run has exactly one guest connection: the first is handed
-// out, any later one is closed at once (the guest is untrusted and must not
-// open a second session).
-
-
-
-/** The Unix socket on which guest init's connection arrives. */
-function guestSocketPath(vsockUdsPath) {
-    return `${vsockUdsPath}_${GUEST_VSOCK_PORT}`;
-}
-async function listenForGuest(vsockUdsPath) {
-    const path = guestSocketPath(vsockUdsPath);
-    // A socket file left by a crashed run would make listen fail with EADDRINUSE.
-    const stale = await (0,promises_namespaceObject.lstat)(path).catch(() => null);
-    if (stale?.isSocket())
-        await (0,promises_namespaceObject.rm)(path, { force: true });
-    let accepted = null;
-    const waiters = [];
-    let closedError = null;
-    const server = (0,external_node_net_namespaceObject.createServer)((socket) => {
-        if (accepted) {
-            socket.destroy();
-            return;
-        }
-        accepted = socket;
-        for (const w of waiters.splice(0))
-            w.resolve(socket);
-    });
-    await new Promise((resolve, reject) => {
-        server.once('error', (err) => reject(new Error(`cannot listen for guest init on ${path}: ${err.message}${err.code === 'EADDRINUSE' ? ' (another run uses this vsock path)' : ''}`)));
-        server.listen(path, () => resolve());
-    });
-    return {
-        path,
-        accept(signal) {
-            if (accepted)
-                return Promise.resolve(accepted);
-            if (closedError)
-                return Promise.reject(closedError);
-            return new Promise((resolve, reject) => {
-                const onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error('stopped waiting for guest init to connect'));
-                if (signal?.aborted)
-                    return onAbort();
-                signal?.addEventListener('abort', onAbort, { once: true });
-                waiters.push({
-                    resolve: (s) => {
-                        signal?.removeEventListener('abort', onAbort);
-                        resolve(s);
-                    },
-                    reject,
-                });
-            });
-        },
-        async close() {
-            closedError ??= new Error(`guest init never connected to ${path}`);
-            for (const w of waiters.splice(0))
-                w.reject(closedError);
-            // Not waiting for 'close': it only comes once the accepted connection
-            // ends too, and that connection belongs to the session now.
-            server.close();
-            await (0,promises_namespaceObject.rm)(path, { force: true });
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/guest/messages.ts
-// The protocol's messages as typed values (docs/protocol.md, "Messages"):
-// encoders for what the host sends, decoders for what the guest sends, and
-// the reverse pair too, so tests can play a guest or a host byte-exactly.
-
-const hasNul = (s) => s.includes('\0');
-/** Checks a spec before it leaves the host, so mistakes read as the caller's, not the guest's. */
-function validateRunSpec(spec) {
-    if (spec.argv.length === 0 || spec.argv[0] === '')
-        throw new Error('the run spec has no command: argv is empty');
-    for (const a of spec.argv)
-        if (hasNul(a))
-            throw new Error(`argument ${JSON.stringify(a)} contains a NUL byte`);
-    for (const e of spec.env) {
-        const eq = e.indexOf('=');
-        if (eq <= 0 || hasNul(e))
-            throw new Error(`environment entry ${JSON.stringify(e)} is not NAME=value`);
-    }
-    if (spec.workdir !== undefined && spec.workdir !== '' && !spec.workdir.startsWith('/')) {
-        throw new Error(`the working directory '${spec.workdir}' is not an absolute path`);
-    }
-    for (const o of spec.outputs ?? [])
-        if (o === '' || hasNul(o))
-            throw new Error(`output path ${JSON.stringify(o)} is empty or contains NUL`);
-    for (const [name, v] of [['maxFileBytes', spec.maxFileBytes], ['maxFiles', spec.maxFiles]]) {
-        if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
-            throw new Error(`${name} must be a non-negative integer, got ${v}`);
-    }
-}
-function encodeRun(spec) {
-    validateRunSpec(spec);
-    const F = protocol_Field.Run;
-    const fields = [];
-    for (const a of spec.argv)
-        fields.push([F.arg, a]);
-    for (const e of spec.env)
-        fields.push([F.env, e]);
-    if (spec.workdir)
-        fields.push([F.workdir, spec.workdir]);
-    if (spec.user)
-        fields.push([F.user, spec.user]);
-    if (spec.hostname)
-        fields.push([F.hostname, spec.hostname]);
-    for (const o of spec.outputs ?? [])
-        fields.push([F.output, o]);
-    fields.push([F.maxFileBytes, spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES]);
-    fields.push([F.maxFiles, spec.maxFiles ?? protocol_DEFAULT_MAX_FILES]);
-    fields.push([F.privileged, spec.privileged ?? false]);
-    return protocol_encodeFrame(protocol_MessageType.Run, protocol_encodeRecord(fields));
-}
-function decodeRun(payload) {
-    const r = new RecordReader(payload, 'RUN');
-    const F = Field.Run;
-    return {
-        argv: r.strings(F.arg),
-        env: r.strings(F.env),
-        workdir: r.string(F.workdir) ?? '/',
-        user: r.string(F.user) ?? '',
-        hostname: r.string(F.hostname) ?? 'vmstep',
-        outputs: r.strings(F.output),
-        maxFileBytes: r.u64(F.maxFileBytes) ?? DEFAULT_MAX_FILE_BYTES,
-        maxFiles: r.u64(F.maxFiles) ?? DEFAULT_MAX_FILES,
-        privileged: r.bool(F.privileged) ?? false,
-    };
-}
-function encodeSignal(signal) {
-    return protocol_encodeFrame(protocol_MessageType.Signal, protocol_encodeRecord([[protocol_Field.Signal.signal, signal]]));
-}
-function decodeStarted(payload) {
-    const r = new protocol_RecordReader(payload, 'STARTED');
-    return { pid: r.requireU64(protocol_Field.Started.pid), commandStartNs: r.u64(protocol_Field.Started.commandStartNs) ?? 0 };
-}
-function decodeExit(payload) {
-    const r = new protocol_RecordReader(payload, 'EXIT');
-    const F = protocol_Field.Exit;
-    const code = r.requireU64(F.code);
-    if (code > 255)
-        throw new ProtocolError(`EXIT: exit code ${code} is outside 0-255`);
-    const signal = r.u64(F.signal) ?? 0;
-    return {
-        code,
-        signal: signal === 0 ? null : signal,
-        signalName: signal === 0 ? null : (r.string(F.signalName) ?? `SIG${signal}`),
-        error: r.string(F.error) ?? null,
-    };
-}
-function decodeFile(payload) {
-    const r = new protocol_RecordReader(payload, 'FILE');
-    const F = protocol_Field.File;
-    return { path: r.requireString(F.path), mode: r.requireU64(F.mode), size: r.requireU64(F.size) };
-}
-function decodeFileEnd(payload) {
-    return { error: new protocol_RecordReader(payload, 'FILE_END').string(protocol_Field.FileEnd.error) ?? null };
-}
-function decodeOutputIssue(payload) {
-    const r = new protocol_RecordReader(payload, 'OUTPUT_ISSUE');
-    const F = protocol_Field.OutputIssue;
-    return {
-        request: r.string(F.request) ?? '',
-        path: r.string(F.path) ?? null,
-        reason: r.requireString(F.reason),
-        message: r.string(F.message) ?? '',
-    };
-}
-function decodeTimings(payload) {
-    const r = new protocol_RecordReader(payload, 'TIMINGS');
-    const F = protocol_Field.Timings;
-    return {
-        initStartNs: r.u64(F.initStartNs) ?? 0,
-        specReceivedNs: r.u64(F.specReceivedNs) ?? 0,
-        commandStartNs: r.u64(F.commandStartNs) ?? 0,
-        commandEndNs: r.u64(F.commandEndNs) ?? 0,
-        outputsEndNs: r.u64(F.outputsEndNs) ?? 0,
-    };
-}
-function decodeError(payload) {
-    const r = new protocol_RecordReader(payload, 'ERROR');
-    return { stage: r.string(protocol_Field.Error.stage) ?? 'unknown', message: r.string(protocol_Field.Error.message) ?? '(no message)' };
-}
-function encodeError(stage, message) {
-    return protocol_encodeFrame(protocol_MessageType.Error, protocol_encodeRecord([[protocol_Field.Error.stage, stage], [protocol_Field.Error.message, message]]));
-}
-// Encoders for the guest's messages: tests use them to play a (fake) guest.
-function encodeStarted(m) {
-    return encodeFrame(MessageType.Started, encodeRecord([[Field.Started.pid, m.pid], [Field.Started.commandStartNs, m.commandStartNs]]));
-}
-function encodeExit(m) {
-    const F = Field.Exit;
-    const fields = [[F.code, m.code], [F.signal, m.signal ?? 0]];
-    if (m.signalName)
-        fields.push([F.signalName, m.signalName]);
-    if (m.error)
-        fields.push([F.error, m.error]);
-    return encodeFrame(MessageType.Exit, encodeRecord(fields));
-}
-function encodeFile(m) {
-    const F = Field.File;
-    return encodeFrame(MessageType.File, encodeRecord([[F.path, m.path], [F.mode, m.mode], [F.size, m.size]]));
-}
-function encodeFileEnd(error) {
-    return encodeFrame(MessageType.FileEnd, encodeRecord(error ? [[Field.FileEnd.error, error]] : []));
-}
-function encodeTimings(t) {
-    const F = Field.Timings;
-    return encodeFrame(MessageType.Timings, encodeRecord([
-        [F.initStartNs, t.initStartNs],
-        [F.specReceivedNs, t.specReceivedNs],
-        [F.commandStartNs, t.commandStartNs],
-        [F.commandEndNs, t.commandEndNs],
-        [F.outputsEndNs, t.outputsEndNs],
-    ]));
-}
-
-;// CONCATENATED MODULE: ./src/guest/outputs.ts
-// Where returned files land on the host. The guest names each file by its
-// absolute guest path; it is written at that path under the output directory.
-// The guest is untrusted, so a path must be absolute and normalised (no "",
-// "." or ".." components, no NUL), every parent is a real directory (never a
-// symbolic link), and the file itself is opened without following links:
-// nothing a guest sends can write outside the output directory.
-
-
-
-
-const MAX_PATH_BYTES = 4096;
-const MAX_NAME_BYTES = 255;
-/** The path's components, or a ProtocolError saying why the guest's path is refused. */
-function guestPathComponents(guestPath) {
-    const refuse = (why) => new ProtocolError(`the guest sent the output path ${JSON.stringify(guestPath)}, which ${why}; refusing to write it`);
-    if (!guestPath.startsWith('/'))
-        throw refuse('is not absolute');
-    if (Buffer.byteLength(guestPath) > MAX_PATH_BYTES)
-        throw refuse(`is longer than ${MAX_PATH_BYTES} bytes`);
-    if (guestPath.includes('\0'))
-        throw refuse('contains a NUL byte');
-    const parts = guestPath.slice(1).split('/');
-    for (const p of parts) {
-        if (p === '' || p === '.' || p === '..')
-            throw refuse('is not normalised (empty, "." or ".." component)');
-        if (Buffer.byteLength(p) > MAX_NAME_BYTES)
-            throw refuse(`has a component longer than ${MAX_NAME_BYTES} bytes`);
-    }
-    return parts;
-}
-class OutputDirectory {
-    root;
-    constructor(root) {
-        this.root = root;
-    }
-    /** The host path a guest path is written to (checked, not created). */
-    hostPathFor(guestPath) {
-        return (0,external_node_path_namespaceObject.join)(this.root, ...guestPathComponents(guestPath));
-    }
-    /** Creates the parents and opens the file for writing, truncating an earlier run's copy. */
-    async create(guestPath) {
-        const parts = guestPathComponents(guestPath);
-        await (0,promises_namespaceObject.mkdir)(this.root, { recursive: true });
-        let dir = this.root;
-        for (const part of parts.slice(0, -1)) {
-            dir = (0,external_node_path_namespaceObject.join)(dir, part);
-            const st = await (0,promises_namespaceObject.lstat)(dir).catch((err) => {
-                if (err.code === 'ENOENT')
-                    return null;
-                throw err;
-            });
-            if (st === null)
-                await (0,promises_namespaceObject.mkdir)(dir, { mode: 0o755 });
-            else if (!st.isDirectory()) {
-                throw new ProtocolError(`cannot write the output file ${guestPath}: ${dir} exists and is not a directory (a symbolic link or a file)`);
-            }
-        }
-        const hostPath = (0,external_node_path_namespaceObject.join)(dir, parts[parts.length - 1]);
-        const flags = external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_TRUNC | external_node_fs_namespaceObject.constants.O_NOFOLLOW;
-        try {
-            return { hostPath, handle: await (0,promises_namespaceObject.open)(hostPath, flags, 0o600) };
-        }
-        catch (err) {
-            const code = err.code;
-            if (code === 'ELOOP' || code === 'EISDIR') {
-                throw new ProtocolError(`cannot write the output file ${guestPath}: ${hostPath} is a ${code === 'ELOOP' ? 'symbolic link' : 'directory'}`);
-            }
-            throw err;
-        }
-    }
-    /** Applies the guest's permission bits (without setuid, setgid or sticky) once the file is complete. */
-    async finish(file, mode) {
-        await file.handle.close();
-        await (0,promises_namespaceObject.chmod)(file.hostPath, mode & 0o777);
-    }
-    /** Removes a partly written file. */
-    async discard(file) {
-        await file.handle.close().catch(() => { });
-        await (0,promises_namespaceObject.rm)(file.hostPath, { force: true });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/guest/session.ts
-// The host side of one run (docs/protocol.md, "The conversation"): checks the
-// guest's hello, sends the run spec, and turns the guest's messages into an
-// async, streaming API: stdout and stderr as Readable streams, output files
-// written to disk as they arrive, and promises for the start, the exit and
-// the whole result.
-//
-// Backpressure: the socket is read only while the consumers keep up. After
-// each chunk the socket is paused until every frame in it has been handled;
-// a stdout/stderr frame is handled once its stream is below its high-water
-// mark (or destroyed), a file frame once it is on disk. So host memory stays
-// bounded however fast the guest writes, and guest init's blocking writes
-// stall it (and the workload) instead.
-
-
-
-
-
-/** Guest init reported a failure of its own (bad spec, unknown user, mounts, version). */
-class GuestError extends Error {
-    stage;
-    guestMessage;
-    name = 'GuestError';
-    constructor(stage, guestMessage) {
-        super(`guest init failed (${stage}): ${guestMessage}`);
-        this.stage = stage;
-        this.guestMessage = guestMessage;
-    }
-}
-/** The guest speaks another protocol version than this host. */
-class ProtocolVersionError extends ProtocolError {
-    guestVersion;
-    hostVersion;
-    name = 'ProtocolVersionError';
-    constructor(guestVersion, hostVersion) {
-        super(`protocol version mismatch: guest init speaks version ${guestVersion}, this vmstep speaks version ${hostVersion}; ` +
-            'the VM runs a vmstep-init from another vmstep release: rebuild the root filesystem with this release (its cache key includes the init binary) or point VMSTEP_INIT at the matching dist/vmstep-init');
-        this.guestVersion = guestVersion;
-        this.hostVersion = hostVersion;
-    }
-}
-/** A Readable fed by the session, which waits for the consumer when it is full. */
-class GuestOutputStream extends external_node_stream_namespaceObject.Readable {
-    wake;
-    ended = false;
-    _read() {
-        const w = this.wake;
-        this.wake = undefined;
-        w?.();
-    }
-    /** Pushes a chunk; resolves when the stream can take more (or nobody will read it). */
-    async feed(chunk) {
-        if (this.destroyed || this.ended)
-            return;
-        if (this.push(chunk))
-            return;
-        await new Promise((resolve) => {
-            const done = () => {
-                this.wake = undefined;
-                this.off('close', done);
-                resolve();
-            };
-            this.wake = done;
-            this.once('close', done);
-        });
-    }
-    /** Ends the stream (once). */
-    finish() {
-        if (this.ended)
-            return;
-        this.ended = true;
-        this.push(null);
-    }
-}
-function settle() {
-    let resolve, reject;
-    const promise = new Promise((res, rej) => {
-        resolve = res;
-        reject = rej;
-    });
-    // A caller may await only `result`; the other promises must not count as unhandled.
-    promise.catch(() => { });
-    return { promise, resolve, reject };
-}
-class GuestSession {
-    socket;
-    spec;
-    options;
-    /** The command's stdout, as the guest sends it; ends at the command's exit. */
-    stdout;
-    /** The command's stderr; ends at the command's exit. */
-    stderr;
-    /** Resolves when the command has started (null when it could not start), rejects when the session fails first. */
-    started;
-    /** Resolves with the command's exit; rejects when the session fails before it. */
-    exit;
-    /** Resolves once everything has arrived (exit, files, timings); rejects on any failure. */
-    result;
-    out;
-    err;
-    startedP = settle();
-    exitP = settle();
-    resultP = settle();
-    decoder = new FrameDecoder();
-    outputDir;
-    maxFiles;
-    maxFileBytes;
-    state = 'hello';
-    settled = false;
-    guestAgent = '';
-    pid = null;
-    exitMessage = null;
-    files = [];
-    issues = [];
-    fileCount = 0;
-    current = null;
-    /** The handling of every chunk received so far, in order (onData never rejects). */
-    handling = Promise.resolve();
-    constructor(socket, spec, options = {}) {
-        this.socket = socket;
-        this.spec = spec;
-        this.options = options;
-        validateRunSpec(spec);
-        if ((spec.outputs?.length ?? 0) > 0 && !options.outputDir) {
-            throw new Error('the run spec asks for output files but no outputDir was given to write them to');
-        }
-        const highWaterMark = options.streamHighWaterMark ?? 1 << 20;
-        this.out = new GuestOutputStream({ highWaterMark });
-        this.err = new GuestOutputStream({ highWaterMark });
-        this.stdout = this.out;
-        this.stderr = this.err;
-        this.started = this.startedP.promise;
-        this.exit = this.exitP.promise;
-        this.result = this.resultP.promise;
-        this.outputDir = options.outputDir ? new OutputDirectory(options.outputDir) : null;
-        this.maxFiles = spec.maxFiles ?? protocol_DEFAULT_MAX_FILES;
-        this.maxFileBytes = spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES;
-        socket.on('data', (chunk) => {
-            this.handling = this.handling.then(() => this.onData(chunk));
-        });
-        // Guest init half-closes right after its last message. Node may report
-        // that end while the last chunk is still being handled (the socket is
-        // paused, but its buffer is empty), so the end and close are judged only
-        // once every chunk before them has been handled.
-        socket.on('end', () => this.afterHandling(() => new ProtocolError(`guest init closed the connection before the run finished (${this.progress()}); the VM may have crashed, run out of memory or been killed: see its console log`)));
-        socket.on('error', (e) => this.fail(new ProtocolError(`the connection to guest init failed (${this.progress()}): ${e.message}`)));
-        socket.on('close', () => this.afterHandling(() => new ProtocolError(`the connection to guest init closed (${this.progress()})`)));
-    }
-    /** Fails the session with why() unless the chunks already received complete it. */
-    afterHandling(why) {
-        void this.handling.then(() => this.fail(why()));
-    }
-    /** Delivers a signal to the command's process group in the guest (ignored unless it is running). */
-    signal(sig) {
-        const n = typeof sig === 'number' ? sig : external_node_os_namespaceObject.constants.signals[sig];
-        if (!Number.isInteger(n) || n <= 0 || n >= 65)
-            throw new RangeError(`unknown signal ${String(sig)}`);
-        if (this.state === 'running' && !this.settled)
-            this.socket.write(encodeSignal(n));
-    }
-    /** Ends the session now; guest init sees the connection drop, kills the command and powers off. */
-    abort(reason = new Error('the run was aborted')) {
-        this.fail(reason);
-    }
-    progress() {
-        switch (this.state) {
-            case 'hello':
-                return 'no hello from guest init yet';
-            case 'running':
-                return this.pid === null ? 'the command had not started' : 'the command was running';
-            case 'outputs':
-                return `the command had exited with ${this.exitMessage?.code}; ${this.fileCount} output files received`;
-            default:
-                return 'after the end';
-        }
-    }
-    async onData(chunk) {
-        if (this.settled)
-            return;
-        this.socket.pause();
-        try {
-            for (const frame of this.decoder.push(chunk)) {
-                await this.handle(frame);
-                if (this.settled)
-                    return;
-            }
-        }
-        catch (e) {
-            this.fail(e);
-            return;
-        }
-        this.socket.resume();
-    }
-    async handle(frame) {
-        const { type, payload } = frame;
-        if (type === protocol_MessageType.Error) {
-            const e = decodeError(payload);
-            throw new GuestError(e.stage, e.message);
-        }
-        switch (this.state) {
-            case 'hello':
-                return this.onHello(frame);
-            case 'running':
-                if (type === protocol_MessageType.Stdout)
-                    return this.out.feed(payload);
-                if (type === protocol_MessageType.Stderr)
-                    return this.err.feed(payload);
-                if (type === protocol_MessageType.Started && this.pid === null) {
-                    const started = decodeStarted(payload);
-                    this.pid = started.pid;
-                    this.startedP.resolve(started);
-                    return;
-                }
-                if (type === protocol_MessageType.Exit) {
-                    this.exitMessage = decodeExit(payload);
-                    this.state = 'outputs';
-                    if (this.pid === null)
-                        this.startedP.resolve(null);
-                    this.out.finish();
-                    this.err.finish();
-                    this.exitP.resolve(this.exitMessage);
-                    return;
-                }
-                break;
-            case 'outputs':
-                return this.onOutput(frame);
-            default:
-                break;
-        }
-        throw new ProtocolError(`guest init sent ${describeType(type)} out of order (${this.progress()})`);
-    }
-    onHello({ type, payload }) {
-        const hello = type === protocol_MessageType.Hello ? decodeHello(payload) : null;
-        if (!hello) {
-            throw new ProtocolError(`the guest's first message is ${describeType(type)}, not a vmstep hello: the program on the other end of the guest socket does not speak the vmstep protocol`);
-        }
-        if (hello.version !== PROTOCOL_VERSION) {
-            const err = new ProtocolVersionError(hello.version, PROTOCOL_VERSION);
-            this.refuse('hello', `protocol version mismatch: the host speaks version ${PROTOCOL_VERSION}, guest init speaks version ${hello.version}`);
-            throw err;
-        }
-        this.guestAgent = hello.agent;
-        this.state = 'running';
-        this.socket.write(encodeHello());
-        this.socket.write(encodeRun(this.spec));
-    }
-    async onOutput({ type, payload }) {
-        const cur = this.current;
-        if (type === protocol_MessageType.FileData && cur) {
-            if (cur.written + payload.length > cur.size) {
-                throw new ProtocolError(`guest init sent more than the ${cur.size} bytes it announced for ${cur.guestPath}`);
-            }
-            await cur.file.handle.write(payload);
-            cur.written += payload.length;
-            return;
-        }
-        if (type === protocol_MessageType.FileEnd && cur) {
-            this.current = null;
-            const { error } = decodeFileEnd(payload);
-            if (error !== null) {
-                await this.outputDir.discard(cur.file);
-                this.addIssue({ request: '', path: cur.guestPath, reason: 'unreadable', message: `${cur.guestPath}: ${error}` });
-                return;
-            }
-            if (cur.written !== cur.size) {
-                await this.outputDir.discard(cur.file);
-                throw new ProtocolError(`guest init ended ${cur.guestPath} after ${cur.written} of the ${cur.size} bytes it announced`);
-            }
-            await this.outputDir.finish(cur.file, cur.mode);
-            const done = { guestPath: cur.guestPath, hostPath: cur.file.hostPath, mode: cur.mode, size: cur.size };
-            this.files.push(done);
-            this.options.onFile?.(done);
-            return;
-        }
-        if (cur)
-            throw new ProtocolError(`guest init sent ${describeType(type)} in the middle of the file ${cur.guestPath}`);
-        if (type === protocol_MessageType.File) {
-            const f = decodeFile(payload);
-            if (!this.outputDir)
-                throw new ProtocolError(`guest init returned the file ${f.path} although the run spec asked for no outputs`);
-            if (this.fileCount >= this.maxFiles)
-                throw new ProtocolError(`guest init returned more than the ${this.maxFiles} output files the run allows`);
-            if (f.size > this.maxFileBytes) {
-                throw new ProtocolError(`guest init returned ${f.path} with ${f.size} bytes, over the limit of ${this.maxFileBytes} bytes per file`);
-            }
-            this.fileCount++;
-            const file = await this.outputDir.create(f.path);
-            this.current = { guestPath: f.path, mode: f.mode, size: f.size, written: 0, file };
-            return;
-        }
-        if (type === protocol_MessageType.OutputIssue)
-            return this.addIssue(decodeOutputIssue(payload));
-        if (type === protocol_MessageType.Timings) {
-            const timings = decodeTimings(payload);
-            this.state = 'done';
-            this.settled = true;
-            // Closing our side tells guest init that everything arrived: it powers off.
-            this.socket.end();
-            this.resultP.resolve({ guestAgent: this.guestAgent, pid: this.pid, exit: this.exitMessage, files: this.files, issues: this.issues, timings });
-            return;
-        }
-        throw new ProtocolError(`guest init sent ${describeType(type)} out of order (${this.progress()})`);
-    }
-    addIssue(issue) {
-        this.issues.push(issue);
-        this.options.onOutputIssue?.(issue);
-    }
-    /** Tells guest init why we stop, then closes. */
-    refuse(stage, message) {
-        if (this.socket.writable)
-            this.socket.end(encodeError(stage, message));
-    }
-    fail(reason) {
-        if (this.settled)
-            return;
-        this.settled = true;
-        const err = reason instanceof Error ? reason : new Error(String(reason));
-        if (err instanceof ProtocolError && !(err instanceof ProtocolVersionError))
-            this.refuse('protocol', err.message);
-        // Let the error frame go out, then drop the connection so a guest blocked
-        // in a write sees it fail instead of waiting for us to read.
-        if (this.socket.writableEnded && !this.socket.writableFinished)
-            this.socket.once('finish', () => this.socket.destroy());
-        else
-            this.socket.destroy();
-        const cur = this.current;
-        this.current = null;
-        if (cur)
-            void this.outputDir?.discard(cur.file);
-        this.startedP.reject(err);
-        this.exitP.reject(err);
-        this.resultP.reject(err);
-        this.out.finish();
-        this.err.finish();
-    }
-}
-/** Starts the host side of a run on a connection accepted from guest init. */
-function startGuestSession(socket, spec, options = {}) {
-    return new GuestSession(socket, spec, options);
-}
-
-;// CONCATENATED MODULE: ./src/guest/index.ts
-// The host side of the host-guest protocol (docs/protocol.md): what the
-// engine needs to run one command in a VM's guest init.
-
-
-
-
-
-
-;// CONCATENATED MODULE: ./src/engine/assets.ts
-// The runtime assets shipped in dist/ beside the JS: the guest kernel and
-// guest init. Each can be overridden for development (VMSTEP_KERNEL,
-// VMSTEP_INIT). The guest kernel: --kernel / the `kernel` input, else
-// $VMSTEP_KERNEL, else the gzip'd vmlinux shipped in dist/. A gzip'd kernel is unpacked once into
-// the cache, under the hash of its bytes, so every later run boots straight
-// from the cached ELF and two versions of vmstep never share a file.
-
-
-
-
-
-
-
-const BUNDLED_KERNEL = 'vmlinux.gz';
-const BUNDLED_INIT = 'vmstep-init';
-/**
- * Directories that may hold the runtime assets: the directory of the running
- * entry script (dist/ when installed or run as an action), then dist/ of the
- * source tree (development and tests).
- */
-function assetDirs() {
-    const dirs = [];
-    const entry = process.argv[1];
-    if (entry) {
-        try {
-            dirs.push((0,external_node_path_namespaceObject.dirname)((0,external_node_fs_namespaceObject.realpathSync)(entry)));
-        }
-        catch {
-            // An entry that is not a file (node -e): nothing to look at.
-        }
-    }
-    const here = (0,external_node_path_namespaceObject.dirname)((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
-    dirs.push(here, (0,external_node_path_namespaceObject.join)(here, '..', '..', 'dist'));
-    return [...new Set(dirs)].filter((d) => (0,external_node_fs_namespaceObject.existsSync)(d));
-}
-function isGzip(path) {
-    const fd = (0,external_node_fs_namespaceObject.openSync)(path, 'r');
-    try {
-        const head = Buffer.alloc(2);
-        return (0,external_node_fs_namespaceObject.readSync)(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
-    }
-    finally {
-        (0,external_node_fs_namespaceObject.closeSync)(fd);
-    }
-}
-/** An uncompressed kernel path: the given one, or its unpacked copy in the cache. */
-function kernelPath(explicit, cacheDir) {
-    const chosen = explicit ?? (process.env.VMSTEP_KERNEL || null) ?? assetDirs().map((d) => (0,external_node_path_namespaceObject.join)(d, BUNDLED_KERNEL)).find((p) => (0,external_node_fs_namespaceObject.existsSync)(p)) ?? null;
-    if (chosen === null) {
-        throw new errors_VmstepError(`no guest kernel: ${BUNDLED_KERNEL} is not next to vmstep (looked in ${assetDirs().join(', ')})`, 'reinstall vmstep, run `npm run build` in a source checkout, or pass --kernel PATH (VMSTEP_KERNEL=PATH)');
-    }
-    if (!(0,external_node_fs_namespaceObject.existsSync)(chosen)) {
-        throw new errors_VmstepError(`guest kernel ${chosen} does not exist`, 'check --kernel / the kernel input / VMSTEP_KERNEL');
-    }
-    if (!isGzip(chosen))
-        return chosen;
-    const gz = (0,external_node_fs_namespaceObject.readFileSync)(chosen);
-    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(gz).digest('hex').slice(0, 32);
-    const dir = (0,external_node_path_namespaceObject.join)(cacheDir ?? defaultCacheDir(), 'kernel', hash);
-    const out = (0,external_node_path_namespaceObject.join)(dir, 'vmlinux');
-    if ((0,external_node_fs_namespaceObject.existsSync)(out))
-        return out;
-    let elf;
-    try {
-        elf = (0,external_node_zlib_namespaceObject.gunzipSync)(gz);
-    }
-    catch (err) {
-        throw new errors_VmstepError(`guest kernel ${chosen} is not a valid gzip file (${err.message})`, 'rebuild it (npm run build) or pass an uncompressed vmlinux', { cause: err });
-    }
-    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
-    // Unpacked under a temporary name and renamed, so a concurrent run never boots half a kernel.
-    const tmp = `${out}.tmp-${process.pid}`;
-    (0,external_node_fs_namespaceObject.writeFileSync)(tmp, elf);
-    (0,external_node_fs_namespaceObject.renameSync)(tmp, out);
-    return out;
-}
-/** The static guest init binary that the root filesystem carries at /.vmstep/init. */
-function initPath() {
-    const chosen = process.env.VMSTEP_INIT || assetDirs().map((d) => (0,external_node_path_namespaceObject.join)(d, BUNDLED_INIT)).find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
-    if (!chosen) {
-        throw new errors_VmstepError(`no guest init: ${BUNDLED_INIT} is not next to vmstep (looked in ${assetDirs().join(', ')})`, 'reinstall vmstep, run `npm run build` in a source checkout, or set VMSTEP_INIT=PATH');
-    }
-    return chosen;
-}
-
-;// CONCATENATED MODULE: ./src/engine/console.ts
-// Follows the guest's serial console log as the VMM appends to it, for
-// --debug: the console goes to vmstep's stderr while the guest runs, not
-// only after it ends (a hung boot is exactly when it is needed).
-
-const POLL_MS = 50;
-class ConsoleFollower {
-    path;
-    onChunk;
-    fd = null;
-    offset = 0;
-    timer;
-    buf = Buffer.alloc(64 * 1024);
-    constructor(path, onChunk) {
-        this.path = path;
-        this.onChunk = onChunk;
-        this.timer = setInterval(() => {
-            try {
-                this.poll();
-            }
-            catch {
-                // A console that cannot be read is not worth failing the run for.
-            }
-        }, POLL_MS);
-        this.timer.unref();
-    }
-    poll() {
-        if (this.fd === null) {
-            try {
-                this.fd = (0,external_node_fs_namespaceObject.openSync)(this.path, 'r');
-            }
-            catch {
-                return; // not created yet
-            }
-        }
-        for (;;) {
-            const n = (0,external_node_fs_namespaceObject.readSync)(this.fd, this.buf, 0, this.buf.length, this.offset);
-            if (n <= 0)
-                return;
-            this.offset += n;
-            this.onChunk(Buffer.from(this.buf.subarray(0, n)));
-        }
-    }
-    /** Reads what is left and stops. */
-    stop() {
-        clearInterval(this.timer);
-        try {
-            this.poll();
-        }
-        finally {
-            if (this.fd !== null)
-                (0,external_node_fs_namespaceObject.closeSync)(this.fd);
-            this.fd = null;
-        }
-    }
-}
 
 ;// CONCATENATED MODULE: ./src/engine/kvm-check.ts
 // Before the first VM on a host: can its KVM boot an unmodified Linux
@@ -5991,6 +7564,176 @@ function shellQuote(argv) {
     return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
+;// CONCATENATED MODULE: ./src/engine/bench-pinning.ts
+// Which host CPUs a benchmark's vCPUs get to themselves. A vCPU thread that
+// the host scheduler moves between cores loses its caches and lands on
+// whatever core is free, so the same code measures differently run to run.
+// Pinning each vCPU thread to a core of its own removes that. A core is only
+// "dedicated" if something else is left for the rest: CPU 0 (which takes most
+// interrupts) and its SMT siblings stay with the host, Node and the VMM's
+// event loop; SMT siblings of a chosen core are skipped, as they share its
+// execution units. Too few cores left: no pinning, and the reason says why.
+
+/** Parses a kernel CPU list such as "0-3,8,10-11". */
+function parseCpuList(text) {
+    const out = [];
+    for (const part of text.trim().split(',')) {
+        if (part === '')
+            continue;
+        const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+        if (!m)
+            return [];
+        const lo = Number(m[1]);
+        const hi = m[2] !== undefined ? Number(m[2]) : lo;
+        if (hi < lo || hi - lo > 4096)
+            return [];
+        for (let c = lo; c <= hi; c++)
+            out.push(c);
+    }
+    return out;
+}
+function readText(path) {
+    try {
+        return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8').trim();
+    }
+    catch {
+        return null;
+    }
+}
+/** This host, from /proc/self/status and sysfs (under `root`, for tests). */
+function hostTopology(root = '') {
+    const status = readText(`${root}/proc/self/status`) ?? '';
+    const allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '');
+    return {
+        allowed,
+        coreOf: (cpu) => {
+            const base = `${root}/sys/devices/system/cpu/cpu${cpu}/topology`;
+            return `${readText(`${base}/physical_package_id`) ?? '0'}:${readText(`${base}/core_id`) ?? `cpu${cpu}`}`;
+        },
+    };
+}
+function chooseVcpuCpus(vcpus, topology = hostTopology()) {
+    const allowed = [...topology.allowed].sort((a, b) => a - b);
+    if (allowed.length === 0)
+        return { cpus: null, reason: 'the CPUs this process may use could not be read' };
+    // The host keeps the core of its first allowed CPU (CPU 0 on most hosts) with all of its siblings.
+    const hostCore = topology.coreOf(allowed[0]);
+    const seen = new Set([hostCore]);
+    const candidates = [];
+    // Highest-numbered first: low CPUs are where the host's own work tends to land.
+    for (const cpu of [...allowed].reverse()) {
+        const core = topology.coreOf(cpu);
+        if (seen.has(core))
+            continue;
+        seen.add(core);
+        candidates.push(cpu);
+    }
+    if (candidates.length < vcpus) {
+        return {
+            cpus: null,
+            reason: `${vcpus} vCPU${vcpus === 1 ? '' : 's'} need ${vcpus + 1} physical cores (one stays with the host), and this process may use ${seen.size}`,
+        };
+    }
+    return { cpus: candidates.slice(0, vcpus).sort((a, b) => a - b) };
+}
+
+;// CONCATENATED MODULE: ./src/engine/units.ts
+// Sizes and durations as people write them on a command line or in a
+// workflow file. One parser for both faces, so `--memory 2G` and
+// `memory: 2G` mean the same and fail with the same words.
+
+// Powers of 1024 for every unit, as docker does for --memory: "512m",
+// "512M", "512MB" and "512MiB" are all 512 * 2^20 bytes.
+const SIZE_UNITS = {
+    '': 1,
+    k: 2 ** 10,
+    m: 2 ** 20,
+    g: 2 ** 30,
+    t: 2 ** 40,
+};
+/**
+ * Parses a size such as `512M`, `2G`, `1.5GiB`, `64m` or `1073741824` into
+ * bytes. `what` names the option in the error (`--memory`, `memory`).
+ */
+function parseSize(input, what) {
+    if (typeof input === 'number') {
+        if (!Number.isFinite(input) || input <= 0)
+            throw badSize(String(input), what);
+        return Math.floor(input);
+    }
+    const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(input);
+    if (!m)
+        throw badSize(input, what);
+    const unit = m[2].toLowerCase();
+    const u = /^(?:b?|([kmgt])(?:i?b)?)$/.exec(unit);
+    if (!u)
+        throw badSize(input, what);
+    const scale = SIZE_UNITS[u[1] ?? ''];
+    const bytes = Math.round(Number(m[1]) * scale);
+    if (!Number.isSafeInteger(bytes) || bytes <= 0)
+        throw badSize(input, what);
+    return bytes;
+}
+function badSize(input, what) {
+    return new errors_VmstepError(`${what} "${input}" is not a size`, 'write a positive number with a unit, such as 512M, 2G or 1.5GiB (units are powers of 1024: K, M, G, T)');
+}
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/**
+ * Parses a duration into milliseconds: a bare number is seconds (`30`,
+ * `1.5`), or units may be combined (`500ms`, `90s`, `5m`, `1h30m`).
+ */
+function parseDuration(input, what) {
+    if (typeof input === 'number') {
+        if (!Number.isFinite(input) || input < 0)
+            throw badDuration(String(input), what);
+        return Math.round(input * 1000);
+    }
+    const s = input.trim();
+    if (/^\d+(?:\.\d+)?$/.test(s))
+        return Math.round(Number(s) * 1000);
+    const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+    let total = 0;
+    let consumed = 0;
+    for (let m = part.exec(s); m; m = part.exec(s)) {
+        total += Number(m[1]) * DURATION_UNITS[m[2]];
+        consumed = part.lastIndex;
+    }
+    if (s === '' || consumed !== s.length)
+        throw badDuration(input, what);
+    return Math.round(total);
+}
+function badDuration(input, what) {
+    return new errors_VmstepError(`${what} "${input}" is not a duration`, 'write seconds (30, 1.5) or a number with units (500ms, 90s, 5m, 1h30m); 0 means no limit');
+}
+/** 1536 -> "1.5 KiB"; for people, never parsed back. */
+function formatBytes(bytes) {
+    if (bytes < 1024)
+        return `${bytes} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = bytes / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
+    return `${v.toFixed(digits).replace(/\.0+$|(\.\d*?)0+$/, '$1')} ${units[i]}`;
+}
+/**
+ * 1234 -> "1.23 s", 87 -> "87 ms", 25000 -> "25 s", 300000 -> "5 min"; for
+ * people, never parsed back. No trailing zeros: a limit the user wrote as 25
+ * reads back as "25 s", not "25.00 s".
+ */
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')} s`;
+    const m = Math.floor(ms / 60_000);
+    const s = Math.round((ms % 60_000) / 1000);
+    return s === 0 ? `${m} min` : `${m} min ${s} s`;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/run.ts
 // One run, end to end: image -> root filesystem -> VM -> guest init -> result.
 // This is the only module that knows all the pieces; the CLI and the action
@@ -5998,6 +7741,7 @@ function shellQuote(argv) {
 // command's exit, a timeout, a crash of the VM, a cancellation, an error in
 // any step) releases what the run took: the VMM process, the listening
 // socket, the writable disk copy and the scratch directory.
+
 
 
 
@@ -6065,7 +7809,9 @@ async function runSteps(options, events, control, scope) {
     // Assets first: a missing kernel or guest init should not cost a download.
     const kernel = kernelPath(options.kernel, scope.cacheDir);
     const init = initPath();
-    // Nor should a KVM that cannot boot Linux. (A stand-in launcher, in tests, needs none.)
+    // A mistyped local image path is reported as such, even on a host that could not run it.
+    checkImageReference(options.image);
+    // Nor should a KVM that cannot boot Linux cost a download. (A stand-in launcher, in tests, needs none.)
     if (!control.launchVm)
         checkKvm(scope.cacheDir);
     checkCancelled();
@@ -6093,7 +7839,10 @@ async function runSteps(options, events, control, scope) {
         ...(options.diskBytes !== null ? { diskBytes: options.diskBytes } : {}),
         onLayer: (i, n, digest) => quietly(() => events.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`)),
     });
-    scope.cleanups.push(() => prepared.release(), () => rootfsCache.settle());
+    // Cleanups run last-in first-out: release (which starts refilling the spare
+    // copy) before settle (which waits for it), so that no copy is still being
+    // written when the run returns, nor during the next run's measurement.
+    scope.cleanups.push(() => rootfsCache.settle(), () => prepared.release());
     const rootfsMs = phase.end('rootfs', prepared.cached ? `cached (${prepared.copy})` : 'built');
     checkCancelled();
     if (options.vcpus > (0,external_node_os_namespaceObject.availableParallelism)()) {
@@ -6109,6 +7858,7 @@ async function runSteps(options, events, control, scope) {
         scope.cleanups.push(() => follower?.stop());
     }
     const launch = control.launchVm ?? launchVm;
+    const pinChoice = options.pinVcpus ? chooseVcpuCpus(options.vcpus) : null;
     const bootStarted = performance.now();
     let vm;
     try {
@@ -6124,11 +7874,13 @@ async function runSteps(options, events, control, scope) {
             // The engine keeps the clock itself (it must also tell the guest's
             // command apart from its boot); the VMM's own limit is a backstop.
             timeoutMs: options.timeoutMs > 0 ? options.timeoutMs + 30_000 : 0,
+            ...(pinChoice?.cpus ? { pinCpus: pinChoice.cpus } : {}),
         });
     }
     catch (err) {
         throw new errors_VmstepError(`${err.message}${kvmExplanation()}`, 'run `vmstep doctor` to check this host', { cause: err });
     }
+    const vcpuPinning = pinChoice ? pinningReport(pinChoice, vm) : undefined;
     scope.resources.vmmPid = vm.pid;
     const ticks = processStartTicks(vm.pid);
     if (ticks !== null)
@@ -6165,10 +7917,13 @@ async function runSteps(options, events, control, scope) {
     const stdoutSink = sink(session.stdout, options.logDir && (0,external_node_path_namespaceObject.join)(options.logDir, 'stdout.txt'), (c) => events.stdout?.(c));
     const stderrSink = sink(session.stderr, options.logDir && (0,external_node_path_namespaceObject.join)(options.logDir, 'stderr.txt'), (c) => events.stderr?.(c));
     const commandStarted = performance.now();
-    const outcome = await Promise.race([
-        session.result.then((r) => ({ kind: 'done', r }), (err) => ({ kind: 'failed', err })),
-        stop.promise,
-    ]);
+    const settled = session.result.then((r) => ({ kind: 'done', r }), (err) => ({ kind: 'failed', err }));
+    let outcome = await Promise.race([settled, stop.promise]);
+    // Guest init powers off right after its last message: the VMM's exit can
+    // overtake the end of the result still in the socket. Let it arrive.
+    if (outcome.kind === 'vm-exit' && outcome.exit.reason === 'poweroff') {
+        outcome = (await Promise.race([settled, delay(CRASH_REPORT_GRACE_MS).then(() => null)])) ?? outcome;
+    }
     if (outcome.kind !== 'done')
         session.abort(new Error('the run was stopped'));
     // A time limit or a cancellation ends the VM at once: the command gets no say.
@@ -6220,7 +7975,18 @@ async function runSteps(options, events, control, scope) {
         stdoutBytes,
         stderrBytes,
         outputDir: options.outputDir,
+        ...(vcpuPinning ? { vcpuPinning } : {}),
     };
+}
+/** What became of the pinning asked for: the VMM says what it did; a launcher that says nothing pinned nothing. */
+function pinningReport(choice, vm) {
+    if (choice.cpus === null)
+        return { pinned: false, cpus: [], reason: choice.reason };
+    if (vm.pinning && 'cpus' in vm.pinning)
+        return { pinned: true, cpus: vm.pinning.cpus, reason: '' };
+    if (vm.pinning)
+        return { pinned: false, cpus: [], reason: `the VMM could not pin its vCPU threads: ${vm.pinning.error}` };
+    return { pinned: false, cpus: [], reason: 'the VM launcher does not pin vCPU threads' };
 }
 /** The run spec from the image's config and the user's overrides (docker run semantics, src/guest/command.ts). */
 function buildSpec(config, options) {
@@ -6373,10 +8139,10 @@ function sink(stream, path, live) {
         }
     });
     const done = (async () => {
-        await (0,external_node_stream_promises_namespaceObject.finished)(stream).catch(() => { });
+        await (0,promises_namespaceObject.finished)(stream).catch(() => { });
         if (file) {
             file.end();
-            await (0,external_node_stream_promises_namespaceObject.finished)(file);
+            await (0,promises_namespaceObject.finished)(file);
         }
         return bytes;
     })();
@@ -6416,140 +8182,226 @@ function quietly(fn) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/cli/io.ts
-// What a CLI command touches, passed in so tests can drive main() with
-// captured streams, their own environment, and a stand-in for the engine.
-
-
-function defaultIo(signal) {
-    return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), runImage: runImage, ...(signal ? { signal } : {}) };
-}
-const PHASE_LABEL = {
-    image: 'image',
-    rootfs: 'rootfs',
-    boot: 'boot',
-    command: 'command',
-    outputs: 'outputs',
-};
-/** "vmstep: image   docker.io/library/alpine:3.20 sha256:… (812 ms)" */
-function phaseLine(phase, ms, detail) {
-    return `vmstep: ${PHASE_LABEL[phase].padEnd(7)} ${detail} (${formatMs(ms)})\n`;
-}
-
-;// CONCATENATED MODULE: ./src/engine/pull.ts
-// `vmstep pull`: resolve an image, download its layers and build its root
-// filesystem into the cache, so that the next run starts from a warm cache
-// (the benchmark workflow's "set-up" step, kept out of the timed run).
-
-
-
-async function pullImage(image, opts = {}) {
-    const cacheDir = opts.cacheDir ?? defaultCacheDir();
-    const init = initPath();
-    const t0 = performance.now();
-    const resolved = await resolveImage(image, {
-        cacheDir,
-        ...(opts.credentials ? { credentials: { ...opts.credentials } } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        onProgress: (e) => {
-            if (e.done)
-                opts.progress?.(`downloaded ${e.digest.slice(0, 19)}`);
-        },
-    });
-    const t1 = performance.now();
-    const cache = new cache_RootfsCache(cacheDir, { spares: false });
-    const prepared = await cache.prepare(resolved, {
-        initPath: init,
-        onLayer: (i, n, digest) => opts.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`),
-    });
-    await prepared.release();
-    return { reference: resolved.reference, digest: resolved.digest, layers: resolved.layers.length, cached: prepared.cached, imageMs: t1 - t0, rootfsMs: performance.now() - t1 };
-}
-
-;// CONCATENATED MODULE: ./src/cli/pull.ts
-// `vmstep pull IMAGE`: warm the cache without running anything.
+;// CONCATENATED MODULE: ./src/engine/bench.ts
+// Benchmark mode: the same run, many times, each in a fresh VM from the
+// cached root filesystem, then statistics and a verdict against a baseline.
+// With a baseline image the two arms alternate (A B A B ...) so that drift on
+// the host lands on both; with a baseline file the earlier run's samples are
+// the baseline. Every measured run records the command's wall time as the
+// guest measured it, plus the metrics its metrics file holds. The faces (CLI,
+// action) render what this returns; the files it writes are the same for both.
 
 
 
 
-const PULL_OPTIONS = [
-    { key: 'quiet', long: 'quiet', short: 'q', help: 'Print only the digest' },
-    { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
-];
-const PULL_HELP = `Usage: vmstep pull [OPTIONS] IMAGE
 
-Download an image and build its root filesystem into the cache, so that the
-next "vmstep run" of it starts at once. Prints the image's digest.
-
-Options:
-${formatOptions(PULL_OPTIONS)}
-`;
-async function pullCommand(argv, io) {
-    const { values, positionals } = parseCommandLine(argv, PULL_OPTIONS, { command: 'vmstep pull', stopAtPositional: false });
-    if (values.help) {
-        io.stdout.write(PULL_HELP);
-        return 0;
+const ARM_TITLE = { baseline: 'baseline', head: 'head' };
+async function runBench(head, settings, events = {}, control = {}) {
+    const engine = control.runImage ?? runImage;
+    const warnings = [];
+    const warn = (message) => {
+        if (warnings.includes(message))
+            return;
+        warnings.push(message);
+        bench_quietly(() => events.warning?.(message));
+    };
+    // A baseline file is read before the first VM: a bad one should not cost the runs.
+    const fileBaseline = settings.baseline?.kind === 'file' ? readBaselineFile(settings.baseline.path) : null;
+    const arms = settings.baseline?.kind === 'image' ? ['baseline', 'head'] : ['head'];
+    const schedule = interleavedSchedule({ repeat: settings.repeat, warmup: settings.warmup, arms });
+    (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_namespaceObject.join)(settings.resultsDir, 'runs'), { recursive: true, force: true });
+    (0,external_node_fs_namespaceObject.mkdirSync)(settings.resultsDir, { recursive: true });
+    const measured = { baseline: [], head: [] };
+    const images = {};
+    const runs = [];
+    for (const [i, planned] of schedule.entries()) {
+        if (control.signal?.aborted)
+            break; // runImage below says so with its own error
+        const dir = (0,external_node_path_namespaceObject.join)(settings.resultsDir, 'runs', `${planned.arm}-${planned.warmup ? 'warmup-' : ''}${planned.index + 1}`);
+        const options = runOptionsFor(head, settings, planned.arm, dir);
+        bench_quietly(() => events.runStart?.(planned, i + 1, schedule.length));
+        const result = await engine(options, events.run ?? {}, control);
+        bench_quietly(() => events.runEnd?.(planned, result));
+        const what = `${ARM_TITLE[planned.arm]} ${planned.warmup ? 'warm-up ' : ''}run ${planned.index + 1}`;
+        checkRunSucceeded(result, what, options);
+        images[planned.arm] ??= result.image;
+        const values = [wallTimeValue(result.timings.commandMs)];
+        if (settings.metricsFile !== null) {
+            const parsed = readMetrics(result, settings, what);
+            for (const w of parsed.warnings)
+                warn(w);
+            values.push(...parsed.metrics);
+        }
+        runs.push({ arm: planned.arm, index: planned.index, warmup: planned.warmup, wallMs: result.timings.commandMs, metrics: values.length - 1, pinning: result.vcpuPinning ?? null, dir });
+        if (!planned.warmup)
+            measured[planned.arm].push(values);
     }
-    if (positionals.length !== 1) {
-        throw new errors_VmstepError(positionals.length === 0 ? 'no image given' : `"vmstep pull" takes one image, got ${positionals.length}`, 'usage: vmstep pull IMAGE');
+    const collect = (arm) => {
+        try {
+            const c = collectSeries(measured[arm], ARM_TITLE[arm]);
+            for (const w of c.warnings)
+                warn(w);
+            return c.series;
+        }
+        catch (err) {
+            throw new errors_VmstepError(err.message, 'make the benchmark report the same metrics, in the same units, in every run', { cause: err });
+        }
+    };
+    const headSeries = collect('head');
+    const headArm = { label: images.head?.reference ?? head.image, digest: images.head?.digest ?? null, series: headSeries };
+    let baseline = null;
+    if (settings.baseline?.kind === 'image') {
+        baseline = { label: images.baseline?.reference ?? settings.baseline.image, digest: images.baseline?.digest ?? null, series: collect('baseline') };
     }
-    const quiet = Boolean(values.quiet);
-    const username = io.env.VMSTEP_REGISTRY_USERNAME;
-    const password = io.env.VMSTEP_REGISTRY_PASSWORD;
-    const r = await pullImage(positionals[0], {
-        cacheDir: io.env.VMSTEP_CACHE || null,
-        credentials: username && password ? { username, password } : null,
-        ...(io.signal ? { signal: io.signal } : {}),
-        progress: (m) => {
-            if (!quiet)
-                io.stderr.write(`vmstep: ${m}\n`);
-        },
+    else if (fileBaseline && settings.baseline?.kind === 'file') {
+        baseline = { label: fileBaseline.context.image ?? (0,external_node_path_namespaceObject.basename)(settings.baseline.path), digest: fileBaseline.context.digest ?? null, series: fileBaseline.metrics };
+    }
+    let comparison;
+    try {
+        comparison = compareSeries(baseline?.series ?? [], headSeries, { test: settings.test, thresholdPercent: settings.thresholdPercent });
+    }
+    catch (err) {
+        throw new errors_VmstepError(err.message, 'check the test and threshold settings', { cause: err });
+    }
+    const verdict = overallVerdict(comparison, baseline !== null);
+    const labels = { baselineLabel: baseline?.label ?? '', headLabel: headArm.label };
+    const title = 'vmstep benchmark';
+    const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings });
+    const svg = renderSvgChart(comparison, { title, ...labels });
+    const pinning = pinningOf(runs.filter((r) => !r.warmup));
+    // Whether the vCPUs had cores of their own travels with the samples: a baseline measured otherwise is worth knowing about.
+    const facts = { image: headArm.label, ...(headArm.digest ? { digest: headArm.digest } : {}), vcpuPinning: pinning.pinned ? `host CPU ${pinning.cpus.join(', ')}` : `none: ${pinning.reason}` };
+    const files = writeFiles(settings.resultsDir, {
+        results: serializeResultFile(createResultFile(headSeries, { ...facts, ...control.context })),
+        bmf: `${JSON.stringify(toBencherMetricFormat(headSeries), null, 2)}\n`,
+        ...splitGab(headSeries),
+        report: renderMarkdownReport(comparison, { title, ...labels, warnings, chartMarkdown: '![Every run of every metric](chart.svg)' }),
+        chart: svg,
     });
-    if (!quiet) {
-        io.stderr.write(`vmstep: ${r.reference}: ${r.layers} layer${r.layers === 1 ? '' : 's'} (${formatMs(r.imageMs)}), root filesystem ${r.cached ? 'already cached' : 'built'} (${formatMs(r.rootfsMs)})\n`);
-    }
-    io.stdout.write(`${r.digest}\n`);
-    return 0;
-}
-
-;// CONCATENATED MODULE: ./src/engine/result.ts
-// The result file (`--result FILE` on the command line, the `result` output
-// of the action): one JSON document per run, stable field names, so that
-// scripts and the benchmark mode can read it. Version it when a field's
-// meaning changes.
-
-
-const RESULT_SCHEMA_VERSION = 1;
-function resultDocument(result, version) {
-    const t = result.timings;
     return {
-        vmstep: { version, schema: RESULT_SCHEMA_VERSION },
-        exitCode: result.exitCode,
-        signal: result.signal,
-        timedOut: result.timedOut,
-        image: { reference: result.image.reference, digest: result.image.digest },
-        command: result.command,
-        outputs: result.outputs.map((o) => ({ guestPath: o.guestPath, hostPath: o.hostPath, bytes: o.bytes })),
-        outputIssues: result.outputIssues.map((i) => ({ request: i.request, path: i.path, reason: i.reason, message: i.message })),
-        outputDir: result.outputDir,
-        stdout: { file: result.stdoutFile, bytes: result.stdoutBytes },
-        stderr: { file: result.stderrFile, bytes: result.stderrBytes },
-        timings: {
-            imageMs: ms(t.imageMs),
-            rootfsMs: ms(t.rootfsMs),
-            bootMs: ms(t.bootMs),
-            commandMs: ms(t.commandMs),
-            totalMs: ms(t.totalMs),
-        },
+        settings,
+        head: headArm,
+        baseline,
+        comparison,
+        verdict,
+        regressed: comparison.regressed,
+        regressionMessage: regressionMessage(comparison),
+        runs,
+        warnings,
+        pinning,
+        files,
+        markdown,
+        svg,
     };
 }
-/** Milliseconds with microsecond resolution: enough for a 1 ms command, without float noise. */
-function ms(v) {
-    return Math.round(v * 1000) / 1000;
+/** The run of one arm: the head's options, the baseline's image, bench kernel arguments, its own directory. */
+function runOptionsFor(head, settings, arm, dir) {
+    const image = arm === 'baseline' && settings.baseline?.kind === 'image' ? settings.baseline.image : head.image;
+    const outputs = settings.metricsFile !== null && !head.outputs.includes(settings.metricsFile) ? [...head.outputs, settings.metricsFile] : head.outputs;
+    const kernelArgs = [...head.kernelArgs, ...BENCH_KERNEL_ARGS.filter((a) => !head.kernelArgs.includes(a))];
+    return { ...head, image, outputs, kernelArgs, outputDir: (0,external_node_path_namespaceObject.join)(dir, 'output'), logDir: dir, pinVcpus: true };
 }
-function writeResultFile(path, result, version) {
-    (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(path), { recursive: true });
-    (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(resultDocument(result, version), null, 2)}\n`);
+function checkRunSucceeded(result, what, options) {
+    const where = result.stderrFile ? `: its stderr is in ${result.stderrFile}` : '';
+    if (result.timedOut) {
+        throw new errors_VmstepError(`the ${what} ran past the time limit and was stopped`, `raise the timeout, or make the benchmark shorter${where}`);
+    }
+    if (result.exitCode !== 0) {
+        const signal = result.signal ? ` (${result.signal})` : '';
+        throw new errors_VmstepError(`the ${what} of ${options.image} exited with ${result.exitCode}${signal}`, `a benchmark must succeed to be measured${where}`);
+    }
+}
+/** The metrics file of one run: found among its returned files, bounded, parsed. */
+function readMetrics(result, settings, what) {
+    const wanted = settings.metricsFile;
+    const relative = wanted.startsWith('/') ? null : `/${external_node_path_namespaceObject.posix.normalize(wanted)}`;
+    const file = result.outputs.find((o) => o.guestPath === external_node_path_namespaceObject.posix.normalize(wanted) || (relative !== null && o.guestPath.endsWith(relative)));
+    if (!file) {
+        const issue = result.outputIssues.find((i) => i.request === wanted);
+        throw new errors_VmstepError(`the ${what} wrote no metrics file ${wanted}${issue ? ` (${issue.message})` : ''}`, 'make the benchmark write it in every run, or correct the metrics-file path (relative paths start at the working directory)');
+    }
+    const size = (0,external_node_fs_namespaceObject.statSync)(file.hostPath).size;
+    if (size > MAX_METRICS_FILE_BYTES) {
+        throw new errors_VmstepError(`the ${what} wrote a metrics file ${wanted} of ${size} bytes, over the ${MAX_METRICS_FILE_BYTES}-byte limit`, 'write only the results into it');
+    }
+    try {
+        return parseMetricsFile((0,external_node_fs_namespaceObject.readFileSync)(file.hostPath), { format: settings.metricsFormat, source: wanted });
+    }
+    catch (err) {
+        if (err instanceof MetricsFileError)
+            throw new errors_VmstepError(`${what}: ${err.message}`, 'fix what the benchmark writes, or set the metrics format', { cause: err });
+        throw err;
+    }
+}
+function readBaselineFile(path) {
+    let bytes;
+    try {
+        bytes = (0,external_node_fs_namespaceObject.readFileSync)(path);
+    }
+    catch (err) {
+        const code = err.code ?? err.message;
+        throw new errors_VmstepError(`cannot read the baseline file ${path} (${code})`, 'point it at the results.json an earlier vmstep bench run wrote (for example restored with actions/cache), or leave it unset', {
+            cause: err,
+        });
+    }
+    try {
+        return parseResultFile(bytes, path);
+    }
+    catch (err) {
+        if (err instanceof ResultFileError)
+            throw new errors_VmstepError(err.message, '', { cause: err });
+        throw err;
+    }
+}
+function overallVerdict(c, hasBaseline) {
+    if (!hasBaseline)
+        return 'no-baseline';
+    if (c.counts.regression > 0)
+        return 'regression';
+    if (c.counts.improvement > 0)
+        return 'improvement';
+    if (c.counts.inconclusive > 0)
+        return 'inconclusive';
+    return 'no-change';
+}
+function splitGab(series) {
+    const gab = toGithubActionBenchmark(series);
+    return { smallerIsBetter: `${JSON.stringify(gab.smallerIsBetter, null, 2)}\n`, biggerIsBetter: `${JSON.stringify(gab.biggerIsBetter, null, 2)}\n` };
+}
+const FILE_NAMES = {
+    results: 'results.json',
+    bmf: 'bmf.json',
+    smallerIsBetter: 'github-action-benchmark-smaller.json',
+    biggerIsBetter: 'github-action-benchmark-bigger.json',
+    report: 'report.md',
+    chart: 'chart.svg',
+};
+function writeFiles(dir, contents) {
+    const files = {};
+    for (const key of Object.keys(FILE_NAMES)) {
+        files[key] = (0,external_node_path_namespaceObject.join)(dir, FILE_NAMES[key]);
+        (0,external_node_fs_namespaceObject.writeFileSync)(files[key], contents[key]);
+    }
+    return files;
+}
+/** Pinned only when every measured run had its vCPUs on the same host CPUs: anything else measured apples and oranges. */
+function pinningOf(runs) {
+    const first = runs[0]?.pinning;
+    if (!first)
+        return { pinned: false, cpus: [], reason: 'no measured run reported its vCPU placement' };
+    const unpinned = runs.find((r) => !r.pinning?.pinned);
+    if (unpinned)
+        return { pinned: false, cpus: [], reason: unpinned.pinning?.reason || 'a run was not pinned' };
+    const same = runs.every((r) => r.pinning.cpus.join(',') === first.cpus.join(','));
+    return same ? first : { pinned: false, cpus: [], reason: 'the runs were pinned to different host CPUs' };
+}
+function bench_quietly(fn) {
+    try {
+        fn();
+    }
+    catch {
+        // Callbacks belong to the faces; one that throws must not break the benchmark.
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/env.ts
@@ -6703,16 +8555,16 @@ function validateRunInput(input, ctx) {
     const vcpus = parseVcpus(input.vcpus, name('vcpus'), hostCpus);
     const memoryMiB = parseMemory(input.memory, name('memory'), hostMemory);
     let diskBytes = null;
-    if (present(input.disk)) {
+    if (validate_present(input.disk)) {
         diskBytes = parseSize(input.disk, name('disk'));
         if (diskBytes < LIMITS.minDiskBytes) {
             throw new errors_VmstepError(`${name('disk')} ${formatBytes(diskBytes)} is too small`, `give at least ${formatBytes(LIMITS.minDiskBytes)}, or leave it unset to size the disk from the image`);
         }
     }
-    const timeoutMs = present(input.timeout) ? parseDuration(input.timeout, name('timeout')) : 0;
+    const timeoutMs = validate_present(input.timeout) ? parseDuration(input.timeout, name('timeout')) : 0;
     const outputs = checkStrings(input.outputs ?? [], name('outputs')).filter((o) => o.trim() !== '');
     let kernel = null;
-    if (present(input.kernel)) {
+    if (validate_present(input.kernel)) {
         kernel = (0,external_node_path_namespaceObject.resolve)(cwd, String(input.kernel));
         checkReadableFile(kernel, name('kernel'), 'give the path of an uncompressed x86-64 vmlinux (or a .gz of one) built from kernel/guest.config');
     }
@@ -6735,17 +8587,17 @@ function validateRunInput(input, ctx) {
         timeoutMs,
         outputs,
         outputDir: (0,external_node_path_namespaceObject.resolve)(cwd, optionalString(input.outputDir) ?? 'vmstep-output'),
-        logDir: present(input.logDir) ? (0,external_node_path_namespaceObject.resolve)(cwd, String(input.logDir)) : null,
+        logDir: validate_present(input.logDir) ? (0,external_node_path_namespaceObject.resolve)(cwd, String(input.logDir)) : null,
         kernel,
         kernelArgs: checkKernelArgs(input.kernelArgs ?? []),
         privileged: Boolean(input.privileged),
         debug: Boolean(input.debug),
         credentials: username !== null && password !== null ? { username, password } : null,
-        cacheDir: present(input.cacheDir) ? (0,external_node_path_namespaceObject.resolve)(cwd, String(input.cacheDir)) : null,
-        scratchRoot: present(input.scratchRoot) ? (0,external_node_path_namespaceObject.resolve)(cwd, String(input.scratchRoot)) : null,
+        cacheDir: validate_present(input.cacheDir) ? (0,external_node_path_namespaceObject.resolve)(cwd, String(input.cacheDir)) : null,
+        scratchRoot: validate_present(input.scratchRoot) ? (0,external_node_path_namespaceObject.resolve)(cwd, String(input.scratchRoot)) : null,
     };
 }
-function present(v) {
+function validate_present(v) {
     return v !== undefined && String(v).trim() !== '';
 }
 function optionalString(v) {
@@ -6759,7 +8611,7 @@ function checkStrings(values, what) {
     return values;
 }
 function parseVcpus(v, what, hostCpus) {
-    if (!present(v))
+    if (!validate_present(v))
         return Math.max(1, Math.min(2, hostCpus));
     const s = String(v).trim();
     const n = Number(s);
@@ -6769,7 +8621,7 @@ function parseVcpus(v, what, hostCpus) {
     return n;
 }
 function parseMemory(v, what, hostMemory) {
-    if (!present(v))
+    if (!validate_present(v))
         return Math.min(LIMITS.defaultMemoryMiB, Math.max(LIMITS.minMemoryMiB, Math.floor(hostMemory / 2 / 2 ** 20)));
     const bytes = parseSize(v, what);
     // Guest RAM is mapped in whole MiB; a fraction is rounded up so the user gets at least what they asked for.
@@ -6805,6 +8657,144 @@ function checkKernelArgs(args) {
     return args;
 }
 
+;// CONCATENATED MODULE: ./src/cli/args.ts
+// A small option parser with docker's rules, because `vmstep run` must stop
+// reading options at the image: in `vmstep run alpine ls -la`, `-la` belongs
+// to ls. (node:util parseArgs cannot stop at the first positional.) The same
+// table drives the parser and the --help text, so they never disagree.
+
+function unknownOption(arg, ctx) {
+    return new errors_VmstepError(`unknown option ${arg} for "${ctx.command}"`, `see "${ctx.command} --help"${ctx.stopAtPositional ? '; options go before the image' : ''}`);
+}
+function parseCommandLine(argv, specs, ctx) {
+    const values = {};
+    const positionals = [];
+    const byLong = new Map(specs.map((s) => [s.long, s]));
+    const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short, s]));
+    const set = (spec, value) => {
+        if (spec.repeatable) {
+            const list = values[spec.key] ?? [];
+            list.push(value);
+            values[spec.key] = list;
+        }
+        else {
+            values[spec.key] = value;
+        }
+    };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (arg === '--') {
+            positionals.push(...argv.slice(i + 1));
+            break;
+        }
+        if (arg === '-' || !arg.startsWith('-')) {
+            if (ctx.stopAtPositional) {
+                positionals.push(...argv.slice(i));
+                break;
+            }
+            positionals.push(arg);
+            continue;
+        }
+        const takeValue = (spec, shown) => {
+            const next = argv[i + 1];
+            if (next === undefined)
+                throw new errors_VmstepError(`option ${shown} needs a value (${spec.value})`, `write ${shown} ${spec.value}; see "${ctx.command} --help"`);
+            i++;
+            return next;
+        };
+        if (arg.startsWith('--')) {
+            const eq = arg.indexOf('=');
+            const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+            const spec = byLong.get(name);
+            if (!spec)
+                throw unknownOption(eq < 0 ? arg : arg.slice(0, eq), ctx);
+            if (spec.value === undefined) {
+                if (eq >= 0)
+                    throw new errors_VmstepError(`option --${name} takes no value`, `write --${name} alone`);
+                set(spec, true);
+            }
+            else {
+                set(spec, eq >= 0 ? arg.slice(eq + 1) : takeValue(spec, `--${name}`));
+            }
+            continue;
+        }
+        // Short options: "-e K=V", "-eK=V", and bundled flags such as "-qd".
+        for (let j = 1; j < arg.length; j++) {
+            const letter = arg[j];
+            const spec = byShort.get(letter);
+            if (!spec)
+                throw unknownOption(`-${letter}`, ctx);
+            if (spec.value === undefined) {
+                set(spec, true);
+                continue;
+            }
+            const rest = arg.slice(j + 1);
+            set(spec, rest !== '' ? rest.replace(/^=/, '') : takeValue(spec, `-${letter}`));
+            break;
+        }
+    }
+    return { values, positionals };
+}
+/** The options part of a --help text. */
+function formatOptions(specs) {
+    const rows = specs
+        .filter((s) => !s.hidden)
+        .map((s) => {
+        const names = `${s.short ? `-${s.short}, ` : '    '}--${s.long}${s.value ? ` ${s.value}` : ''}`;
+        return [names, s.help];
+    });
+    const width = Math.max(...rows.map(([n]) => n.length)) + 2;
+    return rows.map(([n, h]) => `  ${n.padEnd(width)}${h}`).join('\n');
+}
+function stringValue(values, key) {
+    const v = values[key];
+    return typeof v === 'string' ? v : undefined;
+}
+function listValue(values, key) {
+    const v = values[key];
+    return Array.isArray(v) ? v : [];
+}
+
+;// CONCATENATED MODULE: ./src/engine/result.ts
+// The result file (`--result FILE` on the command line, the `result` output
+// of the action): one JSON document per run, stable field names, so that
+// scripts and the benchmark mode can read it. Version it when a field's
+// meaning changes.
+
+
+const RESULT_SCHEMA_VERSION = 1;
+function resultDocument(result, version) {
+    const t = result.timings;
+    return {
+        vmstep: { version, schema: RESULT_SCHEMA_VERSION },
+        exitCode: result.exitCode,
+        signal: result.signal,
+        timedOut: result.timedOut,
+        image: { reference: result.image.reference, digest: result.image.digest },
+        command: result.command,
+        outputs: result.outputs.map((o) => ({ guestPath: o.guestPath, hostPath: o.hostPath, bytes: o.bytes })),
+        outputIssues: result.outputIssues.map((i) => ({ request: i.request, path: i.path, reason: i.reason, message: i.message })),
+        outputDir: result.outputDir,
+        stdout: { file: result.stdoutFile, bytes: result.stdoutBytes },
+        stderr: { file: result.stderrFile, bytes: result.stderrBytes },
+        timings: {
+            imageMs: ms(t.imageMs),
+            rootfsMs: ms(t.rootfsMs),
+            bootMs: ms(t.bootMs),
+            commandMs: ms(t.commandMs),
+            totalMs: ms(t.totalMs),
+        },
+    };
+}
+/** Milliseconds with microsecond resolution: enough for a 1 ms command, without float noise. */
+function ms(v) {
+    return Math.round(v * 1000) / 1000;
+}
+function writeResultFile(path, result, version) {
+    (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(path), { recursive: true });
+    (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(resultDocument(result, version), null, 2)}\n`);
+}
+
 ;// CONCATENATED MODULE: ./src/engine/streams.ts
 // Writing guest output to a consumer's stream without buffering it in
 // memory: a slow consumer holds the guest instead (see RunEvents.stdout).
@@ -6827,6 +8817,26 @@ function drained(stream) {
         stream.on('error', done);
         stream.on('close', done);
     });
+}
+
+;// CONCATENATED MODULE: ./src/cli/io.ts
+// What a CLI command touches, passed in so tests can drive main() with
+// captured streams, their own environment, and a stand-in for the engine.
+
+
+function defaultIo(signal) {
+    return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), runImage: runImage, ...(signal ? { signal } : {}) };
+}
+const PHASE_LABEL = {
+    image: 'image',
+    rootfs: 'rootfs',
+    boot: 'boot',
+    command: 'command',
+    outputs: 'outputs',
+};
+/** "vmstep: image   docker.io/library/alpine:3.20 sha256:… (812 ms)" */
+function phaseLine(phase, ms, detail) {
+    return `vmstep: ${PHASE_LABEL[phase].padEnd(7)} ${detail} (${formatMs(ms)})\n`;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/run.ts
@@ -6885,14 +8895,9 @@ Examples:
   vmstep run -e N=1000 --timeout 5m --output /work/results.json bench:latest
   vmstep run --entrypoint sh alpine:3.20 -c 'ls -la /'
 `;
-async function runCommand(argv, io) {
-    const { values, positionals } = parseCommandLine(argv, RUN_OPTIONS, { command: 'vmstep run', stopAtPositional: true });
-    if (values.help) {
-        io.stdout.write(RUN_HELP);
-        return 0;
-    }
+/** The run the options of RUN_OPTIONS describe (`vmstep bench` takes the same). */
+function runInputFrom(values, positionals, io) {
     const [image, ...command] = positionals;
-    const quiet = Boolean(values.quiet);
     const entrypoint = stringValue(values, 'entrypoint');
     const input = {
         image: image ?? '',
@@ -6917,7 +8922,16 @@ async function runCommand(argv, io) {
         input.registryPassword = io.env.VMSTEP_REGISTRY_PASSWORD;
     if (io.env.VMSTEP_CACHE)
         input.cacheDir = io.env.VMSTEP_CACHE;
-    const options = validateRunInput(input, { style: 'cli', cwd: io.cwd, hostEnv: io.env });
+    return input;
+}
+async function runCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, RUN_OPTIONS, { command: 'vmstep run', stopAtPositional: true });
+    if (values.help) {
+        io.stdout.write(RUN_HELP);
+        return 0;
+    }
+    const quiet = Boolean(values.quiet);
+    const options = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
     const resultPath = stringValue(values, 'result');
     const note = (line) => {
         if (!quiet)
@@ -6982,6 +8996,578 @@ async function runCommand(argv, io) {
     return result.exitCode;
 }
 
+;// CONCATENATED MODULE: ./src/cli/bench.ts
+// `vmstep bench [OPTIONS] IMAGE [COMMAND [ARG...]]`: the run, repeated in
+// fresh VMs, compared against a baseline. The report (markdown) goes to
+// stdout, so that `vmstep bench ... > report.md` makes a PR comment; progress
+// goes to stderr. Each run's stdout and stderr are kept as files in the
+// results directory rather than printed: twenty runs of the same output help
+// nobody. Exit status 1 on a regression with --fail-on-regression.
+
+
+
+
+
+
+
+/** Exit status for a regression under --fail-on-regression (vmstep itself worked: not 125). */
+const EXIT_REGRESSION = 1;
+const BENCH_ONLY = [
+    { key: 'repeat', long: 'repeat', short: 'n', value: 'N', help: 'Measured runs per image, each in a fresh VM (default 10)' },
+    { key: 'warmup', long: 'warmup', value: 'N', help: 'Runs per image before those, discarded (default 1)' },
+    { key: 'baselineImage', long: 'baseline-image', value: 'IMAGE', help: 'Run this image too, interleaved (A B A B ...), as the baseline' },
+    { key: 'baselineFile', long: 'baseline-file', value: 'FILE', help: "Compare against an earlier run's results.json" },
+    { key: 'metricsFile', long: 'metrics-file', value: 'GUEST_PATH', help: 'A metrics file the benchmark writes in every run' },
+    { key: 'metricsFormat', long: 'metrics-format', value: 'FORMAT', help: 'auto, bmf, customSmallerIsBetter, customBiggerIsBetter or hyperfine' },
+    { key: 'test', long: 'test', value: 'TEST', help: 'percentage, t-test or mann-whitney (default mann-whitney)' },
+    { key: 'threshold', long: 'threshold', value: 'PERCENT', help: 'Smallest change that counts (default 5%)' },
+    { key: 'failOnRegression', long: 'fail-on-regression', help: 'Exit with status 1 on a significant regression beyond the threshold' },
+    { key: 'resultsDir', long: 'results-dir', value: 'DIR', help: 'Where results, report, chart and every run\'s files go (default ./vmstep-bench)' },
+];
+// The run's options, less those that name a single run's files.
+const BENCH_OPTIONS = [...BENCH_ONLY, ...RUN_OPTIONS.filter((o) => o.key !== 'outputDir' && o.key !== 'result')];
+const BENCH_HELP = `Usage: vmstep bench [OPTIONS] IMAGE [COMMAND [ARG...]]
+
+Run a command many times, each in a fresh microVM from the cached image, and
+report the statistics of its wall time (measured in the guest) and of the
+metrics in --metrics-file. With --baseline-image or --baseline-file, compare
+and give a verdict per metric. Options go before IMAGE, as with vmstep run.
+
+The report (markdown) goes to stdout. The results directory holds
+results.json (the next run's --baseline-file), bmf.json (Bencher),
+github-action-benchmark-{smaller,bigger}.json, report.md, chart.svg and
+each run's stdout, stderr and returned files under runs/.
+
+Options:
+${formatOptions(BENCH_OPTIONS)}
+
+Exit status: 0; 1 on a regression with --fail-on-regression; 125 when vmstep
+itself or a benchmark run failed.
+
+Examples:
+  vmstep bench -n 20 --baseline-image bench:main bench:pr
+  vmstep bench --metrics-file /work/bmf.json --baseline-file main.json bench:pr
+  vmstep bench --test t-test --threshold 3 --fail-on-regression bench:pr ./run.sh
+`;
+async function benchCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, BENCH_OPTIONS, { command: 'vmstep bench', stopAtPositional: true });
+    if (values.help) {
+        io.stdout.write(BENCH_HELP);
+        return 0;
+    }
+    const quiet = Boolean(values.quiet);
+    const note = (line) => {
+        if (!quiet)
+            io.stderr.write(line);
+    };
+    const head = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
+    const input = { failOnRegression: Boolean(values.failOnRegression) };
+    for (const key of ['repeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'threshold', 'resultsDir']) {
+        const v = stringValue(values, key);
+        if (v !== undefined)
+            input[key] = v;
+    }
+    const settings = validateBenchInput(input, { style: 'cli', cwd: io.cwd });
+    let result;
+    try {
+        result = await runBench(head, settings, {
+            runStart: (run, position, total) => note(`vmstep: run ${position}/${total}: ${run.arm}${run.warmup ? ' (warm-up)' : ''} ... `),
+            runEnd: (_run, r) => note(`${formatMs(r.timings.commandMs)}\n`),
+            run: {
+                console: (chunk) => void io.stderr.write(chunk),
+                warning: (message) => note(`\nvmstep: warning: ${message}\n`),
+            },
+            warning: (message) => io.stderr.write(`vmstep: warning: ${message}\n`),
+        }, { runImage: io.runImage, ...(io.signal ? { signal: io.signal } : {}) });
+    }
+    catch (err) {
+        if (err instanceof RunCancelledError) {
+            io.stderr.write('vmstep: cancelled; the VM was stopped\n');
+            return 130;
+        }
+        note('\n');
+        throw err;
+    }
+    io.stdout.write(result.markdown);
+    const pin = result.pinning.pinned ? `vCPUs pinned to host CPU ${result.pinning.cpus.join(', ')}` : `vCPUs not pinned (${result.pinning.reason})`;
+    note(`vmstep: ${pin}\nvmstep: results in ${settings.resultsDir} (results.json, bmf.json, report.md, chart.svg)\n`);
+    if (result.regressed && settings.failOnRegression) {
+        io.stderr.write(`vmstep: ${result.regressionMessage}\n`);
+        return EXIT_REGRESSION;
+    }
+    if (result.regressed)
+        note(`vmstep: ${result.regressionMessage} (not failing: no --fail-on-regression)\n`);
+    return 0;
+}
+
+;// CONCATENATED MODULE: ./src/engine/cache.ts
+// `vmstep cache ls|prune`: what the cache holds and making it smaller. Root
+// filesystems and layer blobs belong to the rootfs module (RootfsCache knows
+// which files are in use and how to remove them safely); the unpacked guest
+// kernels under kernel/ are the engine's own. The developer build cache
+// (build/) is never touched here.
+
+
+
+function kernelEntries(root) {
+    const dir = (0,external_node_path_namespaceObject.join)(root, 'kernel');
+    let names = [];
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
+    }
+    catch {
+        return [];
+    }
+    return names.flatMap((name) => {
+        try {
+            const st = (0,external_node_fs_namespaceObject.statSync)((0,external_node_path_namespaceObject.join)(dir, name, 'vmlinux'));
+            return [{ kind: 'kernel', name, bytes: st.blocks * 512, lastUsed: st.atime > st.mtime ? st.atime : st.mtime, path: (0,external_node_path_namespaceObject.join)(dir, name) }];
+        }
+        catch {
+            return [];
+        }
+    });
+}
+async function listCache(root) {
+    const rootfs = await new cache_RootfsCache(root).list();
+    const items = rootfs.map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
+    items.push(...kernelEntries(root).map(({ path: _path, ...item }) => item));
+    return items.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
+}
+/**
+ * With maxBytes, removes the least recently used root filesystems and blobs
+ * until they fit in it (the kernel, needed by every run, stays). Without,
+ * removes everything, kernels included: the next run unpacks and builds again.
+ */
+async function pruneCache(root, maxBytes) {
+    const cache = new cache_RootfsCache(root);
+    const removed = (await cache.prune(maxBytes ?? 0)).map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
+    if (maxBytes === null) {
+        for (const k of kernelEntries(root)) {
+            (0,external_node_fs_namespaceObject.rmSync)(k.path, { recursive: true, force: true });
+            const { path: _path, ...item } = k;
+            removed.push(item);
+        }
+    }
+    const kept = await listCache(root);
+    return { removed, freedBytes: removed.reduce((n, e) => n + e.bytes, 0), keptBytes: kept.reduce((n, e) => n + e.bytes, 0) };
+}
+
+;// CONCATENATED MODULE: ./src/cli/cache.ts
+// `vmstep cache ls` and `vmstep cache prune [--max-size SIZE]`.
+
+
+
+
+
+const LS_OPTIONS = [
+    { key: 'json', long: 'json', help: 'Print the entries as JSON' },
+    { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
+];
+const PRUNE_OPTIONS = [
+    { key: 'maxSize', long: 'max-size', value: 'SIZE', help: 'Keep the most recently used entries up to SIZE (e.g. 10G); without it, remove everything' },
+    { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
+];
+const CACHE_HELP = `Usage: vmstep cache ls [--json]
+       vmstep cache prune [--max-size SIZE]
+
+The cache ($VMSTEP_CACHE, default ~/.cache/vmstep) holds layer blobs, root
+filesystems built from images, and the unpacked guest kernel.
+
+ls options:
+${formatOptions(LS_OPTIONS)}
+
+prune options:
+${formatOptions(PRUNE_OPTIONS)}
+`;
+async function cacheCommand(argv, io) {
+    const [sub, ...rest] = argv;
+    const root = io.env.VMSTEP_CACHE || defaultCacheDir();
+    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+        io.stdout.write(CACHE_HELP);
+        return sub === undefined ? 125 : 0;
+    }
+    if (sub === 'ls') {
+        const { values } = parseCommandLine(rest, LS_OPTIONS, { command: 'vmstep cache ls', stopAtPositional: false });
+        if (values.help) {
+            io.stdout.write(CACHE_HELP);
+            return 0;
+        }
+        const items = await listCache(root);
+        if (values.json) {
+            io.stdout.write(`${JSON.stringify({ root, entries: items.map((i) => ({ ...i, lastUsed: i.lastUsed.toISOString() })) }, null, 2)}\n`);
+            return 0;
+        }
+        const rows = items.map((i) => [i.kind, formatBytes(i.bytes), i.lastUsed.toISOString().slice(0, 16).replace('T', ' '), i.name]);
+        const header = ['KIND', 'SIZE', 'LAST USED', 'NAME'];
+        const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+        for (const r of [header, ...rows])
+            io.stdout.write(`${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}\n`);
+        io.stdout.write(`${items.length} entries, ${formatBytes(items.reduce((n, i) => n + i.bytes, 0))} in ${root}\n`);
+        return 0;
+    }
+    if (sub === 'prune') {
+        const { values, positionals } = parseCommandLine(rest, PRUNE_OPTIONS, { command: 'vmstep cache prune', stopAtPositional: false });
+        if (values.help) {
+            io.stdout.write(CACHE_HELP);
+            return 0;
+        }
+        if (positionals.length > 0)
+            throw new errors_VmstepError(`"vmstep cache prune" takes no arguments, got "${positionals[0]}"`, 'usage: vmstep cache prune [--max-size SIZE]');
+        const max = stringValue(values, 'maxSize');
+        const report = await pruneCache(root, max === undefined ? null : parseSize(max, '--max-size'));
+        io.stdout.write(`removed ${report.removed.length} entries (${formatBytes(report.freedBytes)}); ${formatBytes(report.keptBytes)} left in ${root}\n`);
+        return 0;
+    }
+    throw new errors_VmstepError(`unknown cache command "${sub}"`, 'use "vmstep cache ls" or "vmstep cache prune"');
+}
+
+;// CONCATENATED MODULE: ./src/engine/doctor.ts
+// `vmstep doctor`: can this host run vmstep, and will its numbers be quiet?
+// Each check reads the host as it is (files under /dev, /proc and /sys, the
+// PATH) and, when something is wrong, says the exact command that fixes it.
+// `root` lets tests point the checks at a fake tree of those files.
+
+
+
+
+
+
+const UDEV_FIX = "echo 'KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\", OPTIONS+=\"static_node=kvm\"' | sudo tee /etc/udev/rules.d/99-kvm4all.rules && sudo udevadm control --reload-rules && sudo udevadm trigger --name-match=kvm";
+function read(path) {
+    try {
+        return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8').trim();
+    }
+    catch {
+        return null;
+    }
+}
+function runDoctor(opts = {}) {
+    const root = opts.root ?? '';
+    const checks = [];
+    const user = opts.user ?? process.env.USER ?? 'USER';
+    const kvm = (0,external_node_path_namespaceObject.join)(root || '/', 'dev', 'kvm');
+    // 1. /dev/kvm: present, readable and writable, able to run an unmodified kernel.
+    let kvmOpen = false;
+    if (!(0,external_node_fs_namespaceObject.existsSync)(kvm)) {
+        const cpuFlags = read((0,external_node_path_namespaceObject.join)(root || '/', 'proc', 'cpuinfo'))?.match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+        const vendor = /\bsvm\b/.test(cpuFlags) ? 'kvm_amd' : 'kvm_intel';
+        checks.push({
+            name: '/dev/kvm',
+            status: 'fail',
+            detail: 'absent: this host offers no KVM',
+            fix: /\b(vmx|svm)\b/.test(cpuFlags)
+                ? `load the KVM module: sudo modprobe ${vendor}`
+                : 'run on bare metal or on a VM with nested virtualisation enabled (the CPU shows no vmx/svm flag)',
+        });
+    }
+    else {
+        try {
+            (0,external_node_fs_namespaceObject.accessSync)(kvm, external_node_fs_namespaceObject.constants.R_OK | external_node_fs_namespaceObject.constants.W_OK);
+            (0,external_node_fs_namespaceObject.closeSync)((0,external_node_fs_namespaceObject.openSync)(kvm, 'r+'));
+            kvmOpen = true;
+            checks.push({ name: '/dev/kvm', status: 'ok', detail: 'present, readable and writable by this user' });
+        }
+        catch (err) {
+            const code = err.code;
+            const denied = code === 'EACCES' || code === 'EPERM';
+            checks.push({
+                name: '/dev/kvm',
+                status: 'fail',
+                detail: denied ? `present, but this user cannot open it (${code})` : `present, but opening it fails (${code ?? err.message})`,
+                fix: denied
+                    ? `add the user to the kvm group: sudo usermod -aG kvm ${user} (then log in again or restart the runner); on GitHub-hosted runners: ${UDEV_FIX}`
+                    : 'check that the KVM module is loaded (lsmod | grep kvm; sudo modprobe kvm_intel or kvm_amd) and see dmesg for why it failed',
+            });
+        }
+    }
+    if (kvmOpen)
+        checks.push(kvmCapability(root, opts.probeKvm ?? (() => probeKvm(kvm))));
+    // 2. e2fsprogs: the root filesystem builder and the tests use its tools.
+    const pathDirs = (opts.pathEnv ?? process.env.PATH ?? '').split(external_node_path_namespaceObject.delimiter).concat(['/sbin', '/usr/sbin']);
+    const mke2fs = pathDirs.map((d) => (0,external_node_path_namespaceObject.join)(d, 'mke2fs')).find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
+    checks.push(mke2fs
+        ? { name: 'e2fsprogs', status: 'ok', detail: `mke2fs at ${mke2fs}` }
+        : { name: 'e2fsprogs', status: 'fail', detail: 'mke2fs not found', fix: 'sudo apt-get install -y e2fsprogs' });
+    // 3. CPUs: a vCPU pinned to a core shares it with nothing only when there are cores to spare.
+    const cpus = opts.cpus ?? (0,external_node_os_namespaceObject.availableParallelism)();
+    checks.push(cpus >= 3
+        ? { name: 'CPUs', status: 'ok', detail: `${cpus} available` }
+        : { name: 'CPUs', status: 'warn', detail: `${cpus} available: vCPUs share cores with vmstep and the runner`, fix: 'use a runner with at least 4 cores for benchmarks, and --vcpus 1 or 2' });
+    // 4. cgroup v2: the unified hierarchy is what lets a run get cores of its own.
+    checks.push((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(root || '/', 'sys', 'fs', 'cgroup', 'cgroup.controllers'))
+        ? { name: 'cgroup v2', status: 'ok', detail: 'unified hierarchy mounted' }
+        : { name: 'cgroup v2', status: 'warn', detail: 'not mounted (cgroup v1 or none)', fix: 'boot with systemd.unified_cgroup_hierarchy=1 (the default on Debian 11+, Ubuntu 21.10+)' });
+    checks.push(...noiseChecks(root), pinningCheck(root));
+    if (opts.cacheDir)
+        checks.push(cacheCheck(opts.cacheDir));
+    return checks;
+}
+function kvmCapability(root, probe) {
+    let p;
+    let note = '';
+    try {
+        p = probe();
+    }
+    catch (err) {
+        // Without the VMM (a broken install), judge from what the kernel shows, and say so.
+        note = `; judged from CPU flags, the VMM's probe could not run: ${err.message}`;
+        const flags = read((0,external_node_path_namespaceObject.join)(root || '/', 'proc', 'cpuinfo'))?.match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+        if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(root || '/', 'sys', 'module', 'kvm_pvm'))) {
+            p = { available: true, canRunLinux: false, reason: 'this /dev/kvm is kvm_pvm, a software hypervisor that cannot run an unmodified kernel' };
+        }
+        else if (/\b(vmx|svm)\b/.test(flags)) {
+            p = { available: true, canRunLinux: true, reason: 'hardware virtualisation (vmx/svm)' };
+        }
+        else {
+            p = { available: true, canRunLinux: false, reason: 'the CPU shows no vmx or svm flag' };
+        }
+    }
+    p = { ...p, reason: p.reason + note };
+    if (p.available && p.canRunLinux)
+        return { name: 'KVM guests', status: 'ok', detail: `can run an unmodified Linux guest (${p.reason})` };
+    return {
+        name: 'KVM guests',
+        status: 'fail',
+        detail: `cannot run an unmodified Linux guest: ${p.reason}`,
+        fix: 'run on a host with hardware virtualisation: bare metal, a cloud VM with nested virtualisation, or a GitHub-hosted Linux runner with KVM enabled',
+    };
+}
+/** Settings that make benchmark numbers wander: frequency scaling, SMT siblings, turbo. */
+function noiseChecks(root) {
+    const sys = (0,external_node_path_namespaceObject.join)(root || '/', 'sys', 'devices', 'system', 'cpu');
+    const out = [];
+    let governors = [];
+    try {
+        governors = (0,external_node_fs_namespaceObject.readdirSync)(sys)
+            .filter((n) => /^cpu\d+$/.test(n))
+            .map((n) => read((0,external_node_path_namespaceObject.join)(sys, n, 'cpufreq', 'scaling_governor')))
+            .filter((g) => g !== null);
+    }
+    catch {
+        // No /sys/devices/system/cpu: nothing to say.
+    }
+    const slow = [...new Set(governors.filter((g) => g !== 'performance'))];
+    if (governors.length === 0) {
+        out.push({ name: 'CPU governor', status: 'ok', detail: 'no frequency scaling exposed (typical inside a VM)' });
+    }
+    else if (slow.length === 0) {
+        out.push({ name: 'CPU governor', status: 'ok', detail: 'performance on every CPU' });
+    }
+    else {
+        out.push({
+            name: 'CPU governor',
+            status: 'warn',
+            detail: `${slow.join(', ')} (the frequency changes with load, adding noise)`,
+            fix: 'echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor',
+        });
+    }
+    const smt = read((0,external_node_path_namespaceObject.join)(sys, 'smt', 'control'));
+    if (smt === 'on') {
+        out.push({
+            name: 'SMT',
+            status: 'warn',
+            detail: 'on (sibling hyperthreads share a core and disturb each other)',
+            fix: 'echo off | sudo tee /sys/devices/system/cpu/smt/control',
+        });
+    }
+    else {
+        out.push({ name: 'SMT', status: 'ok', detail: smt ?? 'not reported' });
+    }
+    const noTurbo = read((0,external_node_path_namespaceObject.join)(sys, 'intel_pstate', 'no_turbo'));
+    const boost = read((0,external_node_path_namespaceObject.join)(sys, 'cpufreq', 'boost'));
+    if (noTurbo === '0') {
+        out.push({ name: 'turbo', status: 'warn', detail: 'on (clock speed depends on temperature and load)', fix: 'echo 1 | sudo tee /sys/devices/system/cpu/intel_pstate/no_turbo' });
+    }
+    else if (boost === '1') {
+        out.push({ name: 'turbo', status: 'warn', detail: 'boost on (clock speed depends on temperature and load)', fix: 'echo 0 | sudo tee /sys/devices/system/cpu/cpufreq/boost' });
+    }
+    else {
+        out.push({ name: 'turbo', status: 'ok', detail: noTurbo === '1' || boost === '0' ? 'off' : 'not reported' });
+    }
+    return out;
+}
+/** Whether `vmstep bench` can give each vCPU a core of its own (bench-pinning.ts), at the default 2 vCPUs and at 1. */
+function pinningCheck(root) {
+    const topology = hostTopology(root);
+    const two = chooseVcpuCpus(2, topology);
+    if (two.cpus)
+        return { name: 'vCPU pinning', status: 'ok', detail: `benchmark runs pin 2 vCPUs to host CPUs ${two.cpus.join(', ')} (the first core stays with the host)` };
+    const one = chooseVcpuCpus(1, topology);
+    return {
+        name: 'vCPU pinning',
+        status: 'warn',
+        detail: `2 vCPUs cannot be pinned: ${two.reason}${one.cpus ? `; 1 vCPU can, to host CPU ${one.cpus[0]}` : ''}`,
+        fix: one.cpus
+            ? 'benchmark with --vcpus 1 (action input vcpus: 1), or on a runner with at least 3 physical cores'
+            : 'benchmark on a runner with at least 2 physical cores (vmstep bench then pins the vCPU to one of its own)',
+    };
+}
+function cacheCheck(dir) {
+    try {
+        (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+        (0,external_node_fs_namespaceObject.accessSync)(dir, external_node_fs_namespaceObject.constants.W_OK);
+        const fs = (0,external_node_fs_namespaceObject.statfsSync)(dir);
+        const free = fs.bavail * fs.bsize;
+        if (free < 2 * 2 ** 30) {
+            return { name: 'cache', status: 'warn', detail: `${dir}: only ${formatBytes(free)} free`, fix: 'free disk space or run: vmstep cache prune --max-size 2G' };
+        }
+        return { name: 'cache', status: 'ok', detail: `${dir} (${formatBytes(free)} free)` };
+    }
+    catch (err) {
+        return { name: 'cache', status: 'fail', detail: `${dir} is not writable (${err.code ?? err.message})`, fix: 'set VMSTEP_CACHE to a writable directory' };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cli/doctor.ts
+// `vmstep doctor`: prints each check with its fix; exit status 1 when any
+// check failed (vmstep cannot run here), 0 otherwise (warnings are advice).
+
+
+
+const DOCTOR_OPTIONS = [
+    { key: 'json', long: 'json', help: 'Print the checks as JSON' },
+    { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
+];
+const DOCTOR_HELP = `Usage: vmstep doctor [--json]
+
+Check that this host can run vmstep (/dev/kvm present, usable by this user and
+able to run an unmodified Linux guest; e2fsprogs) and how noisy its
+benchmark numbers will be (CPU count, cgroup v2, CPU governor, SMT, turbo,
+whether benchmark vCPUs get host cores of their own).
+Each problem comes with the command that fixes it. Exit status 1 when
+vmstep cannot run here.
+
+Options:
+${formatOptions(DOCTOR_OPTIONS)}
+`;
+const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
+async function doctorCommand(argv, io, probe) {
+    const { values } = parseCommandLine(argv, DOCTOR_OPTIONS, { command: 'vmstep doctor', stopAtPositional: false });
+    if (values.help) {
+        io.stdout.write(DOCTOR_HELP);
+        return 0;
+    }
+    const checks = runDoctor({ cacheDir: io.env.VMSTEP_CACHE || defaultCacheDir(), ...(io.env.PATH ? { pathEnv: io.env.PATH } : {}), ...probe });
+    const failed = checks.some((c) => c.status === 'fail');
+    if (values.json) {
+        io.stdout.write(`${JSON.stringify({ ok: !failed, checks }, null, 2)}\n`);
+        return failed ? 1 : 0;
+    }
+    const width = Math.max(...checks.map((c) => c.name.length));
+    for (const c of checks) {
+        io.stdout.write(`${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.detail}\n`);
+        if (c.fix && c.status !== 'ok')
+            io.stdout.write(`      ${' '.repeat(width)}  fix: ${c.fix}\n`);
+    }
+    const warns = checks.filter((c) => c.status === 'warn').length;
+    io.stdout.write(failed ? '\nvmstep cannot run on this host until the failures above are fixed.\n' : `\nvmstep can run here${warns ? `; ${warns} warning${warns === 1 ? '' : 's'} about benchmark noise above` : ''}.\n`);
+    return failed ? 1 : 0;
+}
+
+;// CONCATENATED MODULE: ./src/cli/help.ts
+// The top-level help; each command prints its own from its option table.
+const MAIN_HELP = `Usage: vmstep COMMAND [OPTIONS]
+
+Run an OCI image's command in a KVM microVM, with docker run's semantics.
+
+Commands:
+  run      Run a command in a new microVM from an image
+  bench    Run it many times and compare against a baseline (statistics, verdict)
+  pull     Download an image and build its root filesystem into the cache
+  cache    List (ls) or shrink (prune) the image and root filesystem cache
+  doctor   Check this host: KVM, tools, CPUs, cgroups, benchmark noise
+
+Options:
+  -h, --help      Show this help (or "vmstep COMMAND --help" for a command)
+  -v, --version   Print the version
+
+Exit status of "vmstep run": the command's own; 124 when --timeout ended it;
+125 when vmstep itself failed (with one line saying why and how to fix it).
+
+Environment:
+  VMSTEP_CACHE                cache directory (default ~/.cache/vmstep)
+  VMSTEP_REGISTRY_USERNAME    registry user name (else: docker login's credentials)
+  VMSTEP_REGISTRY_PASSWORD    registry password or token
+  VMSTEP_KERNEL, VMSTEP_INIT  guest kernel and guest init to use instead of the bundled ones
+`;
+
+;// CONCATENATED MODULE: ./src/engine/pull.ts
+// `vmstep pull`: resolve an image, download its layers and build its root
+// filesystem into the cache, so that the next run starts from a warm cache
+// (the benchmark workflow's "set-up" step, kept out of the timed run).
+
+
+
+async function pullImage(image, opts = {}) {
+    const cacheDir = opts.cacheDir ?? defaultCacheDir();
+    const init = initPath();
+    const t0 = performance.now();
+    const resolved = await resolveImage(image, {
+        cacheDir,
+        ...(opts.credentials ? { credentials: { ...opts.credentials } } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onProgress: (e) => {
+            if (e.done)
+                opts.progress?.(`downloaded ${e.digest.slice(0, 19)}`);
+        },
+    });
+    const t1 = performance.now();
+    const cache = new cache_RootfsCache(cacheDir, { spares: false });
+    const prepared = await cache.prepare(resolved, {
+        initPath: init,
+        onLayer: (i, n, digest) => opts.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`),
+    });
+    await prepared.release();
+    return { reference: resolved.reference, digest: resolved.digest, layers: resolved.layers.length, cached: prepared.cached, imageMs: t1 - t0, rootfsMs: performance.now() - t1 };
+}
+
+;// CONCATENATED MODULE: ./src/cli/pull.ts
+// `vmstep pull IMAGE`: warm the cache without running anything.
+
+
+
+
+const PULL_OPTIONS = [
+    { key: 'quiet', long: 'quiet', short: 'q', help: 'Print only the digest' },
+    { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
+];
+const PULL_HELP = `Usage: vmstep pull [OPTIONS] IMAGE
+
+Download an image and build its root filesystem into the cache, so that the
+next "vmstep run" of it starts at once. Prints the image's digest.
+
+Options:
+${formatOptions(PULL_OPTIONS)}
+`;
+async function pullCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, PULL_OPTIONS, { command: 'vmstep pull', stopAtPositional: false });
+    if (values.help) {
+        io.stdout.write(PULL_HELP);
+        return 0;
+    }
+    if (positionals.length !== 1) {
+        throw new errors_VmstepError(positionals.length === 0 ? 'no image given' : `"vmstep pull" takes one image, got ${positionals.length}`, 'usage: vmstep pull IMAGE');
+    }
+    const quiet = Boolean(values.quiet);
+    const username = io.env.VMSTEP_REGISTRY_USERNAME;
+    const password = io.env.VMSTEP_REGISTRY_PASSWORD;
+    const r = await pullImage(positionals[0], {
+        cacheDir: io.env.VMSTEP_CACHE || null,
+        credentials: username && password ? { username, password } : null,
+        ...(io.signal ? { signal: io.signal } : {}),
+        progress: (m) => {
+            if (!quiet)
+                io.stderr.write(`vmstep: ${m}\n`);
+        },
+    });
+    if (!quiet) {
+        io.stderr.write(`vmstep: ${r.reference}: ${r.layers} layer${r.layers === 1 ? '' : 's'} (${formatMs(r.imageMs)}), root filesystem ${r.cached ? 'already cached' : 'built'} (${formatMs(r.rootfsMs)})\n`);
+    }
+    io.stdout.write(`${r.digest}\n`);
+    return 0;
+}
+
 ;// CONCATENATED MODULE: ./src/cli/main.ts
 // The vmstep command line: dispatches to a command and turns any failure of
 // vmstep itself into one line on stderr and exit status 125.
@@ -6993,8 +9579,10 @@ async function runCommand(argv, io) {
 
 
 
+
 const COMMANDS = {
     run: runCommand,
+    bench: benchCommand,
     pull: pullCommand,
     cache: cacheCommand,
     doctor: doctorCommand,
@@ -7025,7 +9613,7 @@ async function main(argv, io = defaultIo()) {
         if (!command) {
             throw first.startsWith('-')
                 ? new errors_VmstepError(`unknown option ${first}`, 'options go after the command: vmstep run [OPTIONS] IMAGE; see "vmstep --help"')
-                : new errors_VmstepError(`unknown command "${first}"`, 'the commands are run, pull, cache and doctor; see "vmstep --help"');
+                : new errors_VmstepError(`unknown command "${first}"`, 'the commands are run, bench, pull, cache and doctor; see "vmstep --help"');
         }
         return await command(rest, io);
     }
