@@ -3,7 +3,7 @@
 // PATH) and, when something is wrong, says the exact command that fixes it.
 // `root` lets tests point the checks at a fake tree of those files.
 import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { chooseVcpuCpus, hostTopology } from './bench-pinning.js';
 import { formatBytes } from './units.js';
@@ -48,10 +48,19 @@ function read(path: string): string | null {
   }
 }
 
+/** The name of the user this process runs as (not $USER, which sudo and su may keep). */
+function currentUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER || 'USER';
+  }
+}
+
 export function runDoctor(opts: DoctorOptions = {}): Check[] {
   const root = opts.root ?? '';
   const checks: Check[] = [];
-  const user = opts.user ?? process.env.USER ?? 'USER';
+  const user = opts.user ?? currentUserName();
   const kvm = join(root || '/', 'dev', 'kvm');
 
   // 1. /dev/kvm: present, readable and writable, able to run an unmodified kernel.
