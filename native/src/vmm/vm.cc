@@ -90,32 +90,20 @@ const char* ExitReasonName(ExitReason r) {
 
 Vm::Vm(const VmConfig& config) : config_(config), kvm_(Kvm::Open()) {
   vm_ = std::make_unique<VmFd>(kvm_);
+  // Guest memory is registered before anything else exists in the VM: once
+  // the in-kernel irqchip exists, each memory slot change waits for an SRCU
+  // grace period inside KVM (5 to 8 ms measured on kvm_pvm, the larger part
+  // of our start-up); before it, registration takes well under 0.1 ms.
+  // Firecracker orders it the same way.
+  mem_ = std::make_unique<GuestMemory>(config_.memory_mib << 20);
+  uint32_t slot = 0;
+  for (const MemoryRegion& r : mem_->regions()) vm_->SetUserMemoryRegion(slot++, r.guest_addr, r.size, r.host);
   // Both must be set before the first vCPU exists; VMX uses them for
   // real-mode emulation, other KVMs ignore them.
   vm_->SetIdentityMapAddr(layout::kIdentityMapAddr);
   vm_->SetTssAddr(layout::kTssAddr);
   vm_->CreateIrqchip();
   vm_->CreatePit();
-
-  mem_ = std::make_unique<GuestMemory>(config_.memory_mib << 20);
-  // Registering memory waits for an SRCU grace period inside KVM (several
-  // milliseconds on a busy host): do it while this thread loads the kernel
-  // and builds the machine.
-  std::exception_ptr register_error;
-  std::thread register_memory([&] {
-    try {
-      uint32_t slot = 0;
-      for (const MemoryRegion& r : mem_->regions()) vm_->SetUserMemoryRegion(slot++, r.guest_addr, r.size, r.host);
-    } catch (...) {
-      register_error = std::current_exception();
-    }
-  });
-  struct Joiner {
-    std::thread& t;
-    ~Joiner() {
-      if (t.joinable()) t.join();
-    }
-  } joiner{register_memory};
 
   {
     UniqueFd kernel(open(config_.kernel.c_str(), O_RDONLY | O_CLOEXEC));
@@ -137,8 +125,6 @@ Vm::Vm(const VmConfig& config) : config_(config), kvm_(Kvm::Open()) {
   SetupDevices();
   WriteBootParams(*mem_, cmdline_);
   SetupVcpus();
-  register_memory.join();
-  if (register_error) std::rethrow_exception(register_error);
 
   // Stop signals arrive through the event loop; blocked here, before any
   // thread exists, so that every thread inherits the mask.
