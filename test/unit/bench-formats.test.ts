@@ -35,14 +35,14 @@ describe('hyperfine --export-json (real hyperfine 1.15.0 output)', () => {
     try {
       const out = join(dir, 'export.json');
       try {
-        execFileSync('hyperfine', ['-N', '--runs', '3', '--export-json', out, 'true', 'sleep 0.002'], { stdio: 'ignore' });
+        execFileSync('hyperfine', ['-N', '--runs', '3', '--export-json', out, 'true', 'sleep 0.05'], { stdio: 'ignore' });
       } catch (error) {
         throw new Error(`hyperfine failed (install Debian's hyperfine, listed in scripts/lib/deps.mjs): ${(error as Error).message}`);
       }
       const parsed = parseMetricsFile(readFileSync(out), { source: out });
       expect(parsed.format).toBe('hyperfine');
-      expect(parsed.metrics.map((m) => m.name)).toEqual(['true', 'sleep 0.002']);
-      expect(parsed.metrics[1]!.value).toBeGreaterThan(0.002);
+      expect(parsed.metrics.map((m) => m.name)).toEqual(['true', 'sleep 0.05']);
+      expect(parsed.metrics[1]!.value).toBeGreaterThan(0.05);
       expect(parsed.metrics[1]!.value).toBeGreaterThan(parsed.metrics[0]!.value);
     } finally {
       rmSync(dir, { recursive: true, force: true });
