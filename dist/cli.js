@@ -9242,10 +9242,19 @@ function read(path) {
         return null;
     }
 }
+/** The name of the user this process runs as (not $USER, which sudo and su may keep). */
+function currentUserName() {
+    try {
+        return (0,external_node_os_namespaceObject.userInfo)().username;
+    }
+    catch {
+        return process.env.USER || 'USER';
+    }
+}
 function runDoctor(opts = {}) {
     const root = opts.root ?? '';
     const checks = [];
-    const user = opts.user ?? process.env.USER ?? 'USER';
+    const user = opts.user ?? currentUserName();
     const kvm = (0,external_node_path_namespaceObject.join)(root || '/', 'dev', 'kvm');
     // 1. /dev/kvm: present, readable and writable, able to run an unmodified kernel.
     let kvmOpen = false;
