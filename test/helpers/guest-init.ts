@@ -13,6 +13,7 @@ import type { RunSpec } from '../../src/guest/messages.js';
 import { FrameDecoder, type Frame } from '../../src/guest/protocol.js';
 import type { Socket } from 'node:net';
 import { repoRoot } from './artifacts.js';
+import type { LaunchOptions, LaunchVm, VmExit } from '../../src/engine/vm-port.js';
 
 function hashGuestSources(): string {
   const h = createHash('sha256');
@@ -136,5 +137,22 @@ export async function connectTestModeInit(env: NodeJS.ProcessEnv = {}) {
       await listener.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A launchVm that stands in for the VMM: guest init in test mode, connected
+ * to the run's vsock socket, running the command on this host. With
+ * reportPinning it reports, as our VMM does, the CPUs it was asked to pin to
+ * (without, it plays a VMM that could not pin); onLaunch sees each launch.
+ */
+export function testModeVm(options: { reportPinning?: boolean; onLaunch?: (o: LaunchOptions) => void } = {}): LaunchVm {
+  return async (o) => {
+    options.onLaunch?.(o);
+    const child = spawn(guestInitBinary(), [], { env: { VMSTEP_INIT_SOCKET: `${o.vsockUdsPath}_1024` }, stdio: 'ignore' });
+    const exited = new Promise<VmExit>((resolve) =>
+      child.on('close', (code, signal) => resolve({ reason: signal ? 'killed' : code === 0 ? 'poweroff' : 'error', detail: '', consoleTail: '' })),
+    );
+    return { pid: child.pid!, exited, kill: () => child.kill('SIGKILL'), ...(options.reportPinning && o.pinCpus ? { pinning: { cpus: o.pinCpus } } : {}) };
   };
 }

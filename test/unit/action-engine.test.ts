@@ -2,22 +2,16 @@
 // init (test mode standing in for the VM, as in engine-run.test.ts; the
 // command runs on this host). Outputs, streaming order and big output as a
 // workflow sees them.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/action/main.js';
 import { runImage } from '../../src/engine/run.js';
-import type { LaunchVm, VmExit } from '../../src/engine/vm-port.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { guestInitBinary } from '../helpers/guest-init.js';
+import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
 
-const testModeVm: LaunchVm = async (o) => {
-  const child = spawn(guestInitBinary(), [], { env: { VMSTEP_INIT_SOCKET: `${o.vsockUdsPath}_1024` }, stdio: 'ignore' });
-  const exited = new Promise<VmExit>((resolve) => child.on('close', (code, signal) => resolve({ reason: signal ? 'killed' : code === 0 ? 'poweroff' : 'error', detail: '', consoleTail: '' })));
-  return { pid: child.pid!, exited, kill: () => child.kill('SIGKILL') };
-};
+const testModeVm = makeTestModeVm();
 
 let work: string;
 let log: string;

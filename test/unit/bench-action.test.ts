@@ -2,7 +2,6 @@
 // mode standing in for the VM (as in action-engine.test.ts): the outputs a
 // workflow reads, the job summary with its table and embedded chart, and the
 // step failing on a regression only when asked to.
-import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,15 +10,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { MAX_EMBEDDED_CHART_BYTES, chartMarkdown } from '../../src/action/bench-summary.js';
 import { run } from '../../src/action/main.js';
 import { runImage } from '../../src/engine/run.js';
-import type { LaunchVm, VmExit } from '../../src/engine/vm-port.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { guestInitBinary } from '../helpers/guest-init.js';
+import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
 
-const testModeVm: LaunchVm = async (o) => {
-  const child = spawn(guestInitBinary(), [], { env: { VMSTEP_INIT_SOCKET: `${o.vsockUdsPath}_1024` }, stdio: 'ignore' });
-  const exited = new Promise<VmExit>((resolve) => child.on('close', (code, signal) => resolve({ reason: signal ? 'killed' : code === 0 ? 'poweroff' : 'error', detail: '', consoleTail: '' })));
-  return { pid: child.pid!, exited, kill: () => child.kill('SIGKILL') };
-};
+const testModeVm = makeTestModeVm();
 const engine: typeof runImage = (o, e, c) => runImage(o, e, { ...c, launchVm: testModeVm });
 
 let work: string;

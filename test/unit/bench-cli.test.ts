@@ -1,7 +1,6 @@
 // `vmstep bench` through main(), on the real engine with guest init in its
 // test mode standing in for the VM (see bench-engine.test.ts): the report on
 // stdout, progress on stderr, and the exit status a CI script acts on.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { runImage } from '../../src/engine/run.js';
-import type { LaunchVm, VmExit } from '../../src/engine/vm-port.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { guestInitBinary } from '../helpers/guest-init.js';
+import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
 
 class Capture extends Writable {
   text = '';
@@ -22,11 +20,7 @@ class Capture extends Writable {
   }
 }
 
-const testModeVm: LaunchVm = async (o) => {
-  const child = spawn(guestInitBinary(), [], { env: { VMSTEP_INIT_SOCKET: `${o.vsockUdsPath}_1024` }, stdio: 'ignore' });
-  const exited = new Promise<VmExit>((resolve) => child.on('close', (code, signal) => resolve({ reason: signal ? 'killed' : code === 0 ? 'poweroff' : 'error', detail: '', consoleTail: '' })));
-  return { pid: child.pid!, exited, kill: () => child.kill('SIGKILL') };
-};
+const testModeVm = makeTestModeVm();
 
 let work: string;
 let base: string;

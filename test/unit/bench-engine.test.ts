@@ -3,7 +3,6 @@
 // the VM (as in engine-run.test.ts; the command then runs on this host, so
 // guest paths are host paths). What is measured is real: the head sleeps
 // three times as long as the baseline, a gap no scheduling noise closes.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,21 +13,15 @@ import { chooseVcpuCpus, parseCpuList } from '../../src/engine/bench-pinning.js'
 import { VmstepError } from '../../src/engine/errors.js';
 import type { RunInput } from '../../src/engine/types.js';
 import { validateRunInput } from '../../src/engine/validate.js';
-import type { LaunchOptions, LaunchVm, VmExit } from '../../src/engine/vm-port.js';
+import type { LaunchOptions } from '../../src/engine/vm-port.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { guestInitBinary } from '../helpers/guest-init.js';
+import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
 
 let work: string;
 let kernel: string;
 const launches: LaunchOptions[] = [];
 
-/** Guest init in test mode; like our VMM, it reports the CPUs it was asked to pin to. */
-const testModeVm: LaunchVm = async (o) => {
-  launches.push(o);
-  const child = spawn(guestInitBinary(), [], { env: { VMSTEP_INIT_SOCKET: `${o.vsockUdsPath}_1024` }, stdio: 'ignore' });
-  const exited = new Promise<VmExit>((resolve) => child.on('close', (code, signal) => resolve({ reason: signal ? 'killed' : code === 0 ? 'poweroff' : 'error', detail: '', consoleTail: '' })));
-  return { pid: child.pid!, exited, kill: () => child.kill('SIGKILL'), ...(o.pinCpus ? { pinning: { cpus: o.pinCpus } } : {}) };
-};
+const testModeVm = makeTestModeVm({ reportPinning: true, onLaunch: (o) => launches.push(o) });
 
 function image(name: string, script: string): string {
   const dir = join(work, 'images', name);
