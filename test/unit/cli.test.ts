@@ -142,6 +142,17 @@ describe('vmstep run: output and exit status', () => {
     expect(h.stderr.text).toContain('cancelled');
   });
 
+  it("starts its own lines on a new line when the guest's stderr or console stopped mid-line", async () => {
+    const h = harness(async (_o, events) => {
+      events.stderr?.(Buffer.from('partial'));
+      events.warning?.('slow host');
+      events.console?.('vmstep-init: the host');
+      throw new RunCancelledError();
+    });
+    expect(await h.run('run', '--debug', 'img')).toBe(130);
+    expect(h.stderr.text).toBe('partial\nvmstep: warning: slow host\nvmstep-init: the host\nvmstep: cancelled; the VM was stopped\n');
+  });
+
   it('stops the run and exits 141 when the reader of its stdout goes away', async () => {
     let aborted = false;
     const h = harness(async (_o, ev) => {
