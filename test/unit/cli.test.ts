@@ -146,7 +146,7 @@ describe('vmstep run: output and exit status', () => {
     const h = harness(async (_o, events) => {
       events.stderr?.(Buffer.from('partial'));
       events.warning?.('slow host');
-      events.console?.('vmstep-init: the host');
+      events.console?.(Buffer.from('vmstep-init: the host'));
       throw new RunCancelledError();
     });
     expect(await h.run('run', '--debug', 'img')).toBe(130);
