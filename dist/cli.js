@@ -8933,9 +8933,20 @@ async function runCommand(argv, io) {
     const quiet = Boolean(values.quiet);
     const options = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
     const resultPath = stringValue(values, 'result');
+    // Guest stderr and the guest console may stop mid-line (a cancelled run
+    // always does); vmstep's own lines then start on a line of their own.
+    let stderrMidLine = false;
+    const guestStderr = (chunk) => {
+        if (chunk.length > 0)
+            stderrMidLine = !(typeof chunk === 'string' ? chunk.endsWith('\n') : chunk[chunk.length - 1] === 0x0a);
+    };
+    const ownLine = (line) => {
+        io.stderr.write(stderrMidLine ? `\n${line}` : line);
+        stderrMidLine = false;
+    };
     const note = (line) => {
         if (!quiet)
-            io.stderr.write(line);
+            ownLine(line);
     };
     // When whatever reads our stdout goes away (`vmstep run img yes | head`),
     // stop the run as a shell pipeline would stop a writer: SIGPIPE's status.
@@ -8961,16 +8972,16 @@ async function runCommand(argv, io) {
             },
             progress: (message) => note(`vmstep:         ${message}\n`),
             stdout: (chunk) => (brokenPipe ? undefined : writeWithBackpressure(io.stdout, chunk)),
-            stderr: (chunk) => writeWithBackpressure(io.stderr, chunk),
-            console: (chunk) => void io.stderr.write(chunk),
-            warning: (message) => void io.stderr.write(`vmstep: warning: ${message}\n`),
+            stderr: (chunk) => (guestStderr(chunk), writeWithBackpressure(io.stderr, chunk)),
+            console: (chunk) => (guestStderr(chunk), void io.stderr.write(chunk)),
+            warning: (message) => ownLine(`vmstep: warning: ${message}\n`),
         }, { signal: stop.signal });
     }
     catch (err) {
         if (brokenPipe && err instanceof RunCancelledError)
             return EXIT_BROKEN_PIPE;
         if (err instanceof RunCancelledError) {
-            io.stderr.write('vmstep: cancelled; the VM was stopped\n');
+            ownLine('vmstep: cancelled; the VM was stopped\n');
             return 130;
         }
         throw err;
@@ -8983,7 +8994,7 @@ async function runCommand(argv, io) {
         writeResultFile((0,external_node_path_namespaceObject.resolve)(io.cwd, resultPath), result, VMSTEP_VERSION);
     if (result.timedOut) {
         // Said even with --quiet: without it, 124 looks like the command's own status.
-        io.stderr.write(`vmstep: the command ran past the time limit of ${formatMs(options.timeoutMs)} and the VM was stopped (exit status ${EXIT_TIMEOUT})\n`);
+        ownLine(`vmstep: the command ran past the time limit of ${formatMs(options.timeoutMs)} and the VM was stopped (exit status ${EXIT_TIMEOUT})\n`);
     }
     else {
         const signal = result.signal ? `, killed by ${result.signal}` : '';
