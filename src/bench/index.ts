@@ -58,6 +58,7 @@ export { BENCH_KERNEL_ARGS } from './guest-settings.js';
 
 export { type MarkdownReportOptions, renderHeadline, renderMarkdownReport, renderMarkdownStatistics } from './report/markdown.js';
 export { MAX_CHART_METRICS, type SvgChartOptions, renderSvgChart } from './report/svg.js';
+export { type TextChartOptions, renderTextChart } from './report/text-chart.js';
 export { type BmfResults, type GithubActionBenchmarkEntry, toBencherMetricFormat, toGithubActionBenchmark } from './report/export.js';
 export { escapeMarkdown, escapeXml, formatPercent, formatValue } from './report/format.js';
 

@@ -26,6 +26,7 @@ import {
   regressionMessage,
   renderMarkdownReport,
   renderSvgChart,
+  renderTextChart,
   serializeResultFile,
   toBencherMetricFormat,
   toGithubActionBenchmark,
@@ -185,7 +186,7 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     results: serializeResultFile(createResultFile(headSeries, { ...facts, ...control.context })),
     bmf: `${JSON.stringify(toBencherMetricFormat(headSeries), null, 2)}\n`,
     ...splitGab(headSeries),
-    report: renderMarkdownReport(comparison, { title, ...labels, warnings, chartMarkdown: '![Every run of every metric](chart.svg)' }),
+    report: renderMarkdownReport(comparison, { title, ...labels, warnings, chartMarkdown: `${renderTextChart(comparison)}\n\n_Every run as an image: chart.svg, beside this report._` }),
     chart: svg,
   });
 

@@ -108,7 +108,9 @@ describe('runBench against a baseline image', () => {
     expect(bmf['wall time'].latency.value).toBeGreaterThan(300e6); // nanoseconds, as Bencher's latency
     expect(JSON.parse(readFileSync(f.smallerIsBetter, 'utf8')).map((e: { name: string }) => e.name)).toEqual(['wall time', 'nap']);
     expect(JSON.parse(readFileSync(f.biggerIsBetter, 'utf8'))).toEqual([]);
-    expect(readFileSync(f.report, 'utf8')).toContain('![Every run of every metric](chart.svg)');
+    const report = readFileSync(f.report, 'utf8');
+    expect(report).toMatch(/^```text\nwall time\n {2}baseline {2}\|/m);
+    expect(report).toContain('_Every run as an image: chart.svg, beside this report._');
     expect(result.markdown).toMatch(/\| nap \| 100\.0 ns ±0\.0% \| 300\.0 ns ±0\.0% \| \+200\.0% \|/);
     expect(readFileSync(f.chart, 'utf8')).toBe(result.svg);
     expect(result.svg.match(/<circle /g)!.length).toBeGreaterThanOrEqual(2 * 2 * 4);

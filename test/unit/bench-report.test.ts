@@ -13,6 +13,7 @@ import {
   parseResultFile,
   renderMarkdownReport,
   renderSvgChart,
+  renderTextChart,
   serializeResultFile,
   toBencherMetricFormat,
   toGithubActionBenchmark,
@@ -224,5 +225,19 @@ describe('result file (baseline-file)', () => {
     expect(() => parseResultFile('')).toThrow(/the file is empty/);
     expect(() => parseResultFile('{')).toThrow(/not valid JSON/);
     expect(() => parseResultFile(JSON.stringify({ format: 'vmstep-bench-results', version: 1.5 }))).toThrow(/"version" must be a whole number/);
+  });
+});
+
+describe('renderTextChart', () => {
+  it('draws every sample on one axis per metric, keeps guest names from closing the fence, and survives equal values', () => {
+    const c = compareSeries([s('a```b', [5, 5, 5])], [s('a```b', [5, 5, 5])], { test: 'percentage', thresholdPercent: 10 });
+    const chart = renderTextChart(c);
+    const lines = chart.split('\n');
+    expect(lines[0]).toBe('```text');
+    expect(lines.at(-1)).toBe('```');
+    expect(lines.slice(1, -1).join('\n')).not.toContain('`');
+    expect(lines[2]).toMatch(/^ {2}baseline {2}\| +┃ +\|  median 5.000 ms$/);
+    expect(lines[3]).toMatch(/^ {2}head {6}\| +┃ +\|  median 5.000 ms$/);
+    expect(renderTextChart(compareSeries([], [], { test: 'percentage', thresholdPercent: 10 }))).toBe('');
   });
 });
