@@ -16,9 +16,10 @@ import type { RunSpec } from '../../src/guest/messages.js';
 import { startGuestSession, type GuestSessionOptions, type RunResult } from '../../src/guest/session.js';
 import { builtArtifacts } from './artifacts.js';
 import { collect, guestInitBinary } from './guest-init.js';
+import { nativeBuild } from '../kvm/vm-helpers.js';
 
 export function guestKernelPath(): string {
-  return process.env.VMSTEP_KERNEL ?? builtArtifacts().guestKernel;
+  return builtArtifacts().guestKernel;
 }
 
 /** Users and groups of the test image, for user-resolution tests. */
@@ -103,10 +104,9 @@ export function readFromExt4(image: string, path: string): string {
 }
 
 /** Our VMM (src/vm's launchVm) with the built VMM executable, as the engine launches it. */
-function launcher(): LaunchVm {
-  const { nativeDir } = builtArtifacts();
-  const vmmPath = process.env.VMSTEP_VMM ?? (nativeDir ? join(nativeDir, 'vmstep-vmm') : undefined);
-  return (o: LaunchOptions) => launchVm({ ...o, vmmPath });
+async function launcher(): Promise<LaunchVm> {
+  const { vmm } = await nativeBuild();
+  return (o: LaunchOptions) => launchVm({ ...o, vmmPath: vmm });
 }
 
 export interface VmRun {
@@ -149,7 +149,7 @@ export async function runInVm(spec: RunSpec, options: VmRunOptions = {}): Promis
   await copyFile(options.rootfs ?? (await cachedTestRootfs()), disk);
   const vsockUdsPath = join(dir, 'vsock');
   const listener = await listenForGuest(vsockUdsPath);
-  const vm = await launcher()({
+  const vm = await (await launcher())({
     kernelPath: guestKernelPath(),
     disks: [{ path: disk, readOnly: false }],
     vcpus: options.vcpus ?? 2,
