@@ -2,9 +2,12 @@
 // npm run bench [-- vmm|rootfs]: every benchmark, each side by side with its
 // anchor in the same run (scripts/bench-vmm.mjs: our VMM against QEMU's
 // microvm on one tiny guest; scripts/bench-rootfs.mjs: image to ext4 against
-// skopeo + umoci + mkfs.ext4), reported as ratios.
+// skopeo + umoci + mkfs.ext4), reported as ratios. Sets up from nothing
+// first, as `npm test` and `npm run demo` do (Debian packages, npm packages,
+// every build, all cached).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { setup } from './lib/setup.mjs';
 
 const benches = { vmm: 'bench-vmm.mjs', rootfs: 'bench-rootfs.mjs' };
 const wanted = process.argv.slice(2);
@@ -12,6 +15,12 @@ const unknown = wanted.filter((w) => !(w in benches));
 if (unknown.length > 0) {
   process.stderr.write(`npm run bench: unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(benches).join(', ')}\n`);
   process.exit(2);
+}
+try {
+  await setup({ kvmHost: false });
+} catch (err) {
+  process.stderr.write(`npm run bench: set-up failed: ${err instanceof Error ? err.message : err}\n`);
+  process.exit(1);
 }
 let failed = 0;
 for (const [name, script] of Object.entries(benches)) {

@@ -4,7 +4,7 @@
 // second run of any of them rebuilds nothing.
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cachedBuild, hashInputs, log, repoRoot } from './cache.mjs';
+import { cachedBuild, fileDigest, hashInputs, hashTree, log, repoRoot } from './cache.mjs';
 import { toolVersion } from './deps.mjs';
 import { run } from './run.mjs';
 
@@ -14,11 +14,17 @@ export function kernelSource() {
   return process.env.VMSTEP_KERNEL_SOURCE || `/usr/src/linux-source-${pinned}.tar.xz`;
 }
 
-function kernelSourceIdentity() {
-  const src = kernelSource();
-  if (!existsSync(src)) return `${src} absent`;
-  const st = statSync(src);
-  return `${src} ${st.size} ${st.mtimeMs}`;
+/**
+ * What identifies the kernel source in a build key: the digest of its bytes,
+ * never its path or timestamps, so that every machine with the same source
+ * (Debian's linux-source package, a copied tarball, a touched file) computes
+ * the same key and a fresh clone finds dist/ up to date. A source tree (a
+ * directory) is keyed by its files' names, modes and contents.
+ * @param {string} [src]
+ */
+export function kernelSourceIdentity(src = kernelSource()) {
+  if (!existsSync(src)) return 'absent';
+  return statSync(src).isDirectory() ? `tree ${hashTree(src)}` : `tarball ${fileDigest(src)}`;
 }
 
 /** @param {'guest' | 'host'} kind */
@@ -50,7 +56,9 @@ function scripted(dir, extra) {
 }
 
 /** The native VMM: the node addon and the jailed VMM executable, plus the tiny test guests. */
-export const native = () => scripted('native', [process.version, toolVersion('g++'), toolVersion('clang')]);
+// Not keyed on Node's version: the addon is built for N-API 8 (binding.gyp),
+// which every supported Node runs, so dist/ stays the same across machines.
+export const native = () => scripted('native', [toolVersion('g++'), toolVersion('clang')]);
 /** Guest init, a static binary. */
 export const guestInit = () => scripted('guest', [toolVersion('musl-gcc')]);
 

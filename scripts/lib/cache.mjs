@@ -5,7 +5,7 @@
 // same inputs reuses it and says so; an interrupted build leaves only a
 // temporary directory that the next run removes.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
@@ -59,6 +59,59 @@ export function hashInputs(paths, extra = []) {
   }
   for (const e of extra) h.update(`extra ${e}\0`);
   return h.digest('hex').slice(0, 16);
+}
+
+/** @type {Map<string, string>} */
+const digests = new Map();
+
+/**
+ * The sha256 of a file's bytes, read in chunks (a kernel tarball is 130 MB),
+ * computed once per process.
+ * @param {string} path
+ */
+export function fileDigest(path) {
+  const known = digests.get(path);
+  if (known) return known;
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(4 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  const digest = h.digest('hex');
+  digests.set(path, digest);
+  return digest;
+}
+
+/**
+ * The hash of a directory tree outside the repository: relative names, file
+ * modes, contents and symlink targets, in sorted order; never timestamps or
+ * the tree's own path.
+ * @param {string} root
+ */
+export function hashTree(root) {
+  const known = digests.get(`tree:${root}`);
+  if (known) return known;
+  const h = createHash('sha256');
+  /** @param {string} rel */
+  const walk = (rel) => {
+    const abs = join(root, rel);
+    const st = lstatSync(abs);
+    if (st.isDirectory()) {
+      h.update(`dir ${rel}\0`);
+      for (const name of readdirSync(abs).sort()) walk(rel ? join(rel, name) : name);
+    } else if (st.isSymbolicLink()) {
+      h.update(`link ${rel} ${readlinkSync(abs)}\0`);
+    } else if (st.isFile()) {
+      h.update(`file ${rel} ${st.mode & 0o111 ? 'x' : '-'} ${fileDigest(abs)}\0`);
+    }
+  };
+  walk('');
+  const digest = h.digest('hex');
+  digests.set(`tree:${root}`, digest);
+  return digest;
 }
 
 /**

@@ -61,16 +61,7 @@ export async function ensureNodeModules() {
   const lock = join(repoRoot, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
   log('installing npm packages (npm ci)');
-  try {
-    await run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-  } catch {
-    // npm ci also checks the optional packages of other platforms (rollup's,
-    // esbuild's) against the lockfile; a registry mirror that serves only this
-    // platform's leaves them out, and npm ci refuses. npm install --no-save
-    // installs the same locked versions without that check.
-    log('npm ci refused the lockfile; installing the locked versions with npm install --no-save');
-    await run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-  }
+  await run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** @param {string} cmd @param {string[]} args */
