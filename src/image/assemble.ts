@@ -48,14 +48,15 @@ export async function imageFromManifest(store: BlobStore, top: TopManifest, refe
   verifyBlob(configBytes, manifest.config.digest, manifest.config.size, 'config');
   const { config, diffIds } = parseImageConfig(configBytes, `image config ${manifest.config.digest}`);
   checkLayerCount(manifest.layers.length, diffIds, what);
-  const layers = manifest.layers.map((d) => makeLayer(store, d));
+  const layers = manifest.layers.map((d, i) => makeLayer(store, d, diffIds?.[i]));
   const image: Image = { reference, digest, config, configDigest: manifest.config.digest, layers };
   if (indexDigest) image.indexDigest = indexDigest;
   return image;
 }
 
-export function makeLayer(store: BlobStore, d: Descriptor): Layer {
+export function makeLayer(store: BlobStore, d: Descriptor, diffId: string | undefined): Layer {
   const layer: Layer = {
+    ...(diffId ? { diffId } : {}),
     digest: d.digest,
     size: d.size,
     mediaType: d.mediaType,

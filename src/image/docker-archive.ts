@@ -79,20 +79,24 @@ export async function dockerArchiveImage(file: string, name: string | undefined,
   const named = digestFromPath(entry.Config);
   if (named && named !== configDigest) throw new ImageError(`config ${entry.Config} in ${file}: content has digest ${configDigest}; the archive is corrupt`);
   const { config, diffIds } = parseImageConfig(configBytes, `image config ${entry.Config} in ${file}`);
+  // Without diff_ids nothing binds the layer files to the config, whose
+  // digest is the image's identity here: refused, as docker load does.
+  if (!diffIds) throw new ImageError(`image config ${entry.Config} in ${file} has no rootfs.diff_ids, so its layers cannot be checked; save the image again with docker save`);
   checkLayerCount(entry.Layers.length, diffIds, `${file} manifest.json`);
   const paths = new Map<string, string>();
   const layers = entry.Layers.map((p, i) => {
     const size = archive.memberSize(p);
     if (size === undefined) throw new ImageError(`${file} lacks layer ${p} that its manifest.json lists`);
     // Layers of docker save are uncompressed tars whose digest is the diff_id.
-    const digest = checkDigest(digestFromPath(p) ?? diffIds?.[i], `layer ${p} in ${file}`);
+    const digest = checkDigest(digestFromPath(p) ?? diffIds[i], `layer ${p} in ${file}`);
     paths.set(digest, p);
-    return { mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest, size };
+    return { mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest, size, diffId: diffIds[i]! };
   });
   const store = new SaveStore(archive, paths);
-  // No registry manifest exists: the config digest (which covers the
-  // diff_ids) identifies the image, as `docker images` does.
-  return { reference, digest: configDigest, config, configDigest, layers: layers.map((d) => makeLayer(store, d)) };
+  // No registry manifest exists: the config digest identifies the image, as
+  // `docker images` does; it covers the layers because each one is checked
+  // against its diff_id while the root filesystem is built.
+  return { reference, digest: configDigest, config, configDigest, layers: layers.map((d) => makeLayer(store, d, d.diffId)) };
 }
 
 const run = promisify(execFile);

@@ -22,6 +22,11 @@ export interface Layer {
   size: number;
   mediaType: string;
   /**
+   * Digest of the uncompressed tar, as the image config's rootfs.diff_ids
+   * names it; the builder checks it over every uncompressed byte.
+   */
+  diffId?: string;
+  /**
    * The blob's bytes. Their digest and size are checked as they stream: the
    * stream fails at its end, naming the blob, when they do not match.
    */

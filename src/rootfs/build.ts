@@ -4,7 +4,7 @@
 // came from (see ../image) nor of caching (see cache.ts).
 import { createReadStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
-import { decompressedLayer } from '../image/decompress.js';
+import { openLayerTar } from '../image/decompress.js';
 import { TarFormatError } from '../image/tar-header.js';
 import { ImageError, type Image } from '../image/types.js';
 import { Ext4Writer, type Ext4Result, type LayoutOptions } from './ext4-writer.js';
@@ -46,17 +46,25 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
       opts.onLayer?.(i, image.layers.length, layer.digest);
       const label = `layer ${i + 1} of ${image.layers.length} (${layer.digest})`;
       tree.beginLayer(i, label);
+      const layerTar = await openLayerTar(await layer.open(), { what: label, diffId: layer.diffId, diffIdSource: `rootfs.diff_ids[${i}]`, blobDigest: layer.digest });
       try {
-        const { stream } = await decompressedLayer(await layer.open());
-        await readTar(stream, (e) => {
+        await readTar(layerTar.tar, (e) => {
           // Each entry costs memory in the tree: bound it like the content size.
           if (++entries > maxEntries) tree.fail(e.path, `more than ${maxEntries} entries in the image; is it a hostile archive?`);
           return applyEntry(tree, writer, e);
         });
+        // Nothing built from a layer counts until every byte of its blob was checked.
+        await layerTar.finish();
       } catch (e) {
+        // A changed blob usually breaks its tar too: its digest mismatch is the cause to report.
+        await layerTar.checkBlob().catch((digestError: unknown) => {
+          if (digestError instanceof ImageError) throw digestError;
+        });
         if (e instanceof RootfsError || e instanceof ImageError) throw e;
         if (e instanceof TarFormatError) throw new RootfsError(`${label}: not a valid tar stream: ${e.message}`);
         throw new RootfsError(`${label}: cannot be read: ${(e as Error).message}`);
+      } finally {
+        layerTar.destroy();
       }
     }
     // The init goes in last so that no image can replace or shadow it.

@@ -96,10 +96,19 @@ export class RootfsCache {
     return join(this.root, 'rootfs');
   }
 
-  /** The cache key: what the ext4 content depends on, and nothing else. */
+  /**
+   * The cache key: what the ext4 content depends on, and nothing else. It
+   * names every byte that goes into the root filesystem: each layer blob's
+   * digest and its uncompressed digest (both checked over every byte while
+   * building, so a build can only succeed from exactly these bytes), the
+   * config, the builder and the guest init. Two images that share a config
+   * or a manifest but not their layers never share an entry.
+   */
   async key(image: Image, initPath: string): Promise<string> {
     const initDigest = await fileDigest(initPath);
-    return createHash('sha256').update(`${image.digest}\n${BUILDER_VERSION}\n${initDigest}`).digest('hex').slice(0, 40);
+    const h = createHash('sha256').update(`rootfs\n${BUILDER_VERSION}\n${initDigest}\n${image.configDigest}\n`);
+    for (const l of image.layers) h.update(`${l.digest} ${l.diffId ?? '-'}\n`);
+    return h.digest('hex').slice(0, 40);
   }
 
   /** Base image for `image` (building it when absent) plus a writable copy for one run. */

@@ -46,7 +46,7 @@ const typeNames: Record<number, EntryType> = {
  */
 export async function readTar(source: AsyncIterable<Buffer>, onEntry: (e: TarEntry) => DataSink | null | Promise<DataSink | null>): Promise<void> {
   let pending: Buffer = Buffer.alloc(0);
-  type State = 'header' | 'data' | 'meta' | 'skip' | 'end';
+  type State = 'header' | 'data' | 'meta' | 'skip';
   // Assigned inside startMember too, which TypeScript's narrowing does not see: read through now().
   let state = 'header' as State;
   const now = (): State => state;
@@ -111,16 +111,10 @@ export async function readTar(source: AsyncIterable<Buffer>, onEntry: (e: TarEnt
     pending = Buffer.alloc(0);
     let off = 0;
     while (off < buf.length) {
-      if (state === 'end') {
-        off = buf.length; // trailing zero blocks / garbage after the end marker
-        break;
-      }
       if (state === 'header') {
         if (buf.length - off < BLOCK) break;
-        if (isZeroBlock(buf, off)) {
-          state = 'end';
-          continue;
-        }
+        // The end marker: what follows is not read here (openLayerTar's finish() bounds and checks it).
+        if (isZeroBlock(buf, off)) return;
         const h = decodeHeader(buf, off);
         off += BLOCK;
         await startMember(h);
