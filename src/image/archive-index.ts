@@ -2,7 +2,8 @@
 // save output): member name -> byte range in the archive file. Members are
 // then read in place, never extracted, so a hostile archive cannot place a
 // file anywhere on the host.
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { openRegularFile } from './bounded-read.js';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { BLOCK, TarFormatError, TarType, archiveMemberName, decodeHeader, isZeroBlock, parsePax } from './tar-header.js';
@@ -24,15 +25,8 @@ export class ArchiveIndex {
   ) {}
 
   static async read(path: string): Promise<ArchiveIndex> {
-    let fh: FileHandle;
+    const { fh, size: archiveSize } = await openRegularFile(path, `image archive ${path}`);
     try {
-      fh = await open(path, 'r');
-    } catch (e) {
-      throw new ImageError(`cannot open image archive ${path}: ${(e as Error).message}`);
-    }
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new ImageError(`image archive ${path} is not a regular file`);
       const magic = Buffer.alloc(4);
       await fh.read(magic, 0, 4, 0);
       if (magic[0] === 0x1f && magic[1] === 0x8b) {
@@ -68,7 +62,7 @@ export class ArchiveIndex {
           const name = archiveMemberName(pax?.path ?? longName ?? h.name);
           const link = pax?.linkpath ?? longLink ?? h.linkname;
           if (h.type === TarType.file || h.type === TarType.contiguous) {
-            if (next > st.size) throw new TarFormatError(`member ${name} runs past the end of the archive`);
+            if (next > archiveSize) throw new TarFormatError(`member ${name} runs past the end of the archive`);
             members.set(name, { offset: pos + BLOCK, size: dataSize });
           } else if (h.type === TarType.symlink || h.type === TarType.hardlink) {
             members.set(name, { offset: 0, size: 0, link: h.type === TarType.hardlink ? `/${archiveMemberName(link)}` : link });

@@ -50,8 +50,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function parseJson(data: Uint8Array, what: string): unknown {
   try {
     return JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch (e) {
-    throw new ImageError(`${what} is not valid JSON (${(e as Error).message}); the image is corrupt`);
+  } catch {
+    // Not the parser's message: it quotes the document, which may be any file a symlink points at.
+    throw new ImageError(`${what} is not valid JSON; the image is corrupt`);
   }
 }
 

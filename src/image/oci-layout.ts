@@ -1,9 +1,9 @@
 // oci:DIR[:TAG] and oci-archive:FILE[:TAG]: an OCI image layout (index.json
 // + blobs/sha256/...), either a directory or a tar of one read in place.
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArchiveIndex } from './archive-index.js';
+import { openRegularFile, readRegularFile } from './bounded-read.js';
 import { imageFromManifest, maxManifestBytes, type BlobStore } from './assemble.js';
 import { sha256Digest } from './digest.js';
 import { parseManifest, type Descriptor } from './manifest.js';
@@ -39,11 +39,12 @@ class LayoutDirStore implements BlobStore {
   constructor(private readonly dir: string) {}
   private async read(desc: Descriptor, max: number): Promise<Buffer> {
     if (desc.size > max) throw new ImageError(`blob ${desc.digest} in ${this.dir} declares ${desc.size} bytes, more than the ${max} a manifest or config may have`);
-    try {
-      return await readFile(join(this.dir, blobPath(desc.digest)));
-    } catch (e) {
-      throw new ImageError(`OCI layout ${this.dir} is missing blob ${desc.digest} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
+    return readRegularFile(join(this.dir, blobPath(desc.digest)), {
+      what: `${blobPath(desc.digest)} in OCI layout ${this.dir}`,
+      max,
+      size: desc.size,
+      missing: `OCI layout ${this.dir} is missing blob ${desc.digest}`,
+    });
   }
   readManifest(desc: Descriptor) {
     return this.read(desc, maxManifestBytes);
@@ -52,11 +53,14 @@ class LayoutDirStore implements BlobStore {
     return this.read(desc, max);
   }
   async openBlob(desc: Descriptor) {
-    const p = join(this.dir, blobPath(desc.digest));
-    const st = await stat(p).catch(() => null);
-    if (!st?.isFile()) throw new ImageError(`OCI layout ${this.dir} is missing layer blob ${desc.digest}`);
-    if (st.size !== desc.size) throw new ImageError(`layer ${desc.digest} in ${this.dir}: file has ${st.size} bytes, the manifest says ${desc.size}; the image is corrupt`);
-    return { stream: createReadStream(p, { highWaterMark: 1 << 20 }), verified: false };
+    const what = `layer ${blobPath(desc.digest)} in OCI layout ${this.dir}`;
+    const { fh, size } = await openRegularFile(join(this.dir, blobPath(desc.digest)), what, `OCI layout ${this.dir} is missing layer blob ${desc.digest}`);
+    if (size !== desc.size) {
+      await fh.close();
+      throw new ImageError(`layer ${desc.digest} in ${this.dir}: file has ${size} bytes, the manifest says ${desc.size}; the image is corrupt`);
+    }
+    // Read through the handle just checked, so a file swapped meanwhile is not what is read.
+    return { stream: fh.createReadStream({ highWaterMark: 1 << 20 }), verified: false };
   }
 }
 
@@ -83,21 +87,22 @@ class LayoutArchiveStore implements BlobStore {
 
 async function checkLayoutMarker(bytes: Buffer | undefined, where: string): Promise<void> {
   if (!bytes) throw new ImageError(`${where} is not an OCI image layout (no oci-layout file)`);
+  let version: unknown;
   try {
-    const v = JSON.parse(bytes.toString('utf8')) as { imageLayoutVersion?: unknown };
-    if (typeof v.imageLayoutVersion !== 'string') throw new Error('no imageLayoutVersion');
-  } catch (e) {
-    throw new ImageError(`${where}/oci-layout is malformed (${(e as Error).message})`);
+    version = (JSON.parse(bytes.toString('utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+  } catch {
+    // The parser's message quotes the file, which may be anything a symlink points at.
+    throw new ImageError(`${where}/oci-layout is not valid JSON; the layout is corrupt`);
   }
+  if (typeof version !== 'string') throw new ImageError(`${where}/oci-layout is malformed (no imageLayoutVersion)`);
 }
 
 export async function ociLayoutImage(dir: string, tag: string | undefined, reference: string): Promise<Image> {
   const st = await stat(dir).catch(() => null);
   if (!st?.isDirectory()) throw new ImageError(`OCI layout ${dir} does not exist or is not a directory`);
-  await checkLayoutMarker(await readFile(join(dir, 'oci-layout')).catch(() => undefined), dir);
-  const indexBytes = await readFile(join(dir, 'index.json')).catch(() => {
-    throw new ImageError(`${dir} is not an OCI image layout (no index.json)`);
-  });
+  const marker = await readRegularFile(join(dir, 'oci-layout'), { what: `${dir}/oci-layout`, max: 4096, missing: `${dir} is not an OCI image layout (no oci-layout file)` });
+  await checkLayoutMarker(marker, dir);
+  const indexBytes = await readRegularFile(join(dir, 'index.json'), { what: `${dir}/index.json`, max: maxManifestBytes, missing: `${dir} is not an OCI image layout (no index.json)` });
   const store = new LayoutDirStore(dir);
   return fromIndex(store, indexBytes, tag, dir, reference);
 }

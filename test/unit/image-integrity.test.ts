@@ -180,7 +180,7 @@ describe('metadata files are read with bounds', () => {
     const big = Buffer.alloc(5 << 20, 0x20);
     const digest = putBlob(join(root, 'image'), big);
     writeFileSync(join(root, 'image', 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: built.manifest.mediaType, digest, size: 100 }] }));
-    await expect(resolveImage(`oci:${join(root, 'image')}`)).rejects.toThrow(/blobs\/sha256\/[0-9a-f]{64} is 5242880 bytes, index\.json says 100/);
+    await expect(resolveImage(`oci:${join(root, 'image')}`)).rejects.toThrow(/blobs\/sha256\/[0-9a-f]{64} in OCI layout .* is 5242880 bytes, its descriptor says 100/);
   });
 
   it('leaves no blob file open for a layer that is a directory', async () => {
