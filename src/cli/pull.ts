@@ -38,6 +38,7 @@ export async function pullCommand(argv: string[], io: CliIo): Promise<number> {
     progress: (m) => {
       if (!quiet) io.stderr.write(`vmstep: ${m}\n`);
     },
+    warning: (m) => io.stderr.write(`vmstep: warning: ${m}\n`),
   });
   if (!quiet) {
     io.stderr.write(`vmstep: ${r.reference}: ${r.layers} layer${r.layers === 1 ? '' : 's'} (${formatMs(r.imageMs)}), root filesystem ${r.cached ? 'already cached' : 'built'} (${formatMs(r.rootfsMs)})\n`);

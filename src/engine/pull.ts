@@ -18,7 +18,7 @@ export interface PullResult {
 
 export async function pullImage(
   image: string,
-  opts: { cacheDir?: string | null; credentials?: Credentials | null; signal?: AbortSignal; progress?: (message: string) => void } = {},
+  opts: { cacheDir?: string | null; credentials?: Credentials | null; signal?: AbortSignal; progress?: (message: string) => void; warning?: (message: string) => void } = {},
 ): Promise<PullResult> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const init = initPath();
@@ -36,6 +36,7 @@ export async function pullImage(
   const prepared = await cache.prepare(resolved, {
     initPath: init,
     onLayer: (i, n, digest) => opts.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`),
+    onWarning: (m) => opts.warning?.(`${resolved.reference}: ${m}`),
   });
   await prepared.release();
   return { reference: resolved.reference, digest: resolved.digest, layers: resolved.layers.length, cached: prepared.cached, imageMs: t1 - t0, rootfsMs: performance.now() - t1 };

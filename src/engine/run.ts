@@ -124,6 +124,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     initPath: init,
     ...(options.diskBytes !== null ? { diskBytes: options.diskBytes } : {}),
     onLayer: (i, n, digest) => quietly(() => events.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`)),
+    onWarning: (m) => quietly(() => events.warning?.(`${image.reference}: ${m}`)),
   });
   // Cleanups run last-in first-out: release (which starts refilling the spare
   // copy) before settle (which waits for it), so that no copy is still being

@@ -60,6 +60,7 @@ export class ArchiveIndex {
           /* global defaults carry nothing a member lookup needs */
         } else {
           const name = archiveMemberName(pax?.path ?? longName ?? h.name);
+          if (pax?.error) throw new TarFormatError(`member ${name}: ${pax.error}`);
           const link = pax?.linkpath ?? longLink ?? h.linkname;
           if (h.type === TarType.file || h.type === TarType.contiguous) {
             if (next > archiveSize) throw new TarFormatError(`member ${name} runs past the end of the archive`);

@@ -121,6 +121,8 @@ export interface PaxRecords {
   /** xattr name -> raw value bytes. */
   xattrs: Map<string, Buffer>;
   sparse: boolean;
+  /** A record that is well-formed tar but unusable, reported with the entry it belongs to (known only at its header). */
+  error?: string;
 }
 
 function paxInt(v: Buffer, key: string): number {
@@ -168,7 +170,12 @@ export function parsePax(data: Buffer): PaxRecords {
     } else if (key.startsWith('SCHILY.xattr.')) {
       out.xattrs.set(key.slice('SCHILY.xattr.'.length), Buffer.from(value));
     } else if (key.startsWith('LIBARCHIVE.xattr.')) {
-      out.xattrs.set(decodeURIComponent(key.slice('LIBARCHIVE.xattr.'.length)), Buffer.from(value.toString('latin1'), 'base64'));
+      const encoded = key.slice('LIBARCHIVE.xattr.'.length);
+      try {
+        out.xattrs.set(decodeURIComponent(encoded), Buffer.from(value.toString('latin1'), 'base64'));
+      } catch {
+        out.error ??= `pax record LIBARCHIVE.xattr.${JSON.stringify(encoded.slice(0, 64))} does not hold a valid percent-encoded attribute name`;
+      }
     } else if (key.startsWith('GNU.sparse.')) {
       out.sparse = true;
     }

@@ -9,7 +9,8 @@ import { TarFormatError } from '../image/tar-header.js';
 import { ImageError, type Image } from '../image/types.js';
 import { Ext4Writer, type Ext4Result, type LayoutOptions } from './ext4-writer.js';
 import { readTar, type TarEntry } from './tar-stream.js';
-import { FsTree, RootfsError, newInode } from './tree.js';
+import { ACL_XATTRS, BLOCK_SIZE, INODE_XATTR_ROOM, MAX_TIME, MIN_TIME, blockXattrSpace, inodeXattrSpace, posixAclToExt4, splitXattrName, type XattrEntry } from './ext4-format.js';
+import { FsTree, RootfsError, newInode, showName } from './tree.js';
 
 /** Bumped whenever the image layout this code writes changes; part of the cache key. */
 export const BUILDER_VERSION = 1;
@@ -25,6 +26,21 @@ export interface BuildOptions extends LayoutOptions {
   /** Upper bound on tar entries over all layers (default 4 million). */
   maxEntries?: number;
   onLayer?: (index: number, count: number, digest: string) => void;
+  /** Told, once per kind, what the image held that ext4 cannot and how it was changed (clamped times, dropped attributes). */
+  onWarning?: (message: string) => void;
+}
+
+/** What a build changed because ext4 cannot hold it: counted, and reported once per kind. */
+class BuildNotes {
+  private readonly seen = new Map<string, { first: string; count: number }>();
+  note(kind: string, first: string): void {
+    const n = this.seen.get(kind);
+    if (n) n.count++;
+    else this.seen.set(kind, { first, count: 1 });
+  }
+  report(onWarning: ((message: string) => void) | undefined): void {
+    for (const [kind, { first, count }] of this.seen) onWarning?.(`${kind}: ${first}${count > 1 ? ` and ${count - 1} more` : ''}`);
+  }
 }
 
 const maxUid = 2 ** 32 - 1;
@@ -35,10 +51,12 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
   const fh = await open(opts.outPath, 'wx');
   let ok = false;
   try {
-    const writer = new Ext4Writer(fh, opts.maxContentBytes);
+    const writer = new Ext4Writer(fh);
     const tree = new FsTree();
     let entries = 0;
     const maxEntries = opts.maxEntries ?? 4_000_000;
+    const notes = new BuildNotes();
+    const budget = { left: opts.maxContentBytes ?? 64 * 2 ** 30, max: opts.maxContentBytes ?? 64 * 2 ** 30 };
     // Registry layers download (three at a time) while earlier ones are applied;
     // a failed prefetch is retried, and reported, by the layer's open().
     void prefetchAll(image, 3);
@@ -51,7 +69,7 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
         await readTar(layerTar.tar, (e) => {
           // Each entry costs memory in the tree: bound it like the content size.
           if (++entries > maxEntries) tree.fail(e.path, `more than ${maxEntries} entries in the image; is it a hostile archive?`);
-          return applyEntry(tree, writer, e);
+          return applyEntry(tree, writer, e, { notes, budget, label });
         });
         // Nothing built from a layer counts until every byte of its blob was checked.
         await layerTar.finish();
@@ -73,10 +91,11 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
     tree.put('.vmstep', newInode('dir', { mode: 0o755 }));
     const init = newInode('file', { mode: 0o755, size: initStat.size });
     tree.put('.vmstep/init', init);
-    const { firstBlock, sink } = writer.beginFile(initStat.size, GUEST_INIT_PATH);
+    const { firstBlock, sink } = writer.beginFile(initStat.size);
     init.firstBlock = firstBlock;
     for await (const chunk of createReadStream(opts.initPath)) await sink(chunk as Buffer);
     const result = await writer.finish(tree, opts);
+    notes.report(opts.onWarning);
     ok = true;
     return result;
   } finally {
@@ -93,10 +112,51 @@ async function prefetchAll(image: Image, parallel: number): Promise<void> {
   await Promise.all(Array.from({ length: parallel }, worker));
 }
 
-function applyEntry(tree: FsTree, writer: Ext4Writer, e: TarEntry): ReturnType<Ext4Writer['beginFile']>['sink'] | null {
+interface EntryContext {
+  notes: BuildNotes;
+  /** Bytes of file content the image may still add (a decompression bomb stops here). */
+  budget: { left: number; max: number };
+  label: string;
+}
+
+/** The entry's xattrs as ext4 will hold them, each checked against ext4's limits. */
+function ext4Xattrs(tree: FsTree, e: TarEntry, ctx: EntryContext): Map<string, Buffer> {
+  if (e.xattrs.size === 0) return e.xattrs;
+  const out = new Map<string, Buffer>();
+  const sized: XattrEntry[] = [];
+  for (const [name, raw] of e.xattrs) {
+    const split = splitXattrName(name);
+    if (!split) {
+      ctx.notes.note('extended attributes ext4 cannot hold were left out', `${JSON.stringify(showName(name).slice(0, 64))} on "${showName(e.path)}" in ${ctx.label}`);
+      continue;
+    }
+    if (split.name.length > 255) tree.fail(e.path, `extended attribute name ${JSON.stringify(showName(name).slice(0, 40))}... is ${split.name.length} bytes after its namespace; ext4 allows 255`);
+    let value = raw;
+    if (ACL_XATTRS[name] !== undefined) {
+      try {
+        value = posixAclToExt4(raw);
+      } catch (err) {
+        tree.fail(e.path, `extended attribute ${name} is not a valid POSIX ACL: ${(err as Error).message}`);
+      }
+    }
+    out.set(name, value);
+    sized.push({ ...split, value });
+  }
+  if (inodeXattrSpace(sized) > INODE_XATTR_ROOM && blockXattrSpace(sized) > BLOCK_SIZE) {
+    tree.fail(e.path, `its extended attributes need ${blockXattrSpace(sized)} bytes; ext4 holds at most one ${BLOCK_SIZE}-byte block of them per file`);
+  }
+  return out;
+}
+
+function applyEntry(tree: FsTree, writer: Ext4Writer, e: TarEntry, ctx: EntryContext): ReturnType<Ext4Writer['beginFile']>['sink'] | null {
   if (tree.applyWhiteout(e.path)) return null;
   if (e.uid > maxUid || e.gid > maxUid) tree.fail(e.path, `owner ${e.uid}:${e.gid} does not fit in 32 bits`);
-  const common = { mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec, xattrs: e.xattrs };
+  let mtime = e.mtime;
+  if (mtime < MIN_TIME || mtime > MAX_TIME) {
+    mtime = Math.min(MAX_TIME, Math.max(MIN_TIME, mtime));
+    ctx.notes.note('modification times outside what ext4 stores (1901 to 2446) were clamped', `${e.mtime} on "${showName(e.path)}" in ${ctx.label}`);
+  }
+  const common = { mode: e.mode, uid: e.uid, gid: e.gid, mtime, mtimeNsec: e.mtimeNsec, xattrs: ext4Xattrs(tree, e, ctx) };
   switch (e.type) {
     case 'hardlink':
       tree.link(e.path, e.linkpath);
@@ -122,7 +182,9 @@ function applyEntry(tree: FsTree, writer: Ext4Writer, e: TarEntry): ReturnType<E
       const ino = newInode('file', { ...common, size: e.size });
       tree.put(e.path, ino); // checks the path before any byte is written
       if (e.size === 0) return null;
-      const { firstBlock, sink } = writer.beginFile(e.size, e.path);
+      ctx.budget.left -= e.size;
+      if (ctx.budget.left < 0) tree.fail(e.path, `the image's files add up to more than ${ctx.budget.max} bytes (the limit for a root filesystem); is the layer a decompression bomb?`);
+      const { firstBlock, sink } = writer.beginFile(e.size);
       ino.firstBlock = firstBlock;
       return sink;
     }

@@ -27,6 +27,8 @@ export interface PrepareOptions {
   /** Size of the run's disk; larger than the cached image means the copy is grown (resize2fs). */
   diskBytes?: number;
   onLayer?: (index: number, count: number, digest: string) => void;
+  /** What the build changed because ext4 cannot hold it (see BuildOptions.onWarning). */
+  onWarning?: (message: string) => void;
 }
 
 export interface PreparedRootfs {
@@ -213,7 +215,7 @@ export class RootfsCache {
       await mkdir(tmp);
       try {
         const out = join(tmp, 'rootfs.ext4');
-        const result = await buildRootfsImage(image, { initPath: opts.initPath, outPath: out, ...(opts.onLayer ? { onLayer: opts.onLayer } : {}) });
+        const result = await buildRootfsImage(image, { initPath: opts.initPath, outPath: out, ...(opts.onLayer ? { onLayer: opts.onLayer } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
         const meta: Meta = { reference: image.reference, imageDigest: image.digest, builderVersion: BUILDER_VERSION, initDigest: await fileDigest(opts.initPath), bytes: result.bytes, created: new Date().toISOString() };
         await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
         await rename(tmp, dir);

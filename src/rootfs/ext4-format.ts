@@ -161,8 +161,16 @@ export interface XattrEntry {
   value: Buffer;
 }
 
-/** Maps "security.capability" to (6, "capability"); undefined for namespaces ext4 stores differently (system.*). */
+/** The POSIX ACLs, which ext4 keeps under their own name indexes with an empty name. */
+export const ACL_XATTRS: Record<string, number> = { 'system.posix_acl_access': 2, 'system.posix_acl_default': 3 };
+
+/**
+ * Maps "security.capability" to (6, "capability") and the POSIX ACLs to
+ * their indexes; undefined for what ext4 cannot hold (other system.* names).
+ */
 export function splitXattrName(full: string): { index: number; name: Buffer } | undefined {
+  const acl = ACL_XATTRS[full];
+  if (acl !== undefined) return { index: acl, name: Buffer.alloc(0) };
   for (const [prefix, index] of xattrPrefixes) {
     if (full.startsWith(prefix) && full.length > prefix.length) return { index, name: Buffer.from(full.slice(prefix.length), 'utf8') };
   }
@@ -256,3 +264,37 @@ export function encodeXattrBlock(list: XattrEntry[]): Buffer {
   b.writeUInt32LE(blockHash, 12);
   return b;
 }
+
+// POSIX ACL tags (include/uapi/linux/posix_acl.h).
+const ACL_USER_OBJ = 0x01;
+const ACL_USER = 0x02;
+const ACL_GROUP_OBJ = 0x04;
+const ACL_GROUP = 0x08;
+const ACL_MASK = 0x10;
+const ACL_OTHER = 0x20;
+
+/**
+ * Converts a POSIX ACL as tar carries it (the kernel's xattr format:
+ * version 2, then 8-byte tag/perm/id entries; posix_acl_xattr.h) into
+ * ext4's on-disk format (version 1, 4-byte entries for the tags that carry
+ * no id, 8-byte ones for named users and groups; fs/ext4/acl.h). Throws,
+ * saying why, on a malformed value.
+ */
+export function posixAclToExt4(value: Buffer): Buffer {
+  if (value.length < 4 || (value.length - 4) % 8 !== 0) throw new Error(`an ACL of ${value.length} bytes is not a whole number of entries`);
+  if (value.readUInt32LE(0) !== 2) throw new Error(`ACL version ${value.readUInt32LE(0)} is not 2`);
+  const parts: Buffer[] = [Buffer.from([1, 0, 0, 0])];
+  for (let off = 4; off < value.length; off += 8) {
+    const tag = value.readUInt16LE(off);
+    const perm = value.readUInt16LE(off + 2);
+    if (perm & ~7) throw new Error(`ACL entry with permission bits ${perm}`);
+    if (tag === ACL_USER || tag === ACL_GROUP) parts.push(value.subarray(off, off + 8));
+    else if (tag === ACL_USER_OBJ || tag === ACL_GROUP_OBJ || tag === ACL_MASK || tag === ACL_OTHER) parts.push(value.subarray(off, off + 4));
+    else throw new Error(`ACL entry with unknown tag ${tag}`);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The seconds ext4 can store with its two epoch bits: 1901-12-13 to 2446-05-10. */
+export const MIN_TIME = -(2 ** 31);
+export const MAX_TIME = 2 ** 31 - 1 + 3 * 2 ** 32;

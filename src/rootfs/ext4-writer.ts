@@ -76,19 +76,14 @@ export class Ext4Writer {
   /** Runs of blocks holding file data that may still be live (filtered at the end). */
   private readonly dataStart = 1 + GDT_RESERVE;
   private dataEnd = 0;
-  private contentBytes = 0;
 
-  constructor(private readonly fh: FileHandle, private readonly maxContentBytes = 64 * 2 ** 30) {}
+  constructor(private readonly fh: FileHandle) {}
 
   /**
    * Starts a regular file of `size` bytes: returns its first block and a sink
    * for its bytes. The sink pads to a block boundary after the last byte.
    */
-  beginFile(size: number, entry: string): { firstBlock: number; sink: (chunk: Buffer) => void | Promise<void> } {
-    this.contentBytes += size;
-    if (this.contentBytes > this.maxContentBytes) {
-      throw new RootfsError(`entry "${showName(entry)}": the image's files add up to more than ${this.maxContentBytes} bytes (the limit for a root filesystem); is the layer a decompression bomb?`);
-    }
+  beginFile(size: number): { firstBlock: number; sink: (chunk: Buffer) => void | Promise<void> } {
     const firstBlock = this.next;
     const blocks = Math.ceil(size / BLOCK_SIZE);
     this.next += blocks;
@@ -389,7 +384,7 @@ function ensureLostFound(root: Node): Node | undefined {
   const name = 'lost+found';
   const have = root.children!.get(name);
   if (have) return have.children ? have : undefined;
-  const node: Node = { inode: newInode('dir', { mode: 0o700 }), children: new Map(), touched: 0 };
+  const node: Node = { inode: newInode('dir', { mode: 0o700 }), children: new Map(), touched: 0, own: 0 };
   root.children!.set(name, node);
   return node;
 }

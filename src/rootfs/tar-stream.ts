@@ -2,6 +2,7 @@
 // each regular file's bytes to a sink as they arrive (nothing is buffered
 // whole, nothing touches the host filesystem). Entries are untrusted; this
 // file only decodes them, tree.ts decides what they may do.
+import { showName } from './tree.js';
 import { BLOCK, TarFormatError, TarType, decodeHeader, isZeroBlock, parsePax, type PaxRecords } from '../image/tar-header.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
@@ -72,6 +73,7 @@ export async function readTar(source: AsyncIterable<Buffer>, onEntry: (e: TarEnt
     }
     const type = typeNames[h.type];
     if (!type) throw new TarFormatError(`unsupported tar entry type "${String.fromCharCode(h.type)}" for ${pax?.path ?? longName ?? h.name}`);
+    if (pax?.error) throw new TarFormatError(`entry "${showName(pax.path ?? longName ?? h.name)}": ${pax.error}`);
     if (pax?.sparse) throw new TarFormatError(`GNU sparse file ${pax.path ?? h.name} is not supported; rebuild the layer without --sparse`);
     const size = type === 'file' ? (pax?.size ?? h.size) : 0;
     const entry: TarEntry = {

@@ -32,6 +32,8 @@ export interface Node {
   children?: Map<string, Node>;
   /** The last layer that declared this node or anything below it (for opaque dirs and whiteouts). */
   touched: number;
+  /** The layer whose entry (or implied parent directory) gave this node its inode. */
+  own: number;
 }
 
 export class RootfsError extends Error {
@@ -51,7 +53,7 @@ export function showName(s: string): string {
 }
 
 export class FsTree {
-  readonly root: Node = { inode: newInode('dir'), children: new Map(), touched: -1 };
+  readonly root: Node = { inode: newInode('dir'), children: new Map(), touched: -1, own: -1 };
   private where = '';
   private layer = -1;
 
@@ -91,7 +93,7 @@ export class FsTree {
       let next = cur.children!.get(name);
       if (!next) {
         if (!create) return undefined;
-        next = { inode: newInode('dir'), children: new Map(), touched: this.layer };
+        next = { inode: newInode('dir'), children: new Map(), touched: this.layer, own: this.layer };
         cur.children!.set(name, next);
       } else if (next.inode.kind === 'symlink') {
         this.fail(entry, `its parent "${showName(parts.slice(0, i + 1).join('/'))}" is a symbolic link (entries under symlinked parents could be written outside the root filesystem)`);
@@ -128,16 +130,30 @@ export class FsTree {
     const target = base.slice(whiteoutPrefix.length);
     if (target === '' || target === '.' || target === '..') this.fail(path, 'whiteout names no file or escapes its directory');
     const victim = dir?.children?.get(target);
-    // A whiteout hides what lower layers had; a same-layer entry of that name stays.
-    if (victim && victim.touched < this.layer) dir!.children!.delete(target);
+    if (!victim) return true;
+    // A whiteout hides what lower layers had, wherever it sits in its own
+    // layer (OCI image spec, "Whiteouts"): entries of this layer at or below
+    // that name stay whether they came before or after it.
+    if (victim.touched < this.layer) dir!.children!.delete(target);
+    else if (victim.children) {
+      this.pruneOlder(victim);
+      // Only this layer's entries below it made it exist: it is their implied parent now.
+      if (victim.own < this.layer) {
+        victim.inode = newInode('dir');
+        victim.own = this.layer;
+      }
+    }
     return true;
   }
 
-  /** Opaque directory: hide everything lower layers put under it. */
-  private pruneOlder(dir: Node): void {
-    for (const [name, child] of dir.children ?? []) {
-      if (child.touched < this.layer) dir.children!.delete(name);
-      else if (child.children) this.pruneOlder(child);
+  /** Opaque directory: hide everything lower layers put under it (a loop: nesting depth is the input's). */
+  private pruneOlder(top: Node): void {
+    const stack: Node[] = [top];
+    for (let dir = stack.pop(); dir; dir = stack.pop()) {
+      for (const [name, child] of dir.children ?? []) {
+        if (child.touched < this.layer) dir.children!.delete(name);
+        else if (child.children) stack.push(child);
+      }
     }
   }
 
@@ -148,6 +164,7 @@ export class FsTree {
       if (inode.kind !== 'dir') this.fail(path, 'the root can only be a directory');
       this.root.inode = { ...inode, kind: 'dir' };
       this.root.touched = this.layer;
+      this.root.own = this.layer;
       return;
     }
     const dir = this.parentOf(parts, path, true)!;
@@ -156,9 +173,10 @@ export class FsTree {
     if (inode.kind === 'dir' && old?.children) {
       old.inode = inode;
       old.touched = this.layer;
+      old.own = this.layer;
       return;
     }
-    dir.children!.set(name, { inode, children: inode.kind === 'dir' ? new Map() : undefined, touched: this.layer });
+    dir.children!.set(name, { inode, children: inode.kind === 'dir' ? new Map() : undefined, touched: this.layer, own: this.layer });
   }
 
   /** A hard link: a second name for an inode already in the tree. */
@@ -175,6 +193,6 @@ export class FsTree {
     const dir = this.parentOf(parts, path, true)!;
     const name = parts[parts.length - 1]!;
     if (dir.children!.get(name) === t) return;
-    dir.children!.set(name, { inode: t.inode, touched: this.layer });
+    dir.children!.set(name, { inode: t.inode, touched: this.layer, own: this.layer });
   }
 }
