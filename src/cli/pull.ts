@@ -31,15 +31,25 @@ export async function pullCommand(argv: string[], io: CliIo): Promise<number> {
   const quiet = Boolean(values.quiet);
   const username = io.env.VMSTEP_REGISTRY_USERNAME;
   const password = io.env.VMSTEP_REGISTRY_PASSWORD;
-  const r = await pullImage(positionals[0]!, {
-    cacheDir: io.env.VMSTEP_CACHE || null,
-    credentials: username && password ? { username, password } : null,
-    ...(io.signal ? { signal: io.signal } : {}),
-    progress: (m) => {
-      if (!quiet) io.stderr.write(`vmstep: ${m}\n`);
-    },
-    warning: (m) => io.stderr.write(`vmstep: warning: ${m}\n`),
-  });
+  let r: Awaited<ReturnType<typeof pullImage>>;
+  try {
+    r = await pullImage(positionals[0]!, {
+      cacheDir: io.env.VMSTEP_CACHE || null,
+      credentials: username && password ? { username, password } : null,
+      ...(io.signal ? { signal: io.signal } : {}),
+      progress: (m) => {
+        if (!quiet) io.stderr.write(`vmstep: ${m}\n`);
+      },
+      warning: (m) => io.stderr.write(`vmstep: warning: ${m}\n`),
+    });
+  } catch (err) {
+    // The first Ctrl-C or SIGTERM: the build stopped and removed its files (exit 130, as vmstep run).
+    if (io.signal?.aborted) {
+      io.stderr.write('vmstep: cancelled; nothing was added to the cache\n');
+      return 130;
+    }
+    throw err;
+  }
   if (!quiet) {
     io.stderr.write(`vmstep: ${r.reference}: ${r.layers} layer${r.layers === 1 ? '' : 's'} (${formatMs(r.imageMs)}), root filesystem ${r.cached ? 'already cached' : 'built'} (${formatMs(r.rootfsMs)})\n`);
   }

@@ -37,6 +37,8 @@ export async function pullImage(
     initPath: init,
     onLayer: (i, n, digest) => opts.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`),
     onWarning: (m) => opts.warning?.(`${resolved.reference}: ${m}`),
+    onWait: (m) => opts.progress?.(m),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   });
   await prepared.release();
   return { reference: resolved.reference, digest: resolved.digest, layers: resolved.layers.length, cached: prepared.cached, imageMs: t1 - t0, rootfsMs: performance.now() - t1 };

@@ -202,6 +202,8 @@ export interface LayerTarOptions {
   diffIdSource?: string;
   /** The blob's own digest: an uncompressed blob whose diff_id equals it is not hashed twice. */
   blobDigest?: string;
+  /** Stops reading: the tar stream then fails with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface LayerTar {
@@ -272,6 +274,7 @@ export async function openLayerTar(raw: Readable, opts: LayerTarOptions): Promis
   const hash: Hash | undefined = opts.diffId && !(compression === 'none' && opts.diffId === opts.blobDigest) ? createHash('sha256') : undefined;
   const out = decoder[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const pull = async (): Promise<IteratorResult<Buffer>> => {
+    opts.signal?.throwIfAborted();
     const r = await out.next();
     if (!r.done) hash?.update(r.value);
     return r;

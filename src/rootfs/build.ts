@@ -26,6 +26,8 @@ export interface BuildOptions extends LayoutOptions {
   /** Upper bound on tar entries over all layers (default 4 million). */
   maxEntries?: number;
   onLayer?: (index: number, count: number, digest: string) => void;
+  /** Stops the build (Ctrl-C): it rejects with BuildCancelledError and leaves nothing behind. */
+  signal?: AbortSignal;
   /** Told, once per kind, what the image held that ext4 cannot and how it was changed (clamped times, dropped attributes). */
   onWarning?: (message: string) => void;
 }
@@ -45,7 +47,42 @@ class BuildNotes {
 
 const maxUid = 2 ** 32 - 1;
 
+/** The build was stopped through its signal. */
+export class BuildCancelledError extends RootfsError {
+  override name = 'BuildCancelledError';
+  constructor() {
+    super('building the root filesystem was cancelled');
+  }
+}
+
+/**
+ * A failed write as one line naming the file and the fix (a full disk is
+ * the usual cause: the image is as large as the image's files).
+ */
+export function writeFailure(e: unknown, path: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (e instanceof RootfsError || e instanceof ImageError || typeof err?.code !== 'string') return e;
+  const why: Record<string, string> = {
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'the disk quota is exhausted',
+    EFBIG: 'the file is larger than this file system or the process limit allows',
+    EIO: 'an I/O error',
+    EROFS: 'the file system is read-only',
+  };
+  const reason = why[err.code];
+  if (!reason) return e;
+  return new RootfsError(`writing ${path} failed: ${reason} (${err.code}); free space there (vmstep cache prune) or point VMSTEP_CACHE at a larger disk`);
+}
+
 export async function buildRootfsImage(image: Image, opts: BuildOptions): Promise<Ext4Result> {
+  try {
+    return await buildInto(image, opts);
+  } catch (e) {
+    throw opts.signal?.aborted ? new BuildCancelledError() : writeFailure(e, opts.outPath);
+  }
+}
+
+async function buildInto(image: Image, opts: BuildOptions): Promise<Ext4Result> {
   const initStat = await stat(opts.initPath).catch(() => null);
   if (!initStat?.isFile()) throw new RootfsError(`guest init ${opts.initPath} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
   const fh = await open(opts.outPath, 'wx');
@@ -64,7 +101,14 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
       opts.onLayer?.(i, image.layers.length, layer.digest);
       const label = `layer ${i + 1} of ${image.layers.length} (${layer.digest})`;
       tree.beginLayer(i, label);
-      const layerTar = await openLayerTar(await layer.open(), { what: label, diffId: layer.diffId, diffIdSource: `rootfs.diff_ids[${i}]`, blobDigest: layer.digest });
+      opts.signal?.throwIfAborted();
+      const layerTar = await openLayerTar(await layer.open(), {
+        what: label,
+        diffId: layer.diffId,
+        diffIdSource: `rootfs.diff_ids[${i}]`,
+        blobDigest: layer.digest,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
       try {
         await readTar(layerTar.tar, (e) => {
           // Each entry costs memory in the tree: bound it like the content size.
@@ -79,6 +123,8 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
           if (digestError instanceof ImageError) throw digestError;
         });
         if (e instanceof RootfsError || e instanceof ImageError) throw e;
+        const written = writeFailure(e, opts.outPath);
+        if (written !== e) throw written;
         if (e instanceof TarFormatError) throw new RootfsError(`${label}: not a valid tar stream: ${e.message}`);
         throw new RootfsError(`${label}: cannot be read: ${(e as Error).message}`);
       } finally {

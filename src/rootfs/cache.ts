@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { defaultCacheDir } from '../image/cache-dir.js';
 import type { Image } from '../image/types.js';
-import { BUILDER_VERSION, buildRootfsImage } from './build.js';
+import { BUILDER_VERSION, BuildCancelledError, buildRootfsImage, writeFailure } from './build.js';
 import { acquireLock, processAlive } from './lock.js';
 import { RootfsError } from './tree.js';
 
@@ -29,6 +29,10 @@ export interface PrepareOptions {
   onLayer?: (index: number, count: number, digest: string) => void;
   /** What the build changed because ext4 cannot hold it (see BuildOptions.onWarning). */
   onWarning?: (message: string) => void;
+  /** Told once when another process holds the entry's lock for more than a few seconds. */
+  onWait?: (message: string) => void;
+  /** Stops a build or a lock wait (Ctrl-C); nothing is left behind. */
+  signal?: AbortSignal;
 }
 
 export interface PreparedRootfs {
@@ -206,18 +210,32 @@ export class RootfsCache {
 
   private async build(image: Image, key: string, opts: PrepareOptions): Promise<void> {
     await mkdir(this.rootfsDir, { recursive: true });
-    const lock = await acquireLock(join(this.rootfsDir, `${key}.lock`), { what: `building the root filesystem of ${image.reference}` });
+    const lock = await acquireLock(join(this.rootfsDir, `${key}.lock`), {
+      what: `building the root filesystem of ${image.reference}`,
+      ...(opts.onWait ? { onWait: opts.onWait } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    }).catch((e: unknown) => {
+      throw opts.signal?.aborted ? new BuildCancelledError() : writeFailure(e, this.rootfsDir);
+    });
     try {
       const dir = join(this.rootfsDir, key);
       if (await stat(join(dir, 'rootfs.ext4')).catch(() => null)) return; // another run built it meanwhile
       await this.sweep();
       const tmp = join(this.rootfsDir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-      await mkdir(tmp);
       try {
+        await mkdir(tmp);
         const out = join(tmp, 'rootfs.ext4');
-        const result = await buildRootfsImage(image, { initPath: opts.initPath, outPath: out, ...(opts.onLayer ? { onLayer: opts.onLayer } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
+        const result = await buildRootfsImage(image, {
+          initPath: opts.initPath,
+          outPath: out,
+          ...(opts.onLayer ? { onLayer: opts.onLayer } : {}),
+          ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
         const meta: Meta = { reference: image.reference, imageDigest: image.digest, builderVersion: BUILDER_VERSION, initDigest: await fileDigest(opts.initPath), bytes: result.bytes, created: new Date().toISOString() };
-        await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+        await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2)).catch((e: unknown) => {
+          throw writeFailure(e, join(tmp, 'meta.json'));
+        });
         await rename(tmp, dir);
       } finally {
         await rm(tmp, { recursive: true, force: true });

@@ -73,6 +73,8 @@ export class Ext4Writer {
   private fill = 0;
   private bufPos = (1 + GDT_RESERVE) * BLOCK_SIZE;
   private inflight: Promise<unknown> = Promise.resolve();
+  /** A failed background write (a full disk), thrown by the next flush or finish: never left unhandled. */
+  private failure: Error | undefined;
   /** Runs of blocks holding file data that may still be live (filtered at the end). */
   private readonly dataStart = 1 + GDT_RESERVE;
   private dataEnd = 0;
@@ -117,6 +119,7 @@ export class Ext4Writer {
   /** Starts writing the full buffer (double-buffered: waits only for the previous write). */
   private async flush(): Promise<void> {
     await this.inflight;
+    if (this.failure) throw this.failure;
     const full = this.buf;
     const len = this.fill;
     const pos = this.bufPos;
@@ -124,7 +127,30 @@ export class Ext4Writer {
     this.spare = full;
     this.fill = 0;
     this.bufPos += len;
-    if (len) this.inflight = this.fh.write(full, 0, len, pos);
+    if (len) {
+      this.inflight = this.writeDense(full, len, pos).catch((e: unknown) => {
+        this.failure ??= e as Error;
+      });
+    }
+  }
+
+  /**
+   * Writes a buffer but for its whole blocks of zeros, which stay holes in
+   * the (sparse, freshly created) image file and read back as zeros: a
+   * layer of zeros costs no disk. The buffer starts on a block boundary.
+   */
+  private async writeDense(buf: Buffer, len: number, pos: number): Promise<void> {
+    let runStart = -1;
+    for (let off = 0; off < len; off += BLOCK_SIZE) {
+      const end = Math.min(off + BLOCK_SIZE, len);
+      const zero = end - off === BLOCK_SIZE && buf.compare(ZERO_BLOCK, 0, BLOCK_SIZE, off, end) === 0;
+      if (!zero && runStart < 0) runStart = off;
+      if (zero && runStart >= 0) {
+        await this.fh.write(buf, runStart, off - runStart, pos + runStart);
+        runStart = -1;
+      }
+    }
+    if (runStart >= 0) await this.fh.write(buf, runStart, len - runStart, pos + runStart);
   }
 
   /** Appends whole metadata blocks at the end of the append area; returns the first block. */
@@ -192,6 +218,7 @@ export class Ext4Writer {
     }
     await this.flush();
     await this.inflight;
+    if (this.failure) throw this.failure;
     const usedEnd = this.next;
 
     // 3. Geometry: groups, inodes per group, where bitmaps and inode tables go.
@@ -372,6 +399,8 @@ export class Ext4Writer {
     table.writeUInt32LE(t.extra, off + 0x94);
   }
 }
+
+const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
 
 const popcount = Uint8Array.from({ length: 256 }, (_, i) => {
   let n = 0;

@@ -1,6 +1,7 @@
 // Layer entries that are legal tar but push at ext4's limits or at the order
 // of whiteouts: each either lands as ext4 can hold it or fails naming the
 // entry and the layer. Images are built here from code.
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveImage } from '../../src/image/index.js';
@@ -112,5 +113,15 @@ describe('what ext4 can hold is kept; what it cannot is clamped and said', () =>
     expect(ext4Stat(img, '/near')!.mtime).toBe(1_700_000_000);
     // 2446-05-10: the low 32 bits of the largest time ext4 stores (epoch bits 3).
     expect(ext4Stat(img, '/far')!.mtime).toBe((2 ** 31 - 1 + 3 * 2 ** 32) % 2 ** 32);
+  });
+});
+
+describe('zeros cost no disk', () => {
+  it('writes whole blocks of zeros as holes: 64 MiB of zeros take under 4 MiB of disk and read back as zeros', async () => {
+    const img = await build([[{ path: 'zeros', content: Buffer.alloc(64 << 20) }, { path: 'tail', content: Buffer.concat([Buffer.alloc(5000), Buffer.from('end')]) }]]);
+    expect(statSync(img).blocks * 512).toBeLessThan(4 << 20);
+    expect(ext4Stat(img, '/zeros')!.size).toBe(64 << 20);
+    expect(ext4Cat(img, '/tail').toString('latin1')).toBe(`${'\0'.repeat(5000)}end`);
+    expect(fsck(img).ok).toBe(true);
   });
 });
