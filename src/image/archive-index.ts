@@ -6,7 +6,8 @@ import { open } from 'node:fs/promises';
 import { openRegularFile } from './bounded-read.js';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { BLOCK, TarFormatError, TarType, archiveMemberName, decodeHeader, isZeroBlock, parsePax } from './tar-header.js';
+import { TarFormatError, archiveMemberName } from './tar-header.js';
+import { fileSource, walkTar } from './tar-reader.js';
 import { ImageError } from './types.js';
 
 interface Member {
@@ -15,8 +16,6 @@ interface Member {
   /** Target of a symlink member (docker save links duplicate layers). */
   link?: string;
 }
-
-const maxMetaSize = 1 << 20;
 
 export class ArchiveIndex {
   private constructor(
@@ -33,45 +32,12 @@ export class ArchiveIndex {
         throw new ImageError(`image archive ${path} is gzip-compressed; decompress it first (gunzip), vmstep reads archives in place`);
       }
       const members = new Map<string, Member>();
-      const hdr = Buffer.alloc(BLOCK);
-      let pos = 0;
-      let longName: string | undefined;
-      let longLink: string | undefined;
-      let pax: ReturnType<typeof parsePax> | undefined;
-      const readData = async (size: number): Promise<Buffer> => {
-        if (size > maxMetaSize) throw new TarFormatError('tar metadata header larger than 1 MiB');
-        const b = Buffer.alloc(size);
-        const { bytesRead } = await fh.read(b, 0, size, pos + BLOCK);
-        if (bytesRead !== size) throw new TarFormatError('archive truncated');
-        return b;
-      };
-      for (;;) {
-        const { bytesRead } = await fh.read(hdr, 0, BLOCK, pos);
-        if (bytesRead === 0) break;
-        if (bytesRead !== BLOCK) throw new TarFormatError('archive truncated in a header');
-        if (isZeroBlock(hdr)) break;
-        const h = decodeHeader(hdr);
-        const dataSize = pax?.size ?? h.size;
-        const next = pos + BLOCK + Math.ceil(dataSize / BLOCK) * BLOCK;
-        if (h.type === TarType.gnuLongName) longName = (await readData(h.size)).toString('latin1').replace(/\0.*$/s, '');
-        else if (h.type === TarType.gnuLongLink) longLink = (await readData(h.size)).toString('latin1').replace(/\0.*$/s, '');
-        else if (h.type === TarType.paxLocal) pax = parsePax(await readData(h.size));
-        else if (h.type === TarType.paxGlobal) {
-          /* global defaults carry nothing a member lookup needs */
-        } else {
-          const name = archiveMemberName(pax?.path ?? longName ?? h.name);
-          if (pax?.error) throw new TarFormatError(`member ${name}: ${pax.error}`);
-          const link = pax?.linkpath ?? longLink ?? h.linkname;
-          if (h.type === TarType.file || h.type === TarType.contiguous) {
-            if (next > archiveSize) throw new TarFormatError(`member ${name} runs past the end of the archive`);
-            members.set(name, { offset: pos + BLOCK, size: dataSize });
-          } else if (h.type === TarType.symlink || h.type === TarType.hardlink) {
-            members.set(name, { offset: 0, size: 0, link: h.type === TarType.hardlink ? `/${archiveMemberName(link)}` : link });
-          }
-          longName = longLink = pax = undefined;
-        }
-        pos = next;
-      }
+      await walkTar(fileSource(fh, archiveSize), (e) => {
+        const name = archiveMemberName(e.path);
+        if (e.type === 'file') members.set(name, { offset: e.offset, size: e.size });
+        else if (e.type === 'symlink' || e.type === 'hardlink') members.set(name, { offset: 0, size: 0, link: e.type === 'hardlink' ? `/${archiveMemberName(e.linkpath)}` : e.linkpath });
+        return null;
+      });
       return new ArchiveIndex(path, members);
     } catch (e) {
       if (e instanceof TarFormatError) throw new ImageError(`image archive ${path} is not a valid tar archive: ${e.message}`);

@@ -8,7 +8,7 @@ import { openLayerTar } from '../image/decompress.js';
 import { TarFormatError } from '../image/tar-header.js';
 import { ImageError, type Image } from '../image/types.js';
 import { Ext4Writer, type Ext4Result, type LayoutOptions } from './ext4-writer.js';
-import { readTar, type TarEntry } from './tar-stream.js';
+import { readTar, type TarEntry } from '../image/tar-reader.js';
 import { ACL_XATTRS, BLOCK_SIZE, INODE_XATTR_ROOM, MAX_TIME, MIN_TIME, blockXattrSpace, inodeXattrSpace, posixAclToExt4, splitXattrName, type XattrEntry } from './ext4-format.js';
 import { FsTree, RootfsError, newInode, showName } from './tree.js';
 

@@ -194,4 +194,13 @@ describe('metadata files are read with bounds', () => {
     expect(existsSync(p)).toBe(true);
     void ext4Ls;
   });
+
+  it('refuses an oci-archive whose last member runs past the end of the file', async () => {
+    const root = dir('truncated-archive');
+    const file = join(root, 'image.tar');
+    writeOciArchive(file, { layers: [{ entries: [{ path: 'a', content: randomBytes(100_000) }] }] });
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 1024 - 2048));
+    await expect(resolveImage(`oci-archive:${file}`)).rejects.toThrow(/image archive .*image\.tar is not a valid tar archive: the tar is truncated/);
+  });
 });
