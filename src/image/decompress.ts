@@ -189,8 +189,13 @@ class BoundedZstdTransform extends Transform {
   }
 }
 
+/** The pure-JS decoder, used where Node's zlib has no zstd (Node < 22.15); exported so tests run it on any Node. */
+export function pureJsZstdDecompressor(): Transform {
+  return new BoundedZstdTransform();
+}
+
 export function zstdDecompressor(): Transform {
-  return zlibZstd ? zlibZstd() : new BoundedZstdTransform();
+  return zlibZstd ? zlibZstd() : pureJsZstdDecompressor();
 }
 
 export interface LayerTarOptions {

@@ -68,3 +68,37 @@ describe('decompression bombs stream in bounded memory', () => {
     }, 180_000);
   }
 });
+
+describe('the pure-JS zstd decoder (Node 20) walks the framing itself', () => {
+  it('decodes several frames, with and without checksums, around a skippable frame, to the same bytes', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const { Readable } = await import('node:stream');
+    const { pureJsZstdDecompressor: zstdDecompressor } = await import('../../src/image/decompress.js');
+    const a = Buffer.concat([randomBytes(300_000), Buffer.alloc(300_000, 7)]);
+    const b = randomBytes(70_000);
+    const skippable = Buffer.alloc(12);
+    skippable.writeUInt32LE(0x184d2a53, 0);
+    skippable.writeUInt32LE(4, 4);
+    const blob = Buffer.concat([
+      execFileSync('zstd', ['-q', '-c', '-3'], { input: a }),
+      skippable,
+      execFileSync('zstd', ['-q', '-c', '--no-check', '-19'], { input: b }),
+    ]);
+    // Fed in awkward pieces, so every header also arrives split.
+    const pieces = Array.from({ length: Math.ceil(blob.length / 7) }, (_, i) => blob.subarray(i * 7, i * 7 + 7));
+    const out: Buffer[] = [];
+    for await (const c of Readable.from(pieces).pipe(zstdDecompressor())) out.push(c as Buffer);
+    expect(Buffer.concat(out).equals(Buffer.concat([a, b]))).toBe(true);
+  });
+
+  it('refuses a frame that asks for a window over 128 MiB', async () => {
+    const { Readable } = await import('node:stream');
+    const { pureJsZstdDecompressor: zstdDecompressor } = await import('../../src/image/decompress.js');
+    // Frame header: magic, descriptor (no single segment, no checksum), window descriptor 2^(10+21) = 2 GiB.
+    const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0x01, 0x00, 0x00]);
+    const read = async () => {
+      for await (const _ of Readable.from([frame]).pipe(zstdDecompressor())) void _;
+    };
+    await expect(read()).rejects.toThrow(/zstd frame asks for a 2147483648-byte window, more than the 134217728 bytes/);
+  });
+});
