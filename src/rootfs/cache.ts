@@ -1,5 +1,5 @@
-// The root filesystem cache: one ext4 per (image digest, builder version,
-// guest init digest), built once and never modified afterwards; every run
+// The root filesystem cache: one ext4 per (config and layer digests,
+// builder version, guest init digest; see key()), built once and never modified afterwards; every run
 // gets its own writable copy. Layout under <cache>/:
 //   rootfs/<key>/rootfs.ext4, meta.json   finished entries (appear by atomic rename)
 //   rootfs/<key>/spares/*.ext4            ready copies, claimed by rename (warm runs)
