@@ -95,13 +95,19 @@ describe('vmstep pull on a full disk', () => {
   }, 120_000);
 });
 
+/** A small image, an empty cache and the key its root filesystem will have there (for planting locks). */
+async function imageAndCache(name: string): Promise<{ img: string; cacheDir: string; key: string }> {
+  const img = join(tmp.path, name);
+  writeOciLayout(img, { layers: [{ entries: [{ path: 'a', content: 'a' }] }] });
+  const cacheDir = join(tmp.path, `${name}-cache`);
+  const key = await new RootfsCache(cacheDir).key(await resolveImage(`oci:${img}`), init);
+  mkdirSync(join(cacheDir, 'rootfs'), { recursive: true });
+  return { img, cacheDir, key };
+}
+
 describe('cache locks', () => {
   it('takes over a lock whose pid is alive but belongs to another process than the one that wrote it', async () => {
-    const img = join(tmp.path, 'lock-stale');
-    writeOciLayout(img, { layers: [{ entries: [{ path: 'a', content: 'a' }] }] });
-    const cacheDir = join(tmp.path, 'lock-stale-cache');
-    const key = await new RootfsCache(cacheDir).key(await resolveImage(`oci:${img}`), init);
-    mkdirSync(join(cacheDir, 'rootfs'), { recursive: true });
+    const { img, cacheDir, key } = await imageAndCache('lock-stale');
     // This very process's pid, with another start time: what a restarted container leaves.
     writeFileSync(join(cacheDir, 'rootfs', `${key}.lock`), JSON.stringify({ pid: process.pid, start: '1', what: 'an earlier pull' }));
     const prepared = await new RootfsCache(cacheDir).prepare(await resolveImage(`oci:${img}`), { initPath: init });
@@ -111,11 +117,7 @@ describe('cache locks', () => {
   });
 
   it('says what it waits for after a few seconds, and the first Ctrl-C ends the wait with exit 130', async () => {
-    const img = join(tmp.path, 'lock-live');
-    writeOciLayout(img, { layers: [{ entries: [{ path: 'a', content: 'a' }] }] });
-    const cacheDir = join(tmp.path, 'lock-live-cache');
-    const key = await new RootfsCache(cacheDir).key(await resolveImage(`oci:${img}`), init);
-    mkdirSync(join(cacheDir, 'rootfs'), { recursive: true });
+    const { img, cacheDir, key } = await imageAndCache('lock-live');
     const holder = spawn('sleep', ['60']);
     try {
       const lock = join(cacheDir, 'rootfs', `${key}.lock`);
