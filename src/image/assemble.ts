@@ -65,6 +65,8 @@ export function makeLayer(store: BlobStore, d: Descriptor, diffId: string | unde
       if (verified) return stream;
       const v = new DigestVerifier(d.digest, d.size, 'layer');
       stream.on('error', (e) => v.destroy(e));
+      // pipe() does not pass a destroy upstream: a reader that stops early must still close the file.
+      v.on('close', () => stream.destroy());
       return stream.pipe(v);
     },
   };

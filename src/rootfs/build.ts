@@ -10,7 +10,8 @@ import { ImageError, type Image } from '../image/types.js';
 import { Ext4Writer, type Ext4Result, type LayoutOptions } from './ext4-writer.js';
 import { readTar, type TarEntry } from '../image/tar-reader.js';
 import { ACL_XATTRS, BLOCK_SIZE, INODE_XATTR_ROOM, MAX_TIME, MIN_TIME, blockXattrSpace, inodeXattrSpace, posixAclToExt4, splitXattrName, type XattrEntry } from './ext4-format.js';
-import { FsTree, RootfsError, newInode, showName } from './tree.js';
+import { LaterLayers } from './later-layers.js';
+import { FsTree, RootfsError, newInode, showName, type Node } from './tree.js';
 
 /** Bumped whenever the image layout this code writes changes; part of the cache key. */
 export const BUILDER_VERSION = 1;
@@ -74,15 +75,67 @@ export function writeFailure(e: unknown, path: string): unknown {
   return new RootfsError(`writing ${path} failed: ${reason} (${err.code}); free space there (vmstep cache prune) or point VMSTEP_CACHE at a larger disk`);
 }
 
+/** A file whose data was skipped survived to the final tree (kept alive by a hard link): build again writing everything. */
+class SkippedDataSurvived extends Error {}
+
 export async function buildRootfsImage(image: Image, opts: BuildOptions): Promise<Ext4Result> {
   try {
-    return await buildInto(image, opts);
+    try {
+      return await buildInto(image, opts, true);
+    } catch (e) {
+      if (!(e instanceof SkippedDataSurvived)) throw e;
+      return await buildInto(image, opts, false);
+    }
   } catch (e) {
     throw opts.signal?.aborted ? new BuildCancelledError() : writeFailure(e, opts.outPath);
   }
 }
 
-async function buildInto(image: Image, opts: BuildOptions): Promise<Ext4Result> {
+/**
+ * Reads the layers above the first for their entries alone, to learn which
+ * lower files they delete or replace. Best effort: whatever goes wrong here
+ * (a malformed or oversized layer) only means nothing is skipped; the build
+ * itself then reports it.
+ */
+async function scanLaterLayers(image: Image, opts: BuildOptions): Promise<LaterLayers | undefined> {
+  if (image.layers.length < 2) return undefined;
+  const later = new LaterLayers();
+  let entries = 0;
+  let content = 0;
+  const maxEntries = opts.maxEntries ?? 4_000_000;
+  const maxContent = opts.maxContentBytes ?? 64 * 2 ** 30;
+  try {
+    for (let i = 1; i < image.layers.length; i++) {
+      const layerTar = await openLayerTar(await image.layers[i]!.open(), { what: `layer ${i + 1}`, ...(opts.signal ? { signal: opts.signal } : {}) });
+      try {
+        await readTar(layerTar.tar, (e) => {
+          content += e.size;
+          if (++entries > maxEntries || content > maxContent) throw new Error('too large to scan');
+          later.add(i, e.path, e.type === 'dir');
+          return null;
+        });
+      } finally {
+        layerTar.destroy();
+      }
+    }
+  } catch {
+    opts.signal?.throwIfAborted();
+    return undefined;
+  }
+  return later;
+}
+
+/** True when a file whose data was not written is still in the tree. */
+function hasUnwritten(root: Node): boolean {
+  const stack: Node[] = [root];
+  for (let n = stack.pop(); n; n = stack.pop()) {
+    if (n.inode.unwritten) return true;
+    if (n.children) for (const c of n.children.values()) stack.push(c);
+  }
+  return false;
+}
+
+async function buildInto(image: Image, opts: BuildOptions, skipDeleted: boolean): Promise<Ext4Result> {
   const initStat = await stat(opts.initPath).catch(() => null);
   if (!initStat?.isFile()) throw new RootfsError(`guest init ${opts.initPath} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
   const fh = await open(opts.outPath, 'wx');
@@ -97,6 +150,7 @@ async function buildInto(image: Image, opts: BuildOptions): Promise<Ext4Result> 
     // Registry layers download (three at a time) while earlier ones are applied;
     // a failed prefetch is retried, and reported, by the layer's open().
     void prefetchAll(image, 3);
+    const later = skipDeleted ? await scanLaterLayers(image, opts) : undefined;
     for (const [i, layer] of image.layers.entries()) {
       opts.onLayer?.(i, image.layers.length, layer.digest);
       const label = `layer ${i + 1} of ${image.layers.length} (${layer.digest})`;
@@ -113,7 +167,7 @@ async function buildInto(image: Image, opts: BuildOptions): Promise<Ext4Result> 
         await readTar(layerTar.tar, (e) => {
           // Each entry costs memory in the tree: bound it like the content size.
           if (++entries > maxEntries) tree.fail(e.path, `more than ${maxEntries} entries in the image; is it a hostile archive?`);
-          return applyEntry(tree, writer, e, { notes, budget, label });
+          return applyEntry(tree, writer, e, { notes, budget, label, layer: i, later });
         });
         // Nothing built from a layer counts until every byte of its blob was checked.
         await layerTar.finish();
@@ -131,6 +185,7 @@ async function buildInto(image: Image, opts: BuildOptions): Promise<Ext4Result> 
         layerTar.destroy();
       }
     }
+    if (later && hasUnwritten(tree.root)) throw new SkippedDataSurvived();
     // The init goes in last so that no image can replace or shadow it.
     tree.beginLayer(image.layers.length, 'vmstep guest init');
     tree.root.children!.delete('.vmstep');
@@ -163,6 +218,9 @@ interface EntryContext {
   /** Bytes of file content the image may still add (a decompression bomb stops here). */
   budget: { left: number; max: number };
   label: string;
+  layer: number;
+  /** What later layers delete, when known: such files' data is not written. */
+  later: LaterLayers | undefined;
 }
 
 /** The entry's xattrs as ext4 will hold them, each checked against ext4's limits. */
@@ -230,6 +288,10 @@ function applyEntry(tree: FsTree, writer: Ext4Writer, e: TarEntry, ctx: EntryCon
       if (e.size === 0) return null;
       ctx.budget.left -= e.size;
       if (ctx.budget.left < 0) tree.fail(e.path, `the image's files add up to more than ${ctx.budget.max} bytes (the limit for a root filesystem); is the layer a decompression bomb?`);
+      if (ctx.later?.deletesLater(ctx.layer, e.path)) {
+        ino.unwritten = true;
+        return null;
+      }
       const { firstBlock, sink } = writer.beginFile(e.size);
       ino.firstBlock = firstBlock;
       return sink;

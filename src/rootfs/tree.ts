@@ -18,6 +18,8 @@ export interface Inode {
   /** Regular files: size and where their blocks start in the image (contiguous). */
   size: number;
   firstBlock: number;
+  /** A regular file whose data was not written because a later layer deletes it (see later-layers.ts). */
+  unwritten?: boolean;
   symlinkTarget?: Buffer;
   devmajor: number;
   devminor: number;

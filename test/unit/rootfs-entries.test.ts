@@ -1,6 +1,7 @@
 // Layer entries that are legal tar but push at ext4's limits or at the order
 // of whiteouts: each either lands as ext4 can hold it or fails naming the
 // entry and the layer. Images are built here from code.
+import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -122,6 +123,36 @@ describe('zeros cost no disk', () => {
     expect(statSync(img).blocks * 512).toBeLessThan(4 << 20);
     expect(ext4Stat(img, '/zeros')!.size).toBe(64 << 20);
     expect(ext4Cat(img, '/tail').toString('latin1')).toBe(`${'\0'.repeat(5000)}end`);
+    expect(fsck(img).ok).toBe(true);
+  });
+});
+
+describe('data a later layer deletes or replaces is not written', () => {
+  const junk = randomBytes(8 << 20);
+
+  it('leaves out a file a later layer whites out', async () => {
+    const img = await build([[{ path: 'junk', content: junk }, { path: 'keep', content: 'k' }], [{ path: '.wh.junk', content: '' }]]);
+    expect(ext4Ls(img, '/')).not.toContain('junk');
+    expect(ext4Cat(img, '/keep').toString()).toBe('k');
+    expect(statSync(img).blocks * 512).toBeLessThan(4 << 20);
+    expect(fsck(img).ok).toBe(true);
+  });
+
+  it('leaves out a file a later layer replaces, and everything under a directory a later layer makes opaque', async () => {
+    const img = await build([
+      [{ path: 'app', content: junk }, { path: 'd/old', content: junk.subarray(0, 4 << 20) }],
+      [{ path: 'app', content: 'new app' }, { path: 'd/.wh..wh..opq', content: '' }, { path: 'd/new', content: 'n' }],
+    ]);
+    expect(ext4Cat(img, '/app').toString()).toBe('new app');
+    expect(ext4Ls(img, '/d')).toEqual(['new']);
+    expect(statSync(img).blocks * 512).toBeLessThan(4 << 20);
+    expect(fsck(img).ok).toBe(true);
+  });
+
+  it('still writes the data of a deleted name that a hard link keeps alive', async () => {
+    const data = randomBytes(1 << 20);
+    const img = await build([[{ path: 'data', content: data }, { path: 'link', type: 'hardlink', linkname: 'data' }], [{ path: '.wh.data', content: '' }]]);
+    expect(ext4Cat(img, '/link').equals(data)).toBe(true);
     expect(fsck(img).ok).toBe(true);
   });
 });
