@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestVerifier } from './digest.js';
+import { ImageError } from './types.js';
 
 export class BlobCache {
   constructor(readonly root: string) {}
@@ -45,6 +46,11 @@ export class BlobCache {
       await rename(tmp, final);
     } catch (e) {
       await rm(tmp, { force: true });
+      const code = (e as NodeJS.ErrnoException).code;
+      // A full disk is not a network failure: said at once, never retried.
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new ImageError(`writing ${tmp} failed: no space left on the device (${code}); free space there (vmstep cache prune) or point VMSTEP_CACHE at a larger disk`);
+      }
       throw e;
     }
     return final;
