@@ -14,7 +14,7 @@ import { LaterLayers } from './later-layers.js';
 import { FsTree, RootfsError, newInode, showName, type Node } from './tree.js';
 
 /** Bumped whenever the image layout this code writes changes; part of the cache key. */
-export const BUILDER_VERSION = 1;
+export const BUILDER_VERSION = 2;
 export const GUEST_INIT_PATH = '/.vmstep/init';
 
 export interface BuildOptions extends LayoutOptions {
@@ -47,6 +47,8 @@ class BuildNotes {
 }
 
 const maxUid = 2 ** 32 - 1;
+const defaultMaxContentBytes = 64 * 2 ** 30;
+const defaultMaxEntries = 4_000_000;
 
 /** The build was stopped through its signal. */
 export class BuildCancelledError extends RootfsError {
@@ -102,8 +104,8 @@ async function scanLaterLayers(image: Image, opts: BuildOptions): Promise<LaterL
   const later = new LaterLayers();
   let entries = 0;
   let content = 0;
-  const maxEntries = opts.maxEntries ?? 4_000_000;
-  const maxContent = opts.maxContentBytes ?? 64 * 2 ** 30;
+  const maxEntries = opts.maxEntries ?? defaultMaxEntries;
+  const maxContent = opts.maxContentBytes ?? defaultMaxContentBytes;
   try {
     for (let i = 1; i < image.layers.length; i++) {
       const layerTar = await openLayerTar(await image.layers[i]!.open(), { what: `layer ${i + 1}`, ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -144,9 +146,10 @@ async function buildInto(image: Image, opts: BuildOptions, skipDeleted: boolean)
     const writer = new Ext4Writer(fh);
     const tree = new FsTree();
     let entries = 0;
-    const maxEntries = opts.maxEntries ?? 4_000_000;
+    const maxEntries = opts.maxEntries ?? defaultMaxEntries;
     const notes = new BuildNotes();
-    const budget = { left: opts.maxContentBytes ?? 64 * 2 ** 30, max: opts.maxContentBytes ?? 64 * 2 ** 30 };
+    const maxContent = opts.maxContentBytes ?? defaultMaxContentBytes;
+    const budget = { left: maxContent, max: maxContent };
     // Registry layers download (three at a time) while earlier ones are applied;
     // a failed prefetch is retried, and reported, by the layer's open().
     void prefetchAll(image, 3);
