@@ -17,6 +17,8 @@ next "vmstep run" of it starts at once. Prints the image's digest.
 
 Options:
 ${formatOptions(PULL_OPTIONS)}
+Exit status: 0; 125 when the pull failed (one line saying why); 130 when
+Ctrl-C or SIGTERM stopped it. Either way nothing partial is left in the cache.
 `;
 
 export async function pullCommand(argv: string[], io: CliIo): Promise<number> {
