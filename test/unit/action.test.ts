@@ -285,6 +285,8 @@ describe('the action', () => {
     ['a password without a user name', { image: 'img', 'registry-password': 'p' }, 'registry credentials are incomplete: input "registry-username" is missing'],
     ['a relative workdir', { image: 'img', workdir: 'src' }, 'input "workdir" "src" is not an absolute path'],
     ['a bad artifact name', { image: 'img', 'artifact-name': 'a/b' }, 'input "artifact-name" "a/b" holds a character artifacts cannot have'],
+    ['a bad threshold outside benchmark mode', { image: 'img', threshold: 'abc' }, 'input "threshold" "abc" is not a percentage; write it as 5 or 5%25'],
+    ['a bad test outside benchmark mode', { image: 'img', test: 'chi' }, 'input "test" "chi" is not a test; use one of percentage, t-test, mann-whitney'],
   ])('refuses %s with one annotation and runs nothing', async (_what, values, message) => {
     inputs(values);
     const engine = fakeEngine(async () => ({}));
@@ -295,5 +297,30 @@ describe('the action', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(`::error::vmstep: ${message}`);
     expect(outputs()['exit-code']).toBe('125');
+  });
+
+  it('names the image in the failure summary when another input is the bad one', async () => {
+    inputs({ image: 'ghcr.io/o/bench:pr', 'allow-failure': 'maybe' });
+    await run({ runImage: fakeEngine(async () => ({})).runImage });
+    expect(process.exitCode).toBe(1);
+    expect(summary()).toContain('`ghcr.io/o/bench:pr` did not run');
+    expect(summary()).not.toContain('(no image)');
+  });
+
+  it('warns that benchmark settings do nothing when benchmark mode is off, and runs the command once', async () => {
+    inputs({ image: 'img', test: 'mann-whitney', threshold: '10%', 'metrics-format': 'bmf', 'fail-on-regression': 'true' });
+    const engine = fakeEngine(async () => ({}));
+    await run({ runImage: engine.runImage });
+    expect(engine.calls).toHaveLength(1);
+    expect(log.split('\n').filter((l) => l.startsWith('::warning::'))).toEqual([
+      '::warning::vmstep: input "threshold", input "fail-on-regression" and input "metrics-format" do nothing outside benchmark mode; turn it on with input "repeat" over 1, "warmup", a baseline or "metrics-file", or remove them',
+    ]);
+    expect(process.exitCode).toBeUndefined();
+  });
+
+  it('says nothing about benchmark inputs left at their defaults', async () => {
+    inputs({ image: 'img', test: 'mann-whitney', threshold: '5', 'metrics-format': 'auto', 'fail-on-regression': 'false' });
+    await run({ runImage: fakeEngine(async () => ({})).runImage });
+    expect(log).not.toContain('::warning::');
   });
 });
