@@ -70,6 +70,36 @@ export interface ValidateContext {
   hostMemoryBytes?: number;
 }
 
+/**
+ * Refuses an image reference that cannot be right, with the fix. A path
+ * without a transport (`./image`, `/tmp/bench.tar`, `bench.tar`) would be
+ * read as a registry name ("./image" as registry "."): say which transport
+ * the thing on disk needs instead.
+ */
+export function checkImageReference(image: string, cwd: string): void {
+  const transport = /^(oci|oci-archive|docker-archive|docker-daemon|docker):/.test(image);
+  const pathLike = /^(\.\.?(\/|$)|\/|~)/.test(image);
+  const archiveLike = /\.(tar|tar\.gz|tgz|tar\.zst)$/i.test(image);
+  if (!transport && (pathLike || archiveLike)) {
+    const st = statSync(resolve(cwd, image), { throwIfNoEntry: false });
+    if (st?.isDirectory()) {
+      throw new VmstepError(`image "${image}" is a directory, not an image name`, `for an OCI layout directory write oci:${image}`);
+    }
+    if (st) {
+      throw new VmstepError(`image "${image}" is a file, not an image name`, `write docker-archive:${image} for the output of docker save, or oci-archive:${image} for an OCI archive`);
+    }
+    if (pathLike) {
+      throw new VmstepError(`image "${image}" looks like a path, and nothing is there`, 'check the path, and name its kind: oci:DIR, oci-archive:FILE or docker-archive:FILE');
+    }
+  }
+  try {
+    parseReference(image);
+  } catch (err) {
+    if (err instanceof ImageError) throw new VmstepError(err.message, '', { cause: err });
+    throw err;
+  }
+}
+
 export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOptions {
   const names = ctx.style === 'cli' ? CLI_NAMES : ACTION_NAMES;
   const name = (k: string) => names[k] ?? k;
@@ -82,12 +112,7 @@ export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOpti
   if (image === '') {
     throw new VmstepError(`no image given (${name('image')})`, ctx.style === 'cli' ? 'usage: vmstep run [OPTIONS] IMAGE [COMMAND [ARG...]]' : 'set the "image" input, e.g. image: alpine:3.20');
   }
-  try {
-    parseReference(image);
-  } catch (err) {
-    if (err instanceof ImageError) throw new VmstepError(err.message, '', { cause: err });
-    throw err;
-  }
+  checkImageReference(image, cwd);
 
   const entrypoint = input.entrypoint === undefined ? null : checkStrings(input.entrypoint, name('entrypoint'));
   const command = checkStrings(input.command ?? [], name('command'));

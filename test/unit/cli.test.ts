@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -211,6 +211,22 @@ describe('vmstep: every bad input gives one clear line and 125', () => {
     expect(h.stderr.text).toMatch(expected);
     expect(h.seen).toEqual([]);
     if (argv.length > 0) expect(h.stderr.text.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('vmstep: an image given as a path without its transport', () => {
+  it.each<[string[], string]>([
+    [['pull', './image'], 'vmstep: error: image "./image" is a directory, not an image name; for an OCI layout directory write oci:./image'],
+    [['run', './image', 'true'], 'vmstep: error: image "./image" is a directory, not an image name; for an OCI layout directory write oci:./image'],
+    [['pull', 'bench.tar'], 'vmstep: error: image "bench.tar" is a file, not an image name; write docker-archive:bench.tar for the output of docker save, or oci-archive:bench.tar for an OCI archive'],
+    [['bench', './missing'], 'vmstep: error: image "./missing" looks like a path, and nothing is there; check the path, and name its kind: oci:DIR, oci-archive:FILE or docker-archive:FILE'],
+  ])('vmstep %j says which transport to write', async (argv, line) => {
+    const h = harness();
+    mkdirSync(join(h.cwd, 'image'));
+    writeFileSync(join(h.cwd, 'bench.tar'), '');
+    expect(await h.run(...argv)).toBe(125);
+    expect(h.stderr.text).toBe(`${line}\n`);
+    expect(h.seen).toEqual([]);
   });
 });
 
