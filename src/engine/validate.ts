@@ -71,12 +71,12 @@ export interface ValidateContext {
 }
 
 /**
- * Refuses an image reference that cannot be right, with the fix. A path
+ * Refuses a path given as an image without its transport, with the fix. A path
  * without a transport (`./image`, `/tmp/bench.tar`, `bench.tar`) would be
  * read as a registry name ("./image" as registry "."): say which transport
  * the thing on disk needs instead.
  */
-export function checkImageReference(image: string, cwd: string): void {
+export function refuseUntypedPath(image: string, cwd: string): void {
   const transport = /^(oci|oci-archive|docker-archive|docker-daemon|docker):/.test(image);
   const pathLike = /^(\.\.?(\/|$)|\/|~)/.test(image);
   const archiveLike = /\.(tar|tar\.gz|tgz|tar\.zst)$/i.test(image);
@@ -92,12 +92,6 @@ export function checkImageReference(image: string, cwd: string): void {
       throw new VmstepError(`image "${image}" looks like a path, and nothing is there`, 'check the path, and name its kind: oci:DIR, oci-archive:FILE or docker-archive:FILE');
     }
   }
-  try {
-    parseReference(image);
-  } catch (err) {
-    if (err instanceof ImageError) throw new VmstepError(err.message, '', { cause: err });
-    throw err;
-  }
 }
 
 export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOptions {
@@ -112,7 +106,13 @@ export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOpti
   if (image === '') {
     throw new VmstepError(`no image given (${name('image')})`, ctx.style === 'cli' ? 'usage: vmstep run [OPTIONS] IMAGE [COMMAND [ARG...]]' : 'set the "image" input, e.g. image: alpine:3.20');
   }
-  checkImageReference(image, cwd);
+  refuseUntypedPath(image, cwd);
+  try {
+    parseReference(image);
+  } catch (err) {
+    if (err instanceof ImageError) throw new VmstepError(err.message, '', { cause: err });
+    throw err;
+  }
 
   const entrypoint = input.entrypoint === undefined ? null : checkStrings(input.entrypoint, name('entrypoint'));
   const command = checkStrings(input.command ?? [], name('command'));
