@@ -6,6 +6,8 @@ import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, read
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { chooseVcpuCpus, hostTopology } from './bench-pinning.js';
+import { checkCacheDir } from './cache.js';
+import { VmstepError } from './errors.js';
 import { currentUserName, kvmAccessProblem } from './kvm-access.js';
 import { formatBytes } from './units.js';
 import { probeKvm, shippedFile } from './vm-port.js';
@@ -218,6 +220,7 @@ function pinningCheck(root: string): Check {
 
 function cacheCheck(dir: string): Check {
   try {
+    checkCacheDir(dir);
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.W_OK);
     const fs = statfsSync(dir);
@@ -227,6 +230,7 @@ function cacheCheck(dir: string): Check {
     }
     return { name: 'cache', status: 'ok', detail: `${dir} (${formatBytes(free)} free)` };
   } catch (err) {
+    if (err instanceof VmstepError) return { name: 'cache', status: 'fail', detail: err.message, fix: err.fix };
     return { name: 'cache', status: 'fail', detail: `${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, fix: 'set VMSTEP_CACHE to a writable directory' };
   }
 }

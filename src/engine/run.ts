@@ -14,6 +14,7 @@ import { checkImageReference, defaultCacheDir, resolveImage, type Image, type Im
 import { RootfsCache } from '../rootfs/index.js';
 import { initPath, kernelPath } from './assets.js';
 import { ConsoleFollower } from './console.js';
+import { checkCacheDir } from './cache.js';
 import { checkKvm } from './kvm-check.js';
 import { EXIT_TIMEOUT, VmstepError } from './errors.js';
 import { createScratchDir, processStartTicks } from './leftovers.js';
@@ -49,6 +50,7 @@ export class RunCancelledError extends VmstepError {
 export async function runImage(options: RunOptions, events: RunEvents = {}, control: RunControl = {}): Promise<RunResult> {
   const started = performance.now();
   const cacheDir = options.cacheDir ?? defaultCacheDir();
+  checkCacheDir(cacheDir);
   const scratchDir = createScratchDir(options.scratchRoot);
   const resources: RunResources = { scratchDir, cacheDir };
   const report = (r: RunResources | null) => quietly(() => events.resources?.(r && { ...r }));

@@ -230,6 +230,34 @@ describe('vmstep: an image given as a path without its transport', () => {
   });
 });
 
+describe('vmstep: the cache directory', () => {
+  it.each([[['cache', 'ls']], [['cache', 'prune']], [['pull', 'busybox']], [['doctor']]])('vmstep %j names VMSTEP_CACHE and the fix when it is a file', async (argv) => {
+    const h = harness();
+    const file = join(h.cwd, 'not-a-dir');
+    writeFileSync(file, '');
+    h.io.env.VMSTEP_CACHE = file;
+    const code = await h.run(...argv);
+    const out = h.stdout.text + h.stderr.text;
+    expect(out).toContain(`the cache directory ($VMSTEP_CACHE, default ~/.cache/vmstep) cannot be used: ${file} is not a directory`);
+    expect(out).toContain('point VMSTEP_CACHE at a directory (it is created when missing), or unset it');
+    expect(out).not.toContain('ENOTDIR');
+    if (argv[0] !== 'doctor') expect(code).toBe(125);
+  });
+
+  it('says that prune --max-size keeps the unpacked guest kernel, and how to remove it', async () => {
+    const h = harness();
+    const cache = join(h.cwd, 'cache');
+    mkdirSync(join(cache, 'kernel', 'abc123'), { recursive: true });
+    writeFileSync(join(cache, 'kernel', 'abc123', 'vmlinux'), Buffer.alloc(64 * 1024, 1));
+    h.io.env.VMSTEP_CACHE = cache;
+    expect(await h.run('cache', 'prune', '--max-size', '1K')).toBe(0);
+    expect(h.stdout.text).toMatch(/^kept the unpacked guest kernel \(\d+(\.\d+)? KiB\) beyond --max-size: every run needs one; "vmstep cache prune" without --max-size removes it too$/m);
+    h.stdout.text = '';
+    expect(await h.run('cache', 'prune')).toBe(0);
+    expect(h.stdout.text).not.toContain('kept the unpacked guest kernel');
+  });
+});
+
 describe('vmstep: help and version', () => {
   it.each([['--help'], ['help'], ['run', '--help'], ['help', 'run'], ['pull', '-h'], ['cache', '--help'], ['doctor', '--help']])('vmstep %j prints help on stdout', async (...argv) => {
     const h = harness();
