@@ -3,7 +3,11 @@
 // VMSTEP_INIT). The guest kernel: --kernel / the `kernel` input, else
 // $VMSTEP_KERNEL, else the gzip'd vmlinux shipped in dist/. A gzip'd kernel is unpacked once into
 // the cache, under the hash of its bytes, so every later run boots straight
-// from the cached ELF and two versions of vmstep never share a file.
+// from the cached ELF and two versions of vmstep never share a file. The
+// cache is vmstep's own ($VMSTEP_CACHE), not the runner's tool cache
+// (@actions/tool-cache): the CLI and the action then share one copy, `vmstep
+// cache ls/prune` sees it, and hosted runners, whose tool cache does not
+// outlive the job either, lose nothing.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
