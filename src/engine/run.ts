@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GuestError, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec } from '../guest/index.js';
+import { GuestError, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec } from '../session/index.js';
 import { checkImageReference, defaultCacheDir, resolveImage, type Image, type ImageConfig, type ProgressEvent } from '../image/index.js';
 import { RootfsCache } from '../rootfs/index.js';
 import { initPath, kernelPath } from './assets.js';
@@ -274,7 +274,7 @@ function pinningReport(choice: ReturnType<typeof chooseVcpuCpus>, vm: VmHandle):
   return { pinned: false, cpus: [], reason: 'the VM launcher does not pin vCPU threads' };
 }
 
-/** The run spec from the image's config and the user's overrides (docker run semantics, src/guest/command.ts). */
+/** The run spec from the image's config and the user's overrides (docker run semantics, src/session/command.ts). */
 function buildSpec(config: ImageConfig, options: RunOptions): RunSpec {
   try {
     return runSpecFromImage(
