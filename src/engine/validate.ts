@@ -7,21 +7,13 @@ import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { ImageError, parseReference } from '../image/index.js';
 import { parseEnvAssignment, readEnvFile, type HostEnv } from './env.js';
+import { LIMITS } from '../limits.js';
 import { VmstepError } from './errors.js';
 import type { RunInput, RunOptions } from './types.js';
 import { formatBytes, parseDuration, parseSize } from './units.js';
 
 /** How the face names its options: `--memory` (cli) or input "memory" (action). */
 export type OptionStyle = 'cli' | 'action';
-
-export const LIMITS = {
-  /** The VMM describes CPUs in an MP table; beyond 32 nobody benchmarks in a microVM. */
-  maxVcpus: 32,
-  minMemoryMiB: 32,
-  defaultMemoryMiB: 1024,
-  /** The root disk must hold the image plus ext4's own metadata. */
-  minDiskBytes: 16 * 2 ** 20,
-} as const;
 
 const CLI_NAMES: Record<string, string> = {
   image: 'IMAGE',
