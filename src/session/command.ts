@@ -91,7 +91,7 @@ export function resolveUser(image: ImageCommandConfig, override?: string): strin
   return override || image.User || '';
 }
 
-export interface RunOptions extends CommandOverrides {
+export interface CommandOptions extends CommandOverrides {
   /** Variables to set on top of the image's Env. */
   env?: Readonly<Record<string, string>> | readonly string[];
   workdir?: string;
@@ -104,7 +104,7 @@ export interface RunOptions extends CommandOverrides {
 }
 
 /** The run spec for an image config and the user's options. */
-export function runSpecFromImage(image: ImageCommandConfig, options: RunOptions = {}): RunSpec {
+export function runSpecFromImage(image: ImageCommandConfig, options: CommandOptions = {}): RunSpec {
   const hostname = options.hostname ?? 'vmstep';
   const spec: RunSpec = {
     argv: resolveArgv(image, options),

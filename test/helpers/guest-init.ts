@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { listenForGuest } from '../../src/session/listener.js';
-import { startGuestSession, type GuestSessionOptions, type RunResult } from '../../src/session/session.js';
+import { startGuestSession, type GuestSessionOptions, type SessionResult } from '../../src/session/session.js';
 import type { RunSpec } from '../../src/session/messages.js';
 import { FrameDecoder, type Frame } from '../../src/session/protocol.js';
 import type { Socket } from 'node:net';
@@ -72,7 +72,7 @@ export async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
 export interface TestModeRun {
   stdout: Buffer;
   stderr: Buffer;
-  result: RunResult;
+  result: SessionResult;
   /** Guest init's own exit and console output. */
   init: { code: number | null; signal: NodeJS.Signals | null; output: string };
 }
