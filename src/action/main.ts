@@ -38,7 +38,6 @@ const PHASE_TITLE: Record<Phase, string> = {
   rootfs: 'Prepare root filesystem',
   boot: 'Boot the VM',
   command: 'Run',
-  outputs: 'Return files',
 };
 
 export async function run(deps: ActionDeps = {}): Promise<void> {
