@@ -91,16 +91,10 @@ export function resolveUser(image: ImageCommandConfig, override?: string): strin
   return override || image.User || '';
 }
 
-export interface CommandOptions extends CommandOverrides {
+/** The spec's settings, as the user gives them: argv comes from the image and the overrides, env is merged onto the image's. */
+export interface CommandOptions extends CommandOverrides, Omit<Partial<RunSpec>, 'argv' | 'env'> {
   /** Variables to set on top of the image's Env. */
   env?: Readonly<Record<string, string>> | readonly string[];
-  workdir?: string;
-  user?: string;
-  hostname?: string;
-  outputs?: string[];
-  maxFileBytes?: number;
-  maxFiles?: number;
-  privileged?: boolean;
 }
 
 /** The run spec for an image config and the user's options. */
