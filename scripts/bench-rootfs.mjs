@@ -1,5 +1,5 @@
 // @ts-check
-// Root filesystem benchmark (issue 5), side by side in one run:
+// Root filesystem benchmark, side by side in one run:
 //   cold: registry image -> ext4, vmstep (resolveImage + RootfsCache.prepare,
 //         fresh cache) against `skopeo copy` + `umoci unpack` + `mkfs.ext4 -d`
 //   warm: cached image -> ready per-run root filesystem (RootfsCache.prepare)

@@ -1,7 +1,7 @@
 /*
  * The host-guest protocol's numbers, as docs/protocol.md specifies them.
  * test/unit/protocol.test.ts reads this file and checks that
- * src/guest/protocol.ts agrees with every value, so the two sides cannot
+ * src/session/protocol.ts agrees with every value, so the two sides cannot
  * drift apart silently.
  */
 #ifndef VMSTEP_PROTOCOL_H

@@ -96,17 +96,23 @@ int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char
 		spec->envc = 0; /* an empty, NULL-terminated environment */
 	if (!spec->env)
 		return fail(err, errlen, "out of memory", NULL);
-	if (!spec->workdir || !spec->workdir[0])
+	if (!spec->workdir || !spec->workdir[0]) {
+		free(spec->workdir);
 		spec->workdir = strdup("/");
+		if (!spec->workdir)
+			return fail(err, errlen, "out of memory", NULL);
+	}
 	if (spec->workdir[0] != '/') {
 		snprintf(err, errlen, "the working directory '%s' is not an absolute path", spec->workdir);
 		return -1;
 	}
 	if (!spec->user)
 		spec->user = strdup("");
-	if (!spec->hostname || !spec->hostname[0])
+	if (!spec->hostname || !spec->hostname[0]) {
+		free(spec->hostname);
 		spec->hostname = strdup("vmstep");
-	if (!spec->workdir || !spec->user || !spec->hostname)
+	}
+	if (!spec->user || !spec->hostname)
 		return fail(err, errlen, "out of memory", NULL);
 	return 0;
 }

@@ -2,7 +2,7 @@
 // Every artifact the project builds, with the inputs its cache key hashes.
 // `npm test`, `npm run demo` and `npm run build` all come through here, so a
 // second run of any of them rebuilds nothing.
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cachedBuild, fileDigest, hashInputs, hashTree, log, repoRoot } from './cache.mjs';
 import { toolVersion } from './deps.mjs';
@@ -62,17 +62,31 @@ export const native = () => scripted('native', [toolVersion('g++'), toolVersion(
 /** Guest init, a static binary. */
 export const guestInit = () => scripted('guest', [toolVersion('musl-gcc')]);
 
+/**
+ * The first two lines of dist/cli.js, the file npm links as the `vmstep`
+ * command: a shell script for the kernel, comments for Node. Node looks for
+ * --env-file (and --env-file-if-exists) among all of its arguments, those
+ * after the script included, and stops only at a `--`: with the usual
+ * `#!/usr/bin/env node` line, `vmstep run --env-file FILE` made Node read
+ * FILE itself and exit 9 before vmstep ran. Starting Node as
+ * `node -- SCRIPT ARGS` leaves every argument to vmstep. (`env -S node --`
+ * would say the same in one line, but busybox's env has no -S.)
+ */
+export const CLI_LAUNCHER = `#!/bin/sh\n':' //; exec node -- "$0" "$@"\n`;
+
 /** The JS bundles (ncc), one per entry point. */
 export function bundle() {
   const entries = ['index', 'post', 'cli'];
   return cachedBuild({
     name: 'bundle',
-    hash: hashInputs(['src', 'package-lock.json', 'tsconfig.json'], [process.version]),
+    hash: hashInputs(['src', 'package-lock.json', 'tsconfig.json'], [process.version, CLI_LAUNCHER]),
     build: async (out) => {
       for (const entry of entries) {
         const tmp = join(out, `.${entry}`);
         await run(join(repoRoot, 'node_modules', '.bin', 'ncc'), ['build', `src/${entry}.ts`, '-o', tmp, '--quiet', '--target', 'es2022'], { cwd: repoRoot });
-        renameSync(join(tmp, 'index.js'), join(out, `${entry}.js`));
+        let js = readFileSync(join(tmp, 'index.js'), 'utf8');
+        if (entry === 'cli') js = CLI_LAUNCHER + js.replace(/^#!.*\n/, '');
+        writeFileSync(join(out, `${entry}.js`), js, { mode: entry === 'cli' ? 0o755 : 0o644 });
         rmSync(tmp, { recursive: true, force: true });
       }
     },

@@ -5,14 +5,13 @@
 // files in the results directory), so no workflow command can come from it.
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { validateBenchInput, type BenchInput } from '../engine/bench-options.js';
+import { idleBenchSettings, validateBenchInput, type BenchInput } from '../engine/bench-options.js';
 import { runBench, type BenchResult } from '../engine/bench.js';
 import type { runImage } from '../engine/run.js';
 import type { RunOptions, RunResources } from '../engine/types.js';
 import { formatMs } from '../engine/units.js';
-import { artifactUrl, canUploadArtifacts, type ArtifactUploader } from './artifact.js';
+import { listFiles, uploadArtifact, type ArtifactUploader } from './artifact.js';
 import { renderBenchSummary } from './bench-summary.js';
-import { listFiles } from './main.js';
 
 export interface BenchStep {
   input: BenchInput;
@@ -28,6 +27,7 @@ export interface BenchStep {
 
 export async function runBenchStep(step: BenchStep): Promise<void> {
   const settings = validateBenchInput({ ...step.input, resultsDir: join(step.runDir, 'bench') }, { style: 'action', cwd: step.env.GITHUB_WORKSPACE || process.cwd() });
+  for (const warning of idleBenchSettings(settings, 'action')) core.warning(`vmstep: ${warning}`);
   core.info(
     `vmstep: benchmark: ${settings.repeat} runs per image after ${settings.warmup} warm-up, ` +
       `${settings.baseline === null ? 'no baseline' : settings.baseline.kind === 'image' ? `baseline image ${settings.baseline.image}, interleaved` : `baseline file ${settings.baseline.path}`}, ` +
@@ -59,7 +59,8 @@ export async function runBenchStep(step: BenchStep): Promise<void> {
   core.info(`vmstep: ${result.pinning.pinned ? `vCPUs pinned to host CPU ${result.pinning.cpus.join(', ')}` : `vCPUs not pinned: ${result.pinning.reason}`}`);
   setBenchOutputs(result);
 
-  const artifact = step.artifactName ? await uploadResults(step, result) : null;
+  const dir = result.settings.resultsDir;
+  const artifact = step.artifactName ? await uploadArtifact(step.artifactName, dir, listFiles(dir), step.env, step.upload) : null;
   await core.summary.addRaw(renderBenchSummary({ result, failOnRegression: settings.failOnRegression, artifact })).write();
 
   if (!result.regressed) return;
@@ -80,23 +81,4 @@ function setBenchOutputs(r: BenchResult): void {
   core.setOutput('bench-github-action-benchmark', r.files.smallerIsBetter);
   core.setOutput('bench-github-action-benchmark-bigger', r.files.biggerIsBetter);
   core.setOutput('bench-chart', r.files.chart);
-}
-
-async function uploadResults(step: BenchStep, result: BenchResult): Promise<{ name: string; uploaded: boolean; url?: string }> {
-  const name = step.artifactName!;
-  const dir = result.settings.resultsDir;
-  if (!canUploadArtifacts(step.env)) {
-    core.notice(`vmstep: artifact upload skipped: not running on GitHub Actions (no ACTIONS_RUNTIME_TOKEN); the files are in ${dir}`);
-    return { name, uploaded: false };
-  }
-  try {
-    const files = listFiles(dir);
-    const { id } = await step.upload(name, files, dir);
-    const url = artifactUrl(step.env, id);
-    core.info(`vmstep: uploaded ${files.length} files as the artifact "${name}"${url ? ` (${url})` : ''}`);
-    return { name, uploaded: true, ...(url ? { url } : {}) };
-  } catch (e) {
-    core.warning(`vmstep: uploading the artifact "${name}" failed: ${(e as Error).message}; the files are in ${dir}`);
-    return { name, uploaded: false };
-  }
 }

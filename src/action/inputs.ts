@@ -3,12 +3,17 @@
 // be tested without a runner. Sizes, durations and the rest are checked by
 // the engine's validateRunInput, with the inputs named as a workflow spells
 // them.
+//
+// Benchmark mode is on only when an input asks for more than one run or for
+// a comparison (repeat over 1, warmup, a baseline, a metrics file); `test`,
+// `threshold` and `metrics-format` have defaults the runner always passes,
+// so they alone never turn it on. Without it the step runs the command once,
+// and those inputs, still checked, only earn a warning when set.
 import { parseEnvLines } from '../engine/env.js';
 import { VmstepError } from '../engine/errors.js';
 import { splitShellWords } from '../engine/shell.js';
 import type { RunInput } from '../engine/types.js';
-import type { BenchInput } from '../engine/bench-options.js';
-import { readBenchInputs } from './bench-inputs.js';
+import { idleBenchSettings, validateBenchInput, type BenchInput } from '../engine/bench-options.js';
 
 export interface ActionInputs {
   run: RunInput;
@@ -19,6 +24,8 @@ export interface ActionInputs {
   secrets: string[];
   /** Benchmark mode's inputs, or null when the step runs the command once. */
   bench: BenchInput | null;
+  /** Inputs that were set but do nothing in this step, one line each. */
+  warnings: string[];
 }
 
 export type GetInput = (name: string) => string;
@@ -81,11 +88,31 @@ export function readActionInputs(getInput: GetInput, hostEnv: NodeJS.ProcessEnv 
   if (artifactName !== '' && /["<>|*?\\/:\r\n]/.test(artifactName)) {
     throw new VmstepError(`input "artifact-name" "${artifactName}" holds a character artifacts cannot have`, 'use letters, digits, dots, dashes and underscores (no " : < > | * ? \\ /)');
   }
+  const bench = readBenchInputs(getInput);
   return {
     run,
     artifactName: artifactName === '' ? null : artifactName,
     allowFailure: parseBoolean(get('allow-failure'), 'allow-failure'),
     secrets: password !== '' ? [password] : [],
-    bench: readBenchInputs(getInput),
+    bench: bench.on ? bench.input : null,
+    warnings: bench.on ? [] : idleBenchSettings(validateBenchInput(bench.input, { style: 'action' }), 'action', false),
   };
+}
+
+function readBenchInputs(getInput: GetInput): { input: BenchInput; on: boolean } {
+  const get = (name: string) => getInput(name).trim();
+  const repeat = get('repeat');
+  const input: BenchInput = {
+    repeat,
+    warmup: get('warmup'),
+    baselineImage: get('baseline-image'),
+    baselineFile: get('baseline-file'),
+    metricsFile: get('metrics-file'),
+    metricsFormat: get('metrics-format'),
+    test: get('test'),
+    threshold: get('threshold'),
+    failOnRegression: parseBoolean(get('fail-on-regression'), 'fail-on-regression'),
+  };
+  const on = (repeat !== '' && repeat !== '1') || input.warmup !== '' || input.baselineImage !== '' || input.baselineFile !== '' || input.metricsFile !== '';
+  return { input, on };
 }

@@ -3,7 +3,7 @@
 // only reports events. Tests call run() with a stand-in engine; the entry
 // (src/index.ts) calls it with the real one.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import * as core from '@actions/core';
 import { EXIT_VMSTEP_FAILED, describeFailure } from '../engine/errors.js';
@@ -14,7 +14,7 @@ import type { Phase, RunOptions, RunResources, RunResult } from '../engine/types
 import { formatMs } from '../engine/units.js';
 import { validateRunInput } from '../engine/validate.js';
 import { VMSTEP_VERSION } from '../engine/version.js';
-import { artifactUrl, canUploadArtifacts, uploadWithActionsArtifact, type ArtifactUploader } from './artifact.js';
+import { listFiles, uploadArtifact, uploadWithActionsArtifact, type ArtifactUploader } from './artifact.js';
 import { runBenchStep } from './bench.js';
 import { readActionInputs } from './inputs.js';
 import { LinePrefixer } from './line-prefixer.js';
@@ -38,7 +38,6 @@ const PHASE_TITLE: Record<Phase, string> = {
   rootfs: 'Prepare root filesystem',
   boot: 'Boot the VM',
   command: 'Run',
-  outputs: 'Return files',
 };
 
 export async function run(deps: ActionDeps = {}): Promise<void> {
@@ -51,9 +50,11 @@ export async function run(deps: ActionDeps = {}): Promise<void> {
   // (the guest is untrusted: it must not set outputs, masks or annotations).
   const guard = new CommandGuard(stdout);
   try {
+    // Named in the failure summary even when another input is the bad one.
+    image = core.getInput('image');
     const inputs = readActionInputs((name) => core.getInput(name, { trimWhitespace: false }), env);
     for (const secret of inputs.secrets) core.setSecret(secret);
-    image = inputs.run.image;
+    for (const warning of inputs.warnings) core.warning(`vmstep: ${warning}`);
 
     const runDir = mkdtempSync(join(runnerTemp(env), 'vmstep-'));
     const options = validateRunInput(
@@ -152,25 +153,7 @@ async function report(result: RunResult, options: RunOptions, allowFailure: bool
   core.setOutput('image-digest', result.image.digest);
   if (out.truncated) core.notice(`vmstep: the stdout output holds the last ${OUTPUT_TEXT_LIMIT} of ${out.totalBytes} bytes; all of it is in ${result.stdoutFile}`);
 
-  let artifact: { name: string; uploaded: boolean; url?: string } | null = null;
-  if (artifactName) {
-    if (canUploadArtifacts(env)) {
-      const files = listFiles(runDir).filter((f) => !relative(runDir, f).startsWith('vmstep-run-'));
-      try {
-        const { id } = await upload(artifactName, files, runDir);
-        const url = artifactUrl(env, id);
-        artifact = { name: artifactName, uploaded: true, ...(url ? { url } : {}) };
-        core.info(`vmstep: uploaded ${files.length} files as the artifact "${artifactName}"${url ? ` (${url})` : ''}`);
-      } catch (e) {
-        // The run itself succeeded; a failed upload is reported, not fatal.
-        artifact = { name: artifactName, uploaded: false };
-        core.warning(`vmstep: uploading the artifact "${artifactName}" failed: ${(e as Error).message}; the files are in ${runDir}`);
-      }
-    } else {
-      artifact = { name: artifactName, uploaded: false };
-      core.notice(`vmstep: artifact upload skipped: not running on GitHub Actions (no ACTIONS_RUNTIME_TOKEN); the files are in ${runDir}`);
-    }
-  }
+  const artifact = artifactName ? await uploadArtifact(artifactName, runDir, listFiles(runDir).filter((f) => !relative(runDir, f).startsWith('vmstep-run-')), env, upload) : null;
 
   await core.summary
     .addRaw(renderSummary({ result, stdoutTail: tailOfFile(result.stdoutFile, OUTPUT_TEXT_LIMIT, 'stdout').text.replace(/^\[vmstep: [^\n]*\n/, ''), stdoutTruncated: out.truncated, timeoutMs: options.timeoutMs, allowFailure, artifact }))
@@ -184,17 +167,6 @@ async function report(result: RunResult, options: RunOptions, allowFailure: bool
   if (failure === null) return;
   if (allowFailure) core.warning(`vmstep: ${failure}; allowed to fail (allow-failure: true)`);
   else core.setFailed(`vmstep: ${failure}; see the step log and the stdout/stderr outputs (set allow-failure: true to let the job go on)`);
-}
-
-export function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (st?.isDirectory()) out.push(...listFiles(p));
-    else if (st?.isFile()) out.push(p);
-  }
-  return out;
 }
 
 /**

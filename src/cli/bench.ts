@@ -4,7 +4,7 @@
 // goes to stderr. Each run's stdout and stderr are kept as files in the
 // results directory rather than printed: twenty runs of the same output help
 // nobody. Exit status 1 on a regression with --fail-on-regression.
-import { validateBenchInput, type BenchInput } from '../engine/bench-options.js';
+import { idleBenchSettings, validateBenchInput, type BenchInput } from '../engine/bench-options.js';
 import { runBench } from '../engine/bench.js';
 import { RunCancelledError } from '../engine/run.js';
 import { formatMs } from '../engine/units.js';
@@ -73,18 +73,35 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
     if (v !== undefined) input[key] = v;
   }
   const settings = validateBenchInput(input, { style: 'cli', cwd: io.cwd });
+  for (const w of idleBenchSettings(settings, 'cli')) io.stderr.write(`vmstep: warning: ${w}\n`);
 
+  // Progress is "run N/M ... TIME" on one line: a warning or the error that
+  // interrupts it starts a line of its own, and nothing else adds one.
+  let lineOpen = false;
+  const endLine = () => {
+    if (lineOpen) note('\n');
+    lineOpen = false;
+  };
   let result;
   try {
     result = await runBench(
       head,
       settings,
       {
-        runStart: (run, position, total) => note(`vmstep: run ${position}/${total}: ${run.arm}${run.warmup ? ' (warm-up)' : ''} ... `),
-        runEnd: (_run, r) => note(`${formatMs(r.timings.commandMs)}\n`),
+        runStart: (run, position, total) => {
+          note(`vmstep: run ${position}/${total}: ${run.arm}${run.warmup ? ' (warm-up)' : ''} ... `);
+          lineOpen = !quiet;
+        },
+        runEnd: (_run, r) => {
+          note(`${formatMs(r.timings.commandMs)}\n`);
+          lineOpen = false;
+        },
         run: {
           console: (chunk) => void io.stderr.write(chunk),
-          warning: (message) => note(`\nvmstep: warning: ${message}\n`),
+          warning: (message) => {
+            endLine();
+            note(`vmstep: warning: ${message}\n`);
+          },
         },
         warning: (message) => io.stderr.write(`vmstep: warning: ${message}\n`),
       },
@@ -95,7 +112,7 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write('vmstep: cancelled; the VM was stopped\n');
       return 130;
     }
-    note('\n');
+    endLine();
     throw err;
   }
 

@@ -11,7 +11,7 @@ const LS_OPTIONS: OptionSpec[] = [
   { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
 ];
 const PRUNE_OPTIONS: OptionSpec[] = [
-  { key: 'maxSize', long: 'max-size', value: 'SIZE', help: 'Keep the most recently used entries up to SIZE (e.g. 10G); without it, remove everything' },
+  { key: 'maxSize', long: 'max-size', value: 'SIZE', help: 'Keep the most recently used entries up to SIZE (e.g. 10G), and the guest kernel; without it, remove everything' },
   { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
 ];
 
@@ -63,6 +63,10 @@ export async function cacheCommand(argv: string[], io: CliIo): Promise<number> {
     const max = stringValue(values, 'maxSize');
     const report = await pruneCache(root, max === undefined ? null : parseSize(max, '--max-size'));
     io.stdout.write(`removed ${report.removed.length} entries (${formatBytes(report.freedBytes)}); ${formatBytes(report.keptBytes)} left in ${root}\n`);
+    const kernels = report.keptKernels.reduce((n, e) => n + e.bytes, 0);
+    if (report.keptKernels.length > 0) {
+      io.stdout.write(`kept the unpacked guest kernel${report.keptKernels.length === 1 ? '' : 's'} (${formatBytes(kernels)}) beyond --max-size: every run needs one; "vmstep cache prune" without --max-size removes ${report.keptKernels.length === 1 ? 'it' : 'them'} too\n`);
+    }
     return 0;
   }
   throw new VmstepError(`unknown cache command "${sub}"`, 'use "vmstep cache ls" or "vmstep cache prune"');

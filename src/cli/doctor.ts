@@ -31,7 +31,7 @@ export async function doctorCommand(argv: string[], io: CliIo, probe?: Parameter
     io.stdout.write(DOCTOR_HELP);
     return 0;
   }
-  const checks = runDoctor({ cacheDir: io.env.VMSTEP_CACHE || defaultCacheDir(), ...(io.env.PATH ? { pathEnv: io.env.PATH } : {}), ...probe });
+  const checks = runDoctor({ cacheDir: io.env.VMSTEP_CACHE || defaultCacheDir(), ...probe });
   const failed = checks.some((c) => c.status === 'fail');
   if (values.json) {
     io.stdout.write(`${JSON.stringify({ ok: !failed, checks }, null, 2)}\n`);

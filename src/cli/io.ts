@@ -24,7 +24,6 @@ const PHASE_LABEL: Record<Phase, string> = {
   rootfs: 'rootfs',
   boot: 'boot',
   command: 'command',
-  outputs: 'outputs',
 };
 
 /** "vmstep: image   docker.io/library/alpine:3.20 sha256:… (812 ms)" */

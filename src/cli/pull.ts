@@ -2,6 +2,7 @@
 import { pullImage } from '../engine/pull.js';
 import { formatMs } from '../engine/units.js';
 import { VmstepError } from '../engine/errors.js';
+import { refuseUntypedPath } from '../engine/validate.js';
 import { formatOptions, parseCommandLine, type OptionSpec } from './args.js';
 import type { CliIo } from './io.js';
 
@@ -30,6 +31,7 @@ export async function pullCommand(argv: string[], io: CliIo): Promise<number> {
   if (positionals.length !== 1) {
     throw new VmstepError(positionals.length === 0 ? 'no image given' : `"vmstep pull" takes one image, got ${positionals.length}`, 'usage: vmstep pull IMAGE');
   }
+  refuseUntypedPath(positionals[0]!, io.cwd);
   const quiet = Boolean(values.quiet);
   const username = io.env.VMSTEP_REGISTRY_USERNAME;
   const password = io.env.VMSTEP_REGISTRY_PASSWORD;

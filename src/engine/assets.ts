@@ -3,37 +3,21 @@
 // VMSTEP_INIT). The guest kernel: --kernel / the `kernel` input, else
 // $VMSTEP_KERNEL, else the gzip'd vmlinux shipped in dist/. A gzip'd kernel is unpacked once into
 // the cache, under the hash of its bytes, so every later run boots straight
-// from the cached ELF and two versions of vmstep never share a file.
+// from the cached ELF and two versions of vmstep never share a file. The
+// cache is vmstep's own ($VMSTEP_CACHE), not the runner's tool cache
+// (@actions/tool-cache): the CLI and the action then share one copy, `vmstep
+// cache ls/prune` sees it, and hosted runners, whose tool cache does not
+// outlive the job either, lose nothing.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { defaultCacheDir } from '../image/index.js';
 import { VmstepError } from './errors.js';
+import { assetDirs, shippedFile } from './vm-port.js';
 
 const BUNDLED_KERNEL = 'vmlinux.gz';
 const BUNDLED_INIT = 'vmstep-init';
-
-/**
- * Directories that may hold the runtime assets: the directory of the running
- * entry script (dist/ when installed or run as an action), then dist/ of the
- * source tree (development and tests).
- */
-export function assetDirs(): string[] {
-  const dirs: string[] = [];
-  const entry = process.argv[1];
-  if (entry) {
-    try {
-      dirs.push(dirname(realpathSync(entry)));
-    } catch {
-      // An entry that is not a file (node -e): nothing to look at.
-    }
-  }
-  const here = dirname(fileURLToPath(import.meta.url));
-  dirs.push(here, join(here, '..', '..', 'dist'));
-  return [...new Set(dirs)].filter((d) => existsSync(d));
-}
 
 function isGzip(path: string): boolean {
   const fd = openSync(path, 'r');
@@ -47,7 +31,7 @@ function isGzip(path: string): boolean {
 
 /** An uncompressed kernel path: the given one, or its unpacked copy in the cache. */
 export function kernelPath(explicit: string | null, cacheDir: string | null): string {
-  const chosen = explicit ?? (process.env.VMSTEP_KERNEL || null) ?? assetDirs().map((d) => join(d, BUNDLED_KERNEL)).find((p) => existsSync(p)) ?? null;
+  const chosen = explicit ?? (process.env.VMSTEP_KERNEL || null) ?? shippedFile(BUNDLED_KERNEL);
   if (chosen === null) {
     throw new VmstepError(
       `no guest kernel: ${BUNDLED_KERNEL} is not next to vmstep (looked in ${assetDirs().join(', ')})`,
@@ -79,7 +63,7 @@ export function kernelPath(explicit: string | null, cacheDir: string | null): st
 
 /** The static guest init binary that the root filesystem carries at /.vmstep/init. */
 export function initPath(): string {
-  const chosen = process.env.VMSTEP_INIT || assetDirs().map((d) => join(d, BUNDLED_INIT)).find((p) => existsSync(p));
+  const chosen = process.env.VMSTEP_INIT || shippedFile(BUNDLED_INIT);
   if (!chosen) {
     throw new VmstepError(
       `no guest init: ${BUNDLED_INIT} is not next to vmstep (looked in ${assetDirs().join(', ')})`,

@@ -109,19 +109,21 @@ export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle;
       throw new VmstepError(`${name.metricsFile} "${metricsFile}" holds a glob or NUL character`, 'give the path of the one file the benchmark writes, such as /work/bench.json');
     }
   }
-  const wrap = <T>(what: string, fix: string, fn: () => T): T => {
+  // The bench parsers' own messages name the choices too: say it once here,
+  // in the words of this face, with the choices as the fix.
+  const parsed = <T>(raw: string | number, what: (quoted: string) => string, fix: string, parse: (text: string) => T): T => {
     try {
-      return fn();
+      return parse(String(raw));
     } catch (err) {
-      throw new VmstepError(`${what}: ${(err as Error).message}`, fix, { cause: err });
+      throw new VmstepError(what(JSON.stringify(String(raw).trim())), fix, { cause: err });
     }
   };
   const metricsFormat = present(input.metricsFormat)
-    ? wrap(name.metricsFormat, `one of ${METRICS_FORMATS.join(', ')}`, () => parseMetricsFormat(String(input.metricsFormat)))
+    ? parsed(input.metricsFormat, (v) => `${name.metricsFormat} ${v} is not a metrics format`, `use one of ${METRICS_FORMATS.join(', ')}`, parseMetricsFormat)
     : BENCH_DEFAULTS.metricsFormat;
-  const test = present(input.test) ? wrap(name.test, `one of ${TEST_NAMES.join(', ')}`, () => parseTestName(String(input.test))) : BENCH_DEFAULTS.test;
+  const test = present(input.test) ? parsed(input.test, (v) => `${name.test} ${v} is not a test`, `use one of ${TEST_NAMES.join(', ')}`, parseTestName) : BENCH_DEFAULTS.test;
   const thresholdPercent = present(input.threshold)
-    ? wrap(name.threshold, 'a percentage such as 5 or 5%', () => parseThreshold(String(input.threshold)))
+    ? parsed(input.threshold, (v) => `${name.threshold} ${v} is not a percentage`, 'write it as 5 or 5%', parseThreshold)
     : BENCH_DEFAULTS.thresholdPercent;
 
   return {
@@ -135,4 +137,34 @@ export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle;
     failOnRegression: Boolean(input.failOnRegression),
     resultsDir: resolve(cwd, present(input.resultsDir) ? String(input.resultsDir) : 'vmstep-bench'),
   };
+}
+
+/**
+ * Settings given that change nothing: a comparison's (test, threshold,
+ * fail-on-regression) without a baseline, a metrics format without a metrics
+ * file, and, where benchmark mode is off (the action runs the command once),
+ * all of them. One warning line each, or none. Only values other than the
+ * defaults count: the runner passes action.yml's defaults for every input.
+ */
+export function idleBenchSettings(settings: BenchSettings, style: OptionStyle, benchMode = true): string[] {
+  const name = NAMES[style];
+  const comparison = [
+    settings.test !== BENCH_DEFAULTS.test ? name.test : null,
+    settings.thresholdPercent !== BENCH_DEFAULTS.thresholdPercent ? name.threshold : null,
+    settings.failOnRegression ? name.failOnRegression : null,
+  ].filter((n): n is string => n !== null);
+  const format = settings.metricsFormat !== BENCH_DEFAULTS.metricsFormat ? name.metricsFormat : null;
+  const list = (names: string[]) => (names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`);
+  const verb = (names: string[]) => (names.length === 1 ? 'does' : 'do');
+  if (!benchMode) {
+    const all = format ? [...comparison, format] : comparison;
+    if (all.length === 0) return [];
+    return [`${list(all)} ${verb(all)} nothing outside benchmark mode; turn it on with input "repeat" over 1, "warmup", a baseline or "metrics-file", or remove ${all.length === 1 ? 'it' : 'them'}`];
+  }
+  const warnings: string[] = [];
+  if (comparison.length > 0 && settings.baseline === null) {
+    warnings.push(`${list(comparison)} ${verb(comparison)} nothing without a baseline to compare against; add ${name.baselineImage} or ${name.baselineFile}, or leave ${comparison.length === 1 ? 'it' : 'them'} out`);
+  }
+  if (format && settings.metricsFile === null) warnings.push(`${format} does nothing without ${name.metricsFile}; add it, or leave ${format} out`);
+  return warnings;
 }

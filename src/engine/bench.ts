@@ -5,7 +5,7 @@
 // the baseline. Every measured run records the command's wall time as the
 // guest measured it, plus the metrics its metrics file holds. The faces (CLI,
 // action) render what this returns; the files it writes are the same for both.
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import {
   BENCH_KERNEL_ARGS,
@@ -125,28 +125,36 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
   const schedule = interleavedSchedule({ repeat: settings.repeat, warmup: settings.warmup, arms });
 
   rmSync(join(settings.resultsDir, 'runs'), { recursive: true, force: true });
+  const madeResultsDir = !existsSync(settings.resultsDir);
   mkdirSync(settings.resultsDir, { recursive: true });
   const measured: Record<Arm, MetricValue[][]> = { baseline: [], head: [] };
   const images: Partial<Record<Arm, { reference: string; digest: string }>> = {};
   const runs: BenchRun[] = [];
-  for (const [i, planned] of schedule.entries()) {
-    if (control.signal?.aborted) break; // runImage below says so with its own error
-    const dir = join(settings.resultsDir, 'runs', `${planned.arm}-${planned.warmup ? 'warmup-' : ''}${planned.index + 1}`);
-    const options = runOptionsFor(head, settings, planned.arm, dir);
-    quietly(() => events.runStart?.(planned, i + 1, schedule.length));
-    const result = await engine(options, events.run ?? {}, control);
-    quietly(() => events.runEnd?.(planned, result));
-    const what = `${ARM_TITLE[planned.arm]} ${planned.warmup ? 'warm-up ' : ''}run ${planned.index + 1}`;
-    checkRunSucceeded(result, what, options);
-    images[planned.arm] ??= result.image;
-    const values = [wallTimeValue(result.timings.commandMs)];
-    if (settings.metricsFile !== null) {
-      const parsed = readMetrics(result, settings, what);
-      for (const w of parsed.warnings) warn(w);
-      values.push(...parsed.metrics);
+  try {
+    for (const [i, planned] of schedule.entries()) {
+      if (control.signal?.aborted) break; // runImage below says so with its own error
+      const dir = join(settings.resultsDir, 'runs', `${planned.arm}-${planned.warmup ? 'warmup-' : ''}${planned.index + 1}`);
+      const options = runOptionsFor(head, settings, planned.arm, dir);
+      quietly(() => events.runStart?.(planned, i + 1, schedule.length));
+      const result = await engine(options, events.run ?? {}, control);
+      quietly(() => events.runEnd?.(planned, result));
+      const what = `${ARM_TITLE[planned.arm]} ${planned.warmup ? 'warm-up ' : ''}run ${planned.index + 1}`;
+      checkRunSucceeded(result, what, options);
+      images[planned.arm] ??= result.image;
+      const values = [wallTimeValue(result.timings.commandMs)];
+      if (settings.metricsFile !== null) {
+        const parsed = readMetrics(result, settings, what);
+        for (const w of parsed.warnings) warn(w);
+        values.push(...parsed.metrics);
+      }
+      runs.push({ arm: planned.arm, index: planned.index, warmup: planned.warmup, wallMs: result.timings.commandMs, metrics: values.length - 1, pinning: result.vcpuPinning ?? null, dir });
+      if (!planned.warmup) measured[planned.arm].push(values);
     }
-    runs.push({ arm: planned.arm, index: planned.index, warmup: planned.warmup, wallMs: result.timings.commandMs, metrics: values.length - 1, pinning: result.vcpuPinning ?? null, dir });
-    if (!planned.warmup) measured[planned.arm].push(values);
+  } catch (err) {
+    // A benchmark that failed before any run wrote a file leaves no empty
+    // results directory behind; the files of the runs that did stay.
+    if (madeResultsDir) removeEmptyDirs(settings.resultsDir);
+    throw err;
   }
 
   const collect = (arm: Arm) => {
@@ -307,6 +315,16 @@ function pinningOf(runs: BenchRun[]): VcpuPinning {
   if (unpinned) return { pinned: false, cpus: [], reason: unpinned.pinning?.reason || 'a run was not pinned' };
   const same = runs.every((r) => r.pinning!.cpus.join(',') === first.cpus.join(','));
   return same ? first : { pinned: false, cpus: [], reason: 'the runs were pinned to different host CPUs' };
+}
+
+/** Removes `dir` and the directories below it that hold no file; true when `dir` went. */
+function removeEmptyDirs(dir: string): boolean {
+  let empty = true;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !removeEmptyDirs(join(dir, entry.name))) empty = false;
+  }
+  if (empty) rmdirSync(dir);
+  return empty;
 }
 
 function quietly(fn: () => unknown): void {

@@ -4,7 +4,8 @@
 // kernels under kernel/ are the engine's own. The developer build cache
 // (build/) is never touched here.
 import { readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { VmstepError } from './errors.js';
 import { RootfsCache } from '../rootfs/index.js';
 
 export interface CacheItem {
@@ -33,7 +34,25 @@ function kernelEntries(root: string): (CacheItem & { path: string })[] {
   });
 }
 
+/**
+ * Refuses a cache root that is, or lies below, something other than a
+ * directory, before a raw ENOTDIR from deep inside a run. The root itself
+ * is created when missing.
+ */
+export function checkCacheDir(root: string): void {
+  for (let dir = root; ; dir = dirname(dir)) {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (st) {
+      if (st.isDirectory()) return;
+      const where = dir === root ? `${root} is not a directory` : `${dir}, above ${root}, is not a directory`;
+      throw new VmstepError(`the cache directory ($VMSTEP_CACHE, default ~/.cache/vmstep) cannot be used: ${where}`, 'point VMSTEP_CACHE at a directory (it is created when missing), or unset it');
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
 export async function listCache(root: string): Promise<CacheItem[]> {
+  checkCacheDir(root);
   const rootfs = await new RootfsCache(root).list();
   const items: CacheItem[] = rootfs.map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
   items.push(...kernelEntries(root).map(({ path: _path, ...item }) => item));
@@ -44,6 +63,8 @@ export interface PruneReport {
   removed: CacheItem[];
   freedBytes: number;
   keptBytes: number;
+  /** Unpacked guest kernels kept whatever the size limit (every run needs one). */
+  keptKernels: CacheItem[];
 }
 
 /**
@@ -52,6 +73,7 @@ export interface PruneReport {
  * removes everything, kernels included: the next run unpacks and builds again.
  */
 export async function pruneCache(root: string, maxBytes: number | null): Promise<PruneReport> {
+  checkCacheDir(root);
   const cache = new RootfsCache(root);
   const removed: CacheItem[] = (await cache.prune(maxBytes ?? 0)).map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
   if (maxBytes === null) {
@@ -62,5 +84,5 @@ export async function pruneCache(root: string, maxBytes: number | null): Promise
     }
   }
   const kept = await listCache(root);
-  return { removed, freedBytes: removed.reduce((n, e) => n + e.bytes, 0), keptBytes: kept.reduce((n, e) => n + e.bytes, 0) };
+  return { removed, freedBytes: removed.reduce((n, e) => n + e.bytes, 0), keptBytes: kept.reduce((n, e) => n + e.bytes, 0), keptKernels: kept.filter((e) => e.kind === 'kernel') };
 }

@@ -3,11 +3,14 @@
 // PATH) and, when something is wrong, says the exact command that fixes it.
 // `root` lets tests point the checks at a fake tree of those files.
 import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
-import { availableParallelism, userInfo } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { chooseVcpuCpus, hostTopology } from './bench-pinning.js';
+import { checkCacheDir } from './cache.js';
+import { VmstepError } from './errors.js';
+import { currentUserName, kvmAccessProblem } from './kvm-access.js';
 import { formatBytes } from './units.js';
-import { probeKvm } from './vm-port.js';
+import { probeKvm, shippedFile } from './vm-port.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -31,29 +34,26 @@ export interface DoctorOptions {
   root?: string;
   /** Runs a tiny guest on /dev/kvm (default: the VMM's probe); when it throws, judged from CPU flags. */
   probeKvm?: () => KvmProbe;
-  pathEnv?: string;
+  /** Where a shipped file is, by its override variable and name (default: the environment, then dist/). */
+  findAsset?: (envVar: string, file: string) => string | null;
   cpus?: number;
   cacheDir?: string;
   user?: string;
 }
 
-const UDEV_FIX =
-  "echo 'KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\", OPTIONS+=\"static_node=kvm\"' | sudo tee /etc/udev/rules.d/99-kvm4all.rules && sudo udevadm control --reload-rules && sudo udevadm trigger --name-match=kvm";
+/** What vmstep needs of its own at run time: [what, override variable, file in dist/]. */
+const ASSETS: [string, string, string][] = [
+  ['VMM', 'VMSTEP_VMM', 'vmstep-vmm'],
+  ['addon', 'VMSTEP_ADDON', 'vmstep.node'],
+  ['guest kernel', 'VMSTEP_KERNEL', 'vmlinux.gz'],
+  ['guest init', 'VMSTEP_INIT', 'vmstep-init'],
+];
 
 function read(path: string): string | null {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch {
     return null;
-  }
-}
-
-/** The name of the user this process runs as (not $USER, which sudo and su may keep). */
-function currentUserName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER || 'USER';
   }
 }
 
@@ -85,25 +85,25 @@ export function runDoctor(opts: DoctorOptions = {}): Check[] {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const denied = code === 'EACCES' || code === 'EPERM';
+      const access = denied ? kvmAccessProblem(kvm, join(root || '/', 'etc'), user) : null;
       checks.push({
         name: '/dev/kvm',
         status: 'fail',
-        detail: denied ? `present, but this user cannot open it (${code})` : `present, but opening it fails (${code ?? (err as Error).message})`,
-        fix: denied
-          ? `add the user to the kvm group: sudo usermod -aG kvm ${user} (then log in again or restart the runner); on GitHub-hosted runners: ${UDEV_FIX}`
-          : 'check that the KVM module is loaded (lsmod | grep kvm; sudo modprobe kvm_intel or kvm_amd) and see dmesg for why it failed',
+        detail: access ? `present (${access.detail}), but ${user} cannot open it (${code})` : `present, but opening it fails (${code ?? (err as Error).message})`,
+        fix: access ? access.fix : 'check that the KVM module is loaded (lsmod | grep kvm; sudo modprobe kvm_intel or kvm_amd) and see dmesg for why it failed',
       });
     }
   }
   if (kvmOpen) checks.push(kvmCapability(root, opts.probeKvm ?? (() => probeKvm(kvm))));
 
-  // 2. e2fsprogs: the root filesystem builder and the tests use its tools.
-  const pathDirs = (opts.pathEnv ?? process.env.PATH ?? '').split(delimiter).concat(['/sbin', '/usr/sbin']);
-  const mke2fs = pathDirs.map((d) => join(d, 'mke2fs')).find((p) => existsSync(p));
+  // 2. vmstep's own files, shipped in dist/. (No mke2fs or other host tool:
+  // vmstep writes the ext4 root filesystem itself.)
+  const find = opts.findAsset ?? ((envVar: string, file: string) => (process.env[envVar] ? (existsSync(process.env[envVar]!) ? process.env[envVar]! : null) : shippedFile(file)));
+  const missing = ASSETS.filter(([, envVar, file]) => find(envVar, file) === null).map(([what, envVar, file]) => `${what} (${file}, or $${envVar})`);
   checks.push(
-    mke2fs
-      ? { name: 'e2fsprogs', status: 'ok', detail: `mke2fs at ${mke2fs}` }
-      : { name: 'e2fsprogs', status: 'fail', detail: 'mke2fs not found', fix: 'sudo apt-get install -y e2fsprogs' },
+    missing.length === 0
+      ? { name: 'vmstep files', status: 'ok', detail: 'VMM, addon, guest kernel and guest init found' }
+      : { name: 'vmstep files', status: 'fail', detail: `missing: ${missing.join(', ')}`, fix: 'reinstall vmstep, or run `npm run build` in a source checkout' },
   );
 
   // 3. CPUs: a vCPU pinned to a core shares it with nothing only when there are cores to spare.
@@ -220,6 +220,7 @@ function pinningCheck(root: string): Check {
 
 function cacheCheck(dir: string): Check {
   try {
+    checkCacheDir(dir);
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.W_OK);
     const fs = statfsSync(dir);
@@ -229,6 +230,7 @@ function cacheCheck(dir: string): Check {
     }
     return { name: 'cache', status: 'ok', detail: `${dir} (${formatBytes(free)} free)` };
   } catch (err) {
+    if (err instanceof VmstepError) return { name: 'cache', status: 'fail', detail: err.message, fix: err.fix };
     return { name: 'cache', status: 'fail', detail: `${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, fix: 'set VMSTEP_CACHE to a writable directory' };
   }
 }

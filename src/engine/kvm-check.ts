@@ -6,9 +6,10 @@
 // answer is remembered for the rest of the host's boot; a negative one is
 // asked again each time (it is on a failing path anyway, and the host may
 // have been fixed).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmstepError } from './errors.js';
+import { kvmAccessProblem } from './kvm-access.js';
 import { probeKvm, type KvmProbe } from './vm-port.js';
 
 function bootId(): string {
@@ -19,7 +20,18 @@ function bootId(): string {
   }
 }
 
-export function checkKvm(cacheDir: string, probe: () => KvmProbe = () => probeKvm()): void {
+/** Cause and fix when this user may not open `path`; null when it may (or the device is not there). */
+export function kvmAccessDenied(path = '/dev/kvm'): { detail: string; fix: string } | null {
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' ? kvmAccessProblem(path) : null;
+  }
+}
+
+export function checkKvm(cacheDir: string, probe: () => KvmProbe = () => probeKvm(), accessDenied: () => { detail: string; fix: string } | null = () => kvmAccessDenied()): void {
   const id = bootId();
   const file = join(cacheDir, 'kvm-probe.json');
   if (id) {
@@ -36,6 +48,11 @@ export function checkKvm(cacheDir: string, probe: () => KvmProbe = () => probeKv
   } catch {
     // No addon and no VMM to probe with: launching will say what is missing.
     return;
+  }
+  if (!p.available) {
+    // The fix depends on the device's owner, group and mode, which the VMM does not look at.
+    const denied = accessDenied();
+    if (denied) throw new VmstepError(`permission denied on /dev/kvm (${denied.detail})`, denied.fix);
   }
   if (!p.available || !p.canRunLinux) {
     // The VMM's reason already names the cause and the fix, in its own words.

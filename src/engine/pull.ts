@@ -4,6 +4,7 @@
 import { defaultCacheDir, resolveImage } from '../image/index.js';
 import { RootfsCache } from '../rootfs/index.js';
 import { initPath } from './assets.js';
+import { checkCacheDir } from './cache.js';
 import type { Credentials } from './types.js';
 
 export interface PullResult {
@@ -21,6 +22,7 @@ export async function pullImage(
   opts: { cacheDir?: string | null; credentials?: Credentials | null; signal?: AbortSignal; progress?: (message: string) => void; warning?: (message: string) => void } = {},
 ): Promise<PullResult> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  checkCacheDir(cacheDir);
   const init = initPath();
   const t0 = performance.now();
   const resolved = await resolveImage(image, {

@@ -9,11 +9,12 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GuestError, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec } from '../guest/index.js';
+import { GuestError, guestSocketPath, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec } from '../session/index.js';
 import { checkImageReference, defaultCacheDir, resolveImage, type Image, type ImageConfig, type ProgressEvent } from '../image/index.js';
 import { RootfsCache } from '../rootfs/index.js';
 import { initPath, kernelPath } from './assets.js';
 import { ConsoleFollower } from './console.js';
+import { checkCacheDir } from './cache.js';
 import { checkKvm } from './kvm-check.js';
 import { EXIT_TIMEOUT, VmstepError } from './errors.js';
 import { createScratchDir, processStartTicks } from './leftovers.js';
@@ -49,6 +50,7 @@ export class RunCancelledError extends VmstepError {
 export async function runImage(options: RunOptions, events: RunEvents = {}, control: RunControl = {}): Promise<RunResult> {
   const started = performance.now();
   const cacheDir = options.cacheDir ?? defaultCacheDir();
+  checkCacheDir(cacheDir);
   const scratchDir = createScratchDir(options.scratchRoot);
   const resources: RunResources = { scratchDir, cacheDir };
   const report = (r: RunResources | null) => quietly(() => events.resources?.(r && { ...r }));
@@ -88,7 +90,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
 
   const vsockUdsPath = join(scope.scratchDir, 'vsock');
   // sun_path holds 108 bytes; the guest's socket is the longest name used.
-  if (Buffer.byteLength(`${vsockUdsPath}_1024`) > 107) {
+  if (Buffer.byteLength(guestSocketPath(vsockUdsPath)) > 107) {
     throw new VmstepError(`the scratch directory ${scope.scratchDir} is too deep for a Unix socket path (at most 107 bytes)`, 'set TMPDIR to a shorter directory, such as /tmp');
   }
   // Assets first: a missing kernel or guest init should not cost a download.
@@ -273,7 +275,7 @@ function pinningReport(choice: ReturnType<typeof chooseVcpuCpus>, vm: VmHandle):
   return { pinned: false, cpus: [], reason: 'the VM launcher does not pin vCPU threads' };
 }
 
-/** The run spec from the image's config and the user's overrides (docker run semantics, src/guest/command.ts). */
+/** The run spec from the image's config and the user's overrides (docker run semantics, src/session/command.ts). */
 function buildSpec(config: ImageConfig, options: RunOptions): RunSpec {
   try {
     return runSpecFromImage(

@@ -2,7 +2,9 @@
 // way people write a command line (quotes group, backslashes escape), but
 // nothing is expanded: no variables, globs or substitutions, so what the
 // workflow says is exactly what the command gets. And the reverse, for
-// showing an argv to a person.
+// showing an argv to a person. (@actions/exec's argStringToArray is not the
+// same language: it knows double quotes only, so 'single quoted words' and a
+// backslash outside quotes would change meaning; it is not a dependency.)
 import { VmstepError } from './errors.js';
 
 export function splitShellWords(text: string, what: string): string[] {

@@ -87,8 +87,8 @@ export interface VcpuPinning {
   reason: string;
 }
 
-/** The set-up phases, in order; `command` is the command itself. */
-export type Phase = 'image' | 'rootfs' | 'boot' | 'command' | 'outputs';
+/** The set-up phases, in order; `command` is the command itself, until its last returned file is on disk. */
+export type Phase = 'image' | 'rootfs' | 'boot' | 'command';
 
 export interface OutputFile {
   guestPath: string;

@@ -7,21 +7,13 @@ import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { ImageError, parseReference } from '../image/index.js';
 import { parseEnvAssignment, readEnvFile, type HostEnv } from './env.js';
+import { LIMITS } from '../limits.js';
 import { VmstepError } from './errors.js';
 import type { RunInput, RunOptions } from './types.js';
 import { formatBytes, parseDuration, parseSize } from './units.js';
 
 /** How the face names its options: `--memory` (cli) or input "memory" (action). */
 export type OptionStyle = 'cli' | 'action';
-
-export const LIMITS = {
-  /** The VMM describes CPUs in an MP table; beyond 32 nobody benchmarks in a microVM. */
-  maxVcpus: 32,
-  minMemoryMiB: 32,
-  defaultMemoryMiB: 1024,
-  /** The root disk must hold the image plus ext4's own metadata. */
-  minDiskBytes: 16 * 2 ** 20,
-} as const;
 
 const CLI_NAMES: Record<string, string> = {
   image: 'IMAGE',
@@ -70,6 +62,30 @@ export interface ValidateContext {
   hostMemoryBytes?: number;
 }
 
+/**
+ * Refuses a path given as an image without its transport, with the fix. A path
+ * without a transport (`./image`, `/tmp/bench.tar`, `bench.tar`) would be
+ * read as a registry name ("./image" as registry "."): say which transport
+ * the thing on disk needs instead.
+ */
+export function refuseUntypedPath(image: string, cwd: string): void {
+  const transport = /^(oci|oci-archive|docker-archive|docker-daemon|docker):/.test(image);
+  const pathLike = /^(\.\.?(\/|$)|\/|~)/.test(image);
+  const archiveLike = /\.(tar|tar\.gz|tgz|tar\.zst)$/i.test(image);
+  if (!transport && (pathLike || archiveLike)) {
+    const st = statSync(resolve(cwd, image), { throwIfNoEntry: false });
+    if (st?.isDirectory()) {
+      throw new VmstepError(`image "${image}" is a directory, not an image name`, `for an OCI layout directory write oci:${image}`);
+    }
+    if (st) {
+      throw new VmstepError(`image "${image}" is a file, not an image name`, `write docker-archive:${image} for the output of docker save, or oci-archive:${image} for an OCI archive`);
+    }
+    if (pathLike) {
+      throw new VmstepError(`image "${image}" looks like a path, and nothing is there`, 'check the path, and name its kind: oci:DIR, oci-archive:FILE or docker-archive:FILE');
+    }
+  }
+}
+
 export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOptions {
   const names = ctx.style === 'cli' ? CLI_NAMES : ACTION_NAMES;
   const name = (k: string) => names[k] ?? k;
@@ -82,6 +98,7 @@ export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOpti
   if (image === '') {
     throw new VmstepError(`no image given (${name('image')})`, ctx.style === 'cli' ? 'usage: vmstep run [OPTIONS] IMAGE [COMMAND [ARG...]]' : 'set the "image" input, e.g. image: alpine:3.20');
   }
+  refuseUntypedPath(image, cwd);
   try {
     parseReference(image);
   } catch (err) {

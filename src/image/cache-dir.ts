@@ -1,4 +1,4 @@
-// The one cache root: $VMSTEP_CACHE, default ~/.cache/vmstep (shared with the build cache of the foundation issue).
+// The one cache root: $VMSTEP_CACHE, default ~/.cache/vmstep (shared with the build cache of scripts/lib/cache.mjs).
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 

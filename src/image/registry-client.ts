@@ -1,8 +1,14 @@
 // A small OCI distribution (v2) client on Node's fetch: anonymous, basic and
 // bearer-token auth (the WWW-Authenticate challenge flow Docker Hub and GHCR
 // use), plain HTTP only for loopback or explicitly allowed hosts (Docker's
-// rule), and retries with backoff for transient failures.
+// rule), and retries with backoff for transient failures. Requests go through
+// HTTPS_PROXY / HTTP_PROXY unless NO_PROXY names the host (upper or lower
+// case, as skopeo and curl read them), with undici's own fetch: Node's global
+// fetch ignores these variables (before Node 24 with NODE_USE_ENV_PROXY), and
+// handing it a dispatcher of another undici version is not supported. TLS
+// trusts Node's CA store, so NODE_EXTRA_CA_CERTS adds a private CA.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { findCredentials } from './credentials.js';
 import { ImageError, type Credentials } from './types.js';
 
@@ -28,6 +34,20 @@ export function parseChallenge(header: string): { scheme: string; params: Record
   const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
   for (let p; (p = re.exec(m[2] ?? '')); ) params[p[1]!.toLowerCase()] = (p[2] ?? p[3] ?? '').replace(/\\(.)/g, '$1');
   return { scheme: m[1]!.toLowerCase(), params };
+}
+
+const PROXY_VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'no_proxy', 'NO_PROXY'];
+/** The agent reads the proxy variables when it is made: a new one when they change. */
+let proxyAgent: { settings: string; agent: EnvHttpProxyAgent } | undefined;
+
+function fetch(url: string | URL, init: RequestInit): Promise<Response> {
+  const settings = PROXY_VARIABLES.map((v) => process.env[v] ?? '').join('\0');
+  if (proxyAgent?.settings !== settings) {
+    void proxyAgent?.agent.close();
+    proxyAgent = { settings, agent: new EnvHttpProxyAgent() };
+  }
+  // undici's Response is the one Node's fetch returns, from another copy of undici.
+  return undiciFetch(url, { ...(init as object), dispatcher: proxyAgent.agent }) as unknown as Promise<Response>;
 }
 
 function retryable(status: number): boolean {

@@ -1,11 +1,15 @@
-// Where the native parts are: $VMSTEP_VMM / $VMSTEP_ADDON when set
-// (development, tests), else next to the running bundle (dist/), else the
-// source tree's dist/.
+// The files vmstep ships beside its JS bundle in dist/: the VMM, the addon,
+// the guest kernel and guest init. Looked for next to the running entry
+// script (dist/ when installed or run as an action), then next to this
+// module, then in the source tree's dist/ (development and tests). The
+// engine finds the guest kernel and init here too, so every asset is looked
+// for in the same places.
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-function candidateDirs(): string[] {
+/** The directories that may hold the shipped files, in the order they are searched. */
+export function assetDirs(): string[] {
   const dirs: string[] = [];
   const entry = process.argv[1];
   if (entry) {
@@ -17,7 +21,12 @@ function candidateDirs(): string[] {
   }
   const here = dirname(fileURLToPath(import.meta.url));
   dirs.push(here, join(here, '..', '..', 'dist'));
-  return [...new Set(dirs)];
+  return [...new Set(dirs)].filter((d) => existsSync(d));
+}
+
+/** The first shipped copy of `file`, or null. */
+export function shippedFile(file: string): string | null {
+  return assetDirs().map((d) => join(d, file)).find((p) => existsSync(p)) ?? null;
 }
 
 function find(envVar: string, file: string): string {
@@ -26,10 +35,9 @@ function find(envVar: string, file: string): string {
     if (!existsSync(fromEnv)) throw new Error(`${envVar}=${fromEnv} does not exist: unset it or point it at a built ${file} (native/build.sh OUT_DIR)`);
     return fromEnv;
   }
-  const dirs = candidateDirs();
-  const found = dirs.map((d) => join(d, file)).find((p) => existsSync(p));
+  const found = shippedFile(file);
   if (!found) {
-    throw new Error(`${file} not found (looked in ${dirs.join(', ')}): run 'npm run build', or set ${envVar} to a built ${file}`);
+    throw new Error(`${file} not found (looked in ${assetDirs().join(', ')}): run 'npm run build', or set ${envVar} to a built ${file}`);
   }
   return found;
 }

@@ -7,6 +7,7 @@
 // byte is a VM exit, so this costs boot time); otherwise it stays, but
 // prints only emergencies (loglevel=1), so that a panic still reaches the
 // VMM's console ring buffer and the caller gets its last lines.
+import { GUEST_INIT_PATH } from '../rootfs/build.js';
 
 export const BASE_CMDLINE = [
   'reboot=k',
@@ -19,7 +20,7 @@ export const BASE_CMDLINE = [
   'pci=off',
   'root=/dev/vda',
   'rw',
-  'init=/.vmstep/init',
+  `init=${GUEST_INIT_PATH}`,
 ] as const;
 
 const CONSOLE_DEBUG = ['8250.nr_uarts=1', 'console=ttyS0'];

@@ -10,6 +10,7 @@ import { rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { vmmPath } from './assets.js';
 import { kernelCmdline } from './cmdline.js';
+import { LIMITS } from '../limits.js';
 
 export interface VmDisk {
   path: string;
@@ -103,9 +104,9 @@ export function parseStatusLine(line: string): StatusLine | null {
 }
 
 function validate(o: LaunchOptions): void {
-  if (!Number.isInteger(o.vcpus) || o.vcpus < 1 || o.vcpus > 32) throw new Error(`vcpus must be an integer from 1 to 32, got ${o.vcpus}`);
-  if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < 16) throw new Error(`memoryMiB must be an integer of at least 16, got ${o.memoryMiB}`);
-  if (o.disks.length > 15) throw new Error(`at most 15 disks, got ${o.disks.length}`);
+  if (!Number.isInteger(o.vcpus) || o.vcpus < 1 || o.vcpus > LIMITS.maxVcpus) throw new Error(`vcpus must be an integer from 1 to ${LIMITS.maxVcpus}, got ${o.vcpus}`);
+  if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < LIMITS.minMemoryMiB) throw new Error(`memoryMiB must be an integer of at least ${LIMITS.minMemoryMiB}, got ${o.memoryMiB}`);
+  if (o.disks.length > LIMITS.maxDisks) throw new Error(`at most ${LIMITS.maxDisks} disks, got ${o.disks.length}`);
 }
 
 export async function launchVm(options: LaunchOptions): Promise<VmHandle> {

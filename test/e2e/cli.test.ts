@@ -172,10 +172,14 @@ describe('vmstep: bad input is one error line naming the cause, and exit 125, be
     const asNobody = { env: { ...cleanEnv(), VMSTEP_CACHE: join(own, 'cache'), TMPDIR: own, HOME: own, USER: 'nobody', LOGNAME: 'nobody' }, uid: nobody, gid: nobody };
     try {
       const run = await runDist('cli.js', ['run', `oci:${join(own, 'image')}`, 'true'], asNobody);
-      oneError(run, /^vmstep: error: permission denied on \/dev\/kvm: add the user to the kvm group \(sudo usermod -aG kvm nobody\)/);
+      // The fix follows the device: root-only (devtmpfs's 0600 root:root) takes a udev rule, 0660 root:kvm the group.
+      const dev = statSync('/dev/kvm');
+      const fix = (dev.mode & 0o060) === 0o060 && dev.gid !== 0 ? 'add nobody to the \\w+ group, which may read and write /dev/kvm: sudo usermod -aG \\w+ nobody' : "only root may open it; open it to the runner with a udev rule: echo 'KERNEL==\"kvm\"";
+      oneError(run, new RegExp(`^vmstep: error: permission denied on /dev/kvm \\(c[-rw]{6}--- \\w+:\\w+\\); ${fix}`));
       const doctor = await runDist('cli.js', ['doctor'], asNobody);
       expect(doctor.code).toBe(1);
-      expect(doctor.stdout).toMatch(/^FAIL +\/dev\/kvm .*\n +fix: add the user to the kvm group: sudo usermod -aG kvm nobody /m);
+      expect(doctor.stdout).toMatch(new RegExp(`^FAIL +/dev/kvm +present \\(c[-rw]{6}--- \\w+:\\w+\\), but nobody cannot open it \\(EACCES\\)\\n +fix: ${fix}`, 'm'));
+      expect(`${run.stderr}${doctor.stdout}`).not.toContain('$USER');
     } finally {
       rmSync(own, { recursive: true, force: true });
     }

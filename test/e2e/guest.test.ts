@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runSpecFromImage } from '../../src/guest/command.js';
-import { decodeError } from '../../src/guest/messages.js';
-import { MessageType, encodeHello } from '../../src/guest/protocol.js';
+import { runSpecFromImage } from '../../src/session/command.js';
+import { decodeError } from '../../src/session/messages.js';
+import { MessageType, encodeHello } from '../../src/session/protocol.js';
 import { frameReader } from '../helpers/guest-init.js';
 import { readFromExt4, removeVmRunDirs, runInVm, type VmRun } from '../helpers/guest-vm.js';
 

@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { listenForGuest } from '../../src/guest/listener.js';
-import { startGuestSession, type GuestSessionOptions, type RunResult } from '../../src/guest/session.js';
-import type { RunSpec } from '../../src/guest/messages.js';
-import { FrameDecoder, type Frame } from '../../src/guest/protocol.js';
+import { listenForGuest } from '../../src/session/listener.js';
+import { startGuestSession, type GuestSessionOptions, type SessionResult } from '../../src/session/session.js';
+import type { RunSpec } from '../../src/session/messages.js';
+import { FrameDecoder, type Frame } from '../../src/session/protocol.js';
 import type { Socket } from 'node:net';
 import { repoRoot } from './artifacts.js';
 import type { LaunchOptions, LaunchVm, VmExit } from '../../src/engine/vm-port.js';
@@ -72,7 +72,7 @@ export async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
 export interface TestModeRun {
   stdout: Buffer;
   stderr: Buffer;
-  result: RunResult;
+  result: SessionResult;
   /** Guest init's own exit and console output. */
   init: { code: number | null; signal: NodeJS.Signals | null; output: string };
 }

@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { launchVm, type LaunchOptions, type LaunchVm, type VmExit } from '../../src/engine/vm-port.js';
-import { listenForGuest } from '../../src/guest/listener.js';
-import type { RunSpec } from '../../src/guest/messages.js';
-import { startGuestSession, type GuestSessionOptions, type RunResult } from '../../src/guest/session.js';
+import { listenForGuest } from '../../src/session/listener.js';
+import type { RunSpec } from '../../src/session/messages.js';
+import { startGuestSession, type GuestSessionOptions, type SessionResult } from '../../src/session/session.js';
 import { builtArtifacts } from './artifacts.js';
 import { collect, guestInitBinary } from './guest-init.js';
 import { nativeBuild } from '../kvm/vm-helpers.js';
@@ -113,7 +113,7 @@ export interface VmRun {
   stdout: Buffer;
   stderr: Buffer;
   /** The session's result, or its error. */
-  result: RunResult | null;
+  result: SessionResult | null;
   error: Error | null;
   vm: VmExit;
   /** The run's disk, after the VM ended. */

@@ -2,20 +2,20 @@
 // init (test mode standing in for the VM, as in engine-run.test.ts; the
 // command runs on this host). Outputs, streaming order and big output as a
 // workflow sees them.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/action/main.js';
 import { runImage } from '../../src/engine/run.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
+import { inProcessStep, type InProcessStep } from '../helpers/action-step.js';
 import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
 
 const testModeVm = makeTestModeVm();
 
 let work: string;
-let log: string;
-let savedEnv: NodeJS.ProcessEnv;
+let step: InProcessStep;
 const summaryFile = join(mkdtempSync(join(tmpdir(), 'vmstep-action-engine-summary-')), 'summary');
 
 beforeAll(() => {
@@ -24,47 +24,19 @@ beforeAll(() => {
 });
 
 beforeEach(() => {
-  savedEnv = { ...process.env };
-  const step = mkdtempSync(join(work, 'step-'));
-  mkdirSync(join(step, 'temp'));
-  writeFileSync(join(step, 'output'), '');
-  writeFileSync(join(step, 'state'), '');
-  writeFileSync(summaryFile, '');
-  Object.assign(process.env, {
-    GITHUB_OUTPUT: join(step, 'output'),
-    GITHUB_STATE: join(step, 'state'),
-    GITHUB_STEP_SUMMARY: summaryFile,
-    GITHUB_WORKSPACE: step,
-    RUNNER_TEMP: join(step, 'temp'),
+  step = inProcessStep(work, summaryFile, {
     VMSTEP_CACHE: join(work, 'cache'),
     VMSTEP_INIT: guestInitBinary(),
     INPUT_KERNEL: join(work, 'vmlinux'),
   });
-  log = '';
-  for (const stream of [process.stdout, process.stderr]) {
-    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      log += chunk.toString();
-      return true;
-    });
-  }
 });
 
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.env = savedEnv;
-  process.exitCode = undefined;
-});
+afterEach(() => step.restore());
 
 // VMSTEP_CACHE and every step's RUNNER_TEMP are under work.
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function outputs(): Record<string, string> {
-  const text = readFileSync(process.env.GITHUB_OUTPUT!, 'utf8');
-  const out: Record<string, string> = {};
-  const re = /^([^\n<]+)<<(\S+)\n([\s\S]*?)\n\2\n/gm;
-  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = m[3]!;
-  return out;
-}
+const outputs = () => step.outputs();
 
 function image(name: string, cmd: string[]): string {
   const dir = join(work, 'images', name);
@@ -82,7 +54,7 @@ describe('the action on the real engine', () => {
     process.env.INPUT_OUTPUTS = `${guestDir}/result.txt`;
     process.env['INPUT_ALLOW-FAILURE'] = 'true';
     await run({ runImage: engine });
-    expect(log.match(/::error::.*/g) ?? []).toEqual([]);
+    expect(step.log.match(/::error::.*/g) ?? []).toEqual([]);
     expect(process.exitCode).toBeUndefined();
     const out = outputs();
     expect(out).toMatchObject({ 'exit-code': '42', 'timed-out': 'false', stdout: 'one\nthree\n', stderr: 'two\n' });
@@ -93,8 +65,8 @@ describe('the action on the real engine', () => {
     const result = JSON.parse(readFileSync(out.result!, 'utf8'));
     expect(result).toMatchObject({ exitCode: 42, outputs: [{ guestPath: `${guestDir}/result.txt`, bytes: 2 }] });
     // The log holds the three lines in the order the command wrote them.
-    expect(log.indexOf('one\n')).toBeLessThan(log.indexOf('two\n'));
-    expect(log.indexOf('two\n')).toBeLessThan(log.indexOf('three\n'));
+    expect(step.log.indexOf('one\n')).toBeLessThan(step.log.indexOf('two\n'));
+    expect(step.log.indexOf('two\n')).toBeLessThan(step.log.indexOf('three\n'));
     expect(readFileSync(summaryFile, 'utf8')).toContain('exited with 42');
   });
 

@@ -27,7 +27,7 @@ describe('action.yml', () => {
     for (const line of yml.split('\n')) expect(line.replace(/^\s*#.*/, '')).not.toMatch(/ #/);
   });
 
-  it('declares every input the issue asks for, each with a description', () => {
+  it('declares the inputs of a run, each with a description', () => {
     for (const name of ['image', 'run', 'entrypoint', 'args', 'env', 'workdir', 'user', 'vcpus', 'memory', 'disk', 'timeout', 'outputs', 'artifact-name', 'allow-failure', 'registry-username', 'registry-password', 'kernel', 'privileged']) {
       expect(inputs).toContain(name);
     }
@@ -43,7 +43,7 @@ describe('action.yml', () => {
     expect([...read].sort()).toEqual([...inputs].sort());
   });
 
-  it('declares every output the issue asks for', () => {
+  it('declares the outputs of a run', () => {
     for (const name of ['exit-code', 'timed-out', 'stdout', 'stderr', 'stdout-file', 'stderr-file', 'output-dir', 'result', 'duration-ms', 'boot-ms', 'image-digest']) {
       expect(outputs).toContain(name);
     }

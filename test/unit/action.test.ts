@@ -10,62 +10,30 @@ import { run } from '../../src/action/main.js';
 import { OUTPUT_TEXT_LIMIT } from '../../src/action/truncate.js';
 import { VmstepError } from '../../src/engine/errors.js';
 import type { RunEvents, RunOptions, RunResult } from '../../src/engine/types.js';
+import { inProcessStep, type InProcessStep } from '../helpers/action-step.js';
+import { readCommandFile } from '../helpers/dist-process.js';
 
 type FakeRun = (options: RunOptions, events: RunEvents) => Promise<Partial<RunResult> & { stdout?: string; stderr?: string }>;
 
-let dir: string;
-let log: string;
 // @actions/core caches the summary file's path on first use: one file for all tests, emptied before each.
 const summaryFile = join(mkdtempSync(join(tmpdir(), 'vmstep-action-summary-')), 'summary');
-let savedEnv: NodeJS.ProcessEnv;
+const parent = mkdtempSync(join(tmpdir(), 'vmstep-action-'));
+let step: InProcessStep;
+let dir: string;
 
 beforeEach(() => {
-  savedEnv = { ...process.env };
-  dir = mkdtempSync(join(tmpdir(), 'vmstep-action-'));
-  for (const f of ['output', 'state']) writeFileSync(join(dir, f), '');
-  writeFileSync(summaryFile, '');
-  mkdirSync(join(dir, 'temp'));
-  for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_') || k.startsWith('ACTIONS_') || k.startsWith('GITHUB_')) delete process.env[k];
-  Object.assign(process.env, {
-    GITHUB_OUTPUT: join(dir, 'output'),
-    GITHUB_STATE: join(dir, 'state'),
-    GITHUB_STEP_SUMMARY: summaryFile,
-    GITHUB_WORKSPACE: dir,
-    GITHUB_ACTION: '__owner_vmstep',
-    RUNNER_TEMP: join(dir, 'temp'),
-  });
-  log = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    log += chunk.toString();
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    log += chunk.toString();
-    return true;
-  });
+  step = inProcessStep(parent, summaryFile, { GITHUB_ACTION: '__owner_vmstep' });
+  dir = step.dir;
 });
 
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.env = savedEnv;
-  process.exitCode = undefined;
-});
+afterEach(() => step.restore());
 
 function inputs(values: Record<string, string>): void {
   for (const [k, v] of Object.entries(values)) process.env[`INPUT_${k.toUpperCase()}`] = v;
 }
 
-/** Reads the `name<<DELIMITER ... DELIMITER` records a runner would. */
-function fileCommands(file: string): Record<string, string> {
-  const text = readFileSync(join(dir, file), 'utf8');
-  const out: Record<string, string> = {};
-  const re = /^([^\n<]+)<<(\S+)\n([\s\S]*?)\n\2\n/gm;
-  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = m[3]!;
-  return out;
-}
-
-const outputs = () => fileCommands('output');
-const summary = () => readFileSync(summaryFile, 'utf8');
+const outputs = () => step.outputs();
+const summary = () => step.summary();
 
 function fakeEngine(script: FakeRun) {
   const calls: RunOptions[] = [];
@@ -132,8 +100,8 @@ describe('the action', () => {
     expect(JSON.parse(readFileSync(out.result!, 'utf8'))).toMatchObject({ exitCode: 0, image: { digest: `sha256:${'d'.repeat(64)}` }, timings: { bootMs: 95.6 } });
 
     // Set-up phases are groups with their duration; the command's output is not grouped.
-    expect(log).toMatch(/::group::Resolve image: alpine:3\.20\ndownloaded sha256:abcd\nsha256:d+ \(812 ms\)\n::endgroup::\nvmstep: resolve image done in 812 ms\n/);
-    expect(log).toMatch(/vmstep: running sh -c 'echo hello'\n::stop-commands::([0-9a-f]{32})\nhello\n::\1::\nvmstep: exit 0 after 12 ms\n/);
+    expect(step.log).toMatch(/::group::Resolve image: alpine:3\.20\ndownloaded sha256:abcd\nsha256:d+ \(812 ms\)\n::endgroup::\nvmstep: resolve image done in 812 ms\n/);
+    expect(step.log).toMatch(/vmstep: running sh -c 'echo hello'\n::stop-commands::([0-9a-f]{32})\nhello\n::\1::\nvmstep: exit 0 after 12 ms\n/);
   });
 
   it('writes a job summary with image, digest, command, exit code, timings, files and the tail of stdout', async () => {
@@ -162,7 +130,7 @@ describe('the action', () => {
     await run({ runImage: fakeEngine(async () => ({ exitCode: 42 })).runImage });
     expect(process.exitCode).toBe(1);
     expect(outputs()['exit-code']).toBe('42');
-    expect(log).toContain('::error::vmstep: the command exited with 42; see the step log and the stdout/stderr outputs (set allow-failure: true to let the job go on)\n');
+    expect(step.log).toContain('::error::vmstep: the command exited with 42; see the step log and the stdout/stderr outputs (set allow-failure: true to let the job go on)\n');
     expect(summary()).toContain('### ❌ vmstep:');
   });
 
@@ -170,7 +138,7 @@ describe('the action', () => {
     inputs({ image: 'img', 'allow-failure': 'true' });
     await run({ runImage: fakeEngine(async () => ({ exitCode: 42 })).runImage });
     expect(process.exitCode).toBeUndefined();
-    expect(log).toContain('::warning::vmstep: the command exited with 42; allowed to fail (allow-failure: true)\n');
+    expect(step.log).toContain('::warning::vmstep: the command exited with 42; allowed to fail (allow-failure: true)\n');
     expect(summary()).toContain('| Exit code | 42 (allowed to fail) |');
   });
 
@@ -178,7 +146,7 @@ describe('the action', () => {
     inputs({ image: 'img', timeout: '30' });
     await run({ runImage: fakeEngine(async () => ({ exitCode: 124, timedOut: true })).runImage });
     expect(outputs()).toMatchObject({ 'exit-code': '124', 'timed-out': 'true' });
-    expect(log).toContain('::error::vmstep: the command ran past the time limit of 30 s and the VM was stopped (exit code 124)');
+    expect(step.log).toContain('::error::vmstep: the command ran past the time limit of 30 s and the VM was stopped (exit code 124)');
     expect(summary()).toContain('timed out after 30 s (exit code 124)');
   });
 
@@ -193,7 +161,7 @@ describe('the action', () => {
     expect(rest.join('\n')).toMatch(/^é+THE END\n?$/);
     expect(Buffer.byteLength(out.stdout!)).toBeLessThan(OUTPUT_TEXT_LIMIT + 200);
     expect(readFileSync(out['stdout-file']!, 'utf8')).toBe(big);
-    expect(log).toContain(`::notice::vmstep: the stdout output holds the last ${OUTPUT_TEXT_LIMIT} of ${total} bytes`);
+    expect(step.log).toContain(`::notice::vmstep: the stdout output holds the last ${OUTPUT_TEXT_LIMIT} of ${total} bytes`);
   });
 
   it('keeps workflow commands in guest output from taking effect, even without a final newline', async () => {
@@ -206,7 +174,7 @@ describe('the action', () => {
         return {};
       }).runImage,
     });
-    const m = /::stop-commands::([0-9a-f]{32})\n([\s\S]*?)::\1::\n/.exec(log);
+    const m = /::stop-commands::([0-9a-f]{32})\n([\s\S]*?)::\1::\n/.exec(step.log);
     expect(m?.[2]).toBe('::set-output name=exit-code::0\n::add-mask::x\n');
   });
 
@@ -214,7 +182,7 @@ describe('the action', () => {
     inputs({ image: 'ghcr.io/o/i:1', 'registry-username': 'me', 'registry-password': 's3cret' });
     const engine = fakeEngine(async () => ({}));
     await run({ runImage: engine.runImage });
-    expect(log.startsWith('::add-mask::s3cret\n')).toBe(true);
+    expect(step.log.startsWith('::add-mask::s3cret\n')).toBe(true);
     expect(engine.calls[0]!.credentials).toEqual({ username: 'me', password: 's3cret' });
   });
 
@@ -230,7 +198,7 @@ describe('the action', () => {
       }).runImage,
     });
     expect(JSON.parse(during)).toEqual({ scratchDir: '/tmp/vmstep-run-x', vmmPid: 4242, vmmStartTicks: 7 });
-    expect(fileCommands('state')).toEqual({ 'state-file': join(dir, 'temp', 'vmstep-state', '__owner_vmstep.json') });
+    expect(readCommandFile(join(dir, 'state'))).toEqual({ 'state-file': join(dir, 'temp', 'vmstep-state', '__owner_vmstep.json') });
   });
 
   it('skips the artifact upload with a notice outside GitHub Actions', async () => {
@@ -238,7 +206,7 @@ describe('the action', () => {
     const upload = vi.fn();
     await run({ runImage: fakeEngine(async () => ({ outputs: [{ guestPath: '/a', hostPath: '/x/a', bytes: 1 }] })).runImage, uploadArtifact: upload });
     expect(upload).not.toHaveBeenCalled();
-    expect(log).toMatch(/::notice::vmstep: artifact upload skipped: not running on GitHub Actions \(no ACTIONS_RUNTIME_TOKEN\)/);
+    expect(step.log).toMatch(/::notice::vmstep: artifact upload skipped: not running on GitHub Actions \(no ACTIONS_RUNTIME_TOKEN\)/);
     expect(summary()).toContain('Not uploaded as an artifact');
   });
 
@@ -269,7 +237,7 @@ describe('the action', () => {
     });
     expect(process.exitCode).toBe(1);
     expect(outputs()).toEqual({ 'exit-code': '125', 'timed-out': 'false' });
-    expect(log).toContain('::error::vmstep: permission denied on /dev/kvm; add the runner user to the kvm group (sudo usermod -aG kvm runner) and restart the runner\n');
+    expect(step.log).toContain('::error::vmstep: permission denied on /dev/kvm; add the runner user to the kvm group (sudo usermod -aG kvm runner) and restart the runner\n');
     expect(summary()).toContain('did not run');
   });
 
@@ -285,15 +253,42 @@ describe('the action', () => {
     ['a password without a user name', { image: 'img', 'registry-password': 'p' }, 'registry credentials are incomplete: input "registry-username" is missing'],
     ['a relative workdir', { image: 'img', workdir: 'src' }, 'input "workdir" "src" is not an absolute path'],
     ['a bad artifact name', { image: 'img', 'artifact-name': 'a/b' }, 'input "artifact-name" "a/b" holds a character artifacts cannot have'],
+    ['a bad threshold outside benchmark mode', { image: 'img', threshold: 'abc' }, 'input "threshold" "abc" is not a percentage; write it as 5 or 5%25'],
+    ['a bad test outside benchmark mode', { image: 'img', test: 'chi' }, 'input "test" "chi" is not a test; use one of percentage, t-test, mann-whitney'],
   ])('refuses %s with one annotation and runs nothing', async (_what, values, message) => {
     inputs(values);
     const engine = fakeEngine(async () => ({}));
     await run({ runImage: engine.runImage });
     expect(engine.calls).toEqual([]);
     expect(process.exitCode).toBe(1);
-    const errors = log.split('\n').filter((l) => l.startsWith('::error::'));
+    const errors = step.log.split('\n').filter((l) => l.startsWith('::error::'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(`::error::vmstep: ${message}`);
     expect(outputs()['exit-code']).toBe('125');
+  });
+
+  it('names the image in the failure summary when another input is the bad one', async () => {
+    inputs({ image: 'ghcr.io/o/bench:pr', 'allow-failure': 'maybe' });
+    await run({ runImage: fakeEngine(async () => ({})).runImage });
+    expect(process.exitCode).toBe(1);
+    expect(summary()).toContain('`ghcr.io/o/bench:pr` did not run');
+    expect(summary()).not.toContain('(no image)');
+  });
+
+  it('warns that benchmark settings do nothing when benchmark mode is off, and runs the command once', async () => {
+    inputs({ image: 'img', test: 'mann-whitney', threshold: '10%', 'metrics-format': 'bmf', 'fail-on-regression': 'true' });
+    const engine = fakeEngine(async () => ({}));
+    await run({ runImage: engine.runImage });
+    expect(engine.calls).toHaveLength(1);
+    expect(step.log.split('\n').filter((l) => l.startsWith('::warning::'))).toEqual([
+      '::warning::vmstep: input "threshold", input "fail-on-regression" and input "metrics-format" do nothing outside benchmark mode; turn it on with input "repeat" over 1, "warmup", a baseline or "metrics-file", or remove them',
+    ]);
+    expect(process.exitCode).toBeUndefined();
+  });
+
+  it('says nothing about benchmark inputs left at their defaults', async () => {
+    inputs({ image: 'img', test: 'mann-whitney', threshold: '5', 'metrics-format': 'auto', 'fail-on-regression': 'false' });
+    await run({ runImage: fakeEngine(async () => ({})).runImage });
+    expect(step.log).not.toContain('::warning::');
   });
 });

@@ -3,21 +3,21 @@
 // workflow reads, the job summary with its table and embedded chart, and the
 // step failing on a regression only when asked to.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/action/main.js';
 import { runImage } from '../../src/engine/run.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
+import { inProcessStep, type InProcessStep } from '../helpers/action-step.js';
 import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
 
 const testModeVm = makeTestModeVm();
 const engine: typeof runImage = (o, e, c) => runImage(o, e, { ...c, launchVm: testModeVm });
 
 let work: string;
-let log: string;
-let savedEnv: NodeJS.ProcessEnv;
+let step: InProcessStep;
 // One file for every test: @actions/core's summary keeps the path it first wrote to.
 const summaryFile = join(mkdtempSync(join(tmpdir(), 'vmstep-bench-action-summary-')), 'summary');
 
@@ -27,13 +27,7 @@ function image(name: string, script: string): string {
   return `oci:${dir}`;
 }
 
-function outputs(): Record<string, string> {
-  const text = readFileSync(process.env.GITHUB_OUTPUT!, 'utf8');
-  const out: Record<string, string> = {};
-  const re = /^([^\n<]+)<<(\S+)\n([\s\S]*?)\n\2\n/gm;
-  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = m[3]!;
-  return out;
-}
+const outputs = () => step.outputs();
 
 let base: string;
 let slow: string;
@@ -53,18 +47,8 @@ afterAll(() => {
 });
 
 beforeEach(() => {
-  savedEnv = { ...process.env };
-  const step = mkdtempSync(join(work, 'step-'));
-  mkdirSync(join(step, 'temp'));
-  for (const f of ['output', 'state']) writeFileSync(join(step, f), '');
-  writeFileSync(summaryFile, '');
   // The defaults a runner passes for the inputs action.yml gives one.
-  Object.assign(process.env, {
-    GITHUB_OUTPUT: join(step, 'output'),
-    GITHUB_STATE: join(step, 'state'),
-    GITHUB_STEP_SUMMARY: summaryFile,
-    GITHUB_WORKSPACE: step,
-    RUNNER_TEMP: join(step, 'temp'),
+  step = inProcessStep(work, summaryFile, {
     VMSTEP_CACHE: join(work, 'cache'),
     VMSTEP_INIT: guestInitBinary(),
     INPUT_KERNEL: join(work, 'vmlinux'),
@@ -74,20 +58,9 @@ beforeEach(() => {
     INPUT_THRESHOLD: '5',
     'INPUT_FAIL-ON-REGRESSION': 'false',
   });
-  log = '';
-  for (const stream of [process.stdout, process.stderr]) {
-    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      log += chunk.toString();
-      return true;
-    });
-  }
 });
 
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.env = savedEnv;
-  process.exitCode = undefined;
-});
+afterEach(() => step.restore());
 
 describe('the action in benchmark mode', () => {
   it('fails the step with fail-on-regression when the head takes three times as long, and reports it all', async () => {
@@ -103,8 +76,8 @@ describe('the action in benchmark mode', () => {
     });
     await run({ runImage: engine });
     expect(process.exitCode).toBe(1);
-    expect(log.match(/^::error::.*/gm)).toEqual([expect.stringMatching(/^::error::vmstep: 2 benchmark metrics regressed beyond the 20%25 threshold \(t-test\): wall time \(\+\d+\.\d%25\), step \(\+200\.0%25\)/)]);
-    expect(log.match(/^vmstep: run \d\/6: \w+$/gm)).toEqual(['baseline', 'head', 'baseline', 'head', 'baseline', 'head'].map((a, i) => `vmstep: run ${i + 1}/6: ${a}`));
+    expect(step.log.match(/^::error::.*/gm)).toEqual([expect.stringMatching(/^::error::vmstep: 2 benchmark metrics regressed beyond the 20%25 threshold \(t-test\): wall time \(\+\d+\.\d%25\), step \(\+200\.0%25\)/)]);
+    expect(step.log.match(/^vmstep: run \d\/6: \w+$/gm)).toEqual(['baseline', 'head', 'baseline', 'head', 'baseline', 'head'].map((a, i) => `vmstep: run ${i + 1}/6: ${a}`));
 
     const out = outputs();
     expect(out).toMatchObject({ 'exit-code': '0', 'bench-verdict': 'regression', 'bench-regressed': 'true' });
@@ -135,7 +108,7 @@ describe('the action in benchmark mode', () => {
     Object.assign(process.env, { INPUT_IMAGE: slow, 'INPUT_BASELINE-IMAGE': base, INPUT_REPEAT: '3', INPUT_WARMUP: '0', INPUT_TEST: 'percentage', INPUT_THRESHOLD: '20' });
     await run({ runImage: engine });
     expect(process.exitCode).toBeUndefined();
-    expect(log).toMatch(/^::warning::vmstep: 1 benchmark metric regressed .*\(set fail-on-regression: true to fail the step\)$/m);
+    expect(step.log).toMatch(/^::warning::vmstep: 1 benchmark metric regressed .*\(set fail-on-regression: true to fail the step\)$/m);
 
     Object.assign(process.env, { INPUT_IMAGE: base, 'INPUT_FAIL-ON-REGRESSION': 'true' });
     writeFileSync(process.env.GITHUB_OUTPUT!, '');

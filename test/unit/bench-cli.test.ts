@@ -93,4 +93,28 @@ describe('vmstep bench', () => {
     expect(r.code).toBe(125);
     expect(r.stderr).toBe('vmstep: error: --repeat "many" is not a run count; give a whole number from 1 to 1000\n');
   });
+
+  it('fails on a missing baseline file with the one error line, no blank line before it, and no results directory left behind', async () => {
+    const resultsDir = join(work, 'results-missing-baseline');
+    const r = await vmstep('bench', '--results-dir', resultsDir, '--baseline-file', join(work, 'no-such.json'), ...common, base);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/^vmstep: error: cannot read the baseline file [^\n]*\n$/);
+    expect(existsSync(resultsDir)).toBe(false);
+  });
+
+  it('ends its open progress line once when the first run fails, and removes the empty results directory', async () => {
+    const resultsDir = join(work, 'results-no-image');
+    const r = await vmstep('bench', '--results-dir', resultsDir, ...common, `oci:${join(work, 'no-such-image')}`);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/(^|\n)vmstep: run 1\/3: head \.\.\. \nvmstep: error: image oci:[^\n]*\n$/);
+    expect(r.stderr).not.toContain('\n\n');
+    expect(existsSync(resultsDir)).toBe(false);
+  });
+
+  it('warns that comparison settings do nothing without a baseline, and a metrics format without a metrics file', async () => {
+    const r = await vmstep('bench', '--results-dir', join(work, 'results-idle'), ...common, '--fail-on-regression', '--metrics-format', 'bmf', '--repeat', '1', base);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('vmstep: warning: --test, --threshold and --fail-on-regression do nothing without a baseline to compare against; add --baseline-image or --baseline-file, or leave them out\n');
+    expect(r.stderr).toContain('vmstep: warning: --metrics-format does nothing without --metrics-file; add it, or leave --metrics-format out\n');
+  }, 60_000);
 });

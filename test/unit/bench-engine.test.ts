@@ -189,9 +189,22 @@ describe('validateBenchInput', () => {
     expect(() => v({ warmup: 'x' })).toThrow(/--warmup "x"/);
     expect(() => v({ baselineImage: 'a', baselineFile: 'b' }, 'action')).toThrow('input "baseline-image" and input "baseline-file" are both set');
     expect(() => v({ metricsFile: '/out/*.json' })).toThrow(/holds a glob/);
-    expect(() => v({ test: 'chi-square' })).toThrow(/--test: unknown test "chi-square"/);
-    expect(() => v({ threshold: 'five' }, 'action')).toThrow(/input "threshold": threshold must be a percentage/);
-    expect(() => v({ metricsFormat: 'csv' })).toThrow(/--metrics-format: unknown metrics-format "csv"/);
+  });
+
+  it.each<[BenchInput, 'cli' | 'action', string]>([
+    [{ test: 'chi-square' }, 'cli', '--test "chi-square" is not a test; use one of percentage, t-test, mann-whitney'],
+    [{ threshold: 'abc' }, 'cli', '--threshold "abc" is not a percentage; write it as 5 or 5%'],
+    [{ threshold: 'five' }, 'action', 'input "threshold" "five" is not a percentage; write it as 5 or 5%'],
+    [{ metricsFormat: 'xml' }, 'cli', '--metrics-format "xml" is not a metrics format; use one of auto, bmf, customSmallerIsBetter, customBiggerIsBetter, hyperfine'],
+  ])('refuses %j (%s) in one line that lists the choices once', (input, style, line) => {
+    let error: unknown;
+    try {
+      v(input, style);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(VmstepError);
+    expect((error as VmstepError).oneLine()).toBe(line);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -211,6 +211,50 @@ describe('vmstep: every bad input gives one clear line and 125', () => {
     expect(h.stderr.text).toMatch(expected);
     expect(h.seen).toEqual([]);
     if (argv.length > 0) expect(h.stderr.text.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('vmstep: an image given as a path without its transport', () => {
+  it.each<[string[], string]>([
+    [['pull', './image'], 'vmstep: error: image "./image" is a directory, not an image name; for an OCI layout directory write oci:./image'],
+    [['run', './image', 'true'], 'vmstep: error: image "./image" is a directory, not an image name; for an OCI layout directory write oci:./image'],
+    [['pull', 'bench.tar'], 'vmstep: error: image "bench.tar" is a file, not an image name; write docker-archive:bench.tar for the output of docker save, or oci-archive:bench.tar for an OCI archive'],
+    [['bench', './missing'], 'vmstep: error: image "./missing" looks like a path, and nothing is there; check the path, and name its kind: oci:DIR, oci-archive:FILE or docker-archive:FILE'],
+  ])('vmstep %j says which transport to write', async (argv, line) => {
+    const h = harness();
+    mkdirSync(join(h.cwd, 'image'));
+    writeFileSync(join(h.cwd, 'bench.tar'), '');
+    expect(await h.run(...argv)).toBe(125);
+    expect(h.stderr.text).toBe(`${line}\n`);
+    expect(h.seen).toEqual([]);
+  });
+});
+
+describe('vmstep: the cache directory', () => {
+  it.each([[['cache', 'ls']], [['cache', 'prune']], [['pull', 'busybox']], [['doctor']]])('vmstep %j names VMSTEP_CACHE and the fix when it is a file', async (argv) => {
+    const h = harness();
+    const file = join(h.cwd, 'not-a-dir');
+    writeFileSync(file, '');
+    h.io.env.VMSTEP_CACHE = file;
+    const code = await h.run(...argv);
+    const out = h.stdout.text + h.stderr.text;
+    expect(out).toContain(`the cache directory ($VMSTEP_CACHE, default ~/.cache/vmstep) cannot be used: ${file} is not a directory`);
+    expect(out).toContain('point VMSTEP_CACHE at a directory (it is created when missing), or unset it');
+    expect(out).not.toContain('ENOTDIR');
+    if (argv[0] !== 'doctor') expect(code).toBe(125);
+  });
+
+  it('says that prune --max-size keeps the unpacked guest kernel, and how to remove it', async () => {
+    const h = harness();
+    const cache = join(h.cwd, 'cache');
+    mkdirSync(join(cache, 'kernel', 'abc123'), { recursive: true });
+    writeFileSync(join(cache, 'kernel', 'abc123', 'vmlinux'), Buffer.alloc(64 * 1024, 1));
+    h.io.env.VMSTEP_CACHE = cache;
+    expect(await h.run('cache', 'prune', '--max-size', '1K')).toBe(0);
+    expect(h.stdout.text).toMatch(/^kept the unpacked guest kernel \(\d+(\.\d+)? KiB\) beyond --max-size: every run needs one; "vmstep cache prune" without --max-size removes it too$/m);
+    h.stdout.text = '';
+    expect(await h.run('cache', 'prune')).toBe(0);
+    expect(h.stdout.text).not.toContain('kept the unpacked guest kernel');
   });
 });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeFailure } from '../../src/engine/errors.js';
+import { KVM_UDEV_RULE, kvmAccessFix } from '../../src/engine/kvm-access.js';
 import { checkKvm } from '../../src/engine/kvm-check.js';
 import type { KvmProbe } from '../../src/engine/vm-port.js';
 
@@ -61,5 +62,21 @@ describe('checkKvm', () => {
         throw new Error('vmstep-vmm not found');
       }),
     ).not.toThrow();
+  });
+
+  it("gives the fix for the device's real owner, group and mode when this user may not open /dev/kvm, never a literal $USER", () => {
+    const cache = mkdtempSync(join(tmpdir(), 'vmstep-kvm-'));
+    const vmmSays = { available: false, canRunLinux: false, reason: 'permission denied on /dev/kvm: add the user to the kvm group (sudo usermod -aG kvm $USER)', module: '' };
+    const rootOnly = { mode: 0o600, uid: 0, gid: 0 };
+    const access = () => ({ detail: 'crw------- root:root', fix: kvmAccessFix(rootOnly, { name: 'runner', groups: [1001] }, () => 'root') });
+    let line = '';
+    try {
+      checkKvm(cache, () => vmmSays, access);
+    } catch (err) {
+      line = describeFailure(err);
+    }
+    expect(line).toBe(`permission denied on /dev/kvm (crw------- root:root); only root may open it; open it to the runner with a udev rule: ${KVM_UDEV_RULE}`);
+    expect(line).not.toContain('$USER');
+    expect(line).not.toContain('usermod');
   });
 });

@@ -85,6 +85,16 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('runImage', () => {
+  it('refuses a cache directory that is a file, naming VMSTEP_CACHE and the fix, before anything runs', async () => {
+    const file = join(work, 'cache-is-a-file');
+    writeFileSync(file, '');
+    const rec = recorder();
+    await expect(runImage(options({ image: image('cache-file', { Cmd: ['true'] }), cacheDir: file }), rec.events, { launchVm: testModeVm })).rejects.toThrow(
+      `the cache directory ($VMSTEP_CACHE, default ~/.cache/vmstep) cannot be used: ${file} is not a directory`,
+    );
+    expect(rec.log).toEqual([]);
+  });
+
   it("runs the image's command, streams its output, returns its exit code and cleans up", async () => {
     const ref = image('exit42', { Entrypoint: ['sh', '-c'], Cmd: ['echo out; echo err >&2; exit 42'], Env: ['FROM_IMAGE=1'] });
     const rec = recorder();

@@ -8,10 +8,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { runSpecFromImage } from '../../src/guest/command.js';
-import { decodeError, encodeRun, type RunSpec } from '../../src/guest/messages.js';
-import { MessageType, encodeHello } from '../../src/guest/protocol.js';
-import { GuestError, startGuestSession } from '../../src/guest/session.js';
+import { runSpecFromImage } from '../../src/session/command.js';
+import { decodeError, encodeRun, type RunSpec } from '../../src/session/messages.js';
+import { MessageType, encodeHello } from '../../src/session/protocol.js';
+import { GuestError, startGuestSession } from '../../src/session/session.js';
 import { collect, connectTestModeInit, guestInitBinary, runInTestMode } from '../helpers/guest-init.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-guest-init-'));

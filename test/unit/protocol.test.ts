@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { decodeRun, encodeRun } from '../../src/guest/messages.js';
+import { decodeRun, encodeRun } from '../../src/session/messages.js';
 import {
   DEFAULT_MAX_FILES,
   DEFAULT_MAX_FILE_BYTES,
@@ -21,7 +21,7 @@ import {
   encodeFrame,
   encodeHello,
   encodeRecord,
-} from '../../src/guest/protocol.js';
+} from '../../src/session/protocol.js';
 import { repoRoot } from '../helpers/artifacts.js';
 
 /** guest/src/protocol.h's #defines, with their simple constant expressions evaluated. */
@@ -40,7 +40,7 @@ function cDefines(): Map<string, number | string> {
   return defs;
 }
 
-describe('guest/src/protocol.h and src/guest/protocol.ts', () => {
+describe('guest/src/protocol.h and src/session/protocol.ts', () => {
   const c = cDefines();
   const upper = (s: string) => s.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 

@@ -1,7 +1,7 @@
 // What to run, resolved on the host with Docker's semantics: ENTRYPOINT, CMD
 // and their overrides; Env and its overrides; working directory and user.
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_PATH, mergeEnv, resolveArgv, resolveUser, resolveWorkdir, runSpecFromImage } from '../../src/guest/command.js';
+import { DEFAULT_PATH, mergeEnv, resolveArgv, resolveUser, resolveWorkdir, runSpecFromImage } from '../../src/session/command.js';
 
 describe('resolveArgv', () => {
   const image = { Entrypoint: ['/entry', '--flag'], Cmd: ['default', 'args'] };

@@ -91,20 +91,14 @@ export function resolveUser(image: ImageCommandConfig, override?: string): strin
   return override || image.User || '';
 }
 
-export interface RunOptions extends CommandOverrides {
+/** The spec's settings, as the user gives them: argv comes from the image and the overrides, env is merged onto the image's. */
+export interface CommandOptions extends CommandOverrides, Omit<Partial<RunSpec>, 'argv' | 'env'> {
   /** Variables to set on top of the image's Env. */
   env?: Readonly<Record<string, string>> | readonly string[];
-  workdir?: string;
-  user?: string;
-  hostname?: string;
-  outputs?: string[];
-  maxFileBytes?: number;
-  maxFiles?: number;
-  privileged?: boolean;
 }
 
 /** The run spec for an image config and the user's options. */
-export function runSpecFromImage(image: ImageCommandConfig, options: RunOptions = {}): RunSpec {
+export function runSpecFromImage(image: ImageCommandConfig, options: CommandOptions = {}): RunSpec {
   const hostname = options.hostname ?? 'vmstep';
   const spec: RunSpec = {
     argv: resolveArgv(image, options),

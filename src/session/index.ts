@@ -9,7 +9,7 @@ export {
   runSpecFromImage,
   type CommandOverrides,
   type ImageCommandConfig,
-  type RunOptions,
+  type CommandOptions,
 } from './command.js';
 export { guestSocketPath, listenForGuest, type GuestListener } from './listener.js';
 export {
@@ -28,6 +28,6 @@ export {
   ProtocolVersionError,
   startGuestSession,
   type GuestSessionOptions,
-  type OutputFile,
-  type RunResult,
+  type ReturnedFile,
+  type SessionResult,
 } from './session.js';

@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { listenForGuest } from '../../src/guest/listener.js';
+import { listenForGuest } from '../../src/session/listener.js';
 import {
   decodeError,
   decodeRun,
@@ -21,9 +21,9 @@ import {
   encodeStarted,
   encodeTimings,
   type RunSpec,
-} from '../../src/guest/messages.js';
-import { MessageType, ProtocolError, encodeFrame, encodeHello } from '../../src/guest/protocol.js';
-import { GuestError, GuestSession, ProtocolVersionError, startGuestSession, type GuestSessionOptions } from '../../src/guest/session.js';
+} from '../../src/session/messages.js';
+import { MessageType, ProtocolError, encodeFrame, encodeHello } from '../../src/session/protocol.js';
+import { GuestError, GuestSession, ProtocolVersionError, startGuestSession, type GuestSessionOptions } from '../../src/session/session.js';
 import { collect, connectTestModeInit, frameReader } from '../helpers/guest-init.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-guest-session-'));

@@ -69,7 +69,7 @@ export class ProtocolVersionError extends ProtocolError {
   }
 }
 
-export interface OutputFile {
+export interface ReturnedFile {
   /** Absolute path in the guest. */
   guestPath: string;
   /** Where it was written: under the output directory, at the guest path. */
@@ -79,13 +79,13 @@ export interface OutputFile {
   size: number;
 }
 
-export interface RunResult {
+export interface SessionResult {
   /** The guest's agent string from its hello. */
   guestAgent: string;
   /** The command's pid in the guest; null when it could not start. */
   pid: number | null;
   exit: ExitMessage;
-  files: OutputFile[];
+  files: ReturnedFile[];
   issues: OutputIssue[];
   timings: GuestTimings;
 }
@@ -94,7 +94,7 @@ export interface GuestSessionOptions {
   /** Where returned files are written; required when the spec asks for outputs. */
   outputDir?: string;
   /** Called as each output file is complete on disk. */
-  onFile?: (file: OutputFile) => void;
+  onFile?: (file: ReturnedFile) => void;
   /** Called for each output the guest could not return (missing, too large, over the limit). */
   onOutputIssue?: (issue: OutputIssue) => void;
   /** High-water mark of the stdout and stderr streams, in bytes. Default 1 MiB. */
@@ -158,13 +158,13 @@ export class GuestSession {
   /** Resolves with the command's exit; rejects when the session fails before it. */
   readonly exit: Promise<ExitMessage>;
   /** Resolves once everything has arrived (exit, files, timings); rejects on any failure. */
-  readonly result: Promise<RunResult>;
+  readonly result: Promise<SessionResult>;
 
   private readonly out: GuestOutputStream;
   private readonly err: GuestOutputStream;
   private readonly startedP = settle<StartedMessage | null>();
   private readonly exitP = settle<ExitMessage>();
-  private readonly resultP = settle<RunResult>();
+  private readonly resultP = settle<SessionResult>();
   private readonly decoder = new FrameDecoder();
   private readonly outputDir: OutputDirectory | null;
   private readonly maxFiles: number;
@@ -174,7 +174,7 @@ export class GuestSession {
   private guestAgent = '';
   private pid: number | null = null;
   private exitMessage: ExitMessage | null = null;
-  private readonly files: OutputFile[] = [];
+  private readonly files: ReturnedFile[] = [];
   private readonly issues: OutputIssue[] = [];
   private fileCount = 0;
   private current: { guestPath: string; mode: number; size: number; written: number; file: OpenOutputFile } | null = null;
@@ -343,7 +343,7 @@ export class GuestSession {
         throw new ProtocolError(`guest init ended ${cur.guestPath} after ${cur.written} of the ${cur.size} bytes it announced`);
       }
       await this.outputDir!.finish(cur.file, cur.mode);
-      const done: OutputFile = { guestPath: cur.guestPath, hostPath: cur.file.hostPath, mode: cur.mode, size: cur.size };
+      const done: ReturnedFile = { guestPath: cur.guestPath, hostPath: cur.file.hostPath, mode: cur.mode, size: cur.size };
       this.files.push(done);
       this.options.onFile?.(done);
       return;
