@@ -4,3 +4,5 @@ export { probeKvm, type KvmProbe } from './probe.js';
 export { launchVm, vmmArgs, parseStatusLine, type LaunchOptions, type VmDisk, type VmExit, type VmExitReason, type VmHandle } from './launch.js';
 export { BASE_CMDLINE, kernelCmdline } from './cmdline.js';
 export { vmmPath, addonPath } from './assets.js';
+export { createOverlay, flattenOverlay, parseOverlayHeader, readOverlayLayout, OverlayError, DEFAULT_CLUSTER_BYTES, type OverlayLayout, type CreateOverlayOptions } from './overlay.js';
+export { VMM_LIMITS } from './limits.js';

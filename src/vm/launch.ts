@@ -10,10 +10,14 @@ import { rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { vmmPath } from './assets.js';
 import { kernelCmdline } from './cmdline.js';
+import { VMM_LIMITS } from './limits.js';
 
 export interface VmDisk {
+  /** The image; with overlayPath, the base image, opened read-only and never written. */
   path: string;
   readOnly: boolean;
+  /** A copy-on-write overlay (./overlay.ts, createOverlay) that takes the guest's writes over `path`. */
+  overlayPath?: string;
 }
 
 export interface LaunchOptions {
@@ -64,7 +68,10 @@ const STDERR_KEEP = 4096;
 /** vmstep-vmm's argv for these options (status on fd 3). */
 export function vmmArgs(o: LaunchOptions): string[] {
   const args = ['--kernel', o.kernelPath, '--vcpus', String(o.vcpus), '--memory-mib', String(o.memoryMiB)];
-  for (const d of o.disks) args.push(d.readOnly ? '--disk-ro' : '--disk', d.path);
+  for (const d of o.disks) {
+    if (d.overlayPath) args.push('--disk-cow', d.path, d.overlayPath);
+    else args.push(d.readOnly ? '--disk-ro' : '--disk', d.path);
+  }
   args.push('--cmdline', kernelCmdline({ debug: o.debug, extra: o.cmdline }));
   if (o.vsockUdsPath) args.push('--vsock-uds', o.vsockUdsPath);
   if (o.consoleLogPath) args.push('--console-log', o.consoleLogPath);
@@ -103,9 +110,13 @@ export function parseStatusLine(line: string): StatusLine | null {
 }
 
 function validate(o: LaunchOptions): void {
-  if (!Number.isInteger(o.vcpus) || o.vcpus < 1 || o.vcpus > 32) throw new Error(`vcpus must be an integer from 1 to 32, got ${o.vcpus}`);
-  if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < 16) throw new Error(`memoryMiB must be an integer of at least 16, got ${o.memoryMiB}`);
-  if (o.disks.length > 15) throw new Error(`at most 15 disks, got ${o.disks.length}`);
+  const l = VMM_LIMITS;
+  if (!Number.isInteger(o.vcpus) || o.vcpus < 1 || o.vcpus > l.maxVcpus) throw new Error(`vcpus must be an integer from 1 to ${l.maxVcpus}, got ${o.vcpus}`);
+  if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < l.minMemoryMiB || o.memoryMiB > l.maxMemoryMiB) {
+    throw new Error(`memoryMiB must be an integer from ${l.minMemoryMiB} to ${l.maxMemoryMiB}, got ${o.memoryMiB}`);
+  }
+  if (o.disks.length > l.maxDisks) throw new Error(`at most ${l.maxDisks} disks, got ${o.disks.length}`);
+  for (const d of o.disks) if (d.overlayPath && d.readOnly) throw new Error(`disk ${d.path}: an overlay is for writes; a read-only disk needs none`);
 }
 
 export async function launchVm(options: LaunchOptions): Promise<VmHandle> {
