@@ -1,6 +1,7 @@
 #pragma once
 #include "lib.h"
 void test_blk(void);
+void test_blkcow(void);
 void test_irq(void);
 void test_smp(void);
 void test_vsock(void);
