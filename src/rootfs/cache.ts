@@ -11,7 +11,7 @@
 //   blobs/sha256/<hex>                     layer blobs (see ../image/blob-cache.ts)
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants, createReadStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { copyFile, link, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -108,24 +108,26 @@ export class RootfsCache {
     const dir = join(this.rootfsDir, key);
     let basePath = join(dir, 'rootfs.ext4');
     let cached = true;
-    let base = await stat(basePath).catch(() => null);
+    let base = statSync(basePath, { throwIfNoEntry: false });
     if (!base) {
       cached = false;
       await this.build(image, key, opts);
-      base = await stat(basePath);
+      base = statSync(basePath);
     }
     void utimes(join(dir, 'meta.json'), new Date(), new Date()).catch(() => {});
     if (opts.diskBytes && opts.diskBytes > base.size) {
       basePath = await this.grown(dir, basePath, opts.diskBytes);
-      base = await stat(basePath);
+      base = statSync(basePath);
     }
+    // Synchronous from here: a few small system calls, quicker than trips
+    // through libuv's thread pool (see createOverlay).
     const runDir = join(this.root, 'runs', `${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
-    await mkdir(runDir, { recursive: true });
+    mkdirSync(runDir, { recursive: true });
     const overlayPath = join(runDir, 'overlay');
     try {
-      await createOverlay(overlayPath, { baseBytes: base.size });
+      createOverlay(overlayPath, { baseBytes: base.size });
     } catch (e) {
-      await rm(runDir, { recursive: true, force: true });
+      rmSync(runDir, { recursive: true, force: true });
       throw e;
     }
     return { basePath, overlayPath, cached, release: () => rm(runDir, { recursive: true, force: true }) };
@@ -139,7 +141,7 @@ export class RootfsCache {
   private async grown(dir: string, basePath: string, bytes: number): Promise<string> {
     const blocks = Math.floor(bytes / 4096);
     const path = join(dir, `grown-${blocks * 4096}.ext4`);
-    if (await stat(path).catch(() => null)) return path;
+    if (statSync(path, { throwIfNoEntry: false })) return path;
     const tmp = join(this.rootfsDir, `.tmp-${process.pid}-grow-${Math.random().toString(36).slice(2)}.ext4`);
     try {
       await copyImage(basePath, tmp);

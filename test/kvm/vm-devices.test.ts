@@ -93,7 +93,7 @@ describe('virtio-blk over a copy-on-write overlay', () => {
     const base = join(work.dir, `${name}-base.img`);
     writeFileSync(base, Buffer.from(Array.from({ length: baseBytes }, (_, i) => baseByte(i))));
     const overlay = join(work.dir, `${name}.overlay`);
-    await createOverlay(overlay, { baseBytes, diskBytes: baseBytes + CLUSTER, clusterBytes: CLUSTER });
+    createOverlay(overlay, { baseBytes, diskBytes: baseBytes + CLUSTER, clusterBytes: CLUSTER });
     return { base, overlay };
   }
   /** What the guest's writes in test_blkcow (native/guests/blk.c) leave on a disk of `diskBytes`. */
@@ -167,7 +167,7 @@ describe('virtio-blk over a copy-on-write overlay', () => {
     const { base, overlay } = await cowDisk('cow4', 64 << 10);
     chmodSync(base, 0o444);
     const second = join(work.dir, 'cow4-second.overlay');
-    await createOverlay(second, { baseBytes: 64 << 10 });
+    createOverlay(second, { baseBytes: 64 << 10 });
     const { launchTestGuest } = await import('./vm-helpers.js');
     const first = await launchTestGuest({ test: 'hang', disks: [{ path: base, readOnly: false, overlayPath: overlay }], timeoutMs: 30_000 });
     try {
