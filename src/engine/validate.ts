@@ -10,14 +10,15 @@ import { parseEnvAssignment, readEnvFile, type HostEnv } from './env.js';
 import { VmstepError } from './errors.js';
 import type { RunInput, RunOptions } from './types.js';
 import { formatBytes, parseDuration, parseSize } from './units.js';
+import { VMM_LIMITS } from '../vm/limits.js';
 
 /** How the face names its options: `--memory` (cli) or input "memory" (action). */
 export type OptionStyle = 'cli' | 'action';
 
 export const LIMITS = {
-  /** The VMM describes CPUs in an MP table; beyond 32 nobody benchmarks in a microVM. */
-  maxVcpus: 32,
-  minMemoryMiB: 32,
+  /** What the VMM accepts (src/vm/limits.ts, which native/src/vmm/limits.h mirrors). */
+  maxVcpus: VMM_LIMITS.maxVcpus,
+  minMemoryMiB: VMM_LIMITS.minMemoryMiB,
   defaultMemoryMiB: 1024,
   /** The root disk must hold the image plus ext4's own metadata. */
   minDiskBytes: 16 * 2 ** 20,

@@ -60,7 +60,8 @@ export interface VmHandle {
   pinning?: { cpus: number[] } | { error: string };
 }
 
-const EXIT_REASONS: readonly VmExitReason[] = ['poweroff', 'reset', 'triple-fault', 'panic', 'timeout', 'killed', 'error'];
+/** Every reason the VMM gives (docs/vmm-status.md). */
+export const EXIT_REASONS: readonly VmExitReason[] = ['poweroff', 'reset', 'triple-fault', 'panic', 'timeout', 'killed', 'error'];
 /** How long the VMM gets to stop after SIGTERM, and beyond its own timeout, before SIGKILL. */
 const GRACE_MS = 3000;
 const STDERR_KEEP = 4096;

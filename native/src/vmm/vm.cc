@@ -335,17 +335,14 @@ void Vm::PinVcpuThread(unsigned index) {
                        (r == EINVAL ? " (the CPU is offline or outside this process's allowed CPUs)" : "");
 }
 
-std::string Vm::PinningJson() const {
-  if (config_.pin_cpus.empty()) return "";
+void Vm::ReportPinning(ReadyStatus* ready) const {
+  if (config_.pin_cpus.empty()) return;
+  ready->pin_requested = true;
   std::lock_guard<std::mutex> lock(start_mu_);
-  std::string errors;
   for (const std::string& e : pin_errors_) {
-    if (!e.empty()) errors += (errors.empty() ? "" : "; ") + e;
+    if (!e.empty()) ready->pin_error += (ready->pin_error.empty() ? "" : "; ") + e;
   }
-  if (!errors.empty()) return ",\"pinError\":" + JsonString(errors);
-  std::string list;
-  for (int cpu : config_.pin_cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
-  return ",\"pinnedCpus\":[" + list + "]";
+  if (ready->pin_error.empty()) ready->pinned_cpus = config_.pin_cpus;
 }
 
 bool Vm::HandleExit(Vcpu* vcpu) {
