@@ -22,6 +22,7 @@
       'src/virtio/overlay.cc',
       'src/virtio/queue.cc',
       'src/virtio/vsock.cc',
+      'src/virtio/vsock_connection.cc',
       'src/virtio/vsock_muxer.cc',
       'src/virtio/vsock_packet.cc',
       'src/vmm/config.cc',
@@ -53,6 +54,16 @@
       # loaded (or opened) after the jail, and it runs on any x86-64 Linux.
       'ldflags!': ['-rdynamic'],
       'ldflags': ['-static', '-Wl,--gc-sections', '-s'],
+    },
+    {
+      # The connection state machine on its own, driven over a socketpair
+      # (test/kvm/vsock-connection.test.ts runs it).
+      'target_name': 'vsock-connection-test',
+      'type': 'executable',
+      'sources': ['tests/vsock_connection_test.cc', 'src/virtio/vsock_connection.cc'],
+      'include_dirs': ['src'],
+      'cflags_cc!': ['-fno-rtti', '-fno-exceptions', '-std=gnu++17'],
+      'cflags_cc': ['<@(vmstep_cflags)'],
     },
   ],
 }

@@ -10,5 +10,5 @@ command -v clang++ >/dev/null || { echo "native/fuzz/build.sh: clang++ is missin
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
   -I"$src" -o "$out/fuzz-devices" "$here/fuzz_devices.cc" \
   "$src/memory/guest_memory.cc" "$src/virtio/queue.cc" "$src/virtio/blk.cc" "$src/virtio/disk.cc" "$src/virtio/overlay.cc" "$src/virtio/mmio.cc" \
-  "$src/virtio/vsock.cc" "$src/virtio/vsock_muxer.cc" "$src/virtio/vsock_packet.cc" \
+  "$src/virtio/vsock.cc" "$src/virtio/vsock_connection.cc" "$src/virtio/vsock_muxer.cc" "$src/virtio/vsock_packet.cc" \
   "$src/vmm/event_loop.cc" "$src/devices/irq.cc" "$src/kvm/kvm.cc"

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 namespace vmstep {
 
@@ -37,32 +36,6 @@ bool TransferAll(int fd, std::vector<iovec> iov, uint64_t offset, bool write) {
     }
   }
   return true;
-}
-
-std::vector<iovec> SliceIovecs(const std::vector<iovec>& iov, uint64_t from, uint64_t len) {
-  std::vector<iovec> out;
-  for (const iovec& v : iov) {
-    if (len == 0) break;
-    if (from >= v.iov_len) {
-      from -= v.iov_len;
-      continue;
-    }
-    const uint64_t n = std::min<uint64_t>(v.iov_len - from, len);
-    out.push_back({static_cast<uint8_t*>(v.iov_base) + from, static_cast<size_t>(n)});
-    from = 0;
-    len -= n;
-  }
-  return out;
-}
-
-uint64_t IovecBytes(const std::vector<iovec>& iov) {
-  uint64_t n = 0;
-  for (const iovec& v : iov) n += v.iov_len;
-  return n;
-}
-
-void ZeroIovecs(const std::vector<iovec>& iov) {
-  for (const iovec& v : iov) std::memset(v.iov_base, 0, v.iov_len);
 }
 
 }  // namespace vmstep

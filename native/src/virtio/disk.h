@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "util/iovec.h"
+
 namespace vmstep {
 
 class Disk {
@@ -39,9 +41,5 @@ class RawDisk : public Disk {
 // preadv/pwritev to completion across short transfers; false on an error or
 // on end of file before the iovecs are full.
 bool TransferAll(int fd, std::vector<iovec> iov, uint64_t offset, bool write);
-// The bytes [from, from + len) of what `iov` covers, as iovecs.
-std::vector<iovec> SliceIovecs(const std::vector<iovec>& iov, uint64_t from, uint64_t len);
-uint64_t IovecBytes(const std::vector<iovec>& iov);
-void ZeroIovecs(const std::vector<iovec>& iov);
 
 }  // namespace vmstep
