@@ -5,5 +5,6 @@ void test_blkcow(void);
 void test_irq(void);
 void test_smp(void);
 void test_vsock(void);
+void test_vsockflood(void);
 /* CPUs listed in the MP table; their APIC ids into ids[] (up to max). */
 int mptable_cpus(u8 *ids, int max);
