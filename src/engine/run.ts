@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GuestError, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec } from '../guest/index.js';
+import { GUEST_VSOCK_PORT, GuestError, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec } from '../guest/index.js';
 import { checkImageReference, defaultCacheDir, resolveImage, type Image, type ImageConfig, type ProgressEvent } from '../image/index.js';
 import { RootfsCache } from '../rootfs/index.js';
 import { initPath, kernelPath } from './assets.js';
@@ -88,7 +88,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
 
   const vsockUdsPath = join(scope.scratchDir, 'vsock');
   // sun_path holds 108 bytes; the guest's socket is the longest name used.
-  if (Buffer.byteLength(`${vsockUdsPath}_1024`) > 107) {
+  if (Buffer.byteLength(`${vsockUdsPath}_${GUEST_VSOCK_PORT}`) > 107) {
     throw new VmstepError(`the scratch directory ${scope.scratchDir} is too deep for a Unix socket path (at most 107 bytes)`, 'set TMPDIR to a shorter directory, such as /tmp');
   }
   // Assets first: a missing kernel or guest init should not cost a download.

@@ -10,10 +10,12 @@ import { ImageError, type Image } from '../image/types.js';
 import { Ext4Writer, type Ext4Result, type LayoutOptions } from './ext4-writer.js';
 import { readTar, type TarEntry } from './tar-stream.js';
 import { FsTree, RootfsError, newInode } from './tree.js';
+import { GUEST_INIT_PATH } from '../vm/cmdline.js';
 
 /** Bumped whenever the image layout this code writes changes; part of the cache key. */
 export const BUILDER_VERSION = 1;
-export const GUEST_INIT_PATH = '/.vmstep/init';
+// The path the kernel command line names (src/vm/cmdline.ts): one constant for both.
+export { GUEST_INIT_PATH };
 
 export interface BuildOptions extends LayoutOptions {
   /** The guest init binary placed at /.vmstep/init (root-owned, 0755). */
@@ -64,7 +66,7 @@ export async function buildRootfsImage(image: Image, opts: BuildOptions): Promis
     tree.root.children!.delete('.vmstep');
     tree.put('.vmstep', newInode('dir', { mode: 0o755 }));
     const init = newInode('file', { mode: 0o755, size: initStat.size });
-    tree.put('.vmstep/init', init);
+    tree.put(GUEST_INIT_PATH.slice(1), init);
     const { firstBlock, sink } = writer.beginFile(initStat.size, GUEST_INIT_PATH);
     init.firstBlock = firstBlock;
     for await (const chunk of createReadStream(opts.initPath)) await sink(chunk as Buffer);

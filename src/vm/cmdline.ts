@@ -8,6 +8,9 @@
 // prints only emergencies (loglevel=1), so that a panic still reaches the
 // VMM's console ring buffer and the caller gets its last lines.
 
+/** Where guest init lives in every root filesystem (src/rootfs/build.ts puts it there). */
+export const GUEST_INIT_PATH = '/.vmstep/init';
+
 export const BASE_CMDLINE = [
   'reboot=k',
   'panic=1',
@@ -19,7 +22,7 @@ export const BASE_CMDLINE = [
   'pci=off',
   'root=/dev/vda',
   'rw',
-  'init=/.vmstep/init',
+  `init=${GUEST_INIT_PATH}`,
 ] as const;
 
 const CONSOLE_DEBUG = ['8250.nr_uarts=1', 'console=ttyS0'];
