@@ -17,9 +17,12 @@
       'src/kvm/probe.cc',
       'src/memory/guest_memory.cc',
       'src/virtio/blk.cc',
+      'src/virtio/disk.cc',
       'src/virtio/mmio.cc',
+      'src/virtio/overlay.cc',
       'src/virtio/queue.cc',
       'src/virtio/vsock.cc',
+      'src/virtio/vsock_connection.cc',
       'src/virtio/vsock_muxer.cc',
       'src/virtio/vsock_packet.cc',
       'src/vmm/config.cc',
@@ -51,6 +54,16 @@
       # loaded (or opened) after the jail, and it runs on any x86-64 Linux.
       'ldflags!': ['-rdynamic'],
       'ldflags': ['-static', '-Wl,--gc-sections', '-s'],
+    },
+    {
+      # The connection state machine on its own, driven over a socketpair
+      # (test/kvm/vsock-connection.test.ts runs it).
+      'target_name': 'vsock-connection-test',
+      'type': 'executable',
+      'sources': ['tests/vsock_connection_test.cc', 'src/virtio/vsock_connection.cc'],
+      'include_dirs': ['src'],
+      'cflags_cc!': ['-fno-rtti', '-fno-exceptions', '-std=gnu++17'],
+      'cflags_cc': ['<@(vmstep_cflags)'],
     },
   ],
 }

@@ -4,6 +4,7 @@
 #   OUT_DIR/vmstep.node        the node addon (KVM probe)
 #   OUT_DIR/vmstep-vmm         the VMM executable (static)
 #   OUT_DIR/test-guests/*.elf  tiny freestanding guests for test/kvm
+#   OUT_DIR/tests/*            C++ tests of single VMM parts (run by test/kvm)
 set -euo pipefail
 out=${1:?usage: native/build.sh OUT_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,5 +24,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 NODE_PATH="$root/node_modules" "$gyp" rebuild --nodedir="$nodedir" --jobs="$jobs" --loglevel=warn >&2
 cp build/Release/vmstep.node "$out/vmstep.node"
 cp build/Release/vmstep-vmm "$out/vmstep-vmm"
+mkdir -p "$out/tests"
+cp build/Release/vsock-connection-test "$out/tests/vsock-connection-test"
 
 bash "$here/guests/build.sh" "$out/test-guests"

@@ -3,7 +3,7 @@
 //
 // Fuzzes the VMM's guest-facing parsers (native/fuzz/fuzz_devices.cc:
 // virtqueue chains, virtio-blk requests, vsock packets and connections,
-// virtio-mmio registers) with libFuzzer, ASan and UBSan. First every file in
+// virtio-mmio registers, copy-on-write overlay files) with libFuzzer, ASan and UBSan. First every file in
 // native/fuzz/regressions/ must pass; then it fuzzes for N seconds (default
 // 600) from native/fuzz/seeds/ plus the working corpus native/fuzz/corpus-run/
 // (not committed). A crash is saved in native/fuzz/regressions/: fix the bug

@@ -2,15 +2,21 @@
 // data: virtqueue descriptor chains (addresses outside RAM, loops, huge
 // lengths, bad ring indices), virtio-blk requests, and vsock packets with
 // the connection state machine behind them, plus the virtio-mmio register
-// interface that sets the queues up.
+// interface that sets the queues up; and the one host file the VMM parses,
+// a copy-on-write overlay (its header and bitmap), with guest requests over it.
 //
 // Input: an 8-byte header, then the initial contents of a 64 KiB guest RAM
 // (so the fuzzer writes the rings and descriptors directly). Queue i has its
 // descriptors at 0x40 + 0x300 i, driver ring +0x100, device ring +0x140.
-//   header[0]  target: 0 blk, 1 vsock, 2 raw virtqueue, 3 mmio registers
+//   header[0]  target: 0 blk, 1 vsock, 2 raw virtqueue, 3 mmio registers,
+//              4 blk over a copy-on-write overlay
 //   header[1]  log2 of the queue size (clamped by the device)
-//   header[2]  flags: bit 0 read-only disk, bit 1 ring addresses from RAM[0..48)
-//   header[3..7] rounds of notifications, register write count, reserved
+//   header[2]  flags: bit 0 read-only disk, bit 1 ring addresses from RAM[0..48),
+//              bit 2 overlay header as raw bytes from RAM (else a well-formed one
+//              from header[5..7]), bit 3 raw header with the right base size
+//   header[3..7] rounds of notifications, register write count, overlay fields
+// Target 4 takes the overlay's header from RAM[kRam-4096, +64) in raw mode
+// and its bitmap from RAM[kRam-1024, kRam).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -25,8 +31,10 @@
 #include "memory/guest_memory.h"
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
+#include "virtio/overlay.h"
 #include "virtio/vsock.h"
 #include "virtio/vsock_packet.h"
+#include "util/error.h"
 #include "vmm/event_loop.h"
 
 using namespace vmstep;
@@ -40,12 +48,14 @@ constexpr size_t kHeader = 8;
 // once; per input, the disk is reset and the listener's backlog drained.
 struct Fixture {
   int disk = -1;
+  int overlay = -1;
   int listener = -1;
   std::string uds;
   EventLoop loop;
   Fixture() {
     disk = memfd_create("fuzz-disk", MFD_CLOEXEC);
     if (ftruncate(disk, 64 * 1024) != 0) abort();
+    overlay = memfd_create("fuzz-overlay", MFD_CLOEXEC);
     char dir[] = "/tmp/vmstep-fuzz-XXXXXX";
     if (!mkdtemp(dir)) abort();
     uds = std::string(dir) + "/v";
@@ -97,7 +107,42 @@ void FuzzBlk(const uint8_t* header, GuestMemory& mem) {
   Fixture& f = fixture();
   ftruncate(f.disk, 0);
   ftruncate(f.disk, 64 * 1024);
-  BlockDevice blk(&mem, nullptr, dup(f.disk), 64 * 1024, header[2] & 1, "fuzz");
+  BlockDevice blk(&mem, nullptr, std::make_unique<RawDisk>(dup(f.disk), 64 * 1024, header[2] & 1), header[2] & 1, "fuzz");
+  blk.driver_ok = true;
+  SetUpQueue(blk.queues()[0], header, mem, 0);
+  for (unsigned round = 0; round <= header[3] % 4; round++) blk.QueueNotify(0);
+}
+
+void FuzzCowBlk(const uint8_t* header, GuestMemory& mem) {
+  Fixture& f = fixture();
+  constexpr uint64_t kBase = 64 * 1024;
+  uint8_t ovh[64] = {};
+  if (header[2] & 4) {
+    mem.Read(kRam - 4096, ovh, sizeof ovh);
+    if (header[2] & 8) std::memcpy(ovh + 24, &kBase, 8);
+  } else {
+    std::memcpy(ovh, overlay::kMagic, 8);
+    const uint32_t version = overlay::kVersion, bits = overlay::kMinClusterBits + header[5] % 9;
+    const uint64_t disk = kBase + (header[6] % 64) * 512;
+    std::memcpy(ovh + 8, &version, 4);
+    std::memcpy(ovh + 12, &bits, 4);
+    std::memcpy(ovh + 16, &disk, 8);
+    std::memcpy(ovh + 24, &kBase, 8);
+  }
+  // The overlay file: header, then a bitmap from RAM (its first bytes
+  // anywhere in a 1 KiB window), over holes of any length.
+  if (ftruncate(f.overlay, 0) != 0 || pwrite(f.overlay, ovh, sizeof ovh, 0) != sizeof ovh) abort();
+  if (pwrite(f.overlay, mem.Slice(kRam - 1024, 1024), 1024, overlay::kHeaderBytes + (header[7] % 4) * 256) != 1024) abort();
+  if (header[7] & 0x80 && ftruncate(f.overlay, overlay::kHeaderBytes + 512) != 0) abort();  // cut short
+  ftruncate(f.disk, 0);
+  ftruncate(f.disk, kBase);
+  std::unique_ptr<Disk> disk;
+  try {
+    disk = std::make_unique<CowDisk>(dup(f.disk), kBase, dup(f.overlay), "fuzz-overlay");
+  } catch (const VmmError&) {
+    return;  // refused, with a reason: what a bad overlay must get
+  }
+  BlockDevice blk(&mem, nullptr, std::move(disk), false, "fuzz");
   blk.driver_ok = true;
   SetUpQueue(blk.queues()[0], header, mem, 0);
   for (unsigned round = 0; round <= header[3] % 4; round++) blk.QueueNotify(0);
@@ -140,7 +185,7 @@ void FuzzQueue(const uint8_t* header, GuestMemory& mem) {
 void FuzzMmio(const uint8_t* header, GuestMemory& mem) {
   // Register writes from the end of RAM: (offset u16, value u32) pairs.
   Fixture& f = fixture();
-  BlockDevice blk(&mem, nullptr, dup(f.disk), 64 * 1024, false, "fuzz");
+  BlockDevice blk(&mem, nullptr, std::make_unique<RawDisk>(dup(f.disk), 64 * 1024, false), false, "fuzz");
   MmioTransport t(&blk, &mem);
   const uint8_t* ops = mem.Slice(kRam - 1536, 1536);
   for (unsigned i = 0; i < 1 + header[4] % 255; i++) {
@@ -166,11 +211,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memset(ram.data(), 0, kRam);
   std::memcpy(ram.data(), data + kHeader, std::min(size - kHeader, kRam));
   GuestMemory mem(ram.data(), kRam);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0: FuzzBlk(data, mem); break;
     case 1: FuzzVsock(data, mem); break;
     case 2: FuzzQueue(data, mem); break;
     case 3: FuzzMmio(data, mem); break;
+    case 4: FuzzCowBlk(data, mem); break;
   }
   return 0;
 }

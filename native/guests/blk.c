@@ -7,7 +7,7 @@
 static struct vq q0 __attribute__((aligned(4096)));
 static struct vq q1 __attribute__((aligned(4096)));
 static struct { u32 type, reserved; u64 sector; } hdr;
-static u8 data[4096] __attribute__((aligned(512)));
+static u8 data[8192] __attribute__((aligned(512)));
 static volatile u8 status;
 
 static int request(struct vq *q, u32 type, u64 sector, u32 len, int device_writes) {
@@ -121,6 +121,79 @@ void test_blk(void) {
   print("BLK1 WRITE STATUS %d\n", (u64)request(&q1, 1, 0, 512, 0));
   print("BLK1 READ STATUS %d\n", (u64)request(&q1, 0, 0, 512, 1));
   put_str("BLK1 SECTOR0", data, 32);
+}
+
+/* A copy-on-write disk (base + overlay, 4 KiB clusters), seen from the
+   guest: the host filled the base with base_byte(offset) and made the disk
+   one cluster larger than the base. */
+static u8 base_byte(u64 off) { return (u8)(off * 13 + 5); }
+static u8 new_byte(u64 off) { return (u8)(off * 7 + 3); }
+
+/* Checks data[0..len) against the disk from `disk_off`: bytes inside
+   [w0, w1) should hold new_byte, the rest base_byte (zero past `base_end`). */
+static int expect_bytes(u64 disk_off, u32 len, u64 w0, u64 w1, u64 base_end) {
+  for (u32 i = 0; i < len; i++) {
+    u64 o = disk_off + i;
+    u8 want = (o >= w0 && o < w1) ? new_byte(o) : (o < base_end ? base_byte(o) : 0);
+    if (data[i] != want) return 0;
+  }
+  return 1;
+}
+
+static void fill_new(u64 disk_off, u32 len) {
+  for (u32 i = 0; i < len; i++) data[i] = new_byte(disk_off + i);
+}
+
+void test_blkcow(void) {
+  struct vdev d;
+  int r = virtio_init(&d, 0, 2, (1ull << 5) | (1ull << 9), &q0, 1);
+  if (r) { print("COW INIT FAILED %d\n", (u64)-r); return; }
+  u64 cap = virtio_config32(&d, 0) | ((u64)virtio_config32(&d, 4) << 32);
+  u64 base_end = (cap << 9) - 4096;
+  print("COW READ_ONLY %d\n", (u64)((d.features >> 5) & 1));
+  print("COW CAPACITY %d\n", cap);
+  /* Clusters 0 and 1, unwritten: the base. */
+  int st = request(&q0, 0, 0, 8192, 1);
+  print("COW READ_UNWRITTEN STATUS %d %s\n", (u64)st, expect_bytes(0, 8192, 0, 0, base_end) ? "BASE" : "WRONG");
+  /* 1 KiB into the middle of cluster 0: the rest of the cluster stays the base's. */
+  fill_new(1024, 1024);
+  print("COW PARTIAL_WRITE STATUS %d\n", (u64)request(&q0, 1, 2, 1024, 0));
+  /* A whole cluster (cluster 2), and the last 512 bytes of cluster 3 across
+     from a write that starts inside cluster 3 and ends inside cluster 4. */
+  fill_new(8192, 4096);
+  print("COW CLUSTER_WRITE STATUS %d\n", (u64)request(&q0, 1, 16, 4096, 0));
+  fill_new(12288 + 3584, 1024);
+  print("COW SPANNING_WRITE STATUS %d\n", (u64)request(&q0, 1, (12288 + 3584) / 512, 1024, 0));
+  print("COW FLUSH STATUS %d\n", (u64)request(&q0, 4, 0, 0, 0));
+  /* Read back: clusters 0-1 (written, unwritten), then 2-3, then 4-5. */
+  memset(data, 0, sizeof data);
+  st = request(&q0, 0, 0, 8192, 1);
+  print("COW READBACK_0 STATUS %d %s\n", (u64)st, expect_bytes(0, 8192, 1024, 2048, base_end) ? "MATCH" : "MISMATCH");
+  memset(data, 0, sizeof data);
+  st = request(&q0, 0, 16, 8192, 1);
+  int ok = 1;
+  for (u32 i = 0; i < 4096; i++) ok &= data[i] == new_byte(8192 + i);
+  for (u32 i = 4096; i < 8192; i++) {
+    u64 o = 8192 + i;
+    ok &= data[i] == (o >= 12288 + 3584 ? new_byte(o) : base_byte(o));
+  }
+  print("COW READBACK_2 STATUS %d %s\n", (u64)st, ok ? "MATCH" : "MISMATCH");
+  memset(data, 0, sizeof data);
+  st = request(&q0, 0, 32, 8192, 1);
+  print("COW READBACK_4 STATUS %d %s\n", (u64)st, expect_bytes(16384, 8192, 12288 + 3584, 12288 + 3584 + 1024, base_end) ? "MATCH" : "MISMATCH");
+  /* Past the base's end, within the disk: zeros until written. */
+  u64 last = cap - 8;
+  memset(data, 0xaa, sizeof data);
+  st = request(&q0, 0, last, 4096, 1);
+  print("COW PAST_BASE STATUS %d %s\n", (u64)st, expect_bytes(last << 9, 4096, 0, 0, base_end) ? "ZEROS" : "NOT_ZEROS");
+  fill_new((last + 7) << 9, 512);
+  request(&q0, 1, last + 7, 512, 0);
+  memset(data, 0, sizeof data);
+  request(&q0, 0, last + 7, 512, 1);
+  ok = 1;
+  for (u32 i = 0; i < 512; i++) ok &= data[i] == new_byte(((last + 7) << 9) + i);
+  print("COW PAST_BASE_WRITE %s\n", ok ? "MATCH" : "MISMATCH");
+  print("COW OUT_OF_RANGE STATUS %d\n", (u64)request(&q0, 0, cap, 512, 1));
 }
 
 void test_irq(void) {

@@ -66,7 +66,7 @@ void guest_main(const u8 *bp) {
   struct { const char *name; void (*fn)(void); } tests[] = {
       {"hello", test_hello}, {"bootinfo", test_bootinfo}, {"triple-fault", test_triple_fault},
       {"panic", test_panic}, {"hang", test_hang}, {"spin", test_spin}, {"cf9", test_cf9},
-      {"blk", test_blk}, {"irq", test_irq}, {"smp", test_smp}, {"vsock", test_vsock},
+      {"blk", test_blk}, {"blkcow", test_blkcow}, {"irq", test_irq}, {"smp", test_smp}, {"vsock", test_vsock}, {"vsockflood", test_vsockflood},
   };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
     if (strlen(name) == strlen(tests[i].name) && memcmp(name, tests[i].name, strlen(name)) == 0) {

@@ -186,3 +186,66 @@ void test_vsock(void) {
   phase_guest_connects(bytes);
   phase_host_connects();
 }
+
+/* Back-pressure: the guest sends packets that each earn an RST (data for a
+   connection that does not exist) while it has posted no receive buffers.
+   The device must stop taking its packets once replies pile up, rather than
+   drop replies; once the guest posts buffers, every reply arrives. */
+void test_vsockflood(void) {
+  struct vdev d;
+  int r = virtio_init(&d, 0, 19, 0, qs, 3);
+  if (r) { print("FLOOD INIT FAILED %d\n", (u64)-r); return; }
+  guest_cid = virtio_config32(&d, 0) | ((u64)virtio_config32(&d, 4) << 32);
+  const u32 total = 1500;
+  struct hdr h = {guest_cid, 2, 7000, 9999, 0, 1, OP_RW, 0, GUEST_BUF_ALLOC, 0};
+  memcpy(txbuf, &h, sizeof h);
+  u64 a = (u64)txbuf;
+  u32 l = sizeof h, id, len;
+  int w = 0;
+  u32 added = 0, taken = 0;
+  /* Phase 1: no receive buffers. Keep the transmit queue full until the
+     device stops taking packets. */
+  for (u64 idle = 0; added < total && idle < 100000;) {
+    if (added - taken < VQ_SIZE) {
+      vq_add(&qs[1], &a, &l, &w, 1);
+      vq_kick(&qs[1]);
+      added++;
+    } else if (vq_poll(&qs[1], &id, &len)) {
+      taken++;
+      idle = 0;
+    } else {
+      idle++;
+    }
+  }
+  while (vq_poll(&qs[1], &id, &len)) taken++;
+  print("FLOOD TAKEN_WITHOUT_RX %d\n", (u64)taken);
+  /* Phase 2: receive buffers; count the resets while sending the rest. */
+  for (int i = 0; i < RX_BUFS; i++) post_rx(i);
+  vq_kick(&qs[0]);
+  u32 resets = 0, other = 0;
+  for (u64 idle = 0; resets + other < total && idle < 1000000;) {
+    int progress = 0;
+    if (added < total && added - taken < VQ_SIZE) {
+      vq_add(&qs[1], &a, &l, &w, 1);
+      vq_kick(&qs[1]);
+      added++;
+      progress = 1;
+    }
+    if (vq_poll(&qs[1], &id, &len)) { taken++; progress = 1; }
+    if (vq_poll(&qs[0], &id, &len)) {
+      int k = -1;
+      for (int j = 0; j < RX_BUFS; j++) if ((u64)rxbuf[j] == qs[0].desc[id].addr) k = j;
+      struct hdr got;
+      if (k >= 0 && len >= sizeof got) {
+        memcpy(&got, rxbuf[k], sizeof got);
+        if (got.op == OP_RST && got.dst_port == 7000 && got.src_port == 9999) resets++;
+        else other++;
+        post_rx(k);
+        vq_kick(&qs[0]);
+      }
+      progress = 1;
+    }
+    idle = progress ? 0 : idle + 1;
+  }
+  print("FLOOD SENT %d RESETS %d OTHER %d\n", (u64)added, (u64)resets, (u64)other);
+}

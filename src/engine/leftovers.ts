@@ -73,7 +73,7 @@ export async function releaseResources(res: RunResources): Promise<ReleaseReport
       report.removedDir = dir;
     }
   }
-  // The run's writable disk copy lives in the cache (runs/<pid>-*), named
+  // The run's disk overlay lives in the cache (runs/<pid>-*), named
   // after the process that made it; the rootfs module removes those whose
   // process is gone.
   if (typeof res.cacheDir === 'string' && res.cacheDir !== '') {

@@ -34,7 +34,7 @@ export async function pullImage(
     },
   });
   const t1 = performance.now();
-  const cache = new RootfsCache(cacheDir, { spares: false });
+  const cache = new RootfsCache(cacheDir);
   const prepared = await cache.prepare(resolved, {
     initPath: init,
     onLayer: (i, n, digest) => opts.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`),

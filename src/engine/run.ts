@@ -128,11 +128,8 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     onLayer: (i, n, digest) => quietly(() => events.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`)),
     onWarning: (m) => quietly(() => events.warning?.(`${image.reference}: ${m}`)),
   });
-  // Cleanups run last-in first-out: release (which starts refilling the spare
-  // copy) before settle (which waits for it), so that no copy is still being
-  // written when the run returns, nor during the next run's measurement.
-  scope.cleanups.push(() => rootfsCache.settle(), () => prepared.release());
-  const rootfsMs = phase.end('rootfs', prepared.cached ? `cached (${prepared.copy})` : 'built');
+  scope.cleanups.push(() => prepared.release());
+  const rootfsMs = phase.end('rootfs', prepared.cached ? 'cached' : 'built');
   checkCancelled();
 
   if (options.vcpus > availableParallelism()) {
@@ -154,7 +151,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   try {
     vm = await launch({
       kernelPath: kernel,
-      disks: [{ path: prepared.runDiskPath, readOnly: false }],
+      disks: [{ path: prepared.basePath, readOnly: false, overlayPath: prepared.overlayPath }],
       vcpus: options.vcpus,
       memoryMiB: options.memoryMiB,
       cmdline: options.kernelArgs.join(' '),

@@ -12,10 +12,12 @@ import { readTar, type TarEntry } from '../image/tar-reader.js';
 import { ACL_XATTRS, BLOCK_SIZE, INODE_XATTR_ROOM, MAX_TIME, MIN_TIME, blockXattrSpace, inodeXattrSpace, posixAclToExt4, splitXattrName, type XattrEntry } from './ext4-format.js';
 import { LaterLayers } from './later-layers.js';
 import { FsTree, RootfsError, newInode, showName, type Node } from './tree.js';
+import { GUEST_INIT_PATH } from '../vm/cmdline.js';
 
 /** Bumped whenever the image layout this code writes changes; part of the cache key. */
 export const BUILDER_VERSION = 2;
-export const GUEST_INIT_PATH = '/.vmstep/init';
+// The path the kernel command line names (src/vm/cmdline.ts): one constant for both.
+export { GUEST_INIT_PATH };
 
 export interface BuildOptions extends LayoutOptions {
   /** The guest init binary placed at /.vmstep/init (root-owned, 0755). */
@@ -194,7 +196,7 @@ async function buildInto(image: Image, opts: BuildOptions, skipDeleted: boolean)
     tree.root.children!.delete('.vmstep');
     tree.put('.vmstep', newInode('dir', { mode: 0o755 }));
     const init = newInode('file', { mode: 0o755, size: initStat.size });
-    tree.put('.vmstep/init', init);
+    tree.put(GUEST_INIT_PATH.slice(1), init);
     const { firstBlock, sink } = writer.beginFile(initStat.size);
     init.firstBlock = firstBlock;
     for await (const chunk of createReadStream(opts.initPath)) await sink(chunk as Buffer);

@@ -1,19 +1,23 @@
 // The root filesystem cache: one ext4 per (config and layer digests,
-// builder version, guest init digest; see key()), built once and never modified afterwards; every run
-// gets its own writable copy. Layout under <cache>/:
+// builder version, guest init digest; see key()), built once and never
+// modified afterwards. A run never writes it: the VMM reads it as the base of
+// a copy-on-write disk, and the run's writes go to its own sparse overlay
+// (../vm/overlay.ts), which costs the same to make for any image size.
+// Layout under <cache>/:
 //   rootfs/<key>/rootfs.ext4, meta.json   finished entries (appear by atomic rename)
-//   rootfs/<key>/spares/*.ext4            ready copies, claimed by rename (warm runs)
+//   rootfs/<key>/grown-<bytes>.ext4       the base grown for a larger disk option (made once, then read-only too)
 //   rootfs/<key>.lock                      held while <key> is being built
 //   rootfs/.tmp-<pid>-*                    builds in progress (swept when their process is gone)
-//   runs/<pid>-*/disk.ext4                 per-run copies, removed by release()
+//   runs/<pid>-*/overlay                   per-run overlays, removed by release()
 //   blobs/sha256/<hex>                     layer blobs (see ../image/blob-cache.ts)
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { constants, createReadStream, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFile, link, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { defaultCacheDir } from '../image/cache-dir.js';
+import { createOverlay } from '../vm/overlay.js';
 import type { Image } from '../image/types.js';
 import { BUILDER_VERSION, BuildCancelledError, buildRootfsImage, writeFailure } from './build.js';
 import { acquireLock, processAlive } from './lock.js';
@@ -24,7 +28,7 @@ const run = promisify(execFile);
 export interface PrepareOptions {
   /** The guest init binary to place at /.vmstep/init. */
   initPath: string;
-  /** Size of the run's disk; larger than the cached image means the copy is grown (resize2fs). */
+  /** Size of the run's disk; larger than the cached image means a grown base (resize2fs, once per size). */
   diskBytes?: number;
   onLayer?: (index: number, count: number, digest: string) => void;
   /** What the build changed because ext4 cannot hold it (see BuildOptions.onWarning). */
@@ -36,15 +40,13 @@ export interface PrepareOptions {
 }
 
 export interface PreparedRootfs {
-  /** The cached image: read-only, shared; never write to it. */
+  /** The cached image the run's disk reads from: read-only, shared; never write to it. */
   basePath: string;
-  /** This run's writable copy. */
-  runDiskPath: string;
+  /** This run's copy-on-write overlay over basePath (the VMM's --disk-cow). */
+  overlayPath: string;
   /** True when the base was already cached. */
   cached: boolean;
-  /** How the run copy was made. */
-  copy: 'spare' | 'reflink' | 'copy';
-  /** Removes the run's copy (and starts refilling the spare copy in the background: await settle() before exiting). */
+  /** Removes the run's overlay. */
   release(): Promise<void>;
 }
 
@@ -92,9 +94,8 @@ async function allocatedBytes(path: string): Promise<number> {
 
 export class RootfsCache {
   readonly root: string;
-  private background = new Set<Promise<unknown>>();
 
-  constructor(root = defaultCacheDir(), private readonly opts: { spares?: boolean } = {}) {
+  constructor(root = defaultCacheDir()) {
     this.root = root;
   }
 
@@ -117,95 +118,64 @@ export class RootfsCache {
     return h.digest('hex').slice(0, 40);
   }
 
-  /** Base image for `image` (building it when absent) plus a writable copy for one run. */
+  /** Base image for `image` (building it when absent) plus an empty overlay for one run's writes. */
   async prepare(image: Image, opts: PrepareOptions): Promise<PreparedRootfs> {
     const key = await this.key(image, opts.initPath);
     const dir = join(this.rootfsDir, key);
-    const basePath = join(dir, 'rootfs.ext4');
+    let basePath = join(dir, 'rootfs.ext4');
     let cached = true;
-    if (!(await stat(basePath).catch(() => null))) {
+    let base = statSync(basePath, { throwIfNoEntry: false });
+    if (!base) {
       cached = false;
       await this.build(image, key, opts);
+      base = statSync(basePath);
     }
     void utimes(join(dir, 'meta.json'), new Date(), new Date()).catch(() => {});
+    if (opts.diskBytes && opts.diskBytes > base.size) {
+      basePath = await this.grown(dir, basePath, opts.diskBytes);
+      base = statSync(basePath);
+    }
+    // Synchronous from here: a few small system calls, quicker than trips
+    // through libuv's thread pool (see createOverlay).
     const runDir = join(this.root, 'runs', `${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
-    await mkdir(runDir, { recursive: true });
-    const runDiskPath = join(runDir, 'disk.ext4');
-    let copy: PreparedRootfs['copy'];
+    mkdirSync(runDir, { recursive: true });
+    const overlayPath = join(runDir, 'overlay');
     try {
-      copy = await this.copyOut(dir, basePath, runDiskPath);
+      createOverlay(overlayPath, { baseBytes: base.size });
     } catch (e) {
-      await rm(runDir, { recursive: true, force: true });
-      // The entry may have been pruned between the check and the copy: build again once.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && cached) return this.prepare(image, opts);
+      rmSync(runDir, { recursive: true, force: true });
       throw e;
     }
-    if (opts.diskBytes) {
-      const have = (await stat(runDiskPath)).size;
-      if (opts.diskBytes > have) await this.grow(runDiskPath, opts.diskBytes, runDir);
-    }
-    // The next run's spare is copied when this run ends, off both runs' critical paths.
-    const refill = this.opts.spares !== false && copy !== 'reflink';
-    const release = async (): Promise<void> => {
-      await rm(runDir, { recursive: true, force: true });
-      if (refill) this.refillSpare(dir, basePath);
-    };
-    return { basePath, runDiskPath, cached, copy, release };
-  }
-
-  /** Waits for background work (refilling spare copies); call before the process exits. */
-  async settle(): Promise<void> {
-    while (this.background.size) await Promise.allSettled([...this.background]);
-  }
-
-  private async copyOut(dir: string, basePath: string, dest: string): Promise<PreparedRootfs['copy']> {
-    if (this.opts.spares !== false) {
-      const sparesDir = join(dir, 'spares');
-      for (const name of await readdir(sparesDir).catch(() => [] as string[])) {
-        if (!name.endsWith('.ext4')) continue;
-        try {
-          await rename(join(sparesDir, name), dest); // atomic claim: one run per spare
-          return 'spare';
-        } catch {
-          /* another run took it */
-        }
-      }
-    }
-    return copyImage(basePath, dest);
+    return { basePath, overlayPath, cached, release: () => rm(runDir, { recursive: true, force: true }) };
   }
 
   /**
-   * Keeps one ready copy beside the base so the next run only renames it
-   * (a full copy of a few hundred MB takes far longer than the 5 ms a warm
-   * start may cost when the filesystem cannot reflink).
+   * The base grown to `bytes` (resize2fs on a copy), made once per size and
+   * kept beside the base, read-only like it: a larger disk costs one copy the
+   * first time, and every run after that gets an overlay as usual.
    */
-  private refillSpare(dir: string, basePath: string): void {
-    const p = (async () => {
-      const sparesDir = join(dir, 'spares');
-      await mkdir(sparesDir, { recursive: true });
-      if ((await readdir(sparesDir)).some((n) => n.endsWith('.ext4'))) return;
-      const tmp = join(sparesDir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-      try {
-        await copyImage(basePath, tmp);
-        await rename(tmp, join(sparesDir, `${process.pid}-${Date.now()}.ext4`));
-      } catch {
-        await rm(tmp, { force: true });
-      }
-    })();
-    this.background.add(p);
-    void p.finally(() => this.background.delete(p));
-  }
-
-  private async grow(path: string, bytes: number, runDir: string): Promise<void> {
+  private async grown(dir: string, basePath: string, bytes: number): Promise<string> {
     const blocks = Math.floor(bytes / 4096);
+    const path = join(dir, `grown-${blocks * 4096}.ext4`);
+    if (statSync(path, { throwIfNoEntry: false })) return path;
+    const tmp = join(this.rootfsDir, `.tmp-${process.pid}-grow-${Math.random().toString(36).slice(2)}.ext4`);
     try {
-      await run('resize2fs', ['-f', path, `${blocks}`], { timeout: 5 * 60_000 });
+      await copyImage(basePath, tmp);
+      await run('resize2fs', ['-f', tmp, `${blocks}`], { timeout: 5 * 60_000 });
+      // link, not rename: a grown base another run made meanwhile stays the one in use.
+      await link(tmp, path).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
     } catch (e) {
-      await rm(runDir, { recursive: true, force: true });
       const err = e as NodeJS.ErrnoException & { stderr?: string };
-      if (err.code === 'ENOENT') throw new RootfsError('growing the run disk needs resize2fs (Debian/Ubuntu package e2fsprogs); install it or leave the disk size at its default');
-      throw new RootfsError(`resize2fs could not grow the run disk to ${bytes} bytes: ${(err.stderr ?? err.message).trim()}`);
+      if (err instanceof RootfsError) throw err;
+      if (err.code === 'ENOENT' && err.syscall?.startsWith('spawn')) throw new RootfsError('growing the run disk needs resize2fs (Debian/Ubuntu package e2fsprogs); install it or leave the disk size at its default');
+      if (err.stderr !== undefined) throw new RootfsError(`resize2fs could not grow the run disk to ${bytes} bytes: ${err.stderr.trim() || err.message}`);
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
     }
+    return path;
   }
 
   private async build(image: Image, key: string, opts: PrepareOptions): Promise<void> {

@@ -7,7 +7,8 @@
 // byte is a VM exit, so this costs boot time); otherwise it stays, but
 // prints only emergencies (loglevel=1), so that a panic still reaches the
 // VMM's console ring buffer and the caller gets its last lines.
-import { GUEST_INIT_PATH } from '../rootfs/build.js';
+/** Where guest init lives in every root filesystem (src/rootfs/build.ts puts it there). */
+export const GUEST_INIT_PATH = '/.vmstep/init';
 
 export const BASE_CMDLINE = [
   'reboot=k',

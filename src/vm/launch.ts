@@ -13,8 +13,11 @@ import { kernelCmdline } from './cmdline.js';
 import { LIMITS } from '../limits.js';
 
 export interface VmDisk {
+  /** The image; with overlayPath, the base image, opened read-only and never written. */
   path: string;
   readOnly: boolean;
+  /** A copy-on-write overlay (./overlay.ts, createOverlay) that takes the guest's writes over `path`. */
+  overlayPath?: string;
 }
 
 export interface LaunchOptions {
@@ -57,7 +60,8 @@ export interface VmHandle {
   pinning?: { cpus: number[] } | { error: string };
 }
 
-const EXIT_REASONS: readonly VmExitReason[] = ['poweroff', 'reset', 'triple-fault', 'panic', 'timeout', 'killed', 'error'];
+/** Every reason the VMM gives (docs/vmm-status.md). */
+export const EXIT_REASONS: readonly VmExitReason[] = ['poweroff', 'reset', 'triple-fault', 'panic', 'timeout', 'killed', 'error'];
 /** How long the VMM gets to stop after SIGTERM, and beyond its own timeout, before SIGKILL. */
 const GRACE_MS = 3000;
 const STDERR_KEEP = 4096;
@@ -65,7 +69,10 @@ const STDERR_KEEP = 4096;
 /** vmstep-vmm's argv for these options (status on fd 3). */
 export function vmmArgs(o: LaunchOptions): string[] {
   const args = ['--kernel', o.kernelPath, '--vcpus', String(o.vcpus), '--memory-mib', String(o.memoryMiB)];
-  for (const d of o.disks) args.push(d.readOnly ? '--disk-ro' : '--disk', d.path);
+  for (const d of o.disks) {
+    if (d.overlayPath) args.push('--disk-cow', d.path, d.overlayPath);
+    else args.push(d.readOnly ? '--disk-ro' : '--disk', d.path);
+  }
   args.push('--cmdline', kernelCmdline({ debug: o.debug, extra: o.cmdline }));
   if (o.vsockUdsPath) args.push('--vsock-uds', o.vsockUdsPath);
   if (o.consoleLogPath) args.push('--console-log', o.consoleLogPath);
@@ -104,9 +111,13 @@ export function parseStatusLine(line: string): StatusLine | null {
 }
 
 function validate(o: LaunchOptions): void {
-  if (!Number.isInteger(o.vcpus) || o.vcpus < 1 || o.vcpus > LIMITS.maxVcpus) throw new Error(`vcpus must be an integer from 1 to ${LIMITS.maxVcpus}, got ${o.vcpus}`);
-  if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < LIMITS.minMemoryMiB) throw new Error(`memoryMiB must be an integer of at least ${LIMITS.minMemoryMiB}, got ${o.memoryMiB}`);
-  if (o.disks.length > LIMITS.maxDisks) throw new Error(`at most ${LIMITS.maxDisks} disks, got ${o.disks.length}`);
+  const l = LIMITS;
+  if (!Number.isInteger(o.vcpus) || o.vcpus < 1 || o.vcpus > l.maxVcpus) throw new Error(`vcpus must be an integer from 1 to ${l.maxVcpus}, got ${o.vcpus}`);
+  if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < l.minMemoryMiB || o.memoryMiB > l.maxMemoryMiB) {
+    throw new Error(`memoryMiB must be an integer from ${l.minMemoryMiB} to ${l.maxMemoryMiB}, got ${o.memoryMiB}`);
+  }
+  if (o.disks.length > l.maxDisks) throw new Error(`at most ${l.maxDisks} disks, got ${o.disks.length}`);
+  for (const d of o.disks) if (d.overlayPath && d.readOnly) throw new Error(`disk ${d.path}: an overlay is for writes; a read-only disk needs none`);
 }
 
 export async function launchVm(options: LaunchOptions): Promise<VmHandle> {

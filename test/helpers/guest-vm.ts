@@ -3,7 +3,7 @@
 // on our VMM and runs a spec through the real GuestSession.
 // VMSTEP_E2E_DEBUG=1 copies each guest's console to stderr as it boots.
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { homedir, tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { launchVm, type LaunchOptions, type LaunchVm, type VmExit } from '../../src/engine/vm-port.js';
+import { createOverlay, flattenOverlay } from '../../src/vm/overlay.js';
 import { listenForGuest } from '../../src/session/listener.js';
 import type { RunSpec } from '../../src/session/messages.js';
 import { startGuestSession, type GuestSessionOptions, type SessionResult } from '../../src/session/session.js';
@@ -116,7 +117,7 @@ export interface VmRun {
   result: SessionResult | null;
   error: Error | null;
   vm: VmExit;
-  /** The run's disk, after the VM ended. */
+  /** The run's disk as the guest left it (base + overlay flattened), after the VM ended. */
   disk: string;
   /** Milliseconds (host clock) from the session's start to the first stdout byte and to the exit message. */
   firstStdoutMs: number | null;
@@ -124,7 +125,7 @@ export interface VmRun {
 }
 
 export interface VmRunOptions {
-  /** The base image to copy for this run (default: cachedTestRootfs()). */
+  /** The base image the run's copy-on-write disk reads (default: cachedTestRootfs()); never written. */
   rootfs?: string;
   vcpus?: number;
   memoryMiB?: number;
@@ -141,17 +142,23 @@ export function removeVmRunDirs(): void {
   for (const d of runDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-/** Boots a VM on a copy of the root filesystem, runs spec through guest init, and waits for the VM to end. */
+/**
+ * Boots a VM on the root filesystem as the engine does (a copy-on-write
+ * overlay over the read-only base), runs spec through guest init, and waits
+ * for the VM to end.
+ */
 export async function runInVm(spec: RunSpec, options: VmRunOptions = {}): Promise<VmRun> {
   const dir = mkdtempSync(join(tmpdir(), 'vmstep-e2e-guest-'));
   runDirs.push(dir);
   const disk = join(dir, 'disk.ext4');
-  await copyFile(options.rootfs ?? (await cachedTestRootfs()), disk);
+  const base = options.rootfs ?? (await cachedTestRootfs());
+  const overlay = join(dir, 'overlay');
+  createOverlay(overlay, { baseBytes: statSync(base).size });
   const vsockUdsPath = join(dir, 'vsock');
   const listener = await listenForGuest(vsockUdsPath);
   const vm = await (await launcher())({
     kernelPath: guestKernelPath(),
-    disks: [{ path: disk, readOnly: false }],
+    disks: [{ path: base, readOnly: false, overlayPath: overlay }],
     vcpus: options.vcpus ?? 2,
     memoryMiB: options.memoryMiB ?? 256,
     cmdline: '',
@@ -185,5 +192,6 @@ export async function runInVm(spec: RunSpec, options: VmRunOptions = {}): Promis
     run.vm = await vm.exited;
     await listener.close();
   }
+  await flattenOverlay(base, overlay, disk);
   return run;
 }

@@ -107,3 +107,12 @@ test('the vsock socket path must not exist already', async () => {
     server.close();
   }
 });
+
+test('a guest that sends without taking replies is held back, and gets every reply once it reads', async () => {
+  const uds = join(work.dir, 'flood.sock');
+  const exit = await (await launchTestGuest({ test: 'vsockflood', vsockUdsPath: uds, timeoutMs: 40_000 })).exited;
+  expect(exit.reason, exit.consoleTail).toBe('poweroff');
+  // The device stopped taking packets at 512 waiting replies (VsockMuxer::kTxPauseAt), before its hard limit.
+  expect(exit.consoleTail).toContain('FLOOD TAKEN_WITHOUT_RX 512');
+  expect(exit.consoleTail).toContain('FLOOD SENT 1500 RESETS 1500 OTHER 0');
+});

@@ -39,7 +39,7 @@ describe('every blob is read to its end and checked', () => {
     const layer = built.layers[0]!;
     const evil = paddedGzip(buildTar([{ path: 'app', content: 'tampered' }]), layer.size);
     writeFileSync(join(root, 'image', 'blobs', 'sha256', layer.digest.slice(7)), evil);
-    const cache = new RootfsCache(join(root, 'cache'), { spares: false });
+    const cache = new RootfsCache(join(root, 'cache'));
     const image = await resolveImage(`oci:${join(root, 'image')}`);
     await expect(cache.prepare(image, { initPath: init })).rejects.toThrow(new RegExp(`layer ${layer.digest}: content has digest sha256:[0-9a-f]{64}; the image is corrupt or was changed`));
     expect(readdirSync(join(root, 'cache', 'rootfs')).filter((n) => !n.startsWith('.'))).toEqual([]);
@@ -115,7 +115,7 @@ describe('layers are bound to the image config (rootfs.diff_ids)', () => {
       { path: otherName, content: other },
       { path: 'manifest.json', content: JSON.stringify([{ Config: `${built.config.digest.slice(7)}.json`, RepoTags: ['x:1'], Layers: [otherName] }]) },
     ]));
-    const cache = new RootfsCache(join(root, 'cache'), { spares: false });
+    const cache = new RootfsCache(join(root, 'cache'));
     // Pulled first, the archive with the other layer does not get into the cache...
     await expect(cache.prepare(await resolveImage(`docker-archive:${b}`), { initPath: init })).rejects.toThrow(/rootfs\.diff_ids\[0\]/);
     expect(readdirSync(join(root, 'cache', 'rootfs')).filter((n) => !n.startsWith('.'))).toEqual([]);

@@ -38,7 +38,7 @@ describe('pulling from a real registry (docker-registry on loopback)', () => {
     const image = await resolveImage(`${reg.host}/test/rich:v1`, { cacheDir, onProgress: (e) => events.push(e) });
     expect(image.reference).toBe(`${reg.host}/test/rich:v1`);
     expect(image.config.cmd).toEqual(['/bin/sh', '-c', 'echo hi']);
-    const run = await new RootfsCache(cacheDir, { spares: false }).prepare(image, { initPath: init });
+    const run = await new RootfsCache(cacheDir).prepare(image, { initPath: init });
     expect(fsck(run.basePath)).toMatchObject({ ok: true });
     expect(ext4Stat(run.basePath, '/bin/su')).toMatchObject({ mode: 0o4755 });
     expect(ext4Stat(run.basePath, '/home/app')).toMatchObject({ uid: 1000, gid: 1000 });
@@ -103,7 +103,7 @@ describe('registry authentication', () => {
       const cacheDir = join(tmp.path, 'cache-token');
       await expect(resolveImage(ref, { cacheDir, dockerConfigPath: join(tmp.path, 'none.json') })).rejects.toThrow(/token service of 127\.0\.0\.1:\d+ refused a token for tok\/rich \(401\).*log in or pass credentials/);
       const image = await resolveImage(ref, { cacheDir, credentials: { username: reg.user!, password: reg.password! } });
-      const run = await new RootfsCache(cacheDir, { spares: false }).prepare(image, { initPath: init });
+      const run = await new RootfsCache(cacheDir).prepare(image, { initPath: init });
       expect(ext4Stat(run.basePath, '/etc/shadow')).toMatchObject({ gid: 42, mode: 0o640 });
       await run.release();
       expect(reg.tokenRequests.at(-1)).toEqual({ scope: 'repository:tok/rich:pull', service: 'vmstep-test-registry', authorized: true });

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveImage } from '../../src/image/index.js';
 import { RootfsCache } from '../../src/rootfs/index.js';
+import { flattenOverlay, readOverlayLayout } from '../../src/vm/overlay.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
 import { ext4Cat, fakeInit, fsck, tempDir } from '../helpers/images.js';
 
@@ -17,7 +18,7 @@ function sha(path: string): string {
 }
 
 describe('RootfsCache', () => {
-  it('builds once, then hands each run its own copy without touching the cache', async () => {
+  it('builds once, then hands each run its own empty overlay over the read-only cached base', async () => {
     const cache = new RootfsCache(join(tmp.path, 'c1'));
     const image = await resolveImage(`oci:${join(tmp.path, 'img')}`);
     const a = await cache.prepare(image, { initPath: init });
@@ -26,41 +27,51 @@ describe('RootfsCache', () => {
     const b = await cache.prepare(image, { initPath: init });
     expect(b.cached).toBe(true);
     expect(b.basePath).toBe(a.basePath);
-    expect(b.runDiskPath).not.toBe(a.runDiskPath);
-    // A run scribbles over its disk: the base and the other run's copy are unaffected.
-    const fd = openSync(a.runDiskPath, 'r+');
-    writeSync(fd, Buffer.alloc(1 << 20, 0xee), 0, 1 << 20, 4096);
-    closeSync(fd);
-    expect(sha(a.basePath)).toBe(baseHash);
-    expect(fsck(b.runDiskPath)).toMatchObject({ ok: true });
-    expect(ext4Cat(b.runDiskPath, '/etc/hostname').toString()).toBe('cached\n');
+    expect(b.overlayPath).not.toBe(a.overlayPath);
+    // The overlay is a header over holes: it holds nothing of the base.
+    const layout = await readOverlayLayout(b.overlayPath);
+    expect(layout.baseBytes).toBe(statSync(b.basePath).size);
+    expect(layout.diskBytes).toBe(statSync(b.basePath).size);
+    expect(statSync(b.overlayPath).blocks * 512).toBeLessThanOrEqual(8192);
+    // Flattened, a fresh overlay is the base, byte for byte.
+    const flat = join(tmp.path, 'c1-flat.ext4');
+    await flattenOverlay(b.basePath, b.overlayPath, flat);
+    expect(sha(flat)).toBe(baseHash);
+    expect(fsck(flat)).toMatchObject({ ok: true });
+    expect(ext4Cat(flat, '/etc/hostname').toString()).toBe('cached\n');
     await a.release();
     await b.release();
-    await cache.settle();
+    expect(sha(a.basePath)).toBe(baseHash);
     expect(readdirSync(join(tmp.path, 'c1', 'runs'))).toEqual([]);
   });
 
-  it('serves a warm run from a spare copy claimed by rename', async () => {
+  it("makes a warm run's disk at the same cost for a large image as for a small one", async () => {
+    // What a warm run pays is the overlay: its allocated size does not grow with the image's.
     const cache = new RootfsCache(join(tmp.path, 'c2'));
     const image = await resolveImage(`oci:${join(tmp.path, 'img')}`);
     await (await cache.prepare(image, { initPath: init })).release();
-    await cache.settle();
-    const warm = await cache.prepare(image, { initPath: init });
-    expect(warm.copy === 'spare' || warm.copy === 'reflink').toBe(true);
-    expect(fsck(warm.runDiskPath)).toMatchObject({ ok: true });
-    await warm.release();
-    await cache.settle();
+    const small = await cache.prepare(image, { initPath: init });
+    const large = await cache.prepare(image, { initPath: init, diskBytes: 2 * 2 ** 30 });
+    expect(statSync(large.overlayPath).blocks).toBe(statSync(small.overlayPath).blocks);
+    await small.release();
+    await large.release();
   });
 
-  it('grows the run copy when the disk option asks for more', async () => {
+  it('grows the base once per larger disk size, read-only like the base, and gives each run an overlay over it', async () => {
     const cache = new RootfsCache(join(tmp.path, 'c3'));
     const image = await resolveImage(`oci:${join(tmp.path, 'img')}`);
     const run = await cache.prepare(image, { initPath: init, diskBytes: 2 * 2 ** 30 });
-    expect(statSync(run.runDiskPath).size).toBe(2 * 2 ** 30);
-    expect(statSync(run.basePath).size).toBeLessThan(2 * 2 ** 30);
-    expect(fsck(run.runDiskPath)).toMatchObject({ ok: true });
+    expect(statSync(run.basePath).size).toBe(2 * 2 ** 30);
+    expect(run.basePath).toMatch(/grown-2147483648\.ext4$/);
+    expect(fsck(run.basePath)).toMatchObject({ ok: true });
+    expect((await readOverlayLayout(run.overlayPath)).diskBytes).toBe(2 * 2 ** 30);
+    const grown = statSync(run.basePath);
+    const again = await cache.prepare(image, { initPath: init, diskBytes: 2 * 2 ** 30 });
+    expect(again.basePath).toBe(run.basePath);
+    // The same file, untouched: made once, never written again.
+    expect(statSync(again.basePath)).toMatchObject({ ino: grown.ino, mtimeMs: grown.mtimeMs });
     await run.release();
-    await cache.settle();
+    await again.release();
   });
 
   it('lets concurrent runs share one build', async () => {
@@ -68,7 +79,7 @@ describe('RootfsCache', () => {
     const image = await resolveImage(`oci:${join(tmp.path, 'img')}`);
     const layersBuilt: number[] = [];
     const runs = await Promise.all(
-      [1, 2, 3].map(() => new RootfsCache(root, { spares: false }).prepare(image, { initPath: init, onLayer: (i) => layersBuilt.push(i) })),
+      [1, 2, 3].map(() => new RootfsCache(root).prepare(image, { initPath: init, onLayer: (i) => layersBuilt.push(i) })),
     );
     expect(layersBuilt).toEqual([0]);
     expect(new Set(runs.map((r) => r.basePath)).size).toBe(1);
@@ -77,21 +88,21 @@ describe('RootfsCache', () => {
   });
 
   it('keys the cache on the guest init too', async () => {
-    const cache = new RootfsCache(join(tmp.path, 'c5'), { spares: false });
+    const cache = new RootfsCache(join(tmp.path, 'c5'));
     const image = await resolveImage(`oci:${join(tmp.path, 'img')}`);
     const a = await cache.prepare(image, { initPath: init });
     const init2 = fakeInit(join(tmp.path, 'c5'), '#!/bin/sh\necho another init\n');
     const b = await cache.prepare(image, { initPath: init2 });
     expect(b.cached).toBe(false);
     expect(b.basePath).not.toBe(a.basePath);
-    expect(ext4Cat(b.runDiskPath, '/.vmstep/init').toString()).toContain('another init');
+    expect(ext4Cat(b.basePath, '/.vmstep/init').toString()).toContain('another init');
     await a.release();
     await b.release();
   });
 
   it('sweeps what crashed builds and runs left, lists entries and prunes to a size', async () => {
     const root = join(tmp.path, 'c6');
-    const cache = new RootfsCache(root, { spares: false });
+    const cache = new RootfsCache(root);
     const image = await resolveImage(`oci:${join(tmp.path, 'img')}`);
     await (await cache.prepare(image, { initPath: init })).release();
     // Leftovers of a process that no longer exists (pid far above pid_max).
@@ -112,7 +123,7 @@ describe('RootfsCache', () => {
 
   it('takes over a lock left by a dead process', async () => {
     const root = join(tmp.path, 'c7');
-    const cache = new RootfsCache(root, { spares: false });
+    const cache = new RootfsCache(root);
     const image = await resolveImage(`oci:${join(tmp.path, 'img')}`);
     mkdirSync(join(root, 'rootfs'), { recursive: true });
     writeFileSync(join(root, 'rootfs', `${await cache.key(image, init)}.lock`), '99999999');

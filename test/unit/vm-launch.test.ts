@@ -50,6 +50,11 @@ describe('the VMM command line', () => {
     expect(args.slice(-2)).toEqual(['--status-fd', '3']);
   });
 
+  test('gives a copy-on-write disk as its base and its overlay, in the disks\' order', () => {
+    const args = vmmArgs({ ...options, disks: [{ path: '/c/rootfs.ext4', readOnly: false, overlayPath: '/r/overlay' }, options.disks[1]!] });
+    expect(args.join(' ')).toContain('--disk-cow /c/rootfs.ext4 /r/overlay --disk-ro /d/data.img');
+  });
+
   test('leaves out what is not asked for', () => {
     const args = vmmArgs({ ...options, disks: [], vsockUdsPath: '', timeoutMs: 0, consoleLogPath: undefined });
     for (const flag of ['--disk', '--disk-ro', '--vsock-uds', '--timeout-ms', '--console-log']) expect(args).not.toContain(flag);

@@ -57,6 +57,4 @@ constexpr uint16_t kResetControlPort = 0xcf9;
 constexpr unsigned kVirtioIrqs[kMaxVirtioDevices] = {5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 18, 19, 20, 21, 22};
 constexpr unsigned kIoapicPins = 24;
 
-constexpr unsigned kMaxVcpus = 32;
-
 }  // namespace vmstep::layout

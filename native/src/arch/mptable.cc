@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "arch/layout.h"
+#include "vmm/limits.h"
 #include "util/error.h"
 
 namespace vmstep {
@@ -92,8 +93,8 @@ void Append(std::vector<uint8_t>& out, const T& entry) {
 }  // namespace
 
 void WriteMptable(const GuestMemory& mem, unsigned vcpu_count) {
-  if (vcpu_count < 1 || vcpu_count > layout::kMaxVcpus) {
-    throw VmmError("vCPU count must be between 1 and " + std::to_string(layout::kMaxVcpus));
+  if (vcpu_count < 1 || vcpu_count > limits::kMaxVcpus) {
+    throw VmmError("vCPU count must be between 1 and " + std::to_string(limits::kMaxVcpus));
   }
   const uint8_t ioapic_id = static_cast<uint8_t>(vcpu_count);
   std::vector<uint8_t> body;

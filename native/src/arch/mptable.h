@@ -7,7 +7,7 @@
 namespace vmstep {
 
 // Writes the floating pointer and the configuration table at
-// layout::kMptableStart. Throws when vcpu_count is outside 1..kMaxVcpus.
+// layout::kMptableStart. Throws when vcpu_count is outside 1..limits::kMaxVcpus.
 void WriteMptable(const GuestMemory& mem, unsigned vcpu_count);
 
 }  // namespace vmstep

@@ -1,7 +1,5 @@
 #include "virtio/blk.h"
 
-#include <unistd.h>
-
 #include <cstring>
 
 namespace vmstep {
@@ -27,34 +25,10 @@ struct RequestHeader {
   uint64_t sector;
 };
 
-// Runs preadv/pwritev to completion across short transfers.
-bool TransferAll(int fd, std::vector<iovec> iov, uint64_t offset, bool write) {
-  size_t first = 0;
-  while (first < iov.size()) {
-    int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
-    ssize_t n = write ? pwritev(fd, &iov[first], count, static_cast<off_t>(offset))
-                      : preadv(fd, &iov[first], count, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    offset += static_cast<uint64_t>(n);
-    auto left = static_cast<size_t>(n);
-    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-    if (left > 0) {
-      iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
-BlockDevice::BlockDevice(const GuestMemory* mem, IrqLine* irq, int fd, uint64_t size_bytes, bool read_only, std::string id)
-    : VirtioDevice(mem, irq, 1), fd_(fd), sectors_(size_bytes / kSectorSize), read_only_(read_only), id_(std::move(id)) {}
-
-BlockDevice::~BlockDevice() {
-  if (fd_ >= 0) close(fd_);
-}
+BlockDevice::BlockDevice(const GuestMemory* mem, IrqLine* irq, std::unique_ptr<Disk> disk, bool read_only, std::string id)
+    : VirtioDevice(mem, irq, 1), disk_(std::move(disk)), sectors_(disk_->size() / kSectorSize), read_only_(read_only), id_(std::move(id)) {}
 
 uint64_t BlockDevice::offered_features() const {
   return virtio::kFVersion1 | kFeatureFlush | kFeatureSegMax | (read_only_ ? kFeatureReadOnly : 0);
@@ -107,17 +81,17 @@ uint8_t BlockDevice::Execute(const DescriptorChain& chain, uint32_t* data_writte
   switch (h.type) {
     case kTypeIn: {
       if (!in_range(in_len)) return kStatusIoErr;
-      if (in_len > 0 && !TransferAll(fd_, chain.Iovecs(*mem_, true, 0, in_len), h.sector * kSectorSize, false)) return kStatusIoErr;
+      if (in_len > 0 && !disk_->Read(chain.Iovecs(*mem_, true, 0, in_len), h.sector * kSectorSize)) return kStatusIoErr;
       *data_written = static_cast<uint32_t>(in_len);
       return kStatusOk;
     }
     case kTypeOut: {
       if (read_only_ || !in_range(out_len)) return kStatusIoErr;
-      if (out_len > 0 && !TransferAll(fd_, chain.Iovecs(*mem_, false, sizeof h, out_len), h.sector * kSectorSize, true)) return kStatusIoErr;
+      if (out_len > 0 && !disk_->Write(chain.Iovecs(*mem_, false, sizeof h, out_len), h.sector * kSectorSize)) return kStatusIoErr;
       return kStatusOk;
     }
     case kTypeFlush:
-      if (!read_only_ && fdatasync(fd_) != 0) return kStatusIoErr;
+      if (!read_only_ && !disk_->Flush()) return kStatusIoErr;
       return kStatusOk;
     case kTypeGetId: {
       char id[kIdBytes] = {};

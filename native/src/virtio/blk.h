@@ -1,19 +1,22 @@
-// virtio-blk (virtio 1.2, 5.2) over a raw disk image: read, write, flush and
-// get-id, optionally read-only. Requests are served synchronously straight
-// between the file and guest memory (preadv/pwritev into the chain's
-// buffers), with every sector range checked against the disk's size.
+// virtio-blk (virtio 1.2, 5.2) over a Disk (disk.h: a raw image, or a base
+// image under a copy-on-write overlay): read, write, flush and get-id,
+// optionally read-only. Requests are served synchronously straight between
+// the files and guest memory (preadv/pwritev into the chain's buffers), with
+// every sector range checked against the disk's size here, before the Disk
+// sees it.
 #pragma once
+#include <memory>
 #include <string>
 
 #include "virtio/device.h"
+#include "virtio/disk.h"
 
 namespace vmstep {
 
 class BlockDevice : public VirtioDevice {
  public:
-  // Takes ownership of fd; `id` is what VIRTIO_BLK_T_GET_ID returns (at most 20 bytes).
-  BlockDevice(const GuestMemory* mem, IrqLine* irq, int fd, uint64_t size_bytes, bool read_only, std::string id);
-  ~BlockDevice() override;
+  // `id` is what VIRTIO_BLK_T_GET_ID returns (at most 20 bytes).
+  BlockDevice(const GuestMemory* mem, IrqLine* irq, std::unique_ptr<Disk> disk, bool read_only, std::string id);
 
   uint32_t device_id() const override { return virtio::kDeviceBlock; }
   uint64_t offered_features() const override;
@@ -26,7 +29,7 @@ class BlockDevice : public VirtioDevice {
 
  private:
   uint8_t Execute(const DescriptorChain& chain, uint32_t* data_written);
-  int fd_;
+  std::unique_ptr<Disk> disk_;
   uint64_t sectors_;
   bool read_only_;
   std::string id_;

@@ -7,7 +7,7 @@ namespace vmstep {
 VsockDevice::VsockDevice(const GuestMemory* mem, IrqLine* irq, EventLoop* loop, std::string uds_path, uint64_t guest_cid)
     : VirtioDevice(mem, irq, 3),
       guest_cid_(guest_cid),
-      muxer_(loop, &mutex(), std::move(uds_path), guest_cid, [this] { ProcessRx(); }) {}
+      muxer_(loop, &mutex(), std::move(uds_path), guest_cid, [this] { Process(); }) {}
 
 void VsockDevice::ReadConfig(uint64_t offset, uint8_t* data, size_t len) {
   // struct virtio_vsock_config { le64 guest_cid; }
@@ -18,22 +18,37 @@ void VsockDevice::ReadConfig(uint64_t offset, uint8_t* data, size_t len) {
 
 void VsockDevice::Activate() {
   muxer_.SetDriverReady(true);
-  ProcessRx();
+  Process();
 }
 
 void VsockDevice::Reset() { muxer_.SetDriverReady(false); }
 
 void VsockDevice::QueueNotify(unsigned queue) {
-  if (queue == kTxQueue) ProcessTx();
-  // New receive buffers, or replies to what was just sent.
-  if (queue == kTxQueue || queue == kRxQueue) ProcessRx();
+  // New guest packets, or new receive buffers (which may let paused guest
+  // packets through).
+  if (queue == kTxQueue || queue == kRxQueue) Process();
 }
 
-void VsockDevice::ProcessTx() {
+void VsockDevice::Process() {
+  if (!driver_ok) return;
+  for (;;) {
+    const bool paused = ProcessTx();
+    ProcessRx();
+    // Guest packets wait while replies to earlier ones wait for receive
+    // buffers; once those drained, take the rest.
+    if (!paused || muxer_.TxPaused()) return;
+  }
+}
+
+bool VsockDevice::ProcessTx() {
   Virtqueue& q = queues()[kTxQueue];
   DescriptorChain chain;
-  bool used = false;
+  bool used = false, paused = false;
   for (;;) {
+    if (muxer_.TxPaused()) {
+      paused = true;
+      break;
+    }
     auto r = q.Pop(*mem_, &chain);
     if (r == Virtqueue::PopResult::kEmpty) break;
     vsock::TxPacket packet;
@@ -45,6 +60,7 @@ void VsockDevice::ProcessTx() {
     used = true;
   }
   if (used) SignalUsed(q);
+  return paused;
 }
 
 void VsockDevice::ProcessRx() {

@@ -30,7 +30,10 @@ class VsockDevice : public VirtioDevice {
 
  private:
   static constexpr unsigned kRxQueue = 0, kTxQueue = 1;
-  void ProcessTx();
+  // Guest packets, then packets for the guest, until neither can move.
+  void Process();
+  // True when it stopped early because the muxer pushes back (TxPaused).
+  bool ProcessTx();
   void ProcessRx();
   uint64_t guest_cid_;
   VsockMuxer muxer_;

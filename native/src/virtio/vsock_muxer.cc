@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "util/error.h"
@@ -18,9 +19,6 @@ namespace {
 
 constexpr size_t kMaxHandshakes = 16;
 constexpr size_t kMaxConnectLine = 32;   // "CONNECT 4294967295\n" fits
-constexpr size_t kMaxControlQueue = 1024;
-// Tell the guest about freed buffer space once this much has been consumed.
-constexpr uint32_t kCreditUpdateThreshold = VsockConnection::kBufAlloc / 4;
 
 bool FillSockaddr(const std::string& path, sockaddr_un* addr) {
   std::memset(addr, 0, sizeof *addr);
@@ -85,8 +83,8 @@ void VsockMuxer::SetDriverReady(bool ready) {
 }
 
 void VsockMuxer::Reset() {
-  for (auto& [key, c] : conns_) {
-    if (c->registered) loop_->Remove(c->fd.get());
+  for (auto& [key, s] : conns_) {
+    if (s.registered) loop_->Remove(s.conn->fd());
   }
   conns_.clear();
   for (auto& [fd, hs] : handshakes_) loop_->Remove(fd);
@@ -107,17 +105,28 @@ Header VsockMuxer::HostHeader(uint32_t local, uint32_t peer, uint16_t op) const 
   return h;
 }
 
-void VsockMuxer::QueueControl(const Header& h) {
-  // A guest that posts no receive buffers cannot make this grow without bound.
-  if (control_.size() >= kMaxControlQueue) return;
-  control_.push_back(h);
+bool VsockMuxer::QueueControl(const Header& h) {
+  if (control_.size() < kMaxControlQueue) {
+    control_.push_back(h);
+    return true;
+  }
+  if (dropped_control_++ == 0) {
+    fprintf(stderr, "vmstep-vmm: vsock: the guest takes no packets (%zu control packets wait); dropping them and closing their connections\n",
+            control_.size());
+  }
+  // Its connection cannot go on with a packet lost: closed on the host side.
+  auto it = conns_.find(MakeKey(h.src_port, h.dst_port));
+  if (it != conns_.end() && h.op != kOpRst) {
+    VsockConnection& c = *it->second.conn;
+    c.OnReset();  // settled by the caller, which sees it closed
+  }
+  return false;
 }
 
-void VsockMuxer::QueueControl(VsockConnection& c, uint16_t op, uint32_t flags) {
-  Header h = HostHeader(c.local_port, c.peer_port, op);
+void VsockMuxer::QueueControl(Slot& s, uint16_t op, uint32_t flags) {
+  Header h = HostHeader(s.conn->local_port(), s.conn->peer_port(), op);
   h.flags = flags;
-  h.fwd_cnt = c.fwd_cnt;
-  c.last_fwd_cnt_sent = c.fwd_cnt;
+  h.fwd_cnt = s.conn->StampFwdCnt();
   QueueControl(h);
 }
 
@@ -126,10 +135,29 @@ void VsockMuxer::QueueReset(uint32_t local, uint32_t peer) { QueueControl(HostHe
 void VsockMuxer::Close(Key key, bool send_rst) {
   auto it = conns_.find(key);
   if (it == conns_.end()) return;
-  VsockConnection& c = *it->second;
-  if (send_rst) QueueReset(c.local_port, c.peer_port);
-  if (c.registered) loop_->Remove(c.fd.get());
+  Slot& s = it->second;
+  if (s.registered) loop_->Remove(s.conn->fd());
+  const uint32_t local = s.conn->local_port(), peer = s.conn->peer_port();
   conns_.erase(it);  // closes the host socket; ready_ entries for it are skipped
+  if (send_rst) QueueReset(local, peer);
+}
+
+void VsockMuxer::Settle(Key key) {
+  auto it = conns_.find(key);
+  if (it == conns_.end()) return;
+  Slot& s = it->second;
+  VsockConnection& c = *s.conn;
+  if (!c.closed() && c.CreditUpdateDue()) QueueControl(s, kOpCreditUpdate);
+  if (c.closed()) return Close(key, c.reset_guest());
+  if (c.HasDataForGuest() && !s.in_ready_list) {
+    s.in_ready_list = true;
+    ready_.push_back(key);
+  }
+  if (c.HostSocketDone() && s.registered) {
+    loop_->Remove(c.fd());
+    s.registered = false;
+  }
+  UpdateInterest(s);
 }
 
 void VsockMuxer::OnGuestPacket(const GuestMemory& mem, const DescriptorChain& chain, const TxPacket& p) {
@@ -148,38 +176,19 @@ void VsockMuxer::OnGuestPacket(const GuestMemory& mem, const DescriptorChain& ch
     else if (h.op != kOpRst) QueueReset(h.dst_port, h.src_port);
     return;
   }
-  VsockConnection& c = *it->second;
-  // Every packet carries the sender's current credit.
-  c.peer_buf_alloc = h.buf_alloc;
-  c.peer_fwd_cnt = h.fwd_cnt;
+  Slot& s = it->second;
+  VsockConnection& c = *s.conn;
+  c.OnPeerCredit(h.buf_alloc, h.fwd_cnt);
   switch (h.op) {
-    case kOpResponse: {
-      if (c.state != VsockConnection::State::kConnecting) return Close(key, true);
-      c.state = VsockConnection::State::kEstablished;
-      // The socket is fresh and empty, so this short line goes out whole.
-      std::string ok = "OK " + std::to_string(c.local_port) + "\n";
-      if (send(c.fd.get(), ok.data(), ok.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(ok.size())) {
-        return Close(key, true);
-      }
-      UpdateInterest(c);
-      return;
-    }
-    case kOpRst:
-      return Close(key, false);
-    case kOpShutdown:
-      return OnGuestShutdown(c, key, h.flags);
-    case kOpRw:
-      if (c.state != VsockConnection::State::kEstablished) return Close(key, true);
-      return OnGuestData(c, key, mem, chain, p);
-    case kOpCreditUpdate:
-      if (c.readable && !c.guest_shut_recv) MarkReady(c, key);
-      return;
-    case kOpCreditRequest:
-      QueueControl(c, kOpCreditUpdate);
-      return;
-    default:  // a second REQUEST, or an unknown op
-      return Close(key, true);
+    case kOpResponse: c.OnResponse(); break;
+    case kOpRst: c.OnReset(); break;
+    case kOpShutdown: c.OnShutdown(h.flags); break;
+    case kOpRw: c.OnData(chain.Iovecs(mem, false, p.payload_offset, h.len)); break;
+    case kOpCreditUpdate: break;  // the new credit may let data flow: Settle offers it
+    case kOpCreditRequest: QueueControl(s, kOpCreditUpdate); break;
+    default: c.OnProtocolError(); break;  // a second REQUEST, or an unknown op
   }
+  Settle(key);
 }
 
 void VsockMuxer::OnGuestRequest(const Header& h) {
@@ -192,147 +201,41 @@ void VsockMuxer::OnGuestRequest(const Header& h) {
   if (!fd.valid() || connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     return QueueReset(h.dst_port, h.src_port);
   }
-  auto c = std::make_unique<VsockConnection>();
-  c->fd = std::move(fd);
-  c->local_port = h.dst_port;
-  c->peer_port = h.src_port;
-  c->state = VsockConnection::State::kEstablished;
-  c->peer_buf_alloc = h.buf_alloc;
-  c->peer_fwd_cnt = h.fwd_cnt;
-  Key key = MakeKey(c->local_port, c->peer_port);
-  VsockConnection& ref = *c;
-  conns_[key] = std::move(c);
-  Register(ref, key);
-  QueueControl(ref, kOpResponse);
+  auto c = std::make_unique<VsockConnection>(std::move(fd), h.dst_port, h.src_port, VsockConnection::State::kEstablished);
+  c->OnPeerCredit(h.buf_alloc, h.fwd_cnt);
+  Key key = Add(std::move(c));
+  QueueControl(conns_[key], kOpResponse);
+  Settle(key);
 }
 
-void VsockMuxer::OnGuestData(VsockConnection& c, Key key, const GuestMemory& mem, const DescriptorChain& chain, const TxPacket& p) {
-  uint32_t len = p.header.len;
-  if (len == 0) return;
-  // Data after the guest said it would send no more, or beyond the credit we
-  // gave: the guest broke the protocol, so the connection ends.
-  if (c.guest_shut_send || c.close_after_flush || c.PendingBytes() + len > VsockConnection::kBufAlloc) {
-    return Close(key, true);
-  }
-  uint64_t written = 0;
-  if (c.PendingBytes() == 0) {
-    std::vector<iovec> iov = chain.Iovecs(mem, false, p.payload_offset, len);
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = iov.size();
-    ssize_t n = sendmsg(c.fd.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return Close(key, true);
-    written = n > 0 ? static_cast<uint64_t>(n) : 0;
-    c.fwd_cnt += static_cast<uint32_t>(written);
-  }
-  if (written < len) {
-    if (c.pending_off > 0) {
-      c.pending.erase(c.pending.begin(), c.pending.begin() + static_cast<std::ptrdiff_t>(c.pending_off));
-      c.pending_off = 0;
-    }
-    size_t old = c.pending.size();
-    c.pending.resize(old + (len - written));
-    chain.Read(mem, p.payload_offset + written, c.pending.data() + old, len - written);
-  }
-  if (c.fwd_cnt - c.last_fwd_cnt_sent >= kCreditUpdateThreshold) QueueControl(c, kOpCreditUpdate);
-  UpdateInterest(c);
-}
-
-void VsockMuxer::OnGuestShutdown(VsockConnection& c, Key key, uint32_t flags) {
-  if (flags & kShutdownRcv) c.guest_shut_recv = true;
-  if (flags & kShutdownSend) c.guest_shut_send = true;
-  // Both directions shut: the guest is closing and waits for our reset.
-  if ((flags & (kShutdownRcv | kShutdownSend)) == (kShutdownRcv | kShutdownSend)) c.close_after_flush = true;
-  AfterFlush(c, key);
-}
-
-void VsockMuxer::Register(VsockConnection& c, Key key) {
-  c.interest = 0;
-  loop_->Add(c.fd.get(), 0, [this, key](uint32_t events) {
+VsockMuxer::Key VsockMuxer::Add(std::unique_ptr<VsockConnection> conn) {
+  Key key = MakeKey(conn->local_port(), conn->peer_port());
+  Slot& s = conns_[key];
+  s.conn = std::move(conn);
+  loop_->Add(s.conn->fd(), 0, [this, key](uint32_t events) {
     std::lock_guard<std::mutex> lock(*mu_);
     OnHostEvent(key, events);
     kick_rx_();
   });
-  c.registered = true;
-  UpdateInterest(c);
+  s.registered = true;
+  s.interest = 0;
+  return key;
 }
 
-void VsockMuxer::UpdateInterest(VsockConnection& c) {
-  if (!c.registered) return;
-  uint32_t want = 0;
-  if (c.state == VsockConnection::State::kEstablished && !c.readable && !c.host_eof && !c.guest_shut_recv) want |= EPOLLIN;
-  if (c.PendingBytes() > 0) want |= EPOLLOUT;
-  if (want != c.interest) {
-    c.interest = want;
-    loop_->Modify(c.fd.get(), want);
+void VsockMuxer::UpdateInterest(Slot& s) {
+  if (!s.registered) return;
+  uint32_t want = s.conn->WantedEvents();
+  if (want != s.interest) {
+    s.interest = want;
+    loop_->Modify(s.conn->fd(), want);
   }
 }
 
 void VsockMuxer::OnHostEvent(Key key, uint32_t events) {
   auto it = conns_.find(key);
   if (it == conns_.end()) return;
-  VsockConnection& c = *it->second;
-  const bool hangup = events & (EPOLLHUP | EPOLLERR);
-  if (c.state == VsockConnection::State::kConnecting) {
-    if (hangup) Close(key, true);  // the host client gave up before the guest answered
-    return;
-  }
-  if (events & EPOLLOUT) {
-    if (!Flush(c, key)) return;
-    AfterFlush(c, key);
-    if (conns_.find(key) == conns_.end()) return;
-  }
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-    if (!c.host_eof && !c.guest_shut_recv) {
-      c.readable = true;
-      MarkReady(c, key);
-    } else if (hangup && c.PendingBytes() == 0) {
-      // Nothing left to read or write on this socket; the connection lives
-      // on only until the guest closes it. Leaving it registered would make
-      // epoll report the hangup forever.
-      loop_->Remove(c.fd.get());
-      c.registered = false;
-    }
-  }
-  UpdateInterest(c);
-}
-
-bool VsockMuxer::Flush(VsockConnection& c, Key key) {
-  while (c.PendingBytes() > 0) {
-    ssize_t n = send(c.fd.get(), c.pending.data() + c.pending_off, c.PendingBytes(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      c.pending_off += static_cast<size_t>(n);
-      c.fwd_cnt += static_cast<uint32_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      break;
-    } else {
-      Close(key, true);
-      return false;
-    }
-  }
-  if (c.PendingBytes() == 0) {
-    c.pending.clear();
-    c.pending_off = 0;
-  }
-  if (c.fwd_cnt - c.last_fwd_cnt_sent >= kCreditUpdateThreshold) QueueControl(c, kOpCreditUpdate);
-  return true;
-}
-
-void VsockMuxer::AfterFlush(VsockConnection& c, Key key) {
-  if (c.PendingBytes() == 0) {
-    if (c.close_after_flush || (c.guest_shut_send && c.host_eof)) return Close(key, true);
-    if (c.guest_shut_send) shutdown(c.fd.get(), SHUT_WR);
-  }
-  if (c.guest_shut_recv) c.readable = false;
-  UpdateInterest(c);
-}
-
-void VsockMuxer::MarkReady(VsockConnection& c, Key key) {
-  if (c.in_ready_list) return;
-  c.in_ready_list = true;
-  ready_.push_back(key);
+  it->second.conn->OnHostEvent(events);
+  Settle(key);
 }
 
 uint32_t VsockMuxer::FillRx(const GuestMemory& mem, const DescriptorChain& chain) {
@@ -354,51 +257,43 @@ uint32_t VsockMuxer::FillData(const GuestMemory& mem, const DescriptorChain& cha
       ready_.pop_front();
       continue;
     }
-    VsockConnection& c = *it->second;
+    Slot& s = it->second;
+    VsockConnection& c = *s.conn;
     uint32_t credit = c.PeerCredit();
     // Not sendable now: off the list until the socket or the credit changes.
-    if (c.state != VsockConnection::State::kEstablished || !c.readable || c.guest_shut_recv || credit == 0) {
+    if (!c.HasDataForGuest() || credit == 0) {
       ready_.pop_front();
-      c.in_ready_list = false;
+      s.in_ready_list = false;
       continue;
     }
     uint64_t room = std::min<uint64_t>({credit, chain.writable_bytes - sizeof(Header), kMaxPayload});
     // A buffer with no room for payload: leave it for a control packet.
     if (room == 0) return 0;
-    std::vector<iovec> iov = chain.Iovecs(mem, true, sizeof(Header), room);
-    ssize_t n = readv(c.fd.get(), iov.data(), static_cast<int>(iov.size()));
-    if (n > 0) {
-      Header h = HostHeader(c.local_port, c.peer_port, kOpRw);
-      h.len = static_cast<uint32_t>(n);
-      h.fwd_cnt = c.fwd_cnt;
-      c.last_fwd_cnt_sent = c.fwd_cnt;
-      c.rx_cnt += static_cast<uint32_t>(n);
+    uint32_t n = 0;
+    VsockConnection::HostRead r = c.ReadHost(chain.Iovecs(mem, true, sizeof(Header), room), &n);
+    if (r == VsockConnection::HostRead::kData) {
+      Header h = HostHeader(c.local_port(), c.peer_port(), kOpRw);
+      h.len = n;
+      h.fwd_cnt = c.StampFwdCnt();
       chain.Write(mem, 0, &h, sizeof h);
       // Round robin between connections with data.
       ready_.pop_front();
       ready_.push_back(key);
-      return static_cast<uint32_t>(sizeof h + static_cast<size_t>(n));
+      return static_cast<uint32_t>(sizeof h + n);
     }
     ready_.pop_front();
-    c.in_ready_list = false;
-    if (n == 0) {
-      // The host will send no more: tell the guest, keep the other direction.
-      c.host_eof = true;
-      c.readable = false;
-      Header h = HostHeader(c.local_port, c.peer_port, kOpShutdown);
+    s.in_ready_list = false;
+    if (r == VsockConnection::HostRead::kEof) {
+      // The host will send no more: the guest hears of it first, then of
+      // anything the connection asks for (its reset, if both sides are done).
+      Header h = HostHeader(c.local_port(), c.peer_port(), kOpShutdown);
       h.flags = kShutdownSend;
-      h.fwd_cnt = c.fwd_cnt;
-      c.last_fwd_cnt_sent = c.fwd_cnt;
+      h.fwd_cnt = c.StampFwdCnt();
       chain.Write(mem, 0, &h, sizeof h);
-      AfterFlush(c, key);
+      Settle(key);
       return sizeof h;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      c.readable = false;
-      UpdateInterest(c);
-      continue;
-    }
-    Close(key, true);
+    Settle(key);
   }
   return 0;
 }
@@ -446,17 +341,12 @@ void VsockMuxer::OnConnectLine(int fd) {
     if (next_local_port_ == 0) next_local_port_ = 1u << 30;
     Key key = MakeKey(local, port);
     if (conns_.count(key)) return drop();
-    auto c = std::make_unique<VsockConnection>();
-    c->fd = std::move(it->second.first);
-    c->local_port = local;
-    c->peer_port = port;
-    c->state = VsockConnection::State::kConnecting;
+    auto c = std::make_unique<VsockConnection>(std::move(it->second.first), local, port, VsockConnection::State::kConnecting);
     loop_->Remove(fd);
     handshakes_.erase(it);
-    VsockConnection& ref = *c;
-    conns_[key] = std::move(c);
-    Register(ref, key);
-    QueueControl(ref, kOpRequest);
+    Add(std::move(c));
+    QueueControl(conns_[key], kOpRequest);
+    Settle(key);
     return;
   }
 }

@@ -4,15 +4,15 @@
 
 #include <cstdlib>
 
-#include "arch/layout.h"
 #include "util/error.h"
+#include "vmm/limits.h"
 
 namespace vmstep {
 
 const char* const kUsage =
-    "usage: vmstep-vmm --kernel VMLINUX [--disk IMG | --disk-ro IMG]... [--vcpus N] [--memory-mib N]\n"
-    "                  [--cmdline STR] [--vsock-uds PATH] [--guest-cid N] [--console-log PATH | --console-fd N]\n"
-    "                  [--timeout-ms N] [--status-fd N] [--pin-cpus CPU,CPU...] [--no-jail]";
+    "usage: vmstep-vmm --kernel VMLINUX [--disk IMG | --disk-ro IMG | --disk-cow BASE OVERLAY]...\n"
+    "                  [--vcpus N] [--memory-mib N] [--cmdline STR] [--vsock-uds PATH] [--guest-cid N]\n"
+    "                  [--console-log PATH | --console-fd N] [--timeout-ms N] [--status-fd N] [--pin-cpus CPU,CPU...] [--no-jail]";
 
 namespace {
 
@@ -57,8 +57,12 @@ VmConfig ParseArgs(int argc, char** argv) {
     if (flag == "--kernel") c.kernel = v;
     else if (flag == "--disk") c.disks.push_back({v, false});
     else if (flag == "--disk-ro") c.disks.push_back({v, true});
-    else if (flag == "--vcpus") c.vcpus = static_cast<unsigned>(Number(flag, v, 1, layout::kMaxVcpus));
-    else if (flag == "--memory-mib") c.memory_mib = Number(flag, v, 16, 1u << 20);
+    else if (flag == "--disk-cow") {
+      if (i + 1 >= argc) throw VmmError("--disk-cow needs two values: the base image and the overlay\n" + std::string(kUsage));
+      c.disks.push_back({v, false, argv[++i]});
+    }
+    else if (flag == "--vcpus") c.vcpus = static_cast<unsigned>(Number(flag, v, 1, limits::kMaxVcpus));
+    else if (flag == "--memory-mib") c.memory_mib = Number(flag, v, limits::kMinMemoryMiB, limits::kMaxMemoryMiB);
     else if (flag == "--cmdline") c.cmdline = v;
     else if (flag == "--vsock-uds") c.vsock_uds = v;
     else if (flag == "--guest-cid") c.guest_cid = static_cast<uint32_t>(Number(flag, v, 3, 0xfffffffe));
@@ -73,10 +77,7 @@ VmConfig ParseArgs(int argc, char** argv) {
   if (!c.pin_cpus.empty() && c.pin_cpus.size() != c.vcpus) {
     throw VmmError("--pin-cpus names " + std::to_string(c.pin_cpus.size()) + " CPUs for " + std::to_string(c.vcpus) + " vCPUs: give one host CPU per vCPU");
   }
-  // virtio-mmio slots: one for vsock, the rest for disks.
-  if (c.disks.size() + (c.vsock_uds.empty() ? 0 : 1) > layout::kMaxVirtioDevices) {
-    throw VmmError("too many disks: at most " + std::to_string(layout::kMaxVirtioDevices - 1));
-  }
+  if (c.disks.size() > limits::kMaxDisks) throw VmmError("too many disks: at most " + std::to_string(limits::kMaxDisks));
   return c;
 }
 

@@ -11,6 +11,9 @@ namespace vmstep {
 struct DiskConfig {
   std::string path;
   bool read_only = false;
+  // Set: `path` is a base image, opened read-only and never written, and the
+  // guest's writes go to this copy-on-write overlay (virtio/overlay.h).
+  std::string overlay;
 };
 
 struct VmConfig {

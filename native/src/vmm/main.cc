@@ -23,16 +23,8 @@ namespace {
 
 int Probe() {
   KvmProbe p = ProbeKvm();
-  std::string json = std::string("{\"available\":") + (p.available ? "true" : "false") +
-                     ",\"canRunLinux\":" + (p.can_run_linux ? "true" : "false") + ",\"reason\":" + JsonString(p.reason) +
-                     ",\"module\":" + JsonString(p.module) + "}";
-  WriteStatusLine(STDOUT_FILENO, json);
+  WriteStatusLine(STDOUT_FILENO, ProbeJson(p.available, p.can_run_linux, p.reason, p.module));
   return p.available ? 0 : 1;
-}
-
-std::string ExitJson(const std::string& reason, const std::string& detail, const std::string& console_tail) {
-  return "{\"event\":\"exit\",\"reason\":" + JsonString(reason) + ",\"detail\":" + JsonString(detail) +
-         ",\"consoleTail\":" + JsonString(console_tail) + "}";
 }
 
 }  // namespace
@@ -63,9 +55,11 @@ int main(int argc, char** argv) {
       // How long set-up took, from main() to the first guest instruction.
       timespec now{};
       clock_gettime(CLOCK_MONOTONIC, &now);
-      long long setup_us = (now.tv_sec - started.tv_sec) * 1000000LL + (now.tv_nsec - started.tv_nsec) / 1000;
-      WriteStatusLine(config.status_fd, "{\"event\":\"ready\",\"setupMicros\":" + std::to_string(setup_us) +
-                                            ",\"cmdline\":" + JsonString(vm.cmdline()) + vm.PinningJson() + "}");
+      ReadyStatus ready;
+      ready.setup_micros = (now.tv_sec - started.tv_sec) * 1000000LL + (now.tv_nsec - started.tv_nsec) / 1000;
+      ready.cmdline = vm.cmdline();
+      vm.ReportPinning(&ready);
+      WriteStatusLine(config.status_fd, ReadyJson(ready));
     });
     WriteStatusLine(config.status_fd, ExitJson(ExitReasonName(exit.reason), exit.detail, exit.console_tail));
     if (config.status_fd < 0) fprintf(stderr, "vmstep-vmm: %s: %s\n", ExitReasonName(exit.reason), exit.detail.c_str());

@@ -36,4 +36,26 @@ void WriteStatusLine(int fd, const std::string& json) {
   }
 }
 
+std::string ReadyJson(const ReadyStatus& s) {
+  std::string json = "{\"event\":\"ready\",\"setupMicros\":" + std::to_string(s.setup_micros) + ",\"cmdline\":" + JsonString(s.cmdline);
+  if (s.pin_requested && !s.pin_error.empty()) {
+    json += ",\"pinError\":" + JsonString(s.pin_error);
+  } else if (s.pin_requested) {
+    std::string list;
+    for (int cpu : s.pinned_cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
+    json += ",\"pinnedCpus\":[" + list + "]";
+  }
+  return json + "}";
+}
+
+std::string ExitJson(const std::string& reason, const std::string& detail, const std::string& console_tail) {
+  return "{\"event\":\"exit\",\"reason\":" + JsonString(reason) + ",\"detail\":" + JsonString(detail) +
+         ",\"consoleTail\":" + JsonString(console_tail) + "}";
+}
+
+std::string ProbeJson(bool available, bool can_run_linux, const std::string& reason, const std::string& module) {
+  return std::string("{\"available\":") + (available ? "true" : "false") + ",\"canRunLinux\":" + (can_run_linux ? "true" : "false") +
+         ",\"reason\":" + JsonString(reason) + ",\"module\":" + JsonString(module) + "}";
+}
+
 }  // namespace vmstep

@@ -21,6 +21,7 @@
 #include "arch/regs.h"
 #include "util/error.h"
 #include "virtio/blk.h"
+#include "virtio/overlay.h"
 #include "virtio/vsock.h"
 #include "vmm/status.h"
 
@@ -53,24 +54,39 @@ std::string Hex(uint64_t v) {
   return b;
 }
 
-UniqueFd OpenDisk(const DiskConfig& disk, uint64_t* size) {
-  UniqueFd fd(open(disk.path.c_str(), (disk.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+// Opens an image file for the VM: read-only ones with a shared lock (many
+// VMs may read one base), writable ones exclusively (two VMs writing one image
+// would corrupt it).
+UniqueFd OpenImage(const std::string& path, bool read_only, const char* what, uint64_t* size) {
+  UniqueFd fd(open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
   if (!fd.valid()) {
-    if (errno == ENOENT) throw VmmError("disk image " + disk.path + " does not exist");
+    if (errno == ENOENT) throw VmmError(std::string(what) + " " + path + " does not exist");
     if (errno == EACCES || errno == EROFS) {
-      throw VmmError("cannot open disk image " + disk.path + (disk.read_only ? "" : " for writing") +
+      throw VmmError(std::string("cannot open ") + what + " " + path + (read_only ? "" : " for writing") +
                      ": permission denied (attach it read-only, or fix its permissions)");
     }
-    throw SystemError("cannot open disk image " + disk.path);
+    throw SystemError(std::string("cannot open ") + what + " " + path);
   }
-  // Two VMs writing one image would corrupt it; readers may share.
-  if (flock(fd.get(), (disk.read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-    throw VmmError("disk image " + disk.path + " is in use by another VM");
+  if (flock(fd.get(), (read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    throw VmmError(std::string(what) + " " + path + " is in use by another VM");
   }
   off_t end = lseek(fd.get(), 0, SEEK_END);
-  if (end < 0) throw SystemError("cannot size disk image " + disk.path);
+  if (end < 0) throw SystemError(std::string("cannot size ") + what + " " + path);
   *size = static_cast<uint64_t>(end);
   return fd;
+}
+
+// Every file is opened here, before the jail closes.
+std::unique_ptr<Disk> OpenDisk(const DiskConfig& disk) {
+  uint64_t size = 0;
+  if (disk.overlay.empty()) {
+    UniqueFd fd = OpenImage(disk.path, disk.read_only, "disk image", &size);
+    return std::make_unique<RawDisk>(fd.release(), size, disk.read_only);
+  }
+  UniqueFd base = OpenImage(disk.path, true, "base image", &size);
+  uint64_t overlay_size = 0;
+  UniqueFd overlay = OpenImage(disk.overlay, false, "overlay", &overlay_size);
+  return std::make_unique<CowDisk>(base.release(), size, overlay.release(), disk.overlay);
 }
 
 }  // namespace
@@ -203,10 +219,9 @@ void Vm::SetupDevices() {
   };
 
   for (size_t i = 0; i < config_.disks.size(); i++) {
-    uint64_t size = 0;
-    UniqueFd fd = OpenDisk(config_.disks[i], &size);
+    std::unique_ptr<Disk> disk = OpenDisk(config_.disks[i]);
     virtio_irqs_.push_back(std::make_unique<IrqLine>(vm_.get(), layout::kVirtioIrqs[virtio_devices_.size()]));
-    add_virtio(std::make_unique<BlockDevice>(mem_.get(), virtio_irqs_.back().get(), fd.release(), size, config_.disks[i].read_only,
+    add_virtio(std::make_unique<BlockDevice>(mem_.get(), virtio_irqs_.back().get(), std::move(disk), config_.disks[i].read_only,
                                              "vmstep" + std::to_string(i)));
   }
   if (!config_.vsock_uds.empty()) {
@@ -320,17 +335,14 @@ void Vm::PinVcpuThread(unsigned index) {
                        (r == EINVAL ? " (the CPU is offline or outside this process's allowed CPUs)" : "");
 }
 
-std::string Vm::PinningJson() const {
-  if (config_.pin_cpus.empty()) return "";
+void Vm::ReportPinning(ReadyStatus* ready) const {
+  if (config_.pin_cpus.empty()) return;
+  ready->pin_requested = true;
   std::lock_guard<std::mutex> lock(start_mu_);
-  std::string errors;
   for (const std::string& e : pin_errors_) {
-    if (!e.empty()) errors += (errors.empty() ? "" : "; ") + e;
+    if (!e.empty()) ready->pin_error += (ready->pin_error.empty() ? "" : "; ") + e;
   }
-  if (!errors.empty()) return ",\"pinError\":" + JsonString(errors);
-  std::string list;
-  for (int cpu : config_.pin_cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
-  return ",\"pinnedCpus\":[" + list + "]";
+  if (ready->pin_error.empty()) ready->pinned_cpus = config_.pin_cpus;
 }
 
 bool Vm::HandleExit(Vcpu* vcpu) {

@@ -22,6 +22,7 @@
 #include "virtio/mmio.h"
 #include "vmm/config.h"
 #include "vmm/event_loop.h"
+#include "vmm/status.h"
 
 namespace vmstep {
 
@@ -50,9 +51,9 @@ class Vm {
   const std::string& cmdline() const { return cmdline_; }
 
   // With --pin-cpus, for the ready status line once the vCPU threads exist:
-  // `,"pinnedCpus":[...]` when every thread was pinned, else `,"pinError":"..."`
-  // (the guest then runs unpinned); empty without --pin-cpus.
-  std::string PinningJson() const;
+  // the CPUs when every thread was pinned, else why not (the guest then runs
+  // unpinned); nothing without --pin-cpus.
+  void ReportPinning(ReadyStatus* ready) const;
 
  private:
   void SetupDevices();
