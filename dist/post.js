@@ -1,314 +1,34 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 770:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-/* unused reexport */ __nccwpck_require__(218);
-
-
-/***/ }),
-
-/***/ 218:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-var __webpack_unused_export__;
-
-
-var net = __nccwpck_require__(9278);
-var tls = __nccwpck_require__(4756);
-var http = __nccwpck_require__(8611);
-var https = __nccwpck_require__(5692);
-var events = __nccwpck_require__(4434);
-var assert = __nccwpck_require__(2613);
-var util = __nccwpck_require__(9023);
-
-
-__webpack_unused_export__ = httpOverHttp;
-__webpack_unused_export__ = httpsOverHttp;
-__webpack_unused_export__ = httpOverHttps;
-__webpack_unused_export__ = httpsOverHttps;
-
-
-function httpOverHttp(options) {
-  var agent = new TunnelingAgent(options);
-  agent.request = http.request;
-  return agent;
-}
-
-function httpsOverHttp(options) {
-  var agent = new TunnelingAgent(options);
-  agent.request = http.request;
-  agent.createSocket = createSecureSocket;
-  agent.defaultPort = 443;
-  return agent;
-}
-
-function httpOverHttps(options) {
-  var agent = new TunnelingAgent(options);
-  agent.request = https.request;
-  return agent;
-}
-
-function httpsOverHttps(options) {
-  var agent = new TunnelingAgent(options);
-  agent.request = https.request;
-  agent.createSocket = createSecureSocket;
-  agent.defaultPort = 443;
-  return agent;
-}
-
-
-function TunnelingAgent(options) {
-  var self = this;
-  self.options = options || {};
-  self.proxyOptions = self.options.proxy || {};
-  self.maxSockets = self.options.maxSockets || http.Agent.defaultMaxSockets;
-  self.requests = [];
-  self.sockets = [];
-
-  self.on('free', function onFree(socket, host, port, localAddress) {
-    var options = toOptions(host, port, localAddress);
-    for (var i = 0, len = self.requests.length; i < len; ++i) {
-      var pending = self.requests[i];
-      if (pending.host === options.host && pending.port === options.port) {
-        // Detect the request to connect same origin server,
-        // reuse the connection.
-        self.requests.splice(i, 1);
-        pending.request.onSocket(socket);
-        return;
-      }
-    }
-    socket.destroy();
-    self.removeSocket(socket);
-  });
-}
-util.inherits(TunnelingAgent, events.EventEmitter);
-
-TunnelingAgent.prototype.addRequest = function addRequest(req, host, port, localAddress) {
-  var self = this;
-  var options = mergeOptions({request: req}, self.options, toOptions(host, port, localAddress));
-
-  if (self.sockets.length >= this.maxSockets) {
-    // We are over limit so we'll add it to the queue.
-    self.requests.push(options);
-    return;
-  }
-
-  // If we are under maxSockets create a new one.
-  self.createSocket(options, function(socket) {
-    socket.on('free', onFree);
-    socket.on('close', onCloseOrRemove);
-    socket.on('agentRemove', onCloseOrRemove);
-    req.onSocket(socket);
-
-    function onFree() {
-      self.emit('free', socket, options);
-    }
-
-    function onCloseOrRemove(err) {
-      self.removeSocket(socket);
-      socket.removeListener('free', onFree);
-      socket.removeListener('close', onCloseOrRemove);
-      socket.removeListener('agentRemove', onCloseOrRemove);
-    }
-  });
-};
-
-TunnelingAgent.prototype.createSocket = function createSocket(options, cb) {
-  var self = this;
-  var placeholder = {};
-  self.sockets.push(placeholder);
-
-  var connectOptions = mergeOptions({}, self.proxyOptions, {
-    method: 'CONNECT',
-    path: options.host + ':' + options.port,
-    agent: false,
-    headers: {
-      host: options.host + ':' + options.port
-    }
-  });
-  if (options.localAddress) {
-    connectOptions.localAddress = options.localAddress;
-  }
-  if (connectOptions.proxyAuth) {
-    connectOptions.headers = connectOptions.headers || {};
-    connectOptions.headers['Proxy-Authorization'] = 'Basic ' +
-        new Buffer(connectOptions.proxyAuth).toString('base64');
-  }
-
-  debug('making CONNECT request');
-  var connectReq = self.request(connectOptions);
-  connectReq.useChunkedEncodingByDefault = false; // for v0.6
-  connectReq.once('response', onResponse); // for v0.6
-  connectReq.once('upgrade', onUpgrade);   // for v0.6
-  connectReq.once('connect', onConnect);   // for v0.7 or later
-  connectReq.once('error', onError);
-  connectReq.end();
-
-  function onResponse(res) {
-    // Very hacky. This is necessary to avoid http-parser leaks.
-    res.upgrade = true;
-  }
-
-  function onUpgrade(res, socket, head) {
-    // Hacky.
-    process.nextTick(function() {
-      onConnect(res, socket, head);
-    });
-  }
-
-  function onConnect(res, socket, head) {
-    connectReq.removeAllListeners();
-    socket.removeAllListeners();
-
-    if (res.statusCode !== 200) {
-      debug('tunneling socket could not be established, statusCode=%d',
-        res.statusCode);
-      socket.destroy();
-      var error = new Error('tunneling socket could not be established, ' +
-        'statusCode=' + res.statusCode);
-      error.code = 'ECONNRESET';
-      options.request.emit('error', error);
-      self.removeSocket(placeholder);
-      return;
-    }
-    if (head.length > 0) {
-      debug('got illegal response body from proxy');
-      socket.destroy();
-      var error = new Error('got illegal response body from proxy');
-      error.code = 'ECONNRESET';
-      options.request.emit('error', error);
-      self.removeSocket(placeholder);
-      return;
-    }
-    debug('tunneling connection has established');
-    self.sockets[self.sockets.indexOf(placeholder)] = socket;
-    return cb(socket);
-  }
-
-  function onError(cause) {
-    connectReq.removeAllListeners();
-
-    debug('tunneling socket could not be established, cause=%s\n',
-          cause.message, cause.stack);
-    var error = new Error('tunneling socket could not be established, ' +
-                          'cause=' + cause.message);
-    error.code = 'ECONNRESET';
-    options.request.emit('error', error);
-    self.removeSocket(placeholder);
-  }
-};
-
-TunnelingAgent.prototype.removeSocket = function removeSocket(socket) {
-  var pos = this.sockets.indexOf(socket)
-  if (pos === -1) {
-    return;
-  }
-  this.sockets.splice(pos, 1);
-
-  var pending = this.requests.shift();
-  if (pending) {
-    // If we have pending requests and a socket gets closed a new one
-    // needs to be created to take over in the pool for the one that closed.
-    this.createSocket(pending, function(socket) {
-      pending.request.onSocket(socket);
-    });
-  }
-};
-
-function createSecureSocket(options, cb) {
-  var self = this;
-  TunnelingAgent.prototype.createSocket.call(self, options, function(socket) {
-    var hostHeader = options.request.getHeader('host');
-    var tlsOptions = mergeOptions({}, self.options, {
-      socket: socket,
-      servername: hostHeader ? hostHeader.replace(/:.*$/, '') : options.host
-    });
-
-    // 0 is dummy port for v0.6
-    var secureSocket = tls.connect(0, tlsOptions);
-    self.sockets[self.sockets.indexOf(socket)] = secureSocket;
-    cb(secureSocket);
-  });
-}
-
-
-function toOptions(host, port, localAddress) {
-  if (typeof host === 'string') { // since v0.10
-    return {
-      host: host,
-      port: port,
-      localAddress: localAddress
-    };
-  }
-  return host; // for v0.11 or later
-}
-
-function mergeOptions(target) {
-  for (var i = 1, len = arguments.length; i < len; ++i) {
-    var overrides = arguments[i];
-    if (typeof overrides === 'object') {
-      var keys = Object.keys(overrides);
-      for (var j = 0, keyLen = keys.length; j < keyLen; ++j) {
-        var k = keys[j];
-        if (overrides[k] !== undefined) {
-          target[k] = overrides[k];
-        }
-      }
-    }
-  }
-  return target;
-}
-
-
-var debug;
-if (process.env.NODE_DEBUG && /\btunnel\b/.test(process.env.NODE_DEBUG)) {
-  debug = function() {
-    var args = Array.prototype.slice.call(arguments);
-    if (typeof args[0] === 'string') {
-      args[0] = 'TUNNEL: ' + args[0];
-    } else {
-      args.unshift('TUNNEL:');
-    }
-    console.error.apply(console, args);
-  }
-} else {
-  debug = function() {};
-}
-__webpack_unused_export__ = debug; // for test
-
-
-/***/ }),
-
-/***/ 6752:
+/***/ 3368:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(3701)
-const Dispatcher = __nccwpck_require__(883)
-const Pool = __nccwpck_require__(628)
-const BalancedPool = __nccwpck_require__(837)
-const Agent = __nccwpck_require__(7405)
-const ProxyAgent = __nccwpck_require__(6672)
-const EnvHttpProxyAgent = __nccwpck_require__(3137)
-const RetryAgent = __nccwpck_require__(50)
-const errors = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+const Client = __nccwpck_require__(3069)
+const Dispatcher = __nccwpck_require__(2091)
+const Pool = __nccwpck_require__(7404)
+const BalancedPool = __nccwpck_require__(8973)
+const Agent = __nccwpck_require__(6261)
+const ProxyAgent = __nccwpck_require__(9848)
+const EnvHttpProxyAgent = __nccwpck_require__(7897)
+const RetryAgent = __nccwpck_require__(1882)
+const errors = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(6615)
-const buildConnector = __nccwpck_require__(9136)
-const MockClient = __nccwpck_require__(7365)
-const MockAgent = __nccwpck_require__(7501)
-const MockPool = __nccwpck_require__(4004)
-const mockErrors = __nccwpck_require__(2429)
-const RetryHandler = __nccwpck_require__(7816)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(2581)
-const DecoratorHandler = __nccwpck_require__(8155)
-const RedirectHandler = __nccwpck_require__(8754)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const api = __nccwpck_require__(5407)
+const buildConnector = __nccwpck_require__(2296)
+const MockClient = __nccwpck_require__(8957)
+const MockAgent = __nccwpck_require__(5973)
+const MockPool = __nccwpck_require__(8780)
+const mockErrors = __nccwpck_require__(5445)
+const RetryHandler = __nccwpck_require__(112)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(5837)
+const DecoratorHandler = __nccwpck_require__(7011)
+const RedirectHandler = __nccwpck_require__(5050)
+const createRedirectInterceptor = __nccwpck_require__(1676)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -326,10 +46,10 @@ __webpack_unused_export__ = DecoratorHandler
 __webpack_unused_export__ = RedirectHandler
 __webpack_unused_export__ = createRedirectInterceptor
 __webpack_unused_export__ = {
-  redirect: __nccwpck_require__(1514),
-  retry: __nccwpck_require__(2026),
-  dump: __nccwpck_require__(8060),
-  dns: __nccwpck_require__(379)
+  redirect: __nccwpck_require__(3650),
+  retry: __nccwpck_require__(3874),
+  dump: __nccwpck_require__(2375),
+  dns: __nccwpck_require__(7251)
 }
 
 __webpack_unused_export__ = buildConnector
@@ -391,7 +111,7 @@ function makeDispatcher (fn) {
 __webpack_unused_export__ = setGlobalDispatcher
 __webpack_unused_export__ = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(4398).fetch)
+const fetchImpl = (__nccwpck_require__(7302).fetch)
 __webpack_unused_export__ = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -403,39 +123,39 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(660).Headers
-/* unused reexport */ __nccwpck_require__(9051).Response
-/* unused reexport */ __nccwpck_require__(9967).Request
-/* unused reexport */ __nccwpck_require__(5910).FormData
+/* unused reexport */ __nccwpck_require__(3676).Headers
+/* unused reexport */ __nccwpck_require__(9107).Response
+/* unused reexport */ __nccwpck_require__(6055).Request
+/* unused reexport */ __nccwpck_require__(9662).FormData
 __webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(4573).File)
-/* unused reexport */ __nccwpck_require__(8355).FileReader
+/* unused reexport */ __nccwpck_require__(6299).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(2443)
 
 __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(3245)
-const { kConstruct } = __nccwpck_require__(109)
+const { CacheStorage } = __nccwpck_require__(6949)
+const { kConstruct } = __nccwpck_require__(7589)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 __webpack_unused_export__ = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9061)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(5437)
 
 __webpack_unused_export__ = deleteCookie
 __webpack_unused_export__ = getCookies
 __webpack_unused_export__ = getSetCookies
 __webpack_unused_export__ = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(980)
 
 __webpack_unused_export__ = parseMIMEType
 __webpack_unused_export__ = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
-/* unused reexport */ __nccwpck_require__(3726).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(44)
+/* unused reexport */ __nccwpck_require__(5366).WebSocket
 __webpack_unused_export__ = CloseEvent
 __webpack_unused_export__ = ErrorEvent
 __webpack_unused_export__ = MessageEvent
@@ -451,18 +171,18 @@ __webpack_unused_export__ = MockPool
 __webpack_unused_export__ = MockAgent
 __webpack_unused_export__ = mockErrors
 
-const { EventSource } = __nccwpck_require__(1238)
+const { EventSource } = __nccwpck_require__(6942)
 
 __webpack_unused_export__ = EventSource
 
 
 /***/ }),
 
-/***/ 158:
+/***/ 9318:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(3440)
-const { RequestAbortedError } = __nccwpck_require__(8707)
+const { addAbortListener } = __nccwpck_require__(1544)
+const { RequestAbortedError } = __nccwpck_require__(8091)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -522,16 +242,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2279:
+/***/ 9724:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { addSignal, removeSignal } = __nccwpck_require__(9318)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -637,7 +357,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 6862:
+/***/ 6998:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -651,10 +371,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+} = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(9318)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -895,16 +615,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 4043:
+/***/ 8675:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(9927)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { Readable } = __nccwpck_require__(3135)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(8447)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -1116,18 +836,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 3560:
+/***/ 576:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(8447)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(9318)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -1343,15 +1063,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1882:
+/***/ 2274:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(8091)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const util = __nccwpck_require__(1544)
+const { addSignal, removeSignal } = __nccwpck_require__(9318)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -1458,21 +1178,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 6615:
+/***/ 5407:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(4043)
-module.exports.stream = __nccwpck_require__(3560)
-module.exports.pipeline = __nccwpck_require__(6862)
-module.exports.upgrade = __nccwpck_require__(1882)
-module.exports.connect = __nccwpck_require__(2279)
+module.exports.request = __nccwpck_require__(8675)
+module.exports.stream = __nccwpck_require__(576)
+module.exports.pipeline = __nccwpck_require__(6998)
+module.exports.upgrade = __nccwpck_require__(2274)
+module.exports.connect = __nccwpck_require__(9724)
 
 
 /***/ }),
 
-/***/ 9927:
+/***/ 3135:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -1481,9 +1201,9 @@ module.exports.connect = __nccwpck_require__(2279)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { ReadableStreamFrom } = __nccwpck_require__(3440)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { ReadableStreamFrom } = __nccwpck_require__(1544)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -1864,15 +1584,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 7655:
+/***/ 8447:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(8091)
 
-const { chunksDecode } = __nccwpck_require__(9927)
+const { chunksDecode } = __nccwpck_require__(3135)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -1964,16 +1684,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9136:
+/***/ 2296:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(1544)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8091)
+const timers = __nccwpck_require__(2563)
 
 function noop () {}
 
@@ -2211,7 +1931,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 735:
+/***/ 1303:
 /***/ ((module) => {
 
 
@@ -2336,7 +2056,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2414:
+/***/ 8150:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -2545,7 +2265,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8707:
+/***/ 8091:
 /***/ ((module) => {
 
 
@@ -2977,7 +2697,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4655:
+/***/ 8823:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -2985,7 +2705,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(8091)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -3000,9 +2720,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
+} = __nccwpck_require__(1544)
+const { channels } = __nccwpck_require__(8150)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1303)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -3466,7 +3186,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 6443:
+/***/ 9411:
 /***/ ((module) => {
 
 module.exports = {
@@ -3540,7 +3260,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7752:
+/***/ 3568:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -3548,7 +3268,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(735)
+} = __nccwpck_require__(1303)
 
 class TstNode {
   /** @type {any} */
@@ -3699,13 +3419,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3440:
+/***/ 1544:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(9411)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -3713,9 +3433,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
-const { tree } = __nccwpck_require__(7752)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1303)
+const { tree } = __nccwpck_require__(3568)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -4425,18 +4145,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7405:
+/***/ 6261:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
-const DispatcherBase = __nccwpck_require__(1841)
-const Pool = __nccwpck_require__(628)
-const Client = __nccwpck_require__(3701)
-const util = __nccwpck_require__(3440)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(9411)
+const DispatcherBase = __nccwpck_require__(4745)
+const Pool = __nccwpck_require__(7404)
+const Client = __nccwpck_require__(3069)
+const util = __nccwpck_require__(1544)
+const createRedirectInterceptor = __nccwpck_require__(1676)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -4565,7 +4285,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 837:
+/***/ 8973:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -4573,7 +4293,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(8091)
 const {
   PoolBase,
   kClients,
@@ -4581,10 +4301,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Pool = __nccwpck_require__(628)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const { parseOrigin } = __nccwpck_require__(3440)
+} = __nccwpck_require__(3272)
+const Pool = __nccwpck_require__(7404)
+const { kUrl, kInterceptors } = __nccwpck_require__(9411)
+const { parseOrigin } = __nccwpck_require__(1544)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -4781,7 +4501,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 637:
+/***/ 1557:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -4789,9 +4509,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(1544)
+const { channels } = __nccwpck_require__(8150)
+const timers = __nccwpck_require__(2563)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -4804,7 +4524,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(8091)
 const {
   kUrl,
   kReset,
@@ -4837,9 +4557,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(9411)
 
-const constants = __nccwpck_require__(2824)
+const constants = __nccwpck_require__(7424)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -4851,11 +4571,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3870) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(7846) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(3434))
+    mod = await WebAssembly.compile(__nccwpck_require__(9474))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -4863,7 +4583,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(3870))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(7846))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -5778,7 +5498,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(4492).extractBody)
+      extractBody = (__nccwpck_require__(8900).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -6301,7 +6021,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 8788:
+/***/ 4092:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6309,13 +6029,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(1544)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(8091)
 const {
   kUrl,
   kReset,
@@ -6334,7 +6054,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(9411)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -6740,7 +6460,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(4492).extractBody)
+    extractBody ??= (__nccwpck_require__(8900).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -7100,7 +6820,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 3701:
+/***/ 3069:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -7110,16 +6830,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const Request = __nccwpck_require__(4655)
-const DispatcherBase = __nccwpck_require__(1841)
+const util = __nccwpck_require__(1544)
+const { channels } = __nccwpck_require__(8150)
+const Request = __nccwpck_require__(8823)
+const DispatcherBase = __nccwpck_require__(4745)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(8091)
+const buildConnector = __nccwpck_require__(2296)
 const {
   kUrl,
   kServerName,
@@ -7161,9 +6881,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(6443)
-const connectH1 = __nccwpck_require__(637)
-const connectH2 = __nccwpck_require__(8788)
+} = __nccwpck_require__(9411)
+const connectH1 = __nccwpck_require__(1557)
+const connectH2 = __nccwpck_require__(4092)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -7471,7 +7191,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const createRedirectInterceptor = __nccwpck_require__(1676)
 
 function onError (client, err) {
   if (
@@ -7731,19 +7451,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 1841:
+/***/ 4745:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(883)
+const Dispatcher = __nccwpck_require__(2091)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+} = __nccwpck_require__(8091)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(9411)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -7946,7 +7666,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 883:
+/***/ 2091:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8018,15 +7738,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 3137:
+/***/ 7897:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(6443)
-const ProxyAgent = __nccwpck_require__(6672)
-const Agent = __nccwpck_require__(7405)
+const DispatcherBase = __nccwpck_require__(4745)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(9411)
+const ProxyAgent = __nccwpck_require__(9848)
+const Agent = __nccwpck_require__(6261)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -8185,7 +7905,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 4660:
+/***/ 6524:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -8309,15 +8029,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 2128:
+/***/ 3272:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const FixedQueue = __nccwpck_require__(4660)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(6443)
-const PoolStats = __nccwpck_require__(3246)
+const DispatcherBase = __nccwpck_require__(4745)
+const FixedQueue = __nccwpck_require__(6524)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(9411)
+const PoolStats = __nccwpck_require__(9686)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -8510,10 +8230,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3246:
+/***/ 9686:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(6443)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(9411)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -8551,7 +8271,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 628:
+/***/ 7404:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8562,14 +8282,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Client = __nccwpck_require__(3701)
+} = __nccwpck_require__(3272)
+const Client = __nccwpck_require__(3069)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { kUrl, kInterceptors } = __nccwpck_require__(9411)
+const buildConnector = __nccwpck_require__(2296)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -8665,19 +8385,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 6672:
+/***/ 9848:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(9411)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(7405)
-const Pool = __nccwpck_require__(628)
-const DispatcherBase = __nccwpck_require__(1841)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
-const Client = __nccwpck_require__(3701)
+const Agent = __nccwpck_require__(6261)
+const Pool = __nccwpck_require__(7404)
+const DispatcherBase = __nccwpck_require__(4745)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8091)
+const buildConnector = __nccwpck_require__(2296)
+const Client = __nccwpck_require__(3069)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -8946,13 +8666,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 50:
+/***/ 1882:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(883)
-const RetryHandler = __nccwpck_require__(7816)
+const Dispatcher = __nccwpck_require__(2091)
+const RetryHandler = __nccwpck_require__(112)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -8988,7 +8708,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 2581:
+/***/ 5837:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8996,8 +8716,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const Agent = __nccwpck_require__(7405)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
+const Agent = __nccwpck_require__(6261)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -9027,7 +8747,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8155:
+/***/ 7011:
 /***/ ((module) => {
 
 
@@ -9078,15 +8798,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 8754:
+/***/ 5050:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { kBodyUsed } = __nccwpck_require__(6443)
+const util = __nccwpck_require__(1544)
+const { kBodyUsed } = __nccwpck_require__(9411)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -9317,20 +9037,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 7816:
+/***/ 112:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
-const { RequestRetryError } = __nccwpck_require__(8707)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(9411)
+const { RequestRetryError } = __nccwpck_require__(8091)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(3440)
+} = __nccwpck_require__(1544)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -9761,14 +9481,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 379:
+/***/ 7251:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(8155)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8707)
+const DecoratorHandler = __nccwpck_require__(7011)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8091)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -10143,14 +9863,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 8060:
+/***/ 2375:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const DecoratorHandler = __nccwpck_require__(8155)
+const util = __nccwpck_require__(1544)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8091)
+const DecoratorHandler = __nccwpck_require__(7011)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -10273,12 +9993,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 5092:
+/***/ 1676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(5050)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -10301,11 +10021,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 1514:
+/***/ 3650:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(5050)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -10332,11 +10052,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 2026:
+/***/ 3874:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(7816)
+const RetryHandler = __nccwpck_require__(112)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -10358,13 +10078,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 2824:
+/***/ 7424:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(172);
+const utils_1 = __nccwpck_require__(8916);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -10642,7 +10362,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 3870:
+/***/ 7846:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10654,7 +10374,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 3434:
+/***/ 9474:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10666,7 +10386,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 172:
+/***/ 8916:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -10687,13 +10407,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 7501:
+/***/ 5973:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(6443)
-const Agent = __nccwpck_require__(7405)
+const { kClients } = __nccwpck_require__(9411)
+const Agent = __nccwpck_require__(6261)
 const {
   kAgent,
   kMockAgentSet,
@@ -10704,14 +10424,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(1117)
-const MockClient = __nccwpck_require__(7365)
-const MockPool = __nccwpck_require__(4004)
-const { matchValue, buildMockOptions } = __nccwpck_require__(3397)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
-const Dispatcher = __nccwpck_require__(883)
-const Pluralizer = __nccwpck_require__(1529)
-const PendingInterceptorsFormatter = __nccwpck_require__(6142)
+} = __nccwpck_require__(8149)
+const MockClient = __nccwpck_require__(8957)
+const MockPool = __nccwpck_require__(8780)
+const { matchValue, buildMockOptions } = __nccwpck_require__(1725)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8091)
+const Dispatcher = __nccwpck_require__(2091)
+const Pluralizer = __nccwpck_require__(8353)
+const PendingInterceptorsFormatter = __nccwpck_require__(1030)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -10854,14 +10574,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 7365:
+/***/ 8957:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(3701)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Client = __nccwpck_require__(3069)
+const { buildMockDispatch } = __nccwpck_require__(1725)
 const {
   kDispatches,
   kMockAgent,
@@ -10870,10 +10590,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(8149)
+const { MockInterceptor } = __nccwpck_require__(1599)
+const Symbols = __nccwpck_require__(9411)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -10920,12 +10640,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 2429:
+/***/ 5445:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(8707)
+const { UndiciError } = __nccwpck_require__(8091)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -10955,12 +10675,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1511:
+/***/ 1599:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(3397)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(1725)
 const {
   kDispatches,
   kDispatchKey,
@@ -10968,9 +10688,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(1117)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(8149)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
+const { buildURL } = __nccwpck_require__(1544)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -11169,14 +10889,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 4004:
+/***/ 8780:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(628)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Pool = __nccwpck_require__(7404)
+const { buildMockDispatch } = __nccwpck_require__(1725)
 const {
   kDispatches,
   kMockAgent,
@@ -11185,10 +10905,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(8149)
+const { MockInterceptor } = __nccwpck_require__(1599)
+const Symbols = __nccwpck_require__(9411)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -11235,7 +10955,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 1117:
+/***/ 8149:
 /***/ ((module) => {
 
 
@@ -11265,20 +10985,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3397:
+/***/ 1725:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(2429)
+const { MockNotMatchedError } = __nccwpck_require__(5445)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(1117)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(8149)
+const { buildURL } = __nccwpck_require__(1544)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -11639,7 +11359,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6142:
+/***/ 1030:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -11689,7 +11409,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 1529:
+/***/ 8353:
 /***/ ((module) => {
 
 
@@ -11725,7 +11445,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 6603:
+/***/ 2563:
 /***/ ((module) => {
 
 
@@ -12155,20 +11875,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9634:
+/***/ 4330:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { urlEquals, getFieldValues } = __nccwpck_require__(6798)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(3440)
-const { webidl } = __nccwpck_require__(5893)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9051)
-const { Request, fromInnerRequest } = __nccwpck_require__(9967)
-const { kState } = __nccwpck_require__(3627)
-const { fetching } = __nccwpck_require__(4398)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
+const { kConstruct } = __nccwpck_require__(7589)
+const { urlEquals, getFieldValues } = __nccwpck_require__(102)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(1544)
+const { webidl } = __nccwpck_require__(253)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9107)
+const { Request, fromInnerRequest } = __nccwpck_require__(6055)
+const { kState } = __nccwpck_require__(4883)
+const { fetching } = __nccwpck_require__(7302)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(4296)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -13021,15 +12741,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3245:
+/***/ 6949:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { Cache } = __nccwpck_require__(9634)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(7589)
+const { Cache } = __nccwpck_require__(4330)
+const { webidl } = __nccwpck_require__(253)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
 
 class CacheStorage {
   /**
@@ -13180,26 +12900,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 109:
+/***/ 7589:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(6443).kConstruct)
+  kConstruct: (__nccwpck_require__(9411).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 6798:
+/***/ 102:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { isValidHeaderName } = __nccwpck_require__(3168)
+const { URLSerializer } = __nccwpck_require__(980)
+const { isValidHeaderName } = __nccwpck_require__(4296)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -13244,7 +12964,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1276:
+/***/ 6820:
 /***/ ((module) => {
 
 
@@ -13263,15 +12983,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9061:
+/***/ 5437:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(1978)
-const { stringify } = __nccwpck_require__(7797)
-const { webidl } = __nccwpck_require__(5893)
-const { Headers } = __nccwpck_require__(660)
+const { parseSetCookie } = __nccwpck_require__(2802)
+const { stringify } = __nccwpck_require__(5613)
+const { webidl } = __nccwpck_require__(253)
+const { Headers } = __nccwpck_require__(3676)
 
 /**
  * @typedef {Object} Cookie
@@ -13454,14 +13174,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1978:
+/***/ 2802:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
-const { isCTLExcludingHtab } = __nccwpck_require__(7797)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(1900)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(6820)
+const { isCTLExcludingHtab } = __nccwpck_require__(5613)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(980)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -13771,7 +13491,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7797:
+/***/ 5613:
 /***/ ((module) => {
 
 
@@ -14130,13 +13850,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6412:
+/***/ 2455:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(4811)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(6627)
 
 /**
  * @type {number[]} BOM
@@ -14711,23 +14431,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1238:
+/***/ 6942:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(4398)
-const { makeRequest } = __nccwpck_require__(9967)
-const { webidl } = __nccwpck_require__(5893)
-const { EventSourceStream } = __nccwpck_require__(6412)
-const { parseMIMEType } = __nccwpck_require__(1900)
-const { createFastMessageEvent } = __nccwpck_require__(5188)
-const { isNetworkError } = __nccwpck_require__(9051)
-const { delay } = __nccwpck_require__(4811)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+const { fetching } = __nccwpck_require__(7302)
+const { makeRequest } = __nccwpck_require__(6055)
+const { webidl } = __nccwpck_require__(253)
+const { EventSourceStream } = __nccwpck_require__(2455)
+const { parseMIMEType } = __nccwpck_require__(980)
+const { createFastMessageEvent } = __nccwpck_require__(44)
+const { isNetworkError } = __nccwpck_require__(9107)
+const { delay } = __nccwpck_require__(6627)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
+const { environmentSettingsObject } = __nccwpck_require__(4296)
+const { getGlobalDispatcher } = __nccwpck_require__(5837)
 
 let experimentalWarned = false
 
@@ -15201,7 +14921,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4811:
+/***/ 6627:
 /***/ ((module) => {
 
 
@@ -15245,12 +14965,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4492:
+/***/ 8900:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(1544)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -15260,16 +14980,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(3168)
-const { FormData } = __nccwpck_require__(5910)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(4296)
+const { FormData } = __nccwpck_require__(9662)
+const { kState } = __nccwpck_require__(4883)
+const { webidl } = __nccwpck_require__(253)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(1900)
-const { multipartFormDataParser } = __nccwpck_require__(116)
+const { serializeAMimeType } = __nccwpck_require__(980)
+const { multipartFormDataParser } = __nccwpck_require__(3100)
 let random
 
 try {
@@ -15781,7 +15501,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4495:
+/***/ 1207:
 /***/ ((module) => {
 
 
@@ -15912,7 +15632,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1900:
+/***/ 980:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -16663,12 +16383,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6653:
+/***/ 933:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(6443)
+const { kConnected, kSize } = __nccwpck_require__(9411)
 
 class CompatWeakRef {
   constructor (value) {
@@ -16716,14 +16436,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 7114:
+/***/ 1506:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+const { kState } = __nccwpck_require__(4883)
+const { webidl } = __nccwpck_require__(253)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -16849,16 +16569,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 116:
+/***/ 3100:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { utf8DecodeBytes } = __nccwpck_require__(3168)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
-const { isFileLike } = __nccwpck_require__(7114)
-const { makeEntry } = __nccwpck_require__(5910)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(1544)
+const { utf8DecodeBytes } = __nccwpck_require__(4296)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(980)
+const { isFileLike } = __nccwpck_require__(1506)
+const { makeEntry } = __nccwpck_require__(9662)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -17330,16 +17050,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5910:
+/***/ 9662:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(3168)
-const { kState } = __nccwpck_require__(3627)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { FileLike, isFileLike } = __nccwpck_require__(7114)
-const { webidl } = __nccwpck_require__(5893)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(4296)
+const { kState } = __nccwpck_require__(4883)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
+const { FileLike, isFileLike } = __nccwpck_require__(1506)
+const { webidl } = __nccwpck_require__(253)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -17589,7 +17309,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 1059:
+/***/ 2443:
 /***/ ((module) => {
 
 
@@ -17636,21 +17356,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 660:
+/***/ 3676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(6443)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(9411)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(3168)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(4296)
+const { webidl } = __nccwpck_require__(253)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -18330,7 +18050,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4398:
+/***/ 7302:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -18343,9 +18063,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(9051)
-const { HeadersList } = __nccwpck_require__(660)
-const { Request, cloneRequest } = __nccwpck_require__(9967)
+} = __nccwpck_require__(9107)
+const { HeadersList } = __nccwpck_require__(3676)
+const { Request, cloneRequest } = __nccwpck_require__(6055)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -18381,23 +18101,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(3168)
-const { kState, kDispatcher } = __nccwpck_require__(3627)
+} = __nccwpck_require__(4296)
+const { kState, kDispatcher } = __nccwpck_require__(4883)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(8900)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(1207)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(1900)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
-const { webidl } = __nccwpck_require__(5893)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(1544)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(980)
+const { getGlobalDispatcher } = __nccwpck_require__(5837)
+const { webidl } = __nccwpck_require__(253)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -20607,23 +20327,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9967:
+/***/ 6055:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
-const { FinalizationRegistry } = __nccwpck_require__(6653)()
-const util = __nccwpck_require__(3440)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(8900)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(3676)
+const { FinalizationRegistry } = __nccwpck_require__(933)()
+const util = __nccwpck_require__(1544)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(4296)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -20633,12 +20353,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(1207)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(4883)
+const { webidl } = __nccwpck_require__(253)
+const { URLSerializer } = __nccwpck_require__(980)
+const { kConstruct } = __nccwpck_require__(9411)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -21651,14 +21371,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 9051:
+/***/ 9107:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
-const util = __nccwpck_require__(3440)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(3676)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(8900)
+const util = __nccwpck_require__(1544)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -21670,16 +21390,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(4296)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(4495)
-const { kState, kHeaders } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { FormData } = __nccwpck_require__(5910)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+} = __nccwpck_require__(1207)
+const { kState, kHeaders } = __nccwpck_require__(4883)
+const { webidl } = __nccwpck_require__(253)
+const { FormData } = __nccwpck_require__(9662)
+const { URLSerializer } = __nccwpck_require__(980)
+const { kConstruct } = __nccwpck_require__(9411)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -22268,7 +21988,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3627:
+/***/ 4883:
 /***/ ((module) => {
 
 
@@ -22284,21 +22004,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3168:
+/***/ 4296:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(4495)
-const { getGlobalOrigin } = __nccwpck_require__(1059)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(1900)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(1207)
+const { getGlobalOrigin } = __nccwpck_require__(2443)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(980)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(1544)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(253)
 
 let supportedHashes = []
 
@@ -23923,14 +23643,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5893:
+/***/ 253:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(3440)
+const { toUSVString } = __nccwpck_require__(1544)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -24625,7 +24345,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2607:
+/***/ 5207:
 /***/ ((module) => {
 
 
@@ -24922,7 +24642,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8355:
+/***/ 6299:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -24931,16 +24651,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(3610)
+} = __nccwpck_require__(7522)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(961)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+} = __nccwpck_require__(9657)
+const { webidl } = __nccwpck_require__(253)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -25273,12 +24993,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8573:
+/***/ 2981:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(253)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -25358,7 +25078,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 961:
+/***/ 9657:
 /***/ ((module) => {
 
 
@@ -25375,7 +25095,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3610:
+/***/ 7522:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -25386,10 +25106,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(961)
-const { ProgressEvent } = __nccwpck_require__(8573)
-const { getEncoding } = __nccwpck_require__(2607)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(1900)
+} = __nccwpck_require__(9657)
+const { ProgressEvent } = __nccwpck_require__(2981)
+const { getEncoding } = __nccwpck_require__(5207)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(980)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -25773,27 +25493,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6897:
+/***/ 2569:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(736)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(1816)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(1216)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(8625)
-const { channels } = __nccwpck_require__(2414)
-const { CloseEvent } = __nccwpck_require__(5188)
-const { makeRequest } = __nccwpck_require__(9967)
-const { fetching } = __nccwpck_require__(4398)
-const { Headers, getHeadersList } = __nccwpck_require__(660)
-const { getDecodeSplit } = __nccwpck_require__(3168)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
+} = __nccwpck_require__(2456)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(5673)
+const { channels } = __nccwpck_require__(8150)
+const { CloseEvent } = __nccwpck_require__(44)
+const { makeRequest } = __nccwpck_require__(6055)
+const { fetching } = __nccwpck_require__(7302)
+const { Headers, getHeadersList } = __nccwpck_require__(3676)
+const { getDecodeSplit } = __nccwpck_require__(4296)
+const { WebsocketFrameSend } = __nccwpck_require__(9272)
 
 /** @type {import('crypto')} */
 let crypto
@@ -26151,7 +25871,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 736:
+/***/ 1816:
 /***/ ((module) => {
 
 
@@ -26224,14 +25944,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5188:
+/***/ 44:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { kConstruct } = __nccwpck_require__(6443)
+const { webidl } = __nccwpck_require__(253)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
+const { kConstruct } = __nccwpck_require__(9411)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -26560,12 +26280,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3264:
+/***/ 9272:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(736)
+const { maxUnsigned16Bit } = __nccwpck_require__(1816)
 
 const BUFFER_SIZE = 16386
 
@@ -26663,14 +26383,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9469:
+/***/ 2869:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(8625)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+const { isValidClientWindowBits } = __nccwpck_require__(5673)
+const { MessageSizeExceededError } = __nccwpck_require__(8091)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -26775,16 +26495,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 1652:
+/***/ 4588:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1216)
-const { channels } = __nccwpck_require__(2414)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(1816)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(2456)
+const { channels } = __nccwpck_require__(8150)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -26794,11 +26514,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(8625)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { closeWebSocketConnection } = __nccwpck_require__(6897)
-const { PerMessageDeflate } = __nccwpck_require__(9469)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(5673)
+const { WebsocketFrameSend } = __nccwpck_require__(9272)
+const { closeWebSocketConnection } = __nccwpck_require__(2569)
+const { PerMessageDeflate } = __nccwpck_require__(2869)
+const { MessageSizeExceededError } = __nccwpck_require__(8091)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -27309,14 +27029,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3900:
+/***/ 228:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { opcodes, sendHints } = __nccwpck_require__(736)
-const FixedQueue = __nccwpck_require__(4660)
+const { WebsocketFrameSend } = __nccwpck_require__(9272)
+const { opcodes, sendHints } = __nccwpck_require__(1816)
+const FixedQueue = __nccwpck_require__(6524)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -27420,7 +27140,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 1216:
+/***/ 2456:
 /***/ ((module) => {
 
 
@@ -27439,16 +27159,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8625:
+/***/ 5673:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1216)
-const { states, opcodes } = __nccwpck_require__(736)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(5188)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(2456)
+const { states, opcodes } = __nccwpck_require__(1816)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(44)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(1900)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(980)
 
 /* globals Blob */
 
@@ -27768,15 +27488,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3726:
+/***/ 5366:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(736)
+const { webidl } = __nccwpck_require__(253)
+const { URLSerializer } = __nccwpck_require__(980)
+const { environmentSettingsObject } = __nccwpck_require__(4296)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(1816)
 const {
   kWebSocketURL,
   kReadyState,
@@ -27785,21 +27505,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(1216)
+} = __nccwpck_require__(2456)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(8625)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6897)
-const { ByteParser } = __nccwpck_require__(1652)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(3440)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+} = __nccwpck_require__(5673)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(2569)
+const { ByteParser } = __nccwpck_require__(4588)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(1544)
+const { getGlobalDispatcher } = __nccwpck_require__(5837)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(5188)
-const { SendQueue } = __nccwpck_require__(3900)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(44)
+const { SendQueue } = __nccwpck_require__(228)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -28370,6 +28090,286 @@ module.exports = {
 
 /***/ }),
 
+/***/ 770:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+/* unused reexport */ __nccwpck_require__(218);
+
+
+/***/ }),
+
+/***/ 218:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+
+
+var net = __nccwpck_require__(9278);
+var tls = __nccwpck_require__(4756);
+var http = __nccwpck_require__(8611);
+var https = __nccwpck_require__(5692);
+var events = __nccwpck_require__(4434);
+var assert = __nccwpck_require__(2613);
+var util = __nccwpck_require__(9023);
+
+
+__webpack_unused_export__ = httpOverHttp;
+__webpack_unused_export__ = httpsOverHttp;
+__webpack_unused_export__ = httpOverHttps;
+__webpack_unused_export__ = httpsOverHttps;
+
+
+function httpOverHttp(options) {
+  var agent = new TunnelingAgent(options);
+  agent.request = http.request;
+  return agent;
+}
+
+function httpsOverHttp(options) {
+  var agent = new TunnelingAgent(options);
+  agent.request = http.request;
+  agent.createSocket = createSecureSocket;
+  agent.defaultPort = 443;
+  return agent;
+}
+
+function httpOverHttps(options) {
+  var agent = new TunnelingAgent(options);
+  agent.request = https.request;
+  return agent;
+}
+
+function httpsOverHttps(options) {
+  var agent = new TunnelingAgent(options);
+  agent.request = https.request;
+  agent.createSocket = createSecureSocket;
+  agent.defaultPort = 443;
+  return agent;
+}
+
+
+function TunnelingAgent(options) {
+  var self = this;
+  self.options = options || {};
+  self.proxyOptions = self.options.proxy || {};
+  self.maxSockets = self.options.maxSockets || http.Agent.defaultMaxSockets;
+  self.requests = [];
+  self.sockets = [];
+
+  self.on('free', function onFree(socket, host, port, localAddress) {
+    var options = toOptions(host, port, localAddress);
+    for (var i = 0, len = self.requests.length; i < len; ++i) {
+      var pending = self.requests[i];
+      if (pending.host === options.host && pending.port === options.port) {
+        // Detect the request to connect same origin server,
+        // reuse the connection.
+        self.requests.splice(i, 1);
+        pending.request.onSocket(socket);
+        return;
+      }
+    }
+    socket.destroy();
+    self.removeSocket(socket);
+  });
+}
+util.inherits(TunnelingAgent, events.EventEmitter);
+
+TunnelingAgent.prototype.addRequest = function addRequest(req, host, port, localAddress) {
+  var self = this;
+  var options = mergeOptions({request: req}, self.options, toOptions(host, port, localAddress));
+
+  if (self.sockets.length >= this.maxSockets) {
+    // We are over limit so we'll add it to the queue.
+    self.requests.push(options);
+    return;
+  }
+
+  // If we are under maxSockets create a new one.
+  self.createSocket(options, function(socket) {
+    socket.on('free', onFree);
+    socket.on('close', onCloseOrRemove);
+    socket.on('agentRemove', onCloseOrRemove);
+    req.onSocket(socket);
+
+    function onFree() {
+      self.emit('free', socket, options);
+    }
+
+    function onCloseOrRemove(err) {
+      self.removeSocket(socket);
+      socket.removeListener('free', onFree);
+      socket.removeListener('close', onCloseOrRemove);
+      socket.removeListener('agentRemove', onCloseOrRemove);
+    }
+  });
+};
+
+TunnelingAgent.prototype.createSocket = function createSocket(options, cb) {
+  var self = this;
+  var placeholder = {};
+  self.sockets.push(placeholder);
+
+  var connectOptions = mergeOptions({}, self.proxyOptions, {
+    method: 'CONNECT',
+    path: options.host + ':' + options.port,
+    agent: false,
+    headers: {
+      host: options.host + ':' + options.port
+    }
+  });
+  if (options.localAddress) {
+    connectOptions.localAddress = options.localAddress;
+  }
+  if (connectOptions.proxyAuth) {
+    connectOptions.headers = connectOptions.headers || {};
+    connectOptions.headers['Proxy-Authorization'] = 'Basic ' +
+        new Buffer(connectOptions.proxyAuth).toString('base64');
+  }
+
+  debug('making CONNECT request');
+  var connectReq = self.request(connectOptions);
+  connectReq.useChunkedEncodingByDefault = false; // for v0.6
+  connectReq.once('response', onResponse); // for v0.6
+  connectReq.once('upgrade', onUpgrade);   // for v0.6
+  connectReq.once('connect', onConnect);   // for v0.7 or later
+  connectReq.once('error', onError);
+  connectReq.end();
+
+  function onResponse(res) {
+    // Very hacky. This is necessary to avoid http-parser leaks.
+    res.upgrade = true;
+  }
+
+  function onUpgrade(res, socket, head) {
+    // Hacky.
+    process.nextTick(function() {
+      onConnect(res, socket, head);
+    });
+  }
+
+  function onConnect(res, socket, head) {
+    connectReq.removeAllListeners();
+    socket.removeAllListeners();
+
+    if (res.statusCode !== 200) {
+      debug('tunneling socket could not be established, statusCode=%d',
+        res.statusCode);
+      socket.destroy();
+      var error = new Error('tunneling socket could not be established, ' +
+        'statusCode=' + res.statusCode);
+      error.code = 'ECONNRESET';
+      options.request.emit('error', error);
+      self.removeSocket(placeholder);
+      return;
+    }
+    if (head.length > 0) {
+      debug('got illegal response body from proxy');
+      socket.destroy();
+      var error = new Error('got illegal response body from proxy');
+      error.code = 'ECONNRESET';
+      options.request.emit('error', error);
+      self.removeSocket(placeholder);
+      return;
+    }
+    debug('tunneling connection has established');
+    self.sockets[self.sockets.indexOf(placeholder)] = socket;
+    return cb(socket);
+  }
+
+  function onError(cause) {
+    connectReq.removeAllListeners();
+
+    debug('tunneling socket could not be established, cause=%s\n',
+          cause.message, cause.stack);
+    var error = new Error('tunneling socket could not be established, ' +
+                          'cause=' + cause.message);
+    error.code = 'ECONNRESET';
+    options.request.emit('error', error);
+    self.removeSocket(placeholder);
+  }
+};
+
+TunnelingAgent.prototype.removeSocket = function removeSocket(socket) {
+  var pos = this.sockets.indexOf(socket)
+  if (pos === -1) {
+    return;
+  }
+  this.sockets.splice(pos, 1);
+
+  var pending = this.requests.shift();
+  if (pending) {
+    // If we have pending requests and a socket gets closed a new one
+    // needs to be created to take over in the pool for the one that closed.
+    this.createSocket(pending, function(socket) {
+      pending.request.onSocket(socket);
+    });
+  }
+};
+
+function createSecureSocket(options, cb) {
+  var self = this;
+  TunnelingAgent.prototype.createSocket.call(self, options, function(socket) {
+    var hostHeader = options.request.getHeader('host');
+    var tlsOptions = mergeOptions({}, self.options, {
+      socket: socket,
+      servername: hostHeader ? hostHeader.replace(/:.*$/, '') : options.host
+    });
+
+    // 0 is dummy port for v0.6
+    var secureSocket = tls.connect(0, tlsOptions);
+    self.sockets[self.sockets.indexOf(socket)] = secureSocket;
+    cb(secureSocket);
+  });
+}
+
+
+function toOptions(host, port, localAddress) {
+  if (typeof host === 'string') { // since v0.10
+    return {
+      host: host,
+      port: port,
+      localAddress: localAddress
+    };
+  }
+  return host; // for v0.11 or later
+}
+
+function mergeOptions(target) {
+  for (var i = 1, len = arguments.length; i < len; ++i) {
+    var overrides = arguments[i];
+    if (typeof overrides === 'object') {
+      var keys = Object.keys(overrides);
+      for (var j = 0, keyLen = keys.length; j < keyLen; ++j) {
+        var k = keys[j];
+        if (overrides[k] !== undefined) {
+          target[k] = overrides[k];
+        }
+      }
+    }
+  }
+  return target;
+}
+
+
+var debug;
+if (process.env.NODE_DEBUG && /\btunnel\b/.test(process.env.NODE_DEBUG)) {
+  debug = function() {
+    var args = Array.prototype.slice.call(arguments);
+    if (typeof args[0] === 'string') {
+      args[0] = 'TUNNEL: ' + args[0];
+    } else {
+      args.unshift('TUNNEL:');
+    }
+    console.error.apply(console, args);
+  }
+} else {
+  debug = function() {};
+}
+__webpack_unused_export__ = debug; // for test
+
+
+/***/ }),
+
 /***/ 2613:
 /***/ ((module) => {
 
@@ -28874,8 +28874,8 @@ class DecodedURL extends URL {
 //# sourceMappingURL=proxy.js.map
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
 var node_modules_tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/node_modules/undici/index.js
+var undici = __nccwpck_require__(3368);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -30058,7 +30058,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile: io_util_copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -30089,7 +30089,7 @@ const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
 function exists(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         try {
-            yield stat(fsPath);
+            yield io_util_stat(fsPath);
         }
         catch (err) {
             if (err.code === 'ENOENT') {
@@ -30102,7 +30102,7 @@ function exists(fsPath) {
 }
 function isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        const stats = useStat ? yield io_util_stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
 }
@@ -30132,7 +30132,7 @@ function tryGetExecutablePath(filePath, extensions) {
         let stats = undefined;
         try {
             // test file exists
-            stats = yield stat(filePath);
+            stats = yield io_util_stat(filePath);
         }
         catch (err) {
             if (err.code !== 'ENOENT') {
@@ -30160,7 +30160,7 @@ function tryGetExecutablePath(filePath, extensions) {
             filePath = originalFilePath + extension;
             stats = undefined;
             try {
-                stats = yield stat(filePath);
+                stats = yield io_util_stat(filePath);
             }
             catch (err) {
                 if (err.code !== 'ENOENT') {
@@ -31566,11 +31566,136 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
 ;// CONCATENATED MODULE: ./src/image/cache-dir.ts
-// The one cache root: $VMSTEP_CACHE, default ~/.cache/vmstep (shared with the build cache of the foundation issue).
+// The one cache root: $VMSTEP_CACHE, default ~/.cache/vmstep (shared with the build cache of scripts/lib/cache.mjs).
 
 
 function defaultCacheDir() {
     return (0,external_node_path_namespaceObject.resolve)(process.env.VMSTEP_CACHE || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.cache', 'vmstep'));
+}
+
+;// CONCATENATED MODULE: ./src/vm/overlay.ts
+// Copy-on-write overlays for the VMM's virtio-blk (`--disk-cow BASE OVERLAY`):
+// the guest reads a read-only base image and its writes land in a sparse
+// per-run overlay. The format is the VMM's and is specified once, in
+// native/src/virtio/overlay.h; this file writes new overlays and reads them
+// back (flattenOverlay: base + overlay -> one image, for inspecting what a
+// run wrote). Making an overlay writes one 4 KiB header and sets the file's
+// size: the same cost for any disk size.
+
+
+const MAGIC = Buffer.from('VMSTEPOV', 'ascii');
+const VERSION = 1;
+const HEADER_BYTES = 4096;
+const MIN_CLUSTER_BITS = 12;
+const MAX_CLUSTER_BITS = 20;
+const MAX_DISK_BYTES = 2 ** 42;
+/** 4 KiB, ext4's block: a guest's block write then never needs the base's bytes first. */
+const DEFAULT_CLUSTER_BYTES = 4096;
+class OverlayError extends Error {
+}
+function layoutOf(clusterBits, diskBytes, baseBytes) {
+    const clusters = Math.ceil(diskBytes / 2 ** clusterBits);
+    const bitmapBytes = Math.ceil(clusters / 8);
+    return { clusterBits, diskBytes, baseBytes, clusters, bitmapOffset: HEADER_BYTES, bitmapBytes, dataOffset: HEADER_BYTES + Math.ceil(bitmapBytes / 4096) * 4096 };
+}
+/** Checks an overlay header (the VMM makes the same checks) and derives the layout. */
+function parseOverlayHeader(header) {
+    if (header.length < 32 || !header.subarray(0, 8).equals(MAGIC))
+        throw new OverlayError('not a vmstep overlay (no VMSTEPOV magic)');
+    const version = header.readUInt32LE(8);
+    if (version !== VERSION)
+        throw new OverlayError(`overlay format version ${version}; this vmstep reads version ${VERSION}`);
+    const clusterBits = header.readUInt32LE(12);
+    const diskBytes = Number(header.readBigUInt64LE(16));
+    const baseBytes = Number(header.readBigUInt64LE(24));
+    if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS)
+        throw new OverlayError(`overlay cluster size 2^${clusterBits} is outside 4 KiB..1 MiB`);
+    if (diskBytes <= 0 || diskBytes % 512 !== 0 || diskBytes > MAX_DISK_BYTES)
+        throw new OverlayError(`overlay disk size ${diskBytes} is not a multiple of 512 up to 4 TiB`);
+    if (baseBytes > diskBytes)
+        throw new OverlayError(`overlay base size ${baseBytes} is larger than its disk size ${diskBytes}`);
+    return layoutOf(clusterBits, diskBytes, baseBytes);
+}
+/** The layout of the overlay file at `path`. */
+async function readOverlayLayout(path) {
+    const fh = await open(path, 'r');
+    try {
+        const header = Buffer.alloc(HEADER_BYTES);
+        const { bytesRead } = await fh.read(header, 0, HEADER_BYTES, 0);
+        return parseOverlayHeader(header.subarray(0, bytesRead));
+    }
+    finally {
+        await fh.close();
+    }
+}
+/**
+ * Creates a new, empty overlay at `path` (which must not exist). Synchronous
+ * on purpose: four small system calls on a warm run's critical path cost
+ * less than four trips through libuv's thread pool, which on a loaded host
+ * are what makes the slow tail.
+ */
+function createOverlay(path, o) {
+    const diskBytes = o.diskBytes ?? o.baseBytes;
+    const clusterBits = Math.log2(o.clusterBytes ?? DEFAULT_CLUSTER_BYTES);
+    if (!Number.isInteger(clusterBits) || clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS)
+        throw new OverlayError(`overlay cluster size ${o.clusterBytes} is not a power of two from 4 KiB to 1 MiB`);
+    if (o.baseBytes % 512 !== 0 || diskBytes % 512 !== 0 || diskBytes < o.baseBytes || diskBytes > MAX_DISK_BYTES) {
+        throw new OverlayError(`an overlay needs a base and a disk size that are multiples of 512, the disk at least the base and at most 4 TiB (base ${o.baseBytes}, disk ${diskBytes})`);
+    }
+    const layout = layoutOf(clusterBits, diskBytes, o.baseBytes);
+    const header = Buffer.alloc(HEADER_BYTES);
+    MAGIC.copy(header, 0);
+    header.writeUInt32LE(VERSION, 8);
+    header.writeUInt32LE(clusterBits, 12);
+    header.writeBigUInt64LE(BigInt(diskBytes), 16);
+    header.writeBigUInt64LE(BigInt(o.baseBytes), 24);
+    const fd = (0,external_node_fs_namespaceObject.openSync)(path, external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_EXCL, 0o600);
+    try {
+        (0,external_node_fs_namespaceObject.writeSync)(fd, header, 0, HEADER_BYTES, 0);
+        // The bitmap and the data area are holes until the guest writes.
+        (0,external_node_fs_namespaceObject.ftruncateSync)(fd, layout.dataOffset + diskBytes);
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+    return layout;
+}
+/**
+ * Writes base + overlay as one raw image at `dest` (which must not exist):
+ * what the guest saw as its disk when the VM ended.
+ */
+async function flattenOverlay(basePath, overlayPath, dest) {
+    const l = await readOverlayLayout(overlayPath);
+    const ov = await open(overlayPath, 'r');
+    try {
+        const baseBytes = (await stat(basePath)).size;
+        if (baseBytes !== l.baseBytes)
+            throw new OverlayError(`${overlayPath} was made for a base of ${l.baseBytes} bytes, ${basePath} has ${baseBytes}`);
+        const bitmap = Buffer.alloc(l.bitmapBytes);
+        await ov.read(bitmap, 0, l.bitmapBytes, l.bitmapOffset);
+        await copyFile(basePath, dest, constants.COPYFILE_EXCL);
+        const out = await open(dest, 'r+');
+        try {
+            await out.truncate(l.diskBytes);
+            const cluster = 2 ** l.clusterBits;
+            const buf = Buffer.alloc(cluster);
+            for (let c = 0; c < l.clusters; c++) {
+                if (!((bitmap[c >> 3] >> (c & 7)) & 1))
+                    continue;
+                const at = c * cluster;
+                const len = Math.min(cluster, l.diskBytes - at);
+                buf.fill(0);
+                await ov.read(buf, 0, len, l.dataOffset + at);
+                await out.write(buf, 0, len, at);
+            }
+        }
+        finally {
+            await out.close();
+        }
+    }
+    finally {
+        await ov.close();
+    }
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -32332,15 +32457,40 @@ var Decompress = /*#__PURE__*/ (function () {
 }());
 
 
+;// CONCATENATED MODULE: ./src/image/types.ts
+/** An error about an image: bad reference, malformed manifest, digest mismatch, registry refusal. */
+class ImageError extends Error {
+    name = 'ImageError';
+}
+
 ;// CONCATENATED MODULE: ./src/image/decompress.ts
-// Layer bytes -> tar stream. The compression is taken from the bytes' magic
-// number, not the media type, because registries in the wild mislabel it.
-// zstd: Node's zlib has it from Node 22.15/23.8; on Node 20 the pure-JS
-// fzstd decoder (no native build, bundles with ncc) does the work.
+// Layer bytes -> tar stream, with every byte of the blob checked. The
+// compression is taken from the bytes' magic number, not the media type,
+// because registries in the wild mislabel it. zstd: Node's zlib has it from
+// Node 22.15/23.8; on Node 20 the pure-JS fzstd decoder (no native build,
+// bundles with ncc) does the work, fed one zstd block at a time so that its
+// memory stays bounded whatever the compression ratio.
+//
+// Why the raw bytes are pumped by hand rather than piped: a decompressor may
+// stop reading before the blob's end (Node's gunzip stops at the end of a
+// gzip member followed by zeros), and whatever it leaves unread would never
+// reach the digest check upstream. The pump owns the raw stream: it feeds
+// the decompressor while it wants bytes, and `finish()` reads the rest of
+// the blob through the digest check no matter what the decompressor did.
+
+
 
 
 
 const zlibZstd = external_node_zlib_.createZstdDecompress;
+/**
+ * Uncompressed bytes a compressed layer may carry after the end of its tar
+ * (tar writers pad to a 10 KiB record at most; more is an attempt to make
+ * the reader decompress for nothing). Read only to check a diff_id.
+ */
+const maxTrailingBytes = 1 << 20;
+/** The largest zstd window accepted: libzstd's own default limit (ZSTD_WINDOWLOG_LIMIT_DEFAULT = 27). */
+const maxZstdWindow = 1 << 27;
 function detectCompression(head) {
     if (head[0] === 0x1f && head[1] === 0x8b)
         return 'gzip';
@@ -32348,54 +32498,303 @@ function detectCompression(head) {
         return 'zstd';
     return 'none';
 }
-class FzstdTransform extends external_node_stream_.Transform {
+/**
+ * fzstd decodes every complete block it is given before returning, so a
+ * large input chunk of a zstd bomb expands all at once. This transform walks
+ * the zstd framing itself (frame headers, block headers, checksums,
+ * skippable frames), hands fzstd one block at a time (at most 128 KiB of
+ * output each), and waits for the reader whenever its output buffer is full.
+ * It also refuses frame windows above libzstd's default limit, which fzstd
+ * would otherwise allocate up to 2 GiB for.
+ */
+class BoundedZstdTransform extends external_node_stream_.Transform {
     d = new Decompress((chunk) => {
         this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     });
+    /** Bytes of the current header (frame, block, skippable size) being gathered. */
+    head = Buffer.alloc(18);
+    headLen = 0;
+    headNeed = 4;
+    state = 'magic';
+    /** Bytes left in the current body, checksum or skipped frame. */
+    left = 0;
+    lastBlock = false;
+    checksum = false;
+    waiter;
+    constructor() {
+        super({ readableHighWaterMark: 1 << 20 });
+    }
+    _read(n) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        w?.();
+        super._read(n);
+    }
     _transform(chunk, _e, cb) {
-        try {
-            this.d.push(chunk);
-            cb();
-        }
-        catch (e) {
-            cb(new Error(`zstd data is corrupt: ${e.message}`));
-        }
+        this.consume(chunk).then(() => cb(), (e) => cb(e instanceof ImageError ? e : new Error(`zstd data is corrupt: ${e.message}`)));
     }
     _flush(cb) {
-        try {
-            this.d.push(new Uint8Array(0), true);
-            cb();
+        if (this.state !== 'magic' || this.headLen !== 0) {
+            cb(new Error('zstd data is truncated (ends inside a frame)'));
+            return;
         }
-        catch (e) {
-            cb(new Error(`zstd data is corrupt or truncated: ${e.message}`));
+        cb();
+    }
+    /** Reads header bytes into `head`; returns how many of `chunk` from `off` it took. */
+    gather(chunk, off) {
+        const n = Math.min(this.headNeed - this.headLen, chunk.length - off);
+        chunk.copy(this.head, this.headLen, off, off + n);
+        this.headLen += n;
+        return n;
+    }
+    async consume(chunk) {
+        let off = 0;
+        while (off < chunk.length) {
+            if (this.destroyed)
+                return;
+            if (this.state === 'body' || this.state === 'checksum' || this.state === 'skip') {
+                const n = Math.min(this.left, chunk.length - off);
+                if (this.state !== 'skip')
+                    await this.feed(chunk.subarray(off, off + n));
+                off += n;
+                this.left -= n;
+                if (this.left === 0)
+                    this.afterSpan();
+                continue;
+            }
+            off += this.gather(chunk, off);
+            if (this.headLen < this.headNeed)
+                return;
+            const h = this.head.subarray(0, this.headLen);
+            switch (this.state) {
+                case 'magic': {
+                    const magic = h.readUInt32LE(0);
+                    if (magic === 0xfd2fb528) {
+                        this.state = 'frame';
+                        this.headNeed = 5;
+                    }
+                    else if ((magic & 0xfffffff0) === 0x184d2a50) {
+                        this.state = 'skipsize';
+                        this.headNeed = 8;
+                    }
+                    else
+                        throw new Error('bad zstd frame magic');
+                    continue;
+                }
+                case 'frame': {
+                    const fhd = h[4];
+                    const single = (fhd >> 5) & 1;
+                    const fcsField = fhd >> 6;
+                    const dictBytes = [0, 1, 2, 4][fhd & 3];
+                    const fcsBytes = fcsField === 0 ? single : 1 << fcsField;
+                    const need = 5 + (single ? 0 : 1) + dictBytes + fcsBytes;
+                    if (this.headNeed < need) {
+                        this.headNeed = need;
+                        continue;
+                    }
+                    let window;
+                    if (single) {
+                        const at = 5 + dictBytes;
+                        window = fcsBytes === 1 ? h[at] : fcsBytes === 2 ? h.readUInt16LE(at) + 256 : fcsBytes === 4 ? h.readUInt32LE(at) : Number(h.readBigUInt64LE(at));
+                    }
+                    else {
+                        const wd = h[5];
+                        const base = 2 ** (10 + (wd >> 3));
+                        window = base + (base / 8) * (wd & 7);
+                    }
+                    if (window > maxZstdWindow)
+                        throw new ImageError(`zstd frame asks for a ${window}-byte window, more than the ${maxZstdWindow} bytes vmstep (like zstd itself) accepts; recompress the layer with a smaller window`);
+                    this.checksum = ((fhd >> 2) & 1) === 1;
+                    await this.feed(Buffer.from(h));
+                    this.startHeader('block', 3);
+                    continue;
+                }
+                case 'block': {
+                    const b = h[0] | (h[1] << 8) | (h[2] << 16);
+                    this.lastBlock = (b & 1) === 1;
+                    const type = (b >> 1) & 3;
+                    await this.feed(Buffer.from(h));
+                    this.left = type === 1 ? 1 : b >>> 3;
+                    this.state = 'body';
+                    this.headLen = 0;
+                    if (this.left === 0)
+                        this.afterSpan();
+                    continue;
+                }
+                case 'skipsize':
+                    this.left = h.readUInt32LE(4);
+                    this.state = 'skip';
+                    this.headLen = 0;
+                    if (this.left === 0)
+                        this.afterSpan();
+                    continue;
+            }
+        }
+    }
+    startHeader(state, need) {
+        this.state = state;
+        this.headLen = 0;
+        this.headNeed = need;
+    }
+    /** A block body, checksum or skipped frame is complete: what comes next. */
+    afterSpan() {
+        if (this.state === 'body' && !this.lastBlock)
+            this.startHeader('block', 3);
+        else if (this.state === 'body' && this.checksum) {
+            this.state = 'checksum';
+            this.left = 4;
+        }
+        else
+            this.startHeader('magic', 4);
+    }
+    /** Gives fzstd a piece of input, then waits while the reader is behind. */
+    async feed(piece) {
+        this.d.push(piece);
+        while (this.readableLength >= this.readableHighWaterMark && !this.destroyed) {
+            await new Promise((resolve) => {
+                this.waiter = resolve;
+            });
         }
     }
 }
-function zstdDecompressor() {
-    return zlibZstd ? zlibZstd() : new FzstdTransform();
+/** The pure-JS decoder, used where Node's zlib has no zstd (Node < 22.15); exported so tests run it on any Node. */
+function pureJsZstdDecompressor() {
+    return new BoundedZstdTransform();
 }
-/** Returns the uncompressed tar bytes of a layer stream, whatever its compression. */
-async function decompressedLayer(source) {
-    const it = source[Symbol.asyncIterator]();
-    // Peek at the first chunk for the magic number, then put it back in front.
+function zstdDecompressor() {
+    return zlibZstd ? zlibZstd() : pureJsZstdDecompressor();
+}
+/**
+ * Opens a layer blob (a stream that checks its own digest and size at its
+ * end, see Layer.open) as an uncompressed tar.
+ */
+async function openLayerTar(raw, opts) {
+    const it = raw[Symbol.asyncIterator]();
     const first = await it.next();
-    const head = first.done ? Buffer.alloc(0) : first.value;
-    const compression = detectCompression(head);
-    const rest = external_node_stream_.Readable.from((async function* () {
-        if (head.length)
-            yield head;
-        for (;;) {
-            const r = await it.next();
-            if (r.done)
-                return;
-            yield r.value;
+    const head = first.done ? undefined : first.value;
+    const compression = detectCompression(head ?? Buffer.alloc(0));
+    const decoder = compression === 'gzip' ? external_node_zlib_.createGunzip({ chunkSize: 256 << 10 }) : compression === 'zstd' ? zstdDecompressor() : new external_node_stream_.PassThrough({ highWaterMark: 1 << 20 });
+    // The raw side: feeds the decoder until it ends, then, once stopped,
+    // only drains the blob through its digest check.
+    let stopped = false;
+    let wake;
+    const writable = () => new Promise((resolve) => {
+        const done = () => {
+            decoder.off('drain', done);
+            decoder.off('close', done);
+            wake = undefined;
+            resolve();
+        };
+        decoder.once('drain', done);
+        decoder.once('close', done);
+        wake = done;
+    });
+    const give = async (chunk) => {
+        if (stopped || decoder.destroyed || decoder.writableEnded)
+            return;
+        if (!decoder.write(chunk))
+            await writable();
+    };
+    const pump = (async () => {
+        try {
+            if (head)
+                await give(head);
+            for (;;) {
+                const r = await it.next();
+                if (r.done)
+                    break;
+                await give(r.value);
+            }
+            if (!decoder.destroyed && !decoder.writableEnded)
+                decoder.end();
         }
-    })(), { objectMode: false, highWaterMark: 1 << 20 });
-    if (compression === 'none')
-        return { stream: rest, compression };
-    const d = compression === 'gzip' ? external_node_zlib_.createGunzip({ chunkSize: 256 << 10 }) : zstdDecompressor();
-    rest.on('error', (e) => d.destroy(e));
-    return { stream: rest.pipe(d), compression };
+        catch (e) {
+            decoder.destroy(e);
+            throw e;
+        }
+    })();
+    pump.catch(() => { });
+    const hash = opts.diffId && !(compression === 'none' && opts.diffId === opts.blobDigest) ? (0,external_node_crypto_.createHash)('sha256') : undefined;
+    const out = decoder[Symbol.asyncIterator]();
+    const pull = async () => {
+        opts.signal?.throwIfAborted();
+        const r = await out.next();
+        if (!r.done)
+            hash?.update(r.value);
+        return r;
+    };
+    const tar = {
+        [Symbol.asyncIterator]: () => ({
+            next: pull,
+            // A reader that stops at the tar's end must not tear the stream down: finish() reads on.
+            return: () => Promise.resolve({ done: true, value: undefined }),
+        }),
+    };
+    const checkBlob = async () => {
+        stopped = true;
+        wake?.();
+        if (!decoder.destroyed)
+            decoder.destroy();
+        await pump;
+    };
+    let finished;
+    const finish = async () => {
+        let trailing;
+        if (hash) {
+            try {
+                let extra = 0;
+                for (let r = await pull(); !r.done; r = await pull()) {
+                    extra += r.value.length;
+                    if (compression !== 'none' && extra > maxTrailingBytes) {
+                        throw new ImageError(`${opts.what}: more than ${maxTrailingBytes} bytes after the end of its tar; the layer is malformed or hostile`);
+                    }
+                }
+            }
+            catch (e) {
+                trailing = e;
+            }
+        }
+        // The raw blob's digest and size: a mismatch there is the cause of anything else.
+        await checkBlob();
+        if (trailing)
+            throw trailing;
+        if (hash) {
+            const actual = `sha256:${hash.digest('hex')}`;
+            if (actual !== opts.diffId) {
+                throw new ImageError(`${opts.what}: uncompressed content has digest ${actual}, the image config's ${opts.diffIdSource ?? 'rootfs.diff_ids'} says ${opts.diffId}; the image is corrupt or was changed`);
+            }
+        }
+    };
+    return {
+        compression,
+        tar,
+        finish: () => (finished ??= finish()),
+        checkBlob,
+        destroy: () => {
+            stopped = true;
+            wake?.();
+            decoder.destroy();
+            raw.destroy();
+        },
+    };
+}
+/** The uncompressed tar bytes of a layer stream, whatever its compression (no diff_id check; for tools and tests). */
+async function decompressedLayer(source) {
+    const layer = await openLayerTar(source, { what: 'layer' });
+    const stream = new PassThrough({ highWaterMark: 1 << 20 });
+    void (async () => {
+        try {
+            for await (const c of layer.tar)
+                if (!stream.write(c))
+                    await new Promise((r) => stream.once('drain', r));
+            await layer.finish();
+            stream.end();
+        }
+        catch (e) {
+            stream.destroy(e);
+        }
+    })();
+    return { stream, compression: layer.compression };
 }
 
 ;// CONCATENATED MODULE: ./src/image/tar-header.ts
@@ -32419,7 +32818,7 @@ const TarType = {
     gnuLongName: 0x4c, // 'L'
     gnuLongLink: 0x4b, // 'K'
 };
-class TarFormatError extends Error {
+class tar_header_TarFormatError extends Error {
     name = 'TarFormatError';
 }
 function cstr(buf, off, len) {
@@ -32431,12 +32830,12 @@ function num(buf, off, len, field) {
     if (first & 0x80) {
         // GNU base-256: big-endian two's complement with the top bit as marker.
         if (first === 0xff)
-            throw new TarFormatError(`negative ${field} in tar header`);
+            throw new tar_header_TarFormatError(`negative ${field} in tar header`);
         let v = first & 0x7f;
         for (let i = 1; i < len; i++) {
             v = v * 256 + buf[off + i];
             if (!Number.isSafeInteger(v))
-                throw new TarFormatError(`${field} too large in tar header`);
+                throw new tar_header_TarFormatError(`${field} too large in tar header`);
         }
         return v;
     }
@@ -32444,10 +32843,10 @@ function num(buf, off, len, field) {
     if (s === '')
         return 0;
     if (!/^[0-7]+$/.test(s))
-        throw new TarFormatError(`${field} "${s}" is not an octal number in tar header`);
+        throw new tar_header_TarFormatError(`${field} "${s}" is not an octal number in tar header`);
     const v = parseInt(s, 8);
     if (!Number.isSafeInteger(v))
-        throw new TarFormatError(`${field} too large in tar header`);
+        throw new tar_header_TarFormatError(`${field} too large in tar header`);
     return v;
 }
 function isZeroBlock(buf, off = 0) {
@@ -32474,7 +32873,7 @@ function decodeHeader(buf, off = 0) {
         for (let i = 0; i < BLOCK; i++)
             ssum += i >= 148 && i < 156 ? 32 : (buf[off + i] << 24) >> 24;
         if (stored !== ssum)
-            throw new TarFormatError('tar header checksum mismatch (not a tar archive, or corrupt)');
+            throw new tar_header_TarFormatError('tar header checksum mismatch (not a tar archive, or corrupt)');
     }
     const magic = buf.toString('latin1', off + 257, off + 263);
     let name = cstr(buf, off, 100);
@@ -32503,10 +32902,10 @@ function decodeHeader(buf, off = 0) {
 function paxInt(v, key) {
     const s = v.toString('latin1');
     if (!/^\d+$/.test(s))
-        throw new TarFormatError(`pax header ${key}="${s}" is not a number`);
+        throw new tar_header_TarFormatError(`pax header ${key}="${s}" is not a number`);
     const n = Number(s);
     if (!Number.isSafeInteger(n))
-        throw new TarFormatError(`pax header ${key} too large`);
+        throw new tar_header_TarFormatError(`pax header ${key} too large`);
     return n;
 }
 /**
@@ -32522,18 +32921,18 @@ function parsePax(data) {
             break; // padding some writers leave
         const sp = data.indexOf(0x20, pos);
         if (sp < 0 || sp - pos > 20)
-            throw new TarFormatError('malformed pax header record (no length)');
+            throw new tar_header_TarFormatError('malformed pax header record (no length)');
         const lenStr = data.toString('latin1', pos, sp);
         if (!/^\d+$/.test(lenStr))
-            throw new TarFormatError(`malformed pax header record length "${lenStr}"`);
+            throw new tar_header_TarFormatError(`malformed pax header record length "${lenStr}"`);
         const len = Number(lenStr);
         const end = pos + len;
         if (len <= sp - pos + 1 || end > data.length || data[end - 1] !== 0x0a)
-            throw new TarFormatError('malformed pax header record (bad length)');
+            throw new tar_header_TarFormatError('malformed pax header record (bad length)');
         const rec = data.subarray(sp + 1, end - 1);
         const eq = rec.indexOf(0x3d);
         if (eq < 0)
-            throw new TarFormatError('malformed pax header record (no "=")');
+            throw new tar_header_TarFormatError('malformed pax header record (no "=")');
         const key = rec.toString('utf8', 0, eq);
         const value = rec.subarray(eq + 1);
         if (key === 'path')
@@ -32553,7 +32952,7 @@ function parsePax(data) {
         else if (key === 'mtime') {
             const m = /^(-?\d+)(?:\.(\d{1,9})\d*)?$/.exec(value.toString('latin1'));
             if (!m)
-                throw new TarFormatError(`pax header mtime="${value.toString('latin1')}" is not a time`);
+                throw new tar_header_TarFormatError(`pax header mtime="${value.toString('latin1')}" is not a time`);
             out.mtime = Number(m[1]);
             out.mtimeNsec = m[2] ? Number(m[2].padEnd(9, '0')) : 0;
         }
@@ -32561,7 +32960,13 @@ function parsePax(data) {
             out.xattrs.set(key.slice('SCHILY.xattr.'.length), Buffer.from(value));
         }
         else if (key.startsWith('LIBARCHIVE.xattr.')) {
-            out.xattrs.set(decodeURIComponent(key.slice('LIBARCHIVE.xattr.'.length)), Buffer.from(value.toString('latin1'), 'base64'));
+            const encoded = key.slice('LIBARCHIVE.xattr.'.length);
+            try {
+                out.xattrs.set(decodeURIComponent(encoded), Buffer.from(value.toString('latin1'), 'base64'));
+            }
+            catch {
+                out.error ??= `pax record LIBARCHIVE.xattr.${JSON.stringify(encoded.slice(0, 64))} does not hold a valid percent-encoded attribute name`;
+            }
         }
         else if (key.startsWith('GNU.sparse.')) {
             out.sparse = true;
@@ -32573,12 +32978,6 @@ function parsePax(data) {
 /** Normalises a member name of an outer archive: strips "./" and trailing "/". */
 function archiveMemberName(name) {
     return name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-}
-
-;// CONCATENATED MODULE: ./src/image/types.ts
-/** An error about an image: bad reference, malformed manifest, digest mismatch, registry refusal. */
-class ImageError extends Error {
-    name = 'ImageError';
 }
 
 ;// CONCATENATED MODULE: ./src/rootfs/ext4-format.ts
@@ -32705,8 +33104,16 @@ const xattrPrefixes = [
     ['trusted.', 4],
     ['security.', 6],
 ];
-/** Maps "security.capability" to (6, "capability"); undefined for namespaces ext4 stores differently (system.*). */
+/** The POSIX ACLs, which ext4 keeps under their own name indexes with an empty name. */
+const ACL_XATTRS = { 'system.posix_acl_access': 2, 'system.posix_acl_default': 3 };
+/**
+ * Maps "security.capability" to (6, "capability") and the POSIX ACLs to
+ * their indexes; undefined for what ext4 cannot hold (other system.* names).
+ */
 function splitXattrName(full) {
+    const acl = ACL_XATTRS[full];
+    if (acl !== undefined)
+        return { index: acl, name: Buffer.alloc(0) };
     for (const [prefix, index] of xattrPrefixes) {
         if (full.startsWith(prefix) && full.length > prefix.length)
             return { index, name: Buffer.from(full.slice(prefix.length), 'utf8') };
@@ -32795,6 +33202,43 @@ function encodeXattrBlock(list) {
     b.writeUInt32LE(blockHash, 12);
     return b;
 }
+// POSIX ACL tags (include/uapi/linux/posix_acl.h).
+const ACL_USER_OBJ = 0x01;
+const ACL_USER = 0x02;
+const ACL_GROUP_OBJ = 0x04;
+const ACL_GROUP = 0x08;
+const ACL_MASK = 0x10;
+const ACL_OTHER = 0x20;
+/**
+ * Converts a POSIX ACL as tar carries it (the kernel's xattr format:
+ * version 2, then 8-byte tag/perm/id entries; posix_acl_xattr.h) into
+ * ext4's on-disk format (version 1, 4-byte entries for the tags that carry
+ * no id, 8-byte ones for named users and groups; fs/ext4/acl.h). Throws,
+ * saying why, on a malformed value.
+ */
+function posixAclToExt4(value) {
+    if (value.length < 4 || (value.length - 4) % 8 !== 0)
+        throw new Error(`an ACL of ${value.length} bytes is not a whole number of entries`);
+    if (value.readUInt32LE(0) !== 2)
+        throw new Error(`ACL version ${value.readUInt32LE(0)} is not 2`);
+    const parts = [Buffer.from([1, 0, 0, 0])];
+    for (let off = 4; off < value.length; off += 8) {
+        const tag = value.readUInt16LE(off);
+        const perm = value.readUInt16LE(off + 2);
+        if (perm & ~7)
+            throw new Error(`ACL entry with permission bits ${perm}`);
+        if (tag === ACL_USER || tag === ACL_GROUP)
+            parts.push(value.subarray(off, off + 8));
+        else if (tag === ACL_USER_OBJ || tag === ACL_GROUP_OBJ || tag === ACL_MASK || tag === ACL_OTHER)
+            parts.push(value.subarray(off, off + 4));
+        else
+            throw new Error(`ACL entry with unknown tag ${tag}`);
+    }
+    return Buffer.concat(parts);
+}
+/** The seconds ext4 can store with its two epoch bits: 1901-12-13 to 2446-05-10. */
+const MIN_TIME = -(2 ** 31);
+const MAX_TIME = 2 ** 31 - 1 + 3 * 2 ** 32;
 
 ;// CONCATENATED MODULE: ./src/rootfs/tree.ts
 // The image's filesystem as it builds up, held in memory: layers are applied
@@ -32815,7 +33259,7 @@ function showName(s) {
     return Buffer.from(s, 'latin1').toString('utf8');
 }
 class FsTree {
-    root = { inode: newInode('dir'), children: new Map(), touched: -1 };
+    root = { inode: newInode('dir'), children: new Map(), touched: -1, own: -1 };
     where = '';
     layer = -1;
     /** Names the layer being applied, for errors ("layer 2 (sha256:...)"). */
@@ -32856,7 +33300,7 @@ class FsTree {
             if (!next) {
                 if (!create)
                     return undefined;
-                next = { inode: newInode('dir'), children: new Map(), touched: this.layer };
+                next = { inode: newInode('dir'), children: new Map(), touched: this.layer, own: this.layer };
                 cur.children.set(name, next);
             }
             else if (next.inode.kind === 'symlink') {
@@ -32899,18 +33343,33 @@ class FsTree {
         if (target === '' || target === '.' || target === '..')
             this.fail(path, 'whiteout names no file or escapes its directory');
         const victim = dir?.children?.get(target);
-        // A whiteout hides what lower layers had; a same-layer entry of that name stays.
-        if (victim && victim.touched < this.layer)
+        if (!victim)
+            return true;
+        // A whiteout hides what lower layers had, wherever it sits in its own
+        // layer (OCI image spec, "Whiteouts"): entries of this layer at or below
+        // that name stay whether they came before or after it.
+        if (victim.touched < this.layer)
             dir.children.delete(target);
+        else if (victim.children) {
+            this.pruneOlder(victim);
+            // Only this layer's entries below it made it exist: it is their implied parent now.
+            if (victim.own < this.layer) {
+                victim.inode = newInode('dir');
+                victim.own = this.layer;
+            }
+        }
         return true;
     }
-    /** Opaque directory: hide everything lower layers put under it. */
-    pruneOlder(dir) {
-        for (const [name, child] of dir.children ?? []) {
-            if (child.touched < this.layer)
-                dir.children.delete(name);
-            else if (child.children)
-                this.pruneOlder(child);
+    /** Opaque directory: hide everything lower layers put under it (a loop: nesting depth is the input's). */
+    pruneOlder(top) {
+        const stack = [top];
+        for (let dir = stack.pop(); dir; dir = stack.pop()) {
+            for (const [name, child] of dir.children ?? []) {
+                if (child.touched < this.layer)
+                    dir.children.delete(name);
+                else if (child.children)
+                    stack.push(child);
+            }
         }
     }
     /** Adds or replaces the node at `path` with `inode` (directories keep their children). */
@@ -32921,6 +33380,7 @@ class FsTree {
                 this.fail(path, 'the root can only be a directory');
             this.root.inode = { ...inode, kind: 'dir' };
             this.root.touched = this.layer;
+            this.root.own = this.layer;
             return;
         }
         const dir = this.parentOf(parts, path, true);
@@ -32929,9 +33389,10 @@ class FsTree {
         if (inode.kind === 'dir' && old?.children) {
             old.inode = inode;
             old.touched = this.layer;
+            old.own = this.layer;
             return;
         }
-        dir.children.set(name, { inode, children: inode.kind === 'dir' ? new Map() : undefined, touched: this.layer });
+        dir.children.set(name, { inode, children: inode.kind === 'dir' ? new Map() : undefined, touched: this.layer, own: this.layer });
     }
     /** A hard link: a second name for an inode already in the tree. */
     link(path, target) {
@@ -32952,7 +33413,7 @@ class FsTree {
         const name = parts[parts.length - 1];
         if (dir.children.get(name) === t)
             return;
-        dir.children.set(name, { inode: t.inode, touched: this.layer });
+        dir.children.set(name, { inode: t.inode, touched: this.layer, own: this.layer });
     }
 }
 
@@ -32972,7 +33433,6 @@ const GDT_RESERVE = 256;
 const WRITE_BUFFER = 8 << 20;
 class Ext4Writer {
     fh;
-    maxContentBytes;
     /** Next free block in the append area. */
     next = 1 + GDT_RESERVE;
     buf = Buffer.allocUnsafe(WRITE_BUFFER);
@@ -32980,23 +33440,19 @@ class Ext4Writer {
     fill = 0;
     bufPos = (1 + GDT_RESERVE) * BLOCK_SIZE;
     inflight = Promise.resolve();
+    /** A failed background write (a full disk), thrown by the next flush or finish: never left unhandled. */
+    failure;
     /** Runs of blocks holding file data that may still be live (filtered at the end). */
     dataStart = 1 + GDT_RESERVE;
     dataEnd = 0;
-    contentBytes = 0;
-    constructor(fh, maxContentBytes = 64 * 2 ** 30) {
+    constructor(fh) {
         this.fh = fh;
-        this.maxContentBytes = maxContentBytes;
     }
     /**
      * Starts a regular file of `size` bytes: returns its first block and a sink
      * for its bytes. The sink pads to a block boundary after the last byte.
      */
-    beginFile(size, entry) {
-        this.contentBytes += size;
-        if (this.contentBytes > this.maxContentBytes) {
-            throw new RootfsError(`entry "${showName(entry)}": the image's files add up to more than ${this.maxContentBytes} bytes (the limit for a root filesystem); is the layer a decompression bomb?`);
-        }
+    beginFile(size) {
         const firstBlock = this.next;
         const blocks = Math.ceil(size / BLOCK_SIZE);
         this.next += blocks;
@@ -33028,6 +33484,8 @@ class Ext4Writer {
     /** Starts writing the full buffer (double-buffered: waits only for the previous write). */
     async flush() {
         await this.inflight;
+        if (this.failure)
+            throw this.failure;
         const full = this.buf;
         const len = this.fill;
         const pos = this.bufPos;
@@ -33035,8 +33493,31 @@ class Ext4Writer {
         this.spare = full;
         this.fill = 0;
         this.bufPos += len;
-        if (len)
-            this.inflight = this.fh.write(full, 0, len, pos);
+        if (len) {
+            this.inflight = this.writeDense(full, len, pos).catch((e) => {
+                this.failure ??= e;
+            });
+        }
+    }
+    /**
+     * Writes a buffer but for its whole blocks of zeros, which stay holes in
+     * the (sparse, freshly created) image file and read back as zeros: a
+     * layer of zeros costs no disk. The buffer starts on a block boundary.
+     */
+    async writeDense(buf, len, pos) {
+        let runStart = -1;
+        for (let off = 0; off < len; off += BLOCK_SIZE) {
+            const end = Math.min(off + BLOCK_SIZE, len);
+            const zero = end - off === BLOCK_SIZE && buf.compare(ZERO_BLOCK, 0, BLOCK_SIZE, off, end) === 0;
+            if (!zero && runStart < 0)
+                runStart = off;
+            if (zero && runStart >= 0) {
+                await this.fh.write(buf, runStart, off - runStart, pos + runStart);
+                runStart = -1;
+            }
+        }
+        if (runStart >= 0)
+            await this.fh.write(buf, runStart, len - runStart, pos + runStart);
     }
     /** Appends whole metadata blocks at the end of the append area; returns the first block. */
     appendBlocks(data) {
@@ -33111,6 +33592,8 @@ class Ext4Writer {
         }
         await this.flush();
         await this.inflight;
+        if (this.failure)
+            throw this.failure;
         const usedEnd = this.next;
         // 3. Geometry: groups, inodes per group, where bitmaps and inode tables go.
         const headroom = Math.ceil((opts.headroomBytes ?? Math.max(128 << 20, (usedEnd * BLOCK_SIZE) / 2)) / BLOCK_SIZE);
@@ -33307,6 +33790,7 @@ class Ext4Writer {
         table.writeUInt32LE(t.extra, off + 0x94);
     }
 }
+const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
 const popcount = Uint8Array.from({ length: 256 }, (_, i) => {
     let n = 0;
     for (let v = i; v; v >>= 1)
@@ -33319,7 +33803,7 @@ function ensureLostFound(root) {
     const have = root.children.get(name);
     if (have)
         return have.children ? have : undefined;
-    const node = { inode: newInode('dir', { mode: 0o700 }), children: new Map(), touched: 0 };
+    const node = { inode: newInode('dir', { mode: 0o700 }), children: new Map(), touched: 0, own: 0 };
     root.children.set(name, node);
     return node;
 }
@@ -33355,11 +33839,7 @@ function encodeDirectory(dir, parentIno) {
     return Buffer.concat(blocks);
 }
 
-;// CONCATENATED MODULE: ./src/rootfs/tar-stream.ts
-// Streaming reader for layer tars: turns a byte stream into entries, handing
-// each regular file's bytes to a sink as they arrive (nothing is buffered
-// whole, nothing touches the host filesystem). Entries are untrusted; this
-// file only decodes them, tree.ts decides what they may do.
+;// CONCATENATED MODULE: ./src/image/tar-reader.ts
 
 const maxMetaBytes = 1 << 20;
 const typeNames = {
@@ -33372,44 +33852,60 @@ const typeNames = {
     [TarType.dir]: 'dir',
     [TarType.fifo]: 'fifo',
 };
+/** Shows a latin1-held name as the UTF-8 it most likely is, for messages. */
+function shown(s) {
+    return Buffer.from(s, 'latin1').toString('utf8');
+}
 /**
- * Reads a tar stream to its end. `onEntry` is awaited for each entry; for a
- * regular file it may return a sink, called with the file's bytes in order
- * (and awaited when it returns a promise, for backpressure).
+ * Walks an archive to its end marker (what follows it is not read). `onEntry`
+ * is awaited for each entry; for a regular file it may return a sink, called
+ * with the file's bytes in order (and awaited when it returns a promise, for
+ * backpressure); without one the data is skipped.
  */
-async function readTar(source, onEntry) {
-    let pending = Buffer.alloc(0);
-    // Assigned inside startMember too, which TypeScript's narrowing does not see: read through now().
-    let state = 'header';
-    const now = () => state;
-    let remaining = 0; // data bytes left in the current member
-    let pad = 0; // padding bytes after the data
-    let sink = null;
-    const currentSink = () => sink;
-    let metaType = 0;
-    let meta = [];
+async function walkTar(src, onEntry) {
     let longName;
     let longLink;
     let pax;
-    const startMember = async (h) => {
-        if (h.type === TarType.paxLocal || h.type === TarType.gnuLongName || h.type === TarType.gnuLongLink || h.type === TarType.paxGlobal) {
-            if (h.size > maxMetaBytes)
-                throw new TarFormatError('a tar metadata header is larger than 1 MiB');
-            state = 'meta';
-            metaType = h.type;
-            meta = [];
-            remaining = h.size;
-            pad = (BLOCK - (h.size % BLOCK)) % BLOCK;
+    const padding = (n) => (BLOCK - (n % BLOCK)) % BLOCK;
+    for (;;) {
+        const block = await src.read(BLOCK);
+        // An archive that just ends (no end marker) is accepted, as GNU tar does.
+        if (block.length === 0)
             return;
+        if (block.length < BLOCK)
+            throw new tar_header_TarFormatError('the tar is truncated (ends inside a header)');
+        if (isZeroBlock(block))
+            return;
+        const h = decodeHeader(block);
+        if (h.type === TarType.paxLocal || h.type === TarType.paxGlobal || h.type === TarType.gnuLongName || h.type === TarType.gnuLongLink) {
+            if (h.size > maxMetaBytes)
+                throw new tar_header_TarFormatError('a tar metadata header is larger than 1 MiB');
+            const data = await src.read(h.size);
+            if (data.length < h.size)
+                throw new tar_header_TarFormatError('the tar is truncated (ends inside an entry)');
+            await src.forward(padding(h.size), null);
+            if (h.type === TarType.paxLocal)
+                pax = parsePax(data);
+            else if (h.type === TarType.gnuLongName)
+                longName = data.toString('latin1').replace(/\0.*$/s, '');
+            else if (h.type === TarType.gnuLongLink)
+                longLink = data.toString('latin1').replace(/\0.*$/s, '');
+            // Global pax headers ('g') only carry defaults no image tool relies on.
+            continue;
         }
+        const path = pax?.path ?? longName ?? h.name;
         const type = typeNames[h.type];
         if (!type)
-            throw new TarFormatError(`unsupported tar entry type "${String.fromCharCode(h.type)}" for ${pax?.path ?? longName ?? h.name}`);
+            throw new tar_header_TarFormatError(`unsupported tar entry type "${String.fromCharCode(h.type)}" for ${shown(path)}`);
+        if (pax?.error)
+            throw new tar_header_TarFormatError(`entry "${shown(path)}": ${pax.error}`);
         if (pax?.sparse)
-            throw new TarFormatError(`GNU sparse file ${pax.path ?? h.name} is not supported; rebuild the layer without --sparse`);
+            throw new tar_header_TarFormatError(`GNU sparse file ${shown(path)} is not supported; rebuild the layer without --sparse`);
+        // Only regular files carry data; a writer that gives other members data
+        // desynchronises the stream, which the next header's checksum catches.
         const size = type === 'file' ? (pax?.size ?? h.size) : 0;
         const entry = {
-            path: pax?.path ?? longName ?? h.name,
+            path,
             linkpath: pax?.linkpath ?? longLink ?? h.linkname,
             type,
             mode: h.mode,
@@ -33421,83 +33917,207 @@ async function readTar(source, onEntry) {
             devmajor: pax?.devmajor ?? h.devmajor,
             devminor: pax?.devminor ?? h.devminor,
             xattrs: pax?.xattrs ?? new Map(),
+            offset: src.position,
         };
         pax = undefined;
         longName = longLink = undefined;
-        sink = await onEntry(entry);
-        // Only regular files carry data here; a writer that adds data to other
-        // members desynchronises the stream, which the next checksum catches.
-        remaining = size;
-        pad = (BLOCK - (remaining % BLOCK)) % BLOCK;
-        state = remaining > 0 ? 'data' : 'header';
+        const sink = await onEntry(entry);
+        await src.forward(size + padding(size), sink ? limitTo(size, sink) : null);
+    }
+}
+/** A sink that takes the first `size` bytes it is offered (the rest is the entry's padding). */
+function limitTo(size, sink) {
+    let left = size;
+    return (chunk) => {
+        if (left === 0)
+            return;
+        const piece = chunk.length <= left ? chunk : chunk.subarray(0, left);
+        left -= piece.length;
+        return sink(piece);
     };
-    const endMeta = () => {
-        const data = Buffer.concat(meta);
-        if (metaType === TarType.paxLocal)
-            pax = parsePax(data);
-        else if (metaType === TarType.gnuLongName)
-            longName = data.toString('latin1').replace(/\0.*$/s, '');
-        else if (metaType === TarType.gnuLongLink)
-            longLink = data.toString('latin1').replace(/\0.*$/s, '');
-        // Global pax headers ('g') only carry defaults no image tool relies on.
+}
+/** A stream as tar bytes: chunks are sliced, never copied, except to join a header that spans two. */
+function streamSource(source) {
+    const it = source[Symbol.asyncIterator]();
+    let buf = Buffer.alloc(0);
+    let ended = false;
+    let position = 0;
+    const more = async () => {
+        if (ended)
+            return false;
+        const r = await it.next();
+        if (r.done) {
+            ended = true;
+            return false;
+        }
+        buf = buf.length ? Buffer.concat([buf, r.value]) : r.value;
+        return true;
     };
-    for await (const chunk of source) {
-        let buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-        pending = Buffer.alloc(0);
-        let off = 0;
-        while (off < buf.length) {
-            if (state === 'end') {
-                off = buf.length; // trailing zero blocks / garbage after the end marker
-                break;
-            }
-            if (state === 'header') {
-                if (buf.length - off < BLOCK)
-                    break;
-                if (isZeroBlock(buf, off)) {
-                    state = 'end';
-                    continue;
-                }
-                const h = decodeHeader(buf, off);
-                off += BLOCK;
-                await startMember(h);
-                continue;
-            }
-            if (now() === 'data' || now() === 'meta') {
-                const n = Math.min(remaining, buf.length - off);
-                const piece = buf.subarray(off, off + n);
-                off += n;
-                remaining -= n;
-                if (now() === 'meta')
-                    meta.push(Buffer.from(piece));
-                else if (currentSink()) {
-                    const r = currentSink()(piece);
+    return {
+        get position() {
+            return position;
+        },
+        async read(n) {
+            while (buf.length < n && (await more()))
+                ;
+            const out = buf.subarray(0, Math.min(n, buf.length));
+            buf = buf.subarray(out.length);
+            position += out.length;
+            return out;
+        },
+        async forward(n, sink) {
+            let left = n;
+            for (;;) {
+                const piece = buf.subarray(0, Math.min(left, buf.length));
+                buf = buf.subarray(piece.length);
+                left -= piece.length;
+                position += piece.length;
+                if (sink && piece.length) {
+                    const r = sink(piece);
                     if (r)
                         await r;
                 }
-                if (remaining === 0) {
-                    if (now() === 'meta')
-                        endMeta();
-                    state = pad > 0 ? 'skip' : 'header';
-                }
-                continue;
+                if (left === 0)
+                    return;
+                if (!(await more()))
+                    throw new tar_header_TarFormatError('the tar is truncated (ends inside an entry)');
             }
-            // skip padding
-            const n = Math.min(pad, buf.length - off);
-            off += n;
-            pad -= n;
-            if (pad === 0)
-                state = 'header';
+        },
+    };
+}
+/** A file as tar bytes: reads headers where they are and seeks over data nobody wants. */
+function fileSource(fh, size) {
+    let position = 0;
+    return {
+        get position() {
+            return position;
+        },
+        async read(n) {
+            const b = Buffer.alloc(Math.max(0, Math.min(n, size - position)));
+            const { bytesRead } = await fh.read(b, 0, b.length, position);
+            position += bytesRead;
+            return b.subarray(0, bytesRead);
+        },
+        async forward(n, sink) {
+            if (position + n > size)
+                throw new TarFormatError('the tar is truncated (a member runs past the end of the archive)');
+            if (!sink) {
+                position += n;
+                return;
+            }
+            for (let left = n; left > 0;) {
+                const piece = await this.read(Math.min(left, 1 << 20));
+                left -= piece.length;
+                const r = sink(piece);
+                if (r)
+                    await r;
+            }
+        },
+    };
+}
+/** Reads a layer tar stream to its end marker (see walkTar). */
+function readTar(source, onEntry) {
+    return walkTar(streamSource(source), onEntry);
+}
+
+;// CONCATENATED MODULE: ./src/rootfs/later-layers.ts
+// Which file data a later layer deletes or replaces, known before that data
+// is placed: the layers above the first are read once for their entries
+// alone (their data is skipped, not stored), so that a file whose every
+// trace a higher layer removes costs no blocks in the image. The base layer,
+// usually the largest, is read once as before.
+//
+// The answer only decides what need not be written; it never changes the
+// tree. The builder checks at the end that no skipped file survived (a hard
+// link can keep a deleted name's data alive) and builds again writing
+// everything if one did, so a wrong guess costs time, never content.
+const later_layers_whiteoutPrefix = '.wh.';
+const later_layers_opaqueMarker = '.wh..wh..opq';
+/** Path components as the tree sees them ("." and empty parts dropped). */
+function pathKey(path) {
+    return path
+        .split('/')
+        .filter((p) => p !== '' && p !== '.')
+        .join('/');
+}
+class LaterLayers {
+    /** path -> the highest layer with an entry exactly there (it replaces any lower file of that name). */
+    replaced = new Map();
+    /** path -> the highest layer that removes everything below that path (whiteout, opaque marker, non-directory). */
+    hidden = new Map();
+    /** Records one entry of `layer` (read from the tar, unchecked: the build checks it). */
+    add(layer, path, isDir) {
+        const key = pathKey(path);
+        const slash = key.lastIndexOf('/');
+        const base = key.slice(slash + 1);
+        const parent = slash < 0 ? '' : key.slice(0, slash);
+        if (base === later_layers_opaqueMarker) {
+            raise(this.hidden, parent, layer);
         }
-        if (off < buf.length)
-            pending = Buffer.from(buf.subarray(off));
-        buf = pending;
+        else if (base.startsWith(later_layers_whiteoutPrefix)) {
+            const target = (parent ? `${parent}/` : '') + base.slice(later_layers_whiteoutPrefix.length);
+            raise(this.replaced, target, layer);
+            raise(this.hidden, target, layer);
+        }
+        else {
+            raise(this.replaced, key, layer);
+            if (!isDir)
+                raise(this.hidden, key, layer);
+        }
     }
-    const end = now();
-    if (end === 'data' || end === 'meta' || (end === 'header' && pending.length > 0)) {
-        throw new TarFormatError('layer tar is truncated (ends inside an entry)');
+    /** True when a layer above `layer` deletes or replaces the regular file at `path`. */
+    deletesLater(layer, path) {
+        if (this.replaced.size === 0)
+            return false;
+        const key = pathKey(path);
+        if ((this.replaced.get(key) ?? -1) > layer)
+            return true;
+        for (let i = key.lastIndexOf('/'); i > 0; i = key.lastIndexOf('/', i - 1)) {
+            if ((this.hidden.get(key.slice(0, i)) ?? -1) > layer)
+                return true;
+        }
+        return (this.hidden.get('') ?? -1) > layer;
     }
-    if (end === 'skip' && pad > 0)
-        throw new TarFormatError('layer tar is truncated (ends inside padding)');
+}
+function raise(map, key, layer) {
+    if ((map.get(key) ?? -1) < layer)
+        map.set(key, layer);
+}
+
+;// CONCATENATED MODULE: ./src/vm/cmdline.ts
+// The guest kernel command line, in one place. The base is Firecracker's
+// (fast boot, reboot through the i8042 so that a guest's reboot() ends the
+// VM, no PCI probing), plus our root disk and guest init. The VMM appends
+// the virtio_mmio.device= entries for the devices it creates.
+//
+// The serial console: with `debug` the kernel logs everything to it (every
+// byte is a VM exit, so this costs boot time); otherwise it stays, but
+// prints only emergencies (loglevel=1), so that a panic still reaches the
+// VMM's console ring buffer and the caller gets its last lines.
+/** Where guest init lives in every root filesystem (src/rootfs/build.ts puts it there). */
+const GUEST_INIT_PATH = '/.vmstep/init';
+const BASE_CMDLINE = [
+    'reboot=k',
+    'panic=1',
+    'nomodule',
+    'i8042.noaux',
+    'i8042.nomux',
+    'i8042.dumbkbd',
+    'swiotlb=noforce',
+    'pci=off',
+    'root=/dev/vda',
+    'rw',
+    `init=${GUEST_INIT_PATH}`,
+];
+const CONSOLE_DEBUG = (/* unused pure expression or super */ null && (['8250.nr_uarts=1', 'console=ttyS0']));
+const CONSOLE_QUIET = (/* unused pure expression or super */ null && (['8250.nr_uarts=1', 'console=ttyS0', 'quiet', 'loglevel=1']));
+/** The full command line: base, console settings, then the caller's extra arguments. */
+function kernelCmdline(options) {
+    const parts = [...BASE_CMDLINE, ...(options.debug ? CONSOLE_DEBUG : CONSOLE_QUIET)];
+    const extra = options.extra?.trim();
+    if (extra)
+        parts.push(extra);
+    return parts.join(' ');
 }
 
 ;// CONCATENATED MODULE: ./src/rootfs/build.ts
@@ -33513,56 +34133,198 @@ async function readTar(source, onEntry) {
 
 
 
+
+
+
 /** Bumped whenever the image layout this code writes changes; part of the cache key. */
-const BUILDER_VERSION = 1;
-const GUEST_INIT_PATH = '/.vmstep/init';
+const BUILDER_VERSION = 2;
+// The path the kernel command line names (src/vm/cmdline.ts): one constant for both.
+
+/** What a build changed because ext4 cannot hold it: counted, and reported once per kind. */
+class BuildNotes {
+    seen = new Map();
+    note(kind, first) {
+        const n = this.seen.get(kind);
+        if (n)
+            n.count++;
+        else
+            this.seen.set(kind, { first, count: 1 });
+    }
+    report(onWarning) {
+        for (const [kind, { first, count }] of this.seen)
+            onWarning?.(`${kind}: ${first}${count > 1 ? ` and ${count - 1} more` : ''}`);
+    }
+}
 const maxUid = 2 ** 32 - 1;
+const defaultMaxContentBytes = 64 * 2 ** 30;
+const defaultMaxEntries = 4_000_000;
+/** The build was stopped through its signal. */
+class BuildCancelledError extends RootfsError {
+    name = 'BuildCancelledError';
+    constructor() {
+        super('building the root filesystem was cancelled');
+    }
+}
+/**
+ * A failed write as one line naming the file and the fix (a full disk is
+ * the usual cause: the image is as large as the image's files).
+ */
+function writeFailure(e, path) {
+    const err = e;
+    if (e instanceof RootfsError || e instanceof ImageError || typeof err?.code !== 'string')
+        return e;
+    const why = {
+        ENOSPC: 'no space left on the device',
+        EDQUOT: 'the disk quota is exhausted',
+        EFBIG: 'the file is larger than this file system or the process limit allows',
+        EIO: 'an I/O error',
+        EROFS: 'the file system is read-only',
+    };
+    const reason = why[err.code];
+    if (!reason)
+        return e;
+    return new RootfsError(`writing ${path} failed: ${reason} (${err.code}); free space there (vmstep cache prune) or point VMSTEP_CACHE at a larger disk`);
+}
+/** A file whose data was skipped survived to the final tree (kept alive by a hard link): build again writing everything. */
+class SkippedDataSurvived extends Error {
+}
 async function buildRootfsImage(image, opts) {
+    try {
+        try {
+            return await buildInto(image, opts, true);
+        }
+        catch (e) {
+            if (!(e instanceof SkippedDataSurvived))
+                throw e;
+            return await buildInto(image, opts, false);
+        }
+    }
+    catch (e) {
+        throw opts.signal?.aborted ? new BuildCancelledError() : writeFailure(e, opts.outPath);
+    }
+}
+/**
+ * Reads the layers above the first for their entries alone, to learn which
+ * lower files they delete or replace. Best effort: whatever goes wrong here
+ * (a malformed or oversized layer) only means nothing is skipped; the build
+ * itself then reports it.
+ */
+async function scanLaterLayers(image, opts) {
+    if (image.layers.length < 2)
+        return undefined;
+    const later = new LaterLayers();
+    let entries = 0;
+    let content = 0;
+    const maxEntries = opts.maxEntries ?? defaultMaxEntries;
+    const maxContent = opts.maxContentBytes ?? defaultMaxContentBytes;
+    try {
+        for (let i = 1; i < image.layers.length; i++) {
+            const layerTar = await openLayerTar(await image.layers[i].open(), { what: `layer ${i + 1}`, ...(opts.signal ? { signal: opts.signal } : {}) });
+            try {
+                await readTar(layerTar.tar, (e) => {
+                    content += e.size;
+                    if (++entries > maxEntries || content > maxContent)
+                        throw new Error('too large to scan');
+                    later.add(i, e.path, e.type === 'dir');
+                    return null;
+                });
+            }
+            finally {
+                layerTar.destroy();
+            }
+        }
+    }
+    catch {
+        opts.signal?.throwIfAborted();
+        return undefined;
+    }
+    return later;
+}
+/** True when a file whose data was not written is still in the tree. */
+function hasUnwritten(root) {
+    const stack = [root];
+    for (let n = stack.pop(); n; n = stack.pop()) {
+        if (n.inode.unwritten)
+            return true;
+        if (n.children)
+            for (const c of n.children.values())
+                stack.push(c);
+    }
+    return false;
+}
+async function buildInto(image, opts, skipDeleted) {
     const initStat = await (0,promises_namespaceObject.stat)(opts.initPath).catch(() => null);
     if (!initStat?.isFile())
         throw new RootfsError(`guest init ${opts.initPath} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
     const fh = await (0,promises_namespaceObject.open)(opts.outPath, 'wx');
     let ok = false;
     try {
-        const writer = new Ext4Writer(fh, opts.maxContentBytes);
+        const writer = new Ext4Writer(fh);
         const tree = new FsTree();
         let entries = 0;
-        const maxEntries = opts.maxEntries ?? 4_000_000;
+        const maxEntries = opts.maxEntries ?? defaultMaxEntries;
+        const notes = new BuildNotes();
+        const maxContent = opts.maxContentBytes ?? defaultMaxContentBytes;
+        const budget = { left: maxContent, max: maxContent };
         // Registry layers download (three at a time) while earlier ones are applied;
         // a failed prefetch is retried, and reported, by the layer's open().
         void prefetchAll(image, 3);
+        const later = skipDeleted ? await scanLaterLayers(image, opts) : undefined;
         for (const [i, layer] of image.layers.entries()) {
             opts.onLayer?.(i, image.layers.length, layer.digest);
             const label = `layer ${i + 1} of ${image.layers.length} (${layer.digest})`;
             tree.beginLayer(i, label);
+            opts.signal?.throwIfAborted();
+            const layerTar = await openLayerTar(await layer.open(), {
+                what: label,
+                diffId: layer.diffId,
+                diffIdSource: `rootfs.diff_ids[${i}]`,
+                blobDigest: layer.digest,
+                ...(opts.signal ? { signal: opts.signal } : {}),
+            });
             try {
-                const { stream } = await decompressedLayer(await layer.open());
-                await readTar(stream, (e) => {
+                await readTar(layerTar.tar, (e) => {
                     // Each entry costs memory in the tree: bound it like the content size.
                     if (++entries > maxEntries)
                         tree.fail(e.path, `more than ${maxEntries} entries in the image; is it a hostile archive?`);
-                    return applyEntry(tree, writer, e);
+                    return applyEntry(tree, writer, e, { notes, budget, label, layer: i, later });
                 });
+                // Nothing built from a layer counts until every byte of its blob was checked.
+                await layerTar.finish();
             }
             catch (e) {
+                // A changed blob usually breaks its tar too: its digest mismatch is the cause to report.
+                await layerTar.checkBlob().catch((digestError) => {
+                    if (digestError instanceof ImageError)
+                        throw digestError;
+                });
                 if (e instanceof RootfsError || e instanceof ImageError)
                     throw e;
-                if (e instanceof TarFormatError)
+                const written = writeFailure(e, opts.outPath);
+                if (written !== e)
+                    throw written;
+                if (e instanceof tar_header_TarFormatError)
                     throw new RootfsError(`${label}: not a valid tar stream: ${e.message}`);
                 throw new RootfsError(`${label}: cannot be read: ${e.message}`);
             }
+            finally {
+                layerTar.destroy();
+            }
         }
+        if (later && hasUnwritten(tree.root))
+            throw new SkippedDataSurvived();
         // The init goes in last so that no image can replace or shadow it.
         tree.beginLayer(image.layers.length, 'vmstep guest init');
         tree.root.children.delete('.vmstep');
         tree.put('.vmstep', newInode('dir', { mode: 0o755 }));
         const init = newInode('file', { mode: 0o755, size: initStat.size });
-        tree.put('.vmstep/init', init);
-        const { firstBlock, sink } = writer.beginFile(initStat.size, GUEST_INIT_PATH);
+        tree.put(GUEST_INIT_PATH.slice(1), init);
+        const { firstBlock, sink } = writer.beginFile(initStat.size);
         init.firstBlock = firstBlock;
         for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(opts.initPath))
             await sink(chunk);
         const result = await writer.finish(tree, opts);
+        notes.report(opts.onWarning);
         ok = true;
         return result;
     }
@@ -33580,12 +34342,48 @@ async function prefetchAll(image, parallel) {
     };
     await Promise.all(Array.from({ length: parallel }, worker));
 }
-function applyEntry(tree, writer, e) {
+/** The entry's xattrs as ext4 will hold them, each checked against ext4's limits. */
+function ext4Xattrs(tree, e, ctx) {
+    if (e.xattrs.size === 0)
+        return e.xattrs;
+    const out = new Map();
+    const sized = [];
+    for (const [name, raw] of e.xattrs) {
+        const split = splitXattrName(name);
+        if (!split) {
+            ctx.notes.note('extended attributes ext4 cannot hold were left out', `${JSON.stringify(showName(name).slice(0, 64))} on "${showName(e.path)}" in ${ctx.label}`);
+            continue;
+        }
+        if (split.name.length > 255)
+            tree.fail(e.path, `extended attribute name ${JSON.stringify(showName(name).slice(0, 40))}... is ${split.name.length} bytes after its namespace; ext4 allows 255`);
+        let value = raw;
+        if (ACL_XATTRS[name] !== undefined) {
+            try {
+                value = posixAclToExt4(raw);
+            }
+            catch (err) {
+                tree.fail(e.path, `extended attribute ${name} is not a valid POSIX ACL: ${err.message}`);
+            }
+        }
+        out.set(name, value);
+        sized.push({ ...split, value });
+    }
+    if (inodeXattrSpace(sized) > INODE_XATTR_ROOM && blockXattrSpace(sized) > BLOCK_SIZE) {
+        tree.fail(e.path, `its extended attributes need ${blockXattrSpace(sized)} bytes; ext4 holds at most one ${BLOCK_SIZE}-byte block of them per file`);
+    }
+    return out;
+}
+function applyEntry(tree, writer, e, ctx) {
     if (tree.applyWhiteout(e.path))
         return null;
     if (e.uid > maxUid || e.gid > maxUid)
         tree.fail(e.path, `owner ${e.uid}:${e.gid} does not fit in 32 bits`);
-    const common = { mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, mtimeNsec: e.mtimeNsec, xattrs: e.xattrs };
+    let mtime = e.mtime;
+    if (mtime < MIN_TIME || mtime > MAX_TIME) {
+        mtime = Math.min(MAX_TIME, Math.max(MIN_TIME, mtime));
+        ctx.notes.note('modification times outside what ext4 stores (1901 to 2446) were clamped', `${e.mtime} on "${showName(e.path)}" in ${ctx.label}`);
+    }
+    const common = { mode: e.mode, uid: e.uid, gid: e.gid, mtime, mtimeNsec: e.mtimeNsec, xattrs: ext4Xattrs(tree, e, ctx) };
     switch (e.type) {
         case 'hardlink':
             tree.link(e.path, e.linkpath);
@@ -33614,7 +34412,14 @@ function applyEntry(tree, writer, e) {
             tree.put(e.path, ino); // checks the path before any byte is written
             if (e.size === 0)
                 return null;
-            const { firstBlock, sink } = writer.beginFile(e.size, e.path);
+            ctx.budget.left -= e.size;
+            if (ctx.budget.left < 0)
+                tree.fail(e.path, `the image's files add up to more than ${ctx.budget.max} bytes (the limit for a root filesystem); is the layer a decompression bomb?`);
+            if (ctx.later?.deletesLater(ctx.layer, e.path)) {
+                ino.unwritten = true;
+                return null;
+            }
+            const { firstBlock, sink } = writer.beginFile(e.size);
             ino.firstBlock = firstBlock;
             return sink;
         }
@@ -33625,8 +34430,19 @@ function applyEntry(tree, writer, e) {
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/rootfs/lock.ts
 // A lock file per cache entry, so that concurrent runs on one host build an
-// entry once: created with O_EXCL, holding the owner's pid. A lock whose
-// owner is gone (crashed, killed) is taken over; a live owner is waited for.
+// entry once: created with O_EXCL, holding the owner's identity.
+//
+// Why not flock(2), which the kernel releases with the process: Node has no
+// flock, and the image pipeline runs where vmstep's native addon is not
+// loaded (pull on a host without KVM, the unit tests), so a kernel lock
+// would mean a second native build just for this. Instead the owner is
+// identified robustly: pid, the process's start time (field 22 of
+// /proc/PID/stat) and the boot id. A pid alone is not enough: after a crash
+// the pid may belong to another process, or (in a restarted container) to
+// the waiting process itself. A lock whose owner is not that exact process
+// is stale and taken over.
+
+
 
 
 function processAlive(pid) {
@@ -33640,12 +34456,68 @@ function processAlive(pid) {
         return e.code === 'EPERM';
     }
 }
+/** Start time of a process in clock ticks since boot, or undefined when it does not exist. */
+function processStartTime(pid) {
+    try {
+        const stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${pid}/stat`, 'latin1');
+        // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    }
+    catch {
+        return undefined;
+    }
+}
+let bootIdCache;
+function bootId() {
+    bootIdCache ??= (() => {
+        try {
+            return (0,external_node_fs_namespaceObject.readFileSync)('/proc/sys/kernel/random/boot_id', 'latin1').trim();
+        }
+        catch {
+            return '';
+        }
+    })();
+    return bootIdCache;
+}
+function parseHolder(text) {
+    try {
+        const h = JSON.parse(text);
+        if (typeof h.pid === 'number')
+            return h;
+    }
+    catch {
+        // Locks of earlier versions hold only the pid.
+        const pid = Number(text.trim());
+        if (Number.isInteger(pid) && pid > 0)
+            return { pid };
+    }
+    return undefined;
+}
+/** True while the process that wrote the lock runs (the same process, not a later one with its pid). */
+function holderAlive(h) {
+    if (h.boot !== undefined && h.boot !== bootId())
+        return false;
+    if (h.start === undefined)
+        return processAlive(h.pid);
+    return processStartTime(h.pid) === h.start;
+}
 async function acquireLock(path, opts = {}) {
-    const deadline = Date.now() + (opts.timeoutMs ?? 60 * 60_000);
+    const started = Date.now();
+    const deadline = started + (opts.timeoutMs ?? 60 * 60_000);
+    let told = false;
+    const me = { pid: process.pid, start: processStartTime(process.pid) ?? '', boot: bootId(), what: opts.what ?? 'its work' };
     for (let delay = 20;; delay = Math.min(delay * 2, 500)) {
+        opts.signal?.throwIfAborted();
         try {
             const fh = await (0,promises_namespaceObject.open)(path, 'wx');
-            await fh.writeFile(String(process.pid));
+            try {
+                await fh.writeFile(JSON.stringify(me));
+            }
+            catch (e) {
+                await fh.close();
+                await (0,promises_namespaceObject.rm)(path, { force: true });
+                throw e;
+            }
             await fh.close();
             return { release: () => (0,promises_namespaceObject.rm)(path, { force: true }) };
         }
@@ -33653,30 +34525,39 @@ async function acquireLock(path, opts = {}) {
             if (e.code !== 'EEXIST')
                 throw e;
         }
-        const owner = Number((await (0,promises_namespaceObject.readFile)(path, 'utf8').catch(() => '')).trim());
+        const holder = parseHolder(await (0,promises_namespaceObject.readFile)(path, 'utf8').catch(() => ''));
         const st = await (0,promises_namespaceObject.stat)(path).catch(() => null);
-        // An empty lock younger than a second is one being written right now.
+        // An unreadable lock younger than a second is one being written right now.
         const young = st ? Date.now() - st.mtimeMs < 1000 : false;
-        if (st && !(owner === 0 && young) && !processAlive(owner)) {
+        if (st && (holder ? !holderAlive(holder) : !young)) {
             await (0,promises_namespaceObject.rm)(path, { force: true });
             continue;
         }
+        const who = holder ? `process ${holder.pid} (${holder.what ?? 'vmstep'})` : 'another process';
+        if (!told && opts.onWait && Date.now() - started >= (opts.noticeMs ?? 3000)) {
+            told = true;
+            opts.onWait(`waiting for ${who} to finish; lock ${path}`);
+        }
         if (Date.now() > deadline)
-            throw new Error(`timed out waiting for process ${owner} to finish ${opts.what ?? 'its work'} (lock ${path}); if no vmstep is running, remove that file`);
-        await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
+            throw new RootfsError(`timed out waiting for ${who} to finish (lock ${path}); if no vmstep is running, remove that file`);
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => opts.signal?.throwIfAborted());
     }
 }
 
 ;// CONCATENATED MODULE: ./src/rootfs/cache.ts
-// The root filesystem cache: one ext4 per (image digest, builder version,
-// guest init digest), built once and never modified afterwards; every run
-// gets its own writable copy. Layout under <cache>/:
+// The root filesystem cache: one ext4 per (config and layer digests,
+// builder version, guest init digest; see key()), built once and never
+// modified afterwards. A run never writes it: the VMM reads it as the base of
+// a copy-on-write disk, and the run's writes go to its own sparse overlay
+// (../vm/overlay.ts), which costs the same to make for any image size.
+// Layout under <cache>/:
 //   rootfs/<key>/rootfs.ext4, meta.json   finished entries (appear by atomic rename)
-//   rootfs/<key>/spares/*.ext4            ready copies, claimed by rename (warm runs)
+//   rootfs/<key>/grown-<bytes>.ext4       the base grown for a larger disk option (made once, then read-only too)
 //   rootfs/<key>.lock                      held while <key> is being built
 //   rootfs/.tmp-<pid>-*                    builds in progress (swept when their process is gone)
-//   runs/<pid>-*/disk.ext4                 per-run copies, removed by release()
+//   runs/<pid>-*/overlay                   per-run overlays, removed by release()
 //   blobs/sha256/<hex>                     layer blobs (see ../image/blob-cache.ts)
+
 
 
 
@@ -33715,133 +34596,123 @@ async function allocatedBytes(path) {
     return total;
 }
 class RootfsCache {
-    opts;
     root;
-    background = new Set();
-    constructor(root = defaultCacheDir(), opts = {}) {
-        this.opts = opts;
+    constructor(root = defaultCacheDir()) {
         this.root = root;
     }
     get rootfsDir() {
         return (0,external_node_path_namespaceObject.join)(this.root, 'rootfs');
     }
-    /** The cache key: what the ext4 content depends on, and nothing else. */
+    /**
+     * The cache key: what the ext4 content depends on, and nothing else. It
+     * names every byte that goes into the root filesystem: each layer blob's
+     * digest and its uncompressed digest (both checked over every byte while
+     * building, so a build can only succeed from exactly these bytes), the
+     * config, the builder and the guest init. Two images that share a config
+     * or a manifest but not their layers never share an entry.
+     */
     async key(image, initPath) {
         const initDigest = await fileDigest(initPath);
-        return (0,external_node_crypto_.createHash)('sha256').update(`${image.digest}\n${BUILDER_VERSION}\n${initDigest}`).digest('hex').slice(0, 40);
+        const h = (0,external_node_crypto_.createHash)('sha256').update(`rootfs\n${BUILDER_VERSION}\n${initDigest}\n${image.configDigest}\n`);
+        for (const l of image.layers)
+            h.update(`${l.digest} ${l.diffId ?? '-'}\n`);
+        return h.digest('hex').slice(0, 40);
     }
-    /** Base image for `image` (building it when absent) plus a writable copy for one run. */
+    /** Base image for `image` (building it when absent) plus an empty overlay for one run's writes. */
     async prepare(image, opts) {
         const key = await this.key(image, opts.initPath);
         const dir = (0,external_node_path_namespaceObject.join)(this.rootfsDir, key);
-        const basePath = (0,external_node_path_namespaceObject.join)(dir, 'rootfs.ext4');
+        let basePath = (0,external_node_path_namespaceObject.join)(dir, 'rootfs.ext4');
         let cached = true;
-        if (!(await (0,promises_namespaceObject.stat)(basePath).catch(() => null))) {
+        let base = (0,external_node_fs_namespaceObject.statSync)(basePath, { throwIfNoEntry: false });
+        if (!base) {
             cached = false;
             await this.build(image, key, opts);
+            base = (0,external_node_fs_namespaceObject.statSync)(basePath);
         }
         void (0,promises_namespaceObject.utimes)((0,external_node_path_namespaceObject.join)(dir, 'meta.json'), new Date(), new Date()).catch(() => { });
+        if (opts.diskBytes && opts.diskBytes > base.size) {
+            basePath = await this.grown(dir, basePath, opts.diskBytes);
+            base = (0,external_node_fs_namespaceObject.statSync)(basePath);
+        }
+        // Synchronous from here: a few small system calls, quicker than trips
+        // through libuv's thread pool (see createOverlay).
         const runDir = (0,external_node_path_namespaceObject.join)(this.root, 'runs', `${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
-        await (0,promises_namespaceObject.mkdir)(runDir, { recursive: true });
-        const runDiskPath = (0,external_node_path_namespaceObject.join)(runDir, 'disk.ext4');
-        let copy;
+        (0,external_node_fs_namespaceObject.mkdirSync)(runDir, { recursive: true });
+        const overlayPath = (0,external_node_path_namespaceObject.join)(runDir, 'overlay');
         try {
-            copy = await this.copyOut(dir, basePath, runDiskPath);
+            createOverlay(overlayPath, { baseBytes: base.size });
         }
         catch (e) {
-            await (0,promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
-            // The entry may have been pruned between the check and the copy: build again once.
-            if (e.code === 'ENOENT' && cached)
-                return this.prepare(image, opts);
+            (0,external_node_fs_namespaceObject.rmSync)(runDir, { recursive: true, force: true });
             throw e;
         }
-        if (opts.diskBytes) {
-            const have = (await (0,promises_namespaceObject.stat)(runDiskPath)).size;
-            if (opts.diskBytes > have)
-                await this.grow(runDiskPath, opts.diskBytes, runDir);
-        }
-        // The next run's spare is copied when this run ends, off both runs' critical paths.
-        const refill = this.opts.spares !== false && copy !== 'reflink';
-        const release = async () => {
-            await (0,promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
-            if (refill)
-                this.refillSpare(dir, basePath);
-        };
-        return { basePath, runDiskPath, cached, copy, release };
-    }
-    /** Waits for background work (refilling spare copies); call before the process exits. */
-    async settle() {
-        while (this.background.size)
-            await Promise.allSettled([...this.background]);
-    }
-    async copyOut(dir, basePath, dest) {
-        if (this.opts.spares !== false) {
-            const sparesDir = (0,external_node_path_namespaceObject.join)(dir, 'spares');
-            for (const name of await (0,promises_namespaceObject.readdir)(sparesDir).catch(() => [])) {
-                if (!name.endsWith('.ext4'))
-                    continue;
-                try {
-                    await (0,promises_namespaceObject.rename)((0,external_node_path_namespaceObject.join)(sparesDir, name), dest); // atomic claim: one run per spare
-                    return 'spare';
-                }
-                catch {
-                    /* another run took it */
-                }
-            }
-        }
-        return copyImage(basePath, dest);
+        return { basePath, overlayPath, cached, release: () => (0,promises_namespaceObject.rm)(runDir, { recursive: true, force: true }) };
     }
     /**
-     * Keeps one ready copy beside the base so the next run only renames it
-     * (a full copy of a few hundred MB takes far longer than the 5 ms a warm
-     * start may cost when the filesystem cannot reflink).
+     * The base grown to `bytes` (resize2fs on a copy), made once per size and
+     * kept beside the base, read-only like it: a larger disk costs one copy the
+     * first time, and every run after that gets an overlay as usual.
      */
-    refillSpare(dir, basePath) {
-        const p = (async () => {
-            const sparesDir = (0,external_node_path_namespaceObject.join)(dir, 'spares');
-            await (0,promises_namespaceObject.mkdir)(sparesDir, { recursive: true });
-            if ((await (0,promises_namespaceObject.readdir)(sparesDir)).some((n) => n.endsWith('.ext4')))
-                return;
-            const tmp = (0,external_node_path_namespaceObject.join)(sparesDir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-            try {
-                await copyImage(basePath, tmp);
-                await (0,promises_namespaceObject.rename)(tmp, (0,external_node_path_namespaceObject.join)(sparesDir, `${process.pid}-${Date.now()}.ext4`));
-            }
-            catch {
-                await (0,promises_namespaceObject.rm)(tmp, { force: true });
-            }
-        })();
-        this.background.add(p);
-        void p.finally(() => this.background.delete(p));
-    }
-    async grow(path, bytes, runDir) {
+    async grown(dir, basePath, bytes) {
         const blocks = Math.floor(bytes / 4096);
+        const path = (0,external_node_path_namespaceObject.join)(dir, `grown-${blocks * 4096}.ext4`);
+        if ((0,external_node_fs_namespaceObject.statSync)(path, { throwIfNoEntry: false }))
+            return path;
+        const tmp = (0,external_node_path_namespaceObject.join)(this.rootfsDir, `.tmp-${process.pid}-grow-${Math.random().toString(36).slice(2)}.ext4`);
         try {
-            await run('resize2fs', ['-f', path, `${blocks}`], { timeout: 5 * 60_000 });
+            await copyImage(basePath, tmp);
+            await run('resize2fs', ['-f', tmp, `${blocks}`], { timeout: 5 * 60_000 });
+            // link, not rename: a grown base another run made meanwhile stays the one in use.
+            await (0,promises_namespaceObject.link)(tmp, path).catch((e) => {
+                if (e.code !== 'EEXIST')
+                    throw e;
+            });
         }
         catch (e) {
-            await (0,promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
             const err = e;
-            if (err.code === 'ENOENT')
+            if (err instanceof RootfsError)
+                throw err;
+            if (err.code === 'ENOENT' && err.syscall?.startsWith('spawn'))
                 throw new RootfsError('growing the run disk needs resize2fs (Debian/Ubuntu package e2fsprogs); install it or leave the disk size at its default');
-            throw new RootfsError(`resize2fs could not grow the run disk to ${bytes} bytes: ${(err.stderr ?? err.message).trim()}`);
+            if (err.stderr !== undefined)
+                throw new RootfsError(`resize2fs could not grow the run disk to ${bytes} bytes: ${err.stderr.trim() || err.message}`);
+            throw err;
         }
+        finally {
+            await (0,promises_namespaceObject.rm)(tmp, { force: true });
+        }
+        return path;
     }
     async build(image, key, opts) {
         await (0,promises_namespaceObject.mkdir)(this.rootfsDir, { recursive: true });
-        const lock = await acquireLock((0,external_node_path_namespaceObject.join)(this.rootfsDir, `${key}.lock`), { what: `building the root filesystem of ${image.reference}` });
+        const lock = await acquireLock((0,external_node_path_namespaceObject.join)(this.rootfsDir, `${key}.lock`), {
+            what: `building the root filesystem of ${image.reference}`,
+            ...(opts.onWait ? { onWait: opts.onWait } : {}),
+            ...(opts.signal ? { signal: opts.signal } : {}),
+        }).catch((e) => {
+            throw opts.signal?.aborted ? new BuildCancelledError() : writeFailure(e, this.rootfsDir);
+        });
         try {
             const dir = (0,external_node_path_namespaceObject.join)(this.rootfsDir, key);
             if (await (0,promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(dir, 'rootfs.ext4')).catch(() => null))
                 return; // another run built it meanwhile
             await this.sweep();
             const tmp = (0,external_node_path_namespaceObject.join)(this.rootfsDir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-            await (0,promises_namespaceObject.mkdir)(tmp);
             try {
+                await (0,promises_namespaceObject.mkdir)(tmp);
                 const out = (0,external_node_path_namespaceObject.join)(tmp, 'rootfs.ext4');
-                const result = await buildRootfsImage(image, { initPath: opts.initPath, outPath: out, ...(opts.onLayer ? { onLayer: opts.onLayer } : {}) });
+                const result = await buildRootfsImage(image, {
+                    initPath: opts.initPath,
+                    outPath: out,
+                    ...(opts.onLayer ? { onLayer: opts.onLayer } : {}),
+                    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+                    ...(opts.signal ? { signal: opts.signal } : {}),
+                });
                 const meta = { reference: image.reference, imageDigest: image.digest, builderVersion: BUILDER_VERSION, initDigest: await fileDigest(opts.initPath), bytes: result.bytes, created: new Date().toISOString() };
-                await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+                await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(tmp, 'meta.json'), JSON.stringify(meta, null, 2)).catch((e) => {
+                    throw writeFailure(e, (0,external_node_path_namespaceObject.join)(tmp, 'meta.json'));
+                });
                 await (0,promises_namespaceObject.rename)(tmp, dir);
             }
             finally {
@@ -34016,7 +34887,7 @@ async function releaseResources(res) {
             report.removedDir = dir;
         }
     }
-    // The run's writable disk copy lives in the cache (runs/<pid>-*), named
+    // The run's disk overlay lives in the cache (runs/<pid>-*), named
     // after the process that made it; the rootfs module removes those whose
     // process is gone.
     if (typeof res.cacheDir === 'string' && res.cacheDir !== '') {
