@@ -96,3 +96,60 @@ export function checkCount(count: number, source: string): void {
     throw new MetricsFileError(source, `${count} metrics, over the limit of ${MAX_METRICS_PER_FILE} per file`);
   }
 }
+
+/**
+ * A number as benchmark tools print it: "1,234", "1234.5", "1.2e3". Thousands
+ * separators are commas in libtest's and benchmark.js's output.
+ */
+export function readPrintedNumber(text: string, source: string, where: string): number {
+  const plain = text.replace(/,/g, '');
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(plain)) throw new MetricsFileError(source, `${where}: ${quoteName(text)} is not a number`);
+  const n = Number(plain);
+  if (!Number.isFinite(n)) throw new MetricsFileError(source, `${where}: ${quoteName(text)} is not a finite number`);
+  return n;
+}
+
+/** Canonical spellings of the units tools print; a unit not listed is kept as written. */
+const UNIT_SPELLINGS: Record<string, string> = {
+  ns: 'ns',
+  'ns/op': 'ns',
+  'ns/iter': 'ns',
+  us: 'us',
+  'us/op': 'us',
+  µs: 'us',
+  'µs/op': 'us',
+  μs: 'us',
+  'μs/op': 'us',
+  ms: 'ms',
+  'ms/op': 'ms',
+  s: 's',
+  's/op': 's',
+  'ops/s': 'ops/s',
+  'ops/sec': 'ops/s',
+  'op/s': 'ops/s',
+  'ops/ms': 'ops/ms',
+  'ops/us': 'ops/us',
+  'ops/ns': 'ops/ns',
+  bytes: 'bytes',
+};
+
+export function canonicalUnit(unit: string): string {
+  const key = unit.trim();
+  // "B" is bytes; a lower-case "b" would be bits, so case matters here only.
+  if (key === 'B' || key === 'B/op') return 'bytes';
+  const lower = key.toLowerCase();
+  return Object.hasOwn(UNIT_SPELLINGS, lower) ? UNIT_SPELLINGS[lower]! : key;
+}
+
+/** A time unit the tool must have written; anything else is an error naming it. */
+export function readTimeUnit(value: unknown, source: string, where: string): 'ns' | 'us' | 'ms' | 's' {
+  if (typeof value !== 'string') throw new MetricsFileError(source, `${where} must be a time unit string, found ${describeJson(value)}`);
+  const unit = canonicalUnit(value);
+  if (unit === 'ns' || unit === 'us' || unit === 'ms' || unit === 's') return unit;
+  throw new MetricsFileError(source, `${where} ${quoteName(value)} is not a time unit (ns, us, ms or s)`);
+}
+
+/** Lines of a text report, without carriage returns; bounded by the file size limit already. */
+export function textLines(text: string): string[] {
+  return text.split(/\r?\n/);
+}
