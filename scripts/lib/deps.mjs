@@ -21,8 +21,13 @@ export const debianPackages = {
   rootfs: ['e2fsprogs'],
   // The emulated KVM host and the real-Linux smoke test.
   kvmHost: ['qemu-system-x86', 'busybox-static', 'util-linux'],
-  // Tests: the fuzzer, a real registry on loopback, image tooling.
-  test: ['clang', 'libclang-rt-14-dev', 'socat', 'docker-registry', 'skopeo', 'apache2-utils', 'openssl', 'zstd', 'umoci', 'debootstrap', 'iputils-ping'],
+  // Tests: the fuzzer, a real registry on loopback, image tooling, and the
+  // benchmark tools whose output the metrics-format parsers read (go test -bench,
+  // Google Benchmark, pytest-benchmark, Catch2).
+  test: [
+    'clang', 'libclang-rt-14-dev', 'socat', 'docker-registry', 'skopeo', 'apache2-utils', 'openssl', 'zstd', 'umoci', 'debootstrap', 'iputils-ping',
+    'golang-go', 'libbenchmark-dev', 'python3-pytest-benchmark', 'catch2', 'g++',
+  ],
   // Benchmark mode's tests: a real hyperfine export to parse, and rsvg-convert to check the chart renders.
   // GNU time: peak RSS in scripts/bench-vmm.mjs.
   bench: ['hyperfine', 'librsvg2-bin', 'time'],

@@ -4,6 +4,7 @@
 // goes to stderr. Each run's stdout and stderr are kept as files in the
 // results directory rather than printed: twenty runs of the same output help
 // nobody. Exit status 1 on a regression with --fail-on-regression.
+import { METRICS_FORMATS } from '../bench/index.js';
 import { idleBenchSettings, validateBenchInput, type BenchInput } from '../engine/bench-options.js';
 import { runBench } from '../engine/bench.js';
 import { RunCancelledError } from '../engine/run.js';
@@ -22,7 +23,7 @@ const BENCH_ONLY: OptionSpec[] = [
   { key: 'baselineImage', long: 'baseline-image', value: 'IMAGE', help: 'Run this image too, interleaved (A B A B ...), as the baseline' },
   { key: 'baselineFile', long: 'baseline-file', value: 'FILE', help: "Compare against an earlier run's results.json" },
   { key: 'metricsFile', long: 'metrics-file', value: 'GUEST_PATH', help: 'A metrics file the benchmark writes in every run' },
-  { key: 'metricsFormat', long: 'metrics-format', value: 'FORMAT', help: 'auto, bmf, customSmallerIsBetter, customBiggerIsBetter or hyperfine' },
+  { key: 'metricsFormat', long: 'metrics-format', value: 'FORMAT', help: `${METRICS_FORMATS.join(', ')} (default auto)` },
   { key: 'test', long: 'test', value: 'TEST', help: 'percentage, t-test or mann-whitney (default mann-whitney)' },
   { key: 'threshold', long: 'threshold', value: 'PERCENT', help: 'Smallest change that counts (default 5%)' },
   { key: 'failOnRegression', long: 'fail-on-regression', help: 'Exit with status 1 on a significant regression beyond the threshold' },

@@ -31,14 +31,20 @@ function attribute(attributes: string, key: string): string | undefined {
 
 export function parseCatch2(text: string, source: string): MetricValue[] {
   const out: MetricValue[] = [];
-  const elements = /<BenchmarkResults\b([^>]*)>([\s\S]*?)<\/BenchmarkResults>/g;
-  for (let m = elements.exec(text); m !== null; m = elements.exec(text)) {
+  // Catch2 leaves ">" unescaped inside attribute values, so attributes are
+  // matched as quoted strings. Each element's end is found once and the
+  // search resumes after it, so the scan stays linear on any input.
+  const starts = /<BenchmarkResults\b((?:[^>"]|"[^"]*")*)>/g;
+  for (let m = starts.exec(text); m !== null; m = starts.exec(text)) {
     const name = readName(attribute(m[1]!, 'name'), source, 'catch2: a <BenchmarkResults> "name"');
-    const mean = /<mean\b([^>]*)\/?>/.exec(m[2]!);
+    const close = text.indexOf('</BenchmarkResults>', starts.lastIndex);
+    if (close < 0) throw new MetricsFileError(source, `catch2: benchmark ${quoteName(name)} has no </BenchmarkResults>: the XML was cut short`);
+    const mean = /<mean\b((?:[^>"]|"[^"]*")*)>/.exec(text.slice(starts.lastIndex, close));
     const value = mean ? attribute(mean[1]!, 'value') : undefined;
     if (value === undefined) throw new MetricsFileError(source, `catch2: benchmark ${quoteName(name)} has no <mean value="..."/>`);
     out.push({ name, measure: 'latency', unit: 'ns', direction: 'smaller', value: readPrintedNumber(value, source, `catch2: benchmark ${quoteName(name)} mean`) });
     checkCount(out.length, source);
+    starts.lastIndex = close;
   }
   if (out.length === 0) {
     const failed = /<BenchmarkFailed\b/.test(text) ? ': a benchmark failed (see <BenchmarkFailed>)' : ': run the test binary with -r xml, and enable benchmarks (CATCH_CONFIG_ENABLE_BENCHMARKING in v2)';
