@@ -10,23 +10,38 @@
 // A metric whose run-to-run noise (coefficient of variation) is above half
 // the threshold is called out: a threshold inside the noise either misses
 // real regressions or fires on nothing.
+//
+// With several metrics the p-values are one family: by default Holm's
+// correction keeps the chance of any false alarm among them at alpha, where
+// testing each at alpha would raise it with every metric added. Thresholds
+// may differ per metric; a warn threshold below the threshold marks smaller
+// significant worsenings as warnings, which annotate and never fail.
 import { bootstrapTwoSampleInterval, relativeMedianChangeInPlace } from './stats/bootstrap.js';
 import { type Interval, type Summary, summarize } from './stats/describe.js';
 import { mannWhitneyU } from './stats/mann-whitney.js';
 import { welchTTest } from './stats/welch.js';
+import { type Correction, CORRECTIONS, adjustPValues } from './stats/correction.js';
 import { type Direction, type Metric, type MetricSeries, metricKey, metricLabel, secondsPerUnit } from './metric.js';
 
 export const TEST_NAMES = ['percentage', 't-test', 'mann-whitney'] as const;
 export type TestName = (typeof TEST_NAMES)[number];
 
-export type VerdictKind = 'regression' | 'improvement' | 'no-change' | 'inconclusive' | 'new' | 'missing';
+export type VerdictKind = 'regression' | 'warning' | 'improvement' | 'no-change' | 'inconclusive' | 'new' | 'missing';
 
 export interface VerdictOptions {
   test: TestName;
   /** Smallest change, in percent of the baseline, that counts (5 means 5 %). */
   thresholdPercent: number;
-  /** Significance level for t-test and mann-whitney. */
+  /** Thresholds for some metrics, by metric label ("fib (throughput)") or benchmark name. */
+  thresholds?: Readonly<Record<string, number>>;
+  /** A significant worsening beyond this, but not beyond the threshold, is a warning; null for none. */
+  warnThresholdPercent?: number | null;
+  /** Warn thresholds for some metrics, named as in `thresholds`. */
+  warnThresholds?: Readonly<Record<string, number>>;
+  /** Significance level for t-test and mann-whitney: of the whole family of metrics under holm. */
   alpha?: number;
+  /** Multiple-comparison correction over the metrics' p-values (default holm). */
+  correction?: Correction;
   /** Level of the reported intervals. */
   confidence?: number;
   /** Seed of the bootstrap behind median-change intervals. */
@@ -46,6 +61,11 @@ export interface MetricComparison {
   /** Confidence interval of that change, in percent. */
   interval: Interval | null;
   pValue: number | null;
+  /** The p-value after the family's correction, compared with alpha; null when no test ran. */
+  adjustedPValue: number | null;
+  /** This metric's threshold and warn threshold, in percent. */
+  thresholdPercent: number;
+  warnThresholdPercent: number | null;
   verdict: VerdictKind;
   /** Largest coefficient of variation of the two arms, in percent. */
   noisePercent: number | null;
@@ -56,14 +76,14 @@ export interface MetricComparison {
 }
 
 export interface Comparison {
-  options: Required<Omit<VerdictOptions, 'directions'>> & { directions: Readonly<Record<string, Direction>> };
+  options: Required<VerdictOptions>;
   metrics: MetricComparison[];
   counts: Record<VerdictKind, number>;
   /** True when any metric regressed: with fail-on-regression the step fails. */
   regressed: boolean;
 }
 
-const DEFAULTS = { alpha: 0.05, confidence: 0.95, seed: 'vmstep' };
+const DEFAULTS = { alpha: 0.05, confidence: 0.95, seed: 'vmstep', correction: 'holm' as Correction };
 
 export function parseTestName(text: string): TestName {
   const t = text.trim().toLowerCase();
@@ -89,6 +109,36 @@ export function parseThreshold(text: string): number {
   return Number(m[1]);
 }
 
+export interface ThresholdLines {
+  /** The line without a name, or null when every line names a metric. */
+  defaultPercent: number | null;
+  /** NAME=PERCENT lines, by metric label or benchmark name. */
+  perMetric: Record<string, number>;
+}
+
+/**
+ * Reads threshold lines: one plain percentage (the default for every metric)
+ * and NAME=PERCENT lines for single metrics. A name may itself hold "=" (Go's
+ * "BenchmarkX/n=10"): the last one separates it from the percentage.
+ */
+export function parseThresholdLines(lines: string | readonly string[]): ThresholdLines {
+  const all = (typeof lines === 'string' ? [lines] : lines).flatMap((l) => l.split(/\r?\n/)).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const out: ThresholdLines = { defaultPercent: null, perMetric: {} };
+  for (const line of all) {
+    const eq = line.lastIndexOf('=');
+    if (eq < 0) {
+      if (out.defaultPercent !== null) throw new Error(`two default thresholds (${out.defaultPercent}% and ${JSON.stringify(line)}): give one plain percentage and NAME=PERCENT for the rest`);
+      out.defaultPercent = parseThreshold(line);
+      continue;
+    }
+    const name = line.slice(0, eq).trim();
+    if (name === '') throw new Error(`threshold line ${JSON.stringify(line)} has no metric name before "=": write NAME=PERCENT`);
+    if (Object.hasOwn(out.perMetric, name)) throw new Error(`metric ${JSON.stringify(name)} has two thresholds: keep one line for it`);
+    out.perMetric[name] = parseThreshold(line.slice(eq + 1));
+  }
+  return out;
+}
+
 function validateOptions(options: VerdictOptions): void {
   if (!TEST_NAMES.includes(options.test)) throw new Error(`unknown test ${JSON.stringify(options.test)}: use one of ${TEST_NAMES.join(', ')}`);
   if (!(options.thresholdPercent >= 0) || !Number.isFinite(options.thresholdPercent)) {
@@ -96,14 +146,23 @@ function validateOptions(options: VerdictOptions): void {
   }
   const alpha = options.alpha ?? DEFAULTS.alpha;
   if (!(alpha > 0 && alpha < 1)) throw new Error(`alpha must be between 0 and 1 (for example 0.05), got ${alpha}`);
+  const warn = options.warnThresholdPercent;
+  if (warn !== undefined && warn !== null && !(warn >= 0 && warn < options.thresholdPercent)) {
+    throw new Error(`warn-threshold ${warn}% must be below the threshold ${options.thresholdPercent}%: it marks smaller changes than those that fail`);
+  }
+  if (options.correction !== undefined && !CORRECTIONS.includes(options.correction)) {
+    throw new Error(`unknown correction ${JSON.stringify(options.correction)}: use one of ${CORRECTIONS.join(', ')}`);
+  }
 }
 
-function resolveDirection(metric: Metric, overrides: Readonly<Record<string, Direction>>): Direction {
+/** A per-metric setting by label, then by benchmark name, then the default. */
+function perMetric<T>(metric: Metric, named: Readonly<Record<string, T>>, fallback: T): T {
   const label = metricLabel(metric);
-  if (Object.hasOwn(overrides, label)) return overrides[label]!;
-  if (Object.hasOwn(overrides, metric.name)) return overrides[metric.name]!;
-  return metric.direction;
+  if (Object.hasOwn(named, label)) return named[label]!;
+  if (Object.hasOwn(named, metric.name)) return named[metric.name]!;
+  return fallback;
 }
+
 
 /** Smallest equal number of runs per arm at which Mann-Whitney's exact p can go below alpha. */
 export function minimumRunsForMannWhitney(alpha: number): number {
@@ -121,38 +180,58 @@ const fmtP = (p: number): string => (p < 0.0001 ? p.toExponential(1) : p.toPreci
 
 export function compareSeries(baseline: readonly MetricSeries[], head: readonly MetricSeries[], options: VerdictOptions): Comparison {
   validateOptions(options);
-  const resolved = {
+  const resolved: Resolved = {
     test: options.test,
     thresholdPercent: options.thresholdPercent,
+    thresholds: options.thresholds ?? {},
+    warnThresholdPercent: options.warnThresholdPercent ?? null,
+    warnThresholds: options.warnThresholds ?? {},
     alpha: options.alpha ?? DEFAULTS.alpha,
+    correction: options.correction ?? DEFAULTS.correction,
     confidence: options.confidence ?? DEFAULTS.confidence,
     seed: options.seed ?? DEFAULTS.seed,
     directions: options.directions ?? {},
   };
   const baseByKey = new Map(baseline.map((s) => [metricKey(s), s]));
   const seen = new Set<string>();
-  const metrics: MetricComparison[] = [];
+  const measured: Measured[] = [];
   for (const h of head) {
     const key = metricKey(h);
     seen.add(key);
-    metrics.push(compareMetric(baseByKey.get(key) ?? null, h, resolved));
+    measured.push(compareMetric(baseByKey.get(key) ?? null, h, resolved));
   }
-  for (const b of baseline) if (!seen.has(metricKey(b))) metrics.push(compareMetric(b, null, resolved));
-  const counts: Record<VerdictKind, number> = { regression: 0, improvement: 0, 'no-change': 0, inconclusive: 0, new: 0, missing: 0 };
+  for (const b of baseline) if (!seen.has(metricKey(b))) measured.push(compareMetric(b, null, resolved));
+  // Every metric whose test ran is one member of the family, whatever its change.
+  const family = measured.filter((m): m is Measured & { decide: Decide } => m.decide !== undefined);
+  const adjusted = adjustPValues(
+    family.map((m) => m.pValue),
+    resolved.correction,
+  );
+  const decided = new Map(family.map((m, i) => [m, m.decide(adjusted[i]!)]));
+  const metrics = measured.map((m) => decided.get(m as Measured & { decide: Decide }) ?? m.comparison!);
+  const counts: Record<VerdictKind, number> = { regression: 0, warning: 0, improvement: 0, 'no-change': 0, inconclusive: 0, new: 0, missing: 0 };
   for (const m of metrics) counts[m.verdict]++;
   return { options: resolved, metrics, counts, regressed: counts.regression > 0 };
 }
 
 type Resolved = Comparison['options'];
+/** The verdict of a metric whose test ran, given its p-value after the family's correction. */
+type Decide = (adjustedPValue: number) => MetricComparison;
+/** A metric before the correction: its verdict already, or its raw p-value and how to decide. */
+type Measured = { comparison: MetricComparison; decide?: undefined; pValue?: undefined } | { comparison?: undefined; decide: Decide; pValue: number };
 
-function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: Resolved): MetricComparison {
+function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: Resolved): Measured {
   const source = (head ?? base)!;
   const metric: Metric = {
     name: source.name,
     measure: source.measure,
     unit: source.unit,
-    direction: resolveDirection(source, o.directions),
+    direction: perMetric(source, o.directions, source.direction),
   };
+  const thresholdPercent = perMetric(metric, o.thresholds, o.thresholdPercent);
+  const warnCandidate = perMetric<number | null>(metric, o.warnThresholds, o.warnThresholdPercent);
+  // A warn threshold at or above this metric's threshold leaves no band to warn in.
+  const warnThresholdPercent = warnCandidate !== null && warnCandidate < thresholdPercent ? warnCandidate : null;
   // A baseline file may predate a change of unit: time units convert, anything else cannot be compared.
   let baseFactor = 1;
   let unitClash: string | null = null;
@@ -169,11 +248,11 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
   const cvs = [bSum, hSum].filter((s): s is Summary => s !== null && s.n >= 2 && Number.isFinite(s.cv)).map((s) => s.cv * 100);
   const noisePercent = cvs.length > 0 ? Math.max(...cvs) : null;
   // Only where a verdict is given: a metric without one has nothing the noise could mislead.
-  const noisy = bSum !== null && hSum !== null && o.thresholdPercent > 0 && noisePercent !== null && noisePercent > o.thresholdPercent / 2;
-  const result = (
+  const noisy = bSum !== null && hSum !== null && thresholdPercent > 0 && noisePercent !== null && noisePercent > thresholdPercent / 2;
+  const comparison = (
     verdict: VerdictKind,
     reason: string,
-    extra: Partial<Pick<MetricComparison, 'changePercent' | 'interval' | 'pValue'>> = {},
+    extra: Partial<Pick<MetricComparison, 'changePercent' | 'interval' | 'pValue' | 'adjustedPValue'>> = {},
   ): MetricComparison => ({
     metric,
     baselineValues,
@@ -183,11 +262,15 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
     changePercent: extra.changePercent ?? null,
     interval: extra.interval ?? null,
     pValue: extra.pValue ?? null,
+    adjustedPValue: extra.adjustedPValue ?? null,
+    thresholdPercent,
+    warnThresholdPercent,
     verdict,
     noisePercent,
     noisy,
     reason: noisy ? `${reason}; noise (CV ${noisePercent!.toFixed(1)}%) is above half the threshold` : reason,
   });
+  const result = (...args: Parameters<typeof comparison>): Measured => ({ comparison: comparison(...args) });
 
   if (!bSum) return result('new', 'no baseline for this metric');
   if (!hSum) return result('missing', 'in the baseline but not reported by head');
@@ -203,14 +286,14 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
   }
   const changePercent = ((hCentre - bCentre) / Math.abs(bCentre)) * 100;
   const worse = metric.direction === 'smaller' ? changePercent > 0 : changePercent < 0;
-  const beyond = Math.abs(changePercent) > o.thresholdPercent;
+  const beyond = Math.abs(changePercent) > thresholdPercent;
+  const beyondWarn = warnThresholdPercent !== null && worse && Math.abs(changePercent) > warnThresholdPercent;
   const sign = changePercent >= 0 ? '+' : '';
-  const changeText = `${sign}${changePercent.toFixed(2)}% vs threshold ${o.thresholdPercent}%`;
+  const changeText = `${sign}${changePercent.toFixed(2)}% vs threshold ${thresholdPercent}%${warnThresholdPercent !== null ? ` (warn ${warnThresholdPercent}%)` : ''}`;
 
   let interval: Interval | null;
   let pValue: number | null = null;
   let evidence: string;
-  let significant: boolean;
   if (o.test === 't-test') {
     if (bSum.n < 2 || hSum.n < 2) {
       return result('inconclusive', `Welch's t-test needs at least 2 runs on each side (have ${bSum.n} and ${hSum.n}): raise repeat`, {
@@ -221,7 +304,6 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
     const scale = 100 / Math.abs(bCentre);
     interval = { lower: w.interval.lower * scale, upper: w.interval.upper * scale, confidence: o.confidence };
     pValue = w.pValue;
-    significant = w.pValue < o.alpha;
     evidence = `Welch's t-test p = ${fmtP(w.pValue)}`;
   } else {
     interval = medianChangeInterval(baselineValues, headValues, o);
@@ -236,17 +318,22 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
         );
       }
       pValue = mw.pValue;
-      significant = mw.pValue < o.alpha;
       evidence = `Mann-Whitney p = ${fmtP(mw.pValue)}`;
     } else {
-      significant = true;
       evidence = 'change of medians';
     }
   }
-  const extra = { changePercent, interval, pValue };
-  if (!beyond) return result('no-change', `${changeText} (${evidence})`, extra);
-  if (!significant) return result('no-change', `${changeText} but not significant (${evidence} ≥ ${o.alpha})`, extra);
-  return result(worse ? 'regression' : 'improvement', `${changeText} (${evidence})`, extra);
+  const decide = (adjustedPValue: number | null): MetricComparison => {
+    const extra = { changePercent, interval, pValue, adjustedPValue };
+    const significant = adjustedPValue === null || adjustedPValue < o.alpha;
+    const corrected = adjustedPValue !== null && adjustedPValue !== pValue ? `, ${o.correction}-adjusted p = ${fmtP(adjustedPValue)}` : '';
+    const why = `${evidence}${corrected}`;
+    if (!beyond && !beyondWarn) return comparison('no-change', `${changeText} (${why})`, extra);
+    if (!significant) return comparison('no-change', `${changeText} but not significant (${why} ≥ ${o.alpha})`, extra);
+    if (!beyond) return comparison('warning', `${changeText}: worse beyond the warn threshold (${why})`, extra);
+    return comparison(worse ? 'regression' : 'improvement', `${changeText} (${why})`, extra);
+  };
+  return pValue === null ? { comparison: decide(null) } : { decide, pValue };
 }
 
 function medianChangeInterval(base: number[], head: number[], o: Resolved): Interval | null {
@@ -263,14 +350,29 @@ function medianChangeInterval(base: number[], head: number[], o: Resolved): Inte
 export function regressionMessage(c: Comparison): string | null {
   const regressed = c.metrics.filter((m) => m.verdict === 'regression');
   if (regressed.length === 0) return null;
-  const list = regressed
+  return `${listChanged(regressed, c, 'regressed beyond', 'thresholdPercent')}. See the job summary for every run.`;
+}
+
+/** The warning for metrics that worsened beyond their warn threshold only, or null when none did. */
+export function warningMessage(c: Comparison): string | null {
+  const warned = c.metrics.filter((m) => m.verdict === 'warning');
+  if (warned.length === 0) return null;
+  return `${listChanged(warned, c, 'worsened beyond', 'warnThresholdPercent')}, within the threshold: not failing`;
+}
+
+function listChanged(list: MetricComparison[], c: Comparison, verb: string, which: 'thresholdPercent' | 'warnThresholdPercent'): string {
+  const limits = new Set(list.map((m) => m[which]));
+  const shared = limits.size === 1 ? [...limits][0] : undefined;
+  const shown = list
     .slice(0, 10)
-    .map((m) => `${metricLabel(m.metric).slice(0, 80)} (${m.changePercent! >= 0 ? '+' : ''}${m.changePercent!.toFixed(1)}%)`)
+    .map((m) => {
+      const change = `${m.changePercent! >= 0 ? '+' : ''}${m.changePercent!.toFixed(1)}%`;
+      return `${metricLabel(m.metric).slice(0, 80)} (${shared === undefined ? `${change} > ${m[which]}%` : change})`;
+    })
     .join(', ');
-  const more = regressed.length > 10 ? ` and ${regressed.length - 10} more` : '';
-  return (
-    `${regressed.length} benchmark metric${regressed.length === 1 ? '' : 's'} regressed beyond the ${c.options.thresholdPercent}% threshold ` +
-    `(${c.options.test}): ${list}${more}. See the job summary for every run.`
-  );
+  const more = list.length > 10 ? ` and ${list.length - 10} more` : '';
+  const word = which === 'thresholdPercent' ? 'threshold' : 'warn threshold';
+  const limit = shared === undefined ? `their ${word}s` : `the ${shared}% ${word}`;
+  return `${list.length} benchmark metric${list.length === 1 ? '' : 's'} ${verb} ${limit} (${c.options.test}): ${shown}${more}`;
 }
 

@@ -49,7 +49,7 @@ describe('markdown report', () => {
       '',
       '**1 regression** · 0 improvements · 2 unchanged',
       '',
-      'Mann-Whitney U on medians, threshold 5%, α = 0.05, 6 baseline and 6 head runs, 95% intervals',
+      'Mann-Whitney U on medians, threshold 5%, α = 0.05 over all metrics (Holm), 6 baseline and 6 head runs, 95% intervals',
     ]);
   });
 
@@ -57,10 +57,10 @@ describe('markdown report', () => {
     const rows = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| :--'));
     expect(rows[0]).toBe('| Metric | Baseline (main) | Head (pr) | Change | Interval | Verdict |');
     expect(rows).toHaveLength(4);
-    expect(rows[1]).toMatch(/^\| wall time \| 100\.1 ms ±0\.7% \| 200\.2 ms ±0\.7% \| \+100\.0% \| \+9\d\.\d% … \+10\d\.\d% \| 🔴 \*\*regression\*\* \(p = 0\.002\) \|$/);
+    expect(rows[1]).toMatch(/^\| wall time \| 100\.1 ms ±0\.7% \| 200\.2 ms ±0\.7% \| \+100\.0% \| \+9\d\.\d% … \+10\d\.\d% \| 🔴 \*\*regression\*\* \(adjusted p = 0\.006\) \|$/);
     expect(rows[3]).toMatch(/^\| throughput \(throughput\) \| 1000 ops\/s ±0\.7% \| 1000 ops\/s ±0\.7% \| 0\.0% \| .* \| ⚪ no change \(p = 1\.000\) \|$/);
     expect(md).toContain('![runs](chart.svg)');
-    expect(md).toMatch(/<details><summary>Details<\/summary>\n\n- wall time: \+100\.00% vs threshold 5% \(Mann-Whitney p = 0\.0022\)/);
+    expect(md).toMatch(/<details><summary>Details<\/summary>\n\n- wall time: \+100\.00% vs threshold 5% \(Mann-Whitney p = 0\.0022, holm-adjusted p = 0\.0065\)/);
   });
 
   it('escapes names: no broken table, no mentions, no issue links, no HTML', () => {

@@ -21,6 +21,7 @@ export interface MarkdownReportOptions {
 
 const VERDICT_TEXT: Record<VerdictKind, string> = {
   regression: '🔴 **regression**',
+  warning: '🟠 warning',
   improvement: '🟢 improvement',
   'no-change': '⚪ no change',
   inconclusive: '🟡 inconclusive',
@@ -52,7 +53,10 @@ function intervalCell(m: MetricComparison): string {
 }
 
 function verdictCell(m: MetricComparison): string {
-  const p = m.pValue !== null ? ` (p ${m.pValue < 0.001 ? '< 0.001' : `= ${m.pValue.toFixed(3)}`})` : '';
+  // The p compared with alpha: after the family's correction where one applies.
+  const shown = m.adjustedPValue ?? m.pValue;
+  const label = m.adjustedPValue !== null && m.adjustedPValue !== m.pValue ? 'adjusted p' : 'p';
+  const p = shown !== null ? ` (${label} ${shown < 0.001 ? '< 0.001' : `= ${shown.toFixed(3)}`})` : '';
   return `${VERDICT_TEXT[m.verdict]}${p}${m.noisy ? ' ⚠️ noisy' : ''}`;
 }
 
@@ -63,6 +67,7 @@ function plural(n: number, one: string, many = `${one}s`): string {
 export function renderHeadline(c: Comparison): string {
   const parts = [
     c.counts.regression > 0 ? `**${plural(c.counts.regression, 'regression')}**` : 'no regressions',
+    ...(c.counts.warning > 0 ? [plural(c.counts.warning, 'warning')] : []),
     plural(c.counts.improvement, 'improvement'),
     `${c.counts['no-change']} unchanged`,
   ];
@@ -90,7 +95,9 @@ export function renderMarkdownReport(c: Comparison, options: MarkdownReportOptio
     renderHeadline(c),
     '',
     `${TEST_TITLES[o.test]}, threshold ${o.thresholdPercent}%` +
-      (o.test === 'percentage' ? '' : `, α = ${o.alpha}`) +
+      (Object.keys(o.thresholds).length > 0 ? ' (some metrics their own)' : '') +
+      (o.warnThresholdPercent !== null ? `, warn at ${o.warnThresholdPercent}%` : '') +
+      (o.test === 'percentage' ? '' : `, α = ${o.alpha}${o.correction === 'none' ? '' : ` over all metrics (${o.correction === 'holm' ? 'Holm' : 'Benjamini-Hochberg'})`}`) +
       `, ${runCounts(c)}, ${Math.round(o.confidence * 100)}% intervals`,
     '',
   );

@@ -45,6 +45,7 @@ const COLOURS = {
 
 const VERDICT_COLOURS: Record<VerdictKind, string> = {
   regression: '#cf222e',
+  warning: '#bc4c00',
   improvement: '#1a7f37',
   'no-change': '#59636e',
   inconclusive: '#9a6700',
@@ -54,6 +55,7 @@ const VERDICT_COLOURS: Record<VerdictKind, string> = {
 
 const VERDICT_WORDS: Record<VerdictKind, string> = {
   regression: 'regression',
+  warning: 'warning (beyond the warn threshold)',
   improvement: 'improvement',
   'no-change': 'no change',
   inconclusive: 'inconclusive',
@@ -208,8 +210,8 @@ function row(m: MetricComparison, top: number, height: number, twoLanes: boolean
   if (all.length === 0) return out;
 
   const [lo, hi] = domain(all);
-  const bandLo = m.baseline ? m.baseline.median * (1 - c.options.thresholdPercent / 100) : null;
-  const bandHi = m.baseline ? m.baseline.median * (1 + c.options.thresholdPercent / 100) : null;
+  const bandLo = m.baseline ? m.baseline.median * (1 - m.thresholdPercent / 100) : null;
+  const bandHi = m.baseline ? m.baseline.median * (1 + m.thresholdPercent / 100) : null;
   const x = (v: number): number => PLOT_X0 + ((v - lo) / (hi - lo)) * (PLOT_X1 - PLOT_X0);
   const clampX = (v: number): number => Math.min(PLOT_X1, Math.max(PLOT_X0, x(v)));
   const laneY = (i: number): number => top + (twoLanes ? 20 + i * 24 : 24);
