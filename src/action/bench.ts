@@ -31,7 +31,7 @@ export async function runBenchStep(step: BenchStep): Promise<void> {
   core.info(
     `vmstep: benchmark: ${settings.repeat} runs per image after ${settings.warmup} warm-up, ` +
       `${settings.baseline === null ? 'no baseline' : settings.baseline.kind === 'image' ? `baseline image ${settings.baseline.image}, interleaved` : `baseline file ${settings.baseline.path}`}, ` +
-      `${settings.test} at ${settings.thresholdPercent}%`,
+      `${settings.test} at ${settings.thresholdPercent}%${settings.test === 'percentage' ? '' : `, alpha ${settings.alpha} (${settings.correction} correction)`}`,
   );
   const context: Record<string, string> = {};
   for (const [key, name] of [
@@ -63,6 +63,7 @@ export async function runBenchStep(step: BenchStep): Promise<void> {
   const artifact = step.artifactName ? await uploadArtifact(step.artifactName, dir, listFiles(dir), step.env, step.upload) : null;
   await core.summary.addRaw(renderBenchSummary({ result, failOnRegression: settings.failOnRegression, artifact })).write();
 
+  if (result.warningMessage) core.warning(`vmstep: ${result.warningMessage}`);
   if (!result.regressed) return;
   if (settings.failOnRegression) core.setFailed(`vmstep: ${result.regressionMessage}`);
   else core.warning(`vmstep: ${result.regressionMessage} (set fail-on-regression: true to fail the step)`);

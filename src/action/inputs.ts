@@ -6,7 +6,7 @@
 //
 // Benchmark mode is on only when an input asks for more than one run or for
 // a comparison (repeat over 1, warmup, a baseline, a metrics file); `test`,
-// `threshold` and `metrics-format` have defaults the runner always passes,
+// `threshold`, `alpha`, `correction` and `metrics-format` have defaults the runner always passes,
 // so they alone never turn it on. Without it the step runs the command once,
 // and those inputs, still checked, only earn a warning when set.
 import { parseEnvLines } from '../engine/env.js';
@@ -110,7 +110,11 @@ function readBenchInputs(getInput: GetInput): { input: BenchInput; on: boolean }
     metricsFile: get('metrics-file'),
     metricsFormat: get('metrics-format'),
     test: get('test'),
-    threshold: get('threshold'),
+    // Lines: a default percentage and NAME=PERCENT for single metrics.
+    threshold: getInput('threshold'),
+    warnThreshold: getInput('warn-threshold'),
+    alpha: get('alpha'),
+    correction: get('correction'),
     failOnRegression: parseBoolean(get('fail-on-regression'), 'fail-on-regression'),
   };
   const on = (repeat !== '' && repeat !== '1') || input.warmup !== '' || input.baselineImage !== '' || input.baselineFile !== '' || input.metricsFile !== '';

@@ -52,8 +52,12 @@ export {
   minimumRunsForMannWhitney,
   parseTestName,
   parseThreshold,
+  parseThresholdLines,
   regressionMessage,
+  unreachableSignificance,
+  warningMessage,
 } from './verdict.js';
+export { CORRECTIONS, type Correction, adjustPValues, parseCorrection } from './stats/correction.js';
 export { BENCH_KERNEL_ARGS } from './guest-settings.js';
 
 export { type MarkdownReportOptions, renderHeadline, renderMarkdownReport, renderMarkdownStatistics } from './report/markdown.js';

@@ -176,6 +176,24 @@ export function minimumRunsForMannWhitney(alpha: number): number {
   return n;
 }
 
+/**
+ * Why a test cannot reach p < alpha with these run counts, or null when it
+ * can. Mann-Whitney's smallest two-sided p is 2 / C(n + m, n), reached when
+ * the two sides do not overlap at all; Welch's t-test needs two runs a side
+ * to have a variance. The percentage test has no p-value to reach.
+ */
+export function unreachableSignificance(test: TestName, alpha: number, baselineRuns: number, headRuns: number): string | null {
+  if (test === 't-test' && Math.min(baselineRuns, headRuns) < 2) {
+    return `Welch's t-test needs at least 2 runs on each side, have ${baselineRuns} and ${headRuns}`;
+  }
+  if (test !== 'mann-whitney') return null;
+  let binom = 1; // C(n + m, n), built up factor by factor
+  for (let k = 1; k <= Math.min(baselineRuns, headRuns); k++) binom = (binom * (Math.max(baselineRuns, headRuns) + k)) / k;
+  const smallest = Math.min(1, 2 / binom);
+  if (smallest < alpha) return null;
+  return `with ${baselineRuns} baseline and ${headRuns} head runs Mann-Whitney's smallest possible p is ${fmtP(smallest)}, not below alpha ${alpha}`;
+}
+
 const fmtP = (p: number): string => (p < 0.0001 ? p.toExponential(1) : p.toPrecision(2));
 
 export function compareSeries(baseline: readonly MetricSeries[], head: readonly MetricSeries[], options: VerdictOptions): Comparison {

@@ -10,7 +10,7 @@ import { runBench } from '../engine/bench.js';
 import { RunCancelledError } from '../engine/run.js';
 import { formatMs } from '../engine/units.js';
 import { validateRunInput } from '../engine/validate.js';
-import { formatOptions, parseCommandLine, stringValue, type OptionSpec } from './args.js';
+import { formatOptions, listValue, parseCommandLine, stringValue, type OptionSpec } from './args.js';
 import { type CliIo } from './io.js';
 import { RUN_OPTIONS, runInputFrom } from './run.js';
 
@@ -25,7 +25,16 @@ const BENCH_ONLY: OptionSpec[] = [
   { key: 'metricsFile', long: 'metrics-file', value: 'GUEST_PATH', help: 'A metrics file the benchmark writes in every run' },
   { key: 'metricsFormat', long: 'metrics-format', value: 'FORMAT', help: `${METRICS_FORMATS.join(', ')} (default auto)` },
   { key: 'test', long: 'test', value: 'TEST', help: 'percentage, t-test or mann-whitney (default mann-whitney)' },
-  { key: 'threshold', long: 'threshold', value: 'PERCENT', help: 'Smallest change that counts (default 5%)' },
+  {
+    key: 'threshold',
+    long: 'threshold',
+    value: 'PERCENT',
+    repeatable: true,
+    help: 'Smallest change that fails (default 5%); NAME=PERCENT for one metric, repeatable',
+  },
+  { key: 'warnThreshold', long: 'warn-threshold', value: 'PERCENT', repeatable: true, help: 'Below --threshold: a significant worsening beyond it only warns; NAME=PERCENT too' },
+  { key: 'alpha', long: 'alpha', value: 'P', help: 'Significance level for t-test and mann-whitney (default 0.05)' },
+  { key: 'correction', long: 'correction', value: 'HOW', help: 'holm, bh or none: multiple-comparison correction over the metrics (default holm)' },
   { key: 'failOnRegression', long: 'fail-on-regression', help: 'Exit with status 1 on a significant regression beyond the threshold' },
   { key: 'resultsDir', long: 'results-dir', value: 'DIR', help: 'Where results, report, chart and every run\'s files go (default ./vmstep-bench)' },
 ];
@@ -55,6 +64,8 @@ Examples:
   vmstep bench -n 20 --baseline-image bench:main bench:pr
   vmstep bench --metrics-file /work/bmf.json --baseline-file main.json bench:pr
   vmstep bench --test t-test --threshold 3 --fail-on-regression bench:pr ./run.sh
+  vmstep bench --threshold 5% --threshold 'BM_parse=2%' --warn-threshold 3% \
+    --metrics-file /work/gb.json --baseline-image bench:main bench:pr
 `;
 
 export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
@@ -69,10 +80,12 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
   };
   const head = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
   const input: BenchInput = { failOnRegression: Boolean(values.failOnRegression) };
-  for (const key of ['repeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'threshold', 'resultsDir'] as const) {
+  for (const key of ['repeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'alpha', 'correction', 'resultsDir'] as const) {
     const v = stringValue(values, key);
     if (v !== undefined) input[key] = v;
   }
+  input.threshold = listValue(values, 'threshold');
+  input.warnThreshold = listValue(values, 'warnThreshold');
   const settings = validateBenchInput(input, { style: 'cli', cwd: io.cwd });
   for (const w of idleBenchSettings(settings, 'cli')) io.stderr.write(`vmstep: warning: ${w}\n`);
 
@@ -120,6 +133,7 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
   io.stdout.write(result.markdown);
   const pin = result.pinning.pinned ? `vCPUs pinned to host CPU ${result.pinning.cpus.join(', ')}` : `vCPUs not pinned (${result.pinning.reason})`;
   note(`vmstep: ${pin}\nvmstep: results in ${settings.resultsDir} (results.json, bmf.json, report.md, chart.svg)\n`);
+  if (result.warningMessage) io.stderr.write(`vmstep: warning: ${result.warningMessage}\n`);
   if (result.regressed && settings.failOnRegression) {
     io.stderr.write(`vmstep: ${result.regressionMessage}\n`);
     return EXIT_REGRESSION;

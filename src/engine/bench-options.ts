@@ -6,13 +6,19 @@ import { resolve } from 'node:path';
 import {
   MAX_REPEAT,
   MAX_WARMUP,
+  CORRECTIONS,
+  minimumRunsForMannWhitney,
+  type Correction,
   type MetricsFormat,
   type TestName,
   TEST_NAMES,
   METRICS_FORMATS,
   parseMetricsFormat,
   parseTestName,
+  parseCorrection,
   parseThreshold,
+  parseThresholdLines,
+  unreachableSignificance,
 } from '../bench/index.js';
 import { VmstepError } from './errors.js';
 import type { OptionStyle } from './validate.js';
@@ -28,7 +34,11 @@ export interface BenchInput {
   metricsFile?: string;
   metricsFormat?: string;
   test?: string;
-  threshold?: string | number;
+  /** A default percentage and NAME=PERCENT lines (several strings: the CLI's repeated option). */
+  threshold?: string | number | readonly string[];
+  warnThreshold?: string | number | readonly string[];
+  alpha?: string | number;
+  correction?: string;
   failOnRegression?: boolean;
   /** Where the results, report and chart are written. */
   resultsDir?: string;
@@ -42,11 +52,26 @@ export interface BenchSettings {
   metricsFormat: MetricsFormat;
   test: TestName;
   thresholdPercent: number;
+  /** Thresholds for single metrics, by label or benchmark name. */
+  thresholds: Record<string, number>;
+  /** Worse beyond this but within the threshold is a warning; null for no warnings. */
+  warnThresholdPercent: number | null;
+  warnThresholds: Record<string, number>;
+  alpha: number;
+  correction: Correction;
   failOnRegression: boolean;
   resultsDir: string;
 }
 
-export const BENCH_DEFAULTS = { repeat: 10, warmup: 1, test: 'mann-whitney' as TestName, thresholdPercent: 5, metricsFormat: 'auto' as MetricsFormat } as const;
+export const BENCH_DEFAULTS = {
+  repeat: 10,
+  warmup: 1,
+  test: 'mann-whitney' as TestName,
+  thresholdPercent: 5,
+  alpha: 0.05,
+  correction: 'holm' as Correction,
+  metricsFormat: 'auto' as MetricsFormat,
+} as const;
 
 const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
   cli: {
@@ -58,6 +83,9 @@ const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
     metricsFormat: '--metrics-format',
     test: '--test',
     threshold: '--threshold',
+    warnThreshold: '--warn-threshold',
+    alpha: '--alpha',
+    correction: '--correction',
     failOnRegression: '--fail-on-regression',
     resultsDir: '--results-dir',
   },
@@ -70,12 +98,16 @@ const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
     metricsFormat: 'input "metrics-format"',
     test: 'input "test"',
     threshold: 'input "threshold"',
+    warnThreshold: 'input "warn-threshold"',
+    alpha: 'input "alpha"',
+    correction: 'input "correction"',
     failOnRegression: 'input "fail-on-regression"',
     resultsDir: 'results directory',
   },
 };
 
-const present = (v: string | number | undefined): v is string | number => v !== undefined && String(v).trim() !== '';
+const present = (v: string | number | readonly string[] | undefined): v is string | number =>
+  v !== undefined && (Array.isArray(v) ? v.some((x) => x.trim() !== '') : String(v).trim() !== '');
 
 function count(v: string | number | undefined, name: string, fallback: number, min: number, max: number): number {
   if (!present(v)) return fallback;
@@ -122,9 +154,34 @@ export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle;
     ? parsed(input.metricsFormat, (v) => `${name.metricsFormat} ${v} is not a metrics format`, `use one of ${METRICS_FORMATS.join(', ')}`, parseMetricsFormat)
     : BENCH_DEFAULTS.metricsFormat;
   const test = present(input.test) ? parsed(input.test, (v) => `${name.test} ${v} is not a test`, `use one of ${TEST_NAMES.join(', ')}`, parseTestName) : BENCH_DEFAULTS.test;
-  const thresholdPercent = present(input.threshold)
-    ? parsed(input.threshold, (v) => `${name.threshold} ${v} is not a percentage`, 'write it as 5 or 5%', parseThreshold)
-    : BENCH_DEFAULTS.thresholdPercent;
+  const lines = (raw: BenchInput['threshold'], option: string) => {
+    const all = raw === undefined ? [] : Array.isArray(raw) ? (raw as readonly string[]) : [String(raw)];
+    return parsed(all.join('\n'), () => `${option} ${JSON.stringify(all.join('; ').trim())} is not a threshold`, 'write a percentage such as 5%, and NAME=PERCENT lines for single metrics', parseThresholdLines);
+  };
+  const threshold = lines(input.threshold, name.threshold);
+  const warn = lines(input.warnThreshold, name.warnThreshold);
+  const thresholdPercent = threshold.defaultPercent ?? BENCH_DEFAULTS.thresholdPercent;
+  const warnThresholdPercent = warn.defaultPercent;
+  if (warnThresholdPercent !== null && warnThresholdPercent >= thresholdPercent) {
+    throw new VmstepError(`${name.warnThreshold} ${warnThresholdPercent}% is not below ${name.threshold} ${thresholdPercent}%`, `set ${name.warnThreshold} lower: it marks changes too small to fail`);
+  }
+  for (const [metric, percent] of Object.entries(warn.perMetric)) {
+    const limit = threshold.perMetric[metric] ?? thresholdPercent;
+    if (percent >= limit) {
+      throw new VmstepError(`${name.warnThreshold} for ${JSON.stringify(metric)} (${percent}%) is not below its threshold ${limit}%`, `set its warn threshold lower: it marks changes too small to fail`);
+    }
+  }
+  const alpha = present(input.alpha)
+    ? parsed(input.alpha, (v) => `${name.alpha} ${v} is not a significance level`, 'give a number between 0 and 1 such as 0.05', parseAlpha)
+    : BENCH_DEFAULTS.alpha;
+  const correction = present(input.correction)
+    ? parsed(input.correction, (v) => `${name.correction} ${v} is not a correction`, `use one of ${CORRECTIONS.join(', ')}`, parseCorrection)
+    : BENCH_DEFAULTS.correction;
+  // Refuse before any VM starts a comparison whose test cannot reach significance.
+  if (baseline?.kind === 'image') {
+    const why = unreachableSignificance(test, alpha, repeat, repeat);
+    if (why) throw new VmstepError(`${name.repeat} ${repeat} is too few for ${test}: ${why}`, runsFix(test, alpha, name));
+  }
 
   return {
     repeat,
@@ -134,9 +191,26 @@ export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle;
     metricsFormat,
     test,
     thresholdPercent,
+    thresholds: threshold.perMetric,
+    warnThresholdPercent,
+    warnThresholds: warn.perMetric,
+    alpha,
+    correction,
     failOnRegression: Boolean(input.failOnRegression),
     resultsDir: resolve(cwd, present(input.resultsDir) ? String(input.resultsDir) : 'vmstep-bench'),
   };
+}
+
+function parseAlpha(text: string): number {
+  const t = text.trim();
+  if (!/^(0?\.\d+|0|1)$/.test(t) || !(Number(t) > 0 && Number(t) < 1)) throw new Error(`alpha must be between 0 and 1, got ${JSON.stringify(text)}`);
+  return Number(t);
+}
+
+/** The fix for too few runs: the fewest that can reach significance, or another test. */
+export function runsFix(test: TestName, alpha: number, name: Record<keyof BenchInput, string> = NAMES.action): string {
+  const need = test === 'mann-whitney' ? minimumRunsForMannWhitney(alpha) : 2;
+  return `set ${name.repeat} to at least ${need}, or ${name.test} to percentage`;
 }
 
 /**
@@ -150,7 +224,10 @@ export function idleBenchSettings(settings: BenchSettings, style: OptionStyle, b
   const name = NAMES[style];
   const comparison = [
     settings.test !== BENCH_DEFAULTS.test ? name.test : null,
-    settings.thresholdPercent !== BENCH_DEFAULTS.thresholdPercent ? name.threshold : null,
+    settings.thresholdPercent !== BENCH_DEFAULTS.thresholdPercent || Object.keys(settings.thresholds).length > 0 ? name.threshold : null,
+    settings.warnThresholdPercent !== null || Object.keys(settings.warnThresholds).length > 0 ? name.warnThreshold : null,
+    settings.alpha !== BENCH_DEFAULTS.alpha ? name.alpha : null,
+    settings.correction !== BENCH_DEFAULTS.correction ? name.correction : null,
     settings.failOnRegression ? name.failOnRegression : null,
   ].filter((n): n is string => n !== null);
   const format = settings.metricsFormat !== BENCH_DEFAULTS.metricsFormat ? name.metricsFormat : null;

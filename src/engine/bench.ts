@@ -24,6 +24,9 @@ import {
   parseMetricsFile,
   parseResultFile,
   regressionMessage,
+  unreachableSignificance,
+  minimumRunsForMannWhitney,
+  warningMessage,
   renderMarkdownReport,
   renderSvgChart,
   renderTextChart,
@@ -83,6 +86,8 @@ export interface BenchResult {
   regressed: boolean;
   /** The failure message under fail-on-regression, or null. */
   regressionMessage: string | null;
+  /** Metrics worse beyond their warn threshold only: one line to annotate, never to fail; or null. */
+  warningMessage: string | null;
   runs: BenchRun[];
   warnings: string[];
   /** How the measured runs' vCPUs ran: pinned to the same host CPUs in every run, or why not. */
@@ -121,6 +126,16 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
   };
   // A baseline file is read before the first VM: a bad one should not cost the runs.
   const fileBaseline = settings.baseline?.kind === 'file' ? readBaselineFile(settings.baseline.path) : null;
+  if (fileBaseline && settings.baseline?.kind === 'file') {
+    const baselineRuns = Math.max(0, ...fileBaseline.metrics.map((m) => m.values.length));
+    const why = unreachableSignificance(settings.test, settings.alpha, baselineRuns, settings.repeat);
+    if (why) {
+      throw new VmstepError(
+        `the baseline file ${basename(settings.baseline.path)} is too small a sample for ${settings.test}: ${why}`,
+        `record the baseline with more repeats (${minimumRunsForMannWhitney(settings.alpha)} or more for mann-whitney), or use test percentage`,
+      );
+    }
+  }
   const arms: Arm[] = settings.baseline?.kind === 'image' ? ['baseline', 'head'] : ['head'];
   const schedule = interleavedSchedule({ repeat: settings.repeat, warmup: settings.warmup, arms });
 
@@ -177,7 +192,15 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
 
   let comparison: Comparison;
   try {
-    comparison = compareSeries(baseline?.series ?? [], headSeries, { test: settings.test, thresholdPercent: settings.thresholdPercent });
+    comparison = compareSeries(baseline?.series ?? [], headSeries, {
+      test: settings.test,
+      thresholdPercent: settings.thresholdPercent,
+      thresholds: settings.thresholds,
+      warnThresholdPercent: settings.warnThresholdPercent,
+      warnThresholds: settings.warnThresholds,
+      alpha: settings.alpha,
+      correction: settings.correction,
+    });
   } catch (err) {
     throw new VmstepError((err as Error).message, 'check the test and threshold settings', { cause: err });
   }
@@ -206,6 +229,7 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     verdict,
     regressed: comparison.regressed,
     regressionMessage: regressionMessage(comparison),
+    warningMessage: warningMessage(comparison),
     runs,
     warnings,
     pinning,
