@@ -145,6 +145,17 @@ describe('runBench against a baseline file', () => {
     await expect(bench(sleeper('unused', 0), { baselineFile: join(work, 'absent.json') })).rejects.toThrow(/cannot read the baseline file .*absent\.json \(ENOENT\)/);
     expect(launches.length).toBe(before);
   });
+
+  it('refuses a baseline file with too few runs for the test before starting any VM', async () => {
+    const ref = sleeper('few', 0);
+    const small = await bench(ref, { repeat: 1, warmup: 0, test: 'percentage' });
+    const before = launches.length;
+    const err = await bench(ref, { repeat: 10, baselineFile: small.files.results }).catch((e: unknown) => e);
+    expect((err as VmstepError).oneLine()).toMatch(
+      /^the baseline file results\.json is too small a sample for mann-whitney: with 1 baseline and 10 head runs Mann-Whitney's smallest possible p is 0\.18, not below alpha 0\.05; record the baseline with more repeats \(4 or more for mann-whitney\), or use test percentage$/,
+    );
+    expect(launches.length).toBe(before);
+  }, 60_000);
 });
 
 describe('runBench refuses runs it cannot measure', () => {
@@ -166,7 +177,22 @@ describe('validateBenchInput', () => {
   const v = (input: BenchInput, style: 'cli' | 'action' = 'cli') => validateBenchInput(input, { style, cwd: '/w' });
 
   it('defaults to 10 runs after 1 warm-up, Mann-Whitney at 5 %, auto-detected metrics, results in ./vmstep-bench', () => {
-    expect(v({})).toEqual({ repeat: 10, warmup: 1, baseline: null, metricsFile: null, metricsFormat: 'auto', test: 'mann-whitney', thresholdPercent: 5, failOnRegression: false, resultsDir: '/w/vmstep-bench' });
+    expect(v({})).toEqual({
+      repeat: 10,
+      warmup: 1,
+      baseline: null,
+      metricsFile: null,
+      metricsFormat: 'auto',
+      test: 'mann-whitney',
+      thresholdPercent: 5,
+      thresholds: {},
+      warnThresholdPercent: null,
+      warnThresholds: {},
+      alpha: 0.05,
+      correction: 'holm',
+      failOnRegression: false,
+      resultsDir: '/w/vmstep-bench',
+    });
   });
 
   it('reads each setting as a user writes it', () => {
@@ -183,6 +209,33 @@ describe('validateBenchInput', () => {
     expect(v({ baselineImage: 'alpine:3.19' }).baseline).toEqual({ kind: 'image', image: 'alpine:3.19' });
   });
 
+  it('reads a default threshold beside NAME=PERCENT lines, from the action\'s lines or the CLI\'s repeated option alike', () => {
+    const expected = { thresholdPercent: 4, thresholds: { BM_parse: 2, 'BenchmarkSub/n=10-2': 7.5 }, warnThresholdPercent: 1.5, warnThresholds: { BM_parse: 1 } };
+    expect(v({ threshold: '4%\nBM_parse=2%\n# a comment\nBenchmarkSub/n=10-2 = 7.5', warnThreshold: '1.5\nBM_parse=1%' }, 'action')).toMatchObject(expected);
+    expect(v({ threshold: ['BM_parse=2%', '4', 'BenchmarkSub/n=10-2=7.5%'], warnThreshold: ['1.5%', 'BM_parse=1'] })).toMatchObject(expected);
+    expect(v({ threshold: 'BM_parse=2' })).toMatchObject({ thresholdPercent: 5, thresholds: { BM_parse: 2 } });
+    expect(v({ alpha: '0.01', correction: 'BH' })).toMatchObject({ alpha: 0.01, correction: 'bh' });
+  });
+
+  it('refuses, before any VM, a baseline image compared with fewer runs than the test needs to reach significance', () => {
+    expect(() => v({ baselineImage: 'a', repeat: '3' })).toThrow(
+      "--repeat 3 is too few for mann-whitney: with 3 baseline and 3 head runs Mann-Whitney's smallest possible p is 0.10, not below alpha 0.05",
+    );
+    expect((() => {
+      try {
+        v({ baselineImage: 'a', repeat: '4', alpha: '0.01' }, 'action');
+      } catch (err) {
+        return (err as VmstepError).oneLine();
+      }
+      return 'accepted';
+    })()).toBe(
+      "input \"repeat\" 4 is too few for mann-whitney: with 4 baseline and 4 head runs Mann-Whitney's smallest possible p is 0.029, not below alpha 0.01; set input \"repeat\" to at least 5, or input \"test\" to percentage",
+    );
+    expect(v({ baselineImage: 'a', repeat: '4' }).repeat).toBe(4);
+    expect(v({ baselineImage: 'a', repeat: '3', test: 'percentage' }).repeat).toBe(3);
+    expect(() => v({ baselineImage: 'a', repeat: '1', test: 't-test' })).toThrow(/--repeat 1 is too few for t-test: Welch's t-test needs at least 2 runs on each side/);
+  });
+
   it('names the option the way each face spells it, and says what to write instead', () => {
     expect(() => v({ repeat: '0' })).toThrow('--repeat "0" is not a run count');
     expect(() => v({ repeat: '1001' }, 'action')).toThrow('input "repeat" "1001" is not a run count');
@@ -193,9 +246,18 @@ describe('validateBenchInput', () => {
 
   it.each<[BenchInput, 'cli' | 'action', string]>([
     [{ test: 'chi-square' }, 'cli', '--test "chi-square" is not a test; use one of percentage, t-test, mann-whitney'],
-    [{ threshold: 'abc' }, 'cli', '--threshold "abc" is not a percentage; write it as 5 or 5%'],
-    [{ threshold: 'five' }, 'action', 'input "threshold" "five" is not a percentage; write it as 5 or 5%'],
-    [{ metricsFormat: 'xml' }, 'cli', '--metrics-format "xml" is not a metrics format; use one of auto, bmf, customSmallerIsBetter, customBiggerIsBetter, hyperfine'],
+    [{ threshold: 'abc' }, 'cli', '--threshold "abc" is not a threshold; write a percentage such as 5%, and NAME=PERCENT lines for single metrics'],
+    [{ threshold: 'five' }, 'action', 'input "threshold" "five" is not a threshold; write a percentage such as 5%, and NAME=PERCENT lines for single metrics'],
+    [{ threshold: ['5', '6'] }, 'cli', '--threshold "5; 6" is not a threshold; write a percentage such as 5%, and NAME=PERCENT lines for single metrics'],
+    [{ warnThreshold: '5' }, 'action', 'input "warn-threshold" 5% is not below input "threshold" 5%; set input "warn-threshold" lower: it marks changes too small to fail'],
+    [{ threshold: 'fib=3', warnThreshold: 'fib=4' }, 'cli', '--warn-threshold for "fib" (4%) is not below its threshold 3%; set its warn threshold lower: it marks changes too small to fail'],
+    [{ alpha: '5%' }, 'cli', '--alpha "5%" is not a significance level; give a number between 0 and 1 such as 0.05'],
+    [{ correction: 'bonferroni' }, 'action', 'input "correction" "bonferroni" is not a correction; use one of none, holm, bh'],
+    [
+      { metricsFormat: 'xml' },
+      'cli',
+      '--metrics-format "xml" is not a metrics format; use one of auto, bmf, customSmallerIsBetter, customBiggerIsBetter, hyperfine, cargo, criterion, go, pytest-benchmark, googlebench, catch2, jmh, benchmarkdotnet, benchmarkjs',
+    ],
   ])('refuses %j (%s) in one line that lists the choices once', (input, style, line) => {
     let error: unknown;
     try {
