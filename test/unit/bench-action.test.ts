@@ -56,6 +56,8 @@ beforeEach(() => {
     'INPUT_METRICS-FORMAT': 'auto',
     INPUT_TEST: 'mann-whitney',
     INPUT_THRESHOLD: '5',
+    INPUT_ALPHA: '0.05',
+    INPUT_CORRECTION: 'holm',
     'INPUT_FAIL-ON-REGRESSION': 'false',
   });
 });
@@ -115,6 +117,25 @@ describe('the action in benchmark mode', () => {
     await run({ runImage: engine });
     expect(process.exitCode).toBeUndefined();
     expect(outputs()).toMatchObject({ 'bench-verdict': 'no-change', 'bench-regressed': 'false' });
+  }, 60_000);
+
+  it('reads threshold lines per metric and annotates a change past warn-threshold without failing the step', async () => {
+    Object.assign(process.env, {
+      INPUT_IMAGE: slow,
+      'INPUT_BASELINE-IMAGE': base,
+      'INPUT_METRICS-FILE': metrics,
+      INPUT_REPEAT: '3',
+      INPUT_WARMUP: '0',
+      INPUT_TEST: 'percentage',
+      INPUT_THRESHOLD: '500%\nstep=1000%\n',
+      'INPUT_WARN-THRESHOLD': '20',
+      'INPUT_FAIL-ON-REGRESSION': 'true',
+    });
+    await run({ runImage: engine });
+    expect(process.exitCode).toBeUndefined();
+    expect(outputs()).toMatchObject({ 'bench-regressed': 'false' });
+    expect(step.log).toMatch(/^::warning::vmstep: 2 benchmark metrics worsened beyond the 20%25 warn threshold \(percentage\): wall time \(\+\d+\.\d%25\), step \(\+200\.0%25\), within the threshold: not failing$/m);
+    expect(step.log).not.toMatch(/^::error::/m);
   }, 60_000);
 
   it('runs the command once, as without benchmark mode, when repeat is 1 and nothing asks for a comparison', async () => {

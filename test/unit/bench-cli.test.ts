@@ -88,6 +88,27 @@ describe('vmstep bench', () => {
     expect(file.stderr).toMatch(/regressed beyond the 20% threshold .* \(not failing: no --fail-on-regression\)/);
   }, 60_000);
 
+  it('takes --threshold per metric, repeated, and only warns for a change past --warn-threshold within it', async () => {
+    const r = await vmstep(
+      'bench', '--kernel', 'vmlinux', '--vcpus', '1', '--repeat', '3', '--warmup', '0', '--test', 't-test', '--alpha', '0.1', '--correction', 'bh',
+      '--threshold', '500', '--threshold', 'wall time=1000', '--warn-threshold', '20', '--fail-on-regression',
+      '--baseline-image', base, '--results-dir', 'warn-results', slow,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^no regressions · 1 warning · 0 improvements · 0 unchanged$/m);
+    expect(r.stdout).toMatch(/^Welch's t-test on means, threshold 500% \(some metrics their own\), warn at 20%, α = 0\.1 over all metrics \(Benjamini-Hochberg\), /m);
+    expect(r.stderr).toMatch(/^vmstep: warning: 1 benchmark metric worsened beyond the 20% warn threshold \(t-test\): wall time \(\+\d+\.\d%\), within the threshold: not failing$/m);
+  }, 60_000);
+
+  it('refuses, before any VM, a Mann-Whitney comparison with too few runs to ever be significant', async () => {
+    const r = await vmstep('bench', '--kernel', 'vmlinux', '--repeat', '3', '--baseline-image', base, '--results-dir', 'never-made', slow);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe(
+      "vmstep: error: --repeat 3 is too few for mann-whitney: with 3 baseline and 3 head runs Mann-Whitney's smallest possible p is 0.10, not below alpha 0.05; set --repeat to at least 4, or --test to percentage\n",
+    );
+    expect(existsSync(join(work, 'never-made'))).toBe(false);
+  });
+
   it('fails with 125 and one line for a bad setting, before any VM', async () => {
     const r = await vmstep('bench', '--repeat', 'many', base);
     expect(r.code).toBe(125);
