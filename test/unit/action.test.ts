@@ -253,7 +253,7 @@ describe('the action', () => {
     ['a password without a user name', { image: 'img', 'registry-password': 'p' }, 'registry credentials are incomplete: input "registry-username" is missing'],
     ['a relative workdir', { image: 'img', workdir: 'src' }, 'input "workdir" "src" is not an absolute path'],
     ['a bad artifact name', { image: 'img', 'artifact-name': 'a/b' }, 'input "artifact-name" "a/b" holds a character artifacts cannot have'],
-    ['a bad threshold outside benchmark mode', { image: 'img', threshold: 'abc' }, 'input "threshold" "abc" is not a percentage; write it as 5 or 5%25'],
+    ['a bad threshold outside benchmark mode', { image: 'img', threshold: 'abc' }, 'input "threshold" "abc" is not a threshold; write a percentage such as 5%25, and NAME=PERCENT lines for single metrics'],
     ['a bad test outside benchmark mode', { image: 'img', test: 'chi' }, 'input "test" "chi" is not a test; use one of percentage, t-test, mann-whitney'],
   ])('refuses %s with one annotation and runs nothing', async (_what, values, message) => {
     inputs(values);
