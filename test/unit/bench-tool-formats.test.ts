@@ -294,3 +294,28 @@ describe('Catch2 XML that was cut short', () => {
     expect(() => parseMetricsFile(xml, { source: 'c.xml' })).toThrow(/^metrics file c\.xml: catch2: benchmark "fib 12" has no <\/BenchmarkResults>: the XML was cut short$/);
   });
 });
+
+describe('a JSON tool format without its results array', () => {
+  it('names the format, the array it needs and what was found', () => {
+    expect(() => parseMetricsFile('{"context": {}, "benchmarks": []}', { source: 'gb.json' })).toThrow(
+      /^metrics file gb\.json: googlebench: the "benchmarks" array is empty: did --benchmark_filter match any benchmark\?$/,
+    );
+    expect(() => parseMetricsFile('[1]', { format: 'pytest-benchmark', source: 'pb.json' })).toThrow(
+      /^metrics file pb\.json: pytest-benchmark: the JSON has a "benchmarks" array at the top, found an array without one$/,
+    );
+    expect(() => parseMetricsFile('{"Title": "x"}', { format: 'benchmarkdotnet', source: 'b.json' })).toThrow(/^metrics file b\.json: benchmarkdotnet: the JSON has a "Benchmarks" array at the top, found an object without one$/);
+  });
+});
+
+describe('units as the tools spell them', () => {
+  it('reads µs, us/op and B/op into one spelling each, and keeps a unit it does not know as written', () => {
+    const message = (unit: string) => JSON.stringify({ reason: 'benchmark-complete', id: `x ${unit}`, typical: { estimate: 1.5, unit } });
+    const parsed = parseMetricsFile([message('µs'), message('ms'), message('cycles')].join('\n'), { source: 'c.json' });
+    expect(parsed.metrics.map((m) => m.unit)).toEqual(['us', 'ms', 'cycles']);
+    const jmh = [{ benchmark: 'a.B.c', mode: 'ss', primaryMetric: { score: 2, scoreUnit: 'µs/op' }, secondaryMetrics: { '·gc.alloc.rate.norm': { score: 8, scoreUnit: 'B/op' } } }];
+    expect(parseMetricsFile(JSON.stringify(jmh)).metrics.map((m) => [m.unit, m.direction])).toEqual([
+      ['us', 'smaller'],
+      ['bytes', 'smaller'],
+    ]);
+  });
+});

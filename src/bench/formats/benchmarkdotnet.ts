@@ -5,18 +5,14 @@
 // "BytesAllocatedPerOperation", ... } } ] }. Statistics are nanoseconds per
 // operation; the mean is the column BenchmarkDotNet's own summary leads with.
 import type { MetricValue } from '../metric.js';
-import { MetricsFileError, checkCount, describeJson, isPlainObject, quoteName, readName, readNumber } from './common.js';
+import { MetricsFileError, checkCount, describeJson, isPlainObject, quoteName, readName, readNumber, readTopArray } from './common.js';
 
 export function looksLikeBenchmarkDotNet(json: unknown): boolean {
   return isPlainObject(json) && Array.isArray(json.Benchmarks);
 }
 
 export function parseBenchmarkDotNet(json: unknown, source: string): MetricValue[] {
-  if (!isPlainObject(json) || !Array.isArray(json.Benchmarks)) {
-    throw new MetricsFileError(source, `benchmarkdotnet: the JSON export has a "Benchmarks" array at the top, found ${describeJson(json)} without one`);
-  }
-  const benchmarks: unknown[] = json.Benchmarks;
-  if (benchmarks.length === 0) throw new MetricsFileError(source, 'benchmarkdotnet: the "Benchmarks" array is empty');
+  const benchmarks = readTopArray(json, 'Benchmarks', source, 'benchmarkdotnet', '');
   checkCount(benchmarks.length * 2, source);
   const out: MetricValue[] = [];
   benchmarks.forEach((entry, index) => {

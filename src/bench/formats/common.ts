@@ -153,3 +153,17 @@ export function readTimeUnit(value: unknown, source: string, where: string): 'ns
 export function textLines(text: string): string[] {
   return text.split(/\r?\n/);
 }
+
+/**
+ * The array under `key` at the top of a tool's JSON (pytest-benchmark's and
+ * Google Benchmark's "benchmarks", BenchmarkDotNet's "Benchmarks"), not empty.
+ */
+export function readTopArray(json: unknown, key: string, source: string, tool: string, emptyHint: string): unknown[] {
+  if (!isPlainObject(json) || !Array.isArray(json[key])) {
+    throw new MetricsFileError(source, `${tool}: the JSON has a "${key}" array at the top, found ${describeJson(json)} without one`);
+  }
+  const rows = json[key] as unknown[];
+  if (rows.length === 0) throw new MetricsFileError(source, `${tool}: the "${key}" array is empty${emptyHint}`);
+  checkCount(rows.length, source);
+  return rows;
+}

@@ -7,7 +7,7 @@
 // "mean" aggregate stands for the repetitions; without, the single
 // iteration row. A benchmark that failed (error_occurred) is an error.
 import type { MetricValue } from '../metric.js';
-import { MetricsFileError, checkCount, describeJson, isPlainObject, quoteName, readName, readNumber, readTimeUnit } from './common.js';
+import { MetricsFileError, checkCount, describeJson, isPlainObject, quoteName, readName, readNumber, readTimeUnit, readTopArray } from './common.js';
 
 export function looksLikeGoogleBenchmark(json: unknown): boolean {
   return isPlainObject(json) && Array.isArray(json.benchmarks) && isPlainObject(json.context);
@@ -19,11 +19,7 @@ const RATES: Record<string, Pick<MetricValue, 'measure' | 'unit'>> = {
 };
 
 export function parseGoogleBenchmark(json: unknown, source: string): MetricValue[] {
-  if (!isPlainObject(json) || !Array.isArray(json.benchmarks)) {
-    throw new MetricsFileError(source, `googlebench: the JSON output has a "benchmarks" array at the top, found ${describeJson(json)} without one`);
-  }
-  const rows: unknown[] = json.benchmarks;
-  if (rows.length === 0) throw new MetricsFileError(source, 'googlebench: the "benchmarks" array is empty: did the filter match any benchmark?');
+  const rows = readTopArray(json, 'benchmarks', source, 'googlebench', ': did --benchmark_filter match any benchmark?');
   checkCount(rows.length * 4, source);
   const checked = rows.map((row, index) => {
     const where = `googlebench: benchmarks[${index}]`;

@@ -5,19 +5,14 @@
 // column pytest-benchmark sorts its own table by when comparing) named by
 // its fullname, which includes the module and any parameters.
 import type { MetricValue } from '../metric.js';
-import { MetricsFileError, checkCount, describeJson, isPlainObject, quoteName, readName, readNumber } from './common.js';
+import { MetricsFileError, describeJson, isPlainObject, quoteName, readName, readNumber, readTopArray } from './common.js';
 
 export function looksLikePytestBenchmark(json: unknown): boolean {
   return isPlainObject(json) && Array.isArray(json.benchmarks) && 'machine_info' in json;
 }
 
 export function parsePytestBenchmark(json: unknown, source: string): MetricValue[] {
-  if (!isPlainObject(json) || !Array.isArray(json.benchmarks)) {
-    throw new MetricsFileError(source, `pytest-benchmark: --benchmark-json has a "benchmarks" array at the top, found ${describeJson(json)} without one`);
-  }
-  const benchmarks: unknown[] = json.benchmarks;
-  if (benchmarks.length === 0) throw new MetricsFileError(source, 'pytest-benchmark: the "benchmarks" array is empty: did pytest collect any benchmark tests?');
-  checkCount(benchmarks.length, source);
+  const benchmarks = readTopArray(json, 'benchmarks', source, 'pytest-benchmark', ': did pytest collect any benchmark tests?');
   return benchmarks.map((entry, index): MetricValue => {
     const where = `pytest-benchmark: benchmarks[${index}]`;
     if (!isPlainObject(entry)) throw new MetricsFileError(source, `${where} must be an object, found ${describeJson(entry)}`);
