@@ -27,10 +27,13 @@ export interface BenchStep {
 }
 
 export async function runBenchStep(step: BenchStep): Promise<void> {
-  const settings = validateBenchInput({ ...step.input, resultsDir: join(step.runDir, 'bench') }, { style: 'action', cwd: step.env.GITHUB_WORKSPACE || process.cwd() });
+  const settings = validateBenchInput({ ...step.input, resultsDir: join(step.runDir, 'bench') }, {
+    style: 'action',
+    cwd: step.env.GITHUB_WORKSPACE || process.cwd(),
+  });
   core.info(
     `vmstep: benchmark: ${settings.repeat} runs per image after ${settings.warmup} warm-up, ` +
-      `${settings.baseline === null ? 'no baseline' : settings.baseline.kind === 'image' ? `baseline image ${settings.baseline.image}, interleaved` : `baseline file ${settings.baseline.path}`}, ` +
+      `${settings.baseline === null ? 'no baseline' : settings.baseline.kind === 'image' ? `baseline ${describeBaselineArm(settings.baseline)}, interleaved` : `baseline file ${settings.baseline.path}`}, ` +
       `${settings.test} at ${settings.thresholdPercent}%`,
   );
   const context: Record<string, string> = {};
@@ -99,4 +102,12 @@ async function uploadResults(step: BenchStep, result: BenchResult): Promise<{ na
     core.warning(`vmstep: uploading the artifact "${name}" failed: ${(e as Error).message}; the files are in ${dir}`);
     return { name, uploaded: false };
   }
+}
+
+/** "image bench:main", "volumes ../base at /src", or both. */
+function describeBaselineArm(b: { image: string | null; volumes: { hostPath: string; guestPath: string }[] | null }): string {
+  const parts: string[] = [];
+  if (b.image !== null) parts.push(`image ${b.image}`);
+  if (b.volumes !== null) parts.push(`volumes ${b.volumes.map((v) => `${v.hostPath}:${v.guestPath}`).join(' ')}`);
+  return parts.join(' with ');
 }

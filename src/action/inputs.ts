@@ -30,7 +30,8 @@ export function parseBoolean(value: string, name: string): boolean {
   throw new VmstepError(`input "${name}" is "${value}", not true or false`, `write ${name}: true or ${name}: false`);
 }
 
-function lines(text: string): string[] {
+/** The non-empty lines of a multi-line input, trimmed; `#` starts a comment line. */
+export function lines(text: string): string[] {
   return text
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -61,6 +62,12 @@ export function readActionInputs(getInput: GetInput, hostEnv: NodeJS.ProcessEnv 
   run.env = parseEnvLines(raw('env'), 'input "env"', hostEnv);
   const outputs = lines(raw('outputs'));
   if (outputs.length > 0) run.outputs = outputs;
+  const volumes = lines(raw('volumes'));
+  if (volumes.length > 0) {
+    run.volumes = volumes;
+    // Relative host paths start at the checkout, wherever the step runs.
+    if (hostEnv.GITHUB_WORKSPACE) run.volumeBase = hostEnv.GITHUB_WORKSPACE;
+  }
   for (const [key, name] of [
     ['workdir', 'workdir'],
     ['user', 'user'],
