@@ -65,6 +65,13 @@ describe('stdin', () => {
     expect(run.result.exit.code).toBe(0);
   });
 
+  test('volumes in test mode end the run with a clear guest error (they need the VM)', async () => {
+    const err = await runInTestMode(sh('true', { volumeDevice: '/dev/vdb', volumes: [{ name: '0', guestPath: '/src' }] })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GuestError);
+    expect((err as GuestError).stage).toBe('volume');
+    expect((err as Error).message).toMatch(/volumes need the VM/);
+  });
+
   test('an empty stdin reaches the command as end of file at once', async () => {
     const run = await runInTestMode(sh('cat; echo eof', { stdin: true }), { stdin: Readable.from([]) });
     expect(text(run.stdout)).toBe('eof\n');
