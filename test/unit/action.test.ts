@@ -160,9 +160,11 @@ describe('the action', () => {
   it('volumes: one HOST_PATH:GUEST_PATH per line, relative host paths from the workspace', async () => {
     mkdirSync(join(dir, 'src'));
     inputs({ image: 'alpine:3.20', run: 'make', volumes: 'src:/src\n\n# a comment\n.:/workspace\n' });
-    const engine = fakeEngine(async () => ({}));
+    const engine = fakeEngine(async () => ({ timings: { imageMs: 1, rootfsMs: 2, volumesMs: 30.5, bootMs: 4, commandMs: 5, totalMs: 50 } }));
     await run({ runImage: engine.runImage });
     expect(process.exitCode).toBeUndefined();
+    expect(summary()).toMatch(/^\| root filesystem \| .*\n\| volumes \| 31 ms \| 30\.5 \|\n\| boot \|/m);
+    expect(JSON.parse(readFileSync(outputs().result!, 'utf8')).timings.volumesMs).toBe(30.5);
     expect(engine.calls[0]!.volumes).toEqual([
       { hostPath: join(dir, 'src'), guestPath: '/src', kind: 'dir' },
       { hostPath: dir, guestPath: '/workspace', kind: 'dir' },
