@@ -162,11 +162,12 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
   const headSeries = collect('head');
   // Two source trees in one image: the arms are told apart by their trees.
   const trees = settings.baseline?.kind === 'image' && settings.baseline.volumes !== null;
-  const treeLabel = (volumes: readonly Volume[]) => (trees ? ` [${volumes.map((v) => basename(v.hostPath)).join(', ') || 'no volumes'}]` : '');
-  const headArm: BenchArm = { label: `${images.head?.reference ?? head.image}${treeLabel(head.volumes)}`, digest: images.head?.digest ?? null, series: headSeries };
+  // The trees first: reports shorten long labels from the end, and the image is often the same.
+  const treeLabel = (volumes: readonly Volume[]) => (trees ? `[${volumes.map((v) => basename(v.hostPath)).join(', ') || 'no volumes'}] ` : '');
+  const headArm: BenchArm = { label: `${treeLabel(head.volumes)}${images.head?.reference ?? head.image}`, digest: images.head?.digest ?? null, series: headSeries };
   let baseline: BenchArm | null = null;
   if (settings.baseline?.kind === 'image') {
-    const label = `${images.baseline?.reference ?? settings.baseline.image ?? head.image}${treeLabel(settings.baseline.volumes ?? head.volumes)}`;
+    const label = `${treeLabel(settings.baseline.volumes ?? head.volumes)}${images.baseline?.reference ?? settings.baseline.image ?? head.image}`;
     baseline = { label, digest: images.baseline?.digest ?? null, series: collect('baseline') };
   } else if (fileBaseline && settings.baseline?.kind === 'file') {
     baseline = { label: fileBaseline.context.image ?? basename(settings.baseline.path), digest: fileBaseline.context.digest ?? null, series: fileBaseline.metrics };

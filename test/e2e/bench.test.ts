@@ -107,7 +107,7 @@ describe('a head tree that does twice the work of the baseline tree, in one imag
   let r: Awaited<ReturnType<typeof vmstep>>;
   beforeAll(async () => {
     r = await vmstep('bench', ...common, '-v', `${doubleTree}:/src`, '--baseline-volume', 'base-tree:/src', '--results-dir', 'double', toolchain);
-  }, 600_000);
+  }, 1_200_000); // 14 boots under emulation, on a shared host
 
   test('fails with exit status 1 under --fail-on-regression, naming the metrics', () => {
     expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(1);

@@ -162,7 +162,7 @@ describe('the action in benchmark mode', () => {
       ['baseline-1', 'head-1', 'baseline-2', 'head-2', 'baseline-3', 'head-3'].map((arm) => `${arm} ${arm.startsWith('head') ? headTree : baseTree}:/src`),
     );
     expect(outputs()).toMatchObject({ 'bench-verdict': 'regression', 'bench-regressed': 'true' });
-    expect(readFileSync(summaryFile, 'utf8')).toMatch(/^\| Baseline \| same image, other volumes: `oci:.*toolchain \[base-tree\]` \|$/m);
+    expect(readFileSync(summaryFile, 'utf8')).toMatch(/^\| Baseline \| same image, other volumes: `\[base-tree\] oci:.*toolchain` \|$/m);
   }, 60_000);
 
   it('only warns about a regression without fail-on-regression, and passes an identical pair', async () => {
