@@ -123,7 +123,8 @@ describe('a head tree that does twice the work of the baseline tree, in one imag
     const change = (name: string) => Number(new RegExp(`^\\| ${name} \\| [^|]+ \\| [^|]+ \\| \\+(\\d+\\.\\d)% \\|`, 'm').exec(r.stdout)?.[1]);
     // Twice the loop: the command's time roughly doubles (start-up of the shell and awk is the rest).
     expect(change('wall time')).toBeGreaterThan(50);
-    expect(change('loop')).toBeGreaterThan(60);
+    // The emulated host's noise reaches a third of the change at times: the bound only has to tell twice the work from the same.
+    expect(change('loop')).toBeGreaterThan(50);
     expect(change('loop')).toBeLessThan(160);
   });
 
@@ -137,8 +138,9 @@ describe('a head tree that does twice the work of the baseline tree, in one imag
   });
 
   test('tells the arms apart by their trees', () => {
-    expect(r.stdout).toContain('[base-tree]');
-    expect(r.stdout).toContain('[double-tree]');
+    // Markdown escapes the brackets.
+    expect(r.stdout).toContain('Baseline (\\[base-tree\\] oci:');
+    expect(r.stdout).toContain('Head (\\[double-tree\\] oci:');
   });
 
   test('pins the vCPU to a host core of its own when the host has one to spare', () => {
