@@ -15,6 +15,7 @@
 #include "confine.h"
 #include "frame.h"
 #include "protocol.h"
+#include "stdin_feed.h"
 
 #define CHUNK (256 * 1024)
 /* After the main process exits and leftovers are killed, the pipes reach
@@ -69,7 +70,7 @@ static int exec_path(const struct run_spec *spec)
 	return seen_eacces ? EACCES : ENOENT;
 }
 
-_Noreturn static void child(const struct run_spec *spec, const struct run_user *user, int out, int err, int report)
+_Noreturn static void child(const struct run_spec *spec, const struct run_user *user, int in, int out, int err, int report)
 {
 	char msg[400];
 	sigset_t none;
@@ -80,7 +81,8 @@ _Noreturn static void child(const struct run_spec *spec, const struct run_user *
 		signal(sig, SIG_DFL);
 	setsid();
 
-	int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
 		int p[2];
 		if (pipe2(p, O_CLOEXEC) == 0) {
@@ -157,14 +159,22 @@ static long ms_since(uint64_t t0)
 	return (long)((boottime_ns() - t0) / 1000000u);
 }
 
-/* Reads the host's messages during the run. Returns -1 when the host is gone. */
-static int host_message(int sock, pid_t pid, bool running)
+/* Reads the host's messages during the run. Returns -1 when the host is gone (or broke the stdin window). */
+static int host_message(int sock, pid_t pid, bool running, struct stdin_feed *feed)
 {
 	uint8_t type, *payload;
 	uint32_t len;
 	if (frame_read(sock, &type, &payload, &len) < 0)
 		return -1;
-	if (type == MSG_SIGNAL && running) {
+	int rc = 0;
+	if (type == MSG_STDIN && feed) {
+		if (stdin_feed_push(feed, sock, payload, len) < 0) {
+			send_error(sock, "protocol", "the host sent more stdin than the %u-byte window allows", PROTO_STDIN_WINDOW);
+			rc = -1;
+		}
+	} else if (type == MSG_STDIN_END && feed) {
+		stdin_feed_end(feed, sock);
+	} else if (type == MSG_SIGNAL && running) {
 		struct field_iter it;
 		struct field f;
 		uint64_t sig;
@@ -174,14 +184,14 @@ static int host_message(int sock, pid_t pid, bool running)
 				kill(-pid, (int)sig);
 	}
 	free(payload);
-	return 0;
+	return rc;
 }
 
 void command_run(int sock, const struct run_spec *spec, const struct run_user *user, bool whole_system,
 		 struct command_result *res)
 {
 	*res = (struct command_result){0};
-	int out[2], err[2], report[2];
+	int out[2], err[2], report[2], in[2] = {-1, -1};
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -193,6 +203,16 @@ void command_run(int sock, const struct run_spec *spec, const struct run_user *u
 	}
 	fcntl(out[0], F_SETPIPE_SZ, CHUNK);
 	fcntl(err[0], F_SETPIPE_SZ, CHUNK);
+	struct stdin_feed feed_storage, *feed = NULL;
+	if (spec->stream_stdin) {
+		if (pipe2(in, O_CLOEXEC) || stdin_feed_init(&feed_storage, in[1])) {
+			res->code = 126;
+			snprintf(res->error, sizeof res->error, "cannot create the command's stdin pipe: %s", strerror(errno));
+			return;
+		}
+		feed = &feed_storage;
+		fcntl(in[1], F_SETPIPE_SZ, CHUNK);
+	}
 
 	res->start_ns = boottime_ns();
 	pid_t pid = fork();
@@ -202,8 +222,10 @@ void command_run(int sock, const struct run_spec *spec, const struct run_user *u
 		return;
 	}
 	if (pid == 0)
-		child(spec, user, out[1], err[1], report[1]);
+		child(spec, user, in[0], out[1], err[1], report[1]);
 	res->pid = pid;
+	if (in[0] >= 0)
+		close(in[0]);
 	close(out[1]);
 	close(err[1]);
 	close(report[1]);
@@ -232,6 +254,8 @@ void command_run(int sock, const struct run_spec *spec, const struct run_user *u
 		close(out[0]);
 		close(err[0]);
 		close(sfd);
+		if (feed)
+			stdin_feed_finish(feed);
 		return;
 	}
 	res->started = true;
@@ -251,11 +275,12 @@ void command_run(int sock, const struct run_spec *spec, const struct run_user *u
 	bool main_done = false;
 	uint64_t done_at = 0;
 	while (!res->host_gone && (fds[0] >= 0 || fds[1] >= 0 || !main_done)) {
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{.fd = fds[0], .events = POLLIN},
 			{.fd = fds[1], .events = POLLIN},
 			{.fd = sfd, .events = POLLIN},
 			{.fd = sock, .events = POLLIN},
+			{.fd = feed && stdin_feed_wants_write(feed) ? feed->fd : -1, .events = POLLOUT},
 		};
 		int timeout = -1;
 		if (main_done) {
@@ -264,7 +289,7 @@ void command_run(int sock, const struct run_spec *spec, const struct run_user *u
 				break; /* give up on pipes held open by a process that cannot die */
 			timeout = (int)left;
 		}
-		if (poll(p, 4, timeout) < 0 && errno != EINTR)
+		if (poll(p, 5, timeout) < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < 2; i++) {
 			if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -287,11 +312,18 @@ void command_run(int sock, const struct run_spec *spec, const struct run_user *u
 				done_at = boottime_ns();
 				/* Data already in the pipes survives its writers: killing now loses nothing the command wrote. */
 				kill_leftovers(pid, whole_system);
+				/* Nobody reads stdin any more; stop acknowledging before EXIT goes out. */
+				if (feed)
+					stdin_feed_finish(feed);
 			}
 		}
-		if ((p[3].revents & (POLLIN | POLLHUP | POLLERR)) && host_message(sock, pid, !main_done) < 0)
+		if ((p[4].revents & (POLLOUT | POLLERR | POLLHUP)) && stdin_feed_write(feed, sock) < 0)
+			res->host_gone = true;
+		if ((p[3].revents & (POLLIN | POLLHUP | POLLERR)) && host_message(sock, pid, !main_done, feed) < 0)
 			res->host_gone = true;
 	}
+	if (feed)
+		stdin_feed_finish(feed);
 	if (res->host_gone || !main_done) {
 		kill_leftovers(pid, whole_system);
 		if (!main_done) {

@@ -32,6 +32,7 @@
 #include "system.h"
 #include "transport.h"
 #include "user.h"
+#include "volumes.h"
 
 /* How long we wait for the host to close after our last message. */
 #define FINISH_TIMEOUT_MS 5000
@@ -209,6 +210,14 @@ int main(void)
 	}
 	if (!spec_getenv(&spec, "HOME") && spec_addenv(&spec, "HOME", user.home) < 0) {
 		send_error(sock, "spec", "out of memory");
+		finish(sock, 1);
+	}
+	if (spec.nvolumes && !vm_mode) {
+		send_error(sock, "volume", "volumes need the VM: guest init's test mode does not mount disks");
+		finish(sock, 1);
+	}
+	if (vm_mode && volumes_mount(&spec, &user, err, sizeof err) < 0) {
+		send_error(sock, "volume", "%s", err);
 		finish(sock, 1);
 	}
 	if (make_dirs(spec.workdir) < 0) {

@@ -7,12 +7,14 @@
 #ifndef VMSTEP_PROTOCOL_H
 #define VMSTEP_PROTOCOL_H
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_MAGIC "VMSTEP"
 #define PROTO_MAGIC_LEN 6
 #define PROTO_HEADER_LEN 5
 #define PROTO_MAX_PAYLOAD (1u << 20)
 #define PROTO_MAX_AGENT 256
+/* The most STDIN bytes the host may have sent and the guest not yet acknowledged. */
+#define PROTO_STDIN_WINDOW (1u << 20)
 
 /* The host listens on <vsockUdsPath>_1024; guest init connects to CID 2. */
 #define PROTO_VSOCK_HOST_CID 2
@@ -22,6 +24,8 @@
 #define MSG_HELLO 0x01
 #define MSG_RUN 0x02
 #define MSG_SIGNAL 0x03
+#define MSG_STDIN 0x04
+#define MSG_STDIN_END 0x05
 #define MSG_STARTED 0x10
 #define MSG_STDOUT 0x11
 #define MSG_STDERR 0x12
@@ -31,6 +35,7 @@
 #define MSG_FILE_END 0x16
 #define MSG_OUTPUT_ISSUE 0x17
 #define MSG_TIMINGS 0x18
+#define MSG_STDIN_ACK 0x19
 #define MSG_ERROR 0x1F
 
 /* RUN fields */
@@ -43,6 +48,9 @@
 #define RUN_MAX_FILE_BYTES 7
 #define RUN_MAX_FILES 8
 #define RUN_PRIVILEGED 9
+#define RUN_VOLUME_DEVICE 10
+#define RUN_VOLUME 11
+#define RUN_STDIN 12
 
 /* SIGNAL fields */
 #define SIGNAL_SIGNAL 1
@@ -77,6 +85,9 @@
 #define TIMINGS_COMMAND_START_NS 3
 #define TIMINGS_COMMAND_END_NS 4
 #define TIMINGS_OUTPUTS_END_NS 5
+
+/* STDIN_ACK fields */
+#define STDIN_ACK_BYTES 1
 
 /* ERROR fields */
 #define ERROR_STAGE 1

@@ -1,5 +1,6 @@
 #include "spec.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char
 		case RUN_USER:
 		case RUN_HOSTNAME:
 		case RUN_OUTPUT:
+		case RUN_VOLUME_DEVICE:
+		case RUN_VOLUME:
 			s = field_strdup(&f);
 			if (!s)
 				return fail(err, errlen, "a string contains a NUL byte", &f);
@@ -55,6 +58,7 @@ int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char
 				return fail(err, errlen, "a number is not 8 bytes", &f);
 			break;
 		case RUN_PRIVILEGED:
+		case RUN_STDIN:
 			if (f.len != 1 || f.val[0] > 1)
 				return fail(err, errlen, "a flag is not one byte 0 or 1", &f);
 			break;
@@ -84,6 +88,17 @@ int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char
 		case RUN_MAX_FILE_BYTES: spec->max_file_bytes = v; break;
 		case RUN_MAX_FILES: spec->max_files = v; break;
 		case RUN_PRIVILEGED: spec->privileged = f.val[0]; break;
+		case RUN_STDIN: spec->stream_stdin = f.val[0]; break;
+		case RUN_VOLUME_DEVICE: free(spec->volume_device); spec->volume_device = s; break;
+		case RUN_VOLUME: {
+			const char *colon = strchr(s, ':');
+			bool dots = s[0] == '.' && (colon == s + 1 || (s[1] == '.' && colon == s + 2));
+			if (!colon || colon == s || dots || colon[1] != '/' || memchr(s, '/', (size_t)(colon - s)))
+				return fail(err, errlen, "a volume is not NAME:/absolute/path", &f);
+			if (list_push(&spec->volumes, &spec->nvolumes, s))
+				return fail(err, errlen, "out of memory", &f);
+			break;
+		}
 		}
 	}
 	if (rc < 0)
@@ -106,6 +121,8 @@ int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char
 		snprintf(err, errlen, "the working directory '%s' is not an absolute path", spec->workdir);
 		return -1;
 	}
+	if (spec->nvolumes && (!spec->volume_device || spec->volume_device[0] != '/'))
+		return fail(err, errlen, "volumes without an absolute volume device", NULL);
 	if (!spec->user)
 		spec->user = strdup("");
 	if (!spec->hostname || !spec->hostname[0]) {

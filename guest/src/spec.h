@@ -19,6 +19,10 @@ struct run_spec {
 	uint64_t max_file_bytes;
 	uint64_t max_files;
 	bool privileged;
+	char *volume_device;  /* the ext4 disk holding the volumes, NULL without volumes */
+	char **volumes;       /* "NAME:/guest/path", mounted in this order */
+	size_t nvolumes;
+	bool stream_stdin;    /* STDIN frames feed the command's stdin; else /dev/null */
 };
 
 /* Returns 0, or -1 with a message for the host in err. */

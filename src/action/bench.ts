@@ -30,7 +30,7 @@ export async function runBenchStep(step: BenchStep): Promise<void> {
   for (const warning of idleBenchSettings(settings, 'action')) core.warning(`vmstep: ${warning}`);
   core.info(
     `vmstep: benchmark: ${settings.repeat} runs per image after ${settings.warmup} warm-up, ` +
-      `${settings.baseline === null ? 'no baseline' : settings.baseline.kind === 'image' ? `baseline image ${settings.baseline.image}, interleaved` : `baseline file ${settings.baseline.path}`}, ` +
+      `${settings.baseline === null ? 'no baseline' : settings.baseline.kind === 'image' ? `baseline ${describeBaselineArm(settings.baseline)}, interleaved` : `baseline file ${settings.baseline.path}`}, ` +
       `${settings.test} at ${settings.thresholdPercent}%${settings.test === 'percentage' ? '' : `, alpha ${settings.alpha} (${settings.correction} correction)`}`,
   );
   const context: Record<string, string> = {};
@@ -82,4 +82,12 @@ function setBenchOutputs(r: BenchResult): void {
   core.setOutput('bench-github-action-benchmark', r.files.smallerIsBetter);
   core.setOutput('bench-github-action-benchmark-bigger', r.files.biggerIsBetter);
   core.setOutput('bench-chart', r.files.chart);
+}
+
+/** "image bench:main", "volumes ../base at /src", or both. */
+function describeBaselineArm(b: { image: string | null; volumes: { hostPath: string; guestPath: string }[] | null }): string {
+  const parts: string[] = [];
+  if (b.image !== null) parts.push(`image ${b.image}`);
+  if (b.volumes !== null) parts.push(`volumes ${b.volumes.map((v) => `${v.hostPath}:${v.guestPath}`).join(' ')}`);
+  return parts.join(' with ');
 }

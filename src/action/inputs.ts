@@ -5,7 +5,7 @@
 // them.
 //
 // Benchmark mode is on only when an input asks for more than one run or for
-// a comparison (repeat over 1, warmup, a baseline, a metrics file); `test`,
+// a comparison (repeat over 1, warmup, a baseline image, file or volumes, a metrics file); `test`,
 // `threshold`, `alpha`, `correction` and `metrics-format` have defaults the runner always passes,
 // so they alone never turn it on. Without it the step runs the command once,
 // and those inputs, still checked, only earn a warning when set.
@@ -37,7 +37,8 @@ export function parseBoolean(value: string, name: string): boolean {
   throw new VmstepError(`input "${name}" is "${value}", not true or false`, `write ${name}: true or ${name}: false`);
 }
 
-function lines(text: string): string[] {
+/** The non-empty lines of a multi-line input, trimmed; `#` starts a comment line. */
+export function lines(text: string): string[] {
   return text
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -68,6 +69,12 @@ export function readActionInputs(getInput: GetInput, hostEnv: NodeJS.ProcessEnv 
   run.env = parseEnvLines(raw('env'), 'input "env"', hostEnv);
   const outputs = lines(raw('outputs'));
   if (outputs.length > 0) run.outputs = outputs;
+  const volumes = lines(raw('volumes'));
+  if (volumes.length > 0) {
+    run.volumes = volumes;
+    // Relative host paths start at the checkout, wherever the step runs.
+    if (hostEnv.GITHUB_WORKSPACE) run.volumeBase = hostEnv.GITHUB_WORKSPACE;
+  }
   for (const [key, name] of [
     ['workdir', 'workdir'],
     ['user', 'user'],
@@ -107,6 +114,7 @@ function readBenchInputs(getInput: GetInput): { input: BenchInput; on: boolean }
     warmup: get('warmup'),
     baselineImage: get('baseline-image'),
     baselineFile: get('baseline-file'),
+    baselineVolumes: lines(getInput('baseline-volumes')),
     metricsFile: get('metrics-file'),
     metricsFormat: get('metrics-format'),
     test: get('test'),
@@ -117,6 +125,6 @@ function readBenchInputs(getInput: GetInput): { input: BenchInput; on: boolean }
     correction: get('correction'),
     failOnRegression: parseBoolean(get('fail-on-regression'), 'fail-on-regression'),
   };
-  const on = (repeat !== '' && repeat !== '1') || input.warmup !== '' || input.baselineImage !== '' || input.baselineFile !== '' || input.metricsFile !== '';
+  const on = (repeat !== '' && repeat !== '1') || input.warmup !== '' || input.baselineImage !== '' || input.baselineFile !== '' || input.baselineVolumes!.length > 0 || input.metricsFile !== '';
   return { input, on };
 }

@@ -36,6 +36,7 @@ export interface ActionDeps {
 const PHASE_TITLE: Record<Phase, string> = {
   image: 'Resolve image',
   rootfs: 'Prepare root filesystem',
+  volumes: 'Copy volumes',
   boot: 'Boot the VM',
   command: 'Run',
 };

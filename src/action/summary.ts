@@ -68,6 +68,7 @@ export function renderSummary(s: SummaryInput): string {
   for (const [name, ms] of [
     ['image', t.imageMs],
     ['root filesystem', t.rootfsMs],
+    ...(t.volumesMs !== undefined ? [['volumes', t.volumesMs] as const] : []),
     ['boot', t.bootMs],
     ['command', t.commandMs],
     ['total', t.totalMs],

@@ -21,6 +21,7 @@ const BENCH_ONLY: OptionSpec[] = [
   { key: 'repeat', long: 'repeat', short: 'n', value: 'N', help: 'Measured runs per image, each in a fresh VM (default 10)' },
   { key: 'warmup', long: 'warmup', value: 'N', help: 'Runs per image before those, discarded (default 1)' },
   { key: 'baselineImage', long: 'baseline-image', value: 'IMAGE', help: 'Run this image too, interleaved (A B A B ...), as the baseline' },
+  { key: 'baselineVolume', long: 'baseline-volume', value: 'HOST:GUEST', repeatable: true, help: 'The baseline runs get these volumes instead of --volume: two source trees, one image, interleaved' },
   { key: 'baselineFile', long: 'baseline-file', value: 'FILE', help: "Compare against an earlier run's results.json" },
   { key: 'metricsFile', long: 'metrics-file', value: 'GUEST_PATH', help: 'A metrics file the benchmark writes in every run' },
   { key: 'metricsFormat', long: 'metrics-format', value: 'FORMAT', help: `${METRICS_FORMATS.join(', ')} (default auto)` },
@@ -39,8 +40,8 @@ const BENCH_ONLY: OptionSpec[] = [
   { key: 'resultsDir', long: 'results-dir', value: 'DIR', help: 'Where results, report, chart and every run\'s files go (default ./vmstep-bench)' },
 ];
 
-// The run's options, less those that name a single run's files.
-export const BENCH_OPTIONS: OptionSpec[] = [...BENCH_ONLY, ...RUN_OPTIONS.filter((o) => o.key !== 'outputDir' && o.key !== 'result')];
+// The run's options, less those that name a single run's files or its stdin (read once, it cannot feed every run).
+export const BENCH_OPTIONS: OptionSpec[] = [...BENCH_ONLY, ...RUN_OPTIONS.filter((o) => o.key !== 'outputDir' && o.key !== 'result' && o.key !== 'interactive')];
 
 export const BENCH_HELP = `Usage: vmstep bench [OPTIONS] IMAGE [COMMAND [ARG...]]
 
@@ -62,6 +63,7 @@ itself or a benchmark run failed.
 
 Examples:
   vmstep bench -n 20 --baseline-image bench:main bench:pr
+  vmstep bench -v .:/src --baseline-volume ../base:/src -w /src rust:1 cargo bench
   vmstep bench --metrics-file /work/bmf.json --baseline-file main.json bench:pr
   vmstep bench --test t-test --threshold 3 --fail-on-regression bench:pr ./run.sh
   vmstep bench --threshold 5% --threshold 'BM_parse=2%' --warn-threshold 3% \
@@ -79,7 +81,7 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
     if (!quiet) io.stderr.write(line);
   };
   const head = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
-  const input: BenchInput = { failOnRegression: Boolean(values.failOnRegression) };
+  const input: BenchInput = { failOnRegression: Boolean(values.failOnRegression), baselineVolumes: listValue(values, 'baselineVolume') };
   for (const key of ['repeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'alpha', 'correction', 'resultsDir'] as const) {
     const v = stringValue(values, key);
     if (v !== undefined) input[key] = v;

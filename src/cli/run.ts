@@ -21,6 +21,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { key: 'entrypoint', long: 'entrypoint', value: 'CMD', help: "Replace the image's ENTRYPOINT (and drop its CMD); \"\" clears it" },
   { key: 'env', long: 'env', short: 'e', value: 'K=V', repeatable: true, help: 'Set a variable (repeatable); a bare K passes the host value' },
   { key: 'envFile', long: 'env-file', value: 'FILE', repeatable: true, help: 'Read variables from a file of K=V lines (repeatable)' },
+  { key: 'volume', long: 'volume', short: 'v', value: 'HOST:GUEST', repeatable: true, help: 'Copy a host file or directory into the guest before the command starts (repeatable; a copy, not a live share)' },
   { key: 'workdir', long: 'workdir', short: 'w', value: 'DIR', help: 'Working directory in the guest (absolute)' },
   { key: 'user', long: 'user', short: 'u', value: 'USER', help: 'User to run as: NAME, UID, NAME:GROUP or UID:GID' },
   { key: 'vcpus', long: 'vcpus', value: 'N', help: 'Number of vCPUs (default 2, at most the host has)' },
@@ -32,6 +33,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { key: 'result', long: 'result', value: 'FILE', help: 'Write the run result as JSON to FILE' },
   { key: 'kernel', long: 'kernel', value: 'PATH', help: 'Boot this guest kernel (vmlinux or vmlinux.gz) instead of the bundled one' },
   { key: 'privileged', long: 'privileged', help: 'Keep capabilities and skip the seccomp filter in the guest' },
+  { key: 'interactive', long: 'interactive', short: 'i', help: "Stream vmstep's stdin to the command's stdin (without it the command reads /dev/null)" },
   { key: 'debug', long: 'debug', help: "Show the guest's serial console on stderr" },
   { key: 'quiet', long: 'quiet', short: 'q', help: "Print only the command's output" },
   { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
@@ -49,6 +51,13 @@ IMAGE is a registry reference (alpine:3.20, ghcr.io/owner/app:tag,
 name@sha256:...), oci:DIR[:TAG], oci-archive:FILE[:TAG],
 docker-archive:FILE[:NAME] or docker-daemon:NAME[:TAG].
 
+--volume HOST:GUEST copies a host file or directory into the guest before the
+command starts: a copy, not a live share, so what the command changes stays in
+the VM; bring results back with --output. Relative host paths start at the
+current directory. The copy keeps modes, hard links and symbolic links (as
+links, never followed), and belongs to the user the command runs as. Without
+-i the command's stdin is /dev/null.
+
 Options:
 ${formatOptions(RUN_OPTIONS)}
 
@@ -56,6 +65,8 @@ Examples:
   vmstep run alpine:3.20 uname -a
   vmstep run -e N=1000 --timeout 5m --output /work/results.json bench:latest
   vmstep run --entrypoint sh alpine:3.20 -c 'ls -la /'
+  vmstep run -v .:/src -w /src --output /src/out rust:1 cargo test
+  tar c data | vmstep run -i alpine:3.20 tar x -C /tmp
 `;
 
 /** The run the options of RUN_OPTIONS describe (`vmstep bench` takes the same). */
@@ -68,6 +79,7 @@ export function runInputFrom(values: Values, positionals: string[], io: CliIo): 
     env: listValue(values, 'env'),
     envFiles: listValue(values, 'envFile'),
     outputs: listValue(values, 'output'),
+    volumes: listValue(values, 'volume'),
     privileged: Boolean(values.privileged),
     debug: Boolean(values.debug),
   };
@@ -90,7 +102,8 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const quiet = Boolean(values.quiet);
-  const options = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
+  const options = validateRunInput({ ...runInputFrom(values, positionals, io), interactive: Boolean(values.interactive) }, { style: 'cli', cwd: io.cwd, hostEnv: io.env });
+  const stdin = options.interactive ? io.stdin?.() : undefined;
   const resultPath = stringValue(values, 'result');
 
   // Guest stderr and the guest console may stop mid-line (a cancelled run
@@ -133,7 +146,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
         console: (chunk) => (guestStderr(chunk), void io.stderr.write(chunk)),
         warning: (message) => ownLine(`vmstep: warning: ${message}\n`),
       },
-      { signal: stop.signal },
+      { signal: stop.signal, ...(stdin ? { stdin } : {}) },
     );
   } catch (err) {
     if (brokenPipe && err instanceof RunCancelledError) return EXIT_BROKEN_PIPE;
@@ -145,6 +158,8 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   } finally {
     io.stdout.off('error', onStdoutError);
     io.signal?.removeEventListener('abort', onCancel);
+    // The command is done with its stdin even if our stdin has not ended (a terminal, a pipe still open): let go of it, or it would keep vmstep alive.
+    stdin?.destroy();
   }
 
   if (resultPath) writeResultFile(resolve(io.cwd, resultPath), result, VMSTEP_VERSION);

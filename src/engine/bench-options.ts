@@ -22,6 +22,7 @@ import {
 } from '../bench/index.js';
 import { VmstepError } from './errors.js';
 import type { OptionStyle } from './validate.js';
+import { parseVolumes, type Volume } from './volumes.js';
 
 export interface BenchInput {
   repeat?: string | number;
@@ -30,6 +31,8 @@ export interface BenchInput {
   baselineImage?: string;
   /** A results file from an earlier bench run, as the baseline. */
   baselineFile?: string;
+  /** `HOST_PATH:GUEST_PATH`: the baseline runs get these volumes instead of the head's (another checkout of the same code). */
+  baselineVolumes?: string[];
   /** Guest path of a metrics file the benchmark writes in every run. */
   metricsFile?: string;
   metricsFormat?: string;
@@ -47,7 +50,11 @@ export interface BenchInput {
 export interface BenchSettings {
   repeat: number;
   warmup: number;
-  baseline: { kind: 'image'; image: string } | { kind: 'file'; path: string } | null;
+  /**
+   * image: a second arm run interleaved with the head; `image` null means the
+   * head's image, `volumes` null the head's volumes.
+   */
+  baseline: { kind: 'image'; image: string | null; volumes: Volume[] | null } | { kind: 'file'; path: string } | null;
   metricsFile: string | null;
   metricsFormat: MetricsFormat;
   test: TestName;
@@ -79,6 +86,7 @@ const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
     warmup: '--warmup',
     baselineImage: '--baseline-image',
     baselineFile: '--baseline-file',
+    baselineVolumes: '--baseline-volume',
     metricsFile: '--metrics-file',
     metricsFormat: '--metrics-format',
     test: '--test',
@@ -94,6 +102,7 @@ const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
     warmup: 'input "warmup"',
     baselineImage: 'input "baseline-image"',
     baselineFile: 'input "baseline-file"',
+    baselineVolumes: 'input "baseline-volumes"',
     metricsFile: 'input "metrics-file"',
     metricsFormat: 'input "metrics-format"',
     test: 'input "test"',
@@ -118,7 +127,7 @@ function count(v: string | number | undefined, name: string, fallback: number, m
   return Number(s);
 }
 
-export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle; cwd?: string }): BenchSettings {
+export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle; cwd?: string; volumeBase?: string }): BenchSettings {
   const name = NAMES[ctx.style];
   const cwd = ctx.cwd ?? process.cwd();
   const repeat = count(input.repeat, name.repeat, BENCH_DEFAULTS.repeat, 1, MAX_REPEAT);
@@ -127,11 +136,16 @@ export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle;
   if (present(input.baselineImage) && present(input.baselineFile)) {
     throw new VmstepError(`${name.baselineImage} and ${name.baselineFile} are both set`, 'compare against one baseline: an image run in this job, or a results file from an earlier run');
   }
-  const baseline: BenchSettings['baseline'] = present(input.baselineImage)
-    ? { kind: 'image', image: input.baselineImage.trim() }
-    : present(input.baselineFile)
-      ? { kind: 'file', path: resolve(cwd, input.baselineFile.trim()) }
-      : null;
+  const volumes = parseVolumes(input.baselineVolumes ?? [], ctx.volumeBase ? resolve(cwd, ctx.volumeBase) : cwd, name.baselineVolumes);
+  if (volumes.length > 0 && present(input.baselineFile)) {
+    throw new VmstepError(`${name.baselineVolumes} and ${name.baselineFile} are both set`, 'baseline volumes make a baseline run in this job; a results file is an earlier one: choose one');
+  }
+  const baseline: BenchSettings['baseline'] =
+    present(input.baselineImage) || volumes.length > 0
+      ? { kind: 'image', image: present(input.baselineImage) ? input.baselineImage.trim() : null, volumes: volumes.length > 0 ? volumes : null }
+      : present(input.baselineFile)
+        ? { kind: 'file', path: resolve(cwd, input.baselineFile.trim()) }
+        : null;
 
   let metricsFile: string | null = null;
   if (present(input.metricsFile)) {

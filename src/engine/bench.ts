@@ -36,6 +36,7 @@ import {
   wallTimeValue,
 } from '../bench/index.js';
 import type { BenchSettings } from './bench-options.js';
+import type { Volume } from './volumes.js';
 import { VmstepError } from './errors.js';
 import { runImage, type RunControl } from './run.js';
 import type { RunEvents, RunOptions, RunResult, VcpuPinning } from './types.js';
@@ -182,10 +183,15 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     }
   };
   const headSeries = collect('head');
-  const headArm: BenchArm = { label: images.head?.reference ?? head.image, digest: images.head?.digest ?? null, series: headSeries };
+  // Two source trees in one image: the arms are told apart by their trees.
+  const trees = settings.baseline?.kind === 'image' && settings.baseline.volumes !== null;
+  // The trees first: reports shorten long labels from the end, and the image is often the same.
+  const treeLabel = (volumes: readonly Volume[]) => (trees ? `[${volumes.map((v) => basename(v.hostPath)).join(', ') || 'no volumes'}] ` : '');
+  const headArm: BenchArm = { label: `${treeLabel(head.volumes)}${images.head?.reference ?? head.image}`, digest: images.head?.digest ?? null, series: headSeries };
   let baseline: BenchArm | null = null;
   if (settings.baseline?.kind === 'image') {
-    baseline = { label: images.baseline?.reference ?? settings.baseline.image, digest: images.baseline?.digest ?? null, series: collect('baseline') };
+    const label = `${treeLabel(settings.baseline.volumes ?? head.volumes)}${images.baseline?.reference ?? settings.baseline.image ?? head.image}`;
+    baseline = { label, digest: images.baseline?.digest ?? null, series: collect('baseline') };
   } else if (fileBaseline && settings.baseline?.kind === 'file') {
     baseline = { label: fileBaseline.context.image ?? basename(settings.baseline.path), digest: fileBaseline.context.digest ?? null, series: fileBaseline.metrics };
   }
@@ -241,10 +247,12 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
 
 /** The run of one arm: the head's options, the baseline's image, bench kernel arguments, its own directory. */
 function runOptionsFor(head: RunOptions, settings: BenchSettings, arm: Arm, dir: string): RunOptions {
-  const image = arm === 'baseline' && settings.baseline?.kind === 'image' ? settings.baseline.image : head.image;
+  const other = arm === 'baseline' && settings.baseline?.kind === 'image' ? settings.baseline : null;
+  const image = other?.image ?? head.image;
+  const volumes = other?.volumes ?? head.volumes;
   const outputs = settings.metricsFile !== null && !head.outputs.includes(settings.metricsFile) ? [...head.outputs, settings.metricsFile] : head.outputs;
   const kernelArgs = [...head.kernelArgs, ...BENCH_KERNEL_ARGS.filter((a) => !head.kernelArgs.includes(a))];
-  return { ...head, image, outputs, kernelArgs, outputDir: join(dir, 'output'), logDir: dir, pinVcpus: true };
+  return { ...head, image, volumes, outputs, kernelArgs, outputDir: join(dir, 'output'), logDir: dir, pinVcpus: true };
 }
 
 function checkRunSucceeded(result: RunResult, what: string, options: RunOptions): void {

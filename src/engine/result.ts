@@ -20,7 +20,7 @@ export interface ResultDocument {
   outputDir: string;
   stdout: { file: string | null; bytes: number };
   stderr: { file: string | null; bytes: number };
-  timings: { imageMs: number; rootfsMs: number; bootMs: number; commandMs: number; totalMs: number };
+  timings: { imageMs: number; rootfsMs: number; volumesMs?: number; bootMs: number; commandMs: number; totalMs: number };
 }
 
 export function resultDocument(result: RunResult, version: string): ResultDocument {
@@ -40,6 +40,7 @@ export function resultDocument(result: RunResult, version: string): ResultDocume
     timings: {
       imageMs: ms(t.imageMs),
       rootfsMs: ms(t.rootfsMs),
+      ...(t.volumesMs !== undefined ? { volumesMs: ms(t.volumesMs) } : {}),
       bootMs: ms(t.bootMs),
       commandMs: ms(t.commandMs),
       totalMs: ms(t.totalMs),

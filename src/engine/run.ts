@@ -9,9 +9,10 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GuestError, guestSocketPath, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec } from '../session/index.js';
+import { GuestError, guestSocketPath, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec, type VolumeMount } from '../session/index.js';
 import { checkImageReference, defaultCacheDir, resolveImage, type Image, type ImageConfig, type ProgressEvent } from '../image/index.js';
-import { RootfsCache } from '../rootfs/index.js';
+import { RootfsCache, buildVolumeDisk } from '../rootfs/index.js';
+import { mountOrder } from './volumes.js';
 import { initPath, kernelPath } from './assets.js';
 import { ConsoleFollower } from './console.js';
 import { checkCacheDir } from './cache.js';
@@ -28,10 +29,16 @@ import { launchVm as launchRealVm, probeKvm, type LaunchVm, type VmExit, type Vm
 const POWEROFF_GRACE_MS = 5000;
 /** How long to wait for the VM's exit reason after the guest connection broke (it names the crash). */
 const CRASH_REPORT_GRACE_MS = 1000;
+/** Free space on the volume disk for what the command writes into its volumes, unless --disk says more; sparse, so unused space costs nothing. */
+const VOLUME_HEADROOM_BYTES = 4 * 2 ** 30;
+/** The volume disk is the VM's second virtio-blk device; the root disk is the first (/dev/vda). */
+const VOLUME_DEVICE = '/dev/vdb';
 
 export interface RunControl {
   /** Cancels the run: the VM is killed and runImage rejects with a cancellation error. */
   signal?: AbortSignal;
+  /** The command's stdin when RunOptions.interactive is set (the CLI passes its own stdin). */
+  stdin?: Readable;
   /**
    * Starts the VM. Tests replace it to run guest init in its Unix-socket test
    * mode on hosts whose KVM cannot boot Linux; production uses the VMM.
@@ -96,6 +103,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   // Assets first: a missing kernel or guest init should not cost a download.
   const kernel = kernelPath(options.kernel, scope.cacheDir);
   const init = initPath();
+  if (options.interactive && !control.stdin) throw new VmstepError('an interactive run needs a stdin stream to read', '');
   // A mistyped local image path is reported as such, even on a host that could not run it.
   checkImageReference(options.image);
   // Nor should a KVM that cannot boot Linux cost a download. (A stand-in launcher, in tests, needs none.)
@@ -132,6 +140,11 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   const rootfsMs = phase.end('rootfs', prepared.cached ? 'cached' : 'built');
   checkCancelled();
 
+  const volumes = await copyVolumes(options, scope.scratchDir, phase, events);
+  if (volumes) Object.assign(spec, { volumeDevice: VOLUME_DEVICE, volumes: volumes.mounts });
+  if (options.interactive) spec.stdin = true;
+  checkCancelled();
+
   if (options.vcpus > availableParallelism()) {
     quietly(() => events.warning?.(`${options.vcpus} vCPUs on a host with ${availableParallelism()} CPUs: vCPUs will share cores, and timings will be noisy`));
   }
@@ -151,7 +164,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   try {
     vm = await launch({
       kernelPath: kernel,
-      disks: [{ path: prepared.basePath, readOnly: false, overlayPath: prepared.overlayPath }],
+      disks: [{ path: prepared.basePath, readOnly: false, overlayPath: prepared.overlayPath }, ...(volumes ? [{ path: volumes.diskPath, readOnly: false }] : [])],
       vcpus: options.vcpus,
       memoryMiB: options.memoryMiB,
       cmdline: options.kernelArgs.join(' '),
@@ -191,6 +204,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   const issues: OutputIssue[] = [];
   const session = startGuestSession(connected.socket, spec, {
     ...(options.outputs.length > 0 ? { outputDir: options.outputDir } : {}),
+    ...(options.interactive && control.stdin ? { stdin: control.stdin } : {}),
     onFile: (f) => files.push({ guestPath: f.guestPath, hostPath: f.hostPath, bytes: f.size }),
     onOutputIssue: (i) => {
       issues.push({ request: i.request, path: i.path, reason: i.reason, message: i.message });
@@ -254,7 +268,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     command: spec.argv,
     outputs: files,
     outputIssues: issues,
-    timings: { imageMs, rootfsMs, bootMs, commandMs, totalMs: 0 },
+    timings: { imageMs, rootfsMs, ...(volumes ? { volumesMs: volumes.ms } : {}), bootMs, commandMs, totalMs: 0 },
     stdoutFile: stdoutSink.path,
     stderrFile: stderrSink.path,
     stdoutBytes,
@@ -262,6 +276,29 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
     outputDir: options.outputDir,
     ...(vcpuPinning ? { vcpuPinning } : {}),
   };
+}
+
+/**
+ * Writes the volumes onto a disk of their own in the scratch directory (the
+ * VM's second disk); null without volumes. Entries that cannot be copied
+ * (sockets, devices, fifos) are named in one warning.
+ */
+async function copyVolumes(options: RunOptions, scratchDir: string, phase: ReturnType<typeof phaseTimer>, events: RunEvents): Promise<{ diskPath: string; mounts: VolumeMount[]; ms: number } | null> {
+  if (options.volumes.length === 0) return null;
+  const ordered = mountOrder(options.volumes);
+  phase.start('volumes', ordered.map((v) => `${v.hostPath}:${v.guestPath}`).join(' '));
+  const diskPath = join(scratchDir, 'volumes.ext4');
+  const built = await buildVolumeDisk(
+    ordered.map((v, i) => ({ name: String(i), hostPath: v.hostPath })),
+    diskPath,
+    { headroomBytes: Math.max(options.diskBytes ?? 0, VOLUME_HEADROOM_BYTES) },
+  );
+  if (built.skipped.length > 0) {
+    const n = built.skipped.length;
+    quietly(() => events.warning?.(`volumes: skipped ${n} ${n === 1 ? 'entry' : 'entries'} that cannot be copied (sockets, devices, fifos): ${built.skipped.join(', ')}`));
+  }
+  const ms = phase.end('volumes', `${built.entries} entries, ${formatBytes(built.contentBytes)}`);
+  return { diskPath, mounts: ordered.map((v, i) => ({ name: String(i), guestPath: v.guestPath })), ms };
 }
 
 /** What became of the pinning asked for: the VMM says what it did; a launcher that says nothing pinned nothing. */
@@ -386,6 +423,7 @@ function sessionError(err: unknown): VmstepError {
     const fixes: Record<string, string> = {
       user: 'check --user / the user input against the image (its /etc/passwd and /etc/group)',
       workdir: 'check --workdir / the workdir input',
+      volume: 'check the guest paths of --volume / the volumes input against the image',
       spec: 'this vmstep and its guest init disagree: reinstall vmstep',
       hello: 'this vmstep and its guest init disagree: reinstall vmstep',
     };

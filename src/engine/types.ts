@@ -2,6 +2,7 @@
 // back. The faces turn flags or inputs into a RunInput (strings as the user
 // wrote them); validateRunInput (validate.ts) turns that into RunOptions,
 // typed and checked; runImage (run.ts) runs it and returns a RunResult.
+import type { Volume } from './volumes.js';
 
 /** A run as the user wrote it: sizes and durations still strings. */
 export interface RunInput {
@@ -38,6 +39,12 @@ export interface RunInput {
   cacheDir?: string;
   /** Parent of the per-run scratch directory (default the OS temp dir). */
   scratchRoot?: string;
+  /** `HOST_PATH:GUEST_PATH`: copies of host files or trees made before the command starts. */
+  volumes?: string[];
+  /** Where relative volume host paths start (default: the face's working directory). */
+  volumeBase?: string;
+  /** Stream RunControl.stdin to the command's stdin; otherwise it reads /dev/null. */
+  interactive?: boolean;
 }
 
 export interface Credentials {
@@ -76,6 +83,10 @@ export interface RunOptions {
   scratchRoot: string | null;
   /** Pin each vCPU thread to a host core of its own when the host has enough (benchmark mode). */
   pinVcpus?: boolean;
+  /** Copied into the guest before the command starts (see engine/volumes.ts). */
+  volumes: Volume[];
+  /** The command's stdin is RunControl.stdin (required then); otherwise /dev/null. */
+  interactive: boolean;
 }
 
 /** Where a run's vCPU threads ran: pinned to host CPUs, or why not. */
@@ -88,7 +99,7 @@ export interface VcpuPinning {
 }
 
 /** The set-up phases, in order; `command` is the command itself, until its last returned file is on disk. */
-export type Phase = 'image' | 'rootfs' | 'boot' | 'command';
+export type Phase = 'image' | 'rootfs' | 'volumes' | 'boot' | 'command';
 
 export interface OutputFile {
   guestPath: string;
@@ -109,6 +120,8 @@ export interface Timings {
   imageMs: number;
   /** Building or reusing the cached root filesystem, and the run's writable copy. */
   rootfsMs: number;
+  /** Copying the volumes onto their disk; absent without volumes. */
+  volumesMs?: number;
   /** VMM start until guest init said hello. */
   bootMs: number;
   /** The command's wall time as the guest measured it (start to exit). */

@@ -11,6 +11,7 @@ import { LIMITS } from '../limits.js';
 import { VmstepError } from './errors.js';
 import type { RunInput, RunOptions } from './types.js';
 import { formatBytes, parseDuration, parseSize } from './units.js';
+import { parseVolumes } from './volumes.js';
 
 /** How the face names its options: `--memory` (cli) or input "memory" (action). */
 export type OptionStyle = 'cli' | 'action';
@@ -32,6 +33,7 @@ const CLI_NAMES: Record<string, string> = {
   kernel: '--kernel',
   registryUsername: 'registry user name',
   registryPassword: 'registry password',
+  volumes: '--volume',
 };
 
 const ACTION_NAMES: Record<string, string> = {
@@ -51,6 +53,7 @@ const ACTION_NAMES: Record<string, string> = {
   kernel: 'input "kernel"',
   registryUsername: 'input "registry-username"',
   registryPassword: 'input "registry-password"',
+  volumes: 'input "volumes"',
 };
 
 export interface ValidateContext {
@@ -144,6 +147,8 @@ export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOpti
     checkReadableFile(kernel, name('kernel'), 'give the path of an uncompressed x86-64 vmlinux (or a .gz of one) built from kernel/guest.config');
   }
 
+  const volumes = parseVolumes(checkStrings(input.volumes ?? [], name('volumes')), input.volumeBase ? resolve(cwd, input.volumeBase) : cwd, name('volumes'));
+
   const username = optionalString(input.registryUsername);
   const password = input.registryPassword ? input.registryPassword : null;
   if ((username === null) !== (password === null)) {
@@ -172,6 +177,8 @@ export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOpti
     credentials: username !== null && password !== null ? { username, password } : null,
     cacheDir: present(input.cacheDir) ? resolve(cwd, String(input.cacheDir)) : null,
     scratchRoot: present(input.scratchRoot) ? resolve(cwd, String(input.scratchRoot)) : null,
+    volumes,
+    interactive: Boolean(input.interactive),
   };
 }
 

@@ -20,7 +20,9 @@ export {
   type OutputIssueReason,
   type RunSpec,
   type StartedMessage,
+  type VolumeMount,
 } from './messages.js';
+export { StdinPump } from './stdin.js';
 export { DEFAULT_MAX_FILES, DEFAULT_MAX_FILE_BYTES, GUEST_VSOCK_PORT, PROTOCOL_VERSION, ProtocolError } from './protocol.js';
 export {
   GuestError,

@@ -33,6 +33,18 @@ export interface RunSpec {
   maxFiles?: number;
   /** Keep capabilities; no seccomp filter or no_new_privs. Default false. */
   privileged?: boolean;
+  /** The guest block device (ext4) that holds the volumes, e.g. `/dev/vdb`; required with volumes. */
+  volumeDevice?: string;
+  /** Entries at the root of volumeDevice, each mounted at its guest path, in this order. */
+  volumes?: VolumeMount[];
+  /** The host streams STDIN frames to the command's stdin; otherwise it reads /dev/null. Default false. */
+  stdin?: boolean;
+}
+
+/** One volume as guest init sees it: `name` at the root of the volume disk, mounted at `guestPath`. */
+export interface VolumeMount {
+  name: string;
+  guestPath: string;
 }
 
 const hasNul = (s: string) => s.includes('\0');
@@ -52,6 +64,11 @@ export function validateRunSpec(spec: RunSpec): void {
   for (const [name, v] of [['maxFileBytes', spec.maxFileBytes], ['maxFiles', spec.maxFiles]] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new Error(`${name} must be a non-negative integer, got ${v}`);
   }
+  if ((spec.volumes?.length ?? 0) > 0 && !spec.volumeDevice?.startsWith('/')) throw new Error('the run spec has volumes but no volume device');
+  for (const v of spec.volumes ?? []) {
+    if (!/^[^/:\0]+$/.test(v.name)) throw new Error(`volume name ${JSON.stringify(v.name)} must be one path component without ':'`);
+    if (!v.guestPath.startsWith('/') || hasNul(v.guestPath)) throw new Error(`volume guest path ${JSON.stringify(v.guestPath)} is not absolute or contains NUL`);
+  }
 }
 
 export function encodeRun(spec: RunSpec): Buffer {
@@ -67,6 +84,9 @@ export function encodeRun(spec: RunSpec): Buffer {
   fields.push([F.maxFileBytes, spec.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES]);
   fields.push([F.maxFiles, spec.maxFiles ?? DEFAULT_MAX_FILES]);
   fields.push([F.privileged, spec.privileged ?? false]);
+  if (spec.volumeDevice) fields.push([F.volumeDevice, spec.volumeDevice]);
+  for (const v of spec.volumes ?? []) fields.push([F.volume, `${v.name}:${v.guestPath}`]);
+  if (spec.stdin) fields.push([F.stdin, true]);
   return encodeFrame(MessageType.Run, encodeRecord(fields));
 }
 
@@ -83,7 +103,31 @@ export function decodeRun(payload: Buffer): Required<RunSpec> {
     maxFileBytes: r.u64(F.maxFileBytes) ?? DEFAULT_MAX_FILE_BYTES,
     maxFiles: r.u64(F.maxFiles) ?? DEFAULT_MAX_FILES,
     privileged: r.bool(F.privileged) ?? false,
+    volumeDevice: r.string(F.volumeDevice) ?? '',
+    volumes: r.strings(F.volume).map((s) => {
+      const colon = s.indexOf(':');
+      return { name: s.slice(0, colon), guestPath: s.slice(colon + 1) };
+    }),
+    stdin: r.bool(F.stdin) ?? false,
   };
+}
+
+/** The next bytes of the command's stdin (at most one frame). */
+export function encodeStdin(data: Uint8Array): Buffer {
+  return encodeFrame(MessageType.Stdin, data);
+}
+
+/** The end of the command's stdin: guest init closes the pipe once what it holds is written. */
+export function encodeStdinEnd(): Buffer {
+  return encodeFrame(MessageType.StdinEnd, Buffer.alloc(0));
+}
+
+export function encodeStdinAck(bytes: number): Buffer {
+  return encodeFrame(MessageType.StdinAck, encodeRecord([[Field.StdinAck.bytes, bytes]]));
+}
+
+export function decodeStdinAck(payload: Buffer): number {
+  return new RecordReader(payload, 'STDIN_ACK').requireU64(Field.StdinAck.bytes);
 }
 
 export function encodeSignal(signal: number): Buffer {

@@ -5,13 +5,15 @@
 // checks. guest/src/protocol.h holds the same numbers for guest init;
 // test/unit/protocol.test.ts checks that the two agree.
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const PROTOCOL_MAGIC = 'VMSTEP';
 /** Guest init connects to the host (CID 2) on this vsock port; the VMM maps it to `<vsockUdsPath>_1024`. */
 export const GUEST_VSOCK_PORT = 1024;
 export const FRAME_HEADER_BYTES = 5;
 export const MAX_FRAME_PAYLOAD = 1 << 20;
 export const MAX_AGENT_BYTES = 256;
+/** The most STDIN bytes the host may have sent that the guest has not acknowledged (STDIN_ACK). */
+export const STDIN_WINDOW = 1 << 20;
 export const DEFAULT_MAX_FILE_BYTES = 25 * 1024 * 1024;
 export const DEFAULT_MAX_FILES = 255;
 
@@ -19,6 +21,8 @@ export const MessageType = {
   Hello: 0x01,
   Run: 0x02,
   Signal: 0x03,
+  Stdin: 0x04,
+  StdinEnd: 0x05,
   Started: 0x10,
   Stdout: 0x11,
   Stderr: 0x12,
@@ -28,13 +32,14 @@ export const MessageType = {
   FileEnd: 0x16,
   OutputIssue: 0x17,
   Timings: 0x18,
+  StdinAck: 0x19,
   Error: 0x1f,
 } as const;
 export type MessageTypeName = keyof typeof MessageType;
 
 /** Field tags of each record message. */
 export const Field = {
-  Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9 },
+  Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9, volumeDevice: 10, volume: 11, stdin: 12 },
   Signal: { signal: 1 },
   Started: { pid: 1, commandStartNs: 2 },
   Exit: { code: 1, signal: 2, signalName: 3, error: 4 },
@@ -42,6 +47,7 @@ export const Field = {
   FileEnd: { error: 1 },
   OutputIssue: { request: 1, path: 2, reason: 3, message: 4 },
   Timings: { initStartNs: 1, specReceivedNs: 2, commandStartNs: 3, commandEndNs: 4, outputsEndNs: 5 },
+  StdinAck: { bytes: 1 },
   Error: { stage: 1, message: 2 },
 } as const;
 

@@ -19,6 +19,7 @@ import {
   decodeFileEnd,
   decodeOutputIssue,
   decodeStarted,
+  decodeStdinAck,
   decodeTimings,
   encodeError,
   encodeRun,
@@ -31,6 +32,7 @@ import {
   type StartedMessage,
 } from './messages.js';
 import { OutputDirectory, type OpenOutputFile } from './outputs.js';
+import { StdinPump } from './stdin.js';
 import {
   DEFAULT_MAX_FILES,
   DEFAULT_MAX_FILE_BYTES,
@@ -99,6 +101,8 @@ export interface GuestSessionOptions {
   onOutputIssue?: (issue: OutputIssue) => void;
   /** High-water mark of the stdout and stderr streams, in bytes. Default 1 MiB. */
   streamHighWaterMark?: number;
+  /** Streamed to the command's stdin (its end is the command's EOF); requires spec.stdin. Without it the command reads /dev/null. */
+  stdin?: Readable;
 }
 
 /** A Readable fed by the session, which waits for the consumer when it is full. */
@@ -180,6 +184,7 @@ export class GuestSession {
   private current: { guestPath: string; mode: number; size: number; written: number; file: OpenOutputFile } | null = null;
   /** The handling of every chunk received so far, in order (onData never rejects). */
   private handling: Promise<void> = Promise.resolve();
+  private stdinPump: StdinPump | null = null;
 
   constructor(
     private readonly socket: Duplex,
@@ -187,6 +192,7 @@ export class GuestSession {
     private readonly options: GuestSessionOptions = {},
   ) {
     validateRunSpec(spec);
+    if (Boolean(spec.stdin) !== Boolean(options.stdin)) throw new Error('spec.stdin and the stdin option go together: give both or neither');
     if ((spec.outputs?.length ?? 0) > 0 && !options.outputDir) {
       throw new Error('the run spec asks for output files but no outputDir was given to write them to');
     }
@@ -278,6 +284,7 @@ export class GuestSession {
       case 'running':
         if (type === MessageType.Stdout) return this.out.feed(payload);
         if (type === MessageType.Stderr) return this.err.feed(payload);
+        if (type === MessageType.StdinAck && this.stdinPump) return this.stdinPump.ack(decodeStdinAck(payload));
         if (type === MessageType.Started && this.pid === null) {
           const started = decodeStarted(payload);
           this.pid = started.pid;
@@ -287,6 +294,7 @@ export class GuestSession {
         if (type === MessageType.Exit) {
           this.exitMessage = decodeExit(payload);
           this.state = 'outputs';
+          this.stdinPump?.stop();
           if (this.pid === null) this.startedP.resolve(null);
           this.out.finish();
           this.err.finish();
@@ -318,9 +326,17 @@ export class GuestSession {
     this.state = 'running';
     this.socket.write(encodeHello());
     this.socket.write(encodeRun(this.spec));
+    if (this.options.stdin) {
+      this.stdinPump = new StdinPump(this.options.stdin, (frame) => {
+        if (!this.settled && this.socket.writable) this.socket.write(frame);
+      });
+      this.stdinPump.start();
+    }
   }
 
   private async onOutput({ type, payload }: Frame): Promise<void> {
+    // Acknowledgements already on their way when the command exited mean nothing now.
+    if (type === MessageType.StdinAck && this.stdinPump) return;
     const cur = this.current;
     if (type === MessageType.FileData && cur) {
       if (cur.written + payload.length > cur.size) {
@@ -387,6 +403,7 @@ export class GuestSession {
   private fail(reason: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    this.stdinPump?.stop();
     const err = reason instanceof Error ? reason : new Error(String(reason));
     if (err instanceof ProtocolError && !(err instanceof ProtocolVersionError)) this.refuse('protocol', err.message);
     // Let the error frame go out, then drop the connection so a guest blocked

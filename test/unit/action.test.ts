@@ -125,6 +125,29 @@ describe('the action', () => {
     expect(engine.calls[0]).toMatchObject({ entrypoint: null, command: ['-c', 'echo hi'] });
   });
 
+  it('volumes: one HOST_PATH:GUEST_PATH per line, relative host paths from the workspace', async () => {
+    mkdirSync(join(dir, 'src'));
+    inputs({ image: 'alpine:3.20', run: 'make', volumes: 'src:/src\n\n# a comment\n.:/workspace\n' });
+    const engine = fakeEngine(async () => ({ timings: { imageMs: 1, rootfsMs: 2, volumesMs: 30.5, bootMs: 4, commandMs: 5, totalMs: 50 } }));
+    await run({ runImage: engine.runImage });
+    expect(process.exitCode).toBeUndefined();
+    expect(summary()).toMatch(/^\| root filesystem \| .*\n\| volumes \| 31 ms \| 30\.5 \|\n\| boot \|/m);
+    expect(JSON.parse(readFileSync(outputs().result!, 'utf8')).timings.volumesMs).toBe(30.5);
+    expect(engine.calls[0]!.volumes).toEqual([
+      { hostPath: join(dir, 'src'), guestPath: '/src', kind: 'dir' },
+      { hostPath: dir, guestPath: '/workspace', kind: 'dir' },
+    ]);
+  });
+
+  it('a bad volume fails the step with one error before any VM starts', async () => {
+    inputs({ image: 'alpine:3.20', run: 'make', volumes: 'missing:/src' });
+    const engine = fakeEngine(async () => ({}));
+    await run({ runImage: engine.runImage });
+    expect(process.exitCode).toBe(1);
+    expect(engine.calls).toEqual([]);
+    expect(step.log.match(/^::error::.*/gm)).toEqual([`::error::vmstep: input "volumes" "missing:/src": the host path ${join(dir, 'missing')} does not exist; check the path; relative paths start at ${dir}`]);
+  });
+
   it('fails the step with an annotation when the command fails', async () => {
     inputs({ image: 'img' });
     await run({ runImage: fakeEngine(async () => ({ exitCode: 42 })).runImage });

@@ -3,7 +3,7 @@
 // workflow reads, the job summary with its table and embedded chart, and the
 // step failing on a regression only when asked to.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -104,6 +104,40 @@ describe('the action in benchmark mode', () => {
     // The chart renders: rsvg-convert (librsvg2-bin) turns it into a PNG.
     const png = execFileSync('rsvg-convert', ['--format', 'png'], { input: svg });
     expect(png.subarray(1, 4).toString()).toBe('PNG');
+  }, 60_000);
+
+  it('baseline-volumes: two source trees in one image, interleaved, the head tree doing twice the work is a regression', async () => {
+    // Guest init's test mode mounts no disks: this stand-in hands the run the tree's host path instead, which is where the command finds it in test mode.
+    const seen: { arm: string; volumes: string[] }[] = [];
+    const treeEngine: typeof runImage = (o, e, c) => {
+      seen.push({ arm: o.logDir!.split('/').pop()!, volumes: o.volumes.map((v) => `${v.hostPath}:${v.guestPath}`) });
+      return runImage({ ...o, volumes: [], env: [...o.env, `SRC=${o.volumes[0]!.hostPath}`] }, e, { ...c, launchVm: testModeVm });
+    };
+    const workspace = process.env.GITHUB_WORKSPACE!;
+    for (const [tree, ms] of [['head', 400], ['base', 200]] as const) {
+      mkdirSync(join(workspace, '..', `${tree}-tree`), { recursive: true });
+      writeFileSync(join(workspace, '..', `${tree}-tree`, 'work.sh'), `sleep ${ms / 1000}\n`);
+    }
+    Object.assign(process.env, {
+      INPUT_IMAGE: image('toolchain', 'sh "$SRC/work.sh"'),
+      INPUT_VOLUMES: '../head-tree:/src\n',
+      'INPUT_BASELINE-VOLUMES': '# the base branch\n../base-tree:/src\n',
+      INPUT_REPEAT: '3',
+      INPUT_WARMUP: '0',
+      INPUT_TEST: 'percentage',
+      INPUT_THRESHOLD: '20',
+      'INPUT_FAIL-ON-REGRESSION': 'true',
+    });
+    await run({ runImage: treeEngine });
+    expect(process.exitCode).toBe(1);
+    expect(step.log).toMatch(/^::error::vmstep: 1 benchmark metric regressed beyond the 20%25 threshold \(percentage\): wall time/m);
+    const headTree = join(workspace, '..', 'head-tree');
+    const baseTree = join(workspace, '..', 'base-tree');
+    expect(seen.map((r) => `${r.arm} ${r.volumes.join(' ')}`)).toEqual(
+      ['baseline-1', 'head-1', 'baseline-2', 'head-2', 'baseline-3', 'head-3'].map((arm) => `${arm} ${arm.startsWith('head') ? headTree : baseTree}:/src`),
+    );
+    expect(outputs()).toMatchObject({ 'bench-verdict': 'regression', 'bench-regressed': 'true' });
+    expect(readFileSync(summaryFile, 'utf8')).toMatch(/^\| Baseline \| same image, other volumes: `\[base-tree\] oci:.*toolchain` \|$/m);
   }, 60_000);
 
   it('only warns about a regression without fail-on-regression, and passes an identical pair', async () => {

@@ -206,7 +206,20 @@ describe('validateBenchInput', () => {
       thresholdPercent: 2.5,
       failOnRegression: true,
     });
-    expect(v({ baselineImage: 'alpine:3.19' }).baseline).toEqual({ kind: 'image', image: 'alpine:3.19' });
+    expect(v({ baselineImage: 'alpine:3.19' }).baseline).toEqual({ kind: 'image', image: 'alpine:3.19', volumes: null });
+  });
+
+  it('baseline volumes make a baseline arm in the head image, or with the baseline image', () => {
+    const base = mkdtempSync(join(tmpdir(), 'vmstep-base-'));
+    try {
+      const volumes = [{ hostPath: base, guestPath: '/src', kind: 'dir' }];
+      expect(v({ baselineVolumes: [`${base}:/src`] }).baseline).toEqual({ kind: 'image', image: null, volumes });
+      expect(v({ baselineVolumes: [`${base}:/src`], baselineImage: 'alpine:3.19' }).baseline).toEqual({ kind: 'image', image: 'alpine:3.19', volumes });
+      expect(() => v({ baselineVolumes: [`${base}:/src`], baselineFile: 'main.json' }, 'action')).toThrow('input "baseline-volumes" and input "baseline-file" are both set');
+      expect(() => v({ baselineVolumes: ['missing:/src'] })).toThrow('--baseline-volume "missing:/src": the host path /w/missing does not exist');
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it('reads a default threshold beside NAME=PERCENT lines, from the action\'s lines or the CLI\'s repeated option alike', () => {

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/io.js';
@@ -189,6 +189,39 @@ describe('vmstep run: output and exit status', () => {
   });
 });
 
+describe('vmstep run: volumes and stdin', () => {
+  it('resolves -v host paths against the current directory and passes each volume once', async () => {
+    const h = harness();
+    mkdirSync(join(h.cwd, 'tree'));
+    writeFileSync(join(h.cwd, 'tree', 'f'), 'x');
+    expect(await h.run('run', '-v', 'tree:/src', '--volume', `${join(h.cwd, 'tree', 'f')}:/etc/f`, 'img')).toBe(0);
+    expect(h.seen[0]!.volumes).toEqual([
+      { hostPath: join(h.cwd, 'tree'), guestPath: '/src', kind: 'dir' },
+      { hostPath: join(h.cwd, 'tree', 'f'), guestPath: '/etc/f', kind: 'file' },
+    ]);
+    expect(h.seen[0]!.interactive).toBe(false);
+  });
+
+  it('-i hands the engine vmstep\'s stdin and lets go of it when the run ends; without -i stdin is never touched', async () => {
+    const stdin = new PassThrough();
+    let asked = 0;
+    const h = harness();
+    h.io.stdin = () => (asked++, stdin);
+    let given: unknown;
+    h.io.runImage = async (options, _events, control = {}) => {
+      h.seen.push(options);
+      given = control.stdin;
+      return result();
+    };
+    expect(await h.run('run', 'img')).toBe(0);
+    expect(asked).toBe(0);
+    expect(await h.run('run', '-i', 'img', 'cat')).toBe(0);
+    expect(h.seen[1]!.interactive).toBe(true);
+    expect(given).toBe(stdin);
+    expect(stdin.destroyed).toBe(true);
+  });
+});
+
 describe('vmstep: every bad input gives one clear line and 125', () => {
   it.each<[string[], RegExp]>([
     [[], /^Usage: vmstep COMMAND/],
@@ -205,6 +238,14 @@ describe('vmstep: every bad input gives one clear line and 125', () => {
     [['pull', 'a', 'b'], /^vmstep: error: "vmstep pull" takes one image, got 2/],
     [['cache', 'frob'], /^vmstep: error: unknown cache command "frob"/],
     [['cache', 'prune', '--max-size', 'big'], /^vmstep: error: --max-size "big" is not a size/],
+    [['run', '-v', '/nonexistent-vmstep-dir:/src', 'img'], /^vmstep: error: --volume "\/nonexistent-vmstep-dir:\/src": the host path \/nonexistent-vmstep-dir does not exist; check the path/],
+    [['run', '-v', '/tmp:src', 'img'], /^vmstep: error: --volume "\/tmp:src": the guest path "src" is not absolute; give an absolute guest path/],
+    [['run', '-v', '/tmp:/', 'img'], /^vmstep: error: --volume "\/tmp:\/": a volume cannot replace the guest's root \//],
+    [['run', '--volume=/tmp:/proc', 'img'], /^vmstep: error: --volume "\/tmp:\/proc": a volume cannot replace or go under \/proc/],
+    [['run', '-v', '/tmp:/sys', 'img'], /^vmstep: error: --volume "\/tmp:\/sys": a volume cannot replace or go under \/sys/],
+    [['run', '-v', '/tmp:/dev', 'img'], /^vmstep: error: --volume "\/tmp:\/dev": a volume cannot replace or go under \/dev/],
+    [['bench', '--baseline-volume', 'missing:/src', 'img'], /^vmstep: error: --baseline-volume "missing:\/src": the host path .*missing does not exist/],
+    [['bench', '-i', 'img'], /^vmstep: error: unknown option -i for "vmstep bench"/],
   ])('vmstep %j', async (argv, expected) => {
     const h = harness();
     expect(await h.run(...argv)).toBe(125);

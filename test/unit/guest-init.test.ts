@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, describe, expect, test } from 'vitest';
 import { runSpecFromImage } from '../../src/session/command.js';
 import { decodeError, encodeRun, type RunSpec } from '../../src/session/messages.js';
@@ -24,6 +25,57 @@ test('guest init builds as a small static binary', () => {
   const binary = guestInitBinary();
   expect(readFileSync(binary).subarray(0, 4).toString('latin1')).toBe('\x7fELF');
   expect(statSync(binary).size).toBeLessThan(512 * 1024);
+});
+
+describe('stdin', () => {
+  const hash = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+  test('without streaming, the command reads /dev/null', async () => {
+    const run = await runInTestMode(sh('wc -c; readlink /proc/self/fd/0'));
+    expect(text(run.stdout)).toBe('0\n/dev/null\n');
+  });
+
+  test('10 MiB of binary data arrive intact, and cat ends at their end', async () => {
+    const data = randomBytes(10 * 1024 * 1024);
+    const run = await runInTestMode(sh('sha256sum | cut -d" " -f1', { stdin: true }), { stdin: Readable.from([data.subarray(0, 3_000_000), data.subarray(3_000_000)]) });
+    expect(text(run.stdout).trim()).toBe(hash(data));
+    expect(run.result.exit.code).toBe(0);
+  });
+
+  test('flow control: a command that reads slowly gets every byte, in order', async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const run = await runInTestMode(sh('(sleep 0.5; cat) | sha256sum | cut -d" " -f1', { stdin: true }), { stdin: Readable.from([data]) });
+    expect(text(run.stdout).trim()).toBe(hash(data));
+  });
+
+  test('a command that never reads its stdin ends the run while stdin stays open', async () => {
+    const source = new PassThrough();
+    source.write(randomBytes(4 * 1024 * 1024)); // more than the window and the pipe together
+    const started = Date.now();
+    const run = await runInTestMode(sh('echo done', { stdin: true }), { stdin: source });
+    expect(text(run.stdout)).toBe('done\n');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(source.isPaused()).toBe(true);
+    source.destroy();
+  }, 10_000);
+
+  test('a command that closes its stdin early still finishes while the host keeps sending', async () => {
+    const run = await runInTestMode(sh('head -c 10 | wc -c', { stdin: true }), { stdin: Readable.from([randomBytes(5 * 1024 * 1024)]) });
+    expect(text(run.stdout).trim()).toBe('10');
+    expect(run.result.exit.code).toBe(0);
+  });
+
+  test('volumes in test mode end the run with a clear guest error (they need the VM)', async () => {
+    const err = await runInTestMode(sh('true', { volumeDevice: '/dev/vdb', volumes: [{ name: '0', guestPath: '/src' }] })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GuestError);
+    expect((err as GuestError).stage).toBe('volume');
+    expect((err as Error).message).toMatch(/volumes need the VM/);
+  });
+
+  test('an empty stdin reaches the command as end of file at once', async () => {
+    const run = await runInTestMode(sh('cat; echo eof', { stdin: true }), { stdin: Readable.from([]) });
+    expect(text(run.stdout)).toBe('eof\n');
+  });
 });
 
 describe('the command', () => {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { decodeRun, encodeRun } from '../../src/session/messages.js';
+import { decodeRun, decodeStdinAck, encodeRun, encodeStdin, encodeStdinAck, encodeStdinEnd } from '../../src/session/messages.js';
 import {
   DEFAULT_MAX_FILES,
   DEFAULT_MAX_FILE_BYTES,
@@ -17,6 +17,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   RecordReader,
+  STDIN_WINDOW,
   decodeHello,
   encodeFrame,
   encodeHello,
@@ -49,6 +50,7 @@ describe('guest/src/protocol.h and src/session/protocol.ts', () => {
     expect(c.get('PROTO_MAGIC')).toBe(PROTOCOL_MAGIC);
     expect(c.get('PROTO_MAX_PAYLOAD')).toBe(MAX_FRAME_PAYLOAD);
     expect(c.get('PROTO_MAX_AGENT')).toBe(MAX_AGENT_BYTES);
+    expect(c.get('PROTO_STDIN_WINDOW')).toBe(STDIN_WINDOW);
     expect(c.get('PROTO_VSOCK_PORT')).toBe(GUEST_VSOCK_PORT);
     expect(c.get('DEFAULT_MAX_FILE_BYTES')).toBe(DEFAULT_MAX_FILE_BYTES);
     expect(c.get('DEFAULT_MAX_FILES')).toBe(DEFAULT_MAX_FILES);
@@ -70,6 +72,7 @@ describe('guest/src/protocol.h and src/session/protocol.ts', () => {
       FileEnd: 'FILE_END',
       OutputIssue: 'ISSUE',
       Timings: 'TIMINGS',
+      StdinAck: 'STDIN_ACK',
       Error: 'ERROR',
     };
     let count = 0;
@@ -79,7 +82,7 @@ describe('guest/src/protocol.h and src/session/protocol.ts', () => {
         count++;
       }
     }
-    const cFields = [...c.keys()].filter((k) => /^(RUN|SIGNAL|STARTED|EXIT|FILE|FILE_END|ISSUE|TIMINGS|ERROR)_/.test(k));
+    const cFields = [...c.keys()].filter((k) => /^(RUN|SIGNAL|STARTED|EXIT|FILE|FILE_END|ISSUE|TIMINGS|STDIN_ACK|ERROR)_/.test(k));
     expect(cFields.length).toBe(count);
   });
 });
@@ -139,12 +142,16 @@ describe('records', () => {
   });
 
   test('the run spec survives encoding with every field, defaults filled in', () => {
-    const spec = { argv: ['a', 'b c'], env: ['X=1'], workdir: '/w', user: 'app:staff', hostname: 'h', outputs: ['o/*'], maxFileBytes: 5, maxFiles: 6, privileged: true };
+    const spec = {
+      argv: ['a', 'b c'], env: ['X=1'], workdir: '/w', user: 'app:staff', hostname: 'h', outputs: ['o/*'], maxFileBytes: 5, maxFiles: 6, privileged: true,
+      volumeDevice: '/dev/vdb', volumes: [{ name: '0', guestPath: '/src' }, { name: '1', guestPath: '/a:b/c d' }], stdin: true,
+    };
     const frame = new FrameDecoder().push(encodeRun(spec))[0]!;
     expect(frame.type).toBe(MessageType.Run);
     expect(decodeRun(frame.payload)).toEqual(spec);
     expect(decodeRun(new FrameDecoder().push(encodeRun({ argv: ['a'], env: [] }))[0]!.payload)).toEqual({
       argv: ['a'], env: [], workdir: '/', user: '', hostname: 'vmstep', outputs: [], maxFileBytes: DEFAULT_MAX_FILE_BYTES, maxFiles: DEFAULT_MAX_FILES, privileged: false,
+      volumeDevice: '', volumes: [], stdin: false,
     });
   });
 
@@ -153,6 +160,17 @@ describe('records', () => {
     expect(() => encodeRun({ argv: ['a\0b'], env: [] })).toThrow(/NUL/);
     expect(() => encodeRun({ argv: ['a'], env: ['NOEQUALS'] })).toThrow(/not NAME=value/);
     expect(() => encodeRun({ argv: ['a'], env: [], workdir: 'relative' })).toThrow("the working directory 'relative' is not an absolute path");
+    expect(() => encodeRun({ argv: ['a'], env: [], volumes: [{ name: '0', guestPath: '/src' }] })).toThrow('the run spec has volumes but no volume device');
+    expect(() => encodeRun({ argv: ['a'], env: [], volumeDevice: '/dev/vdb', volumes: [{ name: 'a/b', guestPath: '/src' }] })).toThrow(/one path component/);
+    expect(() => encodeRun({ argv: ['a'], env: [], volumeDevice: '/dev/vdb', volumes: [{ name: '0', guestPath: 'src' }] })).toThrow(/not absolute/);
+  });
+
+  test('stdin frames carry raw bytes, its end is an empty frame, and acknowledgements a count', () => {
+    const frames = new FrameDecoder().push(Buffer.concat([encodeStdin(Buffer.from([0, 1, 255])), encodeStdinEnd(), encodeStdinAck(4096)]));
+    expect(frames.map((f) => f.type)).toEqual([MessageType.Stdin, MessageType.StdinEnd, MessageType.StdinAck]);
+    expect([...frames[0]!.payload]).toEqual([0, 1, 255]);
+    expect(frames[1]!.payload.length).toBe(0);
+    expect(decodeStdinAck(frames[2]!.payload)).toBe(4096);
   });
 });
 

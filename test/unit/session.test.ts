@@ -22,7 +22,7 @@ import {
   encodeTimings,
   type RunSpec,
 } from '../../src/session/messages.js';
-import { MessageType, ProtocolError, encodeFrame, encodeHello } from '../../src/session/protocol.js';
+import { MessageType, PROTOCOL_VERSION, ProtocolError, encodeFrame, encodeHello } from '../../src/session/protocol.js';
 import { GuestError, GuestSession, ProtocolVersionError, startGuestSession, type GuestSessionOptions } from '../../src/session/session.js';
 import { collect, connectTestModeInit, frameReader } from '../helpers/guest-init.js';
 
@@ -54,7 +54,7 @@ async function withFakeGuest(runSpec: RunSpec = spec, options: GuestSessionOptio
 
 /** Says hello and reads the host's hello and run spec. */
 async function handshake(g: Awaited<ReturnType<typeof withFakeGuest>>) {
-  g.guest.write(encodeHello(1, 'fake-guest'));
+  g.guest.write(encodeHello(PROTOCOL_VERSION, 'fake-guest'));
   expect((await g.frames.next())?.type).toBe(MessageType.Hello);
   const run = await g.frames.next();
   expect(run?.type).toBe(MessageType.Run);
@@ -62,15 +62,15 @@ async function handshake(g: Awaited<ReturnType<typeof withFakeGuest>>) {
 }
 
 describe('the protocol version', () => {
-  test('a guest speaking another version is refused, and told why', async () => {
+  test('a guest speaking another version (here the older version 1) is refused, and told why', async () => {
     const g = await withFakeGuest();
-    g.guest.write(encodeHello(2, 'future-init'));
+    g.guest.write(encodeHello(1, 'old-init'));
     const err = await g.session.result.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolVersionError);
-    expect((err as Error).message).toMatch(/^protocol version mismatch: guest init speaks version 2, this vmstep speaks version 1; .*rebuild the root filesystem/);
+    expect((err as Error).message).toMatch(/^protocol version mismatch: guest init speaks version 1, this vmstep speaks version 2; .*rebuild the root filesystem/);
     const reply = await g.frames.next();
     expect(reply?.type).toBe(MessageType.Error);
-    expect(decodeError(reply!.payload)).toEqual({ stage: 'hello', message: 'protocol version mismatch: the host speaks version 1, guest init speaks version 2' });
+    expect(decodeError(reply!.payload)).toEqual({ stage: 'hello', message: 'protocol version mismatch: the host speaks version 2, guest init speaks version 1' });
     expect(await g.frames.next()).toBeNull(); // and the host closed the connection
   });
 
@@ -84,7 +84,7 @@ describe('the protocol version', () => {
     expect(decodeError(reply!.payload)).toEqual({
       stage: 'hello',
       message:
-        'protocol version mismatch: the host speaks version 99, this guest init speaks version 1; use the vmstep-init built with this vmstep (dist/vmstep-init, or rebuild the rootfs cache)',
+        'protocol version mismatch: the host speaks version 99, this guest init speaks version 2; use the vmstep-init built with this vmstep (dist/vmstep-init, or rebuild the rootfs cache)',
     });
     conn.socket.end();
     const exit = await conn.exited;
