@@ -254,7 +254,7 @@ export function idleBenchSettings(settings: BenchSettings, style: OptionStyle, b
   }
   const warnings: string[] = [];
   if (comparison.length > 0 && settings.baseline === null) {
-    warnings.push(`${list(comparison)} ${verb(comparison)} nothing without a baseline to compare against; add ${name.baselineImage} or ${name.baselineFile}, or leave ${comparison.length === 1 ? 'it' : 'them'} out`);
+    warnings.push(`${list(comparison)} ${verb(comparison)} nothing without a baseline to compare against; add ${name.baselineImage}, ${name.baselineVolumes} or ${name.baselineFile}, or leave ${comparison.length === 1 ? 'it' : 'them'} out`);
   }
   if (format && settings.metricsFile === null) warnings.push(`${format} does nothing without ${name.metricsFile}; add it, or leave ${format} out`);
   return warnings;

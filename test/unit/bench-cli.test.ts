@@ -135,7 +135,7 @@ describe('vmstep bench', () => {
   it('warns that comparison settings do nothing without a baseline, and a metrics format without a metrics file', async () => {
     const r = await vmstep('bench', '--results-dir', join(work, 'results-idle'), ...common, '--fail-on-regression', '--metrics-format', 'bmf', '--repeat', '1', base);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('vmstep: warning: --test, --threshold and --fail-on-regression do nothing without a baseline to compare against; add --baseline-image or --baseline-file, or leave them out\n');
+    expect(r.stderr).toContain('vmstep: warning: --test, --threshold and --fail-on-regression do nothing without a baseline to compare against; add --baseline-image, --baseline-volume or --baseline-file, or leave them out\n');
     expect(r.stderr).toContain('vmstep: warning: --metrics-format does nothing without --metrics-file; add it, or leave --metrics-format out\n');
   }, 60_000);
 });
