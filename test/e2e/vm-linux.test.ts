@@ -152,7 +152,7 @@ describe('the guest kernel on our VMM', () => {
     const image = rootfs('hang', ['$B sleep 100000']);
     const started = Date.now();
     const exit = await boot(image, { timeoutMs: 45_000 });
-    expect(exit.reason).toBe('timeout');
+    expect(exit.reason, exit.detail).toBe('timeout');
     expect(Date.now() - started).toBeLessThan(45_000 + 15_000);
   });
 });
