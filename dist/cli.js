@@ -39311,8 +39311,6 @@ const package_namespaceObject = {"rE":"0.1.0"};
 
 const VMSTEP_VERSION = package_namespaceObject.rE;
 
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./src/bench/metric.ts
 // What a metric is, in one place. A metric is identified by a benchmark name
 // and a measure, as in the Bencher Metric Format ("fib(30)" / "latency"), so
@@ -39472,6 +39470,128 @@ function checkCount(count, source) {
         throw new MetricsFileError(source, `${count} metrics, over the limit of ${MAX_METRICS_PER_FILE} per file`);
     }
 }
+/**
+ * A number as benchmark tools print it: "1,234", "1234.5", "1.2e3". Thousands
+ * separators are commas in libtest's and benchmark.js's output.
+ */
+function readPrintedNumber(text, source, where) {
+    const plain = text.replace(/,/g, '');
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(plain))
+        throw new MetricsFileError(source, `${where}: ${quoteName(text)} is not a number`);
+    const n = Number(plain);
+    if (!Number.isFinite(n))
+        throw new MetricsFileError(source, `${where}: ${quoteName(text)} is not a finite number`);
+    return n;
+}
+/** Canonical spellings of the units tools print; a unit not listed is kept as written. */
+const UNIT_SPELLINGS = {
+    ns: 'ns',
+    'ns/op': 'ns',
+    'ns/iter': 'ns',
+    us: 'us',
+    'us/op': 'us',
+    µs: 'us',
+    'µs/op': 'us',
+    μs: 'us',
+    'μs/op': 'us',
+    ms: 'ms',
+    'ms/op': 'ms',
+    s: 's',
+    's/op': 's',
+    'ops/s': 'ops/s',
+    'ops/sec': 'ops/s',
+    'op/s': 'ops/s',
+    'ops/ms': 'ops/ms',
+    'ops/us': 'ops/us',
+    'ops/ns': 'ops/ns',
+    bytes: 'bytes',
+};
+function canonicalUnit(unit) {
+    const key = unit.trim();
+    // "B" is bytes; a lower-case "b" would be bits, so case matters here only.
+    if (key === 'B' || key === 'B/op')
+        return 'bytes';
+    const lower = key.toLowerCase();
+    return Object.hasOwn(UNIT_SPELLINGS, lower) ? UNIT_SPELLINGS[lower] : key;
+}
+/** A time unit the tool must have written; anything else is an error naming it. */
+function readTimeUnit(value, source, where) {
+    if (typeof value !== 'string')
+        throw new MetricsFileError(source, `${where} must be a time unit string, found ${describeJson(value)}`);
+    const unit = canonicalUnit(value);
+    if (unit === 'ns' || unit === 'us' || unit === 'ms' || unit === 's')
+        return unit;
+    throw new MetricsFileError(source, `${where} ${quoteName(value)} is not a time unit (ns, us, ms or s)`);
+}
+/** Lines of a text report, without carriage returns; bounded by the file size limit already. */
+function textLines(text) {
+    return text.split(/\r?\n/);
+}
+/**
+ * The array under `key` at the top of a tool's JSON (pytest-benchmark's and
+ * Google Benchmark's "benchmarks", BenchmarkDotNet's "Benchmarks"), not empty.
+ */
+function readTopArray(json, key, source, tool, emptyHint) {
+    if (!isPlainObject(json) || !Array.isArray(json[key])) {
+        throw new MetricsFileError(source, `${tool}: the JSON has a "${key}" array at the top, found ${describeJson(json)} without one`);
+    }
+    const rows = json[key];
+    if (rows.length === 0)
+        throw new MetricsFileError(source, `${tool}: the "${key}" array is empty${emptyHint}`);
+    checkCount(rows.length, source);
+    return rows;
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/benchmarkdotnet.ts
+
+function looksLikeBenchmarkDotNet(json) {
+    return isPlainObject(json) && Array.isArray(json.Benchmarks);
+}
+function parseBenchmarkDotNet(json, source) {
+    const benchmarks = readTopArray(json, 'Benchmarks', source, 'benchmarkdotnet', '');
+    checkCount(benchmarks.length * 2, source);
+    const out = [];
+    benchmarks.forEach((entry, index) => {
+        const where = `benchmarkdotnet: Benchmarks[${index}]`;
+        if (!isPlainObject(entry))
+            throw new MetricsFileError(source, `${where} must be an object, found ${describeJson(entry)}`);
+        const name = readName(entry.FullName ?? entry.DisplayInfo, source, `${where} "FullName"`);
+        if (!isPlainObject(entry.Statistics)) {
+            throw new MetricsFileError(source, `${where} (${quoteName(name)}) has no "Statistics": the benchmark did not run (see BenchmarkDotNet's log)`);
+        }
+        out.push({ name, measure: 'latency', unit: 'ns', direction: 'smaller', value: readNumber(entry.Statistics.Mean, source, `${where} (${quoteName(name)}) "Statistics.Mean"`) });
+        if (isPlainObject(entry.Memory) && entry.Memory.BytesAllocatedPerOperation !== undefined) {
+            const bytes = readNumber(entry.Memory.BytesAllocatedPerOperation, source, `${where} (${quoteName(name)}) "Memory.BytesAllocatedPerOperation"`);
+            out.push({ name, measure: 'memory', unit: 'bytes', direction: 'smaller', value: bytes });
+        }
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/benchmarkjs.ts
+
+const LINE = /^(.+?) x ([\d,.]+) ops\/sec (?:±|\+\/-)\s*([\d.]+)% \((\d+) runs? sampled\)\s*$/;
+function looksLikeBenchmarkJs(text) {
+    return /^.+ x [\d,.]+ ops\/sec \S+% \(\d+ runs? sampled\)/m.test(text);
+}
+function parseBenchmarkJs(text, source) {
+    const out = [];
+    textLines(text).forEach((line, index) => {
+        if (!/ ops\/sec /.test(line))
+            return;
+        const where = `line ${index + 1}`;
+        const m = LINE.exec(line.trim());
+        if (!m)
+            throw new MetricsFileError(source, `${where} is not benchmark.js's "NAME x N ops/sec ±P% (R runs sampled)"`);
+        const name = readName(m[1], source, `${where} benchmark name`);
+        out.push({ name, measure: 'throughput', unit: 'ops/s', direction: 'bigger', value: readPrintedNumber(m[2], source, where) });
+        checkCount(out.length, source);
+    });
+    if (out.length === 0) {
+        throw new MetricsFileError(source, 'benchmarkjs: no "NAME x N ops/sec ±P% (R runs sampled)" lines: write each cycle event\'s String(event.target) to the metrics file');
+    }
+    return out;
+}
 
 ;// CONCATENATED MODULE: ./src/bench/formats/bmf.ts
 // Bencher Metric Format (BMF) JSON, as documented by Bencher:
@@ -39536,6 +39656,129 @@ function parseBmf(json, source) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/bench/formats/cargo.ts
+
+const cargo_LINE = /^test\s+(.+?)\s+\.\.\.\s+bench:\s+([\d,.]+)\s+(\S+)\/iter\s+\(\+\/-\s+([\d,.]+)\)(?:\s*=\s*([\d,.]+)\s+(\S+))?\s*$/;
+function looksLikeCargoBench(text) {
+    return /^test\s+.+\s+\.\.\.\s+bench:\s+[\d,.]+\s+\S+\/iter/m.test(text);
+}
+function parseCargoBench(text, source) {
+    const out = [];
+    textLines(text).forEach((line, index) => {
+        if (!/^test\s.*\bbench:/.test(line))
+            return;
+        const where = `line ${index + 1}`;
+        const m = cargo_LINE.exec(line.trim());
+        if (!m)
+            throw new MetricsFileError(source, `${where} is not "test NAME ... bench: N ns/iter (+/- M)"`);
+        const name = readName(m[1], source, `${where} benchmark name`);
+        if (m[3] !== 'ns')
+            throw new MetricsFileError(source, `${where} (${quoteName(name)}): unit ${quoteName(m[3])}/iter, libtest writes ns/iter`);
+        out.push({ name, measure: 'latency', unit: 'ns', direction: 'smaller', value: readPrintedNumber(m[2], source, where) });
+        if (m[5] !== undefined) {
+            out.push({ name, measure: 'throughput', unit: m[6], direction: 'bigger', value: readPrintedNumber(m[5], source, where) });
+        }
+        checkCount(out.length, source);
+    });
+    if (out.length === 0) {
+        throw new MetricsFileError(source, 'cargo: no "test NAME ... bench: N ns/iter" lines: write the standard output of cargo bench to the metrics file');
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/catch2.ts
+
+function looksLikeCatch2(text) {
+    return /<(Catch|Catch2TestRun)\b/.test(text.slice(0, 4096)) || /<BenchmarkResults\b/.test(text);
+}
+const ENTITIES = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+function decodeXml(text) {
+    return text.replace(/&(lt|gt|amp|quot|apos|#\d{1,7}|#x[0-9a-fA-F]{1,6});/g, (_all, e) => {
+        if (e.startsWith('#x'))
+            return String.fromCodePoint(Math.min(parseInt(e.slice(2), 16), 0x10ffff));
+        if (e.startsWith('#'))
+            return String.fromCodePoint(Math.min(parseInt(e.slice(1), 10), 0x10ffff));
+        return ENTITIES[e];
+    });
+}
+function attribute(attributes, key) {
+    const m = new RegExp(`\\b${key}="([^"]*)"`).exec(attributes);
+    return m ? decodeXml(m[1]) : undefined;
+}
+function parseCatch2(text, source) {
+    const out = [];
+    // Catch2 leaves ">" unescaped inside attribute values, so attributes are
+    // matched as quoted strings. Each element's end is found once and the
+    // search resumes after it, so the scan stays linear on any input.
+    const starts = /<BenchmarkResults\b((?:[^>"]|"[^"]*")*)>/g;
+    for (let m = starts.exec(text); m !== null; m = starts.exec(text)) {
+        const name = readName(attribute(m[1], 'name'), source, 'catch2: a <BenchmarkResults> "name"');
+        const close = text.indexOf('</BenchmarkResults>', starts.lastIndex);
+        if (close < 0)
+            throw new MetricsFileError(source, `catch2: benchmark ${quoteName(name)} has no </BenchmarkResults>: the XML was cut short`);
+        const mean = /<mean\b((?:[^>"]|"[^"]*")*)>/.exec(text.slice(starts.lastIndex, close));
+        const value = mean ? attribute(mean[1], 'value') : undefined;
+        if (value === undefined)
+            throw new MetricsFileError(source, `catch2: benchmark ${quoteName(name)} has no <mean value="..."/>`);
+        out.push({ name, measure: 'latency', unit: 'ns', direction: 'smaller', value: readPrintedNumber(value, source, `catch2: benchmark ${quoteName(name)} mean`) });
+        checkCount(out.length, source);
+        starts.lastIndex = close;
+    }
+    if (out.length === 0) {
+        const failed = /<BenchmarkFailed\b/.test(text) ? ': a benchmark failed (see <BenchmarkFailed>)' : ': run the test binary with -r xml, and enable benchmarks (CATCH_CONFIG_ENABLE_BENCHMARKING in v2)';
+        throw new MetricsFileError(source, `catch2: no <BenchmarkResults> elements${failed}`);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/criterion.ts
+// cargo-criterion's machine-readable messages (`cargo criterion
+// --message-format=json`): one JSON object per line. Those with
+// "reason": "benchmark-complete" carry a benchmark's "id" and its "typical"
+// estimate { estimate, lower_bound, upper_bound, unit }, the number Criterion
+// itself reports first; "group-complete" and other reasons are skipped.
+
+
+function looksLikeCriterion(text) {
+    const first = textLines(text).find((l) => l.trim() !== '');
+    return first !== undefined && /^\s*\{.*"reason"\s*:\s*"(benchmark-complete|group-complete)"/.test(first);
+}
+function parseCriterion(text, source) {
+    const out = [];
+    textLines(text).forEach((line, index) => {
+        if (line.trim() === '')
+            return;
+        const where = `line ${index + 1}`;
+        let message;
+        try {
+            message = JSON.parse(line);
+        }
+        catch (error) {
+            throw new MetricsFileError(source, `criterion: ${where} is not a JSON message (${error.message})`);
+        }
+        if (!isPlainObject(message))
+            throw new MetricsFileError(source, `criterion: ${where} must be a JSON object, found ${describeJson(message)}`);
+        if (message.reason !== 'benchmark-complete')
+            return;
+        const name = readName(message.id, source, `criterion: ${where} "id"`);
+        const typical = message.typical;
+        if (!isPlainObject(typical))
+            throw new MetricsFileError(source, `criterion: ${where} (${quoteName(name)}) has no "typical" estimate object`);
+        const value = readNumber(typical.estimate, source, `criterion: ${where} (${quoteName(name)}) "typical.estimate"`);
+        const rawUnit = typical.unit ?? message.unit;
+        if (typeof rawUnit !== 'string' || rawUnit.trim() === '') {
+            throw new MetricsFileError(source, `criterion: ${where} (${quoteName(name)}) has no "unit" for its estimate`);
+        }
+        const unit = canonicalUnit(rawUnit).slice(0, 64);
+        out.push({ name, measure: 'latency', unit, direction: guessDirection('latency', unit), value });
+        checkCount(out.length, source);
+    });
+    if (out.length === 0) {
+        throw new MetricsFileError(source, 'criterion: no "benchmark-complete" messages: write the standard output of cargo criterion --message-format=json to the metrics file');
+    }
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/bench/formats/github-action-benchmark.ts
 // github-action-benchmark's custom tools: `customSmallerIsBetter` and
 // `customBiggerIsBetter` read the same JSON, an array of
@@ -39577,6 +39820,99 @@ function parseGithubActionBenchmark(json, source, direction) {
         }
         return { name, measure: GAB_MEASURE, unit, direction: direction === 'guess' ? guessDirection('', unit) : direction, value };
     });
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/go.ts
+// `go test -bench` output: one line per benchmark,
+//   BenchmarkName-8   1000000   1234 ns/op   56.7 MB/s   128 B/op   2 allocs/op
+// after the iteration count come value-unit pairs: ns/op always, MB/s with
+// b.SetBytes, B/op and allocs/op with -benchmem or b.ReportAllocs, and any
+// b.ReportMetric units. Every pair becomes a metric of the benchmark. The
+// "-8" GOMAXPROCS suffix stays in the name: it is part of what was measured.
+
+
+const go_LINE = /^(Benchmark\S*)\s+(\d+)\s+(\S.*)$/;
+function looksLikeGoBench(text) {
+    return /^Benchmark\S*\s+\d+\s+[\d.e+-]+ ns\/op/m.test(text);
+}
+/** What a go unit measures, its unit as vmstep writes it, and which way is better. */
+function goMeasure(unit) {
+    switch (unit) {
+        case 'ns/op':
+            return { measure: 'latency', unit: 'ns', direction: 'smaller' };
+        case 'MB/s':
+            return { measure: 'throughput', unit: 'MB/s', direction: 'bigger' };
+        case 'B/op':
+            return { measure: 'memory', unit: 'bytes', direction: 'smaller' };
+        case 'allocs/op':
+            return { measure: 'allocations', unit: 'allocs', direction: 'smaller' };
+        default:
+            // A b.ReportMetric unit such as "widgets/op" or "hits/s": its own measure.
+            return { measure: unit, unit: canonicalUnit(unit), direction: guessDirection(unit, unit) };
+    }
+}
+function parseGoBench(text, source) {
+    const out = [];
+    textLines(text).forEach((line, index) => {
+        const m = go_LINE.exec(line.trim());
+        if (!m)
+            return;
+        const where = `line ${index + 1}`;
+        const name = readName(m[1], source, `${where} benchmark name`);
+        const fields = m[3].trim().split(/\s+/);
+        if (fields.length % 2 !== 0) {
+            throw new MetricsFileError(source, `${where} (${quoteName(name)}): go benchmark results come in value-unit pairs, found ${fields.length} fields`);
+        }
+        for (let i = 0; i < fields.length; i += 2) {
+            const value = readPrintedNumber(fields[i], source, `${where} (${quoteName(name)})`);
+            out.push({ name, ...goMeasure(fields[i + 1]), value });
+        }
+        checkCount(out.length, source);
+    });
+    if (out.length === 0) {
+        throw new MetricsFileError(source, 'go: no "BenchmarkName  N  T ns/op" lines: run go test with -bench and write its standard output to the metrics file');
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/googlebench.ts
+
+function looksLikeGoogleBenchmark(json) {
+    return isPlainObject(json) && Array.isArray(json.benchmarks) && isPlainObject(json.context);
+}
+const RATES = {
+    bytes_per_second: { measure: 'throughput', unit: 'bytes/s' },
+    items_per_second: { measure: 'items-throughput', unit: 'items/s' },
+};
+function parseGoogleBenchmark(json, source) {
+    const rows = readTopArray(json, 'benchmarks', source, 'googlebench', ': did --benchmark_filter match any benchmark?');
+    checkCount(rows.length * 4, source);
+    const checked = rows.map((row, index) => {
+        const where = `googlebench: benchmarks[${index}]`;
+        if (!isPlainObject(row))
+            throw new MetricsFileError(source, `${where} must be an object, found ${describeJson(row)}`);
+        const name = readName(row.run_name ?? row.name, source, `${where} "run_name"`);
+        if (row.error_occurred === true) {
+            const message = typeof row.error_message === 'string' ? row.error_message.slice(0, 200) : 'no message';
+            throw new MetricsFileError(source, `${where} (${quoteName(name)}) failed: ${message}`);
+        }
+        return { row, name, where };
+    });
+    const hasMean = new Set(checked.filter((c) => c.row.run_type === 'aggregate' && c.row.aggregate_name === 'mean').map((c) => c.name));
+    const out = [];
+    for (const { row, name, where } of checked) {
+        const keep = hasMean.has(name) ? row.run_type === 'aggregate' && row.aggregate_name === 'mean' : row.run_type !== 'aggregate';
+        if (!keep)
+            continue;
+        const unit = readTimeUnit(row.time_unit ?? 'ns', source, `${where} (${quoteName(name)}) "time_unit"`);
+        out.push({ name, measure: 'latency', unit, direction: 'smaller', value: readNumber(row.real_time, source, `${where} (${quoteName(name)}) "real_time"`) });
+        out.push({ name, measure: 'cpu-time', unit, direction: 'smaller', value: readNumber(row.cpu_time, source, `${where} (${quoteName(name)}) "cpu_time"`) });
+        for (const [key, rate] of Object.entries(RATES)) {
+            if (row[key] !== undefined)
+                out.push({ name, ...rate, direction: 'bigger', value: readNumber(row[key], source, `${where} (${quoteName(name)}) "${key}"`) });
+        }
+    }
+    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/bench/formats/hyperfine.ts
@@ -39649,6 +39985,90 @@ function meanOfTimes(times, source, where) {
     return sum / times.length;
 }
 
+;// CONCATENATED MODULE: ./src/bench/formats/jmh.ts
+// JMH's -rf json: an array of { "benchmark", "mode", "params"?,
+// "primaryMetric": { "score", "scoreError", "scoreUnit", ... },
+// "secondaryMetrics": { "·gc.alloc.rate.norm": {...}, ... } }. The mode says
+// which way is better: thrpt is operations per time (bigger), avgt, sample
+// and ss are time per operation (smaller). Units are JMH's, such as
+// "ops/s", "ns/op" or "B/op".
+
+
+function looksLikeJmh(json) {
+    if (!Array.isArray(json) || json.length === 0)
+        return false;
+    const first = json[0];
+    return isPlainObject(first) && 'benchmark' in first && 'primaryMetric' in first;
+}
+const MODES = {
+    thrpt: { measure: 'throughput', direction: 'bigger' },
+    avgt: { measure: 'latency', direction: 'smaller' },
+    sample: { measure: 'latency', direction: 'smaller' },
+    ss: { measure: 'latency', direction: 'smaller' },
+};
+function readScore(metric, source, where) {
+    if (!isPlainObject(metric))
+        throw new MetricsFileError(source, `${where} must be an object with "score" and "scoreUnit", found ${describeJson(metric)}`);
+    const value = readNumber(metric.score, source, `${where} "score"`);
+    if (typeof metric.scoreUnit !== 'string' || metric.scoreUnit.trim() === '')
+        throw new MetricsFileError(source, `${where} has no "scoreUnit"`);
+    return { value, unit: canonicalUnit(metric.scoreUnit).slice(0, 64) };
+}
+function parseJmh(json, source) {
+    if (!Array.isArray(json))
+        throw new MetricsFileError(source, `jmh: -rf json writes an array of benchmark results, found ${describeJson(json)}`);
+    if (json.length === 0)
+        throw new MetricsFileError(source, 'jmh: the array of results is empty');
+    const out = [];
+    json.forEach((entry, index) => {
+        const where = `jmh: result ${index}`;
+        if (!isPlainObject(entry))
+            throw new MetricsFileError(source, `${where} must be an object, found ${describeJson(entry)}`);
+        let name = readName(entry.benchmark, source, `${where} "benchmark"`);
+        if (isPlainObject(entry.params)) {
+            const params = Object.entries(entry.params).slice(0, 16).map(([k, v]) => `${k}=${typeof v === 'string' || typeof v === 'number' ? v : describeJson(v)}`);
+            if (params.length > 0)
+                name = `${name} (${params.join(', ')})`;
+        }
+        const mode = typeof entry.mode === 'string' && Object.hasOwn(MODES, entry.mode) ? MODES[entry.mode] : null;
+        if (!mode)
+            throw new MetricsFileError(source, `${where} (${quoteName(name)}) "mode" must be thrpt, avgt, sample or ss, found ${quoteName(String(entry.mode))}`);
+        const primary = readScore(entry.primaryMetric, source, `${where} (${quoteName(name)}) "primaryMetric"`);
+        out.push({ name, ...mode, ...primary });
+        if (isPlainObject(entry.secondaryMetrics)) {
+            for (const [key, metric] of Object.entries(entry.secondaryMetrics)) {
+                // JMH prefixes profiler metrics with a middle dot: "·gc.alloc.rate".
+                const measure = readName(key.replace(/^[·\u00b7]/, ''), source, `${where} secondary metric name`, 64);
+                const score = readScore(metric, source, `${where} (${quoteName(name)}) secondary ${quoteName(measure)}`);
+                out.push({ name, measure, direction: guessDirection(measure, score.unit), ...score });
+            }
+        }
+        checkCount(out.length, source);
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/bench/formats/pytest-benchmark.ts
+
+function looksLikePytestBenchmark(json) {
+    return isPlainObject(json) && Array.isArray(json.benchmarks) && 'machine_info' in json;
+}
+function parsePytestBenchmark(json, source) {
+    const benchmarks = readTopArray(json, 'benchmarks', source, 'pytest-benchmark', ': did pytest collect any benchmark tests?');
+    return benchmarks.map((entry, index) => {
+        const where = `pytest-benchmark: benchmarks[${index}]`;
+        if (!isPlainObject(entry))
+            throw new MetricsFileError(source, `${where} must be an object, found ${describeJson(entry)}`);
+        const name = readName(entry.fullname ?? entry.name, source, `${where} "fullname"`);
+        if (!isPlainObject(entry.stats))
+            throw new MetricsFileError(source, `${where} (${quoteName(name)}) has no "stats" object`);
+        const value = readNumber(entry.stats.mean, source, `${where} (${quoteName(name)}) "stats.mean"`);
+        if (value < 0)
+            throw new MetricsFileError(source, `${where} (${quoteName(name)}) has a negative mean time`);
+        return { name, measure: 'latency', unit: 's', direction: 'smaller', value };
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/bench/formats/parse.ts
 // One entry point for metrics files: picks the format (or detects it), runs
 // its parser, and applies the checks every format shares.
@@ -39657,7 +40077,31 @@ function meanOfTimes(times, source, where) {
 
 
 
-const METRICS_FORMATS = ['auto', 'bmf', 'customSmallerIsBetter', 'customBiggerIsBetter', 'hyperfine'];
+
+
+
+
+
+
+
+
+
+const METRICS_FORMATS = [
+    'auto',
+    'bmf',
+    'customSmallerIsBetter',
+    'customBiggerIsBetter',
+    'hyperfine',
+    'cargo',
+    'criterion',
+    'go',
+    'pytest-benchmark',
+    'googlebench',
+    'catch2',
+    'jmh',
+    'benchmarkdotnet',
+    'benchmarkjs',
+];
 /** Accepts the spellings a user may type for `metrics-format`; throws naming the valid ones. */
 function parseMetricsFormat(text) {
     const normal = text.trim();
@@ -39671,6 +40115,22 @@ function parseMetricsFormat(text) {
         'custom-smaller-is-better': 'customSmallerIsBetter',
         custombiggerisbetter: 'customBiggerIsBetter',
         'custom-bigger-is-better': 'customBiggerIsBetter',
+        cargo: 'cargo',
+        libtest: 'cargo',
+        criterion: 'criterion',
+        go: 'go',
+        gotest: 'go',
+        'pytest-benchmark': 'pytest-benchmark',
+        pytest: 'pytest-benchmark',
+        googlebench: 'googlebench',
+        'google-benchmark': 'googlebench',
+        googlebenchmark: 'googlebench',
+        catch2: 'catch2',
+        jmh: 'jmh',
+        benchmarkdotnet: 'benchmarkdotnet',
+        'benchmark-dotnet': 'benchmarkdotnet',
+        benchmarkjs: 'benchmarkjs',
+        'benchmark.js': 'benchmarkjs',
     };
     const found = aliases[normal.toLowerCase()];
     if (!found) {
@@ -39678,16 +40138,74 @@ function parseMetricsFormat(text) {
     }
     return found;
 }
-function detectMetricsFormat(json, source) {
+/** Formats read from the tool's text output rather than from JSON. */
+const TEXT_FORMATS = new Set(['cargo', 'criterion', 'go', 'catch2', 'benchmarkjs']);
+/** The format of a JSON document, or null when no JSON format matches. */
+function detectJsonFormat(json) {
     if (looksLikeHyperfine(json))
         return 'hyperfine';
+    if (looksLikePytestBenchmark(json))
+        return 'pytest-benchmark';
+    if (looksLikeGoogleBenchmark(json))
+        return 'googlebench';
+    if (looksLikeBenchmarkDotNet(json))
+        return 'benchmarkdotnet';
+    if (looksLikeJmh(json))
+        return 'jmh';
     if (looksLikeGithubActionBenchmark(json))
         return 'customSmallerIsBetter';
     if (looksLikeBmf(json))
         return 'bmf';
-    throw new MetricsFileError(source, 'not a metrics format vmstep knows: expected Bencher Metric Format ({"bench": {"latency": {"value": 1}}}), ' +
-        'a github-action-benchmark array ([{"name", "unit", "value"}]) or hyperfine --export-json ({"results": [...]}); ' +
-        'set metrics-format to say which');
+    return null;
+}
+/** The format of a tool's text output, or null. */
+function detectTextFormat(text) {
+    if (looksLikeCriterion(text))
+        return 'criterion';
+    if (looksLikeCatch2(text))
+        return 'catch2';
+    if (looksLikeGoBench(text))
+        return 'go';
+    if (looksLikeCargoBench(text))
+        return 'cargo';
+    if (looksLikeBenchmarkJs(text))
+        return 'benchmarkjs';
+    return null;
+}
+const UNKNOWN_FORMAT = 'not a metrics format vmstep knows: expected Bencher Metric Format or github-action-benchmark JSON, hyperfine, ' +
+    'pytest-benchmark, Google Benchmark, JMH or BenchmarkDotNet JSON, cargo criterion JSON messages, Catch2 XML, ' +
+    'or the text output of cargo bench, go test -bench or benchmark.js; set metrics-format to say which';
+/**
+ * The format of a metrics file's text (or of an already parsed JSON value).
+ * Text is tried as JSON first, as a single criterion message is JSON too,
+ * then as each tool's text output; text that starts like JSON but is not
+ * valid ends in the JSON error, which says where it broke.
+ */
+function detectMetricsFormat(content, source) {
+    let found;
+    if (typeof content !== 'string')
+        found = detectJsonFormat(content);
+    else {
+        found = detectTextFormat(content);
+        if (found !== 'criterion' && found !== 'catch2') {
+            const jsonLike = /^\uFEFF?\s*[[{]/.test(content);
+            if (jsonLike || found === null) {
+                let json = undefined;
+                try {
+                    json = JSON.parse(content.charCodeAt(0) === 0xfeff ? content.slice(1) : content);
+                }
+                catch {
+                    if (jsonLike && found === null)
+                        parseJson(content, source);
+                }
+                if (json !== undefined)
+                    found = detectJsonFormat(json) ?? found;
+            }
+        }
+    }
+    if (!found)
+        throw new MetricsFileError(source, UNKNOWN_FORMAT);
+    return found;
 }
 /**
  * Parses a metrics file the benchmark wrote. With format `auto` a
@@ -39697,11 +40215,39 @@ function detectMetricsFormat(json, source) {
 function parseMetricsFile(content, options = {}) {
     const source = options.source ?? 'metrics file';
     const requested = options.format ?? 'auto';
-    const json = parseJson(decodeText(content, source), source);
-    const format = requested === 'auto' ? detectMetricsFormat(json, source) : requested;
+    const text = decodeText(content, source);
+    const format = requested === 'auto' ? detectMetricsFormat(text, source) : requested;
+    const json = TEXT_FORMATS.has(format) ? null : parseJson(text, source);
     let metrics;
     let warnings = [];
     switch (format) {
+        case 'cargo':
+            metrics = parseCargoBench(text, source);
+            break;
+        case 'criterion':
+            metrics = parseCriterion(text, source);
+            break;
+        case 'go':
+            metrics = parseGoBench(text, source);
+            break;
+        case 'catch2':
+            metrics = parseCatch2(text, source);
+            break;
+        case 'benchmarkjs':
+            metrics = parseBenchmarkJs(text, source);
+            break;
+        case 'pytest-benchmark':
+            metrics = parsePytestBenchmark(json, source);
+            break;
+        case 'googlebench':
+            metrics = parseGoogleBenchmark(json, source);
+            break;
+        case 'jmh':
+            metrics = parseJmh(json, source);
+            break;
+        case 'benchmarkdotnet':
+            metrics = parseBenchmarkDotNet(json, source);
+            break;
         case 'bmf':
             metrics = parseBmf(json, source);
             break;
@@ -40441,6 +40987,60 @@ function welchTTest(a, b, confidence = 0.95) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/bench/stats/correction.ts
+// Multiple-comparison corrections for a family of p-values, as adjusted
+// p-values: a hypothesis is rejected at level alpha when its adjusted p is
+// below alpha.
+//   holm  Holm's step-down (1979): controls the family-wise error rate, the
+//         chance of even one false alarm among all the metrics, under any
+//         dependence between them; uniformly more powerful than Bonferroni.
+//   bh    Benjamini-Hochberg (1995): controls the false discovery rate, the
+//         expected share of false alarms among the metrics flagged; more
+//         power with many metrics, weaker guarantee.
+//   none  the p-values as they are: each metric alone at alpha.
+const CORRECTIONS = ['none', 'holm', 'bh'];
+function parseCorrection(text) {
+    const t = text.trim().toLowerCase();
+    const aliases = {
+        none: 'none',
+        holm: 'holm',
+        'holm-bonferroni': 'holm',
+        bh: 'bh',
+        'benjamini-hochberg': 'bh',
+        fdr: 'bh',
+    };
+    const found = aliases[t];
+    if (!found)
+        throw new Error(`unknown correction ${JSON.stringify(text)}: use one of ${CORRECTIONS.join(', ')}`);
+    return found;
+}
+/** Adjusted p-values in the order given; each is at least its raw p and at most 1. */
+function adjustPValues(pValues, correction) {
+    const m = pValues.length;
+    if (correction === 'none' || m <= 1)
+        return [...pValues];
+    const order = pValues.map((p, i) => ({ p, i })).sort((a, b) => a.p - b.p || a.i - b.i);
+    const adjusted = new Array(m);
+    if (correction === 'holm') {
+        // Step down: the k-th smallest (0-based) is compared at alpha / (m - k); monotone by running maximum.
+        let running = 0;
+        order.forEach(({ p, i }, k) => {
+            running = Math.max(running, Math.min(1, (m - k) * p));
+            adjusted[i] = running;
+        });
+    }
+    else {
+        // Step up: the k-th smallest (1-based) at alpha k / m; monotone by running minimum from the largest.
+        let running = 1;
+        for (let k = m - 1; k >= 0; k--) {
+            const { p, i } = order[k];
+            running = Math.min(running, Math.min(1, (m / (k + 1)) * p));
+            adjusted[i] = running;
+        }
+    }
+    return adjusted;
+}
+
 ;// CONCATENATED MODULE: ./src/bench/verdict.ts
 // The verdict per metric: did head get worse than baseline by more than the
 // threshold, with enough evidence for the chosen test? Three tests, named as
@@ -40454,13 +41054,20 @@ function welchTTest(a, b, confidence = 0.95) {
 // A metric whose run-to-run noise (coefficient of variation) is above half
 // the threshold is called out: a threshold inside the noise either misses
 // real regressions or fires on nothing.
+//
+// With several metrics the p-values are one family: by default Holm's
+// correction keeps the chance of any false alarm among them at alpha, where
+// testing each at alpha would raise it with every metric added. Thresholds
+// may differ per metric; a warn threshold below the threshold marks smaller
+// significant worsenings as warnings, which annotate and never fail.
+
 
 
 
 
 
 const TEST_NAMES = ['percentage', 't-test', 'mann-whitney'];
-const DEFAULTS = { alpha: 0.05, confidence: 0.95, seed: 'vmstep' };
+const DEFAULTS = { alpha: 0.05, confidence: 0.95, seed: 'vmstep', correction: 'holm' };
 function parseTestName(text) {
     const t = text.trim().toLowerCase();
     const aliases = {
@@ -40485,6 +41092,31 @@ function parseThreshold(text) {
         throw new Error(`threshold must be a percentage such as 5 or 5%, got ${JSON.stringify(text)}`);
     return Number(m[1]);
 }
+/**
+ * Reads threshold lines: one plain percentage (the default for every metric)
+ * and NAME=PERCENT lines for single metrics. A name may itself hold "=" (Go's
+ * "BenchmarkX/n=10"): the last one separates it from the percentage.
+ */
+function parseThresholdLines(lines) {
+    const all = (typeof lines === 'string' ? [lines] : lines).flatMap((l) => l.split(/\r?\n/)).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    const out = { defaultPercent: null, perMetric: {} };
+    for (const line of all) {
+        const eq = line.lastIndexOf('=');
+        if (eq < 0) {
+            if (out.defaultPercent !== null)
+                throw new Error(`two default thresholds (${out.defaultPercent}% and ${JSON.stringify(line)}): give one plain percentage and NAME=PERCENT for the rest`);
+            out.defaultPercent = parseThreshold(line);
+            continue;
+        }
+        const name = line.slice(0, eq).trim();
+        if (name === '')
+            throw new Error(`threshold line ${JSON.stringify(line)} has no metric name before "=": write NAME=PERCENT`);
+        if (Object.hasOwn(out.perMetric, name))
+            throw new Error(`metric ${JSON.stringify(name)} has two thresholds: keep one line for it`);
+        out.perMetric[name] = parseThreshold(line.slice(eq + 1));
+    }
+    return out;
+}
 function validateOptions(options) {
     if (!TEST_NAMES.includes(options.test))
         throw new Error(`unknown test ${JSON.stringify(options.test)}: use one of ${TEST_NAMES.join(', ')}`);
@@ -40494,14 +41126,22 @@ function validateOptions(options) {
     const alpha = options.alpha ?? DEFAULTS.alpha;
     if (!(alpha > 0 && alpha < 1))
         throw new Error(`alpha must be between 0 and 1 (for example 0.05), got ${alpha}`);
+    const warn = options.warnThresholdPercent;
+    if (warn !== undefined && warn !== null && !(warn >= 0 && warn < options.thresholdPercent)) {
+        throw new Error(`warn-threshold ${warn}% must be below the threshold ${options.thresholdPercent}%: it marks smaller changes than those that fail`);
+    }
+    if (options.correction !== undefined && !CORRECTIONS.includes(options.correction)) {
+        throw new Error(`unknown correction ${JSON.stringify(options.correction)}: use one of ${CORRECTIONS.join(', ')}`);
+    }
 }
-function resolveDirection(metric, overrides) {
+/** A per-metric setting by label, then by benchmark name, then the default. */
+function perMetric(metric, named, fallback) {
     const label = metricLabel(metric);
-    if (Object.hasOwn(overrides, label))
-        return overrides[label];
-    if (Object.hasOwn(overrides, metric.name))
-        return overrides[metric.name];
-    return metric.direction;
+    if (Object.hasOwn(named, label))
+        return named[label];
+    if (Object.hasOwn(named, metric.name))
+        return named[metric.name];
+    return fallback;
 }
 /** Smallest equal number of runs per arm at which Mann-Whitney's exact p can go below alpha. */
 function minimumRunsForMannWhitney(alpha) {
@@ -40514,29 +41154,58 @@ function minimumRunsForMannWhitney(alpha) {
     }
     return n;
 }
+/**
+ * Why a test cannot reach p < alpha with these run counts, or null when it
+ * can. Mann-Whitney's smallest two-sided p is 2 / C(n + m, n), reached when
+ * the two sides do not overlap at all; Welch's t-test needs two runs a side
+ * to have a variance. The percentage test has no p-value to reach.
+ */
+function unreachableSignificance(test, alpha, baselineRuns, headRuns) {
+    if (test === 't-test' && Math.min(baselineRuns, headRuns) < 2) {
+        return `Welch's t-test needs at least 2 runs on each side, have ${baselineRuns} and ${headRuns}`;
+    }
+    if (test !== 'mann-whitney')
+        return null;
+    let binom = 1; // C(n + m, n), built up factor by factor
+    for (let k = 1; k <= Math.min(baselineRuns, headRuns); k++)
+        binom = (binom * (Math.max(baselineRuns, headRuns) + k)) / k;
+    const smallest = Math.min(1, 2 / binom);
+    if (smallest < alpha)
+        return null;
+    return `with ${baselineRuns} baseline and ${headRuns} head runs Mann-Whitney's smallest possible p is ${fmtP(smallest)}, not below alpha ${alpha}`;
+}
 const fmtP = (p) => (p < 0.0001 ? p.toExponential(1) : p.toPrecision(2));
 function compareSeries(baseline, head, options) {
     validateOptions(options);
     const resolved = {
         test: options.test,
         thresholdPercent: options.thresholdPercent,
+        thresholds: options.thresholds ?? {},
+        warnThresholdPercent: options.warnThresholdPercent ?? null,
+        warnThresholds: options.warnThresholds ?? {},
         alpha: options.alpha ?? DEFAULTS.alpha,
+        correction: options.correction ?? DEFAULTS.correction,
         confidence: options.confidence ?? DEFAULTS.confidence,
         seed: options.seed ?? DEFAULTS.seed,
         directions: options.directions ?? {},
     };
     const baseByKey = new Map(baseline.map((s) => [metricKey(s), s]));
     const seen = new Set();
-    const metrics = [];
+    const measured = [];
     for (const h of head) {
         const key = metricKey(h);
         seen.add(key);
-        metrics.push(compareMetric(baseByKey.get(key) ?? null, h, resolved));
+        measured.push(compareMetric(baseByKey.get(key) ?? null, h, resolved));
     }
     for (const b of baseline)
         if (!seen.has(metricKey(b)))
-            metrics.push(compareMetric(b, null, resolved));
-    const counts = { regression: 0, improvement: 0, 'no-change': 0, inconclusive: 0, new: 0, missing: 0 };
+            measured.push(compareMetric(b, null, resolved));
+    // Every metric whose test ran is one member of the family, whatever its change.
+    const family = measured.filter((m) => m.decide !== undefined);
+    const adjusted = adjustPValues(family.map((m) => m.pValue), resolved.correction);
+    const decided = new Map(family.map((m, i) => [m, m.decide(adjusted[i])]));
+    const metrics = measured.map((m) => decided.get(m) ?? m.comparison);
+    const counts = { regression: 0, warning: 0, improvement: 0, 'no-change': 0, inconclusive: 0, new: 0, missing: 0 };
     for (const m of metrics)
         counts[m.verdict]++;
     return { options: resolved, metrics, counts, regressed: counts.regression > 0 };
@@ -40547,8 +41216,12 @@ function compareMetric(base, head, o) {
         name: source.name,
         measure: source.measure,
         unit: source.unit,
-        direction: resolveDirection(source, o.directions),
+        direction: perMetric(source, o.directions, source.direction),
     };
+    const thresholdPercent = perMetric(metric, o.thresholds, o.thresholdPercent);
+    const warnCandidate = perMetric(metric, o.warnThresholds, o.warnThresholdPercent);
+    // A warn threshold at or above this metric's threshold leaves no band to warn in.
+    const warnThresholdPercent = warnCandidate !== null && warnCandidate < thresholdPercent ? warnCandidate : null;
     // A baseline file may predate a change of unit: time units convert, anything else cannot be compared.
     let baseFactor = 1;
     let unitClash = null;
@@ -40567,8 +41240,8 @@ function compareMetric(base, head, o) {
     const cvs = [bSum, hSum].filter((s) => s !== null && s.n >= 2 && Number.isFinite(s.cv)).map((s) => s.cv * 100);
     const noisePercent = cvs.length > 0 ? Math.max(...cvs) : null;
     // Only where a verdict is given: a metric without one has nothing the noise could mislead.
-    const noisy = bSum !== null && hSum !== null && o.thresholdPercent > 0 && noisePercent !== null && noisePercent > o.thresholdPercent / 2;
-    const result = (verdict, reason, extra = {}) => ({
+    const noisy = bSum !== null && hSum !== null && thresholdPercent > 0 && noisePercent !== null && noisePercent > thresholdPercent / 2;
+    const comparison = (verdict, reason, extra = {}) => ({
         metric,
         baselineValues,
         headValues,
@@ -40577,11 +41250,15 @@ function compareMetric(base, head, o) {
         changePercent: extra.changePercent ?? null,
         interval: extra.interval ?? null,
         pValue: extra.pValue ?? null,
+        adjustedPValue: extra.adjustedPValue ?? null,
+        thresholdPercent,
+        warnThresholdPercent,
         verdict,
         noisePercent,
         noisy,
         reason: noisy ? `${reason}; noise (CV ${noisePercent.toFixed(1)}%) is above half the threshold` : reason,
     });
+    const result = (...args) => ({ comparison: comparison(...args) });
     if (!bSum)
         return result('new', 'no baseline for this metric');
     if (!hSum)
@@ -40598,13 +41275,13 @@ function compareMetric(base, head, o) {
     }
     const changePercent = ((hCentre - bCentre) / Math.abs(bCentre)) * 100;
     const worse = metric.direction === 'smaller' ? changePercent > 0 : changePercent < 0;
-    const beyond = Math.abs(changePercent) > o.thresholdPercent;
+    const beyond = Math.abs(changePercent) > thresholdPercent;
+    const beyondWarn = warnThresholdPercent !== null && worse && Math.abs(changePercent) > warnThresholdPercent;
     const sign = changePercent >= 0 ? '+' : '';
-    const changeText = `${sign}${changePercent.toFixed(2)}% vs threshold ${o.thresholdPercent}%`;
+    const changeText = `${sign}${changePercent.toFixed(2)}% vs threshold ${thresholdPercent}%${warnThresholdPercent !== null ? ` (warn ${warnThresholdPercent}%)` : ''}`;
     let interval;
     let pValue = null;
     let evidence;
-    let significant;
     if (o.test === 't-test') {
         if (bSum.n < 2 || hSum.n < 2) {
             return result('inconclusive', `Welch's t-test needs at least 2 runs on each side (have ${bSum.n} and ${hSum.n}): raise repeat`, {
@@ -40615,7 +41292,6 @@ function compareMetric(base, head, o) {
         const scale = 100 / Math.abs(bCentre);
         interval = { lower: w.interval.lower * scale, upper: w.interval.upper * scale, confidence: o.confidence };
         pValue = w.pValue;
-        significant = w.pValue < o.alpha;
         evidence = `Welch's t-test p = ${fmtP(w.pValue)}`;
     }
     else {
@@ -40627,20 +41303,26 @@ function compareMetric(base, head, o) {
                 return result('inconclusive', `with ${hSum.n} and ${bSum.n} runs Mann-Whitney cannot reach p < ${o.alpha} (smallest possible p ${fmtP(mw.minimumPValue)}): set repeat to at least ${need}`, { changePercent, interval });
             }
             pValue = mw.pValue;
-            significant = mw.pValue < o.alpha;
             evidence = `Mann-Whitney p = ${fmtP(mw.pValue)}`;
         }
         else {
-            significant = true;
             evidence = 'change of medians';
         }
     }
-    const extra = { changePercent, interval, pValue };
-    if (!beyond)
-        return result('no-change', `${changeText} (${evidence})`, extra);
-    if (!significant)
-        return result('no-change', `${changeText} but not significant (${evidence} ≥ ${o.alpha})`, extra);
-    return result(worse ? 'regression' : 'improvement', `${changeText} (${evidence})`, extra);
+    const decide = (adjustedPValue) => {
+        const extra = { changePercent, interval, pValue, adjustedPValue };
+        const significant = adjustedPValue === null || adjustedPValue < o.alpha;
+        const corrected = adjustedPValue !== null && adjustedPValue !== pValue ? `, ${o.correction}-adjusted p = ${fmtP(adjustedPValue)}` : '';
+        const why = `${evidence}${corrected}`;
+        if (!beyond && !beyondWarn)
+            return comparison('no-change', `${changeText} (${why})`, extra);
+        if (!significant)
+            return comparison('no-change', `${changeText} but not significant (${why} ≥ ${o.alpha})`, extra);
+        if (!beyond)
+            return comparison('warning', `${changeText}: worse beyond the warn threshold (${why})`, extra);
+        return comparison(worse ? 'regression' : 'improvement', `${changeText} (${why})`, extra);
+    };
+    return pValue === null ? { comparison: decide(null) } : { decide, pValue };
 }
 function medianChangeInterval(base, head, o) {
     // One run has no spread to resample: an interval there would be a false point.
@@ -40657,13 +41339,29 @@ function regressionMessage(c) {
     const regressed = c.metrics.filter((m) => m.verdict === 'regression');
     if (regressed.length === 0)
         return null;
-    const list = regressed
+    return `${listChanged(regressed, c, 'regressed beyond', 'thresholdPercent')}. See the job summary for every run.`;
+}
+/** The warning for metrics that worsened beyond their warn threshold only, or null when none did. */
+function warningMessage(c) {
+    const warned = c.metrics.filter((m) => m.verdict === 'warning');
+    if (warned.length === 0)
+        return null;
+    return `${listChanged(warned, c, 'worsened beyond', 'warnThresholdPercent')}, within the threshold: not failing`;
+}
+function listChanged(list, c, verb, which) {
+    const limits = new Set(list.map((m) => m[which]));
+    const shared = limits.size === 1 ? [...limits][0] : undefined;
+    const shown = list
         .slice(0, 10)
-        .map((m) => `${metricLabel(m.metric).slice(0, 80)} (${m.changePercent >= 0 ? '+' : ''}${m.changePercent.toFixed(1)}%)`)
+        .map((m) => {
+        const change = `${m.changePercent >= 0 ? '+' : ''}${m.changePercent.toFixed(1)}%`;
+        return `${metricLabel(m.metric).slice(0, 80)} (${shared === undefined ? `${change} > ${m[which]}%` : change})`;
+    })
         .join(', ');
-    const more = regressed.length > 10 ? ` and ${regressed.length - 10} more` : '';
-    return (`${regressed.length} benchmark metric${regressed.length === 1 ? '' : 's'} regressed beyond the ${c.options.thresholdPercent}% threshold ` +
-        `(${c.options.test}): ${list}${more}. See the job summary for every run.`);
+    const more = list.length > 10 ? ` and ${list.length - 10} more` : '';
+    const word = which === 'thresholdPercent' ? 'threshold' : 'warn threshold';
+    const limit = shared === undefined ? `their ${word}s` : `the ${shared}% ${word}`;
+    return `${list.length} benchmark metric${list.length === 1 ? '' : 's'} ${verb} ${limit} (${c.options.test}): ${shown}${more}`;
 }
 
 ;// CONCATENATED MODULE: ./src/bench/guest-settings.ts
@@ -40772,6 +41470,7 @@ function escapeXml(text, max = MAX_DISPLAY_NAME) {
 
 const VERDICT_TEXT = {
     regression: '🔴 **regression**',
+    warning: '🟠 warning',
     improvement: '🟢 improvement',
     'no-change': '⚪ no change',
     inconclusive: '🟡 inconclusive',
@@ -40800,7 +41499,10 @@ function intervalCell(m) {
     return `${formatPercent(m.interval.lower)} … ${formatPercent(m.interval.upper)}`;
 }
 function verdictCell(m) {
-    const p = m.pValue !== null ? ` (p ${m.pValue < 0.001 ? '< 0.001' : `= ${m.pValue.toFixed(3)}`})` : '';
+    // The p compared with alpha: after the family's correction where one applies.
+    const shown = m.adjustedPValue ?? m.pValue;
+    const label = m.adjustedPValue !== null && m.adjustedPValue !== m.pValue ? 'adjusted p' : 'p';
+    const p = shown !== null ? ` (${label} ${shown < 0.001 ? '< 0.001' : `= ${shown.toFixed(3)}`})` : '';
     return `${VERDICT_TEXT[m.verdict]}${p}${m.noisy ? ' ⚠️ noisy' : ''}`;
 }
 function plural(n, one, many = `${one}s`) {
@@ -40809,6 +41511,7 @@ function plural(n, one, many = `${one}s`) {
 function renderHeadline(c) {
     const parts = [
         c.counts.regression > 0 ? `**${plural(c.counts.regression, 'regression')}**` : 'no regressions',
+        ...(c.counts.warning > 0 ? [plural(c.counts.warning, 'warning')] : []),
         plural(c.counts.improvement, 'improvement'),
         `${c.counts['no-change']} unchanged`,
     ];
@@ -40836,7 +41539,9 @@ function renderMarkdownReport(c, options = {}) {
     if (options.title)
         lines.push(`### ${escapeMarkdown(options.title)}`, '');
     lines.push(renderHeadline(c), '', `${TEST_TITLES[o.test]}, threshold ${o.thresholdPercent}%` +
-        (o.test === 'percentage' ? '' : `, α = ${o.alpha}`) +
+        (Object.keys(o.thresholds).length > 0 ? ' (some metrics their own)' : '') +
+        (o.warnThresholdPercent !== null ? `, warn at ${o.warnThresholdPercent}%` : '') +
+        (o.test === 'percentage' ? '' : `, α = ${o.alpha}${o.correction === 'none' ? '' : ` over all metrics (${o.correction === 'holm' ? 'Holm' : 'Benjamini-Hochberg'})`}`) +
         `, ${runCounts(c)}, ${Math.round(o.confidence * 100)}% intervals`, '');
     const base = options.baselineLabel ? `Baseline (${escapeMarkdown(options.baselineLabel, 60)})` : 'Baseline';
     const head = options.headLabel ? `Head (${escapeMarkdown(options.headLabel, 60)})` : 'Head';
@@ -40935,6 +41640,7 @@ const COLOURS = {
 };
 const VERDICT_COLOURS = {
     regression: '#cf222e',
+    warning: '#bc4c00',
     improvement: '#1a7f37',
     'no-change': '#59636e',
     inconclusive: '#9a6700',
@@ -40943,6 +41649,7 @@ const VERDICT_COLOURS = {
 };
 const VERDICT_WORDS = {
     regression: 'regression',
+    warning: 'warning (beyond the warn threshold)',
     improvement: 'improvement',
     'no-change': 'no change',
     inconclusive: 'inconclusive',
@@ -41058,8 +41765,8 @@ function row(m, top, height, twoLanes, index, c) {
     if (all.length === 0)
         return out;
     const [lo, hi] = domain(all);
-    const bandLo = m.baseline ? m.baseline.median * (1 - c.options.thresholdPercent / 100) : null;
-    const bandHi = m.baseline ? m.baseline.median * (1 + c.options.thresholdPercent / 100) : null;
+    const bandLo = m.baseline ? m.baseline.median * (1 - m.thresholdPercent / 100) : null;
+    const bandHi = m.baseline ? m.baseline.median * (1 + m.thresholdPercent / 100) : null;
     const x = (v) => PLOT_X0 + ((v - lo) / (hi - lo)) * (PLOT_X1 - PLOT_X0);
     const clampX = (v) => Math.min(PLOT_X1, Math.max(PLOT_X0, x(v)));
     const laneY = (i) => top + (twoLanes ? 20 + i * 24 : 24);
@@ -41388,6 +42095,99 @@ function parseResultFile(content, source = 'baseline file') {
 
 
 
+
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./src/engine/volumes.ts
+// Volumes as the user writes them (`HOST_PATH:GUEST_PATH`), checked before
+// any VM starts: the host path must exist and be readable (a file or a
+// directory), the guest path absolute and not one the guest needs for
+// itself. Each refusal is one line naming the volume and the fix.
+
+
+
+/** Guest paths a volume may not replace or lie under: the guest's own pseudo filesystems, its root, and guest init's home. */
+const RESERVED = ['/proc', '/sys', '/dev', '/.vmstep'];
+/**
+ * Parses and checks `HOST_PATH:GUEST_PATH` entries. The guest path is what
+ * follows the last `:` (a host path may hold colons, a guest path may not);
+ * relative host paths resolve against baseDir. `what` names the option in
+ * messages (`--volume`, input "volumes").
+ */
+function parseVolumes(entries, baseDir, what) {
+    const volumes = [];
+    for (const raw of entries) {
+        const entry = raw.trim();
+        if (entry === '')
+            continue;
+        const v = parseVolume(entry, baseDir, what);
+        const clash = volumes.find((o) => o.guestPath === v.guestPath);
+        if (clash)
+            throw new errors_VmstepError(`${what} "${entry}": ${v.guestPath} is already the guest path of ${clash.hostPath}`, 'give each volume its own guest path');
+        volumes.push(v);
+    }
+    return volumes;
+}
+function parseVolume(entry, baseDir, what) {
+    const colon = entry.lastIndexOf(':');
+    const usage = 'write HOST_PATH:GUEST_PATH, e.g. .:/src';
+    if (entry.includes('\0'))
+        throw new errors_VmstepError(`${what} "${entry.replace(/\0/g, '\\0')}" contains a NUL byte`, usage);
+    if (colon <= 0 || colon === entry.length - 1)
+        throw new errors_VmstepError(`${what} "${entry}" is not HOST_PATH:GUEST_PATH`, usage);
+    const host = entry.slice(0, colon);
+    const guest = entry.slice(colon + 1);
+    if (!guest.startsWith('/'))
+        throw new errors_VmstepError(`${what} "${entry}": the guest path "${guest}" is not absolute`, 'give an absolute guest path such as /src');
+    if (guest.split('/').includes('..'))
+        throw new errors_VmstepError(`${what} "${entry}": the guest path "${guest}" contains ".."`, 'give the guest path without ".." components');
+    const guestPath = external_node_path_.posix.normalize(guest).replace(/(.)\/+$/, '$1');
+    if (guestPath === '/')
+        throw new errors_VmstepError(`${what} "${entry}": a volume cannot replace the guest's root /`, 'mount it at a directory such as /src');
+    const reserved = RESERVED.find((r) => guestPath === r || guestPath.startsWith(`${r}/`));
+    if (reserved)
+        throw new errors_VmstepError(`${what} "${entry}": a volume cannot replace or go under ${reserved}, which the guest needs for itself`, 'mount it at a directory such as /src');
+    const hostPath = (0,external_node_path_.resolve)(baseDir, host);
+    let kind;
+    try {
+        const st = (0,external_node_fs_namespaceObject.statSync)(hostPath);
+        if (st.isDirectory())
+            kind = 'dir';
+        else if (st.isFile())
+            kind = 'file';
+        else
+            throw new errors_VmstepError(`${what} "${entry}": the host path ${hostPath} is neither a file nor a directory`, 'give a file or a directory to copy into the guest');
+        (0,external_node_fs_namespaceObject.accessSync)(hostPath, kind === 'dir' ? external_node_fs_namespaceObject.constants.R_OK | external_node_fs_namespaceObject.constants.X_OK : external_node_fs_namespaceObject.constants.R_OK);
+    }
+    catch (err) {
+        if (err instanceof errors_VmstepError)
+            throw err;
+        const code = err.code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') {
+            const dangling = lstatOk(hostPath) ? ' (a symbolic link to nothing)' : '';
+            throw new errors_VmstepError(`${what} "${entry}": the host path ${hostPath} does not exist${dangling}`, `check the path; relative paths start at ${baseDir}`);
+        }
+        throw new errors_VmstepError(`${what} "${entry}": the host path ${hostPath} cannot be read (${code ?? err.message})`, 'give this user read access to it');
+    }
+    return { hostPath, guestPath, kind };
+}
+function lstatOk(path) {
+    try {
+        (0,external_node_fs_namespaceObject.lstatSync)(path);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** Guest mount order: a volume inside another is mounted after it (fewer components first, stable otherwise). */
+function mountOrder(volumes) {
+    const depth = (p) => p.split('/').length;
+    return [...volumes].sort((a, b) => depth(a.guestPath) - depth(b.guestPath));
+}
+
 ;// CONCATENATED MODULE: ./src/engine/bench-options.ts
 // Benchmark mode's settings, as the user wrote them (BenchInput) and checked
 // (BenchSettings). Both faces share these rules and words, as they share
@@ -41396,17 +42196,30 @@ function parseResultFile(content, source = 'baseline file') {
 
 
 
-const BENCH_DEFAULTS = { repeat: 10, warmup: 1, test: 'mann-whitney', thresholdPercent: 5, metricsFormat: 'auto' };
+
+const BENCH_DEFAULTS = {
+    repeat: 10,
+    warmup: 1,
+    test: 'mann-whitney',
+    thresholdPercent: 5,
+    alpha: 0.05,
+    correction: 'holm',
+    metricsFormat: 'auto',
+};
 const NAMES = {
     cli: {
         repeat: '--repeat',
         warmup: '--warmup',
         baselineImage: '--baseline-image',
         baselineFile: '--baseline-file',
+        baselineVolumes: '--baseline-volume',
         metricsFile: '--metrics-file',
         metricsFormat: '--metrics-format',
         test: '--test',
         threshold: '--threshold',
+        warnThreshold: '--warn-threshold',
+        alpha: '--alpha',
+        correction: '--correction',
         failOnRegression: '--fail-on-regression',
         resultsDir: '--results-dir',
     },
@@ -41415,15 +42228,19 @@ const NAMES = {
         warmup: 'input "warmup"',
         baselineImage: 'input "baseline-image"',
         baselineFile: 'input "baseline-file"',
+        baselineVolumes: 'input "baseline-volumes"',
         metricsFile: 'input "metrics-file"',
         metricsFormat: 'input "metrics-format"',
         test: 'input "test"',
         threshold: 'input "threshold"',
+        warnThreshold: 'input "warn-threshold"',
+        alpha: 'input "alpha"',
+        correction: 'input "correction"',
         failOnRegression: 'input "fail-on-regression"',
         resultsDir: 'results directory',
     },
 };
-const present = (v) => v !== undefined && String(v).trim() !== '';
+const present = (v) => v !== undefined && (Array.isArray(v) ? v.some((x) => x.trim() !== '') : String(v).trim() !== '');
 function count(v, name, fallback, min, max) {
     if (!present(v))
         return fallback;
@@ -41441,8 +42258,12 @@ function validateBenchInput(input, ctx) {
     if (present(input.baselineImage) && present(input.baselineFile)) {
         throw new errors_VmstepError(`${name.baselineImage} and ${name.baselineFile} are both set`, 'compare against one baseline: an image run in this job, or a results file from an earlier run');
     }
-    const baseline = present(input.baselineImage)
-        ? { kind: 'image', image: input.baselineImage.trim() }
+    const volumes = parseVolumes(input.baselineVolumes ?? [], ctx.volumeBase ? (0,external_node_path_.resolve)(cwd, ctx.volumeBase) : cwd, name.baselineVolumes);
+    if (volumes.length > 0 && present(input.baselineFile)) {
+        throw new errors_VmstepError(`${name.baselineVolumes} and ${name.baselineFile} are both set`, 'baseline volumes make a baseline run in this job; a results file is an earlier one: choose one');
+    }
+    const baseline = present(input.baselineImage) || volumes.length > 0
+        ? { kind: 'image', image: present(input.baselineImage) ? input.baselineImage.trim() : null, volumes: volumes.length > 0 ? volumes : null }
         : present(input.baselineFile)
             ? { kind: 'file', path: (0,external_node_path_.resolve)(cwd, input.baselineFile.trim()) }
             : null;
@@ -41468,9 +42289,35 @@ function validateBenchInput(input, ctx) {
         ? parsed(input.metricsFormat, (v) => `${name.metricsFormat} ${v} is not a metrics format`, `use one of ${METRICS_FORMATS.join(', ')}`, parseMetricsFormat)
         : BENCH_DEFAULTS.metricsFormat;
     const test = present(input.test) ? parsed(input.test, (v) => `${name.test} ${v} is not a test`, `use one of ${TEST_NAMES.join(', ')}`, parseTestName) : BENCH_DEFAULTS.test;
-    const thresholdPercent = present(input.threshold)
-        ? parsed(input.threshold, (v) => `${name.threshold} ${v} is not a percentage`, 'write it as 5 or 5%', parseThreshold)
-        : BENCH_DEFAULTS.thresholdPercent;
+    const lines = (raw, option) => {
+        const all = raw === undefined ? [] : Array.isArray(raw) ? raw : [String(raw)];
+        return parsed(all.join('\n'), () => `${option} ${JSON.stringify(all.join('; ').trim())} is not a threshold`, 'write a percentage such as 5%, and NAME=PERCENT lines for single metrics', parseThresholdLines);
+    };
+    const threshold = lines(input.threshold, name.threshold);
+    const warn = lines(input.warnThreshold, name.warnThreshold);
+    const thresholdPercent = threshold.defaultPercent ?? BENCH_DEFAULTS.thresholdPercent;
+    const warnThresholdPercent = warn.defaultPercent;
+    if (warnThresholdPercent !== null && warnThresholdPercent >= thresholdPercent) {
+        throw new errors_VmstepError(`${name.warnThreshold} ${warnThresholdPercent}% is not below ${name.threshold} ${thresholdPercent}%`, `set ${name.warnThreshold} lower: it marks changes too small to fail`);
+    }
+    for (const [metric, percent] of Object.entries(warn.perMetric)) {
+        const limit = threshold.perMetric[metric] ?? thresholdPercent;
+        if (percent >= limit) {
+            throw new errors_VmstepError(`${name.warnThreshold} for ${JSON.stringify(metric)} (${percent}%) is not below its threshold ${limit}%`, `set its warn threshold lower: it marks changes too small to fail`);
+        }
+    }
+    const alpha = present(input.alpha)
+        ? parsed(input.alpha, (v) => `${name.alpha} ${v} is not a significance level`, 'give a number between 0 and 1 such as 0.05', parseAlpha)
+        : BENCH_DEFAULTS.alpha;
+    const correction = present(input.correction)
+        ? parsed(input.correction, (v) => `${name.correction} ${v} is not a correction`, `use one of ${CORRECTIONS.join(', ')}`, parseCorrection)
+        : BENCH_DEFAULTS.correction;
+    // Refuse before any VM starts a comparison whose test cannot reach significance.
+    if (baseline?.kind === 'image') {
+        const why = unreachableSignificance(test, alpha, repeat, repeat);
+        if (why)
+            throw new errors_VmstepError(`${name.repeat} ${repeat} is too few for ${test}: ${why}`, runsFix(test, alpha, name));
+    }
     return {
         repeat,
         warmup,
@@ -41479,9 +42326,25 @@ function validateBenchInput(input, ctx) {
         metricsFormat,
         test,
         thresholdPercent,
+        thresholds: threshold.perMetric,
+        warnThresholdPercent,
+        warnThresholds: warn.perMetric,
+        alpha,
+        correction,
         failOnRegression: Boolean(input.failOnRegression),
         resultsDir: (0,external_node_path_.resolve)(cwd, present(input.resultsDir) ? String(input.resultsDir) : 'vmstep-bench'),
     };
+}
+function parseAlpha(text) {
+    const t = text.trim();
+    if (!/^(0?\.\d+|0|1)$/.test(t) || !(Number(t) > 0 && Number(t) < 1))
+        throw new Error(`alpha must be between 0 and 1, got ${JSON.stringify(text)}`);
+    return Number(t);
+}
+/** The fix for too few runs: the fewest that can reach significance, or another test. */
+function runsFix(test, alpha, name = NAMES.action) {
+    const need = test === 'mann-whitney' ? minimumRunsForMannWhitney(alpha) : 2;
+    return `set ${name.repeat} to at least ${need}, or ${name.test} to percentage`;
 }
 /**
  * Settings given that change nothing: a comparison's (test, threshold,
@@ -41494,7 +42357,10 @@ function idleBenchSettings(settings, style, benchMode = true) {
     const name = NAMES[style];
     const comparison = [
         settings.test !== BENCH_DEFAULTS.test ? name.test : null,
-        settings.thresholdPercent !== BENCH_DEFAULTS.thresholdPercent ? name.threshold : null,
+        settings.thresholdPercent !== BENCH_DEFAULTS.thresholdPercent || Object.keys(settings.thresholds).length > 0 ? name.threshold : null,
+        settings.warnThresholdPercent !== null || Object.keys(settings.warnThresholds).length > 0 ? name.warnThreshold : null,
+        settings.alpha !== BENCH_DEFAULTS.alpha ? name.alpha : null,
+        settings.correction !== BENCH_DEFAULTS.correction ? name.correction : null,
         settings.failOnRegression ? name.failOnRegression : null,
     ].filter((n) => n !== null);
     const format = settings.metricsFormat !== BENCH_DEFAULTS.metricsFormat ? name.metricsFormat : null;
@@ -41508,15 +42374,13 @@ function idleBenchSettings(settings, style, benchMode = true) {
     }
     const warnings = [];
     if (comparison.length > 0 && settings.baseline === null) {
-        warnings.push(`${list(comparison)} ${verb(comparison)} nothing without a baseline to compare against; add ${name.baselineImage} or ${name.baselineFile}, or leave ${comparison.length === 1 ? 'it' : 'them'} out`);
+        warnings.push(`${list(comparison)} ${verb(comparison)} nothing without a baseline to compare against; add ${name.baselineImage}, ${name.baselineVolumes} or ${name.baselineFile}, or leave ${comparison.length === 1 ? 'it' : 'them'} out`);
     }
     if (format && settings.metricsFile === null)
         warnings.push(`${format} does nothing without ${name.metricsFile}; add it, or leave ${format} out`);
     return warnings;
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -41613,19 +42477,23 @@ var external_node_net_ = __nccwpck_require__(7030);
 // checked before any of it is buffered, and a record is walked with bounds
 // checks. guest/src/protocol.h holds the same numbers for guest init;
 // test/unit/protocol.test.ts checks that the two agree.
-const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 2;
 const PROTOCOL_MAGIC = 'VMSTEP';
 /** Guest init connects to the host (CID 2) on this vsock port; the VMM maps it to `<vsockUdsPath>_1024`. */
 const GUEST_VSOCK_PORT = 1024;
 const FRAME_HEADER_BYTES = 5;
 const MAX_FRAME_PAYLOAD = 1 << 20;
 const MAX_AGENT_BYTES = 256;
+/** The most STDIN bytes the host may have sent that the guest has not acknowledged (STDIN_ACK). */
+const STDIN_WINDOW = 1 << 20;
 const protocol_DEFAULT_MAX_FILE_BYTES = 25 * 1024 * 1024;
 const protocol_DEFAULT_MAX_FILES = 255;
 const protocol_MessageType = {
     Hello: 0x01,
     Run: 0x02,
     Signal: 0x03,
+    Stdin: 0x04,
+    StdinEnd: 0x05,
     Started: 0x10,
     Stdout: 0x11,
     Stderr: 0x12,
@@ -41635,11 +42503,12 @@ const protocol_MessageType = {
     FileEnd: 0x16,
     OutputIssue: 0x17,
     Timings: 0x18,
+    StdinAck: 0x19,
     Error: 0x1f,
 };
 /** Field tags of each record message. */
 const protocol_Field = {
-    Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9 },
+    Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9, volumeDevice: 10, volume: 11, stdin: 12 },
     Signal: { signal: 1 },
     Started: { pid: 1, commandStartNs: 2 },
     Exit: { code: 1, signal: 2, signalName: 3, error: 4 },
@@ -41647,6 +42516,7 @@ const protocol_Field = {
     FileEnd: { error: 1 },
     OutputIssue: { request: 1, path: 2, reason: 3, message: 4 },
     Timings: { initStartNs: 1, specReceivedNs: 2, commandStartNs: 3, commandEndNs: 4, outputsEndNs: 5 },
+    StdinAck: { bytes: 1 },
     Error: { stage: 1, message: 2 },
 };
 const typeNames = new Map(Object.entries(protocol_MessageType).map(([k, v]) => [v, k]));
@@ -41952,6 +42822,14 @@ function validateRunSpec(spec) {
         if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
             throw new Error(`${name} must be a non-negative integer, got ${v}`);
     }
+    if ((spec.volumes?.length ?? 0) > 0 && !spec.volumeDevice?.startsWith('/'))
+        throw new Error('the run spec has volumes but no volume device');
+    for (const v of spec.volumes ?? []) {
+        if (!/^[^/:\0]+$/.test(v.name))
+            throw new Error(`volume name ${JSON.stringify(v.name)} must be one path component without ':'`);
+        if (!v.guestPath.startsWith('/') || hasNul(v.guestPath))
+            throw new Error(`volume guest path ${JSON.stringify(v.guestPath)} is not absolute or contains NUL`);
+    }
 }
 function encodeRun(spec) {
     validateRunSpec(spec);
@@ -41972,6 +42850,12 @@ function encodeRun(spec) {
     fields.push([F.maxFileBytes, spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES]);
     fields.push([F.maxFiles, spec.maxFiles ?? protocol_DEFAULT_MAX_FILES]);
     fields.push([F.privileged, spec.privileged ?? false]);
+    if (spec.volumeDevice)
+        fields.push([F.volumeDevice, spec.volumeDevice]);
+    for (const v of spec.volumes ?? [])
+        fields.push([F.volume, `${v.name}:${v.guestPath}`]);
+    if (spec.stdin)
+        fields.push([F.stdin, true]);
     return protocol_encodeFrame(protocol_MessageType.Run, protocol_encodeRecord(fields));
 }
 function decodeRun(payload) {
@@ -41987,7 +42871,27 @@ function decodeRun(payload) {
         maxFileBytes: r.u64(F.maxFileBytes) ?? DEFAULT_MAX_FILE_BYTES,
         maxFiles: r.u64(F.maxFiles) ?? DEFAULT_MAX_FILES,
         privileged: r.bool(F.privileged) ?? false,
+        volumeDevice: r.string(F.volumeDevice) ?? '',
+        volumes: r.strings(F.volume).map((s) => {
+            const colon = s.indexOf(':');
+            return { name: s.slice(0, colon), guestPath: s.slice(colon + 1) };
+        }),
+        stdin: r.bool(F.stdin) ?? false,
     };
+}
+/** The next bytes of the command's stdin (at most one frame). */
+function encodeStdin(data) {
+    return protocol_encodeFrame(protocol_MessageType.Stdin, data);
+}
+/** The end of the command's stdin: guest init closes the pipe once what it holds is written. */
+function encodeStdinEnd() {
+    return protocol_encodeFrame(protocol_MessageType.StdinEnd, Buffer.alloc(0));
+}
+function encodeStdinAck(bytes) {
+    return encodeFrame(MessageType.StdinAck, encodeRecord([[Field.StdinAck.bytes, bytes]]));
+}
+function decodeStdinAck(payload) {
+    return new protocol_RecordReader(payload, 'STDIN_ACK').requireU64(protocol_Field.StdinAck.bytes);
 }
 function encodeSignal(signal) {
     return protocol_encodeFrame(protocol_MessageType.Signal, protocol_encodeRecord([[protocol_Field.Signal.signal, signal]]));
@@ -42075,6 +42979,98 @@ function encodeTimings(t) {
         [F.commandEndNs, t.commandEndNs],
         [F.outputsEndNs, t.outputsEndNs],
     ]));
+}
+
+;// CONCATENATED MODULE: ./src/session/stdin.ts
+
+
+/** Bytes per STDIN frame: small enough to keep frames interleaving, large enough to be cheap. */
+const STDIN_FRAME_BYTES = 128 * 1024;
+class StdinPump {
+    source;
+    send;
+    window;
+    pending = [];
+    pendingBytes = 0;
+    unacked = 0;
+    sourceEnded = false;
+    stopped = false;
+    endSent = false;
+    onData = (chunk) => {
+        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        if (b.length === 0)
+            return;
+        this.pending.push(b);
+        this.pendingBytes += b.length;
+        this.flush();
+    };
+    onEnd = () => {
+        this.sourceEnded = true;
+        this.flush();
+    };
+    // A source that fails (a closed terminal, a read error) ends the command's stdin: the command sees EOF, as with a pipe.
+    onError = () => this.onEnd();
+    /**
+     * @param source what the command reads; this reads it in flowing mode and pauses it at the window
+     * @param send writes one encoded frame to the guest connection
+     */
+    constructor(source, send, window = STDIN_WINDOW) {
+        this.source = source;
+        this.send = send;
+        this.window = window;
+    }
+    start() {
+        this.source.on('data', this.onData);
+        this.source.once('end', this.onEnd);
+        this.source.once('error', this.onError);
+        this.source.resume();
+    }
+    /** Guest init wrote (or discarded) `bytes` more bytes: the window opens by that much. */
+    ack(bytes) {
+        if (this.stopped)
+            return;
+        if (bytes > this.unacked)
+            throw new ProtocolError(`guest init acknowledged ${bytes} stdin bytes, but only ${this.unacked} were unacknowledged`);
+        this.unacked -= bytes;
+        this.flush();
+    }
+    /** The command ended (or the session did): nothing more is read from the source, which is left paused. */
+    stop() {
+        if (this.stopped)
+            return;
+        this.stopped = true;
+        this.source.off('data', this.onData);
+        this.source.off('end', this.onEnd);
+        this.source.off('error', this.onError);
+        this.source.pause();
+        this.pending = [];
+        this.pendingBytes = 0;
+    }
+    flush() {
+        if (this.stopped)
+            return;
+        while (this.pendingBytes > 0 && this.unacked < this.window) {
+            const n = Math.min(STDIN_FRAME_BYTES, this.window - this.unacked, this.pending[0].length);
+            const head = this.pending[0];
+            const part = head.subarray(0, n);
+            if (n === head.length)
+                this.pending.shift();
+            else
+                this.pending[0] = head.subarray(n);
+            this.pendingBytes -= n;
+            this.unacked += n;
+            this.send(encodeStdin(part));
+        }
+        // Hold the source while the window is closed: what it has not read stays in its own buffer (or the pipe).
+        if (this.pendingBytes > 0)
+            this.source.pause();
+        else if (!this.sourceEnded)
+            this.source.resume();
+        if (this.sourceEnded && this.pendingBytes === 0 && !this.endSent) {
+            this.endSent = true;
+            this.send(encodeStdinEnd());
+        }
+    }
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -42180,6 +43176,7 @@ class OutputDirectory {
 
 
 
+
 /** Guest init reported a failure of its own (bad spec, unknown user, mounts, version). */
 class GuestError extends Error {
     stage;
@@ -42280,11 +43277,14 @@ class GuestSession {
     current = null;
     /** The handling of every chunk received so far, in order (onData never rejects). */
     handling = Promise.resolve();
+    stdinPump = null;
     constructor(socket, spec, options = {}) {
         this.socket = socket;
         this.spec = spec;
         this.options = options;
         validateRunSpec(spec);
+        if (Boolean(spec.stdin) !== Boolean(options.stdin))
+            throw new Error('spec.stdin and the stdin option go together: give both or neither');
         if ((spec.outputs?.length ?? 0) > 0 && !options.outputDir) {
             throw new Error('the run spec asks for output files but no outputDir was given to write them to');
         }
@@ -42369,6 +43369,8 @@ class GuestSession {
                     return this.out.feed(payload);
                 if (type === protocol_MessageType.Stderr)
                     return this.err.feed(payload);
+                if (type === protocol_MessageType.StdinAck && this.stdinPump)
+                    return this.stdinPump.ack(decodeStdinAck(payload));
                 if (type === protocol_MessageType.Started && this.pid === null) {
                     const started = decodeStarted(payload);
                     this.pid = started.pid;
@@ -42378,6 +43380,7 @@ class GuestSession {
                 if (type === protocol_MessageType.Exit) {
                     this.exitMessage = decodeExit(payload);
                     this.state = 'outputs';
+                    this.stdinPump?.stop();
                     if (this.pid === null)
                         this.startedP.resolve(null);
                     this.out.finish();
@@ -42407,8 +43410,18 @@ class GuestSession {
         this.state = 'running';
         this.socket.write(encodeHello());
         this.socket.write(encodeRun(this.spec));
+        if (this.options.stdin) {
+            this.stdinPump = new StdinPump(this.options.stdin, (frame) => {
+                if (!this.settled && this.socket.writable)
+                    this.socket.write(frame);
+            });
+            this.stdinPump.start();
+        }
     }
     async onOutput({ type, payload }) {
+        // Acknowledgements already on their way when the command exited mean nothing now.
+        if (type === protocol_MessageType.StdinAck && this.stdinPump)
+            return;
         const cur = this.current;
         if (type === protocol_MessageType.FileData && cur) {
             if (cur.written + payload.length > cur.size) {
@@ -42478,6 +43491,7 @@ class GuestSession {
         if (this.settled)
             return;
         this.settled = true;
+        this.stdinPump?.stop();
         const err = reason instanceof Error ? reason : new Error(String(reason));
         if (err instanceof ProtocolError && !(err instanceof ProtocolVersionError))
             this.refuse('protocol', err.message);
@@ -42506,6 +43520,7 @@ function startGuestSession(socket, spec, options = {}) {
 ;// CONCATENATED MODULE: ./src/session/index.ts
 // The host side of the host-guest protocol (docs/protocol.md): what the
 // engine needs to run one command in a VM's guest init.
+
 
 
 
@@ -47142,8 +48157,193 @@ async function copyImage(src, dest) {
     return 'copy';
 }
 
+;// CONCATENATED MODULE: ./src/rootfs/volume-disk.ts
+// Host trees -> one ext4 image: the disk that carries a run's volumes into
+// the guest. Each volume becomes an entry at the image's root (named by the
+// caller, e.g. "0", "1"), which guest init bind-mounts at the volume's guest
+// path. The copy keeps modes, hard links (within a volume), symbolic links as
+// links, empty directories and names of any bytes; everything belongs to
+// root here, and guest init gives it to the run's user.
+//
+// The walk never follows a symbolic link below a volume's root and never
+// reads outside it: entries are lstat'ed, files are opened with O_NOFOLLOW
+// and checked to be the very inode that was walked, and a directory that
+// changes identity while it is listed is refused. Sockets, devices and fifos
+// cannot be copied meaningfully: they are skipped and reported.
+
+
+
+
+const READ_CHUNK = 1 << 20;
+const DEFAULT_MAX_CONTENT_BYTES = 64 * 2 ** 30;
+/** Writes the volumes' trees into a new ext4 image at outPath (created exclusively; removed on failure). */
+async function buildVolumeDisk(sources, outPath, opts) {
+    const fh = await (0,promises_.open)(outPath, 'wx');
+    let ok = false;
+    try {
+        const writer = new Ext4Writer(fh);
+        const copier = new TreeCopier(writer, opts.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES);
+        const tree = new FsTree();
+        tree.root.inode.mode = 0o755;
+        for (const s of sources) {
+            if (!/^[^/\0]+$/.test(s.name) || s.name === '.' || s.name === '..')
+                throw new RootfsError(`volume name "${s.name}" is not one path component`);
+            tree.root.children.set(s.name, await copier.copyRoot(s.hostPath));
+        }
+        const result = await writer.finish(tree, { headroomBytes: opts.headroomBytes, time: Math.floor(Date.now() / 1000) });
+        ok = true;
+        return { bytes: result.bytes, entries: copier.entries, contentBytes: copier.contentBytes, skipped: copier.skipped };
+    }
+    finally {
+        await fh.close();
+        if (!ok)
+            await (0,promises_.rm)(outPath, { force: true });
+    }
+}
+class TreeCopier {
+    writer;
+    maxContentBytes;
+    entries = 0;
+    contentBytes = 0;
+    skipped = [];
+    buf = Buffer.allocUnsafe(READ_CHUNK);
+    /** Hard links within the volume being copied: host (dev, ino) -> its inode in the image. */
+    links = new Map();
+    constructor(writer, maxContentBytes) {
+        this.writer = writer;
+        this.maxContentBytes = maxContentBytes;
+    }
+    async copyRoot(hostPath) {
+        this.links = new Map();
+        const st = (0,external_node_fs_namespaceObject.statSync)(hostPath);
+        const path = Buffer.from(hostPath);
+        if (st.isDirectory())
+            return this.copyDir(path, st);
+        if (st.isFile())
+            return { inode: await this.copyFile(path, st), touched: 0, own: 0 };
+        throw new RootfsError(`volume ${hostPath} is neither a file nor a directory`);
+    }
+    async copyDir(path, st) {
+        this.entries++;
+        const node = { inode: newInode('dir', common(st)), children: new Map(), touched: 0, own: 0 };
+        let names;
+        try {
+            names = (0,external_node_fs_namespaceObject.readdirSync)(path, { encoding: 'buffer' });
+        }
+        catch (err) {
+            throw unreadable(path, err);
+        }
+        // readdir follows a path that became a symlink since the lstat: refuse rather than copy what it points at.
+        const after = lstatSafe(path);
+        if (!after?.isDirectory() || after.ino !== st.ino || after.dev !== st.dev) {
+            throw new RootfsError(`volume directory ${show(path)} changed while it was copied; copy a tree that nothing is writing to`);
+        }
+        for (const name of names) {
+            const child = Buffer.concat([path, SLASH, name]);
+            const cst = lstatSafe(child);
+            if (!cst)
+                continue; // removed since the listing: it is simply not part of the copy
+            const key = name.toString('latin1');
+            if (cst.isDirectory())
+                node.children.set(key, await this.copyDir(child, cst));
+            else if (cst.isFile())
+                node.children.set(key, { inode: await this.copyFile(child, cst), touched: 0, own: 0 });
+            else if (cst.isSymbolicLink())
+                node.children.set(key, { inode: this.copySymlink(child, cst), touched: 0, own: 0 });
+            else
+                this.skipped.push(show(child));
+        }
+        return node;
+    }
+    copySymlink(path, st) {
+        this.entries++;
+        let target;
+        try {
+            target = (0,external_node_fs_namespaceObject.readlinkSync)(path, { encoding: 'buffer' });
+        }
+        catch (err) {
+            throw unreadable(path, err);
+        }
+        if (target.length === 0 || target.length >= 4096)
+            throw new RootfsError(`symbolic link ${show(path)}: its target is empty or longer than 4095 bytes`);
+        return newInode('symlink', { ...common(st), mode: 0o777, symlinkTarget: target });
+    }
+    async copyFile(path, st) {
+        const key = `${st.dev}:${st.ino}`;
+        if (st.nlink > 1) {
+            const linked = this.links.get(key);
+            if (linked)
+                return linked;
+        }
+        this.entries++;
+        const inode = newInode('file', { ...common(st), size: st.size });
+        if (st.nlink > 1)
+            this.links.set(key, inode);
+        let fd;
+        try {
+            // O_NONBLOCK: a fifo swapped in for the file cannot hang the open (and is refused below).
+            fd = (0,external_node_fs_namespaceObject.openSync)(path, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK);
+        }
+        catch (err) {
+            throw unreadable(path, err);
+        }
+        try {
+            const now = (0,external_node_fs_namespaceObject.fstatSync)(fd);
+            if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) {
+                throw new RootfsError(`volume file ${show(path)} changed while it was copied; copy a tree that nothing is writing to`);
+            }
+            if (st.size === 0)
+                return inode;
+            this.contentBytes += st.size;
+            if (this.contentBytes > this.maxContentBytes) {
+                throw new RootfsError(`volume file ${show(path)}: the volumes' files add up to more than ${this.maxContentBytes} bytes (the limit for a volume disk)`);
+            }
+            const { firstBlock, sink } = this.writer.beginFile(st.size);
+            inode.firstBlock = firstBlock;
+            let left = st.size;
+            while (left > 0) {
+                const n = (0,external_node_fs_namespaceObject.readSync)(fd, this.buf, 0, Math.min(READ_CHUNK, left), null);
+                if (n === 0)
+                    throw new RootfsError(`volume file ${show(path)} shrank while it was copied; copy a tree that nothing is writing to`);
+                left -= n;
+                await sink(this.buf.subarray(0, n));
+            }
+            return inode;
+        }
+        catch (err) {
+            if (err instanceof RootfsError)
+                throw err;
+            throw unreadable(path, err);
+        }
+        finally {
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
+        }
+    }
+}
+const SLASH = Buffer.from('/');
+function common(st) {
+    const sec = Math.floor(st.mtimeMs / 1000);
+    return { mode: st.mode & 0o7777, uid: 0, gid: 0, mtime: sec, mtimeNsec: Math.max(0, Math.min(999_999_999, Math.round((st.mtimeMs - sec * 1000) * 1e6))) };
+}
+function lstatSafe(path) {
+    try {
+        return (0,external_node_fs_namespaceObject.lstatSync)(path);
+    }
+    catch {
+        return null;
+    }
+}
+function show(path) {
+    return path.toString('utf8');
+}
+function unreadable(path, err) {
+    const code = err.code ?? err.message;
+    return new RootfsError(`cannot copy ${show(path)} into the volume (${code}); give this user read access to it, or leave it out of the volume`);
+}
+
 ;// CONCATENATED MODULE: ./src/rootfs/index.ts
 // Root filesystems: image -> cached ext4 -> per-run writable copy.
+
 
 
 
@@ -48166,10 +49366,15 @@ function formatMs(ms) {
 
 
 
+
 /** How long a guest that finished gets to power off by itself before its VMM is killed. */
 const POWEROFF_GRACE_MS = 5000;
 /** How long to wait for the VM's exit reason after the guest connection broke (it names the crash). */
 const CRASH_REPORT_GRACE_MS = 1000;
+/** Free space on the volume disk for what the command writes into its volumes, unless --disk says more; sparse, so unused space costs nothing. */
+const VOLUME_HEADROOM_BYTES = 4 * 2 ** 30;
+/** The volume disk is the VM's second virtio-blk device; the root disk is the first (/dev/vda). */
+const VOLUME_DEVICE = '/dev/vdb';
 /** The run was cancelled (Ctrl-C, a cancelled job). */
 class RunCancelledError extends errors_VmstepError {
     name = 'RunCancelledError';
@@ -48219,6 +49424,8 @@ async function runSteps(options, events, control, scope) {
     // Assets first: a missing kernel or guest init should not cost a download.
     const kernel = kernelPath(options.kernel, scope.cacheDir);
     const init = initPath();
+    if (options.interactive && !control.stdin)
+        throw new errors_VmstepError('an interactive run needs a stdin stream to read', '');
     // A mistyped local image path is reported as such, even on a host that could not run it.
     checkImageReference(options.image);
     // Nor should a KVM that cannot boot Linux cost a download. (A stand-in launcher, in tests, needs none.)
@@ -48253,6 +49460,12 @@ async function runSteps(options, events, control, scope) {
     scope.cleanups.push(() => prepared.release());
     const rootfsMs = phase.end('rootfs', prepared.cached ? 'cached' : 'built');
     checkCancelled();
+    const volumes = await copyVolumes(options, scope.scratchDir, phase, events);
+    if (volumes)
+        Object.assign(spec, { volumeDevice: VOLUME_DEVICE, volumes: volumes.mounts });
+    if (options.interactive)
+        spec.stdin = true;
+    checkCancelled();
     if (options.vcpus > (0,external_node_os_namespaceObject.availableParallelism)()) {
         quietly(() => events.warning?.(`${options.vcpus} vCPUs on a host with ${(0,external_node_os_namespaceObject.availableParallelism)()} CPUs: vCPUs will share cores, and timings will be noisy`));
     }
@@ -48272,7 +49485,7 @@ async function runSteps(options, events, control, scope) {
     try {
         vm = await launch({
             kernelPath: kernel,
-            disks: [{ path: prepared.basePath, readOnly: false, overlayPath: prepared.overlayPath }],
+            disks: [{ path: prepared.basePath, readOnly: false, overlayPath: prepared.overlayPath }, ...(volumes ? [{ path: volumes.diskPath, readOnly: false }] : [])],
             vcpus: options.vcpus,
             memoryMiB: options.memoryMiB,
             cmdline: options.kernelArgs.join(' '),
@@ -48314,6 +49527,7 @@ async function runSteps(options, events, control, scope) {
     const issues = [];
     const session = startGuestSession(connected.socket, spec, {
         ...(options.outputs.length > 0 ? { outputDir: options.outputDir } : {}),
+        ...(options.interactive && control.stdin ? { stdin: control.stdin } : {}),
         onFile: (f) => files.push({ guestPath: f.guestPath, hostPath: f.hostPath, bytes: f.size }),
         onOutputIssue: (i) => {
             issues.push({ request: i.request, path: i.path, reason: i.reason, message: i.message });
@@ -48377,7 +49591,7 @@ async function runSteps(options, events, control, scope) {
         command: spec.argv,
         outputs: files,
         outputIssues: issues,
-        timings: { imageMs, rootfsMs, bootMs, commandMs, totalMs: 0 },
+        timings: { imageMs, rootfsMs, ...(volumes ? { volumesMs: volumes.ms } : {}), bootMs, commandMs, totalMs: 0 },
         stdoutFile: stdoutSink.path,
         stderrFile: stderrSink.path,
         stdoutBytes,
@@ -48385,6 +49599,25 @@ async function runSteps(options, events, control, scope) {
         outputDir: options.outputDir,
         ...(vcpuPinning ? { vcpuPinning } : {}),
     };
+}
+/**
+ * Writes the volumes onto a disk of their own in the scratch directory (the
+ * VM's second disk); null without volumes. Entries that cannot be copied
+ * (sockets, devices, fifos) are named in one warning.
+ */
+async function copyVolumes(options, scratchDir, phase, events) {
+    if (options.volumes.length === 0)
+        return null;
+    const ordered = mountOrder(options.volumes);
+    phase.start('volumes', ordered.map((v) => `${v.hostPath}:${v.guestPath}`).join(' '));
+    const diskPath = (0,external_node_path_.join)(scratchDir, 'volumes.ext4');
+    const built = await buildVolumeDisk(ordered.map((v, i) => ({ name: String(i), hostPath: v.hostPath })), diskPath, { headroomBytes: Math.max(options.diskBytes ?? 0, VOLUME_HEADROOM_BYTES) });
+    if (built.skipped.length > 0) {
+        const n = built.skipped.length;
+        quietly(() => events.warning?.(`volumes: skipped ${n} ${n === 1 ? 'entry' : 'entries'} that cannot be copied (sockets, devices, fifos): ${built.skipped.join(', ')}`));
+    }
+    const ms = phase.end('volumes', `${built.entries} entries, ${formatBytes(built.contentBytes)}`);
+    return { diskPath, mounts: ordered.map((v, i) => ({ name: String(i), guestPath: v.guestPath })), ms };
 }
 /** What became of the pinning asked for: the VMM says what it did; a launcher that says nothing pinned nothing. */
 function pinningReport(choice, vm) {
@@ -48502,6 +49735,7 @@ function sessionError(err) {
         const fixes = {
             user: 'check --user / the user input against the image (its /etc/passwd and /etc/group)',
             workdir: 'check --workdir / the workdir input',
+            volume: 'check the guest paths of --volume / the volumes input against the image',
             spec: 'this vmstep and its guest init disagree: reinstall vmstep',
             hello: 'this vmstep and its guest init disagree: reinstall vmstep',
         };
@@ -48615,6 +49849,13 @@ async function runBench(head, settings, events = {}, control = {}) {
     };
     // A baseline file is read before the first VM: a bad one should not cost the runs.
     const fileBaseline = settings.baseline?.kind === 'file' ? readBaselineFile(settings.baseline.path) : null;
+    if (fileBaseline && settings.baseline?.kind === 'file') {
+        const baselineRuns = Math.max(0, ...fileBaseline.metrics.map((m) => m.values.length));
+        const why = unreachableSignificance(settings.test, settings.alpha, baselineRuns, settings.repeat);
+        if (why) {
+            throw new errors_VmstepError(`the baseline file ${(0,external_node_path_.basename)(settings.baseline.path)} is too small a sample for ${settings.test}: ${why}`, `record the baseline with more repeats (${minimumRunsForMannWhitney(settings.alpha)} or more for mann-whitney), or use test percentage`);
+        }
+    }
     const arms = settings.baseline?.kind === 'image' ? ['baseline', 'head'] : ['head'];
     const schedule = interleavedSchedule({ repeat: settings.repeat, warmup: settings.warmup, arms });
     (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_.join)(settings.resultsDir, 'runs'), { recursive: true, force: true });
@@ -48666,17 +49907,30 @@ async function runBench(head, settings, events = {}, control = {}) {
         }
     };
     const headSeries = collect('head');
-    const headArm = { label: images.head?.reference ?? head.image, digest: images.head?.digest ?? null, series: headSeries };
+    // Two source trees in one image: the arms are told apart by their trees.
+    const trees = settings.baseline?.kind === 'image' && settings.baseline.volumes !== null;
+    // The trees first: reports shorten long labels from the end, and the image is often the same.
+    const treeLabel = (volumes) => (trees ? `[${volumes.map((v) => (0,external_node_path_.basename)(v.hostPath)).join(', ') || 'no volumes'}] ` : '');
+    const headArm = { label: `${treeLabel(head.volumes)}${images.head?.reference ?? head.image}`, digest: images.head?.digest ?? null, series: headSeries };
     let baseline = null;
     if (settings.baseline?.kind === 'image') {
-        baseline = { label: images.baseline?.reference ?? settings.baseline.image, digest: images.baseline?.digest ?? null, series: collect('baseline') };
+        const label = `${treeLabel(settings.baseline.volumes ?? head.volumes)}${images.baseline?.reference ?? settings.baseline.image ?? head.image}`;
+        baseline = { label, digest: images.baseline?.digest ?? null, series: collect('baseline') };
     }
     else if (fileBaseline && settings.baseline?.kind === 'file') {
         baseline = { label: fileBaseline.context.image ?? (0,external_node_path_.basename)(settings.baseline.path), digest: fileBaseline.context.digest ?? null, series: fileBaseline.metrics };
     }
     let comparison;
     try {
-        comparison = compareSeries(baseline?.series ?? [], headSeries, { test: settings.test, thresholdPercent: settings.thresholdPercent });
+        comparison = compareSeries(baseline?.series ?? [], headSeries, {
+            test: settings.test,
+            thresholdPercent: settings.thresholdPercent,
+            thresholds: settings.thresholds,
+            warnThresholdPercent: settings.warnThresholdPercent,
+            warnThresholds: settings.warnThresholds,
+            alpha: settings.alpha,
+            correction: settings.correction,
+        });
     }
     catch (err) {
         throw new errors_VmstepError(err.message, 'check the test and threshold settings', { cause: err });
@@ -48704,6 +49958,7 @@ async function runBench(head, settings, events = {}, control = {}) {
         verdict,
         regressed: comparison.regressed,
         regressionMessage: regressionMessage(comparison),
+        warningMessage: warningMessage(comparison),
         runs,
         warnings,
         pinning,
@@ -48714,10 +49969,12 @@ async function runBench(head, settings, events = {}, control = {}) {
 }
 /** The run of one arm: the head's options, the baseline's image, bench kernel arguments, its own directory. */
 function runOptionsFor(head, settings, arm, dir) {
-    const image = arm === 'baseline' && settings.baseline?.kind === 'image' ? settings.baseline.image : head.image;
+    const other = arm === 'baseline' && settings.baseline?.kind === 'image' ? settings.baseline : null;
+    const image = other?.image ?? head.image;
+    const volumes = other?.volumes ?? head.volumes;
     const outputs = settings.metricsFile !== null && !head.outputs.includes(settings.metricsFile) ? [...head.outputs, settings.metricsFile] : head.outputs;
     const kernelArgs = [...head.kernelArgs, ...BENCH_KERNEL_ARGS.filter((a) => !head.kernelArgs.includes(a))];
-    return { ...head, image, outputs, kernelArgs, outputDir: (0,external_node_path_.join)(dir, 'output'), logDir: dir, pinVcpus: true };
+    return { ...head, image, volumes, outputs, kernelArgs, outputDir: (0,external_node_path_.join)(dir, 'output'), logDir: dir, pinVcpus: true };
 }
 function checkRunSucceeded(result, what, options) {
     const where = result.stderrFile ? `: its stderr is in ${result.stderrFile}` : '';
@@ -48901,6 +50158,7 @@ function readEnvFile(path, hostEnv = process.env) {
 
 
 
+
 const CLI_NAMES = {
     image: 'IMAGE',
     entrypoint: '--entrypoint',
@@ -48918,6 +50176,7 @@ const CLI_NAMES = {
     kernel: '--kernel',
     registryUsername: 'registry user name',
     registryPassword: 'registry password',
+    volumes: '--volume',
 };
 const ACTION_NAMES = {
     image: 'input "image"',
@@ -48936,6 +50195,7 @@ const ACTION_NAMES = {
     kernel: 'input "kernel"',
     registryUsername: 'input "registry-username"',
     registryPassword: 'input "registry-password"',
+    volumes: 'input "volumes"',
 };
 /**
  * Refuses a path given as an image without its transport, with the fix. A path
@@ -49014,6 +50274,7 @@ function validateRunInput(input, ctx) {
         kernel = (0,external_node_path_.resolve)(cwd, String(input.kernel));
         checkReadableFile(kernel, name('kernel'), 'give the path of an uncompressed x86-64 vmlinux (or a .gz of one) built from kernel/guest.config');
     }
+    const volumes = parseVolumes(checkStrings(input.volumes ?? [], name('volumes')), input.volumeBase ? (0,external_node_path_.resolve)(cwd, input.volumeBase) : cwd, name('volumes'));
     const username = optionalString(input.registryUsername);
     const password = input.registryPassword ? input.registryPassword : null;
     if ((username === null) !== (password === null)) {
@@ -49041,6 +50302,8 @@ function validateRunInput(input, ctx) {
         credentials: username !== null && password !== null ? { username, password } : null,
         cacheDir: validate_present(input.cacheDir) ? (0,external_node_path_.resolve)(cwd, String(input.cacheDir)) : null,
         scratchRoot: validate_present(input.scratchRoot) ? (0,external_node_path_.resolve)(cwd, String(input.scratchRoot)) : null,
+        volumes,
+        interactive: Boolean(input.interactive),
     };
 }
 function validate_present(v) {
@@ -49226,6 +50489,7 @@ function resultDocument(result, version) {
         timings: {
             imageMs: ms(t.imageMs),
             rootfsMs: ms(t.rootfsMs),
+            ...(t.volumesMs !== undefined ? { volumesMs: ms(t.volumesMs) } : {}),
             bootMs: ms(t.bootMs),
             commandMs: ms(t.commandMs),
             totalMs: ms(t.totalMs),
@@ -49266,16 +50530,15 @@ function drained(stream) {
 }
 
 ;// CONCATENATED MODULE: ./src/cli/io.ts
-// What a CLI command touches, passed in so tests can drive main() with
-// captured streams, their own environment, and a stand-in for the engine.
 
 
 function defaultIo(signal) {
-    return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), runImage: runImage, ...(signal ? { signal } : {}) };
+    return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), runImage: runImage, stdin: () => process.stdin, ...(signal ? { signal } : {}) };
 }
 const PHASE_LABEL = {
     image: 'image',
     rootfs: 'rootfs',
+    volumes: 'volumes',
     boot: 'boot',
     command: 'command',
 };
@@ -49305,6 +50568,7 @@ const RUN_OPTIONS = [
     { key: 'entrypoint', long: 'entrypoint', value: 'CMD', help: "Replace the image's ENTRYPOINT (and drop its CMD); \"\" clears it" },
     { key: 'env', long: 'env', short: 'e', value: 'K=V', repeatable: true, help: 'Set a variable (repeatable); a bare K passes the host value' },
     { key: 'envFile', long: 'env-file', value: 'FILE', repeatable: true, help: 'Read variables from a file of K=V lines (repeatable)' },
+    { key: 'volume', long: 'volume', short: 'v', value: 'HOST:GUEST', repeatable: true, help: 'Copy a host file or directory into the guest before the command starts (repeatable; a copy, not a live share)' },
     { key: 'workdir', long: 'workdir', short: 'w', value: 'DIR', help: 'Working directory in the guest (absolute)' },
     { key: 'user', long: 'user', short: 'u', value: 'USER', help: 'User to run as: NAME, UID, NAME:GROUP or UID:GID' },
     { key: 'vcpus', long: 'vcpus', value: 'N', help: 'Number of vCPUs (default 2, at most the host has)' },
@@ -49316,6 +50580,7 @@ const RUN_OPTIONS = [
     { key: 'result', long: 'result', value: 'FILE', help: 'Write the run result as JSON to FILE' },
     { key: 'kernel', long: 'kernel', value: 'PATH', help: 'Boot this guest kernel (vmlinux or vmlinux.gz) instead of the bundled one' },
     { key: 'privileged', long: 'privileged', help: 'Keep capabilities and skip the seccomp filter in the guest' },
+    { key: 'interactive', long: 'interactive', short: 'i', help: "Stream vmstep's stdin to the command's stdin (without it the command reads /dev/null)" },
     { key: 'debug', long: 'debug', help: "Show the guest's serial console on stderr" },
     { key: 'quiet', long: 'quiet', short: 'q', help: "Print only the command's output" },
     { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
@@ -49332,6 +50597,13 @@ IMAGE is a registry reference (alpine:3.20, ghcr.io/owner/app:tag,
 name@sha256:...), oci:DIR[:TAG], oci-archive:FILE[:TAG],
 docker-archive:FILE[:NAME] or docker-daemon:NAME[:TAG].
 
+--volume HOST:GUEST copies a host file or directory into the guest before the
+command starts: a copy, not a live share, so what the command changes stays in
+the VM; bring results back with --output. Relative host paths start at the
+current directory. The copy keeps modes, hard links and symbolic links (as
+links, never followed), and belongs to the user the command runs as. Without
+-i the command's stdin is /dev/null.
+
 Options:
 ${formatOptions(RUN_OPTIONS)}
 
@@ -49339,6 +50611,8 @@ Examples:
   vmstep run alpine:3.20 uname -a
   vmstep run -e N=1000 --timeout 5m --output /work/results.json bench:latest
   vmstep run --entrypoint sh alpine:3.20 -c 'ls -la /'
+  vmstep run -v .:/src -w /src --output /src/out rust:1 cargo test
+  tar c data | vmstep run -i alpine:3.20 tar x -C /tmp
 `;
 /** The run the options of RUN_OPTIONS describe (`vmstep bench` takes the same). */
 function runInputFrom(values, positionals, io) {
@@ -49350,6 +50624,7 @@ function runInputFrom(values, positionals, io) {
         env: listValue(values, 'env'),
         envFiles: listValue(values, 'envFile'),
         outputs: listValue(values, 'output'),
+        volumes: listValue(values, 'volume'),
         privileged: Boolean(values.privileged),
         debug: Boolean(values.debug),
     };
@@ -49376,7 +50651,8 @@ async function runCommand(argv, io) {
         return 0;
     }
     const quiet = Boolean(values.quiet);
-    const options = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
+    const options = validateRunInput({ ...runInputFrom(values, positionals, io), interactive: Boolean(values.interactive) }, { style: 'cli', cwd: io.cwd, hostEnv: io.env });
+    const stdin = options.interactive ? io.stdin?.() : undefined;
     const resultPath = stringValue(values, 'result');
     // Guest stderr and the guest console may stop mid-line (a cancelled run
     // always does); vmstep's own lines then start on a line of their own.
@@ -49420,7 +50696,7 @@ async function runCommand(argv, io) {
             stderr: (chunk) => (guestStderr(chunk), writeWithBackpressure(io.stderr, chunk)),
             console: (chunk) => (guestStderr(chunk), void io.stderr.write(chunk)),
             warning: (message) => ownLine(`vmstep: warning: ${message}\n`),
-        }, { signal: stop.signal });
+        }, { signal: stop.signal, ...(stdin ? { stdin } : {}) });
     }
     catch (err) {
         if (brokenPipe && err instanceof RunCancelledError)
@@ -49434,6 +50710,8 @@ async function runCommand(argv, io) {
     finally {
         io.stdout.off('error', onStdoutError);
         io.signal?.removeEventListener('abort', onCancel);
+        // The command is done with its stdin even if our stdin has not ended (a terminal, a pipe still open): let go of it, or it would keep vmstep alive.
+        stdin?.destroy();
     }
     if (resultPath)
         writeResultFile((0,external_node_path_.resolve)(io.cwd, resultPath), result, VMSTEP_VERSION);
@@ -49466,22 +50744,33 @@ async function runCommand(argv, io) {
 
 
 
+
 /** Exit status for a regression under --fail-on-regression (vmstep itself worked: not 125). */
 const EXIT_REGRESSION = 1;
 const BENCH_ONLY = [
     { key: 'repeat', long: 'repeat', short: 'n', value: 'N', help: 'Measured runs per image, each in a fresh VM (default 10)' },
     { key: 'warmup', long: 'warmup', value: 'N', help: 'Runs per image before those, discarded (default 1)' },
     { key: 'baselineImage', long: 'baseline-image', value: 'IMAGE', help: 'Run this image too, interleaved (A B A B ...), as the baseline' },
+    { key: 'baselineVolume', long: 'baseline-volume', value: 'HOST:GUEST', repeatable: true, help: 'The baseline runs get these volumes instead of --volume: two source trees, one image, interleaved' },
     { key: 'baselineFile', long: 'baseline-file', value: 'FILE', help: "Compare against an earlier run's results.json" },
     { key: 'metricsFile', long: 'metrics-file', value: 'GUEST_PATH', help: 'A metrics file the benchmark writes in every run' },
-    { key: 'metricsFormat', long: 'metrics-format', value: 'FORMAT', help: 'auto, bmf, customSmallerIsBetter, customBiggerIsBetter or hyperfine' },
+    { key: 'metricsFormat', long: 'metrics-format', value: 'FORMAT', help: `${METRICS_FORMATS.join(', ')} (default auto)` },
     { key: 'test', long: 'test', value: 'TEST', help: 'percentage, t-test or mann-whitney (default mann-whitney)' },
-    { key: 'threshold', long: 'threshold', value: 'PERCENT', help: 'Smallest change that counts (default 5%)' },
+    {
+        key: 'threshold',
+        long: 'threshold',
+        value: 'PERCENT',
+        repeatable: true,
+        help: 'Smallest change that fails (default 5%); NAME=PERCENT for one metric, repeatable',
+    },
+    { key: 'warnThreshold', long: 'warn-threshold', value: 'PERCENT', repeatable: true, help: 'Below --threshold: a significant worsening beyond it only warns; NAME=PERCENT too' },
+    { key: 'alpha', long: 'alpha', value: 'P', help: 'Significance level for t-test and mann-whitney (default 0.05)' },
+    { key: 'correction', long: 'correction', value: 'HOW', help: 'holm, bh or none: multiple-comparison correction over the metrics (default holm)' },
     { key: 'failOnRegression', long: 'fail-on-regression', help: 'Exit with status 1 on a significant regression beyond the threshold' },
     { key: 'resultsDir', long: 'results-dir', value: 'DIR', help: 'Where results, report, chart and every run\'s files go (default ./vmstep-bench)' },
 ];
-// The run's options, less those that name a single run's files.
-const BENCH_OPTIONS = [...BENCH_ONLY, ...RUN_OPTIONS.filter((o) => o.key !== 'outputDir' && o.key !== 'result')];
+// The run's options, less those that name a single run's files or its stdin (read once, it cannot feed every run).
+const BENCH_OPTIONS = [...BENCH_ONLY, ...RUN_OPTIONS.filter((o) => o.key !== 'outputDir' && o.key !== 'result' && o.key !== 'interactive')];
 const BENCH_HELP = `Usage: vmstep bench [OPTIONS] IMAGE [COMMAND [ARG...]]
 
 Run a command many times, each in a fresh microVM from the cached image, and
@@ -49502,8 +50791,11 @@ itself or a benchmark run failed.
 
 Examples:
   vmstep bench -n 20 --baseline-image bench:main bench:pr
+  vmstep bench -v .:/src --baseline-volume ../base:/src -w /src rust:1 cargo bench
   vmstep bench --metrics-file /work/bmf.json --baseline-file main.json bench:pr
   vmstep bench --test t-test --threshold 3 --fail-on-regression bench:pr ./run.sh
+  vmstep bench --threshold 5% --threshold 'BM_parse=2%' --warn-threshold 3% \
+    --metrics-file /work/gb.json --baseline-image bench:main bench:pr
 `;
 async function benchCommand(argv, io) {
     const { values, positionals } = parseCommandLine(argv, BENCH_OPTIONS, { command: 'vmstep bench', stopAtPositional: true });
@@ -49517,12 +50809,14 @@ async function benchCommand(argv, io) {
             io.stderr.write(line);
     };
     const head = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
-    const input = { failOnRegression: Boolean(values.failOnRegression) };
-    for (const key of ['repeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'threshold', 'resultsDir']) {
+    const input = { failOnRegression: Boolean(values.failOnRegression), baselineVolumes: listValue(values, 'baselineVolume') };
+    for (const key of ['repeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'alpha', 'correction', 'resultsDir']) {
         const v = stringValue(values, key);
         if (v !== undefined)
             input[key] = v;
     }
+    input.threshold = listValue(values, 'threshold');
+    input.warnThreshold = listValue(values, 'warnThreshold');
     const settings = validateBenchInput(input, { style: 'cli', cwd: io.cwd });
     for (const w of idleBenchSettings(settings, 'cli'))
         io.stderr.write(`vmstep: warning: ${w}\n`);
@@ -49566,6 +50860,8 @@ async function benchCommand(argv, io) {
     io.stdout.write(result.markdown);
     const pin = result.pinning.pinned ? `vCPUs pinned to host CPU ${result.pinning.cpus.join(', ')}` : `vCPUs not pinned (${result.pinning.reason})`;
     note(`vmstep: ${pin}\nvmstep: results in ${settings.resultsDir} (results.json, bmf.json, report.md, chart.svg)\n`);
+    if (result.warningMessage)
+        io.stderr.write(`vmstep: warning: ${result.warningMessage}\n`);
     if (result.regressed && settings.failOnRegression) {
         io.stderr.write(`vmstep: ${result.regressionMessage}\n`);
         return EXIT_REGRESSION;

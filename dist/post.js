@@ -30058,7 +30058,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile: io_util_copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile: io_util_copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -33246,20 +33246,20 @@ const MAX_TIME = 2 ** 31 - 1 + 3 * 2 ** 32;
 // is checked before it may change anything. Nothing here touches the host
 // filesystem; file bytes live in the ext4 image being written, and each
 // inode only records where.
-class RootfsError extends Error {
+class tree_RootfsError extends Error {
     name = 'RootfsError';
 }
 const whiteoutPrefix = '.wh.';
 const opaqueMarker = '.wh..wh..opq';
-function newInode(kind, init = {}) {
+function tree_newInode(kind, init = {}) {
     return { kind, mode: 0o755, uid: 0, gid: 0, mtime: 0, mtimeNsec: 0, xattrs: new Map(), size: 0, firstBlock: 0, devmajor: 0, devminor: 0, ino: 0, nlink: 0, ...init };
 }
 /** Shows a latin1-held name as the UTF-8 it most likely is, for messages. */
 function showName(s) {
     return Buffer.from(s, 'latin1').toString('utf8');
 }
-class FsTree {
-    root = { inode: newInode('dir'), children: new Map(), touched: -1, own: -1 };
+class tree_FsTree {
+    root = { inode: tree_newInode('dir'), children: new Map(), touched: -1, own: -1 };
     where = '';
     layer = -1;
     /** Names the layer being applied, for errors ("layer 2 (sha256:...)"). */
@@ -33268,7 +33268,7 @@ class FsTree {
         this.where = label;
     }
     fail(entry, why) {
-        throw new RootfsError(`${this.where}: entry "${showName(entry)}": ${why}; the image is malformed or hostile, so nothing was built`);
+        throw new tree_RootfsError(`${this.where}: entry "${showName(entry)}": ${why}; the image is malformed or hostile, so nothing was built`);
     }
     /** Splits an archive path into checked components ("." and empty parts dropped). */
     components(path, entry = path) {
@@ -33300,7 +33300,7 @@ class FsTree {
             if (!next) {
                 if (!create)
                     return undefined;
-                next = { inode: newInode('dir'), children: new Map(), touched: this.layer, own: this.layer };
+                next = { inode: tree_newInode('dir'), children: new Map(), touched: this.layer, own: this.layer };
                 cur.children.set(name, next);
             }
             else if (next.inode.kind === 'symlink') {
@@ -33354,7 +33354,7 @@ class FsTree {
             this.pruneOlder(victim);
             // Only this layer's entries below it made it exist: it is their implied parent now.
             if (victim.own < this.layer) {
-                victim.inode = newInode('dir');
+                victim.inode = tree_newInode('dir');
                 victim.own = this.layer;
             }
         }
@@ -33431,7 +33431,7 @@ class FsTree {
 /** Blocks kept after the superblock for group descriptors: enough for 4 TiB (32768 groups). */
 const GDT_RESERVE = 256;
 const WRITE_BUFFER = 8 << 20;
-class Ext4Writer {
+class ext4_writer_Ext4Writer {
     fh;
     /** Next free block in the append area. */
     next = 1 + GDT_RESERVE;
@@ -33568,7 +33568,7 @@ class Ext4Writer {
         const maxIno = nextIno - 1;
         for (const ino of inodes) {
             if (ino && ino.kind !== 'dir' && ino.nlink > 65000)
-                throw new RootfsError(`inode ${ino.ino} has ${ino.nlink} hard links; ext4 allows 65000`);
+                throw new tree_RootfsError(`inode ${ino.ino} has ${ino.nlink} hard links; ext4 allows 65000`);
         }
         const table = Buffer.alloc(maxIno * INODE_SIZE);
         // 2. Directory blocks, slow symlinks, extent leaves, xattr blocks: appended after the data.
@@ -33617,7 +33617,7 @@ class Ext4Writer {
         }
         const gdtBlocks = Math.ceil((groups * 32) / BLOCK_SIZE);
         if (gdtBlocks > GDT_RESERVE || total >= 2 ** 32)
-            throw new RootfsError(`the root filesystem would need ${total} blocks, more than vmstep's ext4 layout supports (4 TiB)`);
+            throw new tree_RootfsError(`the root filesystem would need ${total} blocks, more than vmstep's ext4 layout supports (4 TiB)`);
         const itableBlocks = (ipg * INODE_SIZE) / BLOCK_SIZE;
         const bbStart = usedEnd;
         const ibStart = bbStart + groups;
@@ -33726,7 +33726,7 @@ class Ext4Writer {
                 const perLeaf = (BLOCK_SIZE - 12) / 12;
                 const leaves = Math.ceil(runs.length / perLeaf);
                 if (leaves > 4)
-                    throw new RootfsError(`a file of ${size} bytes is too large for vmstep's ext4 layout`);
+                    throw new tree_RootfsError(`a file of ${size} bytes is too large for vmstep's ext4 layout`);
                 const data = Buffer.alloc(leaves * BLOCK_SIZE);
                 let logical = 0;
                 const leafLogical = [];
@@ -33763,7 +33763,7 @@ class Ext4Writer {
                 blocks512 += 8;
             }
             else
-                throw new RootfsError(`inode ${num}: extended attributes larger than one block (${blockXattrSpace(xattrs)} bytes)`);
+                throw new tree_RootfsError(`inode ${num}: extended attributes larger than one block (${blockXattrSpace(xattrs)} bytes)`);
         }
         const t = encodeTime(ino.mtime, ino.mtimeNsec);
         const typeBits = S_IF[ino.kind];
@@ -33803,7 +33803,7 @@ function ensureLostFound(root) {
     const have = root.children.get(name);
     if (have)
         return have.children ? have : undefined;
-    const node = { inode: newInode('dir', { mode: 0o700 }), children: new Map(), touched: 0, own: 0 };
+    const node = { inode: tree_newInode('dir', { mode: 0o700 }), children: new Map(), touched: 0, own: 0 };
     root.children.set(name, node);
     return node;
 }
@@ -34159,7 +34159,7 @@ const maxUid = 2 ** 32 - 1;
 const defaultMaxContentBytes = 64 * 2 ** 30;
 const defaultMaxEntries = 4_000_000;
 /** The build was stopped through its signal. */
-class BuildCancelledError extends RootfsError {
+class BuildCancelledError extends tree_RootfsError {
     name = 'BuildCancelledError';
     constructor() {
         super('building the root filesystem was cancelled');
@@ -34171,7 +34171,7 @@ class BuildCancelledError extends RootfsError {
  */
 function writeFailure(e, path) {
     const err = e;
-    if (e instanceof RootfsError || e instanceof ImageError || typeof err?.code !== 'string')
+    if (e instanceof tree_RootfsError || e instanceof ImageError || typeof err?.code !== 'string')
         return e;
     const why = {
         ENOSPC: 'no space left on the device',
@@ -34183,7 +34183,7 @@ function writeFailure(e, path) {
     const reason = why[err.code];
     if (!reason)
         return e;
-    return new RootfsError(`writing ${path} failed: ${reason} (${err.code}); free space there (vmstep cache prune) or point VMSTEP_CACHE at a larger disk`);
+    return new tree_RootfsError(`writing ${path} failed: ${reason} (${err.code}); free space there (vmstep cache prune) or point VMSTEP_CACHE at a larger disk`);
 }
 /** A file whose data was skipped survived to the final tree (kept alive by a hard link): build again writing everything. */
 class SkippedDataSurvived extends Error {
@@ -34255,12 +34255,12 @@ function hasUnwritten(root) {
 async function buildInto(image, opts, skipDeleted) {
     const initStat = await (0,promises_namespaceObject.stat)(opts.initPath).catch(() => null);
     if (!initStat?.isFile())
-        throw new RootfsError(`guest init ${opts.initPath} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
+        throw new tree_RootfsError(`guest init ${opts.initPath} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
     const fh = await (0,promises_namespaceObject.open)(opts.outPath, 'wx');
     let ok = false;
     try {
-        const writer = new Ext4Writer(fh);
-        const tree = new FsTree();
+        const writer = new ext4_writer_Ext4Writer(fh);
+        const tree = new tree_FsTree();
         let entries = 0;
         const maxEntries = opts.maxEntries ?? defaultMaxEntries;
         const notes = new BuildNotes();
@@ -34298,14 +34298,14 @@ async function buildInto(image, opts, skipDeleted) {
                     if (digestError instanceof ImageError)
                         throw digestError;
                 });
-                if (e instanceof RootfsError || e instanceof ImageError)
+                if (e instanceof tree_RootfsError || e instanceof ImageError)
                     throw e;
                 const written = writeFailure(e, opts.outPath);
                 if (written !== e)
                     throw written;
                 if (e instanceof tar_header_TarFormatError)
-                    throw new RootfsError(`${label}: not a valid tar stream: ${e.message}`);
-                throw new RootfsError(`${label}: cannot be read: ${e.message}`);
+                    throw new tree_RootfsError(`${label}: not a valid tar stream: ${e.message}`);
+                throw new tree_RootfsError(`${label}: cannot be read: ${e.message}`);
             }
             finally {
                 layerTar.destroy();
@@ -34316,8 +34316,8 @@ async function buildInto(image, opts, skipDeleted) {
         // The init goes in last so that no image can replace or shadow it.
         tree.beginLayer(image.layers.length, 'vmstep guest init');
         tree.root.children.delete('.vmstep');
-        tree.put('.vmstep', newInode('dir', { mode: 0o755 }));
-        const init = newInode('file', { mode: 0o755, size: initStat.size });
+        tree.put('.vmstep', tree_newInode('dir', { mode: 0o755 }));
+        const init = tree_newInode('file', { mode: 0o755, size: initStat.size });
         tree.put(GUEST_INIT_PATH.slice(1), init);
         const { firstBlock, sink } = writer.beginFile(initStat.size);
         init.firstBlock = firstBlock;
@@ -34389,26 +34389,26 @@ function applyEntry(tree, writer, e, ctx) {
             tree.link(e.path, e.linkpath);
             return null;
         case 'dir':
-            tree.put(e.path, newInode('dir', common));
+            tree.put(e.path, tree_newInode('dir', common));
             return null;
         case 'symlink': {
             const target = Buffer.from(e.linkpath, 'latin1');
             if (target.length === 0 || target.length >= 4096)
                 tree.fail(e.path, 'symbolic link target is empty or longer than 4095 bytes');
-            tree.put(e.path, newInode('symlink', { ...common, symlinkTarget: target }));
+            tree.put(e.path, tree_newInode('symlink', { ...common, symlinkTarget: target }));
             return null;
         }
         case 'char':
         case 'block':
             if (e.devmajor >= 4096 || e.devminor >= 2 ** 20)
                 tree.fail(e.path, `device number ${e.devmajor}:${e.devminor} is out of range`);
-            tree.put(e.path, newInode(e.type, { ...common, devmajor: e.devmajor, devminor: e.devminor }));
+            tree.put(e.path, tree_newInode(e.type, { ...common, devmajor: e.devmajor, devminor: e.devminor }));
             return null;
         case 'fifo':
-            tree.put(e.path, newInode('fifo', common));
+            tree.put(e.path, tree_newInode('fifo', common));
             return null;
         case 'file': {
-            const ino = newInode('file', { ...common, size: e.size });
+            const ino = tree_newInode('file', { ...common, size: e.size });
             tree.put(e.path, ino); // checks the path before any byte is written
             if (e.size === 0)
                 return null;
@@ -34539,7 +34539,7 @@ async function acquireLock(path, opts = {}) {
             opts.onWait(`waiting for ${who} to finish; lock ${path}`);
         }
         if (Date.now() > deadline)
-            throw new RootfsError(`timed out waiting for ${who} to finish (lock ${path}); if no vmstep is running, remove that file`);
+            throw new tree_RootfsError(`timed out waiting for ${who} to finish (lock ${path}); if no vmstep is running, remove that file`);
         await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => opts.signal?.throwIfAborted());
     }
 }
@@ -34573,7 +34573,7 @@ const initDigests = new Map();
 async function fileDigest(path) {
     const st = await (0,promises_namespaceObject.stat)(path).catch(() => null);
     if (!st?.isFile())
-        throw new RootfsError(`guest init ${path} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
+        throw new tree_RootfsError(`guest init ${path} does not exist or is not a file; build it (npm run build) or set VMSTEP_INIT`);
     const hit = initDigests.get(path);
     if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size)
         return hit.digest;
@@ -34671,12 +34671,12 @@ class RootfsCache {
         }
         catch (e) {
             const err = e;
-            if (err instanceof RootfsError)
+            if (err instanceof tree_RootfsError)
                 throw err;
             if (err.code === 'ENOENT' && err.syscall?.startsWith('spawn'))
-                throw new RootfsError('growing the run disk needs resize2fs (Debian/Ubuntu package e2fsprogs); install it or leave the disk size at its default');
+                throw new tree_RootfsError('growing the run disk needs resize2fs (Debian/Ubuntu package e2fsprogs); install it or leave the disk size at its default');
             if (err.stderr !== undefined)
-                throw new RootfsError(`resize2fs could not grow the run disk to ${bytes} bytes: ${err.stderr.trim() || err.message}`);
+                throw new tree_RootfsError(`resize2fs could not grow the run disk to ${bytes} bytes: ${err.stderr.trim() || err.message}`);
             throw err;
         }
         finally {
@@ -34807,13 +34807,198 @@ async function copyImage(src, dest) {
         await (0,promises_namespaceObject.rm)(dest, { force: true });
         if (!(await (0,promises_namespaceObject.stat)(src).catch(() => null)))
             throw Object.assign(new Error(`${src} vanished`), { code: 'ENOENT' });
-        throw new RootfsError(`copying the root filesystem for this run failed: ${(e.stderr ?? e.message).trim()}`);
+        throw new tree_RootfsError(`copying the root filesystem for this run failed: ${(e.stderr ?? e.message).trim()}`);
     }
     return 'copy';
 }
 
+;// CONCATENATED MODULE: ./src/rootfs/volume-disk.ts
+// Host trees -> one ext4 image: the disk that carries a run's volumes into
+// the guest. Each volume becomes an entry at the image's root (named by the
+// caller, e.g. "0", "1"), which guest init bind-mounts at the volume's guest
+// path. The copy keeps modes, hard links (within a volume), symbolic links as
+// links, empty directories and names of any bytes; everything belongs to
+// root here, and guest init gives it to the run's user.
+//
+// The walk never follows a symbolic link below a volume's root and never
+// reads outside it: entries are lstat'ed, files are opened with O_NOFOLLOW
+// and checked to be the very inode that was walked, and a directory that
+// changes identity while it is listed is refused. Sockets, devices and fifos
+// cannot be copied meaningfully: they are skipped and reported.
+
+
+
+
+const READ_CHUNK = (/* unused pure expression or super */ null && (1 << 20));
+const DEFAULT_MAX_CONTENT_BYTES = (/* unused pure expression or super */ null && (64 * 2 ** 30));
+/** Writes the volumes' trees into a new ext4 image at outPath (created exclusively; removed on failure). */
+async function buildVolumeDisk(sources, outPath, opts) {
+    const fh = await open(outPath, 'wx');
+    let ok = false;
+    try {
+        const writer = new Ext4Writer(fh);
+        const copier = new TreeCopier(writer, opts.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES);
+        const tree = new FsTree();
+        tree.root.inode.mode = 0o755;
+        for (const s of sources) {
+            if (!/^[^/\0]+$/.test(s.name) || s.name === '.' || s.name === '..')
+                throw new RootfsError(`volume name "${s.name}" is not one path component`);
+            tree.root.children.set(s.name, await copier.copyRoot(s.hostPath));
+        }
+        const result = await writer.finish(tree, { headroomBytes: opts.headroomBytes, time: Math.floor(Date.now() / 1000) });
+        ok = true;
+        return { bytes: result.bytes, entries: copier.entries, contentBytes: copier.contentBytes, skipped: copier.skipped };
+    }
+    finally {
+        await fh.close();
+        if (!ok)
+            await rm(outPath, { force: true });
+    }
+}
+class TreeCopier {
+    writer;
+    maxContentBytes;
+    entries = 0;
+    contentBytes = 0;
+    skipped = [];
+    buf = Buffer.allocUnsafe(READ_CHUNK);
+    /** Hard links within the volume being copied: host (dev, ino) -> its inode in the image. */
+    links = new Map();
+    constructor(writer, maxContentBytes) {
+        this.writer = writer;
+        this.maxContentBytes = maxContentBytes;
+    }
+    async copyRoot(hostPath) {
+        this.links = new Map();
+        const st = statSync(hostPath);
+        const path = Buffer.from(hostPath);
+        if (st.isDirectory())
+            return this.copyDir(path, st);
+        if (st.isFile())
+            return { inode: await this.copyFile(path, st), touched: 0, own: 0 };
+        throw new RootfsError(`volume ${hostPath} is neither a file nor a directory`);
+    }
+    async copyDir(path, st) {
+        this.entries++;
+        const node = { inode: newInode('dir', common(st)), children: new Map(), touched: 0, own: 0 };
+        let names;
+        try {
+            names = readdirSync(path, { encoding: 'buffer' });
+        }
+        catch (err) {
+            throw unreadable(path, err);
+        }
+        // readdir follows a path that became a symlink since the lstat: refuse rather than copy what it points at.
+        const after = lstatSafe(path);
+        if (!after?.isDirectory() || after.ino !== st.ino || after.dev !== st.dev) {
+            throw new RootfsError(`volume directory ${show(path)} changed while it was copied; copy a tree that nothing is writing to`);
+        }
+        for (const name of names) {
+            const child = Buffer.concat([path, SLASH, name]);
+            const cst = lstatSafe(child);
+            if (!cst)
+                continue; // removed since the listing: it is simply not part of the copy
+            const key = name.toString('latin1');
+            if (cst.isDirectory())
+                node.children.set(key, await this.copyDir(child, cst));
+            else if (cst.isFile())
+                node.children.set(key, { inode: await this.copyFile(child, cst), touched: 0, own: 0 });
+            else if (cst.isSymbolicLink())
+                node.children.set(key, { inode: this.copySymlink(child, cst), touched: 0, own: 0 });
+            else
+                this.skipped.push(show(child));
+        }
+        return node;
+    }
+    copySymlink(path, st) {
+        this.entries++;
+        let target;
+        try {
+            target = readlinkSync(path, { encoding: 'buffer' });
+        }
+        catch (err) {
+            throw unreadable(path, err);
+        }
+        if (target.length === 0 || target.length >= 4096)
+            throw new RootfsError(`symbolic link ${show(path)}: its target is empty or longer than 4095 bytes`);
+        return newInode('symlink', { ...common(st), mode: 0o777, symlinkTarget: target });
+    }
+    async copyFile(path, st) {
+        const key = `${st.dev}:${st.ino}`;
+        if (st.nlink > 1) {
+            const linked = this.links.get(key);
+            if (linked)
+                return linked;
+        }
+        this.entries++;
+        const inode = newInode('file', { ...common(st), size: st.size });
+        if (st.nlink > 1)
+            this.links.set(key, inode);
+        let fd;
+        try {
+            // O_NONBLOCK: a fifo swapped in for the file cannot hang the open (and is refused below).
+            fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+        }
+        catch (err) {
+            throw unreadable(path, err);
+        }
+        try {
+            const now = fstatSync(fd);
+            if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) {
+                throw new RootfsError(`volume file ${show(path)} changed while it was copied; copy a tree that nothing is writing to`);
+            }
+            if (st.size === 0)
+                return inode;
+            this.contentBytes += st.size;
+            if (this.contentBytes > this.maxContentBytes) {
+                throw new RootfsError(`volume file ${show(path)}: the volumes' files add up to more than ${this.maxContentBytes} bytes (the limit for a volume disk)`);
+            }
+            const { firstBlock, sink } = this.writer.beginFile(st.size);
+            inode.firstBlock = firstBlock;
+            let left = st.size;
+            while (left > 0) {
+                const n = readSync(fd, this.buf, 0, Math.min(READ_CHUNK, left), null);
+                if (n === 0)
+                    throw new RootfsError(`volume file ${show(path)} shrank while it was copied; copy a tree that nothing is writing to`);
+                left -= n;
+                await sink(this.buf.subarray(0, n));
+            }
+            return inode;
+        }
+        catch (err) {
+            if (err instanceof RootfsError)
+                throw err;
+            throw unreadable(path, err);
+        }
+        finally {
+            closeSync(fd);
+        }
+    }
+}
+const SLASH = Buffer.from('/');
+function common(st) {
+    const sec = Math.floor(st.mtimeMs / 1000);
+    return { mode: st.mode & 0o7777, uid: 0, gid: 0, mtime: sec, mtimeNsec: Math.max(0, Math.min(999_999_999, Math.round((st.mtimeMs - sec * 1000) * 1e6))) };
+}
+function lstatSafe(path) {
+    try {
+        return lstatSync(path);
+    }
+    catch {
+        return null;
+    }
+}
+function show(path) {
+    return path.toString('utf8');
+}
+function unreadable(path, err) {
+    const code = err.code ?? err.message;
+    return new RootfsError(`cannot copy ${show(path)} into the volume (${code}); give this user read access to it, or leave it out of the volume`);
+}
+
 ;// CONCATENATED MODULE: ./src/rootfs/index.ts
 // Root filesystems: image -> cached ext4 -> per-run writable copy.
+
 
 
 
