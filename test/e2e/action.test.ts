@@ -4,7 +4,7 @@
 // saved state, on the bundled guest kernel booted by our VMM. Each VM boot is
 // slow inside the emulated KVM host, so each run below checks several things;
 // the bad inputs fail before any VM starts.
-import { chownSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -144,11 +144,14 @@ describe('a run that succeeds with big output, returned files and an artifact na
   });
 });
 
-describe('a command that exits 42', () => {
+describe('a command that exits 42, reading a volume copied from the workspace', () => {
   let s: RunnerStep;
   let run: DistResult;
   beforeAll(async () => {
-    s = step({ run: 'echo failing; exit 42' });
+    s = step({ run: 'cat /data/note.txt; echo failing; exit 42', volumes: 'src:/data' });
+    // A relative host path starts at GITHUB_WORKSPACE, as a checkout's files do.
+    mkdirSync(join(s.workspace, 'src'));
+    writeFileSync(join(s.workspace, 'src', 'note.txt'), 'from the workspace\n');
     run = await runDist('index.js', [], { env: s.env, cwd: s.workspace });
   });
 
@@ -160,7 +163,7 @@ describe('a command that exits 42', () => {
   });
 
   test('still sets the outputs and writes the summary', () => {
-    expect(s.outputs()).toMatchObject({ 'exit-code': '42', 'timed-out': 'false', stdout: 'failing\n' });
+    expect(s.outputs()).toMatchObject({ 'exit-code': '42', 'timed-out': 'false', stdout: 'from the workspace\nfailing\n' });
     expect(s.summary()).toContain('exited with 42');
     expect(s.summary()).toContain('| Exit code | 42 |');
   });
@@ -277,6 +280,11 @@ describe('bad input fails the step with one error annotation and exit-code 125, 
   test('a bad memory size', async () => {
     const s = step({ memory: '12X' });
     refused(s, await runDist('index.js', [], { env: s.env, cwd: s.workspace }), /^::error::vmstep: input "memory" "12X" is not a size; write a positive number with a unit/);
+  });
+
+  test('a volume whose host path is missing from the workspace', async () => {
+    const s = step({ volumes: 'no-such-dir:/src' });
+    refused(s, await runDist('index.js', [], { env: s.env, cwd: s.workspace }), /^::error::vmstep: input "volumes" "no-such-dir:\/src": the host path \S*\/workspace\/no-such-dir does not exist/);
   });
 
   test.skipIf(process.getuid?.() !== 0)('a /dev/kvm the runner user cannot open', async () => {

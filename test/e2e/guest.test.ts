@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runSpecFromImage } from '../../src/session/command.js';
 import { decodeError } from '../../src/session/messages.js';
-import { MessageType, encodeHello } from '../../src/session/protocol.js';
+import { MessageType, PROTOCOL_VERSION, encodeHello } from '../../src/session/protocol.js';
 import { frameReader } from '../helpers/guest-init.js';
 import { readFromExt4, removeVmRunDirs, runInVm, type VmRun } from '../helpers/guest-vm.js';
 
@@ -224,7 +224,7 @@ test('guest init refuses a host speaking another protocol version, says why, and
   expect(reply).toEqual({
     stage: 'hello',
     message:
-      'protocol version mismatch: the host speaks version 99, this guest init speaks version 1; use the vmstep-init built with this vmstep (dist/vmstep-init, or rebuild the rootfs cache)',
+      `protocol version mismatch: the host speaks version 99, this guest init speaks version ${PROTOCOL_VERSION}; use the vmstep-init built with this vmstep (dist/vmstep-init, or rebuild the rootfs cache)`,
   });
   expect(run.vm.reason).toBe('poweroff');
 });
