@@ -39369,6 +39369,19 @@ function guessDirection(measure, unit) {
     return 'smaller';
 }
 
+;// CONCATENATED MODULE: ./src/bench/choice.ts
+// One parser for the options whose value is one of a few names that users
+// spell several ways (test, correction, metrics-format): trimmed, any case,
+// and an error that names every valid choice once.
+/** The choice `text` names through `aliases` (keys in lower case); throws naming the valid ones. */
+function parseChoice(what, text, aliases, choices) {
+    const key = text.trim().toLowerCase();
+    // Own keys only: a plain object also answers "constructor" or "toString".
+    if (!Object.hasOwn(aliases, key))
+        throw new Error(`unknown ${what} ${JSON.stringify(text)}: use one of ${choices.join(', ')}`);
+    return aliases[key];
+}
+
 ;// CONCATENATED MODULE: ./src/bench/formats/common.ts
 // Shared rules for reading a metrics file. The file is written by code in the
 // guest, so it is untrusted: its size and the number and length of its names
@@ -40086,6 +40099,7 @@ function parsePytestBenchmark(json, source) {
 
 
 
+
 const METRICS_FORMATS = [
     'auto',
     'bmf',
@@ -40104,7 +40118,6 @@ const METRICS_FORMATS = [
 ];
 /** Accepts the spellings a user may type for `metrics-format`; throws naming the valid ones. */
 function parseMetricsFormat(text) {
-    const normal = text.trim();
     const aliases = {
         auto: 'auto',
         bmf: 'bmf',
@@ -40132,11 +40145,7 @@ function parseMetricsFormat(text) {
         benchmarkjs: 'benchmarkjs',
         'benchmark.js': 'benchmarkjs',
     };
-    const found = aliases[normal.toLowerCase()];
-    if (!found) {
-        throw new Error(`unknown metrics-format ${JSON.stringify(text)}: use one of ${METRICS_FORMATS.join(', ')}`);
-    }
-    return found;
+    return parseChoice('metrics-format', text, aliases, METRICS_FORMATS);
 }
 /** Formats read from the tool's text output rather than from JSON. */
 const TEXT_FORMATS = new Set(['cargo', 'criterion', 'go', 'catch2', 'benchmarkjs']);
@@ -40998,9 +41007,9 @@ function welchTTest(a, b, confidence = 0.95) {
 //         expected share of false alarms among the metrics flagged; more
 //         power with many metrics, weaker guarantee.
 //   none  the p-values as they are: each metric alone at alpha.
+
 const CORRECTIONS = ['none', 'holm', 'bh'];
 function parseCorrection(text) {
-    const t = text.trim().toLowerCase();
     const aliases = {
         none: 'none',
         holm: 'holm',
@@ -41009,10 +41018,7 @@ function parseCorrection(text) {
         'benjamini-hochberg': 'bh',
         fdr: 'bh',
     };
-    const found = aliases[t];
-    if (!found)
-        throw new Error(`unknown correction ${JSON.stringify(text)}: use one of ${CORRECTIONS.join(', ')}`);
-    return found;
+    return parseChoice('correction', text, aliases, CORRECTIONS);
 }
 /** Adjusted p-values in the order given; each is at least its raw p and at most 1. */
 function adjustPValues(pValues, correction) {
@@ -41066,10 +41072,10 @@ function adjustPValues(pValues, correction) {
 
 
 
+
 const TEST_NAMES = ['percentage', 't-test', 'mann-whitney'];
 const DEFAULTS = { alpha: 0.05, confidence: 0.95, seed: 'vmstep', correction: 'holm' };
 function parseTestName(text) {
-    const t = text.trim().toLowerCase();
     const aliases = {
         percentage: 'percentage',
         percent: 'percentage',
@@ -41080,10 +41086,7 @@ function parseTestName(text) {
         mannwhitney: 'mann-whitney',
         'mann-whitney-u': 'mann-whitney',
     };
-    const found = aliases[t];
-    if (!found)
-        throw new Error(`unknown test ${JSON.stringify(text)}: use one of ${TEST_NAMES.join(', ')}`);
-    return found;
+    return parseChoice('test', text, aliases, TEST_NAMES);
 }
 /** Parses a threshold such as "5", "5%" or "2.5 %"; throws naming the input otherwise. */
 function parseThreshold(text) {

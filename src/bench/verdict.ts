@@ -16,6 +16,7 @@
 // testing each at alpha would raise it with every metric added. Thresholds
 // may differ per metric; a warn threshold below the threshold marks smaller
 // significant worsenings as warnings, which annotate and never fail.
+import { parseChoice } from './choice.js';
 import { bootstrapTwoSampleInterval, relativeMedianChangeInPlace } from './stats/bootstrap.js';
 import { type Interval, type Summary, summarize } from './stats/describe.js';
 import { mannWhitneyU } from './stats/mann-whitney.js';
@@ -86,7 +87,6 @@ export interface Comparison {
 const DEFAULTS = { alpha: 0.05, confidence: 0.95, seed: 'vmstep', correction: 'holm' as Correction };
 
 export function parseTestName(text: string): TestName {
-  const t = text.trim().toLowerCase();
   const aliases: Record<string, TestName> = {
     percentage: 'percentage',
     percent: 'percentage',
@@ -97,9 +97,7 @@ export function parseTestName(text: string): TestName {
     mannwhitney: 'mann-whitney',
     'mann-whitney-u': 'mann-whitney',
   };
-  const found = aliases[t];
-  if (!found) throw new Error(`unknown test ${JSON.stringify(text)}: use one of ${TEST_NAMES.join(', ')}`);
-  return found;
+  return parseChoice('test', text, aliases, TEST_NAMES);
 }
 
 /** Parses a threshold such as "5", "5%" or "2.5 %"; throws naming the input otherwise. */

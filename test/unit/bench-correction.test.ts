@@ -45,6 +45,8 @@ describe('adjusted p-values', () => {
     expect(parseCorrection(' Holm ')).toBe('holm');
     expect(parseCorrection('benjamini-hochberg')).toBe('bh');
     expect(() => parseCorrection('sidak')).toThrow('unknown correction "sidak": use one of none, holm, bh');
+    // A name an object inherits is no spelling of anything.
+    expect(() => parseCorrection('constructor')).toThrow('unknown correction "constructor"');
   });
 });
 

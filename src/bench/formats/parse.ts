@@ -1,5 +1,6 @@
 // One entry point for metrics files: picks the format (or detects it), runs
 // its parser, and applies the checks every format shares.
+import { parseChoice } from '../choice.js';
 import { type MetricValue, metricKey, metricLabel } from '../metric.js';
 import { MetricsFileError, decodeText, parseJson } from './common.js';
 import { looksLikeBenchmarkDotNet, parseBenchmarkDotNet } from './benchmarkdotnet.js';
@@ -49,7 +50,6 @@ export interface ParsedMetrics {
 
 /** Accepts the spellings a user may type for `metrics-format`; throws naming the valid ones. */
 export function parseMetricsFormat(text: string): MetricsFormat {
-  const normal = text.trim();
   const aliases: Record<string, MetricsFormat> = {
     auto: 'auto',
     bmf: 'bmf',
@@ -77,11 +77,7 @@ export function parseMetricsFormat(text: string): MetricsFormat {
     benchmarkjs: 'benchmarkjs',
     'benchmark.js': 'benchmarkjs',
   };
-  const found = aliases[normal.toLowerCase()];
-  if (!found) {
-    throw new Error(`unknown metrics-format ${JSON.stringify(text)}: use one of ${METRICS_FORMATS.join(', ')}`);
-  }
-  return found;
+  return parseChoice('metrics-format', text, aliases, METRICS_FORMATS);
 }
 
 /** Formats read from the tool's text output rather than from JSON. */

@@ -9,11 +9,12 @@
 //         power with many metrics, weaker guarantee.
 //   none  the p-values as they are: each metric alone at alpha.
 
+import { parseChoice } from '../choice.js';
+
 export const CORRECTIONS = ['none', 'holm', 'bh'] as const;
 export type Correction = (typeof CORRECTIONS)[number];
 
 export function parseCorrection(text: string): Correction {
-  const t = text.trim().toLowerCase();
   const aliases: Record<string, Correction> = {
     none: 'none',
     holm: 'holm',
@@ -22,9 +23,7 @@ export function parseCorrection(text: string): Correction {
     'benjamini-hochberg': 'bh',
     fdr: 'bh',
   };
-  const found = aliases[t];
-  if (!found) throw new Error(`unknown correction ${JSON.stringify(text)}: use one of ${CORRECTIONS.join(', ')}`);
-  return found;
+  return parseChoice('correction', text, aliases, CORRECTIONS);
 }
 
 /** Adjusted p-values in the order given; each is at least its raw p and at most 1. */
