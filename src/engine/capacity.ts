@@ -31,7 +31,7 @@
 // loses its place after STUCK_MS, and one that can never fit holds nobody up.
 // (A process stopped for that long in the middle of its own step 3 could
 // then overcommit once: a price for not letting one stuck process stop all.)
-import { chmodSync, existsSync, lstatSync, readFileSync, mkdirSync, openSync, readSync, closeSync, fstatSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, constants } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, fstatSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, constants } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -466,13 +466,11 @@ function scan(dir: string, skipId: string | null, onWarning?: (message: string) 
       continue;
     }
     const alive = entryAlive(entry);
-    if (alive === 'other-boot') {
-      // Another kernel that shares this directory (a VM with the host's /tmp
-      // over 9p) has a budget of its own; an entry older than this boot is
-      // from before a reboot and can go.
-      if (uid === myUid && mtimeMs < bootTimeMs()) removeQuietly(join(dir, name));
-      continue;
-    }
+    // Another kernel that shares this directory (a VM with the host's /tmp
+    // over 9p, as the emulated KVM host has) has a budget of its own, and its
+    // entries are left alone: nothing here tells a kernel still running from
+    // an earlier boot of this one, whose /tmp the OS empties at boot anyway.
+    if (alive === 'other-boot') continue;
     if (alive === 'dead') {
       if (uid === myUid) removeQuietly(join(dir, name));
       continue;
@@ -552,20 +550,6 @@ function entryAlive(e: Entry): 'alive' | 'dead' | 'foreign' | 'other-boot' {
     return 'dead';
   }
   return e.uid === 0 || owner === e.uid ? 'alive' : 'foreign';
-}
-
-let bootTimeCache: number | undefined;
-/** When this kernel booted (btime in /proc/stat), in ms since the epoch; 0 when unknown (nothing is then older). */
-function bootTimeMs(): number {
-  bootTimeCache ??= (() => {
-    try {
-      const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'));
-      return m ? Number(m[1]) * 1000 : 0;
-    } catch {
-      return 0;
-    }
-  })();
-  return bootTimeCache;
 }
 
 /** Queue order: ticket, then id (two processes that chose at once may share a ticket). */
