@@ -43,7 +43,7 @@ export async function doctorCommand(argv: string[], io: CliIo, probe?: Parameter
   const checks = runDoctor({ cacheDir: io.env.VMSTEP_CACHE || defaultCacheDir(), env: io.env, ...probe });
   const failed = checks.some((c) => c.status === 'fail');
   // The check said whether the pool can be read; this says who holds it.
-  const capacity = checks.find((c) => c.name === 'capacity')?.status === 'ok' ? capacityStatus(io.env) : null;
+  const capacity = checks.find((c) => c.name === 'capacity')?.status !== 'fail' ? capacityStatus(io.env) : null;
   if (values.json) {
     io.stdout.write(`${JSON.stringify({ ok: !failed, checks, ...(capacity ? { capacity } : {}) }, null, 2)}\n`);
     return failed ? 1 : 0;

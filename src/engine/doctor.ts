@@ -133,15 +133,17 @@ export function runDoctor(opts: DoctorOptions = {}): Check[] {
 /** The host-wide budget (capacity.ts) and how much of it is held now; who holds it, `capacityStatus` lists. */
 function capacityCheck(env: NodeJS.ProcessEnv): Check {
   try {
-    const s = capacityStatus(env);
+    const ignored: string[] = [];
+    const s = capacityStatus(env, (m) => ignored.push(m));
     const waiting = s.waiting.length > 0 ? `, ${s.waiting.length} waiting` : '';
     const n = s.holders.length;
     const inUse = n === 0 ? 'none in use' : `in use ${s.used.vcpus} vCPUs and ${formatBytes(s.used.memoryMiB * 2 ** 20)} by ${n} VM${n === 1 ? '' : 's'}`;
-    return {
-      name: 'capacity',
-      status: 'ok',
-      detail: `${s.budget.vcpus} vCPUs (${s.sources.vcpus}) and ${formatBytes(s.budget.memoryMiB * 2 ** 20)} (${s.sources.memory}) for all VMs of this host; ${inUse}${waiting}`,
-    };
+    const detail = `${s.budget.vcpus} vCPUs (${s.sources.vcpus}) and ${formatBytes(s.budget.memoryMiB * 2 ** 20)} (${s.sources.memory}) for all VMs of this host; ${inUse}${waiting}`;
+    if (ignored.length > 0) {
+      // Files there that are not honest reservations: someone is tampering, or another program shares the directory.
+      return { name: 'capacity', status: 'warn', detail: `${detail}; ${ignored.join('; ')}`, fix: `remove those files, or ask their owners to; they are not vmstep's` };
+    }
+    return { name: 'capacity', status: 'ok', detail };
   } catch (err) {
     if (err instanceof VmstepError) return { name: 'capacity', status: 'fail', detail: err.message, fix: err.fix };
     return { name: 'capacity', status: 'fail', detail: `cannot read the capacity pool (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, fix: 'set VMSTEP_CAPACITY_DIR to a directory every vmstep user can write (mode 1777)' };

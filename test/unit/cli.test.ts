@@ -380,6 +380,15 @@ describe('vmstep doctor and cache', () => {
     }
   });
 
+  it('doctor warns about files in the capacity pool that are not reservations', async () => {
+    const h = harness();
+    h.io.env.VMSTEP_CAPACITY_DIR = join(h.cwd, 'pool');
+    (await reserveCapacity({ vcpus: 1, memoryMiB: 64, label: 't', env: h.io.env })).release();
+    writeFileSync(join(h.cwd, 'pool', 'r-bad.json'), 'garbage');
+    await h.run('doctor');
+    expect(h.stdout.text).toMatch(new RegExp(`^warn +capacity +.*; ignoring ${join(h.cwd, 'pool', 'r-bad.json')} in the capacity pool: it is not a reservation vmstep can read\\n +fix: remove those files, or ask their owners to; they are not vmstep's$`, 'm'));
+  });
+
   it('doctor fails the capacity check, with the fix, on a bad VMSTEP_MAX_MEMORY', async () => {
     const h = harness();
     h.io.env.VMSTEP_MAX_MEMORY = 'plenty';
