@@ -4,7 +4,7 @@
 // URI images from summaries, so the summary shows the chart as text and
 // names the SVG file (also in the artifact) for the picture.
 import { renderMarkdownReport, renderTextChart } from '../bench/index.js';
-import type { BenchResult } from '../engine/bench.js';
+import { stoppingNote, type BenchResult } from '../engine/bench.js';
 import { code } from './summary.js';
 
 export interface BenchSummaryInput {
@@ -21,6 +21,7 @@ export function renderBenchSummary(s: BenchSummaryInput): string {
     baselineLabel: r.baseline?.label ?? '',
     headLabel: r.head.label,
     warnings: r.warnings,
+    stopping: r.stop.mode === 'auto' ? stoppingNote(r.stop, r.settings) : undefined,
     chartMarkdown: `${renderTextChart(r.comparison)}\n\n_Every run as an image: ${code(r.files.chart)} (output \`bench-chart\`)._`,
   });
   const set = r.settings;
@@ -30,6 +31,9 @@ export function renderBenchSummary(s: BenchSummaryInput): string {
     '| | |',
     '| --- | --- |',
     `| Runs | ${measured} measured${set.warmup > 0 ? ` after ${r.runs.length - measured} warm-up` : ''}, each in a fresh VM${r.baseline && set.baseline?.kind === 'image' ? ', baseline and head alternating' : ''} |`,
+    ...(r.stop.mode === 'auto' && set.autoRepeat
+      ? [`| Repeat | auto (${set.autoRepeat.minRepeat} to ${set.autoRepeat.maxRepeat} per side): ${r.stop.runs.head} head${set.baseline?.kind === 'image' ? ` and ${r.stop.runs.baseline} baseline` : ''} runs; ${r.stop.kind === 'decided' ? 'stopped when every metric was decided' : 'stopped at max-repeat'} |`]
+      : []),
     `| Baseline | ${set.baseline === null ? 'none' : set.baseline.kind === 'image' ? `${set.baseline.image === null ? 'same image, other volumes:' : 'image'} ${code(r.baseline?.label ?? set.baseline.image ?? '')}` : `results file ${code(set.baseline.path)}`} |`,
     `| vCPU pinning | ${r.pinning.pinned ? `pinned to host CPU ${r.pinning.cpus.join(', ')}` : `not pinned: ${r.pinning.reason.replace(/\|/g, '\\|')}`} |`,
     `| Results | ${code(r.files.results)} (next run's \`baseline-file\`), ${code(r.files.bmf)}, ${code(r.files.smallerIsBetter)} |`,

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import { idleBenchSettings, validateBenchInput, type BenchInput } from '../engine/bench-options.js';
-import { runBench, type BenchResult } from '../engine/bench.js';
+import { runBench, stoppingNote, type BenchResult } from '../engine/bench.js';
 import type { runImage } from '../engine/run.js';
 import type { RunOptions, RunResources } from '../engine/types.js';
 import { formatMs } from '../engine/units.js';
@@ -29,7 +29,7 @@ export async function runBenchStep(step: BenchStep): Promise<void> {
   const settings = validateBenchInput({ ...step.input, resultsDir: join(step.runDir, 'bench') }, { style: 'action', cwd: step.env.GITHUB_WORKSPACE || process.cwd() });
   for (const warning of idleBenchSettings(settings, 'action')) core.warning(`vmstep: ${warning}`);
   core.info(
-    `vmstep: benchmark: ${settings.repeat} runs per image after ${settings.warmup} warm-up, ` +
+    `vmstep: benchmark: ${settings.autoRepeat ? `${settings.autoRepeat.minRepeat} to ${settings.autoRepeat.maxRepeat} runs per image (repeat auto)` : `${settings.repeat} runs per image`} after ${settings.warmup} warm-up, ` +
       `${settings.baseline === null ? 'no baseline' : settings.baseline.kind === 'image' ? `baseline ${describeBaselineArm(settings.baseline)}, interleaved` : `baseline file ${settings.baseline.path}`}, ` +
       `${settings.test} at ${settings.thresholdPercent}%${settings.test === 'percentage' ? '' : `, alpha ${settings.alpha} (${settings.correction} correction)`}`,
   );
@@ -58,6 +58,7 @@ export async function runBenchStep(step: BenchStep): Promise<void> {
     { runImage: step.engine, context, ...(step.signal ? { signal: step.signal } : {}) },
   );
   core.info(`vmstep: ${result.pinning.pinned ? `vCPUs pinned to host CPU ${result.pinning.cpus.join(', ')}` : `vCPUs not pinned: ${result.pinning.reason}`}`);
+  if (result.stop.mode === 'auto') core.info(`vmstep: ${stoppingNote(result.stop, settings)}`);
   setBenchOutputs(result);
 
   const dir = result.settings.resultsDir;
@@ -83,6 +84,9 @@ function setBenchOutputs(r: BenchResult): void {
   core.setOutput('bench-github-action-benchmark', r.files.smallerIsBetter);
   core.setOutput('bench-github-action-benchmark-bigger', r.files.biggerIsBetter);
   core.setOutput('bench-chart', r.files.chart);
+  core.setOutput('bench-head-runs', String(r.stop.runs.head));
+  core.setOutput('bench-baseline-runs', String(r.stop.runs.baseline));
+  core.setOutput('bench-stop-reason', r.stop.kind);
 }
 
 /** "image bench:main", "volumes ../base at /src", or both. */

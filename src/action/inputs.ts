@@ -111,6 +111,8 @@ function readBenchInputs(getInput: GetInput): { input: BenchInput; on: boolean }
   const repeat = get('repeat');
   const input: BenchInput = {
     repeat,
+    minRepeat: get('min-repeat'),
+    maxRepeat: get('max-repeat'),
     warmup: get('warmup'),
     baselineImage: get('baseline-image'),
     baselineFile: get('baseline-file'),

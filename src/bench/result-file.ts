@@ -34,6 +34,8 @@ export interface ResultFile {
   /** Free-form facts about the run (image, digest, commit, ref, runner); strings only. */
   context: Record<string, string>;
   metrics: MetricSeries[];
+  /** How the runs were sampled: repeat asked for, runs each side took, why they stopped. Written, not read back. */
+  stopping?: { repeat: number | 'auto'; runs: { baseline: number; head: number }; stoppedBecause: string; reason: string };
 }
 
 export class ResultFileError extends Error {
@@ -57,7 +59,7 @@ export function createResultFile(series: readonly MetricSeries[], context: Recor
 
 export function serializeResultFile(file: ResultFile): string {
   // One metric per line keeps diffs of committed baselines readable.
-  const head = JSON.stringify({ format: file.format, version: file.version, createdAt: file.createdAt, context: file.context }, null, 2);
+  const head = JSON.stringify({ format: file.format, version: file.version, createdAt: file.createdAt, context: file.context, ...(file.stopping ? { stopping: file.stopping } : {}) }, null, 2);
   const metrics = file.metrics.map((m) => `    ${JSON.stringify(m)}`).join(',\n');
   return `${head.slice(0, -2)},\n  "metrics": [\n${metrics}${metrics ? '\n' : ''}  ]\n}\n`;
 }

@@ -154,7 +154,7 @@ function validateOptions(options: VerdictOptions): void {
 }
 
 /** A per-metric setting by label, then by benchmark name, then the default. */
-function perMetric<T>(metric: Metric, named: Readonly<Record<string, T>>, fallback: T): T {
+export function perMetricSetting<T>(metric: Metric, named: Readonly<Record<string, T>>, fallback: T): T {
   const label = metricLabel(metric);
   if (Object.hasOwn(named, label)) return named[label]!;
   if (Object.hasOwn(named, metric.name)) return named[metric.name]!;
@@ -242,10 +242,10 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
     name: source.name,
     measure: source.measure,
     unit: source.unit,
-    direction: perMetric(source, o.directions, source.direction),
+    direction: perMetricSetting(source, o.directions, source.direction),
   };
-  const thresholdPercent = perMetric(metric, o.thresholds, o.thresholdPercent);
-  const warnCandidate = perMetric<number | null>(metric, o.warnThresholds, o.warnThresholdPercent);
+  const thresholdPercent = perMetricSetting(metric, o.thresholds, o.thresholdPercent);
+  const warnCandidate = perMetricSetting<number | null>(metric, o.warnThresholds, o.warnThresholdPercent);
   // A warn threshold at or above this metric's threshold leaves no band to warn in.
   const warnThresholdPercent = warnCandidate !== null && warnCandidate < thresholdPercent ? warnCandidate : null;
   // A baseline file may predate a change of unit: time units convert, anything else cannot be compared.

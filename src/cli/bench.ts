@@ -6,7 +6,7 @@
 // nobody. Exit status 1 on a regression with --fail-on-regression.
 import { METRICS_FORMATS } from '../bench/index.js';
 import { idleBenchSettings, validateBenchInput, type BenchInput } from '../engine/bench-options.js';
-import { runBench } from '../engine/bench.js';
+import { runBench, stoppingNote } from '../engine/bench.js';
 import { RunCancelledError } from '../engine/run.js';
 import { formatMs } from '../engine/units.js';
 import { validateRunInput } from '../engine/validate.js';
@@ -18,7 +18,9 @@ import { RUN_OPTIONS, runInputFrom } from './run.js';
 export const EXIT_REGRESSION = 1;
 
 const BENCH_ONLY: OptionSpec[] = [
-  { key: 'repeat', long: 'repeat', short: 'n', value: 'N', help: 'Measured runs per image, each in a fresh VM (default 10)' },
+  { key: 'repeat', long: 'repeat', short: 'n', value: 'N|auto', help: 'Measured runs per image, each in a fresh VM (default 10); auto: from --min-repeat until every metric is decided, at most --max-repeat' },
+  { key: 'minRepeat', long: 'min-repeat', value: 'N', help: 'With --repeat auto: runs per image before the first look (default 5)' },
+  { key: 'maxRepeat', long: 'max-repeat', value: 'N', help: 'With --repeat auto: most runs per image (default 30)' },
   { key: 'warmup', long: 'warmup', value: 'N', help: 'Runs per image before those, discarded (default 1)' },
   { key: 'baselineImage', long: 'baseline-image', value: 'IMAGE', help: 'Run this image too, interleaved (A B A B ...), as the baseline' },
   { key: 'baselineVolume', long: 'baseline-volume', value: 'HOST:GUEST', repeatable: true, help: 'The baseline runs get these volumes instead of --volume: two source trees, one image, interleaved' },
@@ -65,6 +67,7 @@ Examples:
   vmstep bench -n 20 --baseline-image bench:main bench:pr
   vmstep bench -v .:/src --baseline-volume ../base:/src -w /src rust:1 cargo bench
   vmstep bench --metrics-file /work/bmf.json --baseline-file main.json bench:pr
+  vmstep bench --repeat auto --max-repeat 40 --baseline-image bench:main bench:pr
   vmstep bench --test t-test --threshold 3 --fail-on-regression bench:pr ./run.sh
   vmstep bench --threshold 5% --threshold 'BM_parse=2%' --warn-threshold 3% \
     --metrics-file /work/gb.json --baseline-image bench:main bench:pr
@@ -82,7 +85,7 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
   };
   const head = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
   const input: BenchInput = { failOnRegression: Boolean(values.failOnRegression), baselineVolumes: listValue(values, 'baselineVolume') };
-  for (const key of ['repeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'alpha', 'correction', 'resultsDir'] as const) {
+  for (const key of ['repeat', 'minRepeat', 'maxRepeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'alpha', 'correction', 'resultsDir'] as const) {
     const v = stringValue(values, key);
     if (v !== undefined) input[key] = v;
   }
@@ -138,6 +141,7 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
 
   io.stdout.write(result.markdown);
   const pin = result.pinning.pinned ? `vCPUs pinned to host CPU ${result.pinning.cpus.join(', ')}` : `vCPUs not pinned (${result.pinning.reason})`;
+  if (result.stop.mode === 'auto') note(`vmstep: ${stoppingNote(result.stop, settings)}\n`);
   note(`vmstep: ${pin}\nvmstep: results in ${settings.resultsDir} (results.json, bmf.json, report.md, chart.svg)\n`);
   if (result.warningMessage) io.stderr.write(`vmstep: warning: ${result.warningMessage}\n`);
   if (result.regressed && settings.failOnRegression) {

@@ -20,12 +20,16 @@ import {
   parseThresholdLines,
   unreachableSignificance,
 } from '../bench/index.js';
+import { AUTO_REPEAT_DEFAULTS, type AutoRepeat, perLookAlpha } from '../bench/sequential.js';
 import { VmstepError } from './errors.js';
 import type { OptionStyle } from './validate.js';
 import { parseVolumes, type Volume } from './volumes.js';
 
 export interface BenchInput {
+  /** A run count, or "auto": min-repeat pairs, then more until every metric is decided. */
   repeat?: string | number;
+  minRepeat?: string | number;
+  maxRepeat?: string | number;
   warmup?: string | number;
   /** Image to run interleaved with the head image, as the baseline. */
   baselineImage?: string;
@@ -48,7 +52,10 @@ export interface BenchInput {
 }
 
 export interface BenchSettings {
+  /** Measured runs per arm; under repeat auto the most it may take (max-repeat). */
   repeat: number;
+  /** repeat auto: its bounds; null for a fixed count. */
+  autoRepeat: AutoRepeat | null;
   warmup: number;
   /**
    * image: a second arm run interleaved with the head; `image` null means the
@@ -83,6 +90,8 @@ export const BENCH_DEFAULTS = {
 const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
   cli: {
     repeat: '--repeat',
+    minRepeat: '--min-repeat',
+    maxRepeat: '--max-repeat',
     warmup: '--warmup',
     baselineImage: '--baseline-image',
     baselineFile: '--baseline-file',
@@ -99,6 +108,8 @@ const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
   },
   action: {
     repeat: 'input "repeat"',
+    minRepeat: 'input "min-repeat"',
+    maxRepeat: 'input "max-repeat"',
     warmup: 'input "warmup"',
     baselineImage: 'input "baseline-image"',
     baselineFile: 'input "baseline-file"',
@@ -118,11 +129,11 @@ const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
 const present = (v: string | number | readonly string[] | undefined): v is string | number =>
   v !== undefined && (Array.isArray(v) ? v.some((x) => x.trim() !== '') : String(v).trim() !== '');
 
-function count(v: string | number | undefined, name: string, fallback: number, min: number, max: number): number {
+function count(v: string | number | undefined, name: string, fallback: number, min: number, max: number, orElse = ''): number {
   if (!present(v)) return fallback;
   const s = String(v).trim();
   if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) {
-    throw new VmstepError(`${name} "${s}" is not a run count`, `give a whole number from ${min} to ${max}`);
+    throw new VmstepError(`${name} "${s}" is not a run count`, `give a whole number from ${min} to ${max}${orElse}`);
   }
   return Number(s);
 }
@@ -130,7 +141,17 @@ function count(v: string | number | undefined, name: string, fallback: number, m
 export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle; cwd?: string; volumeBase?: string }): BenchSettings {
   const name = NAMES[ctx.style];
   const cwd = ctx.cwd ?? process.cwd();
-  const repeat = count(input.repeat, name.repeat, BENCH_DEFAULTS.repeat, 1, MAX_REPEAT);
+  const auto = present(input.repeat) && String(input.repeat).trim().toLowerCase() === 'auto';
+  let autoRepeat: AutoRepeat | null = null;
+  if (auto) {
+    const minRepeat = count(input.minRepeat, name.minRepeat, AUTO_REPEAT_DEFAULTS.minRepeat, 2, MAX_REPEAT);
+    const maxRepeat = count(input.maxRepeat, name.maxRepeat, Math.max(AUTO_REPEAT_DEFAULTS.maxRepeat, minRepeat), 2, MAX_REPEAT);
+    if (maxRepeat < minRepeat) throw new VmstepError(`${name.maxRepeat} ${maxRepeat} is below ${name.minRepeat} ${minRepeat}`, `raise ${name.maxRepeat} or lower ${name.minRepeat}`);
+    autoRepeat = { minRepeat, maxRepeat };
+  } else if (present(input.minRepeat) || present(input.maxRepeat)) {
+    throw new VmstepError(`${present(input.minRepeat) ? name.minRepeat : name.maxRepeat} is set but ${name.repeat} is not auto`, `set ${name.repeat} to auto, or leave ${name.minRepeat} and ${name.maxRepeat} out`);
+  }
+  const repeat = autoRepeat ? autoRepeat.maxRepeat : count(input.repeat, name.repeat, BENCH_DEFAULTS.repeat, 1, MAX_REPEAT, ', or auto');
   const warmup = count(input.warmup, name.warmup, BENCH_DEFAULTS.warmup, 0, MAX_WARMUP);
 
   if (present(input.baselineImage) && present(input.baselineFile)) {
@@ -192,13 +213,17 @@ export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle;
     ? parsed(input.correction, (v) => `${name.correction} ${v} is not a correction`, `use one of ${CORRECTIONS.join(', ')}`, parseCorrection)
     : BENCH_DEFAULTS.correction;
   // Refuse before any VM starts a comparison whose test cannot reach significance.
+  // Under repeat auto the verdict works at alpha spent over the looks, and the most runs are max-repeat.
   if (baseline?.kind === 'image') {
-    const why = unreachableSignificance(test, alpha, repeat, repeat);
+    const level = autoRepeat ? perLookAlpha(alpha, autoRepeat) : alpha;
+    const why = unreachableSignificance(test, level, repeat, repeat);
+    if (why && autoRepeat) throw new VmstepError(`${name.maxRepeat} ${repeat} is too few for ${test} under ${name.repeat} auto: ${why} (alpha ${alpha} spread over ${autoRepeat.maxRepeat - autoRepeat.minRepeat + 1} looks)`, `raise ${name.maxRepeat}, or set ${name.test} to percentage`);
     if (why) throw new VmstepError(`${name.repeat} ${repeat} is too few for ${test}: ${why}`, runsFix(test, alpha, name));
   }
 
   return {
     repeat,
+    autoRepeat,
     warmup,
     baseline,
     metricsFile,

@@ -35,6 +35,7 @@ import {
   toGithubActionBenchmark,
   wallTimeValue,
 } from '../bench/index.js';
+import { type Look, describeStop, lookAtMetrics, perLookAlpha } from '../bench/sequential.js';
 import type { BenchSettings } from './bench-options.js';
 import type { Volume } from './volumes.js';
 import { VmstepError } from './errors.js';
@@ -56,6 +57,21 @@ export interface BenchRun {
   pinning: VcpuPinning | null;
   /** Where this run's stdout, stderr and returned files are. */
   dir: string;
+}
+
+/** How many runs each side took, and why it stopped there. */
+export interface BenchStop {
+  mode: 'fixed' | 'auto';
+  /** Measured runs per side; baseline 0 without a baseline image. */
+  runs: Record<Arm, number>;
+  /** fixed: the repeat asked for; decided: every metric decided; max-repeat: the limit came first. */
+  kind: 'fixed' | 'decided' | 'max-repeat';
+  /** One line for the report and the log. */
+  reason: string;
+  /** Metrics still inconclusive when max-repeat stopped the runs. */
+  undecided: string[];
+  /** The significance level the verdict used: alpha, or under auto alpha spent over the looks. */
+  verdictAlpha: number;
 }
 
 export interface BenchArm {
@@ -83,6 +99,7 @@ export interface BenchResult {
   head: BenchArm;
   baseline: BenchArm | null;
   comparison: Comparison;
+  stop: BenchStop;
   verdict: BenchVerdict;
   regressed: boolean;
   /** The failure message under fail-on-regression, or null. */
@@ -127,9 +144,11 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
   };
   // A baseline file is read before the first VM: a bad one should not cost the runs.
   const fileBaseline = settings.baseline?.kind === 'file' ? readBaselineFile(settings.baseline.path) : null;
+  const auto = settings.autoRepeat;
+  const verdictAlpha = auto && settings.baseline !== null ? perLookAlpha(settings.alpha, auto) : settings.alpha;
   if (fileBaseline && settings.baseline?.kind === 'file') {
     const baselineRuns = Math.max(0, ...fileBaseline.metrics.map((m) => m.values.length));
-    const why = unreachableSignificance(settings.test, settings.alpha, baselineRuns, settings.repeat);
+    const why = unreachableSignificance(settings.test, verdictAlpha, baselineRuns, settings.repeat);
     if (why) {
       throw new VmstepError(
         `the baseline file ${basename(settings.baseline.path)} is too small a sample for ${settings.test}: ${why}`,
@@ -138,7 +157,10 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     }
   }
   const arms: Arm[] = settings.baseline?.kind === 'image' ? ['baseline', 'head'] : ['head'];
-  const schedule = interleavedSchedule({ repeat: settings.repeat, warmup: settings.warmup, arms });
+  // Under repeat auto the schedule starts at min-repeat and grows a pair at a time while a metric is undecided.
+  const schedule = interleavedSchedule({ repeat: auto ? auto.minRepeat : settings.repeat, warmup: settings.warmup, arms });
+  const mostRuns = settings.warmup * arms.length + settings.repeat * arms.length;
+  let lastLook: Look | null = null;
 
   rmSync(join(settings.resultsDir, 'runs'), { recursive: true, force: true });
   const madeResultsDir = !existsSync(settings.resultsDir);
@@ -147,11 +169,12 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
   const images: Partial<Record<Arm, { reference: string; digest: string }>> = {};
   const runs: BenchRun[] = [];
   try {
-    for (const [i, planned] of schedule.entries()) {
+    for (let i = 0; i < schedule.length; i++) {
+      const planned = schedule[i]!;
       if (control.signal?.aborted) break; // runImage below says so with its own error
       const dir = join(settings.resultsDir, 'runs', `${planned.arm}-${planned.warmup ? 'warmup-' : ''}${planned.index + 1}`);
       const options = runOptionsFor(head, settings, planned.arm, dir);
-      quietly(() => events.runStart?.(planned, i + 1, schedule.length));
+      quietly(() => events.runStart?.(planned, i + 1, auto ? mostRuns : schedule.length));
       const result = await engine(options, events.run ?? {}, control);
       quietly(() => events.runEnd?.(planned, result));
       const what = `${ARM_TITLE[planned.arm]} ${planned.warmup ? 'warm-up ' : ''}run ${planned.index + 1}`;
@@ -165,6 +188,11 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
       }
       runs.push({ arm: planned.arm, index: planned.index, warmup: planned.warmup, wallMs: result.timings.commandMs, metrics: values.length - 1, pinning: result.vcpuPinning ?? null, dir });
       if (!planned.warmup) measured[planned.arm].push(values);
+      if (auto && i === schedule.length - 1) {
+        const pairs = measured.head.length;
+        lastLook = lookNow(measured, fileBaseline?.metrics ?? null, settings);
+        if (!lastLook.decided && pairs < auto.maxRepeat) for (const arm of arms) schedule.push({ arm, warmup: false, index: pairs });
+      }
     }
   } catch (err) {
     // A benchmark that failed before any run wrote a file leaves no empty
@@ -204,26 +232,39 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
       thresholds: settings.thresholds,
       warnThresholdPercent: settings.warnThresholdPercent,
       warnThresholds: settings.warnThresholds,
-      alpha: settings.alpha,
+      alpha: verdictAlpha,
       correction: settings.correction,
     });
   } catch (err) {
     throw new VmstepError((err as Error).message, 'check the test and threshold settings', { cause: err });
   }
   const verdict = overallVerdict(comparison, baseline !== null);
+  const runsPerArm = { baseline: measured.baseline.length, head: measured.head.length };
+  const stop: BenchStop =
+    auto && lastLook
+      ? {
+          mode: 'auto',
+          runs: runsPerArm,
+          kind: lastLook.decided ? 'decided' : 'max-repeat',
+          reason: describeStop(lastLook, measured.head.length, auto, baseline !== null),
+          undecided: lastLook.undecided,
+          verdictAlpha,
+        }
+      : { mode: 'fixed', runs: runsPerArm, kind: 'fixed', reason: `repeat ${settings.repeat}`, undecided: [], verdictAlpha };
   const labels = { baselineLabel: baseline?.label ?? '', headLabel: headArm.label };
   const title = 'vmstep benchmark';
-  const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings });
+  const stopping = stop.mode === 'auto' ? stoppingNote(stop, settings) : undefined;
+  const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings, stopping });
   const svg = renderSvgChart(comparison, { title, ...labels });
 
   const pinning = pinningOf(runs.filter((r) => !r.warmup));
   // Whether the vCPUs had cores of their own travels with the samples: a baseline measured otherwise is worth knowing about.
   const facts = { image: headArm.label, ...(headArm.digest ? { digest: headArm.digest } : {}), vcpuPinning: pinning.pinned ? `host CPU ${pinning.cpus.join(', ')}` : `none: ${pinning.reason}` };
   const files = writeFiles(settings.resultsDir, {
-    results: serializeResultFile(createResultFile(headSeries, { ...facts, ...control.context })),
+    results: serializeResultFile({ ...createResultFile(headSeries, { ...facts, ...control.context }), stopping: { repeat: stop.mode === 'auto' ? 'auto' : settings.repeat, runs: stop.runs, stoppedBecause: stop.kind, reason: stop.reason } }),
     bmf: `${JSON.stringify(toBencherMetricFormat(headSeries), null, 2)}\n`,
     ...splitGab(headSeries),
-    report: renderMarkdownReport(comparison, { title, ...labels, warnings, chartMarkdown: `${renderTextChart(comparison)}\n\n_Every run as an image: chart.svg, beside this report._` }),
+    report: renderMarkdownReport(comparison, { title, ...labels, warnings, stopping, chartMarkdown: `${renderTextChart(comparison)}\n\n_Every run as an image: chart.svg, beside this report._` }),
     chart: svg,
   });
 
@@ -232,6 +273,7 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     head: headArm,
     baseline,
     comparison,
+    stop,
     verdict,
     regressed: comparison.regressed,
     regressionMessage: regressionMessage(comparison),
@@ -243,6 +285,26 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     markdown,
     svg,
   };
+}
+
+/** A look between pairs: the series so far (a run that breaks collection stops the looking; the final collection says why). */
+function lookNow(measured: Record<Arm, MetricValue[][]>, fileBaseline: MetricSeries[] | null, settings: BenchSettings): Look {
+  const auto = settings.autoRepeat!;
+  const plan = { ...auto, alpha: settings.alpha, thresholdPercent: settings.thresholdPercent, thresholds: settings.thresholds };
+  try {
+    const head = collectSeries(measured.head).series;
+    const baseline = settings.baseline?.kind === 'image' ? collectSeries(measured.baseline, 'baseline').series : fileBaseline;
+    return lookAtMetrics(baseline, head, plan);
+  } catch {
+    return { decided: true, metrics: [], undecided: [] };
+  }
+}
+
+/** The report's line on adaptive repeats: how many runs, why they stopped, and the level the verdict used. */
+export function stoppingNote(stop: BenchStop, settings: BenchSettings): string {
+  const sides = settings.baseline?.kind === 'image' ? `${stop.runs.baseline} baseline and ${stop.runs.head} head runs` : `${stop.runs.head} runs`;
+  const level = settings.baseline !== null && stop.verdictAlpha !== settings.alpha ? `; verdicts at α = ${+stop.verdictAlpha.toPrecision(3)}, the ${settings.alpha} spread over every look` : '';
+  return `repeat auto: ${sides}, stopped: ${stop.reason}${level}`;
 }
 
 /** The run of one arm: the head's options, the baseline's image, bench kernel arguments, its own directory. */

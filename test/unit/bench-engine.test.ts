@@ -158,6 +158,32 @@ describe('runBench against a baseline file', () => {
   }, 60_000);
 });
 
+describe('runBench with repeat auto', () => {
+  it('stops as soon as every metric is decided, before max-repeat, and says so in the report and results.json', async () => {
+    const out = join(work, 'guest', 'auto');
+    const base = sleeper('auto-base', 0.05, out);
+    const head = sleeper('auto-head', 0.15, out);
+    const order: string[] = [];
+    const r = await bench(head, { repeat: 'auto', minRepeat: 4, maxRepeat: 8, warmup: 0, baselineImage: base, metricsFile: join(out, 'bmf.json') }, {}, (arm) => order.push(arm));
+    // 5 looks at 0.05 over 2 metrics: each interval at 0.005, reachable by Mann-Whitney from 5 runs a side (2/C(10,5) = 0.0079 is not, 2/C(12,6) = 0.0022 is).
+    expect(r.stop).toMatchObject({ mode: 'auto', kind: 'decided', runs: { baseline: 6, head: 6 }, undecided: [], verdictAlpha: 0.01 });
+    expect(order).toEqual(Array.from({ length: 6 }, () => ['baseline', 'head']).flat());
+    expect(r.verdict).toBe('regression');
+    expect(r.markdown).toContain('_repeat auto: 6 baseline and 6 head runs, stopped: every metric decided at the threshold after 6 runs per side (min-repeat 4, max-repeat 8); verdicts at α = 0.01, the 0.05 spread over every look_');
+    expect(JSON.parse(readFileSync(r.files.results, 'utf8')).stopping).toEqual({ repeat: 'auto', runs: { baseline: 6, head: 6 }, stoppedBecause: 'decided', reason: r.stop.reason });
+  }, 120_000);
+
+  it('runs to max-repeat when a metric stays inconclusive, and names it', async () => {
+    // The same image on both sides with a 0% threshold: no interval can lie wholly inside ±0.
+    const out = join(work, 'guest', 'auto-same');
+    const ref = sleeper('auto-same', 0, out);
+    const r = await bench(ref, { repeat: 'auto', minRepeat: 2, maxRepeat: 3, warmup: 0, baselineImage: ref, metricsFile: join(out, 'bmf.json'), test: 'percentage', threshold: '0' });
+    expect(r.stop).toMatchObject({ kind: 'max-repeat', runs: { baseline: 3, head: 3 } });
+    expect(r.stop.undecided).toContain('wall time');
+    expect(r.stop.reason).toMatch(/^reached max-repeat 3 with \d metrics? still inconclusive at the threshold: wall time/);
+  }, 120_000);
+});
+
 describe('runBench refuses runs it cannot measure', () => {
   it('stops at a benchmark that fails, naming the run and where its stderr is', async () => {
     const err = await bench(image('fails', 'echo broken >&2; exit 3'), { repeat: 2, warmup: 0 }).catch((e: unknown) => e);
@@ -179,6 +205,7 @@ describe('validateBenchInput', () => {
   it('defaults to 10 runs after 1 warm-up, Mann-Whitney at 5 %, auto-detected metrics, results in ./vmstep-bench', () => {
     expect(v({})).toEqual({
       repeat: 10,
+      autoRepeat: null,
       warmup: 1,
       baseline: null,
       metricsFile: null,
@@ -247,6 +274,23 @@ describe('validateBenchInput', () => {
     expect(v({ baselineImage: 'a', repeat: '4' }).repeat).toBe(4);
     expect(v({ baselineImage: 'a', repeat: '3', test: 'percentage' }).repeat).toBe(3);
     expect(() => v({ baselineImage: 'a', repeat: '1', test: 't-test' })).toThrow(/--repeat 1 is too few for t-test: Welch's t-test needs at least 2 runs on each side/);
+  });
+
+  it('reads repeat auto with its bounds, defaulting to 5 and 30, and refuses bounds without auto or out of order', () => {
+    expect(v({ repeat: 'auto' })).toMatchObject({ repeat: 30, autoRepeat: { minRepeat: 5, maxRepeat: 30 } });
+    expect(v({ repeat: 'AUTO', minRepeat: '8', maxRepeat: '12' })).toMatchObject({ repeat: 12, autoRepeat: { minRepeat: 8, maxRepeat: 12 } });
+    expect(v({ repeat: 'auto', minRepeat: '40' })).toMatchObject({ autoRepeat: { minRepeat: 40, maxRepeat: 40 } });
+    expect(() => v({ repeat: 'auto', minRepeat: '10', maxRepeat: '5' })).toThrow('--max-repeat 5 is below --min-repeat 10');
+    expect(() => v({ repeat: '10', maxRepeat: '5' }, 'action')).toThrow('input "max-repeat" is set but input "repeat" is not auto');
+    expect(() => v({ repeat: 'often' })).toThrow(VmstepError);
+    expect((() => { try { v({ repeat: 'often' }); } catch (e) { return (e as VmstepError).oneLine(); } })()).toBe('--repeat "often" is not a run count; give a whole number from 1 to 1000, or auto');
+  });
+
+  it('refuses, before any VM, repeat auto whose max-repeat cannot reach significance at alpha spent over the looks', () => {
+    expect(() => v({ repeat: 'auto', minRepeat: '4', maxRepeat: '5', baselineImage: 'a' })).not.toThrow();
+    expect(() => v({ repeat: 'auto', minRepeat: '2', maxRepeat: '6', baselineImage: 'a', alpha: '0.01' })).toThrow(
+      "--max-repeat 6 is too few for mann-whitney under --repeat auto: with 6 baseline and 6 head runs Mann-Whitney's smallest possible p is 0.0022, not below alpha 0.002 (alpha 0.01 spread over 5 looks)",
+    );
   });
 
   it('names the option the way each face spells it, and says what to write instead', () => {

@@ -15,6 +15,8 @@ export interface MarkdownReportOptions {
   headLabel?: string;
   /** Markdown for the chart (an image link), placed under the table. */
   chartMarkdown?: string;
+  /** How many runs adaptive repeats took and why they stopped; one line under the settings. */
+  stopping?: string | undefined;
   /** Extra lines for the notes (collection warnings, parse warnings). */
   warnings?: readonly string[];
 }
@@ -101,6 +103,7 @@ export function renderMarkdownReport(c: Comparison, options: MarkdownReportOptio
       `, ${runCounts(c)}, ${Math.round(o.confidence * 100)}% intervals`,
     '',
   );
+  if (options.stopping) lines.push(`_${escapeMarkdown(options.stopping, 600)}_`, '');
   const base = options.baselineLabel ? `Baseline (${escapeMarkdown(options.baselineLabel, 60)})` : 'Baseline';
   const head = options.headLabel ? `Head (${escapeMarkdown(options.headLabel, 60)})` : 'Head';
   lines.push(`| Metric | ${base} | ${head} | Change | Interval | Verdict |`, '| :-- | --: | --: | --: | :-: | :-- |');
@@ -147,6 +150,7 @@ export function renderMarkdownStatistics(c: Comparison, options: MarkdownReportO
   const lines: string[] = [];
   if (options.title) lines.push(`### ${escapeMarkdown(options.title)}`, '');
   const conf = Math.round(c.options.confidence * 100);
+  if (options.stopping) lines.push(`_${escapeMarkdown(options.stopping, 600)}_`, '');
   lines.push(
     `| Metric | Runs | Median | Mean | Std dev | CV | Min | Max | Mean ${conf}% CI | Median ${conf}% CI |`,
     '| :-- | --: | --: | --: | --: | --: | --: | --: | :-: | :-: |',
