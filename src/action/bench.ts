@@ -12,12 +12,15 @@ import type { RunOptions, RunResources } from '../engine/types.js';
 import { formatMs } from '../engine/units.js';
 import { listFiles, uploadArtifact, type ArtifactUploader } from './artifact.js';
 import { renderBenchSummary } from './bench-summary.js';
+import { pullRequestOf, upsertPullRequestComment } from './pr-comment.js';
 
 export interface BenchStep {
   input: BenchInput;
   head: RunOptions;
   runDir: string;
   artifactName: string | null;
+  /** comment-on-pr: the report as this workflow's comment on the pull request; null when off. */
+  prComment: { token: string } | null;
   env: NodeJS.ProcessEnv;
   engine: typeof runImage;
   upload: ArtifactUploader;
@@ -65,10 +68,24 @@ export async function runBenchStep(step: BenchStep): Promise<void> {
   const artifact = step.artifactName ? await uploadArtifact(step.artifactName, dir, listFiles(dir), step.env, step.upload) : null;
   await core.summary.addRaw(renderBenchSummary({ result, failOnRegression: settings.failOnRegression, artifact })).write();
 
+  if (step.prComment) await commentOnPullRequest(result, step.prComment.token, step.env);
+
   if (result.warningMessage) core.warning(`vmstep: ${result.warningMessage}`);
   if (!result.regressed) return;
   if (settings.failOnRegression) core.setFailed(`vmstep: ${result.regressionMessage}`);
   else core.warning(`vmstep: ${result.regressionMessage} (set fail-on-regression: true to fail the step)`);
+}
+
+async function commentOnPullRequest(result: BenchResult, token: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const pullRequest = pullRequestOf(env);
+  if (!pullRequest) {
+    core.warning(`vmstep: comment-on-pr: this job runs for no pull request (event ${env.GITHUB_EVENT_NAME || 'unknown'}), so there is nothing to comment on`);
+    return;
+  }
+  const outcome = await upsertPullRequestComment({ token, pullRequest, workflow: env.GITHUB_WORKFLOW || 'vmstep', report: result.markdown, apiUrl: env.GITHUB_API_URL });
+  if (outcome.warning) core.warning(`vmstep: ${outcome.warning}`);
+  else core.info(`vmstep: ${outcome.action} the report comment on pull request #${pullRequest.number}${outcome.url ? `: ${outcome.url}` : ''}`);
+  core.setOutput('bench-comment-url', outcome.url ?? '');
 }
 
 function setBenchOutputs(r: BenchResult): void {

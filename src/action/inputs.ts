@@ -24,6 +24,8 @@ export interface ActionInputs {
   secrets: string[];
   /** Benchmark mode's inputs, or null when the step runs the command once. */
   bench: BenchInput | null;
+  /** comment-on-pr: the token to comment with; null when off. */
+  prComment: { token: string } | null;
   /** Inputs that were set but do nothing in this step, one line each. */
   warnings: string[];
 }
@@ -96,13 +98,18 @@ export function readActionInputs(getInput: GetInput, hostEnv: NodeJS.ProcessEnv 
     throw new VmstepError(`input "artifact-name" "${artifactName}" holds a character artifacts cannot have`, 'use letters, digits, dots, dashes and underscores (no " : < > | * ? \\ /)');
   }
   const bench = readBenchInputs(getInput);
+  const comment = parseBoolean(get('comment-on-pr'), 'comment-on-pr');
+  const token = get('github-token');
+  const idle = bench.on ? [] : idleBenchSettings(validateBenchInput(bench.input, { style: 'action' }), 'action', false);
+  if (comment && !bench.on) idle.push('input "comment-on-pr" does nothing outside benchmark mode: there is no report to comment; turn benchmark mode on or remove it');
   return {
     run,
     artifactName: artifactName === '' ? null : artifactName,
     allowFailure: parseBoolean(get('allow-failure'), 'allow-failure'),
-    secrets: password !== '' ? [password] : [],
+    secrets: [...(password !== '' ? [password] : []), ...(token !== '' ? [token] : [])],
     bench: bench.on ? bench.input : null,
-    warnings: bench.on ? [] : idleBenchSettings(validateBenchInput(bench.input, { style: 'action' }), 'action', false),
+    prComment: comment && bench.on ? { token } : null,
+    warnings: idle,
   };
 }
 
@@ -126,6 +133,7 @@ function readBenchInputs(getInput: GetInput): { input: BenchInput; on: boolean }
     alpha: get('alpha'),
     correction: get('correction'),
     failOnRegression: parseBoolean(get('fail-on-regression'), 'fail-on-regression'),
+    historyFile: get('history-file'),
   };
   const on = (repeat !== '' && repeat !== '1') || input.warmup !== '' || input.baselineImage !== '' || input.baselineFile !== '' || input.baselineVolumes!.length > 0 || input.metricsFile !== '';
   return { input, on };

@@ -71,7 +71,7 @@ export async function run(deps: ActionDeps = {}): Promise<void> {
     if (inputs.bench) {
       const upload = deps.uploadArtifact ?? uploadWithActionsArtifact;
       const onResources = (r: RunResources | null) => writeStateFile(stateFile, r);
-      await runBenchStep({ input: inputs.bench, head: options, runDir, artifactName: inputs.artifactName, env, engine, upload, onResources, ...(deps.signal ? { signal: deps.signal } : {}) });
+      await runBenchStep({ input: inputs.bench, head: options, runDir, artifactName: inputs.artifactName, prComment: inputs.prComment, env, engine, upload, onResources, ...(deps.signal ? { signal: deps.signal } : {}) });
       return;
     }
 

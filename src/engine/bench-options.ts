@@ -49,6 +49,8 @@ export interface BenchInput {
   failOnRegression?: boolean;
   /** Where the results, report and chart are written. */
   resultsDir?: string;
+  /** A JSON file of earlier runs' results, kept by the user: this run is appended, the trend reported. */
+  historyFile?: string;
 }
 
 export interface BenchSettings {
@@ -75,6 +77,8 @@ export interface BenchSettings {
   correction: Correction;
   failOnRegression: boolean;
   resultsDir: string;
+  /** The history file to append this run to; null for none. */
+  historyFile: string | null;
 }
 
 export const BENCH_DEFAULTS = {
@@ -105,6 +109,7 @@ const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
     correction: '--correction',
     failOnRegression: '--fail-on-regression',
     resultsDir: '--results-dir',
+    historyFile: '--history-file',
   },
   action: {
     repeat: 'input "repeat"',
@@ -123,6 +128,7 @@ const NAMES: Record<OptionStyle, Record<keyof BenchInput, string>> = {
     correction: 'input "correction"',
     failOnRegression: 'input "fail-on-regression"',
     resultsDir: 'results directory',
+    historyFile: 'input "history-file"',
   },
 };
 
@@ -237,6 +243,7 @@ export function validateBenchInput(input: BenchInput, ctx: { style: OptionStyle;
     correction,
     failOnRegression: Boolean(input.failOnRegression),
     resultsDir: resolve(cwd, present(input.resultsDir) ? String(input.resultsDir) : 'vmstep-bench'),
+    historyFile: present(input.historyFile) ? resolve(cwd, input.historyFile.trim()) : null,
   };
 }
 

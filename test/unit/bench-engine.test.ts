@@ -219,6 +219,7 @@ describe('validateBenchInput', () => {
       correction: 'holm',
       failOnRegression: false,
       resultsDir: '/w/vmstep-bench',
+      historyFile: null,
     });
   });
 
