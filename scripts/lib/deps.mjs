@@ -28,9 +28,10 @@ export const debianPackages = {
     'clang', 'libclang-rt-14-dev', 'socat', 'docker-registry', 'skopeo', 'apache2-utils', 'openssl', 'zstd', 'umoci', 'debootstrap', 'iputils-ping',
     'golang-go', 'libbenchmark-dev', 'python3-pytest-benchmark', 'catch2', 'g++',
   ],
-  // Benchmark mode's tests: a real hyperfine export to parse, and rsvg-convert to check the chart renders.
+  // Benchmark mode's tests: a real hyperfine export to parse, rsvg-convert to check the chart renders,
+  // and headless Chromium to render the history page.
   // GNU time: peak RSS in scripts/bench-vmm.mjs.
-  bench: ['hyperfine', 'librsvg2-bin', 'time'],
+  bench: ['hyperfine', 'librsvg2-bin', 'time', 'chromium'],
 };
 
 /** @param {string[]} wanted */

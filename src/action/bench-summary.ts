@@ -28,6 +28,7 @@ export function renderBenchSummary(s: BenchSummaryInput): string {
   const measured = r.runs.filter((x) => !x.warmup).length;
   const lines = [
     report,
+    ...(r.history ? [r.history.trend] : []),
     '| | |',
     '| --- | --- |',
     `| Runs | ${measured} measured${set.warmup > 0 ? ` after ${r.runs.length - measured} warm-up` : ''}, each in a fresh VM${r.baseline && set.baseline?.kind === 'image' ? ', baseline and head alternating' : ''} |`,
@@ -36,6 +37,7 @@ export function renderBenchSummary(s: BenchSummaryInput): string {
       : []),
     `| Baseline | ${set.baseline === null ? 'none' : set.baseline.kind === 'image' ? `${set.baseline.image === null ? 'same image, other volumes:' : 'image'} ${code(r.baseline?.label ?? set.baseline.image ?? '')}` : `results file ${code(set.baseline.path)}`} |`,
     `| vCPU pinning | ${r.pinning.pinned ? `pinned to host CPU ${r.pinning.cpus.join(', ')}` : `not pinned: ${r.pinning.reason.replace(/\|/g, '\\|')}`} |`,
+    ...(r.history ? [`| History | ${code(r.history.file)}: ${r.history.entries} runs, this one appended |`] : []),
     `| Results | ${code(r.files.results)} (next run's \`baseline-file\`), ${code(r.files.bmf)}, ${code(r.files.smallerIsBetter)} |`,
     '',
   ];

@@ -104,6 +104,7 @@ function setBenchOutputs(r: BenchResult): void {
   core.setOutput('bench-head-runs', String(r.stop.runs.head));
   core.setOutput('bench-baseline-runs', String(r.stop.runs.baseline));
   core.setOutput('bench-stop-reason', r.stop.kind);
+  core.setOutput('bench-history', r.history?.file ?? '');
 }
 
 /** "image bench:main", "volumes ../base at /src", or both. */

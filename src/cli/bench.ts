@@ -4,6 +4,7 @@
 // goes to stderr. Each run's stdout and stderr are kept as files in the
 // results directory rather than printed: twenty runs of the same output help
 // nobody. Exit status 1 on a regression with --fail-on-regression.
+import { execFileSync } from 'node:child_process';
 import { METRICS_FORMATS } from '../bench/index.js';
 import { idleBenchSettings, validateBenchInput, type BenchInput } from '../engine/bench-options.js';
 import { runBench, stoppingNote } from '../engine/bench.js';
@@ -39,6 +40,7 @@ const BENCH_ONLY: OptionSpec[] = [
   { key: 'alpha', long: 'alpha', value: 'P', help: 'Significance level for t-test and mann-whitney (default 0.05)' },
   { key: 'correction', long: 'correction', value: 'HOW', help: 'holm, bh or none: multiple-comparison correction over the metrics (default holm)' },
   { key: 'failOnRegression', long: 'fail-on-regression', help: 'Exit with status 1 on a significant regression beyond the threshold' },
+  { key: 'historyFile', long: 'history-file', value: 'FILE', help: 'Append this run to a history file (created when missing) and report the trend; see vmstep report' },
   { key: 'resultsDir', long: 'results-dir', value: 'DIR', help: 'Where results, report, chart and every run\'s files go (default ./vmstep-bench)' },
 ];
 
@@ -73,6 +75,23 @@ Examples:
     --metrics-file /work/gb.json --baseline-image bench:main bench:pr
 `;
 
+/** The commit a history entry names: GITHUB_SHA in a workflow, else the checkout's HEAD, else none. */
+function commitContext(io: CliIo): Record<string, string> {
+  const context: Record<string, string> = {};
+  if (io.env.GITHUB_REF) context.ref = io.env.GITHUB_REF;
+  if (io.env.GITHUB_SHA) {
+    context.commit = io.env.GITHUB_SHA;
+    return context;
+  }
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: io.cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    if (/^[0-9a-f]{40,64}$/.test(head)) context.commit = head;
+  } catch {
+    // Not a git checkout, or no git: the entry goes without a commit.
+  }
+  return context;
+}
+
 export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, BENCH_OPTIONS, { command: 'vmstep bench', stopAtPositional: true });
   if (values.help) {
@@ -85,7 +104,7 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
   };
   const head = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
   const input: BenchInput = { failOnRegression: Boolean(values.failOnRegression), baselineVolumes: listValue(values, 'baselineVolume') };
-  for (const key of ['repeat', 'minRepeat', 'maxRepeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'alpha', 'correction', 'resultsDir'] as const) {
+  for (const key of ['repeat', 'minRepeat', 'maxRepeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'alpha', 'correction', 'resultsDir', 'historyFile'] as const) {
     const v = stringValue(values, key);
     if (v !== undefined) input[key] = v;
   }
@@ -128,7 +147,7 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
         },
         warning: (message) => io.stderr.write(`vmstep: warning: ${message}\n`),
       },
-      { runImage: io.runImage, ...(io.signal ? { signal: io.signal } : {}) },
+      { runImage: io.runImage, context: commitContext(io), ...(io.signal ? { signal: io.signal } : {}) },
     );
   } catch (err) {
     if (err instanceof RunCancelledError) {
@@ -141,6 +160,7 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
 
   io.stdout.write(result.markdown);
   const pin = result.pinning.pinned ? `vCPUs pinned to host CPU ${result.pinning.cpus.join(', ')}` : `vCPUs not pinned (${result.pinning.reason})`;
+  if (result.history) note(`vmstep: history ${result.history.file}: ${result.history.entries} runs, this one appended\n`);
   if (result.stop.mode === 'auto') note(`vmstep: ${stoppingNote(result.stop, settings)}\n`);
   note(`vmstep: ${pin}\nvmstep: results in ${settings.resultsDir} (results.json, bmf.json, report.md, chart.svg)\n`);
   if (result.warningMessage) io.stderr.write(`vmstep: warning: ${result.warningMessage}\n`);

@@ -6,6 +6,7 @@ Run an OCI image's command in a KVM microVM, with docker run's semantics.
 Commands:
   run      Run a command in a new microVM from an image
   bench    Run it many times and compare against a baseline (statistics, verdict)
+  report   The trend of a bench history file, as markdown or a static page
   pull     Download an image and build its root filesystem into the cache
   cache    List (ls) or shrink (prune) the image and root filesystem cache
   doctor   Check this host: KVM, tools, CPUs, cgroups, benchmark noise

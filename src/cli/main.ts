@@ -8,6 +8,7 @@ import { doctorCommand } from './doctor.js';
 import { MAIN_HELP } from './help.js';
 import { defaultIo, type CliIo } from './io.js';
 import { pullCommand } from './pull.js';
+import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 
 const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   pull: pullCommand,
   cache: cacheCommand,
   doctor: doctorCommand,
+  report: reportCommand,
 };
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
@@ -43,7 +45,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     if (!command) {
       throw first.startsWith('-')
         ? new VmstepError(`unknown option ${first}`, 'options go after the command: vmstep run [OPTIONS] IMAGE; see "vmstep --help"')
-        : new VmstepError(`unknown command "${first}"`, 'the commands are run, bench, pull, cache and doctor; see "vmstep --help"');
+        : new VmstepError(`unknown command "${first}"`, 'the commands are run, bench, report, pull, cache and doctor; see "vmstep --help"');
     }
     return await command(rest, io);
   } catch (err) {

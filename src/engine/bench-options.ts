@@ -280,7 +280,7 @@ export function idleBenchSettings(settings: BenchSettings, style: OptionStyle, b
   const list = (names: string[]) => (names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`);
   const verb = (names: string[]) => (names.length === 1 ? 'does' : 'do');
   if (!benchMode) {
-    const all = format ? [...comparison, format] : comparison;
+    const all = [...comparison, ...(format ? [format] : []), ...(settings.historyFile !== null ? [name.historyFile] : [])];
     if (all.length === 0) return [];
     return [`${list(all)} ${verb(all)} nothing outside benchmark mode; turn it on with input "repeat" over 1, "warmup", a baseline or "metrics-file", or remove ${all.length === 1 ? 'it' : 'them'}`];
   }

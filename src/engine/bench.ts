@@ -5,8 +5,9 @@
 // the baseline. Every measured run records the command's wall time as the
 // guest measured it, plus the metrics its metrics file holds. The faces (CLI,
 // action) render what this returns; the files it writes are the same for both.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, posix } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, posix } from 'node:path';
+import { type History, HistoryFileError, appendHistory, emptyHistory, historyEntry, parseHistory, renderTrendMarkdown, serializeHistory } from '../bench/history.js';
 import {
   BENCH_KERNEL_ARGS,
   type Arm,
@@ -111,6 +112,8 @@ export interface BenchResult {
   /** How the measured runs' vCPUs ran: pinned to the same host CPUs in every run, or why not. */
   pinning: VcpuPinning;
   files: BenchFiles;
+  /** history-file: where this run was appended, how many runs it holds now, and the trend section of the report. */
+  history: { file: string; entries: number; trend: string } | null;
   /** The report for a pull-request comment (no chart: a comment cannot show a local file). */
   markdown: string;
   svg: string;
@@ -156,6 +159,8 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
       );
     }
   }
+  // The history too: a garbled one is refused before the runs, not after.
+  const history = settings.historyFile !== null ? readHistoryFile(settings.historyFile) : null;
   const arms: Arm[] = settings.baseline?.kind === 'image' ? ['baseline', 'head'] : ['head'];
   // Under repeat auto the schedule starts at min-repeat and grows a pair at a time while a metric is undecided.
   const schedule = interleavedSchedule({ repeat: auto ? auto.minRepeat : settings.repeat, warmup: settings.warmup, arms });
@@ -254,7 +259,15 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
   const labels = { baselineLabel: baseline?.label ?? '', headLabel: headArm.label };
   const title = 'vmstep benchmark';
   const stopping = stop.mode === 'auto' ? stoppingNote(stop, settings) : undefined;
-  const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings, stopping });
+  let historyResult: BenchResult['history'] = null;
+  if (history && settings.historyFile !== null) {
+    const ctx = control.context ?? {};
+    const updated = appendHistory(history, historyEntry(headSeries, { date: new Date(), commit: ctx.commit, ref: ctx.ref, image: headArm.label }));
+    writeHistoryFile(settings.historyFile, updated);
+    historyResult = { file: settings.historyFile, entries: updated.entries.length, trend: renderTrendMarkdown(updated) };
+  }
+  const trend = historyResult ? `\n${historyResult.trend}` : '';
+  const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings, stopping }) + trend;
   const svg = renderSvgChart(comparison, { title, ...labels });
 
   const pinning = pinningOf(runs.filter((r) => !r.warmup));
@@ -264,7 +277,7 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     results: serializeResultFile({ ...createResultFile(headSeries, { ...facts, ...control.context }), stopping: { repeat: stop.mode === 'auto' ? 'auto' : settings.repeat, runs: stop.runs, stoppedBecause: stop.kind, reason: stop.reason } }),
     bmf: `${JSON.stringify(toBencherMetricFormat(headSeries), null, 2)}\n`,
     ...splitGab(headSeries),
-    report: renderMarkdownReport(comparison, { title, ...labels, warnings, stopping, chartMarkdown: `${renderTextChart(comparison)}\n\n_Every run as an image: chart.svg, beside this report._` }),
+    report: renderMarkdownReport(comparison, { title, ...labels, warnings, stopping, chartMarkdown: `${renderTextChart(comparison)}\n\n_Every run as an image: chart.svg, beside this report._` }) + trend,
     chart: svg,
   });
 
@@ -282,6 +295,7 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     warnings,
     pinning,
     files,
+    history: historyResult,
     markdown,
     svg,
   };
@@ -367,6 +381,37 @@ function readBaselineFile(path: string) {
   } catch (err) {
     if (err instanceof ResultFileError) throw new VmstepError(err.message, '', { cause: err });
     throw err;
+  }
+}
+
+function readHistoryFile(path: string): History {
+  const fix = 'point history-file at the file an earlier vmstep run kept, or at a new path (it is created)';
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return emptyHistory();
+    throw new VmstepError(`cannot read the history file ${path} (${code ?? (err as Error).message})`, fix, { cause: err });
+  }
+  try {
+    return parseHistory(bytes, path);
+  } catch (err) {
+    if (err instanceof HistoryFileError) throw new VmstepError(err.message, fix, { cause: err });
+    throw err;
+  }
+}
+
+/** Written beside itself and renamed over: a run cut short never leaves half a history. */
+function writeHistoryFile(path: string, history: History): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(temp, serializeHistory(history));
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw new VmstepError(`cannot write the history file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'make its directory writable, or point history-file elsewhere', { cause: err });
   }
 }
 

@@ -1,7 +1,7 @@
 // `vmstep bench` through main(), on the real engine with guest init in its
 // test mode standing in for the VM (see bench-engine.test.ts): the report on
 // stdout, progress on stderr, and the exit status a CI script acts on.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -110,10 +110,45 @@ describe('vmstep bench', () => {
     expect(existsSync(join(work, 'never-made'))).toBe(false);
   });
 
+  it('with --repeat auto stops once every metric is decided and says after how many runs a side', async () => {
+    const r = await vmstep('bench', '--kernel', 'vmlinux', '--vcpus', '1', '--repeat', 'auto', '--min-repeat', '3', '--max-repeat', '6', '--warmup', '0', '--test', 't-test', '--threshold', '20', '--baseline-image', base, '--results-dir', 'auto-results', slow);
+    expect(r.code, r.stderr).toBe(0);
+    const runs = r.stderr.match(/^vmstep: run \d+\/12: (baseline|head)/gm)!;
+    expect(runs.length % 2).toBe(0);
+    expect(runs.length).toBeLessThan(12);
+    expect(r.stderr).toMatch(/^vmstep: repeat auto: (\d) baseline and \1 head runs, stopped: every metric decided at the threshold after \1 runs per side \(min-repeat 3, max-repeat 6\); verdicts at α = 0\.0125, the 0\.05 spread over every look$/m);
+    expect(r.stdout).toMatch(/^_repeat auto: \d baseline and \d head runs, stopped: every metric decided/m);
+  }, 60_000);
+
+  it('appends each run to --history-file, and vmstep report draws the trend as a page', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await vmstep('bench', ...common, '--history-file', 'hist/history.json', '--results-dir', 'hist-results', base);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`vmstep: history ${join(work, 'hist', 'history.json')}: ${i + 1} runs, this one appended`);
+      expect(r.stdout).toMatch(new RegExp(`^#### Trend over the last ${i + 1} of ${i + 1} runs in the history$`, 'm'));
+    }
+    const report = await vmstep('report', '--history', 'hist/history.json', '--html', 'site');
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout).toMatch(/^\| wall time \| 2 \| /m);
+    expect(report.stderr).toBe(`vmstep: wrote ${join(work, 'site', 'index.html')}\n`);
+    expect(readFileSync(join(work, 'site', 'index.html'), 'utf8').match(/<svg class="trend"/g)).toHaveLength(1);
+  }, 60_000);
+
+  it('refuses a garbled history file in one line before any VM starts, and leaves it as it was', async () => {
+    writeFileSync(join(work, 'garbled.json'), '{"format":"vmstep-bench-history","version":1,"entries":[{"date":"yesterday","metrics":[]}]}');
+    const r = await vmstep('bench', ...common, '--history-file', 'garbled.json', '--results-dir', 'garbled-results', base);
+    expect(r.code).toBe(125);
+    expect(r.stderr.split('\n').at(-2)! + '\n').toBe(`vmstep: error: history file ${join(work, 'garbled.json')}: entries[0] "date" "yesterday" is not a date; point history-file at the file an earlier vmstep run kept, or at a new path (it is created)\n`);
+    expect(existsSync(join(work, 'garbled-results'))).toBe(false);
+    const report = await vmstep('report', '--history', 'garbled.json');
+    expect(report.code).toBe(125);
+    expect(report.stderr).toMatch(/^vmstep: error: history file .*garbled\.json: entries\[0\] "date" "yesterday" is not a date; give the file vmstep bench --history-file wrote\n$/);
+  });
+
   it('fails with 125 and one line for a bad setting, before any VM', async () => {
     const r = await vmstep('bench', '--repeat', 'many', base);
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe('vmstep: error: --repeat "many" is not a run count; give a whole number from 1 to 1000\n');
+    expect(r.stderr).toBe('vmstep: error: --repeat "many" is not a run count; give a whole number from 1 to 1000, or auto\n');
   });
 
   it('fails on a missing baseline file with the one error line, no blank line before it, and no results directory left behind', async () => {
