@@ -105,6 +105,7 @@ function setBenchOutputs(r: BenchResult): void {
   core.setOutput('bench-baseline-runs', String(r.stop.runs.baseline));
   core.setOutput('bench-stop-reason', r.stop.kind);
   core.setOutput('bench-history', r.history?.file ?? '');
+  core.setOutput('bench-history-page', r.history?.page ?? '');
 }
 
 /** "image bench:main", "volumes ../base at /src", or both. */

@@ -7,6 +7,7 @@
 // action) render what this returns; the files it writes are the same for both.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
+import { renderHistoryPage } from '../bench/report/history-html.js';
 import { type History, HistoryFileError, appendHistory, emptyHistory, historyEntry, parseHistory, renderTrendMarkdown, serializeHistory } from '../bench/history.js';
 import {
   BENCH_KERNEL_ARGS,
@@ -113,7 +114,7 @@ export interface BenchResult {
   pinning: VcpuPinning;
   files: BenchFiles;
   /** history-file: where this run was appended, how many runs it holds now, and the trend section of the report. */
-  history: { file: string; entries: number; trend: string } | null;
+  history: { file: string; entries: number; trend: string; page: string } | null;
   /** The report for a pull-request comment (no chart: a comment cannot show a local file). */
   markdown: string;
   svg: string;
@@ -264,7 +265,11 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     const ctx = control.context ?? {};
     const updated = appendHistory(history, historyEntry(headSeries, { date: new Date(), commit: ctx.commit, ref: ctx.ref, image: headArm.label }));
     writeHistoryFile(settings.historyFile, updated);
-    historyResult = { file: settings.historyFile, entries: updated.entries.length, trend: renderTrendMarkdown(updated) };
+    // The page too, so that a workflow can publish it without the CLI.
+    const page = join(settings.resultsDir, 'history', 'index.html');
+    mkdirSync(dirname(page), { recursive: true });
+    writeFileSync(page, renderHistoryPage(updated));
+    historyResult = { file: settings.historyFile, entries: updated.entries.length, trend: renderTrendMarkdown(updated), page };
   }
   const trend = historyResult ? `\n${historyResult.trend}` : '';
   const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings, stopping }) + trend;
