@@ -11,6 +11,7 @@ import { run } from '../../src/action/main.js';
 import { runImage } from '../../src/engine/run.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
 import { inProcessStep, type InProcessStep } from '../helpers/action-step.js';
+import { type CommentsApi, startCommentsApi } from '../helpers/github-api.js';
 import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
 
 const testModeVm = makeTestModeVm();
@@ -180,4 +181,76 @@ describe('the action in benchmark mode', () => {
     expect(Object.keys(out).filter((k) => k.startsWith('bench-'))).toEqual([]);
     expect(readFileSync(summaryFile, 'utf8')).toContain('#### Timings');
   });
+});
+
+describe('the action with comment-on-pr, repeat auto and history-file', () => {
+  let api: CommentsApi;
+  beforeAll(async () => {
+    api = await startCommentsApi();
+  });
+  afterAll(() => api.close());
+  afterEach(() => api.reset());
+
+  /** A pull_request job of o/r #7 against the local API, benchmarking `image` against the baseline adaptively. */
+  function pullRequestJob(): void {
+    const event = join(process.env.GITHUB_WORKSPACE!, 'event.json');
+    writeFileSync(event, JSON.stringify({ pull_request: { number: 7 } }));
+    Object.assign(process.env, {
+      INPUT_IMAGE: slow,
+      'INPUT_BASELINE-IMAGE': base,
+      'INPUT_METRICS-FILE': metrics,
+      INPUT_REPEAT: 'auto',
+      'INPUT_MIN-REPEAT': '3',
+      'INPUT_MAX-REPEAT': '8',
+      INPUT_WARMUP: '0',
+      INPUT_TEST: 'percentage',
+      INPUT_THRESHOLD: '20',
+      'INPUT_COMMENT-ON-PR': 'true',
+      'INPUT_GITHUB-TOKEN': 'ghs_job_token',
+      'INPUT_HISTORY-FILE': 'history.json',
+      GITHUB_API_URL: api.url,
+      GITHUB_EVENT_PATH: event,
+      GITHUB_EVENT_NAME: 'pull_request',
+      GITHUB_REPOSITORY: 'o/r',
+      GITHUB_WORKFLOW: 'bench',
+      GITHUB_SHA: 'c0ffee',
+    });
+  }
+
+  it('comments the report once and edits that comment on the next push; stops the runs once decided; appends to the history', async () => {
+    pullRequestJob();
+    await run({ runImage: engine });
+    expect(api.comments).toHaveLength(1);
+    expect(api.comments[0]!.body).toMatch(/^<!-- vmstep-bench-comment workflow="bench" -->\n### vmstep benchmark\n\n\*\*2 regressions\*\*/);
+    expect(api.calls.every((c) => c.auth === 'token ghs_job_token')).toBe(true);
+    expect(step.log).toContain('vmstep: created the report comment on pull request #7: https://github.example/o/r/pull/7#issuecomment-1000');
+    expect(step.log.split('\n').filter((l) => l.includes('ghs_job_token'))).toEqual(['::add-mask::ghs_job_token']);
+    const out = outputs();
+    // The intervals work at 0.05 / 6 looks / 2 metrics = 0.0042: 2/C(10,5) = 0.0079 is not below it, 2/C(12,6) = 0.0022 is, so 6 pairs of 8.
+    expect(out).toMatchObject({ 'bench-stop-reason': 'decided', 'bench-head-runs': '6', 'bench-baseline-runs': '6', 'bench-comment-url': 'https://github.example/o/r/pull/7#issuecomment-1000' });
+    const summary = readFileSync(summaryFile, 'utf8');
+    expect(summary).toMatch(/^\| Repeat \| auto \(3 to 8 per side\): 6 head and 6 baseline runs; stopped when every metric was decided \|$/m);
+    expect(summary).toMatch(/^#### Trend over the last 1 of 1 runs in the history$/m);
+    expect(JSON.parse(readFileSync(join(process.env.GITHUB_WORKSPACE!, 'history.json'), 'utf8')).entries[0].commit).toBe('c0ffee');
+    expect(readFileSync(out['bench-history-page']!, 'utf8').match(/<svg class="trend"/g)).toHaveLength(2);
+
+    step.restore();
+    step = inProcessStep(work, summaryFile, { VMSTEP_CACHE: join(work, 'cache'), VMSTEP_INIT: guestInitBinary(), INPUT_KERNEL: join(work, 'vmlinux'), INPUT_VCPUS: '1' });
+    pullRequestJob();
+    await run({ runImage: engine });
+    expect(api.comments).toHaveLength(1);
+    expect(api.calls.filter((c) => c.method !== 'GET').map((c) => `${c.method} ${c.path}`)).toEqual(['POST /repos/o/r/issues/7/comments', 'PATCH /repos/o/r/issues/comments/1000']);
+    expect(step.log).toContain('vmstep: updated the report comment on pull request #7');
+  }, 120_000);
+
+  it('turns the 403 of a read-only token into one warning line and leaves the verdict alone', async () => {
+    pullRequestJob();
+    api.readOnly = true;
+    await run({ runImage: engine });
+    expect(process.exitCode).toBeUndefined();
+    expect(step.log.match(/^::warning::vmstep: not commenting.*$/gm)).toEqual([
+      '::warning::vmstep: not commenting on pull request #7: the token may not write comments (HTTP 403; pull requests from forks get a read-only token). Give the job "permissions: pull-requests: write", or comment from a workflow_run workflow (see the README)',
+    ]);
+    expect(outputs()).toMatchObject({ 'bench-verdict': 'regression', 'bench-comment-url': '' });
+  }, 120_000);
 });

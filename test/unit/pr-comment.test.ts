@@ -1,121 +1,58 @@
 // The pull-request comment against a local stand-in for the GitHub REST API
 // (node:http on loopback): it records every call and keeps the comments it
 // was given, so that a second push finds the first comment again.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_COMMENT_CHARS, commentBody, commentMarker, pullRequestOf, upsertPullRequestComment } from '../../src/action/pr-comment.js';
+import { type CommentsApi, startCommentsApi } from '../helpers/github-api.js';
 
-interface Call {
-  method: string;
-  path: string;
-  auth: string | undefined;
-  body: { body?: string } | null;
-}
-
-interface Comment {
-  id: number;
-  body: string;
-}
-
-let server: Server;
-let apiUrl: string;
-const calls: Call[] = [];
-let comments: Comment[] = [];
-/** A status every call gets instead of an answer (403 for a read-only token); 0 for none. */
-let refuseWith = 0;
-/** Comment writes only: reading works, writing is refused (what a fork's token gets). */
-let readOnly = false;
-
-async function readJson(req: IncomingMessage): Promise<{ body?: string } | null> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { body?: string }) : null;
-}
-
+let api: CommentsApi;
 beforeAll(async () => {
-  server = createServer(async (req, res) => {
-    const url = new URL(req.url!, 'http://x');
-    const body = await readJson(req);
-    calls.push({ method: req.method!, path: `${url.pathname}${url.search}`, auth: req.headers.authorization, body });
-    const send = (status: number, data: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(data));
-    };
-    if (refuseWith) return send(refuseWith, { message: 'Resource not accessible by integration' });
-    const html = (id: number) => `https://github.example/o/r/pull/7#issuecomment-${id}`;
-    if (req.method === 'GET' && url.pathname === '/repos/o/r/issues/7/comments') {
-      const page = Number(url.searchParams.get('page') ?? '1');
-      const per = Number(url.searchParams.get('per_page') ?? '30');
-      return send(200, comments.slice((page - 1) * per, page * per).map((c) => ({ id: c.id, body: c.body, html_url: html(c.id) })));
-    }
-    if (readOnly) return send(403, { message: 'Resource not accessible by integration' });
-    if (req.method === 'POST' && url.pathname === '/repos/o/r/issues/7/comments') {
-      const c = { id: 1000 + comments.length, body: body!.body! };
-      comments.push(c);
-      return send(201, { ...c, html_url: html(c.id) });
-    }
-    const edit = /^\/repos\/o\/r\/issues\/comments\/(\d+)$/.exec(url.pathname);
-    if (req.method === 'PATCH' && edit) {
-      const c = comments.find((x) => x.id === Number(edit[1]));
-      if (!c) return send(404, { message: 'Not Found' });
-      c.body = body!.body!;
-      return send(200, { ...c, html_url: html(c.id) });
-    }
-    send(404, { message: 'Not Found' });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as { port: number };
-  apiUrl = `http://127.0.0.1:${address.port}`;
+  api = await startCommentsApi();
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-afterEach(() => {
-  calls.length = 0;
-  comments = [];
-  refuseWith = 0;
-  readOnly = false;
-});
+afterAll(() => api.close());
+afterEach(() => api.reset());
 
 const pullRequest = { owner: 'o', repo: 'r', number: 7 };
-const post = (report: string, workflow = 'bench') => upsertPullRequestComment({ token: 'ghs_test', pullRequest, workflow, report, apiUrl });
+const post = (report: string, workflow = 'bench') => upsertPullRequestComment({ token: 'ghs_test', pullRequest, workflow, report, apiUrl: api.url });
 
 describe('the pull-request comment', () => {
   it('creates one comment the first time and edits that same comment on the next push', async () => {
     // Someone else's comments come first: the marker, not the position, finds ours.
-    comments = Array.from({ length: 120 }, (_, i) => ({ id: i + 1, body: `review comment ${i}` }));
+    api.comments = Array.from({ length: 120 }, (_, i) => ({ id: i + 1, body: `review comment ${i}` }));
     const first = await post('### report one\n');
     expect(first).toEqual({ action: 'created', url: 'https://github.example/o/r/pull/7#issuecomment-1120' });
-    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+    expect(api.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
       'GET /repos/o/r/issues/7/comments?per_page=100&page=1',
       'GET /repos/o/r/issues/7/comments?per_page=100&page=2',
       'POST /repos/o/r/issues/7/comments',
     ]);
-    expect(calls.every((c) => c.auth === 'token ghs_test')).toBe(true);
-    expect(calls[2]!.body!.body).toBe(`${commentMarker('bench')}\n### report one\n`);
+    expect(api.calls.every((c) => c.auth === 'token ghs_test')).toBe(true);
+    expect(api.calls[2]!.body!.body).toBe(`${commentMarker('bench')}\n### report one\n`);
 
-    calls.length = 0;
+    api.calls.length = 0;
     const second = await post('### report two\n');
     expect(second).toEqual({ action: 'updated', url: 'https://github.example/o/r/pull/7#issuecomment-1120' });
-    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+    expect(api.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
       'GET /repos/o/r/issues/7/comments?per_page=100&page=1',
       'GET /repos/o/r/issues/7/comments?per_page=100&page=2',
       'PATCH /repos/o/r/issues/comments/1120',
     ]);
-    expect(comments).toHaveLength(121);
-    expect(comments.at(-1)!.body).toBe(`${commentMarker('bench')}\n### report two\n`);
+    expect(api.comments).toHaveLength(121);
+    expect(api.comments.at(-1)!.body).toBe(`${commentMarker('bench')}\n### report two\n`);
   });
 
   it('keeps one comment per workflow: another workflow gets its own', async () => {
     await post('nightly\n', 'nightly');
     await post('bench\n', 'bench');
     await post('bench again\n', 'bench');
-    expect(comments.map((c) => c.body)).toEqual([`${commentMarker('nightly')}\nnightly\n`, `${commentMarker('bench')}\nbench again\n`]);
+    expect(api.comments.map((c) => c.body)).toEqual([`${commentMarker('nightly')}\nnightly\n`, `${commentMarker('bench')}\nbench again\n`]);
   });
 
   it('turns a read-only token (a pull request from a fork) into one warning line, not a failure', async () => {
-    readOnly = true;
+    api.readOnly = true;
     const outcome = await post('report\n');
     expect(outcome.action).toBe('skipped');
     expect(outcome.warning).toBe(
@@ -123,14 +60,14 @@ describe('the pull-request comment', () => {
         'Give the job "permissions: pull-requests: write", or comment from a workflow_run workflow (see the README)',
     );
     expect(outcome.warning).not.toContain('\n');
-    refuseWith = 500;
+    api.refuseWith = 500;
     expect((await post('report\n')).warning).toMatch(/^not commenting on pull request #7: the GitHub API failed \(HTTP 500: /);
   });
 
   it('skips with a warning when the token is empty, without calling the API', async () => {
-    const outcome = await upsertPullRequestComment({ token: '', pullRequest, workflow: 'bench', report: 'r', apiUrl });
+    const outcome = await upsertPullRequestComment({ token: '', pullRequest, workflow: 'bench', report: 'r', apiUrl: api.url });
     expect(outcome).toEqual({ action: 'skipped', warning: 'not commenting on pull request #7: input "github-token" is empty (it defaults to the job\'s token)' });
-    expect(calls).toHaveLength(0);
+    expect(api.calls).toHaveLength(0);
   });
 });
 
