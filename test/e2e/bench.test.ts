@@ -8,7 +8,8 @@
 // benchmark kernel arguments and vCPU pinning. The emulated host is noisy
 // (a run now and then takes half again as long), so the test is Mann-Whitney,
 // which ranks runs and shrugs off such outliers, and the loop is long enough
-// that the work, not start-up, is most of each run.
+// that the work, not start-up, is most of each run. The same trees once more
+// under --repeat auto: it stops when both metrics are decided and says why.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +148,26 @@ describe('a head tree that does twice the work of the baseline tree, in one imag
     const choice = chooseVcpuCpus(1);
     expect(r.stderr).toContain(choice.cpus ? `vmstep: vCPUs pinned to host CPU ${choice.cpus.join(', ')}\n` : `vmstep: vCPUs not pinned (${choice.reason})\n`);
   });
+});
+
+describe('repeat auto on the same pair of trees', () => {
+  test('stops once both metrics are decided (or at max-repeat), reports after how many runs a side and why, and flags the regression', async () => {
+    const auto = ['--vcpus', '1', '--memory', '256M', '--repeat', 'auto', '--min-repeat', '4', '--max-repeat', '6', '--warmup', '0', '--threshold', '25', '--metrics-file', '/out/bmf.json', '--fail-on-regression'];
+    const r = await vmstep('bench', ...auto, '-v', `${doubleTree}:/src`, '--baseline-volume', 'base-tree:/src', '--results-dir', 'auto', toolchain);
+    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(1);
+    // 3 looks over 2 metrics: intervals at 0.05 / 3 / 2, which Mann-Whitney reaches from 5 runs a side on a clean separation.
+    const line = /^vmstep: repeat auto: (\d) baseline and \1 head runs, stopped: (.*)$/m.exec(r.stderr);
+    expect(line, r.stderr).not.toBeNull();
+    const pairs = Number(line![1]);
+    expect(pairs).toBeGreaterThanOrEqual(4);
+    expect(pairs).toBeLessThanOrEqual(6);
+    expect(line![2]).toMatch(pairs < 6 ? /^every metric decided at the threshold after \d runs per side/ : /^(every metric decided|reached max-repeat 6)/);
+    const stopping = JSON.parse(readFileSync(join(work, 'auto', 'results.json'), 'utf8')).stopping;
+    expect(stopping).toMatchObject({ repeat: 'auto', runs: { baseline: pairs, head: pairs } });
+    expect(['decided', 'max-repeat']).toContain(stopping.stoppedBecause);
+    expect(r.stdout).toMatch(/^_repeat auto: \d baseline and \d head runs, stopped: /m);
+    console.log(`repeat auto end to end: ${pairs} runs a side, ${stopping.stoppedBecause}: ${stopping.reason}`);
+  }, 1_200_000);
 });
 
 describe('an identical pair', () => {
