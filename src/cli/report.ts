@@ -2,11 +2,12 @@
 // as markdown on stdout, and with --html a static page (DIR/index.html) with
 // one trend chart per metric, ready for GitHub Pages. Reads only the history
 // file and writes only DIR/index.html.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { HistoryFileError, parseHistory, renderTrendMarkdown } from '../bench/history.js';
+import { renderTrendMarkdown } from '../bench/history.js';
 import { renderHistoryPage } from '../bench/report/history-html.js';
 import { VmstepError } from '../engine/errors.js';
+import { readHistoryFile } from '../engine/history-file.js';
 import { formatOptions, parseCommandLine, stringValue, type OptionSpec } from './args.js';
 import type { CliIo } from './io.js';
 
@@ -40,19 +41,7 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
   const file = stringValue(values, 'history');
   if (!file) throw new VmstepError('vmstep report needs --history FILE', 'give the history file that vmstep bench --history-file keeps');
   const path = resolve(io.cwd, file);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new VmstepError(`cannot read the history file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check the path given to --history', { cause: err });
-  }
-  let history;
-  try {
-    history = parseHistory(bytes, path);
-  } catch (err) {
-    if (err instanceof HistoryFileError) throw new VmstepError(err.message, 'give the file vmstep bench --history-file wrote', { cause: err });
-    throw err;
-  }
+  const history = readHistoryFile(path, { missing: 'error', fix: 'give --history the file vmstep bench --history-file wrote' });
   if (history.entries.length === 0) io.stderr.write(`vmstep: warning: the history file ${path} holds no runs yet\n`);
   io.stdout.write(renderTrendMarkdown(history) || 'No runs in the history yet.\n');
   const html = stringValue(values, 'html');

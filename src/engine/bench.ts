@@ -5,10 +5,11 @@
 // the baseline. Every measured run records the command's wall time as the
 // guest measured it, plus the metrics its metrics file holds. The faces (CLI,
 // action) render what this returns; the files it writes are the same for both.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
 import { renderHistoryPage } from '../bench/report/history-html.js';
-import { type History, HistoryFileError, appendHistory, emptyHistory, historyEntry, parseHistory, renderTrendMarkdown, serializeHistory } from '../bench/history.js';
+import { appendHistory, historyEntry, renderTrendMarkdown } from '../bench/history.js';
+import { readHistoryFile, writeHistoryFile } from './history-file.js';
 import {
   BENCH_KERNEL_ARGS,
   type Arm,
@@ -161,7 +162,7 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
     }
   }
   // The history too: a garbled one is refused before the runs, not after.
-  const history = settings.historyFile !== null ? readHistoryFile(settings.historyFile) : null;
+  const history = settings.historyFile !== null ? readHistoryFile(settings.historyFile, { missing: 'empty', fix: 'point history-file at the file an earlier vmstep run kept, or at a new path (it is created)' }) : null;
   const arms: Arm[] = settings.baseline?.kind === 'image' ? ['baseline', 'head'] : ['head'];
   // Under repeat auto the schedule starts at min-repeat and grows a pair at a time while a metric is undecided.
   const schedule = interleavedSchedule({ repeat: auto ? auto.minRepeat : settings.repeat, warmup: settings.warmup, arms });
@@ -386,37 +387,6 @@ function readBaselineFile(path: string) {
   } catch (err) {
     if (err instanceof ResultFileError) throw new VmstepError(err.message, '', { cause: err });
     throw err;
-  }
-}
-
-function readHistoryFile(path: string): History {
-  const fix = 'point history-file at the file an earlier vmstep run kept, or at a new path (it is created)';
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return emptyHistory();
-    throw new VmstepError(`cannot read the history file ${path} (${code ?? (err as Error).message})`, fix, { cause: err });
-  }
-  try {
-    return parseHistory(bytes, path);
-  } catch (err) {
-    if (err instanceof HistoryFileError) throw new VmstepError(err.message, fix, { cause: err });
-    throw err;
-  }
-}
-
-/** Written beside itself and renamed over: a run cut short never leaves half a history. */
-function writeHistoryFile(path: string, history: History): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(temp, serializeHistory(history));
-    renameSync(temp, path);
-  } catch (err) {
-    rmSync(temp, { force: true });
-    throw new VmstepError(`cannot write the history file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'make its directory writable, or point history-file elsewhere', { cause: err });
   }
 }
 

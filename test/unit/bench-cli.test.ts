@@ -142,7 +142,7 @@ describe('vmstep bench', () => {
     expect(existsSync(join(work, 'garbled-results'))).toBe(false);
     const report = await vmstep('report', '--history', 'garbled.json');
     expect(report.code).toBe(125);
-    expect(report.stderr).toMatch(/^vmstep: error: history file .*garbled\.json: entries\[0\] "date" "yesterday" is not a date; give the file vmstep bench --history-file wrote\n$/);
+    expect(report.stderr).toMatch(/^vmstep: error: history file .*garbled\.json: entries\[0\] "date" "yesterday" is not a date; give --history the file vmstep bench --history-file wrote\n$/);
   });
 
   it('fails with 125 and one line for a bad setting, before any VM', async () => {
