@@ -31,7 +31,8 @@ export interface KeeperSpec {
   lifetimeMs: number;
   idleTimeoutMs: number;
   noCommand: boolean;
-  waitMs: number;
+  /** Capacity wait in ms; null: without limit (JSON has no Infinity). */
+  waitMs: number | null;
 }
 
 /** One line on fd 3 to the starter. */
@@ -84,7 +85,7 @@ export async function runKeeper(dir: string): Promise<number> {
       vcpus: spec.run.vcpus,
       memoryMiB: spec.run.memoryMiB,
       label: `vm ${spec.name}`,
-      wait: spec.waitMs,
+      wait: spec.waitMs ?? Infinity,
       signal: abort.signal,
       onWait: (line) => report({ event: 'progress', line }),
     });

@@ -200,7 +200,7 @@ describe('a VM with a main process', () => {
     let ps = '';
     while (Date.now() < deadline) {
       ps = text(await vmstep(['ps', '-a']));
-      if (/exited/.test(ps)) break;
+      if (/server +.* exited/.test(ps)) break;
       await new Promise((res) => setTimeout(res, 200));
     }
     expect(ps).toMatch(/^[0-9a-f]{12} +server +.* exited \(3\) /m);
@@ -253,7 +253,10 @@ describe('limits', () => {
     expect(refused.stderr).toMatch(/^vmstep: error: .*vm big/);
     expect(text(await vmstep(['ps', '-a']))).not.toMatch(/later/);
     const waiting = vmstep(['start', ...SMALL, '--no-command', '--name', 'later', '--wait', image]);
-    await new Promise((res) => setTimeout(res, 1500));
+    // In line once its keeper's entry joins big's in the capacity directory.
+    const queued = Date.now() + 20_000;
+    while (Date.now() < queued && readdirSync(join(work, 'capacity')).filter((f) => f.endsWith('.json')).length < 2) await new Promise((res) => setTimeout(res, 100));
+    await new Promise((res) => setTimeout(res, 500));
     const stopped = Date.now();
     expect((await vmstep(['stop', '--time', '0', 'big'])).code).toBe(0);
     const started = await waiting;
