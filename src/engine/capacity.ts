@@ -404,9 +404,10 @@ function scan(dir: string, skipId: string | null, onWarning?: (message: string) 
   const myUid = process.getuid?.() ?? -1;
   const out: LiveEntry[] = [];
   const warn = (name: string, why: string) => {
-    if (warned.has(name)) return;
-    warned.add(name);
-    onWarning?.(`ignoring ${join(dir, name)} in the capacity pool: ${why}`);
+    const path = join(dir, name);
+    if (warned.has(path)) return;
+    warned.add(path);
+    onWarning?.(`ignoring ${path} in the capacity pool: ${why}`);
   };
   for (const name of names) {
     if (!ENTRY_NAME.test(name)) continue;
