@@ -11,6 +11,12 @@ export interface OptionSpec {
   short?: string;
   /** Name of the value in the help (SIZE, PATH); absent for a flag. */
   value?: string;
+  /**
+   * The value may be left out (`--wait` or `--wait=5m`, docker's
+   * `--detach-keys` style): it is then only taken after `=`, never from the
+   * next argument, which stays an image or command.
+   */
+  optionalValue?: boolean;
   repeatable?: boolean;
   help: string;
   /** Accepted for docker compatibility and ignored; not shown in the help. */
@@ -79,6 +85,8 @@ export function parseCommandLine(argv: string[], specs: OptionSpec[], ctx: Parse
       if (spec.value === undefined) {
         if (eq >= 0) throw new VmstepError(`option --${name} takes no value`, `write --${name} alone`);
         set(spec, true);
+      } else if (spec.optionalValue) {
+        set(spec, eq >= 0 ? arg.slice(eq + 1) : true);
       } else {
         set(spec, eq >= 0 ? arg.slice(eq + 1) : takeValue(spec, `--${name}`));
       }
@@ -106,7 +114,8 @@ export function formatOptions(specs: OptionSpec[]): string {
   const rows = specs
     .filter((s) => !s.hidden)
     .map((s) => {
-      const names = `${s.short ? `-${s.short}, ` : '    '}--${s.long}${s.value ? ` ${s.value}` : ''}`;
+      const value = s.value ? (s.optionalValue ? `[=${s.value}]` : ` ${s.value}`) : '';
+      const names = `${s.short ? `-${s.short}, ` : '    '}--${s.long}${value}`;
       return [names, s.help] as const;
     });
   const width = Math.max(...rows.map(([n]) => n.length)) + 2;

@@ -28,6 +28,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { key: 'memory', long: 'memory', short: 'm', value: 'SIZE', help: 'Guest memory, e.g. 512M, 2G (default 1G)' },
   { key: 'disk', long: 'disk', value: 'SIZE', help: 'Size of the writable root disk (default: the image plus headroom)' },
   { key: 'timeout', long: 'timeout', value: 'SECONDS', help: 'Stop the VM after this long (30, 90s, 5m); exit status 124' },
+  { key: 'wait', long: 'wait', value: 'DURATION', optionalValue: true, help: "When the host's capacity is in use, wait in line (this long, or without limit) instead of failing" },
   { key: 'output', long: 'output', value: 'GUEST_PATH', repeatable: true, help: 'Bring back a file, directory or glob after the run (repeatable)' },
   { key: 'outputDir', long: 'output-dir', value: 'HOST_DIR', help: 'Where returned files land (default ./vmstep-output)' },
   { key: 'result', long: 'result', value: 'FILE', help: 'Write the run result as JSON to FILE' },
@@ -85,6 +86,7 @@ export function runInputFrom(values: Values, positionals: string[], io: CliIo): 
   };
   // docker: --entrypoint "" clears the entrypoint; any other value is one program name.
   if (entrypoint !== undefined) input.entrypoint = entrypoint === '' ? [] : [entrypoint];
+  if (values.wait !== undefined) input.wait = values.wait as string | true;
   for (const key of ['workdir', 'user', 'vcpus', 'memory', 'disk', 'timeout', 'outputDir', 'kernel'] as const) {
     const v = stringValue(values, key);
     if (v !== undefined) input[key] = v;

@@ -36,7 +36,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { bootId, processAlive, processStartTime } from '../rootfs/lock.js';
 import { VmstepError } from './errors.js';
 import { currentUserName } from './kvm-access.js';
-import { formatBytes, parseSize } from './units.js';
+import { formatBytes, parseDuration, parseSize } from './units.js';
 
 export const DEFAULT_CAPACITY_DIR = '/tmp/vmstep-capacity';
 /**
@@ -141,6 +141,17 @@ interface LiveEntry extends Entry {
   mtimeMs: number;
 }
 
+/**
+ * `--wait[=DURATION]` as milliseconds for reserveCapacity: the flag alone,
+ * or 0 as with --timeout, waits without limit; false (absent) not at all.
+ */
+export function capacityWait(value: string | number | boolean, what: string): number {
+  if (value === false) return 0;
+  if (value === true) return Infinity;
+  const ms = parseDuration(value, what);
+  return ms === 0 ? Infinity : ms;
+}
+
 export function capacityDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.VMSTEP_CAPACITY_DIR || DEFAULT_CAPACITY_DIR;
 }
@@ -150,7 +161,7 @@ export function capacityBudget(env: NodeJS.ProcessEnv = process.env): CapacityBu
   const hostCpus = Math.max(1, cpus().length);
   const totalMiB = Math.floor(totalmem() / 2 ** 20);
   let vcpus = hostCpus * VCPUS_PER_HOST_CPU;
-  let vcpuSource = `default: ${VCPUS_PER_HOST_CPU} per host CPU (${hostCpus})`;
+  let vcpuSource = `default: ${VCPUS_PER_HOST_CPU} × ${hostCpus} host CPU${hostCpus === 1 ? '' : 's'}`;
   const rawVcpus = env.VMSTEP_MAX_VCPUS;
   if (rawVcpus !== undefined && rawVcpus.trim() !== '') {
     if (!/^\s*\d+\s*$/.test(rawVcpus) || Number(rawVcpus) <= 0 || !Number.isSafeInteger(Number(rawVcpus))) {
@@ -160,7 +171,7 @@ export function capacityBudget(env: NodeJS.ProcessEnv = process.env): CapacityBu
     vcpuSource = 'VMSTEP_MAX_VCPUS';
   }
   let memoryMiB = totalMiB - memoryReserveMiB(totalMiB);
-  let memorySource = `default: host memory ${formatMiB(totalMiB)} less ${formatMiB(memoryReserveMiB(totalMiB))} for the host`;
+  let memorySource = `default: ${formatMiB(totalMiB)} of host memory less ${formatMiB(memoryReserveMiB(totalMiB))}`;
   const rawMemory = env.VMSTEP_MAX_MEMORY;
   if (rawMemory !== undefined && rawMemory.trim() !== '') {
     const bytes = parseSize(rawMemory, 'VMSTEP_MAX_MEMORY');

@@ -19,6 +19,7 @@ import { checkCacheDir } from './cache.js';
 import { checkKvm } from './kvm-check.js';
 import { EXIT_TIMEOUT, VmstepError } from './errors.js';
 import { createScratchDir, processStartTicks } from './leftovers.js';
+import { reserveCapacity, type Reservation } from './capacity.js';
 import { shellQuote } from './shell.js';
 import { chooseVcpuCpus } from './bench-pinning.js';
 import type { OutputFile, OutputIssue, Phase, RunEvents, RunOptions, RunResources, RunResult, VcpuPinning } from './types.js';
@@ -148,6 +149,25 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   if (options.vcpus > availableParallelism()) {
     quietly(() => events.warning?.(`${options.vcpus} vCPUs on a host with ${availableParallelism()} CPUs: vCPUs will share cores, and timings will be noisy`));
   }
+  // The VM's share of the host, held until it is gone (cleanups run in
+  // reverse: after the VMM stopped). Taken this late so that a download or a
+  // rootfs build holds no share; the wait is not boot time.
+  let reservation: Reservation;
+  try {
+    reservation = await reserveCapacity({
+      vcpus: options.vcpus,
+      memoryMiB: options.memoryMiB,
+      label: options.capacityLabel ?? `vmstep run ${image.reference}`,
+      wait: options.capacityWaitMs ?? 0,
+      ...(signal ? { signal } : {}),
+      onWait: (m) => quietly(() => events.progress?.(m)),
+      onWarning: (m) => quietly(() => events.warning?.(m)),
+    });
+  } catch (err) {
+    checkCancelled();
+    throw err;
+  }
+  scope.cleanups.push(() => reservation.release());
   phase.start('boot', `${options.vcpus} vCPU${options.vcpus === 1 ? '' : 's'}, ${formatBytes(options.memoryMiB * 2 ** 20)}`);
   const listener = await listenForGuest(vsockUdsPath);
   scope.cleanups.push(() => listener.close());
