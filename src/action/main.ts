@@ -104,6 +104,7 @@ export async function run(deps: ActionDeps = {}): Promise<void> {
             core.info(`vmstep: ${PHASE_TITLE[phase].toLowerCase()} done in ${formatMs(ms)}`);
           },
           progress: (message) => core.info(message),
+          waiting: (message) => core.info(`vmstep: ${message}`),
           stdout: (chunk) => guard.write(stdout, chunk),
           stderr: (chunk) => guard.write(stderr, chunk),
           console: (chunk) => console.push(chunk),

@@ -143,6 +143,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
           if (phase !== 'command') note(phaseLine(phase, ms, detail));
         },
         progress: (message) => note(`vmstep:         ${message}\n`),
+        waiting: (message) => note(`vmstep: ${message}\n`),
         stdout: (chunk) => (brokenPipe ? undefined : writeWithBackpressure(io.stdout, chunk)),
         stderr: (chunk) => (guestStderr(chunk), writeWithBackpressure(io.stderr, chunk)),
         console: (chunk) => (guestStderr(chunk), void io.stderr.write(chunk)),

@@ -135,10 +135,12 @@ function capacityCheck(env: NodeJS.ProcessEnv): Check {
   try {
     const s = capacityStatus(env);
     const waiting = s.waiting.length > 0 ? `, ${s.waiting.length} waiting` : '';
+    const n = s.holders.length;
+    const inUse = n === 0 ? 'none in use' : `in use ${s.used.vcpus} vCPUs and ${formatBytes(s.used.memoryMiB * 2 ** 20)} by ${n} VM${n === 1 ? '' : 's'}`;
     return {
       name: 'capacity',
       status: 'ok',
-      detail: `${s.budget.vcpus} vCPUs (${s.sources.vcpus}) and ${formatBytes(s.budget.memoryMiB * 2 ** 20)} (${s.sources.memory}) for all VMs of this host; in use ${s.used.vcpus} vCPUs and ${formatBytes(s.used.memoryMiB * 2 ** 20)} by ${s.holders.length} VM${s.holders.length === 1 ? '' : 's'}${waiting}`,
+      detail: `${s.budget.vcpus} vCPUs (${s.sources.vcpus}) and ${formatBytes(s.budget.memoryMiB * 2 ** 20)} (${s.sources.memory}) for all VMs of this host; ${inUse}${waiting}`,
     };
   } catch (err) {
     if (err instanceof VmstepError) return { name: 'capacity', status: 'fail', detail: err.message, fix: err.fix };

@@ -160,7 +160,7 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
       label: options.capacityLabel ?? `vmstep run ${image.reference}`,
       wait: options.capacityWaitMs ?? 0,
       ...(signal ? { signal } : {}),
-      onWait: (m) => quietly(() => events.progress?.(m)),
+      onWait: (m) => quietly(() => events.waiting?.(m)),
       onWarning: (m) => quietly(() => events.warning?.(m)),
     });
   } catch (err) {

@@ -182,6 +182,8 @@ export interface RunEvents {
   phaseEnd?(phase: Phase, ms: number, detail: string): void;
   /** Human progress lines within a phase (layer downloads, cache hits). */
   progress?(message: string): void;
+  /** The VM does not fit in the host's capacity yet and waits in line: what it waits for, said once. */
+  waiting?(message: string): void;
   /** Guest output as it arrives; a returned promise holds the guest until it resolves (backpressure). */
   stdout?(chunk: Buffer): void | Promise<void>;
   stderr?(chunk: Buffer): void | Promise<void>;

@@ -260,7 +260,7 @@ describe("runImage and the host's capacity", () => {
       const web = await reserveCapacity({ vcpus: 2, memoryMiB: 64, label: 'vm web' });
       const progress: string[] = [];
       const rec = recorder();
-      rec.events.progress = (m) => progress.push(m);
+      rec.events.waiting = (m) => progress.push(m);
       const run = runImage(options({ image: image('capacity-wait', { Cmd: ['true'] }), vcpus: 2, wait: '30s' }), rec.events, { launchVm: testModeVm });
       await new Promise((r) => setTimeout(r, 500));
       expect(progress).toEqual([expect.stringMatching(/^waiting for capacity: asked 2 vCPUs and 1 GiB, in use 2 of 2 vCPUs and 64 MiB of 2 GiB by vm web/)]);
