@@ -28,12 +28,13 @@
 // another user is ignored with a warning. Another user can consume budget
 // only by holding real processes; one that keeps an entry `choosing` is
 // ignored after CHOOSING_STALE_MS.
-import { chmodSync, lstatSync, mkdirSync, openSync, readSync, closeSync, fstatSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, constants } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, fstatSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, constants } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bootId, processAlive, processStartTime } from '../rootfs/lock.js';
+import { bootId, processAlive } from '../rootfs/lock.js';
+import { processStartTicks } from './leftovers.js';
 import { VmstepError } from './errors.js';
 import { currentUserName } from './kvm-access.js';
 import { formatBytes, parseDuration, parseSize } from './units.js';
@@ -132,7 +133,8 @@ interface Entry {
   user: string;
   uid: number;
   pid: number;
-  start: string;
+  /** Start time in clock ticks since boot: the pid names this process, not a later one. */
+  start: number;
   boot: string;
 }
 
@@ -235,7 +237,7 @@ export async function reserveCapacity(req: CapacityRequest): Promise<Reservation
     user: currentUserName().slice(0, MAX_TEXT),
     uid: process.getuid?.() ?? -1,
     pid: process.pid,
-    start: processStartTime(process.pid) ?? '',
+    start: processStartTicks(process.pid) ?? -1,
     boot: bootId(),
   };
   const path = join(dir, `r-${me.id}.json`);
@@ -495,7 +497,8 @@ function parseEntry(text: string): Entry | null {
   if (typeof v.ticket !== 'number' || !Number.isSafeInteger(v.ticket) || v.ticket < 0) return null;
   if (!count(v.vcpus, 2 ** 20) || !count(v.memoryMiB, 2 ** 40) || !count(v.pid, 2 ** 22)) return null;
   if (typeof v.uid !== 'number' || !Number.isSafeInteger(v.uid) || v.uid < 0) return null;
-  for (const k of ['label', 'user', 'start', 'boot'] as const) if (typeof v[k] !== 'string' || v[k].length > MAX_TEXT) return null;
+  if (typeof v.start !== 'number' || !Number.isSafeInteger(v.start)) return null;
+  for (const k of ['label', 'user', 'boot'] as const) if (typeof v[k] !== 'string' || v[k].length > MAX_TEXT) return null;
   // Shown to people: no terminal escapes or line breaks from another user's file.
   const printable = (s: string) => s.replace(/[\p{Cc}\p{Cf}]/gu, '?');
   return { ...(v as Entry), label: printable(v.label!), user: printable(v.user!) };
@@ -503,14 +506,14 @@ function parseEntry(text: string): Entry | null {
 
 /**
  * Whether the entry's process still runs: the same process (pid, start time,
- * boot), owned by the entry's user. Where /proc hides other users' processes
- * (hidepid), a pid that exists counts as alive: a share is never freed by
- * guesswork.
+ * boot), owned by the entry's user; a zombie holds nothing. Where /proc hides
+ * other users' processes (hidepid), a pid that exists counts as alive: a
+ * share is never freed by guesswork.
  */
 function entryAlive(e: Entry): 'alive' | 'dead' | 'foreign' {
   if (e.boot !== bootId()) return 'dead';
-  const start = processStartTime(e.pid);
-  if (start === undefined) return processAlive(e.pid) && e.pid !== process.pid ? 'alive' : 'dead';
+  const start = processStartTicks(e.pid);
+  if (start === null) return !existsSync(`/proc/${e.pid}`) && processAlive(e.pid) ? 'alive' : 'dead';
   if (start !== e.start) return 'dead';
   let owner: number;
   try {

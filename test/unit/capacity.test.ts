@@ -2,7 +2,7 @@
 // separate node processes (or reservations of this one) sharing a temporary
 // pool directory, as vmstep processes of several users share /tmp/vmstep-capacity.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,7 +10,8 @@ import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { capacityBudget, capacityStatus, memoryReserveMiB, reserveCapacity, VCPUS_PER_HOST_CPU } from '../../src/engine/capacity.js';
 import { VmstepError } from '../../src/engine/errors.js';
-import { bootId, processStartTime } from '../../src/rootfs/lock.js';
+import { processStartTicks } from '../../src/engine/leftovers.js';
+import { bootId } from '../../src/rootfs/lock.js';
 import { repoRoot } from '../helpers/artifacts.js';
 import { tempDir } from '../helpers/images.js';
 
@@ -208,6 +209,20 @@ describe('reserving', () => {
     r.release();
   });
 
+  it('frees the share of a holder that died but was never reaped (a zombie)', async () => {
+    const env = pool();
+    // The holder's parent is sleep, which never reaps it: killed, it stays a zombie.
+    const sh = spawn('sh', ['-c', `"$0" "$1" 4 64 'vm zombie' 0 & echo $!; exec sleep 60`, process.execPath, driver], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(sh);
+    const pid = Number(await new Promise<string>((r) => createInterface({ input: sh.stdout! }).once('line', r)));
+    for (let i = 0; i < 200 && capacityStatus(env).holders.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(capacityStatus(env).holders).toMatchObject([{ label: 'vm zombie', pid }]);
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).toMatch(/^\S+ \(.*\) Z/);
+    (await reserveCapacity({ vcpus: 4, memoryMiB: 64, label: 'after', env })).release();
+  });
+
   it('never gives the last slot to two processes racing for it', async () => {
     for (let round = 0; round < 3; round++) {
       const env = pool({ VMSTEP_MAX_VCPUS: '1' });
@@ -363,7 +378,7 @@ describe('the pool directory', () => {
     const env = pool();
     const dir = env.VMSTEP_CAPACITY_DIR!;
     (await reserveCapacity({ vcpus: 1, memoryMiB: 64, label: 't', env })).release();
-    const honest = { v: 1, id: 'abc', state: 'held', ticket: 1, vcpus: 1, memoryMiB: 64, label: 'x', user: 'root', uid: process.getuid!(), pid: process.pid, start: processStartTime(process.pid), boot: bootId() };
+    const honest = { v: 1, id: 'abc', state: 'held', ticket: 1, vcpus: 1, memoryMiB: 64, label: 'x', user: 'root', uid: process.getuid!(), pid: process.pid, start: processStartTicks(process.pid), boot: bootId() };
     writeFileSync(join(dir, 'r-a1.json'), '{not json');
     writeFileSync(join(dir, 'r-a2.json'), JSON.stringify({ ...honest, vcpus: -3 }));
     writeFileSync(join(dir, 'r-a3.json'), JSON.stringify({ ...honest, uid: 4242 }));
@@ -396,7 +411,7 @@ describe('the pool directory', () => {
     const dir = env.VMSTEP_CAPACITY_DIR!;
     (await reserveCapacity({ vcpus: 1, memoryMiB: 64, label: 't', env })).release();
     const forged = join(dir, 'r-b1.json');
-    writeFileSync(forged, JSON.stringify({ v: 1, id: 'b1', state: 'held', ticket: 1, vcpus: 4, memoryMiB: 64, label: 'squatter', user: 'nobody', uid: NOBODY, pid: process.pid, start: processStartTime(process.pid), boot: bootId() }));
+    writeFileSync(forged, JSON.stringify({ v: 1, id: 'b1', state: 'held', ticket: 1, vcpus: 4, memoryMiB: 64, label: 'squatter', user: 'nobody', uid: NOBODY, pid: process.pid, start: processStartTicks(process.pid), boot: bootId() }));
     chownSync(forged, NOBODY, NOBODY);
     const warnings: string[] = [];
     const r = await reserveCapacity({ vcpus: 4, memoryMiB: 64, label: 't', env, onWarning: (m) => warnings.push(m) });
