@@ -59,6 +59,11 @@ current directory. The copy keeps modes, hard links and symbolic links (as
 links, never followed), and belongs to the user the command runs as. Without
 -i the command's stdin is /dev/null.
 
+The VM's vCPUs and memory come from one budget for the whole host, shared by
+every vmstep of every user (VMSTEP_MAX_VCPUS, VMSTEP_MAX_MEMORY; vmstep doctor
+shows it and who holds it). A VM that does not fit fails at once, or with
+--wait waits in line for its turn.
+
 Options:
 ${formatOptions(RUN_OPTIONS)}
 

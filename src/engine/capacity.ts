@@ -69,6 +69,10 @@ const MAX_ENTRIES = 4096;
 const MAX_TICKET = 2 ** 52;
 /** Longest label or user name kept. */
 const MAX_TEXT = 200;
+/** Entries are written here first, then renamed into place whole. */
+const TMP_PREFIX = '.tmp-';
+/** Writing an entry takes microseconds; one this old was left by a process that died. */
+const TMP_STALE_MS = 60_000;
 const ENTRY_NAME = /^r-[0-9a-f]{1,40}\.json$/;
 const ENTRY_VERSION = 1;
 
@@ -391,7 +395,7 @@ function dirError(dir: string, err: unknown): VmstepError {
 
 /** Writes my entry whole: others read either the old or the new one, never half. */
 function writeEntry(dir: string, path: string, e: Entry): void {
-  const tmp = join(dir, `.tmp-${e.id}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dir, `${TMP_PREFIX}${e.id}-${randomBytes(4).toString('hex')}`);
   writeFileSync(tmp, JSON.stringify(e), { flag: 'wx', mode: 0o644 });
   try {
     renameSync(tmp, path);
@@ -402,6 +406,16 @@ function writeEntry(dir: string, path: string, e: Entry): void {
       // nothing to clean
     }
     throw err;
+  }
+}
+
+/** A half-written entry of mine whose process died before renaming it: nobody reads it, so it only needs removing. */
+function sweepTmp(path: string, myUid: number): void {
+  try {
+    const st = lstatSync(path);
+    if (st.uid === myUid && Date.now() - st.mtimeMs > TMP_STALE_MS) unlinkSync(path);
+  } catch {
+    // gone, or not ours to remove
   }
 }
 
@@ -423,6 +437,10 @@ function scan(dir: string, skipId: string | null, onWarning?: (message: string) 
     onWarning?.(`ignoring ${path} in the capacity pool: ${why}`);
   };
   for (const name of names) {
+    if (name.startsWith(TMP_PREFIX)) {
+      sweepTmp(join(dir, name), myUid);
+      continue;
+    }
     if (!ENTRY_NAME.test(name)) continue;
     if (skipId !== null && name === `r-${skipId}.json`) continue;
     const read = readEntryFile(join(dir, name));

@@ -54,6 +54,8 @@ if (startAt) await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) 
 try {
   const r = await reserveCapacity({ vcpus: Number(vcpus), memoryMiB: Number(memoryMiB), label, wait: wait === 'forever' ? Infinity : Number(wait), signal: controller.signal, onWait: (m) => console.log('waiting ' + m) });
   console.log('held');
+  // Held until killed or told, whatever its stdin is.
+  setInterval(() => {}, 1 << 30);
   process.stdin.on('data', (d) => { if (String(d).includes('release')) { r.release(); console.log('released'); process.exit(0); } });
 } catch (err) {
   console.log('error ' + (typeof err.oneLine === 'function' ? err.oneLine() : err.message));
@@ -214,8 +216,11 @@ describe('reserving', () => {
     // The holder's parent is sleep, which never reaps it: killed, it stays a zombie.
     const sh = spawn('sh', ['-c', `"$0" "$1" 4 64 'vm zombie' 0 & echo $!; exec sleep 60`, process.execPath, driver], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(sh);
-    const pid = Number(await new Promise<string>((r) => createInterface({ input: sh.stdout! }).once('line', r)));
-    for (let i = 0; i < 200 && capacityStatus(env).holders.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const lines: string[] = [];
+    createInterface({ input: sh.stdout! }).on('line', (l) => lines.push(l));
+    for (let i = 0; i < 400 && !lines.includes('held'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(lines).toContain('held');
+    const pid = Number(lines[0]);
     expect(capacityStatus(env).holders).toMatchObject([{ label: 'vm zombie', pid }]);
     process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 100 && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
