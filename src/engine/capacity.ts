@@ -28,7 +28,7 @@
 // another user is ignored with a warning. Another user can consume budget
 // only by holding real processes; one that keeps an entry `choosing` is
 // ignored after CHOOSING_STALE_MS.
-import { chmodSync, existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, fstatSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, constants } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readFileSync, mkdirSync, openSync, readSync, closeSync, fstatSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, constants } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -247,11 +247,7 @@ export async function reserveCapacity(req: CapacityRequest): Promise<Reservation
   const path = join(dir, `r-${me.id}.json`);
   const removeEntry = () => {
     ownEntries.delete(path);
-    try {
-      unlinkSync(path);
-    } catch {
-      // Already gone: released twice, or swept.
-    }
+    removeQuietly(path);
   };
   ownEntries.add(path);
   watchExit();
@@ -340,13 +336,7 @@ function watchExit(): void {
   if (exitHooked) return;
   exitHooked = true;
   process.on('exit', () => {
-    for (const p of ownEntries) {
-      try {
-        unlinkSync(p);
-      } catch {
-        // gone already
-      }
-    }
+    for (const p of ownEntries) removeQuietly(p);
   });
 }
 
@@ -400,12 +390,17 @@ function writeEntry(dir: string, path: string, e: Entry): void {
   try {
     renameSync(tmp, path);
   } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean
-    }
+    removeQuietly(tmp);
     throw err;
+  }
+}
+
+/** Removes a file that may be gone already (released twice, or swept by another of my processes). */
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone: what was wanted
   }
 }
 
@@ -455,14 +450,15 @@ function scan(dir: string, skipId: string | null, onWarning?: (message: string) 
       continue;
     }
     const alive = entryAlive(entry);
+    if (alive === 'other-boot') {
+      // Another kernel that shares this directory (a VM with the host's /tmp
+      // over 9p) has a budget of its own; an entry older than this boot is
+      // from before a reboot and can go.
+      if (uid === myUid && mtimeMs < bootTimeMs()) removeQuietly(join(dir, name));
+      continue;
+    }
     if (alive === 'dead') {
-      if (uid === myUid) {
-        try {
-          unlinkSync(join(dir, name));
-        } catch {
-          // another of my processes swept it first
-        }
-      }
+      if (uid === myUid) removeQuietly(join(dir, name));
       continue;
     }
     if (alive === 'foreign') {
@@ -528,8 +524,8 @@ function parseEntry(text: string): Entry | null {
  * other users' processes (hidepid), a pid that exists counts as alive: a
  * share is never freed by guesswork.
  */
-function entryAlive(e: Entry): 'alive' | 'dead' | 'foreign' {
-  if (e.boot !== bootId()) return 'dead';
+function entryAlive(e: Entry): 'alive' | 'dead' | 'foreign' | 'other-boot' {
+  if (e.boot !== bootId()) return 'other-boot';
   const start = processStartTicks(e.pid);
   if (start === null) return !existsSync(`/proc/${e.pid}`) && processAlive(e.pid) ? 'alive' : 'dead';
   if (start !== e.start) return 'dead';
@@ -540,6 +536,20 @@ function entryAlive(e: Entry): 'alive' | 'dead' | 'foreign' {
     return 'dead';
   }
   return e.uid === 0 || owner === e.uid ? 'alive' : 'foreign';
+}
+
+let bootTimeCache: number | undefined;
+/** When this kernel booted (btime in /proc/stat), in ms since the epoch; 0 when unknown (nothing is then older). */
+function bootTimeMs(): number {
+  bootTimeCache ??= (() => {
+    try {
+      const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'));
+      return m ? Number(m[1]) * 1000 : 0;
+    } catch {
+      return 0;
+    }
+  })();
+  return bootTimeCache;
 }
 
 /** Queue order: ticket, then id (two processes that chose at once may share a ticket). */

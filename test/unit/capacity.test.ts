@@ -2,7 +2,7 @@
 // separate node processes (or reservations of this one) sharing a temporary
 // pool directory, as vmstep processes of several users share /tmp/vmstep-capacity.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -408,6 +408,25 @@ describe('the pool directory', () => {
     const status = capacityStatus(env);
     expect(status.used.vcpus).toBe(4);
     expect(status.holders.map((h) => h.label)).toContain('escape ?[2J');
+    r.release();
+  });
+
+  it("leaves another kernel's entries out of this host's budget, and removes those from before this boot", async () => {
+    const env = pool();
+    const dir = env.VMSTEP_CAPACITY_DIR!;
+    (await reserveCapacity({ vcpus: 1, memoryMiB: 64, label: 't', env })).release();
+    const entry = (id: string) => JSON.stringify({ v: 1, id, state: 'held', ticket: 1, vcpus: 4, memoryMiB: 64, label: 'elsewhere', user: 'root', uid: process.getuid!(), pid: process.pid, start: processStartTicks(process.pid), boot: 'another-kernel' });
+    // A VM sharing this /tmp over 9p, running now: its own budget.
+    writeFileSync(join(dir, 'r-c1.json'), entry('c1'));
+    // Left from before a reboot.
+    writeFileSync(join(dir, 'r-c2.json'), entry('c2'));
+    utimesSync(join(dir, 'r-c2.json'), new Date(0), new Date(0));
+    const r = await reserveCapacity({ vcpus: 4, memoryMiB: 64, label: 't', env });
+    expect(capacityStatus(env).holders.map((h) => h.label)).toEqual(['t']);
+    // The running kernel's entry stays (mine and its), the one from before the boot is gone.
+    expect(entries(env)).toContain('r-c1.json');
+    expect(entries(env)).not.toContain('r-c2.json');
+    expect(entries(env)).toHaveLength(2);
     r.release();
   });
 
