@@ -26,8 +26,11 @@
 // Entries of other users are untrusted: a file that is not a regular file,
 // too big, unparsable, or claims a uid it is not owned by or a process of
 // another user is ignored with a warning. Another user can consume budget
-// only by holding real processes; one that keeps an entry `choosing` is
-// ignored after CHOOSING_STALE_MS.
+// only by holding real processes; an entry that stays `choosing` is ignored
+// after CHOOSING_STALE_MS, one in line that fits but does not take its share
+// loses its place after STUCK_MS, and one that can never fit holds nobody up.
+// (A process stopped for that long in the middle of its own step 3 could
+// then overcommit once: a price for not letting one stuck process stop all.)
 import { chmodSync, existsSync, lstatSync, readFileSync, mkdirSync, openSync, readSync, closeSync, fstatSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, constants } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +62,8 @@ const POLL_MS = 150;
 const SHORT_POLL_MS = 15;
 /** An entry `choosing` for longer is a stuck or hostile process, not one picking a ticket. */
 const CHOOSING_STALE_MS = 5000;
+/** An entry before mine that fits turns `held` within a poll; one that has not for this long is stuck. */
+const STUCK_MS = 5000;
 /** How long past its deadline a reservation waits for earlier entries that fit (they turn `held` within ms). */
 const DECIDE_GRACE_MS = 2000;
 /** An honest entry is a few hundred bytes. */
@@ -266,26 +271,37 @@ export async function reserveCapacity(req: CapacityRequest): Promise<Reservation
     const wait = req.wait ?? 0;
     const deadline = Date.now() + wait;
     let told = false;
+    /** When I first saw each entry before me fit and not take its share. */
+    const fitSince = new Map<string, number>();
     for (;;) {
       req.signal?.throwIfAborted();
       const now = Date.now();
       const entries = scan(dir, me.id, req.onWarning);
       const choosing = entries.some((e) => e.state === 'choosing' && now - e.mtimeMs < CHOOSING_STALE_MS);
       const holders = entries.filter((e) => e.state === 'held');
-      const ahead = entries.filter((e) => e.state === 'waiting' && inLine(e, me) < 0).sort(inLine);
+      // One that can never fit fails by itself and holds nobody up.
+      const ahead = entries.filter((e) => e.state === 'waiting' && inLine(e, me) < 0 && fits(e, budget)).sort(inLine);
       const used = sum(holders);
-      // Walk the line: those before me that fit will take their share in a moment.
+      // Walk the line: those before me that fit will take their share in a
+      // moment; one that fits but has not taken it for STUCK_MS is a stopped
+      // or hostile process, and loses its place.
       let free = { vcpus: budget.vcpus - used.vcpus, memoryMiB: budget.memoryMiB - used.memoryMiB };
       let blocked = false;
+      let before = 0;
       for (const e of ahead) {
         if (!fits(e, free)) {
+          fitSince.delete(e.id);
           blocked = true;
           break;
         }
+        const since = fitSince.get(e.id) ?? now;
+        fitSince.set(e.id, since);
+        if (now - since > STUCK_MS) continue;
         free = { vcpus: free.vcpus - e.vcpus, memoryMiB: free.memoryMiB - e.memoryMiB };
+        before++;
       }
       blocked ||= !fits(me, free);
-      if (!blocked && !choosing && ahead.length === 0) {
+      if (!blocked && !choosing && before === 0) {
         me.state = 'held';
         writeEntry(dir, path, me);
         return reservation(me, removeEntry);
@@ -583,8 +599,9 @@ function notEnough(me: Entry, budget: CapacityBudget, used: CapacityBudget, hold
     me.vcpus > budget.vcpus - used.vcpus ? 'VMSTEP_MAX_VCPUS' : null,
     me.memoryMiB > budget.memoryMiB - used.memoryMiB ? 'VMSTEP_MAX_MEMORY' : null,
   ].filter(Boolean);
-  const raise = short.length > 0 ? `raise ${short.join(' or ')}, ` : '';
-  return new VmstepError(`not enough capacity: ${shortage(me, budget, used, holders, ahead)}`, `stop some of them, ${raise}or wait in line with --wait`);
+  const fixes = [holders.length > 0 ? 'stop some of them' : null, short.length > 0 ? `raise ${short.join(' or ')}` : null, 'wait in line with --wait'].filter(Boolean);
+  const fix = fixes.length > 1 ? `${fixes.slice(0, -1).join(', ')}, or ${fixes.at(-1)}` : fixes[0]!;
+  return new VmstepError(`not enough capacity: ${shortage(me, budget, used, holders, ahead)}`, fix);
 }
 
 function plural(n: number, unit: string): string {
@@ -592,5 +609,5 @@ function plural(n: number, unit: string): string {
 }
 
 function formatMiB(mib: number): string {
-  return formatBytes(mib * 2 ** 20);
+  return mib === 0 ? '0 MiB' : formatBytes(mib * 2 ** 20);
 }

@@ -430,6 +430,25 @@ describe('the pool directory', () => {
     r.release();
   });
 
+  it('lets no entry in line that can never fit, or that fits but never takes its share, hold up those behind it', async () => {
+    const env = pool();
+    const dir = env.VMSTEP_CAPACITY_DIR!;
+    (await reserveCapacity({ vcpus: 1, memoryMiB: 64, label: 't', env })).release();
+    const waiting = (id: string, vcpus: number) =>
+      writeFileSync(join(dir, `r-${id}.json`), JSON.stringify({ v: 1, id, state: 'waiting', ticket: 1, vcpus, memoryMiB: 64, label: `stuck ${id}`, user: 'root', uid: process.getuid!(), pid: process.pid, start: processStartTicks(process.pid), boot: bootId() }));
+    waiting('d1', 100);
+    (await reserveCapacity({ vcpus: 1, memoryMiB: 64, label: 'behind the impossible', env })).release();
+    waiting('d2', 1);
+    // Without waiting: refused, naming the line.
+    const err = await rejection(reserveCapacity({ vcpus: 1, memoryMiB: 64, label: 'behind the stuck', env }));
+    expect(err.oneLine()).toBe('not enough capacity: asked 1 vCPU and 64 MiB, in use 0 of 4 vCPUs and 0 MiB of 4 GiB; 1 earlier request waits in line; wait in line with --wait');
+    // Waiting: the stuck one loses its place after a few seconds.
+    const started = Date.now();
+    (await reserveCapacity({ vcpus: 4, memoryMiB: 64, label: 'behind the stuck', wait: 20_000, env })).release();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4500);
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+
   it.skipIf(!isRoot)("ignores another user's entry that claims a process not theirs", async () => {
     const env = pool();
     const dir = env.VMSTEP_CAPACITY_DIR!;
