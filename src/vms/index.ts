@@ -65,7 +65,9 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
     ended: null,
   };
   writeRecord(dir, record);
-  const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: opts.waitMs === Infinity ? null : (opts.waitMs ?? 0) };
+  // JSON has no Infinity: the keeper reads null as waiting without limit.
+  const waitMs = opts.waitMs ?? opts.run.capacityWaitMs ?? 0;
+  const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: waitMs === Infinity ? null : waitMs };
 
   const log = openSync(vmPaths(dir).keeperLog, 'a', 0o600);
   let child;

@@ -11,7 +11,6 @@
 import { createWriteStream, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { reserveCapacity } from '../engine/capacity.js';
 import { checkCacheDir } from '../engine/cache.js';
 import { toVmstepError } from '../engine/errors.js';
 import { processStartTicks } from '../engine/leftovers.js';
@@ -80,22 +79,17 @@ export async function runKeeper(dir: string): Promise<number> {
   try {
     const cacheDir = spec.run.cacheDir ?? defaultCacheDir();
     checkCacheDir(cacheDir);
-    // The single place a long-lived VM takes its share of the host's capacity; held until the keeper ends.
-    const reservation = await reserveCapacity({
-      vcpus: spec.run.vcpus,
-      memoryMiB: spec.run.memoryMiB,
-      label: `vm ${spec.name}`,
-      wait: spec.waitMs ?? Infinity,
-      signal: abort.signal,
-      onWait: (line) => report({ event: 'progress', line }),
-    });
-    cleanups.push(() => reservation.release());
-
     let serve: ServeSpec = { env: [] };
     let execDefaults: ExecDefaults | null = null;
+    // The VM's share of the host's capacity is taken in prepareVm, held until the cleanups run at the VM's end.
+    const run = { ...spec.run, capacityLabel: `vm ${spec.name}`, capacityWaitMs: spec.waitMs ?? Infinity };
     const prepared = await prepareVm(
-      spec.run,
-      { progress: (line) => report({ event: 'progress', line }), warning: (m) => report({ event: 'progress', line: `warning: ${m}` }) },
+      run,
+      {
+        progress: (line) => report({ event: 'progress', line }),
+        waiting: (line) => report({ event: 'progress', line }),
+        warning: (m) => report({ event: 'progress', line: `warning: ${m}` }),
+      },
       { signal: abort.signal },
       {
         cacheDir,
