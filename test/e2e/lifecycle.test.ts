@@ -4,15 +4,14 @@
 // VM serves many checks: A (--no-command) takes the execs and copies, B runs
 // a main process, C waits for capacity and then meets its lifetime after its
 // starter was SIGKILLed.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeBusyboxLayout } from '../helpers/busybox-image.js';
-import { cliBundle } from '../helpers/cli-bundle.js';
-import { cleanEnv, tempDirForAnyone } from '../helpers/dist-process.js';
+import { cliBundle, launchCli, lifecycleEnv, type CliRun } from '../helpers/cli-bundle.js';
+import { tempDirForAnyone } from '../helpers/dist-process.js';
 import { builtArtifacts } from '../helpers/artifacts.js';
 import { guestInitBinary } from '../helpers/guest-init.js';
 import { nativeBuild } from '../kvm/vm-helpers.js';
@@ -24,23 +23,9 @@ let cli: string;
 let env: NodeJS.ProcessEnv;
 let image: string;
 
-interface Ran {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function launch(args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv; uid?: number } = {}): { child: ChildProcess; done: Promise<Ran> } {
-  const child = spawn(process.execPath, ['--', cli, ...args], { cwd: work, env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}) });
-  const out: Buffer[] = [];
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => out.push(d));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdin!.on('error', () => {});
-  child.stdin!.end(opts.stdin ?? Buffer.alloc(0));
-  const done = new Promise<Ran>((resolve) => child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err })));
-  return { child, done };
-}
+type Ran = CliRun;
+const launch = (args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv; uid?: number } = {}) =>
+  launchCli(cli, args, { cwd: work, env: { ...env, ...opts.env }, ...(opts.stdin ? { stdin: opts.stdin } : {}), ...(opts.uid !== undefined ? { uid: opts.uid } : {}) });
 const vmstep = (args: string[], opts: Parameters<typeof launch>[1] = {}) => launch(args, opts).done;
 const text = (r: Ran) => r.stdout.toString();
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -61,18 +46,8 @@ beforeAll(async () => {
   await nativeBuild(); // sets VMSTEP_VMM and VMSTEP_ADDON to this tree's build
   image = `oci:${join(work, 'image')}`;
   writeBusyboxLayout(join(work, 'image'), { Cmd: ['/bin/sh', '-c', 'echo server-up; while [ ! -e /tmp/quit ]; do sleep 0.2; done; echo server-bye >&2; exit 5'] });
-  env = {
-    ...cleanEnv(),
-    VMSTEP_CACHE: cache,
-    VMSTEP_STATE_DIR: state,
-    VMSTEP_CAPACITY_DIR: join(work, 'capacity'),
-    VMSTEP_MAX_VCPUS: '2',
-    VMSTEP_MAX_MEMORY: '1G',
-    VMSTEP_VMM: process.env.VMSTEP_VMM,
-    VMSTEP_ADDON: process.env.VMSTEP_ADDON,
-    VMSTEP_INIT: guestInitBinary(),
-    VMSTEP_KERNEL: builtArtifacts().guestKernel,
-  };
+  env = lifecycleEnv(work, { vmm: process.env.VMSTEP_VMM!, addon: process.env.VMSTEP_ADDON!, init: guestInitBinary(), kernel: builtArtifacts().guestKernel });
+
 }, 600_000);
 afterAll(async () => {
   await vmstep(['stop', '--time', '0', '--all']);

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { cliBundle } from '../helpers/cli-bundle.js';
-import { cleanEnv } from '../helpers/dist-process.js';
+import { cliBundle, launchCli, lifecycleEnv, type CliRun } from '../helpers/cli-bundle.js';
 import { guestInitBinary } from '../helpers/guest-init.js';
 import { repoRoot } from '../helpers/artifacts.js';
 
@@ -22,24 +21,8 @@ let cli: string;
 let image: string;
 let env: NodeJS.ProcessEnv;
 
-interface Ran {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function vmstep(args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--', cli, ...args], { cwd: work, env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.stdin ?? Buffer.alloc(0));
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-  });
-}
+type Ran = CliRun;
+const vmstep = (args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv } = {}) => launchCli(cli, args, { cwd: work, env: { ...env, ...opts.env }, ...(opts.stdin ? { stdin: opts.stdin } : {}) }).done;
 
 const text = (r: Ran) => r.stdout.toString();
 const SMALL = ['--vcpus', '1', '--memory', '128M'];
@@ -55,17 +38,8 @@ beforeAll(async () => {
   const dir = join(work, 'image');
   writeOciLayout(dir, { layers: [{ entries: [{ path: 'etc/hostname', content: 'img\n' }] }], config: { Entrypoint: ['sh', '-c'], Cmd: ['echo image-cmd'], Env: ['GREETING=from-image', `PATH=${process.env.PATH}`] } });
   image = `oci:${dir}`;
-  env = {
-    ...cleanEnv(),
-    VMSTEP_CACHE: cache,
-    VMSTEP_STATE_DIR: state,
-    VMSTEP_CAPACITY_DIR: join(work, 'capacity'),
-    VMSTEP_MAX_VCPUS: '2',
-    VMSTEP_MAX_MEMORY: '1G',
-    VMSTEP_VMM: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'),
-    VMSTEP_INIT: guestInitBinary(),
-    VMSTEP_KERNEL: join(work, 'vmlinux'),
-  };
+  env = lifecycleEnv(work, { vmm: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'), init: guestInitBinary(), kernel: join(work, 'vmlinux') });
+
 }, 120_000);
 afterAll(async () => {
   await vmstep(['stop', '--time', '0', '--all']);
