@@ -7,6 +7,7 @@ import { parseEnvAssignment } from '../engine/env.js';
 import { EXIT_TIMEOUT, EXIT_VMSTEP_FAILED, VmstepError, describeFailure } from '../engine/errors.js';
 import { formatBytes, formatMs, parseDuration } from '../engine/units.js';
 import { validateRunInput } from '../engine/validate.js';
+import { RunCancelledError } from '../engine/prepare.js';
 import { copyFromVm, copyIntoVm, DEFAULT_LIFETIME_MS, execInVm, findVm, listVms, startVm, stopVm, type VmInfo } from '../vms/index.js';
 import { vmPaths } from '../vms/state.js';
 import { formatOptions, listValue, parseCommandLine, stringValue, type OptionSpec } from './args.js';
@@ -61,8 +62,15 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
       noCommand: Boolean(values.noCommand),
       hostEnv: io.env,
     },
-    { progress: (line) => io.stderr.write(`vmstep: ${line}\n`) },
-  );
+    { progress: (line) => io.stderr.write(`vmstep: ${line}\n`), ...(io.signal ? { signal: io.signal } : {}) },
+  ).catch((err: unknown) => {
+    if (err instanceof RunCancelledError) return null;
+    throw err;
+  });
+  if (info === null) {
+    io.stderr.write('vmstep: cancelled; the VM was stopped\n');
+    return 130;
+  }
   io.stdout.write(`${info.id}\n`);
   return 0;
 }

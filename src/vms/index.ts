@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { VmstepError } from '../engine/errors.js';
+import { RunCancelledError } from '../engine/prepare.js';
 import { processStartTicks } from '../engine/leftovers.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shippedFile } from '../engine/vm-port.js';
@@ -85,6 +86,7 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
     if (readRecord(dir)?.keeper.pid === process.pid) writeRecord(dir, record);
   }
 
+  let cancelled = false;
   const outcome = await new Promise<KeeperReport | null>((resolve) => {
     const status = child.stdio[3] as NodeJS.ReadableStream;
     let buffered = '';
@@ -105,13 +107,22 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
       }
     });
     status.on('error', () => resolve(null));
+    events.signal?.addEventListener('abort', () => {
+      cancelled = true;
+      child.kill('SIGTERM');
+    }, { once: true });
     status.on('end', () => resolve(null));
     child.on('exit', () => setTimeout(() => resolve(null), 100));
   });
   (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
   child.unref();
 
-  if (outcome?.event === 'ready') return toInfo({ dir, record: readRecord(dir) ?? record });
+  if (outcome?.event === 'ready' && !cancelled) return toInfo({ dir, record: readRecord(dir) ?? record });
+  if (cancelled) {
+    // Ready in the meantime or not, the VM was not wanted any more.
+    await stopVm(id, { timeSeconds: 0, hostEnv: env }).catch(() => {});
+    throw new RunCancelledError();
+  }
   // A failed start leaves nothing behind: the keeper released what it took; the record goes too.
   const message = outcome?.event === 'failed' ? outcome.message : (readRecord(dir)?.error ?? `the VM's keeper process ended without a word (see ${vmPaths(dir).keeperLog})`);
   await waitForKeeper(dir, 10_000);

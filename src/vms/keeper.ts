@@ -64,16 +64,18 @@ export async function runKeeper(dir: string): Promise<number> {
   // SIGTERM is how `vmstep stop` asks; the terminal's signals are not ours (we are detached, but a shell may still send them).
   let onStop: (() => void) | null = null;
   let stopRequested = false;
+  const abort = new AbortController();
+  let ready = false;
   process.on('SIGTERM', () => {
     stopRequested = true;
+    // Before the VM runs, a stop cancels the start (a wait for capacity, a download).
+    if (!ready && !onStop) abort.abort();
     onStop?.();
   });
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
 
   const cleanups: (() => unknown)[] = [];
-  const abort = new AbortController();
-  let ready = false;
   let exitCode: number | null = null;
   let error: string | null = null;
   try {

@@ -29,6 +29,8 @@ export interface StartOptions {
 export interface StartEvents {
   /** Progress lines from the keeper as the VM starts (image, rootfs, capacity wait). */
   progress?(line: string): void;
+  /** Aborting stops the VM being started (Ctrl-C): startVm then rejects and leaves nothing behind. */
+  signal?: AbortSignal;
 }
 
 export interface VmInfo {

@@ -226,6 +226,17 @@ describe('limits', () => {
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toMatch(/^vmstep: error: .*vm big/);
     expect(text(await vmstep(['ps', '-a']))).not.toMatch(/later/);
+    // Ctrl-C while in line: the start ends with 130 and leaves neither a VM nor a place in line.
+    const entries = () => readdirSync(join(work, 'capacity')).filter((f) => f.endsWith('.json')).length;
+    const impatient = launchCli(cli, ['start', ...SMALL, '--no-command', '--name', 'impatient', '--wait', image], { cwd: work, env });
+    const inLine = Date.now() + 20_000;
+    while (Date.now() < inLine && entries() < 2) await new Promise((res) => setTimeout(res, 100));
+    impatient.child.kill('SIGINT');
+    const gaveUp = await impatient.done;
+    expect(gaveUp.code).toBe(130);
+    expect(gaveUp.stderr).toMatch(/^vmstep: waiting for capacity: asked 1 vCPU and 128 MiB, in use 2 of 2 vCPUs .* by vm big \(\w+\)\nvmstep: cancelled; the VM was stopped\n$/);
+    expect(text(await vmstep(['ps', '-a']))).not.toMatch(/impatient/);
+    expect(entries()).toBe(1);
     const waiting = vmstep(['start', ...SMALL, '--no-command', '--name', 'later', '--wait', image]);
     // In line once its keeper's entry joins big's in the capacity directory.
     const queued = Date.now() + 20_000;
