@@ -5,6 +5,7 @@
 // state directory (state.ts); any call here first collects the leftovers of
 // VMs whose keeper died (registry.ts).
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { VmstepError } from '../engine/errors.js';
 import { RunCancelledError } from '../engine/prepare.js';
@@ -89,22 +90,15 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
   let cancelled = false;
   const outcome = await new Promise<KeeperReport | null>((resolve) => {
     const status = child.stdio[3] as NodeJS.ReadableStream;
-    let buffered = '';
-    status.setEncoding('utf8');
-    status.on('data', (d: string) => {
-      buffered += d;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        let r: KeeperReport | null = null;
-        try {
-          r = JSON.parse(buffered.slice(0, nl)) as KeeperReport;
-        } catch {
-          r = null;
-        }
-        buffered = buffered.slice(nl + 1);
-        if (r?.event === 'progress') events.progress?.(r.line);
-        else if (r) resolve(r);
+    createInterface({ input: status }).on('line', (line) => {
+      let r: KeeperReport | null = null;
+      try {
+        r = JSON.parse(line) as KeeperReport;
+      } catch {
+        r = null;
       }
+      if (r?.event === 'progress') events.progress?.(r.line);
+      else if (r) resolve(r);
     });
     status.on('error', () => resolve(null));
     events.signal?.addEventListener('abort', () => {
