@@ -56,7 +56,8 @@ export async function runKeeper(dir: string): Promise<number> {
     }
   };
   const spec = JSON.parse(await readStdin()) as KeeperSpec;
-  const deadline = Date.now() + spec.lifetimeMs;
+  // The lifetime runs from the VM's launch: a wait for capacity or a download does not use it up. Until then, an estimate.
+  let deadline = Date.now() + spec.lifetimeMs;
   updateRecord(dir, (r) => {
     r.keeper = selfRef();
     r.deadline = deadline;
@@ -100,7 +101,7 @@ export async function runKeeper(dir: string): Promise<number> {
         vsockUdsPath: paths.vsock,
         consoleLogPath: paths.console,
         volumeDiskPath: paths.volumes,
-        vmmTimeoutMs: Math.max(1, deadline - Date.now()),
+        vmmTimeoutMs: spec.lifetimeMs,
         followConsole: false,
       },
       (config) => {
@@ -111,7 +112,9 @@ export async function runKeeper(dir: string): Promise<number> {
     const { vm, listener, volumes, image } = prepared;
     if (volumes) Object.assign(serve, { volumeDevice: volumes.device, volumes: volumes.mounts });
     cleanups.push(() => stopVmm(vm));
+    deadline = Date.now() + spec.lifetimeMs;
     updateRecord(dir, (r) => {
+      r.deadline = deadline;
       r.vmm = { pid: vm.pid, startTicks: processStartTicks(vm.pid) ?? 0 };
       r.image = { reference: image.reference, digest: image.digest };
       r.command = serve.argv ?? [];
