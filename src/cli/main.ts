@@ -10,6 +10,9 @@ import { defaultIo, type CliIo } from './io.js';
 import { pullCommand } from './pull.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
+import { cpCommand, execCommand, logsCommand, psCommand, startCommand, stopCommand } from './vms.js';
+import { KEEPER_COMMAND } from '../vms/index.js';
+import { runKeeper } from '../vms/keeper.js';
 
 const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
   run: runCommand,
@@ -18,6 +21,12 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   cache: cacheCommand,
   doctor: doctorCommand,
   report: reportCommand,
+  start: startCommand,
+  exec: execCommand,
+  cp: cpCommand,
+  ps: psCommand,
+  logs: logsCommand,
+  stop: stopCommand,
 };
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
@@ -45,7 +54,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     if (!command) {
       throw first.startsWith('-')
         ? new VmstepError(`unknown option ${first}`, 'options go after the command: vmstep run [OPTIONS] IMAGE; see "vmstep --help"')
-        : new VmstepError(`unknown command "${first}"`, 'the commands are run, bench, report, pull, cache and doctor; see "vmstep --help"');
+        : new VmstepError(`unknown command "${first}"`, 'the commands are run, bench, report, pull, cache, doctor, start, exec, cp, ps, logs and stop; see "vmstep --help"');
     }
     return await command(rest, io);
   } catch (err) {
@@ -57,6 +66,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 
 /** The process entry (src/cli.ts): Ctrl-C or SIGTERM cancels the run and stops the VM; a second Ctrl-C exits at once. */
 export async function cliEntry(argv: string[]): Promise<number> {
+  // A long-lived VM's keeper (spawned by `vmstep start`): SIGTERM is its stop request, not a cancellation.
+  if (argv[0] === KEEPER_COMMAND && argv[1]) process.exit(await runKeeper(argv[1]));
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
