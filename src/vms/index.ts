@@ -9,13 +9,12 @@ import { createInterface } from 'node:readline';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { VmstepError } from '../engine/errors.js';
 import { RunCancelledError } from '../engine/prepare.js';
-import { processStartTicks } from '../engine/leftovers.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shippedFile } from '../engine/vm-port.js';
 import { connectSession, mergeEnv, startGuestSession, type RunSpec } from '../session/index.js';
 import { HOSTNAME, type KeeperReport, type KeeperSpec } from './keeper.js';
 import { allVms, lookupVm, markSession, removeRuntimeFiles, requireRunning, toInfo } from './registry.js';
-import { checkVmName, newVmId, openStateRoot, processAlive, readRecord, removeVmDir, selfRef, vmDir, vmPaths, writeRecord, type VmRecord } from './state.js';
+import { checkVmName, newVmId, openStateRoot, processAlive, processRef, readRecord, removeVmDir, selfRef, vmDir, vmPaths, writeRecord, type ProcessRef, type VmRecord } from './state.js';
 import { DEFAULT_LIFETIME_MS, DEFAULT_STOP_GRACE_MS, type ExecOptions, type ExecResult, type LookupOptions, type StartEvents, type StartOptions, type StopOptions, type VmInfo } from './types.js';
 
 export * from './types.js';
@@ -83,7 +82,7 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
   child.stdin!.end(JSON.stringify(spec));
   const pid = child.pid;
   if (pid !== undefined) {
-    record.keeper = { pid, startTicks: processStartTicks(pid) ?? 0 };
+    record.keeper = processRef(pid);
     if (readRecord(dir)?.keeper.pid === process.pid) writeRecord(dir, record);
   }
 
@@ -119,7 +118,8 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
   }
   // A failed start leaves nothing behind: the keeper released what it took; the record goes too.
   const message = outcome?.event === 'failed' ? outcome.message : (readRecord(dir)?.error ?? `the VM's keeper process ended without a word (see ${vmPaths(dir).keeperLog})`);
-  await waitForKeeper(dir, 10_000);
+  const last = readRecord(dir);
+  await waitForExit(last ? [last.keeper, ...(last.vmm ? [last.vmm] : [])] : [], 10_000);
   removeVmDir(dir);
   throw new VmstepError(message, '');
 }
@@ -152,31 +152,29 @@ export async function stopVm(ref: string, opts: StopOptions & LookupOptions = {}
     } catch {
       // Gone in between: collected below.
     }
-    const gone = await waitForKeeper(v.dir, graceMs + 15_000);
-    if (!gone) {
-      // A keeper that does not end is killed; its VMM dies with it.
-      for (const p of [r.keeper, r.vmm]) {
-        if (p && processAlive(p)) {
-          try {
-            process.kill(p.pid, 'SIGKILL');
-          } catch {
-            // Already gone.
-          }
+    // Stopped means gone: the keeper and its VMM both, not merely a record that says so.
+    const procs = [r.keeper, r.vmm].filter((p): p is ProcessRef => p !== null);
+    if (!(await waitForExit(procs, graceMs + 15_000))) {
+      // A keeper or VMM that does not end is killed.
+      for (const p of procs.filter(processAlive)) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
         }
       }
-      await waitForKeeper(v.dir, 5000);
+      await waitForExit(procs, 5000);
     }
   }
   removeRuntimeFiles(v.dir);
   removeVmDir(v.dir);
 }
 
-/** Waits until the VM's keeper (as recorded now) has ended; false on timeout. */
-async function waitForKeeper(dir: string, ms: number): Promise<boolean> {
+/** Waits until every one of these processes has ended; false on timeout. */
+async function waitForExit(procs: ProcessRef[], ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   for (;;) {
-    const r = readRecord(dir);
-    if (!r || !processAlive(r.keeper)) return true;
+    if (!procs.some(processAlive)) return true;
     if (Date.now() > end) return false;
     await sleep(25);
   }

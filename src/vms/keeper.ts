@@ -13,14 +13,13 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { checkCacheDir } from '../engine/cache.js';
 import { toVmstepError } from '../engine/errors.js';
-import { processStartTicks } from '../engine/leftovers.js';
 import { delay, prepareVm, sessionError, vmStoppedError } from '../engine/prepare.js';
 import type { ImageConfig } from '../image/index.js';
 import { defaultCacheDir } from '../image/index.js';
 import { mergeEnv, resolveArgv, resolveUser, resolveWorkdir, startService, type ServeSpec } from '../session/index.js';
 import type { VmExit } from '../engine/vm-port.js';
 import { removeRuntimeFiles } from './registry.js';
-import { processAlive, readRecord, selfRef, updateRecord, vmPaths, type ExecDefaults } from './state.js';
+import { processAlive, processRef, readRecord, selfRef, updateRecord, vmPaths, type ExecDefaults } from './state.js';
 import type { RunOptions } from '../engine/types.js';
 
 /** What the starter hands the keeper on its stdin (never on disk: it may hold registry credentials). */
@@ -115,7 +114,7 @@ export async function runKeeper(dir: string): Promise<number> {
     deadline = Date.now() + spec.lifetimeMs;
     updateRecord(dir, (r) => {
       r.deadline = deadline;
-      r.vmm = { pid: vm.pid, startTicks: processStartTicks(vm.pid) ?? 0 };
+      r.vmm = processRef(vm.pid);
       r.image = { reference: image.reference, digest: image.digest };
       r.command = serve.argv ?? [];
       r.exec = execDefaults;

@@ -5,10 +5,9 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmstepError } from '../engine/errors.js';
-import { processStartTicks } from '../engine/leftovers.js';
 import { RootfsCache } from '../rootfs/index.js';
 import { defaultCacheDir } from '../image/index.js';
-import { listVmDirs, openStateRoot, processAlive, readRecord, selfRef, vmPaths, writeRecord, type VmRecord } from './state.js';
+import { listVmDirs, ofAnotherKernel, openStateRoot, processAlive, readRecord, selfRef, vmPaths, writeRecord, type VmRecord } from './state.js';
 import type { VmInfo } from './types.js';
 
 export interface FoundVm {
@@ -21,7 +20,7 @@ export function collectIfDead(dir: string, record: VmRecord): VmRecord {
   if (record.status === 'exited' || processAlive(record.keeper)) return record;
   // The VMM dies with its keeper (it asks the kernel for that), but make sure.
   const vmm = record.vmm;
-  if (vmm && processStartTicks(vmm.pid) === vmm.startTicks) {
+  if (vmm && processAlive(vmm)) {
     try {
       process.kill(vmm.pid, 'SIGKILL');
     } catch {
@@ -62,7 +61,8 @@ export function allVms(env: NodeJS.ProcessEnv = process.env): FoundVm[] {
   const out: FoundVm[] = [];
   for (const dir of listVmDirs(root)) {
     const record = readRecord(dir);
-    if (record) out.push({ dir, record: collectIfDead(dir, record) });
+    // Another kernel's VMs (a VM seeing this directory, or a record from before a reboot) are neither ours to show nor to collect.
+    if (record && !ofAnotherKernel(record.keeper)) out.push({ dir, record: collectIfDead(dir, record) });
   }
   return out.sort((a, b) => b.record.created.localeCompare(a.record.created));
 }

@@ -9,11 +9,18 @@ import { lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, wr
 import { join } from 'node:path';
 import { VmstepError } from '../engine/errors.js';
 import { processStartTicks } from '../engine/leftovers.js';
+import { bootId } from '../rootfs/lock.js';
 
-/** A process named by pid and start time, so that a reused pid is never taken for it. */
+/**
+ * A process named by pid and start time, so that a reused pid is never taken
+ * for it, and by the kernel it runs on: a state directory can be seen from
+ * another kernel (a VM sharing /tmp over 9p, a record from before a reboot),
+ * whose pids mean nothing here.
+ */
 export interface ProcessRef {
   pid: number;
   startTicks: number;
+  bootId?: string;
 }
 
 export type VmStatus = 'starting' | 'running' | 'stopping' | 'exited';
@@ -150,11 +157,21 @@ export function updateRecord(dir: string, change: (r: VmRecord) => void): VmReco
 }
 
 export function processAlive(ref: ProcessRef | null): boolean {
-  return ref !== null && processStartTicks(ref.pid) === ref.startTicks;
+  return ref !== null && !ofAnotherKernel(ref) && processStartTicks(ref.pid) === ref.startTicks;
+}
+
+/** Whether the process was recorded by another kernel than this one: neither alive nor dead as far as this host can tell. */
+export function ofAnotherKernel(ref: ProcessRef): boolean {
+  return ref.bootId !== undefined && ref.bootId !== bootId();
+}
+
+/** The process with this pid now (start time 0 when it has already gone). */
+export function processRef(pid: number): ProcessRef {
+  return { pid, startTicks: processStartTicks(pid) ?? 0, bootId: bootId() };
 }
 
 export function selfRef(): ProcessRef {
-  return { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0 };
+  return processRef(process.pid);
 }
 
 export function listVmDirs(root: string): string[] {
