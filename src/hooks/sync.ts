@@ -76,6 +76,7 @@ export function diffTree(previous: Manifest, current: readonly EntryMeta[]): Tre
   const changed = new Set<string>();
   const fetchedDirs = new Set<string>();
   const seen = new Set<string>();
+  const removed = new Set<string>();
   for (const e of current) {
     seen.add(e.path);
     const before = previous.get(e.path);
@@ -88,15 +89,18 @@ export function diffTree(previous: Manifest, current: readonly EntryMeta[]): Tre
     }
     changed.add(e.path);
     if (ancestorIn(e.path, fetchedDirs)) continue;
-    if (before !== undefined && wasType !== e.type) remove.push(e.path);
+    if (before !== undefined && wasType !== e.type) {
+      remove.push(e.path);
+      removed.add(e.path);
+    }
     if (e.type === 'dir' && wasType !== 'dir') fetchedDirs.add(e.path);
     fetch.push(e.path);
   }
-  const removed = new Set<string>();
   for (const path of previous.keys()) {
     if (seen.has(path)) continue;
+    const covered = ancestorIn(path, removed);
     removed.add(path);
-    if (!ancestorIn(path, removed)) remove.push(path);
+    if (!covered) remove.push(path);
   }
   return { fetch, remove, changed };
 }
