@@ -7,7 +7,7 @@
 #ifndef VMSTEP_PROTOCOL_H
 #define VMSTEP_PROTOCOL_H
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 #define PROTO_MAGIC "VMSTEP"
 #define PROTO_MAGIC_LEN 6
 #define PROTO_HEADER_LEN 5
@@ -19,6 +19,10 @@
 /* The host listens on <vsockUdsPath>_1024; guest init connects to CID 2. */
 #define PROTO_VSOCK_HOST_CID 2
 #define PROTO_VSOCK_PORT 1024
+/* Service mode: guest init listens on this vsock port for session connections (the host's choice, sent in SERVE). */
+#define PROTO_EXEC_VSOCK_PORT 1025
+/* The longest entry path PUT, GET and LIST carry (relative, bytes). */
+#define PROTO_MAX_ENTRY_PATH 4095
 
 /* Message types */
 #define MSG_HELLO 0x01
@@ -26,6 +30,12 @@
 #define MSG_SIGNAL 0x03
 #define MSG_STDIN 0x04
 #define MSG_STDIN_END 0x05
+#define MSG_SERVE 0x06
+#define MSG_POWEROFF 0x07
+#define MSG_PUT 0x08
+#define MSG_GET 0x09
+#define MSG_LIST 0x0A
+#define MSG_PUT_END 0x0B
 #define MSG_STARTED 0x10
 #define MSG_STDOUT 0x11
 #define MSG_STDERR 0x12
@@ -36,6 +46,9 @@
 #define MSG_OUTPUT_ISSUE 0x17
 #define MSG_TIMINGS 0x18
 #define MSG_STDIN_ACK 0x19
+#define MSG_READY 0x1A
+#define MSG_DONE 0x1B
+#define MSG_ENTRY 0x1C
 #define MSG_ERROR 0x1F
 
 /* RUN fields */
@@ -51,6 +64,45 @@
 #define RUN_VOLUME_DEVICE 10
 #define RUN_VOLUME 11
 #define RUN_STDIN 12
+
+/* SERVE fields: the same tags as RUN where they share a name, plus the session port */
+#define SERVE_ARG 1
+#define SERVE_ENV 2
+#define SERVE_WORKDIR 3
+#define SERVE_USER 4
+#define SERVE_HOSTNAME 5
+#define SERVE_PRIVILEGED 9
+#define SERVE_VOLUME_DEVICE 10
+#define SERVE_VOLUME 11
+#define SERVE_EXEC_PORT 13
+
+/* READY fields */
+#define READY_READY_NS 1
+
+/* POWEROFF fields */
+#define POWEROFF_GRACE_MS 1
+
+/* PUT fields */
+#define PUT_PATH 1
+#define PUT_USER 4
+
+/* GET fields */
+#define GET_PATH 1
+
+/* LIST fields */
+#define LIST_PATH 1
+
+/* DONE fields */
+#define DONE_ERROR 1
+#define DONE_ENTRIES 2
+
+/* ENTRY fields */
+#define ENTRY_PATH 1
+#define ENTRY_TYPE 2
+#define ENTRY_MODE 3
+#define ENTRY_SIZE 4
+#define ENTRY_LINK_TARGET 5
+#define ENTRY_MTIME_NS 6
 
 /* SIGNAL fields */
 #define SIGNAL_SIGNAL 1
@@ -96,5 +148,7 @@
 /* Defaults in the spirit of Bencher's output limits. */
 #define DEFAULT_MAX_FILE_BYTES (25ull << 20)
 #define DEFAULT_MAX_FILES 255ull
+/* POWEROFF without a grace field. */
+#define DEFAULT_POWEROFF_GRACE_MS 5000ull
 
 #endif

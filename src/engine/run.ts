@@ -5,53 +5,31 @@
 // any step) releases what the run took: the VMM process, the listening
 // socket, the writable disk copy and the scratch directory.
 import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GuestError, guestSocketPath, listenForGuest, runSpecFromImage, startGuestSession, type RunSpec, type VolumeMount } from '../session/index.js';
-import { checkImageReference, defaultCacheDir, resolveImage, type Image, type ImageConfig, type ProgressEvent } from '../image/index.js';
-import { RootfsCache, buildVolumeDisk } from '../rootfs/index.js';
-import { mountOrder } from './volumes.js';
-import { initPath, kernelPath } from './assets.js';
-import { ConsoleFollower } from './console.js';
+import { runSpecFromImage, startGuestSession, type RunSpec } from '../session/index.js';
+import { defaultCacheDir, type Image, type ImageConfig } from '../image/index.js';
 import { checkCacheDir } from './cache.js';
-import { checkKvm } from './kvm-check.js';
 import { EXIT_TIMEOUT, VmstepError } from './errors.js';
 import { createScratchDir, processStartTicks } from './leftovers.js';
 import { shellQuote } from './shell.js';
-import { chooseVcpuCpus } from './bench-pinning.js';
-import type { OutputFile, OutputIssue, Phase, RunEvents, RunOptions, RunResources, RunResult, VcpuPinning } from './types.js';
-import { formatBytes } from './units.js';
-import { launchVm as launchRealVm, probeKvm, type LaunchVm, type VmExit, type VmHandle } from './vm-port.js';
+import type { OutputFile, OutputIssue, RunEvents, RunOptions, RunResources, RunResult } from './types.js';
+import type { VmExit, VmHandle } from './vm-port.js';
+import { RunCancelledError, delay, prepareVm, quietly, sessionError, vmStoppedError, type PrepareControl } from './prepare.js';
+
+export { RunCancelledError } from './prepare.js';
 
 /** How long a guest that finished gets to power off by itself before its VMM is killed. */
 const POWEROFF_GRACE_MS = 5000;
 /** How long to wait for the VM's exit reason after the guest connection broke (it names the crash). */
 const CRASH_REPORT_GRACE_MS = 1000;
-/** Free space on the volume disk for what the command writes into its volumes, unless --disk says more; sparse, so unused space costs nothing. */
-const VOLUME_HEADROOM_BYTES = 4 * 2 ** 30;
-/** The volume disk is the VM's second virtio-blk device; the root disk is the first (/dev/vda). */
-const VOLUME_DEVICE = '/dev/vdb';
 
-export interface RunControl {
+export interface RunControl extends PrepareControl {
   /** Cancels the run: the VM is killed and runImage rejects with a cancellation error. */
   signal?: AbortSignal;
   /** The command's stdin when RunOptions.interactive is set (the CLI passes its own stdin). */
   stdin?: Readable;
-  /**
-   * Starts the VM. Tests replace it to run guest init in its Unix-socket test
-   * mode on hosts whose KVM cannot boot Linux; production uses the VMM.
-   */
-  launchVm?: LaunchVm;
-}
-
-/** The run was cancelled (Ctrl-C, a cancelled job). */
-export class RunCancelledError extends VmstepError {
-  override name = 'RunCancelledError';
-  constructor() {
-    super('the run was cancelled', '');
-  }
 }
 
 export async function runImage(options: RunOptions, events: RunEvents = {}, control: RunControl = {}): Promise<RunResult> {
@@ -90,96 +68,29 @@ interface RunScope {
 
 async function runSteps(options: RunOptions, events: RunEvents, control: RunControl, scope: RunScope): Promise<RunResult> {
   const signal = control.signal;
-  const checkCancelled = () => {
-    if (signal?.aborted) throw new RunCancelledError();
-  };
-  const phase = phaseTimer(events);
-
-  const vsockUdsPath = join(scope.scratchDir, 'vsock');
-  // sun_path holds 108 bytes; the guest's socket is the longest name used.
-  if (Buffer.byteLength(guestSocketPath(vsockUdsPath)) > 107) {
-    throw new VmstepError(`the scratch directory ${scope.scratchDir} is too deep for a Unix socket path (at most 107 bytes)`, 'set TMPDIR to a shorter directory, such as /tmp');
-  }
-  // Assets first: a missing kernel or guest init should not cost a download.
-  const kernel = kernelPath(options.kernel, scope.cacheDir);
-  const init = initPath();
   if (options.interactive && !control.stdin) throw new VmstepError('an interactive run needs a stdin stream to read', '');
-  // A mistyped local image path is reported as such, even on a host that could not run it.
-  checkImageReference(options.image);
-  // Nor should a KVM that cannot boot Linux cost a download. (A stand-in launcher, in tests, needs none.)
-  if (!control.launchVm) checkKvm(scope.cacheDir);
-  checkCancelled();
-
-  phase.start('image', options.image);
-  let image: Image;
-  try {
-    image = await resolveImage(options.image, {
+  const prepared = await prepareVm(
+    options,
+    events,
+    control,
+    {
       cacheDir: scope.cacheDir,
-      ...(options.credentials ? { credentials: { username: options.credentials.username, password: options.credentials.password } } : {}),
-      ...(signal ? { signal } : {}),
-      onProgress: downloadReporter(events),
-    });
-  } catch (err) {
-    checkCancelled();
-    throw err;
-  }
-  const imageMs = phase.end('image', `${image.reference} ${image.digest}`);
-
-  const spec = buildSpec(image.config, options);
-  checkCancelled();
-
-  phase.start('rootfs', image.reference);
-  const rootfsCache = new RootfsCache(scope.cacheDir);
-  const prepared = await rootfsCache.prepare(image, {
-    initPath: init,
-    ...(options.diskBytes !== null ? { diskBytes: options.diskBytes } : {}),
-    onLayer: (i, n, digest) => quietly(() => events.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`)),
-    onWarning: (m) => quietly(() => events.warning?.(`${image.reference}: ${m}`)),
-  });
-  scope.cleanups.push(() => prepared.release());
-  const rootfsMs = phase.end('rootfs', prepared.cached ? 'cached' : 'built');
-  checkCancelled();
-
-  const volumes = await copyVolumes(options, scope.scratchDir, phase, events);
-  if (volumes) Object.assign(spec, { volumeDevice: VOLUME_DEVICE, volumes: volumes.mounts });
-  if (options.interactive) spec.stdin = true;
-  checkCancelled();
-
-  if (options.vcpus > availableParallelism()) {
-    quietly(() => events.warning?.(`${options.vcpus} vCPUs on a host with ${availableParallelism()} CPUs: vCPUs will share cores, and timings will be noisy`));
-  }
-  phase.start('boot', `${options.vcpus} vCPU${options.vcpus === 1 ? '' : 's'}, ${formatBytes(options.memoryMiB * 2 ** 20)}`);
-  const listener = await listenForGuest(vsockUdsPath);
-  scope.cleanups.push(() => listener.close());
-  const consoleLogPath = join(scope.scratchDir, 'console.log');
-  let follower: ConsoleFollower | null = null;
-  if (options.debug && events.console) {
-    follower = new ConsoleFollower(consoleLogPath, (chunk) => quietly(() => events.console?.(chunk)));
-    scope.cleanups.push(() => follower?.stop());
-  }
-  const launch = control.launchVm ?? launchRealVm;
-  const pinChoice = options.pinVcpus ? chooseVcpuCpus(options.vcpus) : null;
-  const bootStarted = performance.now();
-  let vm: VmHandle;
-  try {
-    vm = await launch({
-      kernelPath: kernel,
-      disks: [{ path: prepared.basePath, readOnly: false, overlayPath: prepared.overlayPath }, ...(volumes ? [{ path: volumes.diskPath, readOnly: false }] : [])],
-      vcpus: options.vcpus,
-      memoryMiB: options.memoryMiB,
-      cmdline: options.kernelArgs.join(' '),
-      vsockUdsPath,
-      consoleLogPath,
-      debug: options.debug,
+      cleanups: scope.cleanups,
+      socketDir: { what: 'scratch directory', variable: 'TMPDIR' },
+      vsockUdsPath: join(scope.scratchDir, 'vsock'),
+      consoleLogPath: join(scope.scratchDir, 'console.log'),
+      volumeDiskPath: join(scope.scratchDir, 'volumes.ext4'),
       // The engine keeps the clock itself (it must also tell the guest's
       // command apart from its boot); the VMM's own limit is a backstop.
-      timeoutMs: options.timeoutMs > 0 ? options.timeoutMs + 30_000 : 0,
-      ...(pinChoice?.cpus ? { pinCpus: pinChoice.cpus } : {}),
-    });
-  } catch (err) {
-    throw new VmstepError(`${(err as Error).message}${kvmExplanation()}`, 'run `vmstep doctor` to check this host', { cause: err });
-  }
-  const vcpuPinning = pinChoice ? pinningReport(pinChoice, vm) : undefined;
+      vmmTimeoutMs: options.timeoutMs > 0 ? options.timeoutMs + 30_000 : 0,
+      followConsole: options.debug,
+    },
+    (config) => buildSpec(config, options),
+  );
+  const { image, spec, volumes, listener, vm, vcpuPinning, phase } = prepared;
+  const { imageMs, rootfsMs, bootStarted } = prepared.timings;
+  if (volumes) Object.assign(spec, { volumeDevice: volumes.device, volumes: volumes.mounts });
+  if (options.interactive) spec.stdin = true;
   scope.resources.vmmPid = vm.pid;
   const ticks = processStartTicks(vm.pid);
   if (ticks !== null) scope.resources.vmmStartTicks = ticks;
@@ -278,37 +189,6 @@ async function runSteps(options: RunOptions, events: RunEvents, control: RunCont
   };
 }
 
-/**
- * Writes the volumes onto a disk of their own in the scratch directory (the
- * VM's second disk); null without volumes. Entries that cannot be copied
- * (sockets, devices, fifos) are named in one warning.
- */
-async function copyVolumes(options: RunOptions, scratchDir: string, phase: ReturnType<typeof phaseTimer>, events: RunEvents): Promise<{ diskPath: string; mounts: VolumeMount[]; ms: number } | null> {
-  if (options.volumes.length === 0) return null;
-  const ordered = mountOrder(options.volumes);
-  phase.start('volumes', ordered.map((v) => `${v.hostPath}:${v.guestPath}`).join(' '));
-  const diskPath = join(scratchDir, 'volumes.ext4');
-  const built = await buildVolumeDisk(
-    ordered.map((v, i) => ({ name: String(i), hostPath: v.hostPath })),
-    diskPath,
-    { headroomBytes: Math.max(options.diskBytes ?? 0, VOLUME_HEADROOM_BYTES) },
-  );
-  if (built.skipped.length > 0) {
-    const n = built.skipped.length;
-    quietly(() => events.warning?.(`volumes: skipped ${n} ${n === 1 ? 'entry' : 'entries'} that cannot be copied (sockets, devices, fifos): ${built.skipped.join(', ')}`));
-  }
-  const ms = phase.end('volumes', `${built.entries} entries, ${formatBytes(built.contentBytes)}`);
-  return { diskPath, mounts: ordered.map((v, i) => ({ name: String(i), guestPath: v.guestPath })), ms };
-}
-
-/** What became of the pinning asked for: the VMM says what it did; a launcher that says nothing pinned nothing. */
-function pinningReport(choice: ReturnType<typeof chooseVcpuCpus>, vm: VmHandle): VcpuPinning {
-  if (choice.cpus === null) return { pinned: false, cpus: [], reason: choice.reason };
-  if (vm.pinning && 'cpus' in vm.pinning) return { pinned: true, cpus: vm.pinning.cpus, reason: '' };
-  if (vm.pinning) return { pinned: false, cpus: [], reason: `the VMM could not pin its vCPU threads: ${vm.pinning.error}` };
-  return { pinned: false, cpus: [], reason: 'the VM launcher does not pin vCPU threads' };
-}
-
 /** The run spec from the image's config and the user's overrides (docker run semantics, src/session/command.ts). */
 function buildSpec(config: ImageConfig, options: RunOptions): RunSpec {
   try {
@@ -386,52 +266,6 @@ async function stopVm(vm: VmHandle): Promise<void> {
   }
 }
 
-/**
- * Why this host's KVM may be the cause, asked only after a VM failed (the
- * probe boots a tiny guest: free of cost on the normal path). Empty when the
- * probe finds nothing wrong or cannot run.
- */
-function kvmExplanation(): string {
-  try {
-    const p = probeKvm();
-    return p.available && p.canRunLinux ? '' : ` (this host's KVM: ${p.reason})`;
-  } catch {
-    return '';
-  }
-}
-
-function vmStoppedError(exit: VmExit, when: string): VmstepError {
-  const last = exit.consoleTail
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .slice(-1)[0];
-  const kvm = exit.reason === 'error' || exit.reason === 'triple-fault' ? kvmExplanation() : '';
-  const detail = `${exit.reason}${exit.detail ? `: ${exit.detail}` : ''}${last ? `; console: ${last}` : ''}${kvm}`;
-  const fix =
-    exit.reason === 'panic'
-      ? 'the guest kernel panicked: run again with --debug to see its console; give it more --memory if it ran out'
-      : exit.reason === 'error'
-        ? 'run `vmstep doctor` to check this host, and again with --debug to see the guest console'
-        : 'run again with --debug to see the guest console';
-  return new VmstepError(`the VM stopped ${when} (${detail})`, fix);
-}
-
-function sessionError(err: unknown): VmstepError {
-  if (err instanceof VmstepError) return err;
-  if (err instanceof GuestError) {
-    const fixes: Record<string, string> = {
-      user: 'check --user / the user input against the image (its /etc/passwd and /etc/group)',
-      workdir: 'check --workdir / the workdir input',
-      volume: 'check the guest paths of --volume / the volumes input against the image',
-      spec: 'this vmstep and its guest init disagree: reinstall vmstep',
-      hello: 'this vmstep and its guest init disagree: reinstall vmstep',
-    };
-    return new VmstepError(err.message, fixes[err.stage] ?? 'run again with --debug to see the guest console', { cause: err });
-  }
-  return new VmstepError((err as Error)?.message ?? String(err), 'run again with --debug to see the guest console', { cause: err });
-}
-
 /** Reads a guest stream to its end, into the live callback and (optionally) a file; resolves with the byte count. */
 function sink(stream: Readable, path: string | null | undefined | '', live: (chunk: Buffer) => unknown) {
   let bytes = 0;
@@ -477,37 +311,3 @@ function sink(stream: Readable, path: string | null | undefined | '', live: (chu
   return { path: path || null, done };
 }
 
-function phaseTimer(events: RunEvents) {
-  const starts = new Map<Phase, number>();
-  return {
-    start(p: Phase, detail: string) {
-      starts.set(p, performance.now());
-      quietly(() => events.phaseStart?.(p, detail));
-    },
-    end(p: Phase, detail: string): number {
-      const ms = performance.now() - (starts.get(p) ?? performance.now());
-      quietly(() => events.phaseEnd?.(p, ms, detail));
-      return ms;
-    },
-  };
-}
-
-/** One progress line per finished layer download (registries), not one per chunk. */
-function downloadReporter(events: RunEvents): (e: ProgressEvent) => void {
-  return (e) => {
-    if (e.done) quietly(() => events.progress?.(`downloaded ${e.digest.slice(0, 19)} (${formatBytes(e.total)})`));
-  };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Callbacks belong to the faces; one that throws must not break the run. */
-function quietly(fn: () => unknown): void {
-  try {
-    fn();
-  } catch {
-    // ignored on purpose: see above
-  }
-}

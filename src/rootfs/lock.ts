@@ -37,7 +37,8 @@ export function processStartTime(pid: number): string | undefined {
 }
 
 let bootIdCache: string | undefined;
-function bootId(): string {
+/** This boot's id (/proc/sys/kernel/random/boot_id): a pid and start time from another boot name nobody. */
+export function bootId(): string {
   bootIdCache ??= (() => {
     try {
       return readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();

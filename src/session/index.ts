@@ -33,3 +33,15 @@ export {
   type ReturnedFile,
   type SessionResult,
 } from './session.js';
+export { connectSession, type ExecEndpoint } from './connect.js';
+export { startService, EXEC_VSOCK_PORT, type ServeSpec, type ServiceSession } from './service.js';
+export {
+  DEFAULT_LIST_LIMITS,
+  getEntries,
+  listEntries,
+  putEntries,
+  type EntryMeta,
+  type EntryType,
+  type TransferEntry,
+  type TransferLimits,
+} from './transfer.js';

@@ -5,6 +5,7 @@ import {
   DEFAULT_MAX_FILES,
   DEFAULT_MAX_FILE_BYTES,
   Field,
+  MAX_ENTRY_PATH_BYTES,
   MessageType,
   ProtocolError,
   RecordReader,
@@ -276,4 +277,156 @@ export function encodeTimings(t: GuestTimings): Buffer {
       [F.outputsEndNs, t.outputsEndNs],
     ]),
   );
+}
+
+// Service mode (docs/protocol.md, "Service mode") ------------------------------
+
+/** What guest init needs to serve a long-lived VM: like RunSpec minus outputs, stdin and limits. */
+export interface ServeSpec {
+  /** The main process's command line; absent or empty: no main process, the VM serves sessions until POWEROFF. */
+  argv?: string[];
+  /** `NAME=value` entries for the main process. */
+  env: string[];
+  /** The main process's working directory (absolute, created when missing). Default `/`. */
+  workdir?: string;
+  /** The main process's user, also the owner of the volumes. Default root. */
+  user?: string;
+  /** Default `vmstep`. */
+  hostname?: string;
+  /** The main process keeps capabilities, and so may every exec that asks for it. Default false. */
+  privileged?: boolean;
+  volumeDevice?: string;
+  volumes?: VolumeMount[];
+  /** The vsock port guest init listens on for sessions. Default EXEC_VSOCK_PORT. */
+  execPort?: number;
+}
+
+export function validateServeSpec(spec: ServeSpec): void {
+  // The shared fields follow RUN's rules; a stand-in argv lets the run check cover them.
+  validateRunSpec({ ...spec, argv: spec.argv && spec.argv.length > 0 ? spec.argv : ['-'] });
+  if (spec.execPort !== undefined && (!Number.isInteger(spec.execPort) || spec.execPort <= 0 || spec.execPort > 0xffffffff)) {
+    throw new Error(`execPort must be a vsock port (1 to 4294967295), got ${spec.execPort}`);
+  }
+}
+
+export function encodeServe(spec: ServeSpec, defaultExecPort: number): Buffer {
+  validateServeSpec(spec);
+  const F = Field.Serve;
+  const fields: [number, FieldValue][] = [];
+  for (const a of spec.argv ?? []) fields.push([F.arg, a]);
+  for (const e of spec.env) fields.push([F.env, e]);
+  if (spec.workdir) fields.push([F.workdir, spec.workdir]);
+  if (spec.user) fields.push([F.user, spec.user]);
+  if (spec.hostname) fields.push([F.hostname, spec.hostname]);
+  fields.push([F.privileged, spec.privileged ?? false]);
+  if (spec.volumeDevice) fields.push([F.volumeDevice, spec.volumeDevice]);
+  for (const v of spec.volumes ?? []) fields.push([F.volume, `${v.name}:${v.guestPath}`]);
+  fields.push([F.execPort, spec.execPort ?? defaultExecPort]);
+  return encodeFrame(MessageType.Serve, encodeRecord(fields));
+}
+
+export function decodeReady(payload: Buffer): { readyNs: number } {
+  return { readyNs: new RecordReader(payload, 'READY').u64(Field.Ready.readyNs) ?? 0 };
+}
+
+export function encodeReady(readyNs: number): Buffer {
+  return encodeFrame(MessageType.Ready, encodeRecord([[Field.Ready.readyNs, readyNs]]));
+}
+
+export function encodePoweroff(graceMs: number): Buffer {
+  if (!Number.isSafeInteger(graceMs) || graceMs < 0) throw new RangeError(`the power-off grace must be a non-negative number of milliseconds, got ${graceMs}`);
+  return encodeFrame(MessageType.Poweroff, encodeRecord([[Field.Poweroff.graceMs, graceMs]]));
+}
+
+/** PUT, GET and LIST: the request that opens a transfer session. */
+export function encodeTransferRequest(kind: 'put' | 'get' | 'list', guestPath: string, user?: string): Buffer {
+  if (!guestPath.startsWith('/') || guestPath.includes('\0')) throw new Error(`the guest path ${JSON.stringify(guestPath)} is not absolute or contains NUL`);
+  if (kind === 'put') {
+    const fields: [number, FieldValue][] = [[Field.Put.path, guestPath]];
+    if (user) fields.push([Field.Put.user, user]);
+    return encodeFrame(MessageType.Put, encodeRecord(fields));
+  }
+  return encodeFrame(kind === 'get' ? MessageType.Get : MessageType.List, encodeRecord([[Field.Get.path, guestPath]]));
+}
+
+export function encodePutEnd(): Buffer {
+  return encodeFrame(MessageType.PutEnd);
+}
+
+export interface DoneMessage {
+  error: string | null;
+  entries: number;
+}
+
+export function decodeDone(payload: Buffer): DoneMessage {
+  const r = new RecordReader(payload, 'DONE');
+  return { error: r.string(Field.Done.error) ?? null, entries: r.u64(Field.Done.entries) ?? 0 };
+}
+
+export function encodeDone(m: { error?: string; entries?: number }): Buffer {
+  const fields: [number, FieldValue][] = [];
+  if (m.error) fields.push([Field.Done.error, m.error]);
+  fields.push([Field.Done.entries, m.entries ?? 0]);
+  return encodeFrame(MessageType.Done, encodeRecord(fields));
+}
+
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+/** One file, directory or symbolic link of a transfer; `path` is relative, normalised, without `..`. */
+export interface EntryMeta {
+  path: string;
+  type: EntryType;
+  /** Permission bits (& 0o7777). */
+  mode: number;
+  /** File bytes (0 for directories and links). */
+  size: number;
+  /** The link's target, as stored (never followed). */
+  linkTarget?: string;
+  /** Modification time, nanoseconds since the epoch. */
+  mtimeNs?: bigint;
+}
+
+/**
+ * Checks an entry path from either side: relative, normalised (no empty,
+ * `.` or `..` components, no trailing slash), no NUL, bounded. Returns why
+ * not, or null when it is fine.
+ */
+export function entryPathProblem(path: string): string | null {
+  if (path === '') return 'it is empty';
+  if (Buffer.byteLength(path) > MAX_ENTRY_PATH_BYTES) return `it is longer than ${MAX_ENTRY_PATH_BYTES} bytes`;
+  if (path.includes('\0')) return 'it contains a NUL byte';
+  if (path.startsWith('/')) return 'it is absolute';
+  for (const c of path.split('/')) {
+    if (c === '..') return 'it contains ..';
+    if (c === '' || c === '.') return 'it is not normalised';
+  }
+  return null;
+}
+
+export function encodeEntry(e: EntryMeta): Buffer {
+  const F = Field.Entry;
+  const fields: [number, FieldValue][] = [[F.path, e.path], [F.type, e.type], [F.mode, e.mode & 0o7777], [F.size, e.type === 'file' ? e.size : 0]];
+  if (e.type === 'symlink') fields.push([F.linkTarget, e.linkTarget ?? '']);
+  if (e.mtimeNs !== undefined) fields.push([F.mtimeNs, e.mtimeNs]);
+  return encodeFrame(MessageType.Entry, encodeRecord(fields));
+}
+
+/** Decodes an ENTRY from the guest: untrusted, so its path and type are checked here, in one place. */
+export function decodeEntry(payload: Buffer): EntryMeta {
+  const r = new RecordReader(payload, 'ENTRY');
+  const F = Field.Entry;
+  const path = r.requireString(F.path);
+  const problem = entryPathProblem(path);
+  if (problem) throw new ProtocolError(`guest init sent the entry path ${JSON.stringify(path.slice(0, 200))}, refused: ${problem}`);
+  const type = r.requireString(F.type);
+  if (type !== 'file' && type !== 'dir' && type !== 'symlink') throw new ProtocolError(`ENTRY ${path}: unknown type ${JSON.stringify(type.slice(0, 40))}`);
+  const entry: EntryMeta = { path, type, mode: r.requireU64(F.mode) & 0o7777, size: type === 'file' ? r.requireU64(F.size) : 0 };
+  if (type === 'symlink') {
+    const target = r.requireString(F.linkTarget);
+    if (target === '' || target.includes('\0') || Buffer.byteLength(target) > MAX_ENTRY_PATH_BYTES) throw new ProtocolError(`ENTRY ${path}: the link target is empty, too long or contains NUL`);
+    entry.linkTarget = target;
+  }
+  const mtime = r.bigU64(F.mtimeNs);
+  if (mtime !== undefined) entry.mtimeNs = mtime;
+  return entry;
 }

@@ -5,10 +5,16 @@
 // checks. guest/src/protocol.h holds the same numbers for guest init;
 // test/unit/protocol.test.ts checks that the two agree.
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const PROTOCOL_MAGIC = 'VMSTEP';
 /** Guest init connects to the host (CID 2) on this vsock port; the VMM maps it to `<vsockUdsPath>_1024`. */
 export const GUEST_VSOCK_PORT = 1024;
+/** Service mode: guest init listens on this vsock port for session connections (sent in SERVE). */
+export const EXEC_VSOCK_PORT = 1025;
+/** The longest entry path PUT, GET and LIST carry (relative, bytes). */
+export const MAX_ENTRY_PATH_BYTES = 4095;
+/** POWEROFF without a grace field. */
+export const DEFAULT_POWEROFF_GRACE_MS = 5000;
 export const FRAME_HEADER_BYTES = 5;
 export const MAX_FRAME_PAYLOAD = 1 << 20;
 export const MAX_AGENT_BYTES = 256;
@@ -23,6 +29,12 @@ export const MessageType = {
   Signal: 0x03,
   Stdin: 0x04,
   StdinEnd: 0x05,
+  Serve: 0x06,
+  Poweroff: 0x07,
+  Put: 0x08,
+  Get: 0x09,
+  List: 0x0a,
+  PutEnd: 0x0b,
   Started: 0x10,
   Stdout: 0x11,
   Stderr: 0x12,
@@ -33,6 +45,9 @@ export const MessageType = {
   OutputIssue: 0x17,
   Timings: 0x18,
   StdinAck: 0x19,
+  Ready: 0x1a,
+  Done: 0x1b,
+  Entry: 0x1c,
   Error: 0x1f,
 } as const;
 export type MessageTypeName = keyof typeof MessageType;
@@ -40,6 +55,14 @@ export type MessageTypeName = keyof typeof MessageType;
 /** Field tags of each record message. */
 export const Field = {
   Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9, volumeDevice: 10, volume: 11, stdin: 12 },
+  Serve: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, privileged: 9, volumeDevice: 10, volume: 11, execPort: 13 },
+  Ready: { readyNs: 1 },
+  Poweroff: { graceMs: 1 },
+  Put: { path: 1, user: 4 },
+  Get: { path: 1 },
+  List: { path: 1 },
+  Done: { error: 1, entries: 2 },
+  Entry: { path: 1, type: 2, mode: 3, size: 4, linkTarget: 5, mtimeNs: 6 },
   Signal: { signal: 1 },
   Started: { pid: 1, commandStartNs: 2 },
   Exit: { code: 1, signal: 2, signalName: 3, error: 4 },
@@ -157,7 +180,7 @@ export class FrameDecoder {
 
 // Records -------------------------------------------------------------------
 
-export type FieldValue = string | number | boolean | Uint8Array;
+export type FieldValue = string | number | bigint | boolean | Uint8Array;
 
 /** Builds a record payload. Numbers are u64 (non-negative safe integers), booleans one byte. */
 export function encodeRecord(fields: ReadonlyArray<readonly [tag: number, value: FieldValue]>): Buffer {
@@ -166,7 +189,11 @@ export function encodeRecord(fields: ReadonlyArray<readonly [tag: number, value:
     let bytes: Buffer;
     if (typeof value === 'string') bytes = Buffer.from(value, 'utf8');
     else if (typeof value === 'boolean') bytes = Buffer.from([value ? 1 : 0]);
-    else if (typeof value === 'number') {
+    else if (typeof value === 'bigint') {
+      if (value < 0n || value >= 1n << 64n) throw new RangeError(`field ${tag}: ${value} is not a u64`);
+      bytes = Buffer.allocUnsafe(8);
+      bytes.writeBigUInt64BE(value);
+    } else if (typeof value === 'number') {
       if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`field ${tag}: ${value} is not a non-negative integer`);
       bytes = Buffer.allocUnsafe(8);
       bytes.writeBigUInt64BE(BigInt(value));
@@ -226,6 +253,14 @@ export class RecordReader {
     const n = v.readBigUInt64BE();
     if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`${this.what}: field ${tag} is ${n}, too large`);
     return Number(n);
+  }
+
+  /** A u64 of any size (nanosecond timestamps exceed 2^53). */
+  bigU64(tag: number): bigint | undefined {
+    const v = this.last(tag);
+    if (v === undefined) return undefined;
+    if (v.length !== 8) throw new ProtocolError(`${this.what}: field ${tag} should be an 8-byte number, got ${v.length} bytes`);
+    return v.readBigUInt64BE();
   }
 
   bool(tag: number): boolean | undefined {

@@ -7,10 +7,13 @@ import { decodeRun, decodeStdinAck, encodeRun, encodeStdin, encodeStdinAck, enco
 import {
   DEFAULT_MAX_FILES,
   DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_POWEROFF_GRACE_MS,
+  EXEC_VSOCK_PORT,
   Field,
   FrameDecoder,
   GUEST_VSOCK_PORT,
   MAX_AGENT_BYTES,
+  MAX_ENTRY_PATH_BYTES,
   MAX_FRAME_PAYLOAD,
   MessageType,
   PROTOCOL_MAGIC,
@@ -52,6 +55,9 @@ describe('guest/src/protocol.h and src/session/protocol.ts', () => {
     expect(c.get('PROTO_MAX_AGENT')).toBe(MAX_AGENT_BYTES);
     expect(c.get('PROTO_STDIN_WINDOW')).toBe(STDIN_WINDOW);
     expect(c.get('PROTO_VSOCK_PORT')).toBe(GUEST_VSOCK_PORT);
+    expect(c.get('PROTO_EXEC_VSOCK_PORT')).toBe(EXEC_VSOCK_PORT);
+    expect(c.get('PROTO_MAX_ENTRY_PATH')).toBe(MAX_ENTRY_PATH_BYTES);
+    expect(c.get('DEFAULT_POWEROFF_GRACE_MS')).toBe(DEFAULT_POWEROFF_GRACE_MS);
     expect(c.get('DEFAULT_MAX_FILE_BYTES')).toBe(DEFAULT_MAX_FILE_BYTES);
     expect(c.get('DEFAULT_MAX_FILES')).toBe(DEFAULT_MAX_FILES);
   });
@@ -65,6 +71,14 @@ describe('guest/src/protocol.h and src/session/protocol.ts', () => {
   test('agree on every field tag', () => {
     const prefixes: Record<keyof typeof Field, string> = {
       Run: 'RUN',
+      Serve: 'SERVE',
+      Ready: 'READY',
+      Poweroff: 'POWEROFF',
+      Put: 'PUT',
+      Get: 'GET',
+      List: 'LIST',
+      Done: 'DONE',
+      Entry: 'ENTRY',
       Signal: 'SIGNAL',
       Started: 'STARTED',
       Exit: 'EXIT',
@@ -82,7 +96,7 @@ describe('guest/src/protocol.h and src/session/protocol.ts', () => {
         count++;
       }
     }
-    const cFields = [...c.keys()].filter((k) => /^(RUN|SIGNAL|STARTED|EXIT|FILE|FILE_END|ISSUE|TIMINGS|STDIN_ACK|ERROR)_/.test(k));
+    const cFields = [...c.keys()].filter((k) => /^(RUN|SERVE|READY|POWEROFF|PUT|GET|LIST|DONE|ENTRY|SIGNAL|STARTED|EXIT|FILE|FILE_END|ISSUE|TIMINGS|STDIN_ACK|ERROR)_/.test(k));
     expect(cFields.length).toBe(count);
   });
 });
