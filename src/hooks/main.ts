@@ -35,11 +35,22 @@ export interface HookIo {
   signal?: AbortSignal;
 }
 
-/** Runs one hook command; resolves with the process's exit status. `vms` is made only once the input is known to be good. */
-export async function hookMain(io: HookIo, makeVms: () => HookVms | Promise<HookVms>): Promise<number> {
+/** A HookVms made on first use, so that input refused early never touches the VM state. */
+function lazyVms(make: () => HookVms): HookVms {
+  let vms: HookVms | null = null;
+  return new Proxy({} as HookVms, {
+    get: (_target, key: keyof HookVms) => (...args: unknown[]) => {
+      vms ??= make();
+      return (vms[key] as (...a: unknown[]) => unknown)(...args);
+    },
+  });
+}
+
+/** Runs one hook command; resolves with the process's exit status. */
+export async function hookMain(io: HookIo, makeVms: () => HookVms): Promise<number> {
   try {
     const input = parseHookInput(await readInput(io.stdin));
-    const ctx: HookContext = { vms: await makeVms(), stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal };
+    const ctx: HookContext = { vms: lazyVms(makeVms), stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal };
     switch (input.command) {
       case 'prepare_job':
         await prepareJob(input.args, input.responseFile, ctx);
