@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,6 +100,13 @@ _Noreturn static void child(const struct run_spec *spec, const struct run_user *
 		child_fail(report, 126, msg);
 	if (!spec->privileged && confine_lock(msg, sizeof msg))
 		child_fail(report, 126, msg);
+	/* When the process that serves this command dies (a session's connection
+	 * handler killed at power-off), the command goes with it. Set after the
+	 * user switch, which would clear it. */
+	pid_t parent = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(126);
 	if (chdir(spec->workdir) < 0) {
 		char m[480];
 		snprintf(m, sizeof m, "cannot enter the working directory %s as uid %u: %s", spec->workdir,
@@ -187,9 +195,11 @@ static int host_message(int sock, pid_t pid, bool running, struct stdin_feed *fe
 	return rc;
 }
 
-void command_run(int sock, const struct run_spec *spec, const struct run_user *user, bool whole_system,
+void command_run(int sock, const struct run_spec *spec, const struct run_user *user, unsigned flags,
 		 struct command_result *res)
 {
+	bool whole_system = flags & COMMAND_KILL_ALL;
+	int host_in = flags & COMMAND_NO_HOST_INPUT ? -1 : sock;
 	*res = (struct command_result){0};
 	int out[2], err[2], report[2], in[2] = {-1, -1};
 	sigset_t chld;
@@ -279,7 +289,7 @@ void command_run(int sock, const struct run_spec *spec, const struct run_user *u
 			{.fd = fds[0], .events = POLLIN},
 			{.fd = fds[1], .events = POLLIN},
 			{.fd = sfd, .events = POLLIN},
-			{.fd = sock, .events = POLLIN},
+			{.fd = host_in, .events = POLLIN},
 			{.fd = feed && stdin_feed_wants_write(feed) ? feed->fd : -1, .events = POLLOUT},
 		};
 		int timeout = -1;

@@ -24,12 +24,14 @@ struct command_result {
 	bool host_gone;   /* the connection broke: stop everything, send nothing more */
 };
 
-/*
- * Runs the spec's command as user. whole_system: we are PID 1 of the VM and
- * the leftovers to kill are every other process; otherwise (test mode) only
- * the command's process group.
- */
-void command_run(int sock, const struct run_spec *spec, const struct run_user *user, bool whole_system,
+/* The leftovers to kill when the main process exits are every other process
+ * (we are PID 1 of a one-shot VM); without it, only the command's process group. */
+#define COMMAND_KILL_ALL 1u
+/* Read nothing from sock (another process owns its reading side): no STDIN, no SIGNAL. */
+#define COMMAND_NO_HOST_INPUT 2u
+
+/* Runs the spec's command as user; flags: COMMAND_*. */
+void command_run(int sock, const struct run_spec *spec, const struct run_user *user, unsigned flags,
 		 struct command_result *res);
 
 #endif

@@ -217,3 +217,39 @@ int send_error(int fd, const char *stage, const char *fmt, ...)
 	record_str(&r, ERROR_MESSAGE, msg);
 	return record_send(fd, MSG_ERROR, &r);
 }
+
+/* Waits for the host's HELLO and checks its version. */
+int expect_hello(int sock)
+{
+	uint8_t type, *payload;
+	uint32_t len;
+	int rc = frame_read(sock, &type, &payload, &len);
+	if (rc < 0) {
+		send_error(sock, "hello", "the host did not answer the hello: %s",
+			   rc == -EPROTO ? "it sent a frame over 1 MiB (not the vmstep protocol?)" : strerror(-rc));
+		return -1;
+	}
+	int ok = 0;
+	if (type == MSG_ERROR) {
+		/* The host refused us (for example our version); say so on the console. */
+		struct field_iter it;
+		struct field f;
+		fields_begin(&it, payload, len);
+		while (fields_next(&it, &f) == 1)
+			if (f.tag == ERROR_MESSAGE)
+				fprintf(stderr, "vmstep-init: the host refused the session: %.*s\n", (int)f.len, f.val);
+	} else if (type != MSG_HELLO || len < PROTO_MAGIC_LEN + 2 || memcmp(payload, PROTO_MAGIC, PROTO_MAGIC_LEN)) {
+		send_error(sock, "hello", "the host's first message is not a vmstep hello (type 0x%02x): it does not speak the vmstep protocol", type);
+	} else {
+		unsigned version = (unsigned)payload[PROTO_MAGIC_LEN] << 8 | payload[PROTO_MAGIC_LEN + 1];
+		if (version != PROTO_VERSION)
+			send_error(sock, "hello",
+				   "protocol version mismatch: the host speaks version %u, this guest init speaks version %u; "
+				   "use the vmstep-init built with this vmstep (dist/vmstep-init, or rebuild the rootfs cache)",
+				   version, PROTO_VERSION);
+		else
+			ok = 1;
+	}
+	free(payload);
+	return ok ? 0 : -1;
+}

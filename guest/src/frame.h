@@ -54,4 +54,7 @@ char *field_strdup(const struct field *f);
 int send_hello(int fd);
 int send_error(int fd, const char *stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Waits for the host's HELLO and checks its version; on a mismatch tells the host why. Returns 0 or -1. */
+int expect_hello(int fd);
+
 #endif

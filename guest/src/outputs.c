@@ -167,14 +167,8 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Walks a directory in name order; path has room for cap bytes. */
-static void add_tree(struct collector *c, char *path, size_t len, size_t cap)
+size_t dir_names_sorted(DIR *d, char ***out)
 {
-	DIR *d = opendir(path);
-	if (!d) {
-		issue(c, path, "unreadable", "cannot list %s: %s", path, strerror(errno));
-		return;
-	}
 	char **names = NULL;
 	size_t n = 0;
 	struct dirent *e;
@@ -191,8 +185,29 @@ static void add_tree(struct collector *c, char *path, size_t len, size_t cap)
 		names = more;
 		names[n++] = name;
 	}
-	closedir(d);
 	qsort(names, n, sizeof *names, compare_names);
+	*out = names;
+	return n;
+}
+
+void dir_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Walks a directory in name order; path has room for cap bytes. */
+static void add_tree(struct collector *c, char *path, size_t len, size_t cap)
+{
+	DIR *d = opendir(path);
+	if (!d) {
+		issue(c, path, "unreadable", "cannot list %s: %s", path, strerror(errno));
+		return;
+	}
+	char **names;
+	size_t n = dir_names_sorted(d, &names);
+	closedir(d);
 	for (size_t i = 0; i < n && !c->broken; i++) {
 		size_t nl = strlen(names[i]);
 		if (len + 1 + nl + 1 > cap) {
@@ -209,9 +224,7 @@ static void add_tree(struct collector *c, char *path, size_t len, size_t cap)
 		if (root)
 			path[1] = 0;
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	dir_names_free(names, n);
 }
 
 /* A path the user named (or a glob matched): links here are followed, as the user asked for it. */

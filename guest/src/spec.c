@@ -20,17 +20,19 @@ static int list_push(char ***list, size_t *n, char *s)
 	return 0;
 }
 
-static int fail(char *err, size_t errlen, const char *msg, const struct field *f)
+static int fail_in(const char *what, char *err, size_t errlen, const char *msg, const struct field *f)
 {
-	snprintf(err, errlen, "malformed run spec: %s (field %u)", msg, f ? f->tag : 0);
+	snprintf(err, errlen, "malformed %s: %s (field %u)", what, msg, f ? f->tag : 0);
 	return -1;
 }
+#define fail(err, errlen, msg, f) fail_in(serve ? "service spec" : "run spec", err, errlen, msg, f)
 
-int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char *err, size_t errlen)
+static int parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, bool serve, char *err, size_t errlen)
 {
 	*spec = (struct run_spec){
 		.max_file_bytes = DEFAULT_MAX_FILE_BYTES,
 		.max_files = DEFAULT_MAX_FILES,
+		.exec_port = PROTO_EXEC_VSOCK_PORT,
 	};
 	struct field_iter it;
 	struct field f;
@@ -52,6 +54,10 @@ int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char
 			if (!s)
 				return fail(err, errlen, "a string contains a NUL byte", &f);
 			break;
+		case SERVE_EXEC_PORT:
+			if (!serve)
+				continue;
+			/* fall through */
 		case RUN_MAX_FILE_BYTES:
 		case RUN_MAX_FILES:
 			if (field_u64(&f, &v))
@@ -67,23 +73,38 @@ int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char
 		}
 		switch (f.tag) {
 		case RUN_ARG:
-			if (list_push(&spec->argv, &spec->argc, s))
+			if (list_push(&spec->argv, &spec->argc, s)) {
+				free(s);
 				return fail(err, errlen, "out of memory", &f);
+			}
 			break;
 		case RUN_ENV:
-			if (!strchr(s, '=') || s[0] == '=')
+			if (!strchr(s, '=') || s[0] == '=') {
+				free(s);
 				return fail(err, errlen, "an environment entry is not NAME=value", &f);
-			if (list_push(&spec->env, &spec->envc, s))
+			}
+			if (list_push(&spec->env, &spec->envc, s)) {
+				free(s);
 				return fail(err, errlen, "out of memory", &f);
+			}
 			break;
 		case RUN_WORKDIR: free(spec->workdir); spec->workdir = s; break;
 		case RUN_USER: free(spec->user); spec->user = s; break;
 		case RUN_HOSTNAME: free(spec->hostname); spec->hostname = s; break;
 		case RUN_OUTPUT:
-			if (!s[0])
+			if (!s[0]) {
+				free(s);
 				return fail(err, errlen, "an output path is empty", &f);
-			if (list_push(&spec->outputs, &spec->noutputs, s))
+			}
+			if (list_push(&spec->outputs, &spec->noutputs, s)) {
+				free(s);
 				return fail(err, errlen, "out of memory", &f);
+			}
+			break;
+		case SERVE_EXEC_PORT:
+			if (v == 0 || v > UINT32_MAX)
+				return fail(err, errlen, "the exec port is not a vsock port", &f);
+			spec->exec_port = (uint32_t)v;
 			break;
 		case RUN_MAX_FILE_BYTES: spec->max_file_bytes = v; break;
 		case RUN_MAX_FILES: spec->max_files = v; break;
@@ -93,17 +114,21 @@ int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char
 		case RUN_VOLUME: {
 			const char *colon = strchr(s, ':');
 			bool dots = s[0] == '.' && (colon == s + 1 || (s[1] == '.' && colon == s + 2));
-			if (!colon || colon == s || dots || colon[1] != '/' || memchr(s, '/', (size_t)(colon - s)))
+			if (!colon || colon == s || dots || colon[1] != '/' || memchr(s, '/', (size_t)(colon - s))) {
+				free(s);
 				return fail(err, errlen, "a volume is not NAME:/absolute/path", &f);
-			if (list_push(&spec->volumes, &spec->nvolumes, s))
+			}
+			if (list_push(&spec->volumes, &spec->nvolumes, s)) {
+				free(s);
 				return fail(err, errlen, "out of memory", &f);
+			}
 			break;
 		}
 		}
 	}
 	if (rc < 0)
 		return fail(err, errlen, "a field runs past the end of the message", NULL);
-	if (spec->argc == 0 || !spec->argv[0][0]) {
+	if (serve ? spec->argc > 0 && !spec->argv[0][0] : spec->argc == 0 || !spec->argv[0][0]) {
 		snprintf(err, errlen, "no command to run: the image has no ENTRYPOINT or CMD and none was given");
 		return -1;
 	}
@@ -132,6 +157,38 @@ int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char
 	if (!spec->user || !spec->hostname)
 		return fail(err, errlen, "out of memory", NULL);
 	return 0;
+}
+
+#undef fail
+
+int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char *err, size_t errlen)
+{
+	return parse(payload, len, spec, false, err, errlen);
+}
+
+int serve_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char *err, size_t errlen)
+{
+	return parse(payload, len, spec, true, err, errlen);
+}
+
+static void free_list(char **list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+void spec_free(struct run_spec *spec)
+{
+	free_list(spec->argv, spec->argc);
+	free_list(spec->env, spec->envc);
+	free_list(spec->outputs, spec->noutputs);
+	free_list(spec->volumes, spec->nvolumes);
+	free(spec->workdir);
+	free(spec->user);
+	free(spec->hostname);
+	free(spec->volume_device);
+	*spec = (struct run_spec){0};
 }
 
 const char *spec_getenv(const struct run_spec *spec, const char *name)

@@ -1,4 +1,5 @@
-/* The run spec (the RUN message), parsed and checked before anything runs. */
+/* The run spec (RUN) and the service spec (SERVE, which shares RUN's tags
+ * where they share a meaning), parsed and checked before anything runs. */
 #ifndef VMSTEP_SPEC_H
 #define VMSTEP_SPEC_H
 
@@ -23,10 +24,17 @@ struct run_spec {
 	char **volumes;       /* "NAME:/guest/path", mounted in this order */
 	size_t nvolumes;
 	bool stream_stdin;    /* STDIN frames feed the command's stdin; else /dev/null */
+	uint32_t exec_port;   /* SERVE: the vsock port for sessions */
 };
 
 /* Returns 0, or -1 with a message for the host in err. */
 int spec_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char *err, size_t errlen);
+
+/* SERVE: the same fields, where argv may be empty (no main process), plus the exec port. */
+int serve_parse(const uint8_t *payload, uint32_t len, struct run_spec *spec, char *err, size_t errlen);
+
+/* Frees what a parse allocated (also after a failed parse). */
+void spec_free(struct run_spec *spec);
 
 /* The value of NAME in the spec's environment, or NULL. */
 const char *spec_getenv(const struct run_spec *spec, const char *name);

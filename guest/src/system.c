@@ -6,10 +6,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "transport.h"
+
+/* How long we wait for the host to close after our last message. */
+#define FINISH_TIMEOUT_MS 5000
 
 struct mount_point {
 	const char *source, *target, *fstype;
@@ -143,4 +150,18 @@ int system_late(const char *hostname, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+_Noreturn void machine_finish(int sock, bool vm_mode, int status)
+{
+	if (sock >= 0)
+		transport_finish(sock, FINISH_TIMEOUT_MS);
+	if (!vm_mode)
+		exit(status);
+	sync();
+	reboot(RB_AUTOBOOT);
+	/* PID 1 must never exit (the kernel would panic); if reboot failed, try power-off, then wait. */
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
 }

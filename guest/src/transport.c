@@ -59,6 +59,35 @@ int transport_connect(const char *unix_path, char *err, size_t errlen)
 	return -1;
 }
 
+int transport_listen(const char *unix_path, unsigned port, char *err, size_t errlen)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	struct sockaddr_vm vm = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
+	const struct sockaddr *addr = (const struct sockaddr *)&vm;
+	socklen_t addrlen = sizeof vm;
+	if (unix_path) {
+		if (strlen(unix_path) >= sizeof un.sun_path) {
+			snprintf(err, errlen, "the session socket path %s is longer than %zu bytes", unix_path, sizeof un.sun_path - 1);
+			return -1;
+		}
+		strcpy(un.sun_path, unix_path);
+		unlink(unix_path); /* a socket left by an earlier test */
+		addr = (const struct sockaddr *)&un;
+		addrlen = sizeof un;
+	}
+	int fd = socket(unix_path ? AF_UNIX : AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, addr, addrlen) < 0 || listen(fd, 64) < 0) {
+		if (unix_path)
+			snprintf(err, errlen, "cannot listen for sessions on %s: %s", unix_path, strerror(errno));
+		else
+			snprintf(err, errlen, "cannot listen for sessions on vsock port %u: %s", port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 void transport_finish(int fd, int timeout_ms)
 {
 	shutdown(fd, SHUT_WR);

@@ -11,6 +11,10 @@
 /* unix_path: the test-mode socket, or NULL for vsock. Returns an fd or -1 with err. */
 int transport_connect(const char *unix_path, char *err, size_t errlen);
 
+/* Service mode: listens for session connections on the vsock port, or on
+ * the Unix socket unix_path in test mode. Returns an fd or -1 with err. */
+int transport_listen(const char *unix_path, unsigned port, char *err, size_t errlen);
+
 /* Ends our side and waits (bounded) until the host has closed its side, so
  * that nothing we sent is still in flight when the VM powers off. */
 void transport_finish(int fd, int timeout_ms);

@@ -12,6 +12,8 @@ export interface OptionSpec {
   /** Name of the value in the help (SIZE, PATH); absent for a flag. */
   value?: string;
   repeatable?: boolean;
+  /** The value may be left out (`--wait` or `--wait=5m`; never a separate word); alone the option is `true`. */
+  optionalValue?: boolean;
   help: string;
   /** Accepted for docker compatibility and ignored; not shown in the help. */
   hidden?: boolean;
@@ -76,7 +78,9 @@ export function parseCommandLine(argv: string[], specs: OptionSpec[], ctx: Parse
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       const spec = byLong.get(name);
       if (!spec) throw unknownOption(eq < 0 ? arg : arg.slice(0, eq), ctx);
-      if (spec.value === undefined) {
+      if (spec.optionalValue) {
+        set(spec, eq >= 0 ? arg.slice(eq + 1) : true);
+      } else if (spec.value === undefined) {
         if (eq >= 0) throw new VmstepError(`option --${name} takes no value`, `write --${name} alone`);
         set(spec, true);
       } else {
@@ -106,7 +110,8 @@ export function formatOptions(specs: OptionSpec[]): string {
   const rows = specs
     .filter((s) => !s.hidden)
     .map((s) => {
-      const names = `${s.short ? `-${s.short}, ` : '    '}--${s.long}${s.value ? ` ${s.value}` : ''}`;
+      const value = s.value ? (s.optionalValue ? `[=${s.value}]` : ` ${s.value}`) : '';
+      const names = `${s.short ? `-${s.short}, ` : '    '}--${s.long}${value}`;
       return [names, s.help] as const;
     });
   const width = Math.max(...rows.map(([n]) => n.length)) + 2;

@@ -9,6 +9,12 @@ Commands:
   pull     Download an image and build its root filesystem into the cache
   cache    List (ls) or shrink (prune) the image and root filesystem cache
   doctor   Check this host: KVM, tools, CPUs, cgroups, benchmark noise
+  start    Boot a microVM in the background and print its ID
+  exec     Run a command in a running VM
+  cp       Copy files and directories into or out of a running VM
+  ps       List your VMs
+  logs     Print a VM's main process output (or its console)
+  stop     Stop VMs and remove them
 
 Options:
   -h, --help      Show this help (or "vmstep COMMAND --help" for a command)

@@ -9,6 +9,9 @@ import { MAIN_HELP } from './help.js';
 import { defaultIo, type CliIo } from './io.js';
 import { pullCommand } from './pull.js';
 import { runCommand } from './run.js';
+import { cpCommand, execCommand, logsCommand, psCommand, startCommand, stopCommand } from './vms.js';
+import { KEEPER_COMMAND } from '../vms/index.js';
+import { runKeeper } from '../vms/keeper.js';
 
 const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
   run: runCommand,
@@ -16,6 +19,12 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   pull: pullCommand,
   cache: cacheCommand,
   doctor: doctorCommand,
+  start: startCommand,
+  exec: execCommand,
+  cp: cpCommand,
+  ps: psCommand,
+  logs: logsCommand,
+  stop: stopCommand,
 };
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
@@ -43,7 +52,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     if (!command) {
       throw first.startsWith('-')
         ? new VmstepError(`unknown option ${first}`, 'options go after the command: vmstep run [OPTIONS] IMAGE; see "vmstep --help"')
-        : new VmstepError(`unknown command "${first}"`, 'the commands are run, bench, pull, cache and doctor; see "vmstep --help"');
+        : new VmstepError(`unknown command "${first}"`, 'the commands are run, bench, pull, cache, doctor, start, exec, cp, ps, logs and stop; see "vmstep --help"');
     }
     return await command(rest, io);
   } catch (err) {
@@ -55,6 +64,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 
 /** The process entry (src/cli.ts): Ctrl-C or SIGTERM cancels the run and stops the VM; a second Ctrl-C exits at once. */
 export async function cliEntry(argv: string[]): Promise<number> {
+  // A long-lived VM's keeper (spawned by `vmstep start`): SIGTERM is its stop request, not a cancellation.
+  if (argv[0] === KEEPER_COMMAND && argv[1]) process.exit(await runKeeper(argv[1]));
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {

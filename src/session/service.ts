@@ -85,6 +85,8 @@ export function startService(boot: Duplex, spec: ServeSpec): ServiceSession {
   };
   follow().then(
     () => {
+      // Guest init waits for our close before it powers off: nothing of ours is in flight.
+      boot.end();
       readyReject(new ProtocolError('the boot connection ended before READY'));
       finishStreams();
       exitResolve(null);

@@ -67,10 +67,10 @@ describe('the protocol version', () => {
     g.guest.write(encodeHello(1, 'old-init'));
     const err = await g.session.result.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolVersionError);
-    expect((err as Error).message).toMatch(/^protocol version mismatch: guest init speaks version 1, this vmstep speaks version 2; .*rebuild the root filesystem/);
+    expect((err as Error).message).toMatch(new RegExp(`^protocol version mismatch: guest init speaks version 1, this vmstep speaks version ${PROTOCOL_VERSION}; .*rebuild the root filesystem`));
     const reply = await g.frames.next();
     expect(reply?.type).toBe(MessageType.Error);
-    expect(decodeError(reply!.payload)).toEqual({ stage: 'hello', message: 'protocol version mismatch: the host speaks version 2, guest init speaks version 1' });
+    expect(decodeError(reply!.payload)).toEqual({ stage: 'hello', message: `protocol version mismatch: the host speaks version ${PROTOCOL_VERSION}, guest init speaks version 1` });
     expect(await g.frames.next()).toBeNull(); // and the host closed the connection
   });
 
@@ -84,7 +84,7 @@ describe('the protocol version', () => {
     expect(decodeError(reply!.payload)).toEqual({
       stage: 'hello',
       message:
-        'protocol version mismatch: the host speaks version 99, this guest init speaks version 2; use the vmstep-init built with this vmstep (dist/vmstep-init, or rebuild the rootfs cache)',
+        `protocol version mismatch: the host speaks version 99, this guest init speaks version ${PROTOCOL_VERSION}; use the vmstep-init built with this vmstep (dist/vmstep-init, or rebuild the rootfs cache)`,
     });
     conn.socket.end();
     const exit = await conn.exited;

@@ -8,7 +8,7 @@ import { expect, test } from 'vitest';
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 
 test('the VMM survives its regression inputs and a brief fuzzing run', { timeout: 300_000 }, () => {
-  const res = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'fuzz.mjs'), '--seconds', '15'], { encoding: 'utf8', cwd: repoRoot });
+  const res = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'fuzz.mjs'), '--target', 'vmm', '--seconds', '15'], { encoding: 'utf8', cwd: repoRoot });
   const out = `${res.stdout}\n${res.stderr}`;
   expect(res.status, out.slice(-4000)).toBe(0);
   expect(out).toMatch(/Done \d+ runs in \d+ second/);

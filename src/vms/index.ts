@@ -1,0 +1,239 @@
+// Long-lived VMs: start one in the background, run commands in it, copy
+// files in and out, list and stop them. The CLI (start, exec, cp, ps, logs,
+// stop) and the runner plugin are thin faces over these functions. A VM is
+// kept by a detached keeper process (keeper.ts) and recorded in the user's
+// state directory (state.ts); any call here first collects the leftovers of
+// VMs whose keeper died (registry.ts).
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { VmstepError } from '../engine/errors.js';
+import { processStartTicks } from '../engine/leftovers.js';
+import { delay } from '../engine/prepare.js';
+import { shippedFile } from '../engine/vm-port.js';
+import { connectSession, mergeEnv, startGuestSession, type RunSpec } from '../session/index.js';
+import { HOSTNAME, type KeeperReport, type KeeperSpec } from './keeper.js';
+import { allVms, lookupVm, markSession, removeRuntimeFiles, requireRunning, toInfo } from './registry.js';
+import { checkVmName, newVmId, openStateRoot, processAlive, readRecord, removeVmDir, selfRef, vmDir, vmPaths, writeRecord, type VmRecord } from './state.js';
+import { DEFAULT_LIFETIME_MS, DEFAULT_STOP_GRACE_MS, type ExecOptions, type ExecResult, type LookupOptions, type StartEvents, type StartOptions, type StopOptions, type VmInfo } from './types.js';
+
+export * from './types.js';
+export { stateRoot } from './state.js';
+export { copyFromVm, copyIntoVm } from './copy.js';
+
+/** The hidden CLI subcommand that runs a keeper. */
+export const KEEPER_COMMAND = '__keeper';
+
+/** The script the keeper runs: $VMSTEP_KEEPER_ENTRY (tests), else the cli.js shipped beside vmstep. */
+function keeperEntry(): string {
+  const entry = process.env.VMSTEP_KEEPER_ENTRY || shippedFile('cli.js');
+  if (!entry) throw new VmstepError('cannot find vmstep\'s cli.js to run the VM\'s keeper process', 'reinstall vmstep, or run `npm run build` in a source checkout');
+  return entry;
+}
+
+/** Boots a VM in the background; resolves when its guest serves exec and cp, rejects with the boot's failure. */
+export async function startVm(opts: StartOptions, events: StartEvents = {}): Promise<VmInfo> {
+  const env = opts.hostEnv ?? process.env;
+  const root = openStateRoot(env);
+  const existing = allVms(env);
+  const id = newVmId();
+  const name = opts.name ?? `vm-${id.slice(0, 6)}`;
+  checkVmName(name);
+  const clash = existing.find((v) => v.record.name === name);
+  if (clash) throw new VmstepError(`the name "${name}" is already used by VM ${clash.record.id} (${clash.record.status})`, `choose another --name, or remove that VM with \`vmstep stop ${name}\``);
+  const lifetimeMs = opts.lifetimeMs ?? DEFAULT_LIFETIME_MS;
+  if (!(lifetimeMs > 0)) throw new VmstepError('--lifetime must be more than 0', 'give a duration such as 30m or 8h');
+
+  const dir = vmDir(root, id);
+  mkdirSync(dir, { mode: 0o700 });
+  const record: VmRecord = {
+    id,
+    name,
+    image: { reference: opts.run.image, digest: '' },
+    created: new Date().toISOString(),
+    vcpus: opts.run.vcpus,
+    memoryMiB: opts.run.memoryMiB,
+    status: 'starting',
+    keeper: selfRef(),
+    vmm: null,
+    deadline: Date.now() + lifetimeMs,
+    lifetimeMs,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 0,
+    command: [],
+    exec: null,
+    exitCode: null,
+    error: null,
+    ended: null,
+  };
+  writeRecord(dir, record);
+  const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: opts.waitMs ?? 0 };
+
+  const log = openSync(vmPaths(dir).keeperLog, 'a', 0o600);
+  let child;
+  try {
+    child = spawn(process.execPath, ['--', keeperEntry(), KEEPER_COMMAND, dir], { detached: true, stdio: ['pipe', log, log, 'pipe'], env: { ...process.env, ...env } });
+  } finally {
+    closeSync(log);
+  }
+  child.on('error', () => {});
+  child.stdin!.on('error', () => {});
+  child.stdin!.end(JSON.stringify(spec));
+  const pid = child.pid;
+  if (pid !== undefined) {
+    record.keeper = { pid, startTicks: processStartTicks(pid) ?? 0 };
+    if (readRecord(dir)?.keeper.pid === process.pid) writeRecord(dir, record);
+  }
+
+  const outcome = await new Promise<KeeperReport | null>((resolve) => {
+    const status = child.stdio[3] as NodeJS.ReadableStream;
+    let buffered = '';
+    status.setEncoding('utf8');
+    status.on('data', (d: string) => {
+      buffered += d;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        let r: KeeperReport | null = null;
+        try {
+          r = JSON.parse(buffered.slice(0, nl)) as KeeperReport;
+        } catch {
+          r = null;
+        }
+        buffered = buffered.slice(nl + 1);
+        if (r?.event === 'progress') events.progress?.(r.line);
+        else if (r) resolve(r);
+      }
+    });
+    status.on('error', () => resolve(null));
+    status.on('end', () => resolve(null));
+    child.on('exit', () => setTimeout(() => resolve(null), 100));
+  });
+  (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
+  child.unref();
+
+  if (outcome?.event === 'ready') return toInfo({ dir, record: readRecord(dir) ?? record });
+  // A failed start leaves nothing behind: the keeper released what it took; the record goes too.
+  const message = outcome?.event === 'failed' ? outcome.message : (readRecord(dir)?.error ?? `the VM's keeper process ended without a word (see ${vmPaths(dir).keeperLog})`);
+  await waitForKeeper(dir, 10_000);
+  removeVmDir(dir);
+  throw new VmstepError(message, '');
+}
+
+/** A VM by ID, unique ID prefix or name; VmstepError when there is none (or several). */
+export function findVm(ref: string, opts: LookupOptions = {}): VmInfo {
+  return toInfo(lookupVm(ref, opts.hostEnv));
+}
+
+/** This user's VMs, newest first; without `all` only those not exited. */
+export function listVms(opts: { all?: boolean } & LookupOptions = {}): VmInfo[] {
+  return allVms(opts.hostEnv)
+    .filter((v) => opts.all || v.record.status !== 'exited')
+    .map(toInfo);
+}
+
+/**
+ * Stops a VM: its processes get SIGTERM and timeSeconds before SIGKILL, the
+ * VM powers off, and its disk copy, sockets and record are removed. Stopping
+ * an exited VM removes its record.
+ */
+export async function stopVm(ref: string, opts: StopOptions & LookupOptions = {}): Promise<void> {
+  const v = lookupVm(ref, opts.hostEnv);
+  const graceMs = opts.timeSeconds !== undefined ? Math.round(opts.timeSeconds * 1000) : DEFAULT_STOP_GRACE_MS;
+  const r = v.record;
+  if (r.status !== 'exited' && processAlive(r.keeper)) {
+    writeFileSync(vmPaths(v.dir).stopRequest, String(graceMs), { mode: 0o600 });
+    try {
+      process.kill(r.keeper.pid, 'SIGTERM');
+    } catch {
+      // Gone in between: collected below.
+    }
+    const gone = await waitForKeeper(v.dir, graceMs + 15_000);
+    if (!gone) {
+      // A keeper that does not end is killed; its VMM dies with it.
+      for (const p of [r.keeper, r.vmm]) {
+        if (p && processAlive(p)) {
+          try {
+            process.kill(p.pid, 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+      await waitForKeeper(v.dir, 5000);
+    }
+  }
+  removeRuntimeFiles(v.dir);
+  removeVmDir(v.dir);
+}
+
+/** Waits until the VM's keeper (as recorded now) has ended; false on timeout. */
+async function waitForKeeper(dir: string, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = readRecord(dir);
+    if (!r || !processAlive(r.keeper)) return true;
+    if (Date.now() > end) return false;
+    await delay(25);
+  }
+}
+
+/** Runs a command in a running VM; resolves with its exit status. Its stdout and stderr stream live. */
+export async function execInVm(ref: string, opts: ExecOptions & LookupOptions): Promise<ExecResult> {
+  const v = lookupVm(ref, opts.hostEnv);
+  requireRunning(v);
+  const defaults = v.record.exec!;
+  let spec: RunSpec;
+  try {
+    spec = {
+      argv: opts.argv,
+      env: mergeEnv(defaults.env, opts.env ?? [], { hostname: HOSTNAME }),
+      workdir: opts.workdir ?? defaults.workdir,
+      user: opts.user ?? defaults.user,
+      hostname: HOSTNAME,
+      privileged: defaults.privileged,
+      stdin: opts.stdin !== undefined,
+    };
+  } catch (err) {
+    throw new VmstepError((err as Error).message, 'write -e NAME=value');
+  }
+  if (spec.argv.length === 0) throw new VmstepError('no command to run in the VM', 'usage: vmstep exec [OPTIONS] VM COMMAND [ARG...]');
+  const endSession = markSession(v);
+  try {
+    const socket = await connectSession({ kind: 'vmm', udsPath: vmPaths(v.dir).vsock }, opts.signal).catch((err: Error) => {
+      throw new VmstepError(`VM ${v.record.name}: ${err.message}`, 'see `vmstep ps -a`');
+    });
+    const session = startGuestSession(socket, spec, opts.stdin ? { stdin: opts.stdin } : {});
+    let timedOut = false;
+    let cancelled = false;
+    const timer = opts.timeoutMs && opts.timeoutMs > 0 ? setTimeout(() => ((timedOut = true), session.signal('SIGKILL')), opts.timeoutMs) : null;
+    const onAbort = () => {
+      cancelled = true;
+      session.signal('SIGKILL');
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const pump = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream) =>
+      new Promise<void>((resolve) => {
+        from.on('data', (c: Buffer) => {
+          if (!to.write(c)) {
+            from.pause();
+            to.once('drain', () => from.resume());
+          }
+        });
+        from.on('end', resolve);
+        from.on('close', resolve);
+        from.on('error', () => resolve());
+      });
+    try {
+      const [result] = await Promise.all([session.result, pump(session.stdout, opts.stdout), pump(session.stderr, opts.stderr)]);
+      return { exitCode: result.exit.code, ...(result.exit.signalName ? { signal: result.exit.signalName } : {}), timedOut, cancelled };
+    } catch (err) {
+      const now = lookupVm(ref, opts.hostEnv);
+      if (now.record.status !== 'running') throw new VmstepError(`VM ${now.record.name} stopped while the command ran`, 'see `vmstep ps -a` and `vmstep logs`');
+      throw err instanceof VmstepError ? err : new VmstepError(`exec in VM ${v.record.name}: ${(err as Error).message}`, '');
+    } finally {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+    }
+  } finally {
+    endSession();
+  }
+}
