@@ -61,7 +61,7 @@ export async function runContainerStep(args: HookContainer, responseFile: string
     let status: number;
     try {
       status = await ctx.vms.exec(id, {
-        argv: containerStepArgv(args, await ctx.vms.imageCommand(id)),
+        argv: containerStepArgv(args, args.entryPoint ? { entrypoint: [], cmd: [] } : await ctx.vms.imageCommand(id)),
         env: [],
         prependPath: [],
         workdir: args.workingDirectory ?? plan.workspace.guestPath,

@@ -156,7 +156,7 @@ export const HOOKS_ENTRY = join(repoRoot, 'dist', 'hooks.js');
  * Runs one hook command the way the runner does: creates the response file
  * empty, writes the JSON on stdin, waits, reads the response and deletes it.
  */
-export function runHook(l: RunnerLayout, input: { command: string; args: unknown; state: unknown }, opts: { env?: NodeJS.ProcessEnv; entry?: string; onSpawn?(pid: number): void } = {}): Promise<HookRun> {
+export function runHook(l: RunnerLayout, input: { command: string; args: unknown; state: unknown }, opts: { env?: NodeJS.ProcessEnv; entry?: string; onSpawn?(pid: number): void; onStdout?(soFar: string): void } = {}): Promise<HookRun> {
   const responseFile = join(l.temp, '_runner_hook_responses', `${randomUUID()}.json`);
   mkdirSync(join(l.temp, '_runner_hook_responses'), { recursive: true });
   writeFileSync(responseFile, '');
@@ -164,7 +164,10 @@ export function runHook(l: RunnerLayout, input: { command: string; args: unknown
   if (child.pid) opts.onSpawn?.(child.pid);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    opts.onStdout?.(stdout);
+  });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin.on('error', () => {});
   child.stdin.end(JSON.stringify({ ...input, responseFile }));
