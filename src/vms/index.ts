@@ -201,6 +201,8 @@ export async function execInVm(ref: string, opts: ExecOptions & LookupOptions): 
       throw new VmstepError(`VM ${v.record.name}: ${err.message}`, 'see `vmstep ps -a`');
     });
     const session = startGuestSession(socket, spec, opts.stdin ? { stdin: opts.stdin } : {});
+    // connectSession hands the socket over paused; the session has attached its reader.
+    socket.resume();
     let timedOut = false;
     let cancelled = false;
     const timer = opts.timeoutMs && opts.timeoutMs > 0 ? setTimeout(() => ((timedOut = true), session.signal('SIGKILL')), opts.timeoutMs) : null;
