@@ -26,7 +26,10 @@ async function withSession<T>(v: FoundVm, fn: (socket: Socket) => Promise<T>): P
       throw new VmstepError(`the job's VM ${v.record.name}: ${err.message}`, 'the VM stopped; see the runner\'s diagnostics and rerun the job');
     });
     try {
-      return await fn(socket);
+      // connectSession hands the socket over paused (what follows its handshake waits in it): the reader attaches synchronously in fn, then it flows.
+      const done = fn(socket);
+      socket.resume();
+      return await done;
     } finally {
       socket.destroy();
     }
@@ -101,11 +104,19 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
         async *[Symbol.asyncIterator]() {
           const v = lookupVm(id, hostEnv);
           const end = markSession(v);
-          const socket = await connectSession({ kind: 'vmm', udsPath: vmPaths(v.dir).vsock });
           try {
-            yield* getEntries(socket, guestPath, { limits: SYNC_LIMITS });
+            const socket = await connectSession({ kind: 'vmm', udsPath: vmPaths(v.dir).vsock });
+            const entries = getEntries(socket, guestPath, { limits: SYNC_LIMITS });
+            try {
+              // The generator's first step attaches its reader; only then may the paused socket flow.
+              const first = entries.next();
+              socket.resume();
+              for (let r = await first; !r.done; r = await entries.next()) yield r.value;
+            } finally {
+              await entries.return(undefined);
+              socket.destroy();
+            }
           } finally {
-            socket.destroy();
             end();
           }
         },
