@@ -47,7 +47,7 @@ const isMissing = (err: unknown) => /no such file|not found|ENOENT/i.test(String
 
 export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
   return {
-    async start(spec, signal) {
+    async start(spec, signal, progress) {
       const run = validateRunInput(
         {
           image: spec.image,
@@ -62,7 +62,7 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
         { style: 'cli', cwd: '/', hostEnv },
       );
       if (signal?.aborted) throw new VmstepError('the job was cancelled', '');
-      const info = await startVm({ run, name: spec.name, noCommand: true, lifetimeMs: JOB_LIFETIME_MS, hostEnv });
+      const info = await startVm({ run, name: spec.name, noCommand: true, lifetimeMs: JOB_LIFETIME_MS, hostEnv }, progress ? { progress } : {});
       return info.id;
     },
 
