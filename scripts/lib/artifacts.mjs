@@ -74,9 +74,12 @@ export const guestInit = () => scripted('guest', [toolVersion('musl-gcc')]);
  */
 export const CLI_LAUNCHER = `#!/bin/sh\n':' //; exec node -- "$0" "$@"\n`;
 
+/** The entry points bundled into dist/: the action's main and post steps, the CLI, the runner's container hooks. */
+export const BUNDLE_ENTRIES = ['index', 'post', 'cli', 'hooks'];
+
 /** The JS bundles (ncc), one per entry point. */
 export function bundle() {
-  const entries = ['index', 'post', 'cli'];
+  const entries = BUNDLE_ENTRIES;
   return cachedBuild({
     name: 'bundle',
     hash: hashInputs(['src', 'package-lock.json', 'tsconfig.json'], [process.version, CLI_LAUNCHER]),
@@ -125,7 +128,7 @@ export async function buildAll() {
     cpSync(join(dir, file), join(dist, name));
     manifest[name] = hash;
   }
-  for (const entry of ['index', 'post', 'cli']) cpSync(join(built.bundle, `${entry}.js`), join(dist, `${entry}.js`));
+  for (const entry of BUNDLE_ENTRIES) cpSync(join(built.bundle, `${entry}.js`), join(dist, `${entry}.js`));
   writeFileSync(join(dist, 'package.json'), '{\n  "type": "module"\n}\n');
   writeFileSync(manifestPath, `${JSON.stringify(Object.fromEntries(Object.entries(manifest).sort()), null, 2)}\n`);
   return built;

@@ -1,0 +1,54 @@
+// What the hooks need from long-lived VMs, in one narrow interface: start a
+// VM with no main process and the runner's directories copied in, run a
+// command in it, move trees in and out, list a tree, stop it, and find a
+// job's VMs by name after a crash. bindVms (vms-binding.ts) implements it
+// over src/vms and the session transfer API; keeping the commands on this
+// interface lets tests call them directly and replay what the runner sends.
+import type { Readable, Writable } from 'node:stream';
+import type { EntryMeta, TransferEntry } from './sync.js';
+
+export interface JobVmSpec {
+  /** Names carry the job's key, so cleanup finds a job's VMs even without the state. */
+  name: string;
+  image: string;
+  credentials: { username: string; password: string } | null;
+  vcpus: number | null;
+  memoryBytes: number | null;
+  /** `NAME=value`, over the image's. */
+  env: string[];
+  user: string | null;
+  workdir: string | null;
+  /** Host trees copied in before the VM is ready (the runner's directories), parents first. */
+  volumes: { hostPath: string; guestPath: string }[];
+}
+
+export interface ExecSpec {
+  argv: string[];
+  /** `NAME=value`, over the VM's own environment. */
+  env: string[];
+  /** Directories put ahead of the VM's PATH, first first. */
+  prependPath: string[];
+  workdir: string;
+  stdout: Writable;
+  stderr: Writable;
+  signal?: AbortSignal;
+}
+
+export interface HookVms {
+  /** Boots the VM (no main process); resolves with its id when it serves. `progress` gets lines for the step log (image pull, capacity wait). */
+  start(spec: JobVmSpec, signal?: AbortSignal, progress?: (line: string) => void): Promise<string>;
+  /** The image's ENTRYPOINT and CMD, for a container step's command. */
+  imageCommand(id: string): Promise<{ entrypoint: string[]; cmd: string[] }>;
+  /** Runs a command; resolves with its exit status (128 + n for a signal). */
+  exec(id: string, spec: ExecSpec): Promise<number>;
+  put(id: string, guestPath: string, entries: Iterable<TransferEntry> | AsyncIterable<TransferEntry>): Promise<void>;
+  /** The tree at guestPath (paths relative to its parent, as the guest sends them); null when the path does not exist. */
+  list(id: string, guestPath: string): Promise<EntryMeta[] | null>;
+  get(id: string, guestPath: string): AsyncIterable<TransferEntry>;
+  /** Stops the VM and removes everything it left; a VM that is already gone is not an error. */
+  stop(id: string): Promise<void>;
+  /** Ids of every VM (running or exited) whose name starts with prefix. */
+  named(prefix: string): Promise<string[]>;
+}
+
+export type { Readable };
