@@ -30,6 +30,7 @@ struct service {
 	bool vm_mode;
 	bool privileged;
 	const char *etc;
+	const char *exec_socket; /* test mode: the Unix socket we listen on, removed at power-off */
 	pid_t main_runner;       /* the process that runs the main process; 0 when none */
 	pid_t children[MAX_CHILDREN];
 	size_t nchildren;
@@ -99,6 +100,8 @@ _Noreturn static void power_off(struct service *s, uint64_t grace_ms)
 	if (s->listener >= 0)
 		close(s->listener);
 	s->listener = -1;
+	if (s->exec_socket)
+		unlink(s->exec_socket);
 	signal_everyone(s, SIGTERM);
 	uint64_t deadline = boottime_ns() + grace_ms * 1000000u;
 	while (anyone_left(s)) {
@@ -243,6 +246,7 @@ _Noreturn void service_main(int boot, struct run_spec *serve, bool vm_mode)
 		machine_finish(boot, vm_mode, 1);
 	}
 	s.listener = transport_listen(exec_socket, serve->exec_port, err, sizeof err);
+	s.exec_socket = s.listener >= 0 ? exec_socket : NULL;
 	if (s.listener < 0) {
 		send_error(boot, "serve", "%s", err);
 		machine_finish(boot, vm_mode, 1);

@@ -22,21 +22,35 @@ static void sleep_ms(int ms)
 		;
 }
 
+/* A vsock (cid, port) or, in test mode, a Unix socket path. */
+union address {
+	struct sockaddr_un un;
+	struct sockaddr_vm vm;
+};
+
+/* Fills addr; returns its length, or 0 with err when the Unix path is too long. */
+static socklen_t make_address(union address *addr, const char *unix_path, unsigned cid, unsigned port, char *err, size_t errlen)
+{
+	if (!unix_path) {
+		addr->vm = (struct sockaddr_vm){.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port};
+		return sizeof addr->vm;
+	}
+	addr->un = (struct sockaddr_un){.sun_family = AF_UNIX};
+	if (strlen(unix_path) >= sizeof addr->un.sun_path) {
+		snprintf(err, errlen, "the socket path %s is longer than %zu bytes", unix_path, sizeof addr->un.sun_path - 1);
+		return 0;
+	}
+	strcpy(addr->un.sun_path, unix_path);
+	return sizeof addr->un;
+}
+
 int transport_connect(const char *unix_path, char *err, size_t errlen)
 {
-	struct sockaddr_un un = {.sun_family = AF_UNIX};
-	struct sockaddr_vm vm = {.svm_family = AF_VSOCK, .svm_cid = PROTO_VSOCK_HOST_CID, .svm_port = PROTO_VSOCK_PORT};
-	const struct sockaddr *addr = (const struct sockaddr *)&vm;
-	socklen_t addrlen = sizeof vm;
-	if (unix_path) {
-		if (strlen(unix_path) >= sizeof un.sun_path) {
-			snprintf(err, errlen, "the socket path %s is longer than %zu bytes", unix_path, sizeof un.sun_path - 1);
-			return -1;
-		}
-		strcpy(un.sun_path, unix_path);
-		addr = (const struct sockaddr *)&un;
-		addrlen = sizeof un;
-	}
+	union address address;
+	socklen_t addrlen = make_address(&address, unix_path, PROTO_VSOCK_HOST_CID, PROTO_VSOCK_PORT, err, errlen);
+	if (!addrlen)
+		return -1;
+	const struct sockaddr *addr = (const struct sockaddr *)&address;
 	int last = 0;
 	for (int attempt = 0; attempt < CONNECT_ATTEMPTS; attempt++) {
 		int fd = socket(unix_path ? AF_UNIX : AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -61,20 +75,13 @@ int transport_connect(const char *unix_path, char *err, size_t errlen)
 
 int transport_listen(const char *unix_path, unsigned port, char *err, size_t errlen)
 {
-	struct sockaddr_un un = {.sun_family = AF_UNIX};
-	struct sockaddr_vm vm = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
-	const struct sockaddr *addr = (const struct sockaddr *)&vm;
-	socklen_t addrlen = sizeof vm;
-	if (unix_path) {
-		if (strlen(unix_path) >= sizeof un.sun_path) {
-			snprintf(err, errlen, "the session socket path %s is longer than %zu bytes", unix_path, sizeof un.sun_path - 1);
-			return -1;
-		}
-		strcpy(un.sun_path, unix_path);
+	union address address;
+	socklen_t addrlen = make_address(&address, unix_path, VMADDR_CID_ANY, port, err, errlen);
+	if (!addrlen)
+		return -1;
+	const struct sockaddr *addr = (const struct sockaddr *)&address;
+	if (unix_path)
 		unlink(unix_path); /* a socket left by an earlier test */
-		addr = (const struct sockaddr *)&un;
-		addrlen = sizeof un;
-	}
 	int fd = socket(unix_path ? AF_UNIX : AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, addr, addrlen) < 0 || listen(fd, 64) < 0) {
 		if (unix_path)

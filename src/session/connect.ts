@@ -47,24 +47,27 @@ export function connectSession(ep: ExecEndpoint, signal?: AbortSignal): Promise<
     socket.once('connect', () => {
       if (ep.kind === 'unix') return done();
       socket.write(`CONNECT ${ep.port ?? EXEC_VSOCK_PORT}\n`);
+      // Read in paused mode: once our listener is gone the stream's flow is
+      // undecided again, so the session's own 'data' listener starts it.
       let reply = Buffer.alloc(0);
-      const onData = (chunk: Buffer) => {
-        reply = Buffer.concat([reply, chunk]);
-        const nl = reply.indexOf(10);
-        if (nl < 0) {
-          if (reply.length > MAX_REPLY_BYTES) fail(`${endpointName(ep)} answered CONNECT with something other than 'OK <port>': it is not a vmstep VMM`);
-          return;
+      const onReadable = () => {
+        for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) {
+          reply = Buffer.concat([reply, chunk]);
+          const nl = reply.indexOf(10);
+          if (nl < 0) {
+            if (reply.length > MAX_REPLY_BYTES) return fail(`${endpointName(ep)} answered CONNECT with something other than 'OK <port>': it is not a vmstep VMM`);
+            continue;
+          }
+          socket.off('readable', onReadable);
+          const line = reply.subarray(0, nl).toString('latin1');
+          if (!/^OK \d+$/.test(line)) return fail(`${endpointName(ep)} refused the session (${JSON.stringify(line.slice(0, 80))}): guest init is not listening on port ${ep.port ?? EXEC_VSOCK_PORT}`);
+          // Bytes after the line already belong to the guest's stream.
+          const rest = reply.subarray(nl + 1);
+          if (rest.length > 0) socket.unshift(rest);
+          return done();
         }
-        socket.off('data', onData);
-        const line = reply.subarray(0, nl).toString('latin1');
-        if (!/^OK \d+$/.test(line)) return fail(`${endpointName(ep)} refused the session (${JSON.stringify(line.slice(0, 80))}): guest init is not listening on port ${ep.port ?? EXEC_VSOCK_PORT}`);
-        // Bytes after the line already belong to the guest's stream.
-        const rest = reply.subarray(nl + 1);
-        socket.pause();
-        if (rest.length > 0) socket.unshift(rest);
-        done();
       };
-      socket.on('data', onData);
+      socket.on('readable', onReadable);
     });
   });
 }

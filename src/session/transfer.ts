@@ -158,6 +158,25 @@ async function startReading(socket: Duplex, kind: 'get' | 'list', guestPath: str
   return frames;
 }
 
+/** The ENTRY records of a GET or LIST up to its DONE, checked as a tree; a file's data is read by the caller between entries. */
+async function* receiveEntries(frames: FrameSource, tree: TreeCheck, what: string): AsyncGenerator<EntryMeta> {
+  for (;;) {
+    const f = await frames.next();
+    if (!f) throw new ProtocolError(`guest init closed the session before ${what} finished: the VM may have stopped`);
+    const failure = guestFailure(f.type, f.payload);
+    if (failure) throw failure;
+    if (f.type === MessageType.Done) {
+      const done = decodeDone(f.payload);
+      if (done.error !== null) throw new Error(`${what}: ${done.error}`);
+      return;
+    }
+    if (f.type !== MessageType.Entry) throw new ProtocolError(`${what}: guest init sent ${describeType(f.type)} where an entry or DONE belongs`);
+    const entry = decodeEntry(f.payload);
+    tree.admit(entry);
+    yield entry;
+  }
+}
+
 /**
  * GET: the guest path and, for a directory, everything beneath it, parents
  * first, never following links. Entry paths are relative to the guest
@@ -169,22 +188,7 @@ export async function* getEntries(socket: Duplex, guestPath: string, opts: { lim
   let complete = false;
   try {
     const frames = await startReading(socket, 'get', guestPath);
-    const tree = new TreeCheck(opts.limits, what);
-    for (;;) {
-      const f = await frames.next();
-      if (!f) throw new ProtocolError(`guest init closed the session before ${what} finished: the VM may have stopped`);
-      const failure = guestFailure(f.type, f.payload);
-      if (failure) throw failure;
-      if (f.type === MessageType.Done) {
-        const done = decodeDone(f.payload);
-        if (done.error !== null) throw new Error(`${what}: ${done.error}`);
-        complete = true;
-        socket.end();
-        return;
-      }
-      if (f.type !== MessageType.Entry) throw new ProtocolError(`${what}: guest init sent ${describeType(f.type)} where an entry or DONE belongs`);
-      const entry = decodeEntry(f.payload);
-      tree.admit(entry);
+    for await (const entry of receiveEntries(frames, new TreeCheck(opts.limits, what), what)) {
       if (entry.type !== 'file' || entry.size === 0) {
         yield entry;
         continue;
@@ -193,6 +197,8 @@ export async function* getEntries(socket: Duplex, guestPath: string, opts: { lim
       yield { ...entry, data };
       await data.skipRest();
     }
+    complete = true;
+    socket.end();
   } finally {
     if (!complete) socket.destroy();
   }
@@ -205,22 +211,9 @@ export async function listEntries(socket: Duplex, guestPath: string, opts: { lim
   try {
     const frames = await startReading(socket, 'list', guestPath);
     const tree = new TreeCheck({ ...(opts.limits ?? DEFAULT_LIST_LIMITS), maxBytes: Number.MAX_SAFE_INTEGER }, what);
-    for (;;) {
-      const f = await frames.next();
-      if (!f) throw new ProtocolError(`guest init closed the session before ${what} finished: the VM may have stopped`);
-      const failure = guestFailure(f.type, f.payload);
-      if (failure) throw failure;
-      if (f.type === MessageType.Done) {
-        const done = decodeDone(f.payload);
-        if (done.error !== null) throw new Error(`${what}: ${done.error}`);
-        socket.end();
-        return out;
-      }
-      if (f.type !== MessageType.Entry) throw new ProtocolError(`${what}: guest init sent ${describeType(f.type)} where an entry or DONE belongs`);
-      const entry = decodeEntry(f.payload);
-      tree.admit(entry);
-      out.push(entry);
-    }
+    for await (const entry of receiveEntries(frames, tree, what)) out.push(entry);
+    socket.end();
+    return out;
   } catch (e) {
     socket.destroy();
     throw e;

@@ -131,8 +131,8 @@ export interface VmRunOptions {
   memoryMiB?: number;
   session?: GuestSessionOptions;
   timeoutMs?: number;
-  /** Plays the host by hand instead of running a GuestSession. */
-  manual?: (socket: Socket) => Promise<void>;
+  /** Plays the host by hand instead of running a GuestSession; vsockUdsPath is where the VMM takes host-initiated connections. */
+  manual?: (socket: Socket, vsockUdsPath: string) => Promise<void>;
 }
 
 const runDirs: string[] = [];
@@ -174,7 +174,7 @@ export async function runInVm(spec: RunSpec, options: VmRunOptions = {}): Promis
       vm.exited.then((e) => Promise.reject(new Error(`the VM ended (${e.reason}: ${e.detail}) before guest init connected; console:\n${e.consoleTail}`))),
     ]);
     if (options.manual) {
-      await options.manual(socket);
+      await options.manual(socket, vsockUdsPath);
     } else {
       const t0 = performance.now();
       const session = startGuestSession(socket, spec, options.session);

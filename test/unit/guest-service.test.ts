@@ -158,6 +158,22 @@ describe('guest init in service mode', () => {
     expect(() => lstatSync(join(outside, 'planted'))).toThrow();
   });
 
+  test('an exec is confined as a run is: no capabilities, no_new_privs, seccomp', async () => {
+    svc = await startTestService();
+    await svc.service.ready;
+    const r = await exec(svc, ['sh', '-c', "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status"]);
+    expect(r.stdout.toString()).toMatch(/CapEff:\s+0+\n/);
+    expect(r.stdout.toString()).toMatch(/CapBnd:\s+0+\n/);
+    expect(r.stdout.toString()).toMatch(/NoNewPrivs:\s+1\n/);
+    expect(r.stdout.toString()).toMatch(/Seccomp:\s+2\n/);
+  });
+
+  test('a SERVE that guest init cannot carry out fails ready with its one-line reason', async () => {
+    svc = await startTestService({ env: [PATH], user: 'no-such-user' });
+    await expect(svc.service.ready).rejects.toThrow(/^guest init failed \(user\): .*no-such-user/);
+    expect((await svc.exited).code).toBe(1);
+  });
+
   test('POWEROFF ends the service: guest init exits and the boot connection closes', async () => {
     svc = await startTestService();
     await svc.service.ready;
@@ -169,7 +185,7 @@ describe('guest init in service mode', () => {
     const init = await svc.exited;
     expect(init.code).toBe(0);
     await expect(long.result).rejects.toThrow();
-    await expect(connectSession(svc.endpoint)).rejects.toThrow(/not running|closed the connection/);
+    await expect(connectSession(svc.endpoint)).rejects.toThrow(/^cannot reach guest init's session socket .*: the VM is not running \(ENOENT\)$/);
   });
 
   test('a main process sends its output on the boot connection, and its exit ends the service', async () => {
@@ -181,6 +197,47 @@ describe('guest init in service mode', () => {
     expect((await svc.service.mainExit)?.code).toBe(7);
     await svc.service.closed;
     expect((await svc.exited).code).toBe(0);
+  });
+});
+
+describe('connectSession through the VMM', () => {
+  /** A stand-in for the VMM's vsock socket: answers CONNECT with `reply`, then sends `after` as the guest's first bytes. */
+  async function fakeVmm(dir: string, reply: string, after: Buffer) {
+    const path = join(dir, 'vsock');
+    const seen: string[] = [];
+    const server = createServer((s) => {
+      s.once('data', (d) => {
+        seen.push(d.toString());
+        s.write(Buffer.concat([Buffer.from(reply), after]));
+      });
+    });
+    await new Promise<void>((r) => server.listen(path, r));
+    return { path, seen, close: () => server.close() };
+  }
+
+  test('writes CONNECT with the exec port, reads OK, and hands over the stream with the bytes that followed the OK line', async () => {
+    svc = await startTestService();
+    const vmm = await fakeVmm(svc.dir, 'OK 3345\n', Buffer.from('guest-bytes'));
+    try {
+      const socket = await connectSession({ kind: 'vmm', udsPath: vmm.path });
+      const first = await new Promise<Buffer>((r) => socket.once('data', r));
+      socket.destroy();
+      expect(vmm.seen).toEqual(['CONNECT 1025\n']);
+      expect(first.toString()).toBe('guest-bytes');
+    } finally {
+      vmm.close();
+    }
+  });
+
+  test('a VM that is gone, or a VMM that refuses the port, is one clear line', async () => {
+    svc = await startTestService();
+    await expect(connectSession({ kind: 'vmm', udsPath: join(svc.dir, 'missing') })).rejects.toThrow(/^cannot reach the VM's vsock socket .*missing: the VM is not running \(ENOENT\)$/);
+    const vmm = await fakeVmm(svc.dir, 'NO\n', Buffer.alloc(0));
+    try {
+      await expect(connectSession({ kind: 'vmm', udsPath: vmm.path })).rejects.toThrow(/refused the session \("NO"\): guest init is not listening on port 1025/);
+    } finally {
+      vmm.close();
+    }
   });
 });
 
