@@ -65,7 +65,7 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
     ended: null,
   };
   writeRecord(dir, record);
-  const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: opts.waitMs ?? 0 };
+  const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: opts.waitMs ?? 0, ports: opts.ports ?? [], links: opts.links ?? [] };
 
   const log = openSync(vmPaths(dir).keeperLog, 'a', 0o600);
   let child;

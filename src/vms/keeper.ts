@@ -23,6 +23,8 @@ import type { VmExit } from '../engine/vm-port.js';
 import { removeRuntimeFiles } from './registry.js';
 import { processAlive, readRecord, selfRef, updateRecord, vmPaths, type ExecDefaults } from './state.js';
 import type { RunOptions } from '../engine/types.js';
+import { openVmNetwork } from '../ports/keeper.js';
+import type { LinkSpec, PortMapping } from '../ports/spec.js';
 
 /** What the starter hands the keeper on its stdin (never on disk: it may hold registry credentials). */
 export interface KeeperSpec {
@@ -32,6 +34,8 @@ export interface KeeperSpec {
   idleTimeoutMs: number;
   noCommand: boolean;
   waitMs: number;
+  ports?: PortMapping[];
+  links?: LinkSpec[];
 }
 
 /** One line on fd 3 to the starter. */
@@ -79,6 +83,9 @@ export async function runKeeper(dir: string): Promise<number> {
   try {
     const cacheDir = spec.run.cacheDir ?? defaultCacheDir();
     checkCacheDir(cacheDir);
+    // Published ports are bound before the boot, so a port in use fails the start at once.
+    const network = await openVmNetwork(dir, spec.ports ?? [], spec.links ?? []);
+    cleanups.push(() => network.close());
     // The single place a long-lived VM takes its share of the host's capacity; held until the keeper ends.
     const reservation = await reserveCapacity({
       vcpus: spec.run.vcpus,
@@ -144,6 +151,7 @@ export async function runKeeper(dir: string): Promise<number> {
       vm.kill();
       throw booted.kind === 'vm-exit' ? vmStoppedError(booted.exit, 'during boot') : new Error(`the VM was ${booted.kind === 'stop' ? 'stopped' : `past its ${booted.kind}`} during boot`);
     }
+    await network.serve({ kind: 'vmm', udsPath: paths.vsock });
     updateRecord(dir, (r) => (r.status = 'running'));
     ready = true;
     report({ event: 'ready' });
