@@ -29,4 +29,5 @@ Environment:
   VMSTEP_REGISTRY_USERNAME    registry user name (else: docker login's credentials)
   VMSTEP_REGISTRY_PASSWORD    registry password or token
   VMSTEP_KERNEL, VMSTEP_INIT  guest kernel and guest init to use instead of the bundled ones
+  VMSTEP_STATE_DIR            where long-lived VMs are recorded (default $XDG_RUNTIME_DIR/vmstep, else /tmp/vmstep-UID)
 `;

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { VmstepError } from '../engine/errors.js';
 import { processStartTicks } from '../engine/leftovers.js';
-import { delay } from '../engine/prepare.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { shippedFile } from '../engine/vm-port.js';
 import { connectSession, mergeEnv, startGuestSession, type RunSpec } from '../session/index.js';
 import { HOSTNAME, type KeeperReport, type KeeperSpec } from './keeper.js';
@@ -65,7 +65,9 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
     ended: null,
   };
   writeRecord(dir, record);
-  const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: opts.waitMs ?? 0, ports: opts.ports ?? [], links: opts.links ?? [] };
+  const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: opts.waitMs === Infinity ? null : (opts.waitMs ?? 0) };
+  // Published ports and links (src/ports) travel with the spec.
+  Object.assign(spec, { ports: opts.ports ?? [], links: opts.links ?? [] });
 
   const log = openSync(vmPaths(dir).keeperLog, 'a', 0o600);
   let child;
@@ -171,7 +173,7 @@ async function waitForKeeper(dir: string, ms: number): Promise<boolean> {
     const r = readRecord(dir);
     if (!r || !processAlive(r.keeper)) return true;
     if (Date.now() > end) return false;
-    await delay(25);
+    await sleep(25);
   }
 }
 
@@ -201,6 +203,8 @@ export async function execInVm(ref: string, opts: ExecOptions & LookupOptions): 
       throw new VmstepError(`VM ${v.record.name}: ${err.message}`, 'see `vmstep ps -a`');
     });
     const session = startGuestSession(socket, spec, opts.stdin ? { stdin: opts.stdin } : {});
+    // connectSession hands the socket over paused; the session has attached its reader.
+    socket.resume();
     let timedOut = false;
     let cancelled = false;
     const timer = opts.timeoutMs && opts.timeoutMs > 0 ? setTimeout(() => ((timedOut = true), session.signal('SIGKILL')), opts.timeoutMs) : null;

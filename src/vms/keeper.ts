@@ -30,12 +30,14 @@ import type { LinkSpec, PortMapping } from '../ports/spec.js';
 export interface KeeperSpec {
   run: RunOptions;
   name: string;
+  /** Published ports and links (src/ports). */
+  ports?: PortMapping[];
+  links?: LinkSpec[];
   lifetimeMs: number;
   idleTimeoutMs: number;
   noCommand: boolean;
-  waitMs: number;
-  ports?: PortMapping[];
-  links?: LinkSpec[];
+  /** Capacity wait in ms; null: without limit (JSON has no Infinity). */
+  waitMs: number | null;
 }
 
 /** One line on fd 3 to the starter. */
@@ -91,7 +93,7 @@ export async function runKeeper(dir: string): Promise<number> {
       vcpus: spec.run.vcpus,
       memoryMiB: spec.run.memoryMiB,
       label: `vm ${spec.name}`,
-      wait: spec.waitMs,
+      wait: spec.waitMs ?? Infinity,
       signal: abort.signal,
       onWait: (line) => report({ event: 'progress', line }),
     });
