@@ -3,6 +3,7 @@
 // process (the container's own command does not run, as with the runner's
 // docker implementation), the runner's directories are copied in, and the
 // response tells the runner the VM's id and whether the image is Alpine.
+import { existsSync } from 'node:fs';
 import { VmstepError } from '../engine/errors.js';
 import { ignoredOptionsWarning, parseCreateOptions } from './create-options.js';
 import { cleanupJobVms } from './cleanup-job.js';
@@ -38,7 +39,10 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
   await cleanupJobVms(key, null, ctx);
   const files = jobFiles(key, ctx.env);
   const env = [...Object.entries(container.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env];
-  const volumes = [...(plan.externals ? [plan.externals] : []), ...plan.copies];
+  // A runner directory not made yet (a fresh runner has no _tool) starts empty in the VM.
+  const all = [...(plan.externals ? [plan.externals] : []), ...plan.copies];
+  const volumes = all.filter((c) => existsSync(c.hostPath));
+  const empty = all.filter((c) => !existsSync(c.hostPath)).map((c) => c.guestPath);
   const id = await ctx.vms.start(
     {
       name: jobVmName(key),
@@ -54,7 +58,8 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
     ctx.signal,
   );
   // Named docker volumes have no host side: an empty directory stands in.
-  for (const m of container.userMountVolumes.filter((v) => !v.sourceVolumePath || !v.sourceVolumePath.startsWith('/'))) await ctx.vms.put(id, m.targetVolumePath, []);
+  for (const m of container.userMountVolumes.filter((v) => !v.sourceVolumePath || !v.sourceVolumePath.startsWith('/'))) empty.push(m.targetVolumePath);
+  for (const guestPath of empty) await ctx.vms.put(id, guestPath, []);
   // The copies went in with the VM; remember them as synced.
   if (!plan.temp || !plan.fileCommands) throw new VmstepError('the runner did not mount its temp directory at /__w/_temp', 'check the runner version');
   writeJobLayout(files, { temp: plan.temp, workspace: plan.workspace, fileCommands: plan.fileCommands });

@@ -81,7 +81,10 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
     },
 
     async put(id, guestPath, entries) {
-      await withSession(lookupVm(id, hostEnv), (socket) => putEntries(socket, guestPath, entries));
+      const v = lookupVm(id, hostEnv);
+      // Owned by the user the steps run as, as the copies made at start are: a step must be able to write its GITHUB_OUTPUT.
+      const user = v.record.exec?.user;
+      await withSession(v, (socket) => putEntries(socket, guestPath, entries, user ? { user } : {}));
     },
 
     async list(id, guestPath): Promise<EntryMeta[] | null> {

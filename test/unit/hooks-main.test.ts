@@ -1,14 +1,15 @@
 // The hook process's contract with the runner before any VM is involved:
 // bad input, unknown commands, jobs it cannot run. Each ends in one line on
 // stderr and a non-zero exit, and leaves the response file as it was.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { hookMain } from '../../src/hooks/main.js';
+import { writeResponseFile } from '../../src/hooks/response.js';
 import type { HookVms } from '../../src/hooks/vms.js';
-import { containerStepArgs, jobContainerArgs, makeRunnerLayout } from '../helpers/runner-hooks.js';
+import { containerStepArgs, jobContainerArgs, makeRunnerLayout, runHook } from '../helpers/runner-hooks.js';
 
 class Capture extends Writable {
   text = '';
@@ -67,5 +68,36 @@ describe('the hook process', () => {
     const r = await hook(JSON.stringify({ command: 'run_script_step', responseFile: '/r.json', args: { entryPoint: 'bash', entryPointArgs: [], workingDirectory: '/__w/r/r' }, state: null }));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/run_script_step came without the state prepare_job wrote; prepare_job did not run or failed/);
+  });
+});
+
+describe('the response file', () => {
+  it('holds one JSON object the runner reads: state, context with the container id and an empty services list, isAlpine', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmstep-hooks-response-'));
+    const file = join(dir, 'r.json');
+    writeFileSync(file, '');
+    const state = { vmstep: { job: 'a'.repeat(16), vm: 'b'.repeat(12) } };
+    await writeResponseFile(file, { state, context: { container: { id: 'b'.repeat(12), ports: {} }, services: [] }, isAlpine: false });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ state, context: { container: { id: 'bbbbbbbbbbbb', ports: {} }, services: [] }, isAlpine: false });
+  });
+
+  it('is never created by the hook nor written through a link', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmstep-hooks-response-'));
+    const state = { vmstep: { job: 'a'.repeat(16), vm: 'b'.repeat(12) } };
+    await expect(writeResponseFile(join(dir, 'missing.json'), { state })).rejects.toThrow(/^the response file .*missing.json does not exist$/);
+    writeFileSync(join(dir, 'target'), 'keep');
+    symlinkSync(join(dir, 'target'), join(dir, 'link.json'));
+    await expect(writeResponseFile(join(dir, 'link.json'), { state })).rejects.toThrow(/is not a regular file/);
+    expect(readFileSync(join(dir, 'target'), 'utf8')).toBe('keep');
+  });
+});
+
+describe('dist/hooks.js run as the runner runs it', () => {
+  it('reads the JSON on stdin and answers bad input with one line and a non-zero exit, leaving the response file empty', async () => {
+    const l = makeRunnerLayout(mkdtempSync(join(tmpdir(), 'vmstep-hooks-runner-')));
+    const r = await runHook(l, { command: 'resume_job', args: {}, state: null }, { env: { VMSTEP_STATE_DIR: mkdtempSync(join(tmpdir(), 'vmstep-hooks-state-')) } });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe('vmstep hooks: error: input.command is the string "resume_job", not a command this hook knows; the commands are prepare_job, run_script_step, run_container_step, cleanup_job\n');
+    expect(r.response).toBeNull();
   });
 });
