@@ -79,6 +79,12 @@ int relay(int carrier, int tcp)
 			reset_pending = false;
 			reset_queued = true;
 		}
+		/* What was delivered makes room for more from the carrier. */
+		if (in_off > 0) {
+			memmove(in, in + in_off, in_len - in_off);
+			in_len -= in_off;
+			in_off = 0;
+		}
 		bool deliver = payload_left > 0 && in_off < in_len;
 		struct pollfd p[2] = {
 			{.fd = carrier, .events = (in_len < sizeof in ? POLLIN : 0) | (out_off < out_len ? POLLOUT : 0)},
@@ -92,11 +98,6 @@ int relay(int carrier, int tcp)
 		}
 
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (in_off > 0) {
-				memmove(in, in + in_off, in_len - in_off);
-				in_len -= in_off;
-				in_off = 0;
-			}
 			if (in_len < sizeof in) {
 				ssize_t n = read(carrier, in + in_len, sizeof in - in_len);
 				if (n == 0 || (n < 0 && !would_block())) {

@@ -66,6 +66,7 @@ export function writeServiceImage(dir: string): BuiltImage {
     { path: 'etc/group', content: 'root:x:0:\npostgres:x:101:\n' },
     { path: 'var/lib/postgresql/', type: 'dir', mode: 0o700, uid: 101, gid: 101 },
     { path: 'var/run/postgresql/', type: 'dir', mode: 0o2775, uid: 101, gid: 101 },
+    { path: 'etc/nsswitch.conf', content: 'hosts: files dns\n' },
     { path: 'www/', type: 'dir' },
     { path: 'www/index.html', content: 'hello from the guest\n' },
   ];

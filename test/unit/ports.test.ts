@@ -98,7 +98,8 @@ describe('-p and --link values', () => {
 describe('a published port', () => {
   test('carries both directions intact, and a half-close (FIN) each way in order', async () => {
     const svc = await service();
-    const fromClient = randomBytes(3 * 1024 * 1024 + 17);
+    // More than the guest relay holds many times over, so its buffer fills and drains again and again.
+    const fromClient = randomBytes(24 * 1024 * 1024 + 17);
     const fromServer = randomBytes(2 * 1024 * 1024 + 5);
     let serverGot: Promise<{ data: Buffer; error: string | null }> = Promise.resolve({ data: Buffer.alloc(0), error: null });
     const guestPort = await guestServer((s) => {
@@ -116,6 +117,37 @@ describe('a published port', () => {
     expect(got.error).toBeNull();
     expect(sha(got.data)).toBe(sha(fromServer));
     expect(sha((await serverGot).data)).toBe(sha(fromClient));
+  });
+
+  test('a slow reader in the guest holds the client back without losing a byte (bounded buffers, flow control)', async () => {
+    const svc = await service();
+    const data = randomBytes(8 * 1024 * 1024);
+    let got!: Promise<Buffer>;
+    const guestPort = await guestServer((s) => {
+      got = new Promise((resolve) => {
+        const chunks: Buffer[] = [];
+        let since = 0;
+        s.on('data', (c: Buffer) => {
+          chunks.push(c);
+          since += c.length;
+          if (since > 512 * 1024) {
+            since = 0;
+            s.pause();
+            setTimeout(() => s.resume(), 20);
+          }
+        });
+        s.on('end', () => {
+          resolve(Buffer.concat(chunks));
+          s.end();
+        });
+      });
+    });
+    const net = await network({ ep: svc.endpoint, ports: [{ hostIp: '127.0.0.1', hostPort: 0, guestPort }] });
+    const client = await dial(net.published[0]!.hostPort);
+    const done = readAll(client);
+    client.end(data);
+    expect((await done).error).toBeNull();
+    expect(sha(await got)).toBe(sha(data));
   });
 
   test("the guest side's reset (RST) reaches the client as a reset", async () => {
