@@ -27,22 +27,27 @@ const BYTES = Number(process.env.BENCH_PORTS_MIB ?? 256) * 2 ** 20;
 const CONNECTIONS = 300;
 const chunk = Buffer.alloc(256 * 1024, 0x5a);
 
+/** Writes BYTES to the socket as fast as it takes them, then ends it. @param {import('node:net').Socket} s */
+function sendAll(s) {
+  let left = BYTES;
+  const pump = () => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!s.write(chunk.subarray(0, n))) return void s.once('drain', pump);
+    }
+    s.end();
+  };
+  pump();
+}
+
 /** A server that sinks what it gets (answering with its byte count), sends BYTES on "send", or echoes one byte. */
 async function startServer() {
   const server = createServer({ allowHalfOpen: true }, (s) => {
     s.once('data', (first) => {
       const mode = first[0];
       if (mode === 0x73 /* s: send */) {
-        let left = BYTES;
-        const pump = () => {
-          while (left > 0) {
-            const n = Math.min(left, chunk.length);
-            left -= n;
-            if (!s.write(chunk.subarray(0, n))) return void s.once('drain', pump);
-          }
-          s.end();
-        };
-        pump();
+        sendAll(s);
         s.resume();
       } else if (mode === 0x65 /* e: echo one byte and close */) {
         s.end(first.subarray(0, 1));
@@ -61,18 +66,7 @@ async function startServer() {
 /** @param {number} port */
 function upload(port) {
   return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => {
-      let left = BYTES;
-      const pump = () => {
-        while (left > 0) {
-          const n = Math.min(left, chunk.length);
-          left -= n;
-          if (!s.write(chunk.subarray(0, n))) return void s.once('drain', pump);
-        }
-        s.end();
-      };
-      pump();
-    });
+    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => sendAll(s));
     let reply = '';
     s.on('data', (d) => (reply += d));
     s.on('end', () => (Number(reply) === BYTES ? resolve(undefined) : reject(new Error(`the server got ${reply} bytes`))));

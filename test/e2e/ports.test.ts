@@ -8,10 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { dial, freePort, readAll } from '../helpers/sockets.js';
 import { builtArtifacts } from '../helpers/artifacts.js';
 import { cliBundle } from '../helpers/cli-bundle.js';
 import { cleanEnv } from '../helpers/dist-process.js';
@@ -48,32 +48,6 @@ async function ok(...args: string[]): Promise<string> {
 }
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function dial(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-/** What a socket reads until its end, or the error code that ended it. */
-function readAll(s: Socket): Promise<{ data: Buffer; error: string | null }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.once('end', () => resolve({ data: Buffer.concat(chunks), error: null }));
-    s.once('error', (e: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks), error: e.code ?? e.message }));
-  });
-}
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {

@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import { dial, readAll } from '../helpers/sockets.js';
 import type { ExecEndpoint } from '../../src/session/connect.js';
 import { decodeDone } from '../../src/session/messages.js';
 import { encodeFrame, encodeRecord, Field, FrameDecoder, MessageType } from '../../src/session/protocol.js';
@@ -49,25 +50,6 @@ async function network(opts: Partial<Parameters<typeof openNetwork>[0]> & { ep: 
   cleanups.push(() => n.close());
   await n.serve(ep);
   return n;
-}
-
-function dial(port: number, host = '127.0.0.1'): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host, allowHalfOpen: true });
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-/** Everything a socket reads until its end, or the error that ended it. */
-function readAll(s: Socket): Promise<{ data: Buffer; error: string | null }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.once('end', () => resolve({ data: Buffer.concat(chunks), error: null }));
-    s.once('error', (e: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks), error: e.code ?? e.message }));
-    s.once('close', () => resolve({ data: Buffer.concat(chunks), error: null }));
-  });
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
