@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 } },
+      // Each unit test file gets a capacity pool of its own (test/helpers/capacity-pool.ts).
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000, setupFiles: ['test/helpers/capacity-pool.ts'] } },
       { test: { name: 'kvm', include: ['test/kvm/**/*.test.ts'], testTimeout: 60_000 } },
       {
         test: {

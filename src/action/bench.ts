@@ -49,6 +49,7 @@ export async function runBenchStep(step: BenchStep): Promise<void> {
       runEnd: (_run, r) => core.info(`vmstep:   command ${formatMs(r.timings.commandMs)} (boot ${formatMs(r.timings.bootMs)})`),
       run: {
         progress: (message) => core.info(message),
+        waiting: (message) => core.info(`vmstep: ${message}`),
         warning: (message) => core.warning(message),
         resources: (r) => step.onResources(r),
       },

@@ -60,9 +60,12 @@ export async function run(deps: ActionDeps = {}): Promise<void> {
     const runDir = mkdtempSync(join(runnerTemp(env), 'vmstep-'));
     const options = validateRunInput(
       // Scratch (with the VM's Unix sockets) stays in the OS temp dir: socket paths must be short.
-      { ...inputs.run, outputDir: join(runDir, 'output'), logDir: runDir, ...(env.VMSTEP_CACHE ? { cacheDir: env.VMSTEP_CACHE } : {}) },
+      // A job on a host whose capacity other jobs hold waits its turn rather than
+      // fail: the job's timeout-minutes and cancellation bound the wait.
+      { ...inputs.run, outputDir: join(runDir, 'output'), logDir: runDir, wait: true, ...(env.VMSTEP_CACHE ? { cacheDir: env.VMSTEP_CACHE } : {}) },
       { style: 'action', cwd: env.GITHUB_WORKSPACE || process.cwd(), hostEnv: env },
     );
+    options.capacityLabel = `vmstep action ${options.image}`;
     const stateFile = defaultStateFile(env);
     core.saveState(STATE_KEY, stateFile);
     if (inputs.bench) {
@@ -101,6 +104,7 @@ export async function run(deps: ActionDeps = {}): Promise<void> {
             core.info(`vmstep: ${PHASE_TITLE[phase].toLowerCase()} done in ${formatMs(ms)}`);
           },
           progress: (message) => core.info(message),
+          waiting: (message) => core.info(`vmstep: ${message}`),
           stdout: (chunk) => guard.write(stdout, chunk),
           stderr: (chunk) => guard.write(stderr, chunk),
           console: (chunk) => console.push(chunk),

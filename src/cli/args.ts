@@ -11,9 +11,13 @@ export interface OptionSpec {
   short?: string;
   /** Name of the value in the help (SIZE, PATH); absent for a flag. */
   value?: string;
-  repeatable?: boolean;
-  /** The value may be left out (`--wait` or `--wait=5m`; never a separate word); alone the option is `true`. */
+  /**
+   * The value may be left out (`--wait` or `--wait=5m`, docker's
+   * `--detach-keys` style): it is then only taken after `=`, never from the
+   * next argument, which stays an image or command.
+   */
   optionalValue?: boolean;
+  repeatable?: boolean;
   help: string;
   /** Accepted for docker compatibility and ignored; not shown in the help. */
   hidden?: boolean;
@@ -78,11 +82,11 @@ export function parseCommandLine(argv: string[], specs: OptionSpec[], ctx: Parse
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       const spec = byLong.get(name);
       if (!spec) throw unknownOption(eq < 0 ? arg : arg.slice(0, eq), ctx);
-      if (spec.optionalValue) {
-        set(spec, eq >= 0 ? arg.slice(eq + 1) : true);
-      } else if (spec.value === undefined) {
+      if (spec.value === undefined) {
         if (eq >= 0) throw new VmstepError(`option --${name} takes no value`, `write --${name} alone`);
         set(spec, true);
+      } else if (spec.optionalValue) {
+        set(spec, eq >= 0 ? arg.slice(eq + 1) : true);
       } else {
         set(spec, eq >= 0 ? arg.slice(eq + 1) : takeValue(spec, `--${name}`));
       }

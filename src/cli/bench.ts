@@ -118,6 +118,10 @@ export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
             endLine();
             note(`vmstep: warning: ${message}\n`);
           },
+          waiting: (message) => {
+            endLine();
+            note(`vmstep: ${message}\n`);
+          },
         },
         warning: (message) => io.stderr.write(`vmstep: warning: ${message}\n`),
       },

@@ -28,6 +28,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { key: 'memory', long: 'memory', short: 'm', value: 'SIZE', help: 'Guest memory, e.g. 512M, 2G (default 1G)' },
   { key: 'disk', long: 'disk', value: 'SIZE', help: 'Size of the writable root disk (default: the image plus headroom)' },
   { key: 'timeout', long: 'timeout', value: 'SECONDS', help: 'Stop the VM after this long (30, 90s, 5m); exit status 124' },
+  { key: 'wait', long: 'wait', value: 'DURATION', optionalValue: true, help: "When the host's capacity is in use, wait in line (this long, or without limit) instead of failing" },
   { key: 'output', long: 'output', value: 'GUEST_PATH', repeatable: true, help: 'Bring back a file, directory or glob after the run (repeatable)' },
   { key: 'outputDir', long: 'output-dir', value: 'HOST_DIR', help: 'Where returned files land (default ./vmstep-output)' },
   { key: 'result', long: 'result', value: 'FILE', help: 'Write the run result as JSON to FILE' },
@@ -58,6 +59,11 @@ current directory. The copy keeps modes, hard links and symbolic links (as
 links, never followed), and belongs to the user the command runs as. Without
 -i the command's stdin is /dev/null.
 
+The VM's vCPUs and memory come from one budget for the whole host, shared by
+every vmstep of every user (VMSTEP_MAX_VCPUS, VMSTEP_MAX_MEMORY; vmstep doctor
+shows it and who holds it). A VM that does not fit fails at once, or with
+--wait waits in line for its turn.
+
 Options:
 ${formatOptions(RUN_OPTIONS)}
 
@@ -85,6 +91,7 @@ export function runInputFrom(values: Values, positionals: string[], io: CliIo): 
   };
   // docker: --entrypoint "" clears the entrypoint; any other value is one program name.
   if (entrypoint !== undefined) input.entrypoint = entrypoint === '' ? [] : [entrypoint];
+  if (values.wait !== undefined) input.wait = values.wait as string | true;
   for (const key of ['workdir', 'user', 'vcpus', 'memory', 'disk', 'timeout', 'outputDir', 'kernel'] as const) {
     const v = stringValue(values, key);
     if (v !== undefined) input[key] = v;
@@ -141,6 +148,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
           if (phase !== 'command') note(phaseLine(phase, ms, detail));
         },
         progress: (message) => note(`vmstep:         ${message}\n`),
+        waiting: (message) => note(`vmstep: ${message}\n`),
         stdout: (chunk) => (brokenPipe ? undefined : writeWithBackpressure(io.stdout, chunk)),
         stderr: (chunk) => (guestStderr(chunk), writeWithBackpressure(io.stderr, chunk)),
         console: (chunk) => (guestStderr(chunk), void io.stderr.write(chunk)),

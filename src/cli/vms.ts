@@ -7,6 +7,7 @@ import { parseEnvAssignment } from '../engine/env.js';
 import { EXIT_TIMEOUT, EXIT_VMSTEP_FAILED, VmstepError, describeFailure } from '../engine/errors.js';
 import { formatBytes, formatMs, parseDuration } from '../engine/units.js';
 import { validateRunInput } from '../engine/validate.js';
+import { RunCancelledError } from '../engine/prepare.js';
 import { copyFromVm, copyIntoVm, DEFAULT_LIFETIME_MS, execInVm, findVm, listVms, startVm, stopVm, type VmInfo } from '../vms/index.js';
 import { vmPaths } from '../vms/state.js';
 import { formatOptions, listValue, parseCommandLine, stringValue, type OptionSpec } from './args.js';
@@ -22,9 +23,8 @@ export const START_OPTIONS: OptionSpec[] = [
   { key: 'lifetime', long: 'lifetime', value: 'DURATION', help: `Stop the VM after this long, whatever happens (default ${formatMs(DEFAULT_LIFETIME_MS)})` },
   { key: 'idleTimeout', long: 'idle-timeout', value: 'DURATION', help: 'Stop the VM after this long without an exec or cp (default: never)' },
   { key: 'noCommand', long: 'no-command', help: 'Run no main process: the VM serves exec and cp until it is stopped' },
-  { key: 'wait', long: 'wait', value: 'DURATION', optionalValue: true, help: "Wait for the host's capacity (in line, first come first served), without limit or for DURATION" },
   ...NETWORK_OPTIONS,
-  ...pick(['entrypoint', 'env', 'envFile', 'volume', 'workdir', 'user', 'vcpus', 'memory', 'disk', 'kernel', 'privileged', 'debug', 'help']),
+  ...pick(['wait', 'entrypoint', 'env', 'envFile', 'volume', 'workdir', 'user', 'vcpus', 'memory', 'disk', 'kernel', 'privileged', 'debug', 'help']),
 ];
 
 const START_HELP = `Usage: vmstep start [OPTIONS] IMAGE [COMMAND [ARG...]]
@@ -55,7 +55,6 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
   if (values.noCommand && run.command.length > 0) throw new VmstepError('--no-command and a COMMAND do not go together', 'drop one of them');
   const lifetime = stringValue(values, 'lifetime');
   const idle = stringValue(values, 'idleTimeout');
-  const wait = values.wait;
   const info = await startVm(
     {
       run,
@@ -63,12 +62,18 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
       ...(lifetime !== undefined ? { lifetimeMs: parseDuration(lifetime, '--lifetime') } : {}),
       ...(idle !== undefined ? { idleTimeoutMs: parseDuration(idle, '--idle-timeout') } : {}),
       noCommand: Boolean(values.noCommand),
-      waitMs: wait === true ? Infinity : typeof wait === 'string' ? parseDuration(wait, '--wait') : 0,
       hostEnv: io.env,
       ...networkFrom(values),
     },
-    { progress: (line) => io.stderr.write(`vmstep: ${line}\n`) },
-  );
+    { progress: (line) => io.stderr.write(`vmstep: ${line}\n`), ...(io.signal ? { signal: io.signal } : {}) },
+  ).catch((err: unknown) => {
+    if (err instanceof RunCancelledError) return null;
+    throw err;
+  });
+  if (info === null) {
+    io.stderr.write('vmstep: cancelled; the VM was stopped\n');
+    return 130;
+  }
   io.stdout.write(`${info.id}\n`);
   return 0;
 }

@@ -252,7 +252,7 @@ function runOptionsFor(head: RunOptions, settings: BenchSettings, arm: Arm, dir:
   const volumes = other?.volumes ?? head.volumes;
   const outputs = settings.metricsFile !== null && !head.outputs.includes(settings.metricsFile) ? [...head.outputs, settings.metricsFile] : head.outputs;
   const kernelArgs = [...head.kernelArgs, ...BENCH_KERNEL_ARGS.filter((a) => !head.kernelArgs.includes(a))];
-  return { ...head, image, volumes, outputs, kernelArgs, outputDir: join(dir, 'output'), logDir: dir, pinVcpus: true };
+  return { ...head, image, volumes, outputs, kernelArgs, outputDir: join(dir, 'output'), logDir: dir, pinVcpus: true, capacityLabel: `vmstep bench ${image}` };
 }
 
 function checkRunSucceeded(result: RunResult, what: string, options: RunOptions): void {

@@ -26,17 +26,21 @@
 // Entries of other users are untrusted: a file that is not a regular file,
 // too big, unparsable, or claims a uid it is not owned by or a process of
 // another user is ignored with a warning. Another user can consume budget
-// only by holding real processes; one that keeps an entry `choosing` is
-// ignored after CHOOSING_STALE_MS.
-import { chmodSync, lstatSync, mkdirSync, openSync, readSync, closeSync, fstatSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, constants } from 'node:fs';
+// only by holding real processes; an entry that stays `choosing` is ignored
+// after CHOOSING_STALE_MS, one in line that fits but does not take its share
+// loses its place after STUCK_MS, and one that can never fit holds nobody up.
+// (A process stopped for that long in the middle of its own step 3 could
+// then overcommit once: a price for not letting one stuck process stop all.)
+import { chmodSync, existsSync, lstatSync, readFileSync, mkdirSync, openSync, readSync, closeSync, fstatSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, constants } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bootId, processAlive, processStartTime } from '../rootfs/lock.js';
+import { bootId, processAlive } from '../rootfs/lock.js';
+import { processStartTicks } from './leftovers.js';
 import { VmstepError } from './errors.js';
 import { currentUserName } from './kvm-access.js';
-import { formatBytes, parseSize } from './units.js';
+import { formatBytes, parseDuration, parseSize } from './units.js';
 
 export const DEFAULT_CAPACITY_DIR = '/tmp/vmstep-capacity';
 /**
@@ -58,6 +62,8 @@ const POLL_MS = 150;
 const SHORT_POLL_MS = 15;
 /** An entry `choosing` for longer is a stuck or hostile process, not one picking a ticket. */
 const CHOOSING_STALE_MS = 5000;
+/** An entry before mine that fits turns `held` within a poll; one that has not for this long is stuck. */
+const STUCK_MS = 5000;
 /** How long past its deadline a reservation waits for earlier entries that fit (they turn `held` within ms). */
 const DECIDE_GRACE_MS = 2000;
 /** An honest entry is a few hundred bytes. */
@@ -68,6 +74,10 @@ const MAX_ENTRIES = 4096;
 const MAX_TICKET = 2 ** 52;
 /** Longest label or user name kept. */
 const MAX_TEXT = 200;
+/** Entries are written here first, then renamed into place whole. */
+const TMP_PREFIX = '.tmp-';
+/** Writing an entry takes microseconds; one this old was left by a process that died. */
+const TMP_STALE_MS = 60_000;
 const ENTRY_NAME = /^r-[0-9a-f]{1,40}\.json$/;
 const ENTRY_VERSION = 1;
 
@@ -132,13 +142,25 @@ interface Entry {
   user: string;
   uid: number;
   pid: number;
-  start: string;
+  /** Start time in clock ticks since boot: the pid names this process, not a later one. */
+  start: number;
   boot: string;
 }
 
 interface LiveEntry extends Entry {
   /** When the file last changed (ms); ages a `choosing` entry. */
   mtimeMs: number;
+}
+
+/**
+ * `--wait[=DURATION]` as milliseconds for reserveCapacity: the flag alone,
+ * or 0 as with --timeout, waits without limit; false (absent) not at all.
+ */
+export function capacityWait(value: string | number | boolean, what: string): number {
+  if (value === false) return 0;
+  if (value === true) return Infinity;
+  const ms = parseDuration(value, what);
+  return ms === 0 ? Infinity : ms;
 }
 
 export function capacityDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -150,7 +172,7 @@ export function capacityBudget(env: NodeJS.ProcessEnv = process.env): CapacityBu
   const hostCpus = Math.max(1, cpus().length);
   const totalMiB = Math.floor(totalmem() / 2 ** 20);
   let vcpus = hostCpus * VCPUS_PER_HOST_CPU;
-  let vcpuSource = `default: ${VCPUS_PER_HOST_CPU} per host CPU (${hostCpus})`;
+  let vcpuSource = `default: ${VCPUS_PER_HOST_CPU} × ${hostCpus} host CPU${hostCpus === 1 ? '' : 's'}`;
   const rawVcpus = env.VMSTEP_MAX_VCPUS;
   if (rawVcpus !== undefined && rawVcpus.trim() !== '') {
     if (!/^\s*\d+\s*$/.test(rawVcpus) || Number(rawVcpus) <= 0 || !Number.isSafeInteger(Number(rawVcpus))) {
@@ -160,7 +182,7 @@ export function capacityBudget(env: NodeJS.ProcessEnv = process.env): CapacityBu
     vcpuSource = 'VMSTEP_MAX_VCPUS';
   }
   let memoryMiB = totalMiB - memoryReserveMiB(totalMiB);
-  let memorySource = `default: host memory ${formatMiB(totalMiB)} less ${formatMiB(memoryReserveMiB(totalMiB))} for the host`;
+  let memorySource = `default: ${formatMiB(totalMiB)} of host memory less ${formatMiB(memoryReserveMiB(totalMiB))}`;
   const rawMemory = env.VMSTEP_MAX_MEMORY;
   if (rawMemory !== undefined && rawMemory.trim() !== '') {
     const bytes = parseSize(rawMemory, 'VMSTEP_MAX_MEMORY');
@@ -224,17 +246,13 @@ export async function reserveCapacity(req: CapacityRequest): Promise<Reservation
     user: currentUserName().slice(0, MAX_TEXT),
     uid: process.getuid?.() ?? -1,
     pid: process.pid,
-    start: processStartTime(process.pid) ?? '',
+    start: processStartTicks(process.pid) ?? -1,
     boot: bootId(),
   };
   const path = join(dir, `r-${me.id}.json`);
   const removeEntry = () => {
     ownEntries.delete(path);
-    try {
-      unlinkSync(path);
-    } catch {
-      // Already gone: released twice, or swept.
-    }
+    removeQuietly(path);
   };
   ownEntries.add(path);
   watchExit();
@@ -253,26 +271,37 @@ export async function reserveCapacity(req: CapacityRequest): Promise<Reservation
     const wait = req.wait ?? 0;
     const deadline = Date.now() + wait;
     let told = false;
+    /** When I first saw each entry before me fit and not take its share. */
+    const fitSince = new Map<string, number>();
     for (;;) {
       req.signal?.throwIfAborted();
       const now = Date.now();
       const entries = scan(dir, me.id, req.onWarning);
       const choosing = entries.some((e) => e.state === 'choosing' && now - e.mtimeMs < CHOOSING_STALE_MS);
       const holders = entries.filter((e) => e.state === 'held');
-      const ahead = entries.filter((e) => e.state === 'waiting' && inLine(e, me) < 0).sort(inLine);
+      // One that can never fit fails by itself and holds nobody up.
+      const ahead = entries.filter((e) => e.state === 'waiting' && inLine(e, me) < 0 && fits(e, budget)).sort(inLine);
       const used = sum(holders);
-      // Walk the line: those before me that fit will take their share in a moment.
+      // Walk the line: those before me that fit will take their share in a
+      // moment; one that fits but has not taken it for STUCK_MS is a stopped
+      // or hostile process, and loses its place.
       let free = { vcpus: budget.vcpus - used.vcpus, memoryMiB: budget.memoryMiB - used.memoryMiB };
       let blocked = false;
+      let before = 0;
       for (const e of ahead) {
         if (!fits(e, free)) {
+          fitSince.delete(e.id);
           blocked = true;
           break;
         }
+        const since = fitSince.get(e.id) ?? now;
+        fitSince.set(e.id, since);
+        if (now - since > STUCK_MS) continue;
         free = { vcpus: free.vcpus - e.vcpus, memoryMiB: free.memoryMiB - e.memoryMiB };
+        before++;
       }
       blocked ||= !fits(me, free);
-      if (!blocked && !choosing && ahead.length === 0) {
+      if (!blocked && !choosing && before === 0) {
         me.state = 'held';
         writeEntry(dir, path, me);
         return reservation(me, removeEntry);
@@ -323,13 +352,7 @@ function watchExit(): void {
   if (exitHooked) return;
   exitHooked = true;
   process.on('exit', () => {
-    for (const p of ownEntries) {
-      try {
-        unlinkSync(p);
-      } catch {
-        // gone already
-      }
-    }
+    for (const p of ownEntries) removeQuietly(p);
   });
 }
 
@@ -378,17 +401,32 @@ function dirError(dir: string, err: unknown): VmstepError {
 
 /** Writes my entry whole: others read either the old or the new one, never half. */
 function writeEntry(dir: string, path: string, e: Entry): void {
-  const tmp = join(dir, `.tmp-${e.id}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dir, `${TMP_PREFIX}${e.id}-${randomBytes(4).toString('hex')}`);
   writeFileSync(tmp, JSON.stringify(e), { flag: 'wx', mode: 0o644 });
   try {
     renameSync(tmp, path);
   } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean
-    }
+    removeQuietly(tmp);
     throw err;
+  }
+}
+
+/** Removes a file that may be gone already (released twice, or swept by another of my processes). */
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone: what was wanted
+  }
+}
+
+/** A half-written entry of mine whose process died before renaming it: nobody reads it, so it only needs removing. */
+function sweepTmp(path: string, myUid: number): void {
+  try {
+    const st = lstatSync(path);
+    if (st.uid === myUid && Date.now() - st.mtimeMs > TMP_STALE_MS) unlinkSync(path);
+  } catch {
+    // gone, or not ours to remove
   }
 }
 
@@ -404,11 +442,16 @@ function scan(dir: string, skipId: string | null, onWarning?: (message: string) 
   const myUid = process.getuid?.() ?? -1;
   const out: LiveEntry[] = [];
   const warn = (name: string, why: string) => {
-    if (warned.has(name)) return;
-    warned.add(name);
-    onWarning?.(`ignoring ${join(dir, name)} in the capacity pool: ${why}`);
+    const path = join(dir, name);
+    if (warned.has(path)) return;
+    warned.add(path);
+    onWarning?.(`ignoring ${path} in the capacity pool: ${why}`);
   };
   for (const name of names) {
+    if (name.startsWith(TMP_PREFIX)) {
+      sweepTmp(join(dir, name), myUid);
+      continue;
+    }
     if (!ENTRY_NAME.test(name)) continue;
     if (skipId !== null && name === `r-${skipId}.json`) continue;
     const read = readEntryFile(join(dir, name));
@@ -423,14 +466,15 @@ function scan(dir: string, skipId: string | null, onWarning?: (message: string) 
       continue;
     }
     const alive = entryAlive(entry);
+    if (alive === 'other-boot') {
+      // Another kernel that shares this directory (a VM with the host's /tmp
+      // over 9p) has a budget of its own; an entry older than this boot is
+      // from before a reboot and can go.
+      if (uid === myUid && mtimeMs < bootTimeMs()) removeQuietly(join(dir, name));
+      continue;
+    }
     if (alive === 'dead') {
-      if (uid === myUid) {
-        try {
-          unlinkSync(join(dir, name));
-        } catch {
-          // another of my processes swept it first
-        }
-      }
+      if (uid === myUid) removeQuietly(join(dir, name));
       continue;
     }
     if (alive === 'foreign') {
@@ -483,7 +527,8 @@ function parseEntry(text: string): Entry | null {
   if (typeof v.ticket !== 'number' || !Number.isSafeInteger(v.ticket) || v.ticket < 0) return null;
   if (!count(v.vcpus, 2 ** 20) || !count(v.memoryMiB, 2 ** 40) || !count(v.pid, 2 ** 22)) return null;
   if (typeof v.uid !== 'number' || !Number.isSafeInteger(v.uid) || v.uid < 0) return null;
-  for (const k of ['label', 'user', 'start', 'boot'] as const) if (typeof v[k] !== 'string' || v[k].length > MAX_TEXT) return null;
+  if (typeof v.start !== 'number' || !Number.isSafeInteger(v.start)) return null;
+  for (const k of ['label', 'user', 'boot'] as const) if (typeof v[k] !== 'string' || v[k].length > MAX_TEXT) return null;
   // Shown to people: no terminal escapes or line breaks from another user's file.
   const printable = (s: string) => s.replace(/[\p{Cc}\p{Cf}]/gu, '?');
   return { ...(v as Entry), label: printable(v.label!), user: printable(v.user!) };
@@ -491,14 +536,14 @@ function parseEntry(text: string): Entry | null {
 
 /**
  * Whether the entry's process still runs: the same process (pid, start time,
- * boot), owned by the entry's user. Where /proc hides other users' processes
- * (hidepid), a pid that exists counts as alive: a share is never freed by
- * guesswork.
+ * boot), owned by the entry's user; a zombie holds nothing. Where /proc hides
+ * other users' processes (hidepid), a pid that exists counts as alive: a
+ * share is never freed by guesswork.
  */
-function entryAlive(e: Entry): 'alive' | 'dead' | 'foreign' {
-  if (e.boot !== bootId()) return 'dead';
-  const start = processStartTime(e.pid);
-  if (start === undefined) return processAlive(e.pid) && e.pid !== process.pid ? 'alive' : 'dead';
+function entryAlive(e: Entry): 'alive' | 'dead' | 'foreign' | 'other-boot' {
+  if (e.boot !== bootId()) return 'other-boot';
+  const start = processStartTicks(e.pid);
+  if (start === null) return !existsSync(`/proc/${e.pid}`) && processAlive(e.pid) ? 'alive' : 'dead';
   if (start !== e.start) return 'dead';
   let owner: number;
   try {
@@ -507,6 +552,20 @@ function entryAlive(e: Entry): 'alive' | 'dead' | 'foreign' {
     return 'dead';
   }
   return e.uid === 0 || owner === e.uid ? 'alive' : 'foreign';
+}
+
+let bootTimeCache: number | undefined;
+/** When this kernel booted (btime in /proc/stat), in ms since the epoch; 0 when unknown (nothing is then older). */
+function bootTimeMs(): number {
+  bootTimeCache ??= (() => {
+    try {
+      const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'));
+      return m ? Number(m[1]) * 1000 : 0;
+    } catch {
+      return 0;
+    }
+  })();
+  return bootTimeCache;
 }
 
 /** Queue order: ticket, then id (two processes that chose at once may share a ticket). */
@@ -540,8 +599,9 @@ function notEnough(me: Entry, budget: CapacityBudget, used: CapacityBudget, hold
     me.vcpus > budget.vcpus - used.vcpus ? 'VMSTEP_MAX_VCPUS' : null,
     me.memoryMiB > budget.memoryMiB - used.memoryMiB ? 'VMSTEP_MAX_MEMORY' : null,
   ].filter(Boolean);
-  const raise = short.length > 0 ? `raise ${short.join(' or ')}, ` : '';
-  return new VmstepError(`not enough capacity: ${shortage(me, budget, used, holders, ahead)}`, `stop some of them, ${raise}or wait in line with --wait`);
+  const fixes = [holders.length > 0 ? 'stop some of them' : null, short.length > 0 ? `raise ${short.join(' or ')}` : null, 'wait in line with --wait'].filter(Boolean);
+  const fix = fixes.length > 1 ? `${fixes.slice(0, -1).join(', ')}, or ${fixes.at(-1)}` : fixes[0]!;
+  return new VmstepError(`not enough capacity: ${shortage(me, budget, used, holders, ahead)}`, fix);
 }
 
 function plural(n: number, unit: string): string {
@@ -549,5 +609,5 @@ function plural(n: number, unit: string): string {
 }
 
 function formatMiB(mib: number): string {
-  return formatBytes(mib * 2 ** 20);
+  return mib === 0 ? '0 MiB' : formatBytes(mib * 2 ** 20);
 }

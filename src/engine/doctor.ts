@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { chooseVcpuCpus, hostTopology } from './bench-pinning.js';
 import { checkCacheDir } from './cache.js';
+import { capacityStatus } from './capacity.js';
 import { VmstepError } from './errors.js';
 import { currentUserName, kvmAccessProblem } from './kvm-access.js';
 import { formatBytes } from './units.js';
@@ -39,6 +40,8 @@ export interface DoctorOptions {
   cpus?: number;
   cacheDir?: string;
   user?: string;
+  /** Where VMSTEP_MAX_* and VMSTEP_CAPACITY_DIR are read; absent: the capacity check is left out. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What vmstep needs of its own at run time: [what, override variable, file in dist/]. */
@@ -123,7 +126,26 @@ export function runDoctor(opts: DoctorOptions = {}): Check[] {
 
   checks.push(...noiseChecks(root), pinningCheck(root));
   if (opts.cacheDir) checks.push(cacheCheck(opts.cacheDir));
+  if (opts.env) checks.push(capacityCheck(opts.env));
   return checks;
+}
+
+/** The host-wide budget (capacity.ts) and how much of it is held now; who holds it, `capacityStatus` lists. */
+function capacityCheck(env: NodeJS.ProcessEnv): Check {
+  try {
+    const s = capacityStatus(env);
+    const waiting = s.waiting.length > 0 ? `, ${s.waiting.length} waiting` : '';
+    const n = s.holders.length;
+    const inUse = n === 0 ? 'none in use' : `in use ${s.used.vcpus} vCPUs and ${formatBytes(s.used.memoryMiB * 2 ** 20)} by ${n} VM${n === 1 ? '' : 's'}`;
+    return {
+      name: 'capacity',
+      status: 'ok',
+      detail: `${s.budget.vcpus} vCPUs (${s.sources.vcpus}) and ${formatBytes(s.budget.memoryMiB * 2 ** 20)} (${s.sources.memory}) for all VMs of this host; ${inUse}${waiting}`,
+    };
+  } catch (err) {
+    if (err instanceof VmstepError) return { name: 'capacity', status: 'fail', detail: err.message, fix: err.fix };
+    return { name: 'capacity', status: 'fail', detail: `cannot read the capacity pool (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, fix: 'set VMSTEP_CAPACITY_DIR to a directory every vmstep user can write (mode 1777)' };
+  }
 }
 
 function kvmCapability(root: string, probe: () => KvmProbe): Check {

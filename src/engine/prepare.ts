@@ -15,6 +15,7 @@ import { ConsoleFollower } from './console.js';
 import { checkKvm } from './kvm-check.js';
 import { VmstepError } from './errors.js';
 import { chooseVcpuCpus } from './bench-pinning.js';
+import { reserveCapacity, type Reservation } from './capacity.js';
 import type { Phase, RunEvents, RunOptions, VcpuPinning } from './types.js';
 import { formatBytes } from './units.js';
 import { launchVm as launchRealVm, probeKvm, type LaunchVm, type VmExit, type VmHandle } from './vm-port.js';
@@ -124,6 +125,25 @@ export async function prepareVm<Spec>(options: RunOptions, events: RunEvents, co
   if (options.vcpus > availableParallelism()) {
     quietly(() => events.warning?.(`${options.vcpus} vCPUs on a host with ${availableParallelism()} CPUs: vCPUs will share cores, and timings will be noisy`));
   }
+  // The VM's share of the host, held until it is gone (cleanups run in
+  // reverse: after the VMM stopped). Taken this late so that a download or a
+  // rootfs build holds no share; the wait is not boot time.
+  let reservation: Reservation;
+  try {
+    reservation = await reserveCapacity({
+      vcpus: options.vcpus,
+      memoryMiB: options.memoryMiB,
+      label: options.capacityLabel ?? `vmstep run ${image.reference}`,
+      wait: options.capacityWaitMs ?? 0,
+      ...(signal ? { signal } : {}),
+      onWait: (m) => quietly(() => events.waiting?.(m)),
+      onWarning: (m) => quietly(() => events.warning?.(m)),
+    });
+  } catch (err) {
+    checkCancelled();
+    throw err;
+  }
+  scope.cleanups.push(() => reservation.release());
   phase.start('boot', `${options.vcpus} vCPU${options.vcpus === 1 ? '' : 's'}, ${formatBytes(options.memoryMiB * 2 ** 20)}`);
   const listener = await listenForGuest(scope.vsockUdsPath);
   scope.cleanups.push(() => listener.close());

@@ -13,6 +13,7 @@ import { defaultCacheDir, type Image, type ImageConfig } from '../image/index.js
 import { checkCacheDir } from './cache.js';
 import { EXIT_TIMEOUT, VmstepError } from './errors.js';
 import { createScratchDir, processStartTicks } from './leftovers.js';
+import { reserveCapacity, type Reservation } from './capacity.js';
 import { shellQuote } from './shell.js';
 import type { OutputFile, OutputIssue, RunEvents, RunOptions, RunResources, RunResult } from './types.js';
 import type { VmExit, VmHandle } from './vm-port.js';

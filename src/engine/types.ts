@@ -45,6 +45,12 @@ export interface RunInput {
   volumeBase?: string;
   /** Stream RunControl.stdin to the command's stdin; otherwise it reads /dev/null. */
   interactive?: boolean;
+  /**
+   * How long to wait in line for the host's capacity (engine/capacity.ts)
+   * when the VM does not fit: true or 0 waits without limit, a duration
+   * that long; absent: fail at once.
+   */
+  wait?: string | number | boolean;
 }
 
 export interface Credentials {
@@ -87,6 +93,10 @@ export interface RunOptions {
   volumes: Volume[];
   /** The command's stdin is RunControl.stdin (required then); otherwise /dev/null. */
   interactive: boolean;
+  /** How long the VM waits in line for its share of the host's capacity: 0 (absent) fails at once, Infinity waits without limit. */
+  capacityWaitMs?: number;
+  /** Who holds the share, as `vmstep doctor` and a refused reservation name it; default "vmstep run IMAGE". */
+  capacityLabel?: string;
 }
 
 /** Where a run's vCPU threads ran: pinned to host CPUs, or why not. */
@@ -172,6 +182,8 @@ export interface RunEvents {
   phaseEnd?(phase: Phase, ms: number, detail: string): void;
   /** Human progress lines within a phase (layer downloads, cache hits). */
   progress?(message: string): void;
+  /** The VM does not fit in the host's capacity yet and waits in line: what it waits for, said once. */
+  waiting?(message: string): void;
   /** Guest output as it arrives; a returned promise holds the guest until it resolves (backpressure). */
   stdout?(chunk: Buffer): void | Promise<void>;
   stderr?(chunk: Buffer): void | Promise<void>;

@@ -12,6 +12,7 @@ import { VmstepError } from './errors.js';
 import type { RunInput, RunOptions } from './types.js';
 import { formatBytes, parseDuration, parseSize } from './units.js';
 import { parseVolumes } from './volumes.js';
+import { capacityWait } from './capacity.js';
 
 /** How the face names its options: `--memory` (cli) or input "memory" (action). */
 export type OptionStyle = 'cli' | 'action';
@@ -34,6 +35,7 @@ const CLI_NAMES: Record<string, string> = {
   registryUsername: 'registry user name',
   registryPassword: 'registry password',
   volumes: '--volume',
+  wait: '--wait',
 };
 
 const ACTION_NAMES: Record<string, string> = {
@@ -54,6 +56,7 @@ const ACTION_NAMES: Record<string, string> = {
   registryUsername: 'input "registry-username"',
   registryPassword: 'input "registry-password"',
   volumes: 'input "volumes"',
+  wait: 'capacity wait',
 };
 
 export interface ValidateContext {
@@ -179,6 +182,7 @@ export function validateRunInput(input: RunInput, ctx: ValidateContext): RunOpti
     scratchRoot: present(input.scratchRoot) ? resolve(cwd, String(input.scratchRoot)) : null,
     volumes,
     interactive: Boolean(input.interactive),
+    ...(input.wait !== undefined ? { capacityWaitMs: capacityWait(input.wait, name('wait')) } : {}),
   };
 }
 

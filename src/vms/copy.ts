@@ -32,10 +32,7 @@ async function session<T>(v: FoundVm, fn: (socket: import('node:net').Socket) =>
       throw new VmstepError(`VM ${v.record.name}: ${err.message}`, 'see `vmstep ps -a`');
     });
     try {
-      // connectSession hands the socket over paused (bytes after its handshake wait in it); the reader attaches synchronously in fn, then it flows.
-      const done = fn(socket);
-      socket.resume();
-      return await done;
+      return await fn(socket);
     } finally {
       socket.destroy();
     }
@@ -182,7 +179,7 @@ export async function copyFromVm(ref: string, guestPath: string, destination: Co
   if (typeof destination !== 'string') {
     const tar = new TarWriter(destination);
     await session(v, async (s) => {
-      for await (const e of entriesOf(s, src)) await tar.add(e);
+      for await (const e of getEntries(s, src, { limits: COPY_LIMITS })) await tar.add(e);
     });
     await tar.finish();
     return;
@@ -197,7 +194,7 @@ export async function copyFromVm(ref: string, guestPath: string, destination: Co
     const writer = new HostTreeWriter();
     let rootType: string | null = null;
     let rootName = '';
-    for await (const e of entriesOf(s, src)) {
+    for await (const e of getEntries(s, src, { limits: COPY_LIMITS })) {
       if (rootType === null) {
         rootType = e.type;
         rootName = e.path;
@@ -218,23 +215,6 @@ export async function copyFromVm(ref: string, guestPath: string, destination: Co
     }
     await writer.finish();
   });
-}
-
-/** GET's entries, its reader attached at once (the socket flows as soon as session() returns from fn). */
-function entriesOf(socket: import('node:net').Socket, guestPath: string): AsyncIterable<TransferEntry> {
-  const it = getEntries(socket, guestPath, { limits: COPY_LIMITS });
-  const first = it.next();
-  let started = false;
-  return {
-    [Symbol.asyncIterator]: () => ({
-      next: () => {
-        if (started) return it.next();
-        started = true;
-        return first;
-      },
-      return: (v?: unknown) => it.return(v as undefined),
-    }),
-  };
 }
 
 /** Writes guest entries beneath `base`, never through a link; links and directory modes last. */

@@ -5,8 +5,10 @@
 // state directory (state.ts); any call here first collects the leftovers of
 // VMs whose keeper died (registry.ts).
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { VmstepError } from '../engine/errors.js';
+import { RunCancelledError } from '../engine/prepare.js';
 import { processStartTicks } from '../engine/leftovers.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shippedFile } from '../engine/vm-port.js';
@@ -65,7 +67,9 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
     ended: null,
   };
   writeRecord(dir, record);
-  const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: opts.waitMs === Infinity ? null : (opts.waitMs ?? 0) };
+  // JSON has no Infinity: the keeper reads null as waiting without limit.
+  const waitMs = opts.waitMs ?? opts.run.capacityWaitMs ?? 0;
+  const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: waitMs === Infinity ? null : waitMs };
   // Published ports and links (src/ports) travel with the spec.
   Object.assign(spec, { ports: opts.ports ?? [], links: opts.links ?? [] });
 
@@ -85,33 +89,36 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
     if (readRecord(dir)?.keeper.pid === process.pid) writeRecord(dir, record);
   }
 
+  let cancelled = false;
   const outcome = await new Promise<KeeperReport | null>((resolve) => {
     const status = child.stdio[3] as NodeJS.ReadableStream;
-    let buffered = '';
-    status.setEncoding('utf8');
-    status.on('data', (d: string) => {
-      buffered += d;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        let r: KeeperReport | null = null;
-        try {
-          r = JSON.parse(buffered.slice(0, nl)) as KeeperReport;
-        } catch {
-          r = null;
-        }
-        buffered = buffered.slice(nl + 1);
-        if (r?.event === 'progress') events.progress?.(r.line);
-        else if (r) resolve(r);
+    createInterface({ input: status }).on('line', (line) => {
+      let r: KeeperReport | null = null;
+      try {
+        r = JSON.parse(line) as KeeperReport;
+      } catch {
+        r = null;
       }
+      if (r?.event === 'progress') events.progress?.(r.line);
+      else if (r) resolve(r);
     });
     status.on('error', () => resolve(null));
+    events.signal?.addEventListener('abort', () => {
+      cancelled = true;
+      child.kill('SIGTERM');
+    }, { once: true });
     status.on('end', () => resolve(null));
     child.on('exit', () => setTimeout(() => resolve(null), 100));
   });
   (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
   child.unref();
 
-  if (outcome?.event === 'ready') return toInfo({ dir, record: readRecord(dir) ?? record });
+  if (outcome?.event === 'ready' && !cancelled) return toInfo({ dir, record: readRecord(dir) ?? record });
+  if (cancelled) {
+    // Ready in the meantime or not, the VM was not wanted any more.
+    await stopVm(id, { timeSeconds: 0, hostEnv: env }).catch(() => {});
+    throw new RunCancelledError();
+  }
   // A failed start leaves nothing behind: the keeper released what it took; the record goes too.
   const message = outcome?.event === 'failed' ? outcome.message : (readRecord(dir)?.error ?? `the VM's keeper process ended without a word (see ${vmPaths(dir).keeperLog})`);
   await waitForKeeper(dir, 10_000);
@@ -203,8 +210,6 @@ export async function execInVm(ref: string, opts: ExecOptions & LookupOptions): 
       throw new VmstepError(`VM ${v.record.name}: ${err.message}`, 'see `vmstep ps -a`');
     });
     const session = startGuestSession(socket, spec, opts.stdin ? { stdin: opts.stdin } : {});
-    // connectSession hands the socket over paused; the session has attached its reader.
-    socket.resume();
     let timedOut = false;
     let cancelled = false;
     const timer = opts.timeoutMs && opts.timeoutMs > 0 ? setTimeout(() => ((timedOut = true), session.signal('SIGKILL')), opts.timeoutMs) : null;

@@ -11,7 +11,6 @@
 import { createWriteStream, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { reserveCapacity } from '../engine/capacity.js';
 import { checkCacheDir } from '../engine/cache.js';
 import { toVmstepError } from '../engine/errors.js';
 import { processStartTicks } from '../engine/leftovers.js';
@@ -62,7 +61,8 @@ export async function runKeeper(dir: string): Promise<number> {
     }
   };
   const spec = JSON.parse(await readStdin()) as KeeperSpec;
-  const deadline = Date.now() + spec.lifetimeMs;
+  // The lifetime runs from the VM's launch: a wait for capacity or a download does not use it up. Until then, an estimate.
+  let deadline = Date.now() + spec.lifetimeMs;
   updateRecord(dir, (r) => {
     r.keeper = selfRef();
     r.deadline = deadline;
@@ -70,16 +70,18 @@ export async function runKeeper(dir: string): Promise<number> {
   // SIGTERM is how `vmstep stop` asks; the terminal's signals are not ours (we are detached, but a shell may still send them).
   let onStop: (() => void) | null = null;
   let stopRequested = false;
+  const abort = new AbortController();
+  let ready = false;
   process.on('SIGTERM', () => {
     stopRequested = true;
+    // Before the VM runs, a stop cancels the start (a wait for capacity, a download).
+    if (!ready && !onStop) abort.abort();
     onStop?.();
   });
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
 
   const cleanups: (() => unknown)[] = [];
-  const abort = new AbortController();
-  let ready = false;
   let exitCode: number | null = null;
   let error: string | null = null;
   try {
@@ -88,22 +90,17 @@ export async function runKeeper(dir: string): Promise<number> {
     // Published ports are bound before the boot, so a port in use fails the start at once.
     const network = await openVmNetwork(dir, spec.ports ?? [], spec.links ?? []);
     cleanups.push(() => network.close());
-    // The single place a long-lived VM takes its share of the host's capacity; held until the keeper ends.
-    const reservation = await reserveCapacity({
-      vcpus: spec.run.vcpus,
-      memoryMiB: spec.run.memoryMiB,
-      label: `vm ${spec.name}`,
-      wait: spec.waitMs ?? Infinity,
-      signal: abort.signal,
-      onWait: (line) => report({ event: 'progress', line }),
-    });
-    cleanups.push(() => reservation.release());
-
     let serve: ServeSpec = { env: [] };
     let execDefaults: ExecDefaults | null = null;
+    // The VM's share of the host's capacity is taken in prepareVm, held until the cleanups run at the VM's end.
+    const run = { ...spec.run, capacityLabel: `vm ${spec.name}`, capacityWaitMs: spec.waitMs ?? Infinity };
     const prepared = await prepareVm(
-      spec.run,
-      { progress: (line) => report({ event: 'progress', line }), warning: (m) => report({ event: 'progress', line: `warning: ${m}` }) },
+      run,
+      {
+        progress: (line) => report({ event: 'progress', line }),
+        waiting: (line) => report({ event: 'progress', line }),
+        warning: (m) => report({ event: 'progress', line: `warning: ${m}` }),
+      },
       { signal: abort.signal },
       {
         cacheDir,
@@ -112,7 +109,7 @@ export async function runKeeper(dir: string): Promise<number> {
         vsockUdsPath: paths.vsock,
         consoleLogPath: paths.console,
         volumeDiskPath: paths.volumes,
-        vmmTimeoutMs: Math.max(1, deadline - Date.now()),
+        vmmTimeoutMs: spec.lifetimeMs,
         followConsole: false,
       },
       (config) => {
@@ -123,7 +120,9 @@ export async function runKeeper(dir: string): Promise<number> {
     const { vm, listener, volumes, image } = prepared;
     if (volumes) Object.assign(serve, { volumeDevice: volumes.device, volumes: volumes.mounts });
     cleanups.push(() => stopVmm(vm));
+    deadline = Date.now() + spec.lifetimeMs;
     updateRecord(dir, (r) => {
+      r.deadline = deadline;
       r.vmm = { pid: vm.pid, startTicks: processStartTicks(vm.pid) ?? 0 };
       r.image = { reference: image.reference, digest: image.digest };
       r.command = serve.argv ?? [];

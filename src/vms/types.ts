@@ -21,7 +21,7 @@ export interface StartOptions {
   idleTimeoutMs?: number;
   /** No main process: the VM only serves exec and cp until it is stopped. */
   noCommand?: boolean;
-  /** How long to wait for capacity when the host's budget is full (ms); 0 or absent: fail at once. */
+  /** How long to wait for capacity when the host's budget is full (ms; Infinity: without limit); absent: run.capacityWaitMs, else fail at once. */
   waitMs?: number;
   /** Where the state directory is looked up ($VMSTEP_STATE_DIR, ...); default process.env. */
   hostEnv?: NodeJS.ProcessEnv;
@@ -34,6 +34,8 @@ export interface StartOptions {
 export interface StartEvents {
   /** Progress lines from the keeper as the VM starts (image, rootfs, capacity wait). */
   progress?(line: string): void;
+  /** Aborting stops the VM being started (Ctrl-C): startVm then rejects and leaves nothing behind. */
+  signal?: AbortSignal;
 }
 
 export interface VmInfo {

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { reserveCapacity } from '../../src/engine/capacity.js';
 import type { BuiltImage } from '../fixtures/oci-images.js';
 import { writeBusyboxArchive, writeBusyboxLayout } from '../helpers/busybox-image.js';
 import { cleanEnv, lineArrivedAt, runDist, startDist, tempDirForAnyone, type DistResult } from '../helpers/dist-process.js';
@@ -184,6 +185,27 @@ describe('vmstep: bad input is one error line naming the cause, and exit 125, be
       rmSync(own, { recursive: true, force: true });
     }
   });
+});
+
+test("a run beyond the host's capacity fails at once naming who holds it; with --wait it boots as soon as the holder lets go", async () => {
+  const pool = { ...env, VMSTEP_CAPACITY_DIR: join(work, 'capacity'), VMSTEP_MAX_VCPUS: '1', VMSTEP_MAX_MEMORY: '1G' };
+  const holder = await reserveCapacity({ vcpus: 1, memoryMiB: 256, label: 'e2e holder', env: pool });
+  try {
+    const refused = await runDist('cli.js', ['run', ...SMALL, `oci:${layout}`, 'true'], { env: pool });
+    expect(refused.code, refused.stderr).toBe(125);
+    expect(refused.stderr).toMatch(/^vmstep: error: not enough capacity: asked 1 vCPU and 256 MiB, in use 1 of 1 vCPU and 256 MiB of 1 GiB by e2e holder \(\w+\); stop some of them, raise VMSTEP_MAX_VCPUS, or wait in line with --wait\n$/m);
+    expect(runsLeft()).toEqual([]);
+    const waiting = startDist('cli.js', ['run', '--wait=5m', ...SMALL, `oci:${layout}`, 'echo ran'], { env: pool });
+    await waiting.waitFor('stderr', /^vmstep: waiting for capacity: asked 1 vCPU and 256 MiB, in use 1 of 1 vCPU/m);
+    holder.release();
+    const r = await waiting.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ran\n');
+    // The run gave its share back.
+    expect(readdirSync(pool.VMSTEP_CAPACITY_DIR).filter((n) => n.startsWith('r-'))).toEqual([]);
+  } finally {
+    holder.release();
+  }
 });
 
 test('with --debug the guest console shows on stderr; Ctrl-C (SIGINT) stops the VM and exits 130', async () => {

@@ -4,15 +4,14 @@
 // VM serves many checks: A (--no-command) takes the execs and copies, B runs
 // a main process, C waits for capacity and then meets its lifetime after its
 // starter was SIGKILLed.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeBusyboxLayout } from '../helpers/busybox-image.js';
-import { cliBundle } from '../helpers/cli-bundle.js';
-import { cleanEnv, tempDirForAnyone } from '../helpers/dist-process.js';
+import { cliBundle, launchCli, lifecycleEnv, type CliRun } from '../helpers/cli-bundle.js';
+import { tempDirForAnyone } from '../helpers/dist-process.js';
 import { builtArtifacts } from '../helpers/artifacts.js';
 import { guestInitBinary } from '../helpers/guest-init.js';
 import { nativeBuild } from '../kvm/vm-helpers.js';
@@ -24,23 +23,9 @@ let cli: string;
 let env: NodeJS.ProcessEnv;
 let image: string;
 
-interface Ran {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function launch(args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv; uid?: number } = {}): { child: ChildProcess; done: Promise<Ran> } {
-  const child = spawn(process.execPath, ['--', cli, ...args], { cwd: work, env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}) });
-  const out: Buffer[] = [];
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => out.push(d));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdin!.on('error', () => {});
-  child.stdin!.end(opts.stdin ?? Buffer.alloc(0));
-  const done = new Promise<Ran>((resolve) => child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err })));
-  return { child, done };
-}
+type Ran = CliRun;
+const launch = (args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv; uid?: number } = {}) =>
+  launchCli(cli, args, { cwd: work, env: { ...env, ...opts.env }, ...(opts.stdin ? { stdin: opts.stdin } : {}), ...(opts.uid !== undefined ? { uid: opts.uid } : {}) });
 const vmstep = (args: string[], opts: Parameters<typeof launch>[1] = {}) => launch(args, opts).done;
 const text = (r: Ran) => r.stdout.toString();
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -61,18 +46,8 @@ beforeAll(async () => {
   await nativeBuild(); // sets VMSTEP_VMM and VMSTEP_ADDON to this tree's build
   image = `oci:${join(work, 'image')}`;
   writeBusyboxLayout(join(work, 'image'), { Cmd: ['/bin/sh', '-c', 'echo server-up; while [ ! -e /tmp/quit ]; do sleep 0.2; done; echo server-bye >&2; exit 5'] });
-  env = {
-    ...cleanEnv(),
-    VMSTEP_CACHE: cache,
-    VMSTEP_STATE_DIR: state,
-    VMSTEP_CAPACITY_DIR: join(work, 'capacity'),
-    VMSTEP_MAX_VCPUS: '2',
-    VMSTEP_MAX_MEMORY: '1G',
-    VMSTEP_VMM: process.env.VMSTEP_VMM,
-    VMSTEP_ADDON: process.env.VMSTEP_ADDON,
-    VMSTEP_INIT: guestInitBinary(),
-    VMSTEP_KERNEL: builtArtifacts().guestKernel,
-  };
+  env = lifecycleEnv(work, { vmm: process.env.VMSTEP_VMM!, addon: process.env.VMSTEP_ADDON!, init: guestInitBinary(), kernel: builtArtifacts().guestKernel });
+
 }, 600_000);
 afterAll(async () => {
   await vmstep(['stop', '--time', '0', '--all']);
@@ -144,20 +119,18 @@ describe('VM A, started with --no-command, serving execs and copies', () => {
     try {
       const as = { uid: 4242, env: { HOME: other, TMPDIR: other, XDG_RUNTIME_DIR: '' } };
       // Pointed at my state directory, it is refused; with its own, my VM does not exist for it.
-      for (const args of [['exec', id, 'true'], ['stop', id]]) {
-        const mine = await vmstep(args, { ...as, env: { ...as.env, VMSTEP_STATE_DIR: state } });
-        expect(mine.code).toBe(125);
-        expect(mine.stderr).toMatch(/^vmstep: error: the vmstep state directory .* (belongs to user 0, not to you|cannot be read)|permission denied/);
-        expect(mine.stderr.trim().split('\n')).toHaveLength(1);
-        const own = await vmstep(args, { ...as, env: { ...as.env, VMSTEP_STATE_DIR: join(other, 'state') } });
-        expect(own.code).toBe(125);
-        expect(own.stderr).toBe(`vmstep: error: no such VM: ${id}; see \`vmstep ps -a\` for your VMs\n`);
-      }
+      const mine = await vmstep(['exec', id, 'true'], { ...as, env: { ...as.env, VMSTEP_STATE_DIR: state } });
+      expect(mine.code).toBe(125);
+      expect(mine.stderr).toMatch(/^vmstep: error: (the vmstep state directory .* belongs to user 0, not to you|permission denied)/);
+      expect(mine.stderr.trim().split('\n')).toHaveLength(1);
+      const own = await vmstep(['stop', id], { ...as, env: { ...as.env, VMSTEP_STATE_DIR: join(other, 'state') } });
+      expect(own.code).toBe(125);
+      expect(own.stderr).toBe(`vmstep: error: no such VM: ${id}; see \`vmstep ps -a\` for your VMs\n`);
       expect(record(id).status).toBe('running');
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 300_000);
 
   test('an unknown VM name ends in one line and 125', async () => {
     const r = await vmstep(['exec', 'no-such-vm', 'true']);
@@ -171,7 +144,7 @@ describe('VM B, whose image command runs a server, and the capacity budget', () 
     const r = await vmstep(['start', ...SMALL, '--name', 'b', image]);
     expect(r.code, r.stderr).toBe(0);
     b = text(r).trim();
-    await until('the server has printed', 60_000, async () => text(await vmstep(['logs', 'b'])).includes('server-up'));
+    await until('the server has printed', 120_000, () => readFileSync(join(state, 'vms', b, 'main.log'), 'utf8').includes('server-up'));
     const over = await vmstep(['start', ...SMALL, '--no-command', '--name', 'c', image]);
     expect(over.code).toBe(125);
     expect(over.stderr.trim().split('\n')).toHaveLength(1);
@@ -193,13 +166,19 @@ describe('VM B, whose image command runs a server, and the capacity budget', () 
 
     // C gets B's share; kill its starter as soon as C's VMM runs.
     const c = () => readdirSync(join(state, 'vms')).map((d) => record(d)).find((r) => r.name === 'c');
-    await until("c's VMM is running", 180_000, () => Boolean(c()?.vmm));
+    const keeperLog = () => {
+      const d = readdirSync(join(state, 'vms')).find((x) => record(x).name === 'c');
+      return d ? `${JSON.stringify(record(d))}\n${readFileSync(join(state, 'vms', d, 'keeper.log'), 'utf8')}` : 'no record';
+    };
+    await until("c's VMM is running", 300_000, () => Boolean(c()?.vmm)).catch((e: Error) => {
+      throw new Error(`${e.message}; c: ${keeperLog()}; capacity: ${readdirSync(join(work, 'capacity')).map((f) => readFileSync(join(work, 'capacity', f), 'utf8')).join(' ')}`);
+    });
     starter.child.kill('SIGKILL');
     const vmmPid = c()!.vmm.pid as number;
     await until('c has reached its lifetime', 120_000, () => !alive(vmmPid) && c()?.status === 'exited');
     expect(c()!.error).toMatch(/lifetime/);
     expect(text(await vmstep(['ps']))).not.toMatch(/ c /);
-  }, 400_000);
+  }, 700_000);
 });
 
 describe('stop', () => {

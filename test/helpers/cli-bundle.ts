@@ -3,10 +3,12 @@
 // sources: `vmstep start` spawns its keeper from the cli.js beside it, so
 // the CLI must be a file (dist/ is rebuilt only on release). Kept under
 // node_modules/.cache so that its packages resolve from this checkout.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { build } from 'esbuild';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './artifacts.js';
+import { cleanEnv } from './dist-process.js';
 
 let built: Promise<string> | null = null;
 
@@ -22,4 +24,50 @@ export function cliBundle(): Promise<string> {
     return out;
   })();
   return built;
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface CliProcessOptions {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  stdin?: Buffer;
+  uid?: number;
+}
+
+/** Starts the bundled CLI as its own process; `done` resolves with its status and everything it printed. */
+export function launchCli(cli: string, args: string[], opts: CliProcessOptions): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(process.execPath, ['--', cli, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}) });
+  const out: Buffer[] = [];
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => out.push(d));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdin!.on('error', () => {});
+  child.stdin!.end(opts.stdin ?? Buffer.alloc(0));
+  const done = new Promise<CliRun>((resolve) => child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err })));
+  return { child, done };
+}
+
+/**
+ * The environment for lifecycle tests: cache, state and capacity directories
+ * of the test's own under `work`, a budget of two small VMs, and guest init,
+ * kernel and VMM as given.
+ */
+export function lifecycleEnv(work: string, assets: { vmm: string; init: string; kernel: string; addon?: string }): NodeJS.ProcessEnv {
+  return {
+    ...cleanEnv(),
+    VMSTEP_CACHE: join(work, 'cache'),
+    VMSTEP_STATE_DIR: join(work, 'state'),
+    VMSTEP_CAPACITY_DIR: join(work, 'capacity'),
+    VMSTEP_MAX_VCPUS: '2',
+    VMSTEP_MAX_MEMORY: '1G',
+    VMSTEP_VMM: assets.vmm,
+    ...(assets.addon ? { VMSTEP_ADDON: assets.addon } : {}),
+    VMSTEP_INIT: assets.init,
+    VMSTEP_KERNEL: assets.kernel,
+  };
 }

@@ -65,6 +65,17 @@ function fakeEngine(script: FakeRun) {
 }
 
 describe('the action', () => {
+  it("waits its turn for the host's capacity (the job's timeout bounds the wait), and says what it waits for", async () => {
+    inputs({ image: 'alpine:3.20', run: 'true' });
+    const engine = fakeEngine(async (_o, ev) => {
+      ev.waiting?.('waiting for capacity: asked 2 vCPUs and 1 GiB, in use 8 of 8 vCPUs and 4 GiB of 6 GiB by vmstep action alpine:3.20 (runner)');
+      return {};
+    });
+    await run({ runImage: engine.runImage });
+    expect(engine.calls[0]).toMatchObject({ capacityWaitMs: Infinity, capacityLabel: 'vmstep action alpine:3.20' });
+    expect(step.log).toContain('vmstep: waiting for capacity: asked 2 vCPUs and 1 GiB, in use 8 of 8 vCPUs and 4 GiB of 6 GiB by vmstep action alpine:3.20 (runner)\n');
+  });
+
   it('runs the script, streams the log in groups and sets every output', async () => {
     inputs({ image: 'alpine:3.20', run: 'echo hello', memory: '2G', vcpus: '1', env: 'A=1\nB=two words\n', outputs: '/out/*.json\n\nresults/\n' });
     const engine = fakeEngine(async (_o, ev) => {

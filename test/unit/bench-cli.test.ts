@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
+import { capacityStatus, reserveCapacity } from '../../src/engine/capacity.js';
 import { runImage } from '../../src/engine/run.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
 import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
@@ -137,5 +138,26 @@ describe('vmstep bench', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('vmstep: warning: --test, --threshold and --fail-on-regression do nothing without a baseline to compare against; add --baseline-image, --baseline-volume or --baseline-file, or leave them out\n');
     expect(r.stderr).toContain('vmstep: warning: --metrics-format does nothing without --metrics-file; add it, or leave --metrics-format out\n');
+  }, 60_000);
+
+  it("waits in line with --wait for each run's share of the host's capacity, and fails at once without it", async () => {
+    process.env.VMSTEP_MAX_VCPUS = '1';
+    const web = await reserveCapacity({ vcpus: 1, memoryMiB: 64, label: 'vm web' });
+    try {
+      const refused = await vmstep('bench', ...common, '--repeat', '1', '--results-dir', 'full-results', base);
+      expect(refused.code).toBe(125);
+      expect(refused.stderr).toMatch(/^vmstep: error: not enough capacity: asked 1 vCPU and 1 GiB, in use 1 of 1 vCPU and 64 MiB of [\d.]+ GiB by vm web \(\w+\); stop some of them, raise VMSTEP_MAX_VCPUS, or wait in line with --wait$/m);
+      const waiting = vmstep('bench', ...common, '--repeat', '2', '--wait=30s', '--results-dir', 'wait-results', base);
+      await new Promise((r) => setTimeout(r, 1000));
+      const during = capacityStatus();
+      web.release();
+      const r = await waiting;
+      expect(r.code, r.stderr).toBe(0);
+      expect(during.waiting).toEqual([expect.objectContaining({ label: `vmstep bench ${base}`, vcpus: 1 })]);
+      expect(r.stderr).toMatch(/^vmstep: run 1\/2: head \.\.\. \nvmstep: waiting for capacity: asked 1 vCPU and 1 GiB, in use 1 of 1 vCPU and 64 MiB of [\d.]+ GiB by vm web \(\w+\)\n/m);
+    } finally {
+      web.release();
+      delete process.env.VMSTEP_MAX_VCPUS;
+    }
   }, 60_000);
 });

@@ -5,6 +5,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/io.js';
+import { reserveCapacity } from '../../src/engine/capacity.js';
 import { VmstepError } from '../../src/engine/errors.js';
 import { RunCancelledError } from '../../src/engine/run.js';
 import type { RunEvents, RunOptions, RunResult } from '../../src/engine/types.js';
@@ -85,6 +86,34 @@ describe('vmstep run: docker run semantics', () => {
       [['/bin/sh'], ['-c', 'true']],
       [[], ['true']],
     ]);
+  });
+
+  it.each([
+    [['--wait'], Infinity],
+    [['--wait=0'], Infinity],
+    [['--wait=90s'], 90_000],
+    [['--wait=1.5'], 1500],
+    [[], undefined],
+  ])('takes %j as how long to wait in line for capacity, never the image as its value', async (flags, ms) => {
+    const h = harness();
+    expect(await h.run('run', ...flags, 'img', 'true')).toBe(0);
+    expect(h.seen[0]!.capacityWaitMs).toBe(ms);
+    expect(h.seen[0]).toMatchObject({ image: 'img', command: ['true'] });
+  });
+
+  it('refuses a --wait that is not a duration in one line', async () => {
+    const h = harness();
+    expect(await h.run('run', '--wait=soon', 'img')).toBe(125);
+    expect(h.stderr.text).toBe('vmstep: error: --wait "soon" is not a duration; write seconds (30, 1.5) or a number with units (500ms, 90s, 5m, 1h30m); 0 means no limit\n');
+  });
+
+  it('says on stderr what a run waits for while it waits in line', async () => {
+    const h = harness(async (_o, ev) => {
+      ev.waiting?.('waiting for capacity: asked 2 vCPUs and 1 GiB, in use 8 of 8 vCPUs and 2 GiB of 21 GiB by vm web (alice)');
+      return result();
+    });
+    expect(await h.run('run', '--wait', 'img')).toBe(0);
+    expect(h.stderr.text).toContain('vmstep: waiting for capacity: asked 2 vCPUs and 1 GiB, in use 8 of 8 vCPUs and 2 GiB of 21 GiB by vm web (alice)\n');
   });
 
   it('passes every other option through typed', async () => {
@@ -330,6 +359,32 @@ describe('vmstep doctor and cache', () => {
     const failed = h.stdout.text.split('\n').filter((l) => l.startsWith('FAIL'));
     expect(code).toBe(failed.length > 0 ? 1 : 0);
     for (const line of failed) expect(h.stdout.text.split(line)[1]!.split('\n')[1]).toMatch(/fix: /);
+  });
+
+  it('doctor shows the capacity budget, where it comes from, and who holds it', async () => {
+    const h = harness();
+    h.io.env.VMSTEP_CAPACITY_DIR = join(h.cwd, 'pool');
+    h.io.env.VMSTEP_MAX_VCPUS = '6';
+    h.io.env.VMSTEP_MAX_MEMORY = '3G';
+    const web = await reserveCapacity({ vcpus: 2, memoryMiB: 1024, label: 'vm web', env: h.io.env });
+    try {
+      await h.run('doctor');
+      expect(h.stdout.text).toMatch(/^ok +capacity +6 vCPUs \(VMSTEP_MAX_VCPUS\) and 3 GiB \(VMSTEP_MAX_MEMORY\) for all VMs of this host; in use 2 vCPUs and 1 GiB by 1 VM$/m);
+      expect(h.stdout.text).toMatch(new RegExp(`^ +held by vm web: 2 vCPUs, 1 GiB \\(\\w+, pid ${process.pid}\\)\n +pool ${h.io.env.VMSTEP_CAPACITY_DIR}$`, 'm'));
+      const json = new Capture();
+      h.io.stdout = json;
+      await h.run('doctor', '--json');
+      expect(JSON.parse(json.text).capacity).toMatchObject({ budget: { vcpus: 6, memoryMiB: 3072 }, used: { vcpus: 2, memoryMiB: 1024 }, holders: [{ label: 'vm web', vcpus: 2, memoryMiB: 1024, pid: process.pid }], waiting: [] });
+    } finally {
+      web.release();
+    }
+  });
+
+  it('doctor fails the capacity check, with the fix, on a bad VMSTEP_MAX_MEMORY', async () => {
+    const h = harness();
+    h.io.env.VMSTEP_MAX_MEMORY = 'plenty';
+    expect(await h.run('doctor')).toBe(1);
+    expect(h.stdout.text).toMatch(/^FAIL +capacity +VMSTEP_MAX_MEMORY "plenty" is not a size\n +fix: write a positive number with a unit/m);
   });
 
   it('cache ls lists an empty cache', async () => {

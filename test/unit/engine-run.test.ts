@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capacityStatus, reserveCapacity } from '../../src/engine/capacity.js';
 import { VmstepError } from '../../src/engine/errors.js';
 import { RunCancelledError, runImage } from '../../src/engine/run.js';
 import type { RunEvents, RunInput, RunResources } from '../../src/engine/types.js';
@@ -205,5 +206,89 @@ describe('runImage', () => {
     expect((missing as Error).message).toBe(`image oci-archive:${join(work, 'nope.tar')}: ${join(work, 'nope.tar')} does not exist; oci-archive: names an OCI archive (a tar file): check the path`);
     const directory = await runImage(options({ image: `docker-archive:${work}` })).catch((e: unknown) => e);
     expect((directory as Error).message).toContain(`${work} is not a docker save archive (a tar file)`);
+  });
+});
+
+describe("runImage and the host's capacity", () => {
+  /** Runs fn with a budget of 2 vCPUs and 2 GiB (this file's own pool, test/helpers/capacity-pool.ts). */
+  async function withBudget(fn: () => Promise<void>): Promise<void> {
+    process.env.VMSTEP_MAX_VCPUS = '2';
+    process.env.VMSTEP_MAX_MEMORY = '2G';
+    try {
+      await fn();
+    } finally {
+      delete process.env.VMSTEP_MAX_VCPUS;
+      delete process.env.VMSTEP_MAX_MEMORY;
+    }
+  }
+
+  it("holds the VM's share while it runs, named after the image, and gives it back after", async () => {
+    await withBudget(async () => {
+      const ref = image('capacity-held', { Cmd: ['true'] });
+      const rec = recorder();
+      let during: ReturnType<typeof capacityStatus> | null = null;
+      rec.events.phaseEnd = (p) => {
+        if (p === 'boot') during = capacityStatus();
+      };
+      const r = await runImage(options({ image: ref, vcpus: 2, memory: '512M' }), rec.events, { launchVm: testModeVm });
+      expect(r.exitCode).toBe(0);
+      expect(during!.holders).toEqual([{ label: expect.stringMatching(/^vmstep run oci:.*capacity-held$/), vcpus: 2, memoryMiB: 512, pid: process.pid, user: expect.any(String) }]);
+      expect(capacityStatus().holders).toEqual([]);
+    });
+  });
+
+  it('refuses at once, before booting, a VM that does not fit, naming who holds the capacity', async () => {
+    await withBudget(async () => {
+      const web = await reserveCapacity({ vcpus: 1, memoryMiB: 1024, label: 'vm web' });
+      try {
+        const rec = recorder();
+        const before = launched.length;
+        const err = await runImage(options({ image: image('capacity-full', { Cmd: ['true'] }), vcpus: 2 }), rec.events, { launchVm: testModeVm }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(VmstepError);
+        expect((err as VmstepError).oneLine()).toMatch(/^not enough capacity: asked 2 vCPUs and 1 GiB, in use 1 of 2 vCPUs and 1 GiB of 2 GiB by vm web \(\w+\); stop some of them, raise VMSTEP_MAX_VCPUS, or wait in line with --wait$/);
+        expect(rec.log).not.toContain('start boot');
+        expect(launched.length).toBe(before);
+        expect(readdirSync(join(work, 'scratch'))).toEqual([]);
+      } finally {
+        web.release();
+      }
+    });
+  });
+
+  it('waits in line when asked, says so, and boots as soon as the share is free', async () => {
+    await withBudget(async () => {
+      const web = await reserveCapacity({ vcpus: 2, memoryMiB: 64, label: 'vm web' });
+      const progress: string[] = [];
+      const rec = recorder();
+      rec.events.waiting = (m) => progress.push(m);
+      const run = runImage(options({ image: image('capacity-wait', { Cmd: ['true'] }), vcpus: 2, wait: '30s' }), rec.events, { launchVm: testModeVm });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(progress).toEqual([expect.stringMatching(/^waiting for capacity: asked 2 vCPUs and 1 GiB, in use 2 of 2 vCPUs and 64 MiB of 2 GiB by vm web/)]);
+      expect(rec.log).not.toContain('start boot');
+      const freed = Date.now();
+      web.release();
+      expect((await run).exitCode).toBe(0);
+      // Boot and command included, well within the poll interval's reach.
+      expect(Date.now() - freed).toBeLessThan(10_000);
+      expect(capacityStatus().holders).toEqual([]);
+    });
+  });
+
+  it('is cancelled while it waits in line, leaving no place in line behind', async () => {
+    await withBudget(async () => {
+      const web = await reserveCapacity({ vcpus: 2, memoryMiB: 64, label: 'vm web' });
+      try {
+        const controller = new AbortController();
+        const run = runImage(options({ image: image('capacity-cancel', { Cmd: ['true'] }), wait: true }), {}, { launchVm: testModeVm, signal: controller.signal });
+        await new Promise((r) => setTimeout(r, 500));
+        expect(capacityStatus().waiting).toHaveLength(1);
+        controller.abort();
+        await expect(run).rejects.toBeInstanceOf(RunCancelledError);
+        expect(capacityStatus().waiting).toEqual([]);
+        expect(readdirSync(join(work, 'scratch'))).toEqual([]);
+      } finally {
+        web.release();
+      }
+    });
   });
 });

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { cliBundle } from '../helpers/cli-bundle.js';
-import { cleanEnv } from '../helpers/dist-process.js';
+import { cliBundle, launchCli, lifecycleEnv, type CliRun } from '../helpers/cli-bundle.js';
 import { guestInitBinary } from '../helpers/guest-init.js';
 import { repoRoot } from '../helpers/artifacts.js';
 
@@ -22,24 +21,8 @@ let cli: string;
 let image: string;
 let env: NodeJS.ProcessEnv;
 
-interface Ran {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function vmstep(args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--', cli, ...args], { cwd: work, env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.stdin ?? Buffer.alloc(0));
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-  });
-}
+type Ran = CliRun;
+const vmstep = (args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv } = {}) => launchCli(cli, args, { cwd: work, env: { ...env, ...opts.env }, ...(opts.stdin ? { stdin: opts.stdin } : {}) }).done;
 
 const text = (r: Ran) => r.stdout.toString();
 const SMALL = ['--vcpus', '1', '--memory', '128M'];
@@ -55,17 +38,8 @@ beforeAll(async () => {
   const dir = join(work, 'image');
   writeOciLayout(dir, { layers: [{ entries: [{ path: 'etc/hostname', content: 'img\n' }] }], config: { Entrypoint: ['sh', '-c'], Cmd: ['echo image-cmd'], Env: ['GREETING=from-image', `PATH=${process.env.PATH}`] } });
   image = `oci:${dir}`;
-  env = {
-    ...cleanEnv(),
-    VMSTEP_CACHE: cache,
-    VMSTEP_STATE_DIR: state,
-    VMSTEP_CAPACITY_DIR: join(work, 'capacity'),
-    VMSTEP_MAX_VCPUS: '2',
-    VMSTEP_MAX_MEMORY: '1G',
-    VMSTEP_VMM: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'),
-    VMSTEP_INIT: guestInitBinary(),
-    VMSTEP_KERNEL: join(work, 'vmlinux'),
-  };
+  env = lifecycleEnv(work, { vmm: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'), init: guestInitBinary(), kernel: join(work, 'vmlinux') });
+
 }, 120_000);
 afterAll(async () => {
   await vmstep(['stop', '--time', '0', '--all']);
@@ -252,6 +226,17 @@ describe('limits', () => {
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toMatch(/^vmstep: error: .*vm big/);
     expect(text(await vmstep(['ps', '-a']))).not.toMatch(/later/);
+    // Ctrl-C while in line: the start ends with 130 and leaves neither a VM nor a place in line.
+    const entries = () => readdirSync(join(work, 'capacity')).filter((f) => f.endsWith('.json')).length;
+    const impatient = launchCli(cli, ['start', ...SMALL, '--no-command', '--name', 'impatient', '--wait', image], { cwd: work, env });
+    const inLine = Date.now() + 20_000;
+    while (Date.now() < inLine && entries() < 2) await new Promise((res) => setTimeout(res, 100));
+    impatient.child.kill('SIGINT');
+    const gaveUp = await impatient.done;
+    expect(gaveUp.code).toBe(130);
+    expect(gaveUp.stderr).toMatch(/^vmstep: waiting for capacity: asked 1 vCPU and 128 MiB, in use 2 of 2 vCPUs .* by vm big \(\w+\)\nvmstep: cancelled; the VM was stopped\n$/);
+    expect(text(await vmstep(['ps', '-a']))).not.toMatch(/impatient/);
+    expect(entries()).toBe(1);
     const waiting = vmstep(['start', ...SMALL, '--no-command', '--name', 'later', '--wait', image]);
     // In line once its keeper's entry joins big's in the capacity directory.
     const queued = Date.now() + 20_000;
