@@ -59,6 +59,7 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
       volumes,
     },
     ctx.signal,
+    (line) => ctx.stdout.write(`${line}\n`),
   );
   // Named docker volumes have no host side: an empty directory stands in.
   for (const m of container.userMountVolumes.filter((v) => !v.sourceVolumePath || !v.sourceVolumePath.startsWith('/'))) empty.push(m.targetVolumePath);

@@ -57,6 +57,7 @@ export async function runContainerStep(args: HookContainer, responseFile: string
       volumes: plan.copies,
     },
     ctx.signal,
+    (line) => ctx.stdout.write(`${line}\n`),
   );
   try {
     await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, stepManifest);

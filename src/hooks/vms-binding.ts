@@ -27,7 +27,10 @@ async function withSession<T>(v: FoundVm, fn: (socket: Socket) => Promise<T>): P
       throw new VmstepError(`the job's VM ${v.record.name}: ${err.message}`, 'the VM stopped; see the runner\'s diagnostics and rerun the job');
     });
     try {
-      return await fn(socket);
+      // connectSession hands the socket over paused (what follows its handshake waits in it): the reader attaches synchronously in fn, then it flows.
+      const done = fn(socket);
+      socket.resume();
+      return await done;
     } finally {
       socket.destroy();
     }
@@ -45,7 +48,7 @@ const isMissing = (err: unknown) => /no such file|not found|ENOENT/i.test(String
 
 export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
   return {
-    async start(spec, signal) {
+    async start(spec, signal, progress) {
       const run = validateRunInput(
         {
           image: spec.image,
@@ -62,7 +65,10 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
         { style: 'cli', cwd: '/', hostEnv },
       );
       if (signal?.aborted) throw new VmstepError('the job was cancelled', '');
-      const info = await startVm({ run, name: spec.name, noCommand: !spec.command, lifetimeMs: JOB_LIFETIME_MS, hostEnv, ...(spec.ports ? { ports: spec.ports } : {}), ...(spec.links ? { links: spec.links } : {}) });
+      const info = await startVm(
+        { run, name: spec.name, noCommand: !spec.command, lifetimeMs: JOB_LIFETIME_MS, hostEnv, ...(spec.ports ? { ports: spec.ports } : {}), ...(spec.links ? { links: spec.links } : {}) },
+        progress ? { progress } : {},
+      );
       return info.id;
     },
 
@@ -104,11 +110,19 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
         async *[Symbol.asyncIterator]() {
           const v = lookupVm(id, hostEnv);
           const end = markSession(v);
-          const socket = await connectSession({ kind: 'vmm', udsPath: vmPaths(v.dir).vsock });
           try {
-            yield* getEntries(socket, guestPath, { limits: SYNC_LIMITS });
+            const socket = await connectSession({ kind: 'vmm', udsPath: vmPaths(v.dir).vsock });
+            const entries = getEntries(socket, guestPath, { limits: SYNC_LIMITS });
+            try {
+              // The generator's first step attaches its reader; only then may the paused socket flow.
+              const first = entries.next();
+              socket.resume();
+              for (let r = await first; !r.done; r = await entries.next()) yield r.value;
+            } finally {
+              await entries.return(undefined);
+              socket.destroy();
+            }
           } finally {
-            socket.destroy();
             end();
           }
         },

@@ -41,8 +41,8 @@ export interface ExecSpec {
 }
 
 export interface HookVms {
-  /** Boots the VM (no main process); resolves with its id when it serves. */
-  start(spec: JobVmSpec, signal?: AbortSignal): Promise<string>;
+  /** Boots the VM (no main process); resolves with its id when it serves. `progress` gets lines for the step log (image pull, capacity wait). */
+  start(spec: JobVmSpec, signal?: AbortSignal, progress?: (line: string) => void): Promise<string>;
   /** The image's ENTRYPOINT and CMD, for a container step's command. */
   imageCommand(id: string): Promise<{ entrypoint: string[]; cmd: string[] }>;
   /** Runs a command; resolves with its exit status (128 + n for a signal). */

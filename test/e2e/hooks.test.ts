@@ -36,6 +36,23 @@ function leftoverProcesses(): string[] {
   return out;
 }
 
+/** The keepers' and consoles' logs of every VM in the state directory, to explain a failure. */
+function vmLogs(): string {
+  const vms = join(stateDir, 'vms');
+  if (!existsSync(vms)) return '(no VMs)';
+  return readdirSync(vms)
+    .flatMap((id) => ['keeper.log', 'console.log'].map((f) => join(vms, id, f)))
+    .filter((f) => existsSync(f))
+    .map((f) => `--- ${f}\n${readFileSync(f, 'utf8').slice(-4000)}`)
+    .join('\n');
+}
+
+/** A hook's failure with everything that explains it. */
+const why = (r: HookRun) => `exit ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\n${vmLogs()}`;
+
+/** Each hook command is killed past this, so a hang fails with its output rather than the test's timeout. */
+const HOOK_TIMEOUT_MS = 420_000;
+
 function stateLeft(): string[] {
   const vms = join(stateDir, 'vms');
   const hooks = join(stateDir, 'hooks');
@@ -52,7 +69,7 @@ describe('a job in a Debian-based microVM, step by step', () => {
   let l: RunnerLayout;
   let state: unknown;
   let prepare: HookRun;
-  const run = (command: string, args: unknown) => runHook(l, { command, args, state }, { env });
+  const run = (command: string, args: unknown) => runHook(l, { command, args, state }, { env, timeoutMs: HOOK_TIMEOUT_MS });
 
   beforeAll(async () => {
     l = makeRunnerLayout(join(work, 'runner1'));
@@ -60,16 +77,16 @@ describe('a job in a Debian-based microVM, step by step', () => {
     const action = join(l.actions, 'my-org', 'hello', 'v1');
     mkdirSync(action, { recursive: true });
     writeFileSync(join(action, 'index.js'), "const fs = require('fs');\nconsole.log(`node ${process.version} in ${process.cwd()}`);\nfs.appendFileSync(process.env.GITHUB_OUTPUT, 'from-js=yes\\n');\n");
-    prepare = await runHook(l, { command: 'prepare_job', args: { container: jobContainerArgs(l, `oci:${debian}`, { createOptions: `${SMALL} -e FROM_OPTIONS=1 --init`, environmentVariables: { HOME: '/github/home', CI_MODE: 'vm' } }), services: [] }, state: null }, { env });
+    prepare = await runHook(l, { command: 'prepare_job', args: { container: jobContainerArgs(l, `oci:${debian}`, { createOptions: `${SMALL} -e FROM_OPTIONS=1 --init`, environmentVariables: { HOME: '/github/home', CI_MODE: 'vm' } }), services: [] }, state: null }, { env, timeoutMs: HOOK_TIMEOUT_MS });
     state = prepare.response?.state;
   }, 600_000);
 
   afterAll(async () => {
-    if (l) await runHook(l, { command: 'cleanup_job', args: {}, state }, { env });
+    if (l) await runHook(l, { command: 'cleanup_job', args: {}, state }, { env, timeoutMs: HOOK_TIMEOUT_MS });
   }, 120_000);
 
   test('prepare_job answers with the VM as state and container id, isAlpine false, and names the ignored option', () => {
-    expect(prepare.code, prepare.stderr).toBe(0);
+    expect(prepare.code, why(prepare)).toBe(0);
     const r = prepare.response as { state: { vmstep: { vm: string } }; context: { container: { id: string }; services: unknown[] }; isAlpine: boolean };
     expect(r.isAlpine).toBe(false);
     expect(r.context.container.id).toBe(r.state.vmstep.vm);
@@ -86,7 +103,7 @@ describe('a job in a Debian-based microVM, step by step', () => {
       ['/opt/tool2/bin', '/opt/tool1/bin'],
     );
     const r = await run('run_script_step', step);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, why(r)).toBe(0);
     expect(r.stdout).toContain('greeting=hi ci=vm opt=1\n');
     expect(r.stdout).toContain('path=/opt/tool2/bin:/opt/tool1/bin:/usr/local/bin:/usr/bin:/bin\n');
     expect(r.stdout).toContain('pwd=/__w/repo/repo readme=checked out\n');
@@ -99,7 +116,7 @@ describe('a job in a Debian-based microVM, step by step', () => {
   test('the next step sees the file, deletes one, and the deletion reaches the host', async () => {
     const fc = stepFileCommands(l);
     const r = await run('run_script_step', scriptStep(l, 'echo "seen=$(cat step1.txt) env=$FROM_STEP1"\nrm sub/gone.txt', { FROM_STEP1: 'yes', ...fc.env }));
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, why(r)).toBe(0);
     expect(r.stdout).toContain('seen=hello env=yes\n');
     expect(existsSync(join(l.workspace, 'sub/gone.txt'))).toBe(false);
     expect(existsSync(join(l.workspace, 'sub'))).toBe(true);
@@ -114,7 +131,7 @@ describe('a job in a Debian-based microVM, step by step', () => {
       prependPath: [],
       workingDirectory: '/__w/repo/repo',
     });
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, why(r)).toBe(0);
     expect(r.stdout).toContain(`node ${process.version} in /__w/repo/repo\n`);
     expect(readFileSync(fc.host.GITHUB_OUTPUT, 'utf8')).toBe('from-js=yes\n');
   }, 300_000);
@@ -131,7 +148,7 @@ describe('a job in a Debian-based microVM, step by step', () => {
     // ContainerActionHandler quotes each arg, then the runner splits at spaces.
     const argString = ['-c', 'echo "in-step=$(cat step1.txt) pwd=$(pwd)"; echo from-container > container.txt; echo c=1 >> "$GITHUB_OUTPUT"'].map((a) => ` "${a.replace(/"/g, '\\"')}"`).join('');
     const r = await run('run_container_step', containerStepArgs(l, `oci:${debian}`, { entryPoint: 'bash', entryPointArgs: argString.split(' ').filter((a) => a !== ''), createOptions: SMALL, environmentVariables: { GITHUB_OUTPUT: `/github/file_commands/${outputName}`, GITHUB_WORKSPACE: '/github/workspace' } }));
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, why(r)).toBe(0);
     expect(r.stdout).toContain('in-step=hello pwd=/github/workspace\n');
     expect(readFileSync(join(l.workspace, 'container.txt'), 'utf8')).toBe('from-container\n');
     expect(readFileSync(fc.host.GITHUB_OUTPUT, 'utf8')).toBe('c=1\n');
@@ -154,8 +171,8 @@ describe('a job in a Debian-based microVM, step by step', () => {
 describe('an Alpine-like job whose hook is SIGKILLed mid-step', () => {
   test('isAlpine is true, and cleanup_job still leaves nothing behind', async () => {
     const l = makeRunnerLayout(join(work, 'runner2'));
-    const prepare = await runHook(l, { command: 'prepare_job', args: { container: jobContainerArgs(l, `oci:${alpine}`, { createOptions: SMALL }), services: [] }, state: null }, { env });
-    expect(prepare.code, prepare.stderr).toBe(0);
+    const prepare = await runHook(l, { command: 'prepare_job', args: { container: jobContainerArgs(l, `oci:${alpine}`, { createOptions: SMALL }), services: [] }, state: null }, { env, timeoutMs: HOOK_TIMEOUT_MS });
+    expect(prepare.code, why(prepare)).toBe(0);
     expect(prepare.response?.isAlpine).toBe(true);
     const state = prepare.response!.state;
     const step = { ...scriptStep(l, 'echo started\nsleep 120', stepFileCommands(l).env), entryPoint: 'sh' };

@@ -156,7 +156,7 @@ export const HOOKS_ENTRY = join(repoRoot, 'dist', 'hooks.js');
  * Runs one hook command the way the runner does: creates the response file
  * empty, writes the JSON on stdin, waits, reads the response and deletes it.
  */
-export function runHook(l: RunnerLayout, input: { command: string; args: unknown; state: unknown }, opts: { env?: NodeJS.ProcessEnv; entry?: string; onSpawn?(pid: number): void; onStdout?(soFar: string): void } = {}): Promise<HookRun> {
+export function runHook(l: RunnerLayout, input: { command: string; args: unknown; state: unknown }, opts: { env?: NodeJS.ProcessEnv; entry?: string; onSpawn?(pid: number): void; onStdout?(soFar: string): void; timeoutMs?: number } = {}): Promise<HookRun> {
   const responseFile = join(l.temp, '_runner_hook_responses', `${randomUUID()}.json`);
   mkdirSync(join(l.temp, '_runner_hook_responses'), { recursive: true });
   writeFileSync(responseFile, '');
@@ -171,9 +171,12 @@ export function runHook(l: RunnerLayout, input: { command: string; args: unknown
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin.on('error', () => {});
   child.stdin.end(JSON.stringify({ ...input, responseFile }));
+  // A hook that hangs is killed, so that the test can show what it printed.
+  const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : null;
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
       let response: Record<string, unknown> | null = null;
       if (existsSync(responseFile)) {
         const text = readFileSync(responseFile, 'utf8');
