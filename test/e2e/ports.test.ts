@@ -4,7 +4,7 @@
 // are slow inside the emulated KVM host, so two VMs serve every check: srv
 // (busybox httpd, redis-server, PostgreSQL, nc; its ports published) and
 // cli (linked to srv's redis and postgres by name).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dial, freePort, readAll } from '../helpers/sockets.js';
 import { builtArtifacts } from '../helpers/artifacts.js';
-import { cliBundle } from '../helpers/cli-bundle.js';
-import { cleanEnv } from '../helpers/dist-process.js';
+import { cliBundle, launchCli, lifecycleEnv } from '../helpers/cli-bundle.js';
 import { guestInitBinary } from '../helpers/guest-init.js';
 import { writeServiceImage } from '../helpers/service-images.js';
 import { nativeBuild } from '../kvm/vm-helpers.js';
@@ -24,27 +23,12 @@ let cli: string;
 let env: NodeJS.ProcessEnv;
 let image: string;
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function launch(args: string[], stdin: Buffer = Buffer.alloc(0)): { child: ChildProcess; done: Promise<Ran> } {
-  const child = spawn(process.execPath, ['--', cli, ...args], { cwd: work, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdin!.on('error', () => {});
-  child.stdin!.end(stdin);
-  return { child, done: new Promise<Ran>((resolve) => child.on('close', (code) => resolve({ code, stdout: out, stderr: err }))) };
-}
+const launch = (args: string[]) => launchCli(cli, args, { cwd: work, env });
 const vmstep = (...args: string[]) => launch(args).done;
 async function ok(...args: string[]): Promise<string> {
   const r = await vmstep(...args);
   expect(r.code, `vmstep ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
+  return r.stdout.toString();
 }
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,18 +60,7 @@ beforeAll(async () => {
   await nativeBuild();
   writeServiceImage(join(work, 'image'));
   image = `oci:${join(work, 'image')}`;
-  env = {
-    ...cleanEnv(),
-    VMSTEP_CACHE: join(work, 'cache'),
-    VMSTEP_STATE_DIR: join(work, 'state'),
-    VMSTEP_CAPACITY_DIR: join(work, 'capacity'),
-    VMSTEP_MAX_VCPUS: '2',
-    VMSTEP_MAX_MEMORY: '1G',
-    VMSTEP_VMM: process.env.VMSTEP_VMM,
-    VMSTEP_ADDON: process.env.VMSTEP_ADDON,
-    VMSTEP_INIT: guestInitBinary(),
-    VMSTEP_KERNEL: builtArtifacts().guestKernel,
-  };
+  env = lifecycleEnv(work, { vmm: process.env.VMSTEP_VMM!, addon: process.env.VMSTEP_ADDON!, init: guestInitBinary(), kernel: builtArtifacts().guestKernel });
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
   await ok('start', '--vcpus', '1', '--memory', '384M', '--no-command', '--name', 'srv', '-p', `${ports.http}:8080`, '-p', `127.0.0.1:${ports.upload}:9001`, '-p', `${ports.hold}:9002`, '-p', `${ports.nobody}:7777`, image);
   // Servers that outlive their exec: each in a session of its own.

@@ -4,7 +4,6 @@
 // mode. In test mode "inside the VM" is this host, so the guest's servers
 // are Node servers here and a link's address is one of this host's
 // loopback addresses.
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,8 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeOciLayout } from '../fixtures/oci-images.js';
 import { repoRoot } from '../helpers/artifacts.js';
-import { cliBundle } from '../helpers/cli-bundle.js';
-import { cleanEnv } from '../helpers/dist-process.js';
+import { cliBundle, launchCli, lifecycleEnv } from '../helpers/cli-bundle.js';
 import { guestInitBinary } from '../helpers/guest-init.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-ports-cli-'));
@@ -21,15 +19,9 @@ let cli: string;
 let env: NodeJS.ProcessEnv;
 let image: string;
 
-function vmstep(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--', cli, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+async function vmstep(...args: string[]) {
+  const r = await launchCli(cli, args, { cwd: work, env }).done;
+  return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr };
 }
 
 async function listen(onConnection: (s: Socket) => void, host = '127.0.0.1'): Promise<number> {
@@ -66,18 +58,7 @@ beforeAll(async () => {
   for (const f of ['passwd', 'group']) copyFileSync(`/etc/${f}`, join(etc, f));
   writeOciLayout(join(work, 'image'), { layers: [{ entries: [{ path: 'etc/hostname', content: 'img\n' }] }], config: { Cmd: ['true'], Env: [`PATH=${process.env.PATH}`] } });
   image = `oci:${join(work, 'image')}`;
-  env = {
-    ...cleanEnv(),
-    VMSTEP_CACHE: cache,
-    VMSTEP_STATE_DIR: join(work, 'state'),
-    VMSTEP_CAPACITY_DIR: join(work, 'capacity'),
-    VMSTEP_MAX_VCPUS: '4',
-    VMSTEP_MAX_MEMORY: '2G',
-    VMSTEP_VMM: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'),
-    VMSTEP_INIT: guestInitBinary(),
-    VMSTEP_INIT_ETC: etc,
-    VMSTEP_KERNEL: join(work, 'vmlinux'),
-  };
+  env = { ...lifecycleEnv(work, { vmm: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'), init: guestInitBinary(), kernel: join(work, 'vmlinux') }), VMSTEP_INIT_ETC: etc };
   echoPort = await listen((s) => s.pipe(s));
 }, 120_000);
 afterAll(async () => {
