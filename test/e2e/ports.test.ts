@@ -63,14 +63,9 @@ beforeAll(async () => {
   env = lifecycleEnv(work, { vmm: process.env.VMSTEP_VMM!, addon: process.env.VMSTEP_ADDON!, init: guestInitBinary(), kernel: builtArtifacts().guestKernel });
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
   await ok('start', '--vcpus', '1', '--memory', '384M', '--no-command', '--name', 'srv', '-p', `${ports.http}:8080`, '-p', `127.0.0.1:${ports.upload}:9001`, '-p', `${ports.hold}:9002`, '-p', `${ports.nobody}:7777`, image);
-  // Servers that outlive their exec: each in a session of its own.
+  // A server that outlives its exec: busybox httpd detaches into a session of its own.
   await ok('exec', 'srv', 'httpd', '-p', '127.0.0.1:8080', '-h', '/www');
-  await ok('exec', 'srv', 'redis-server', '--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--logfile', '/tmp/redis.log');
-  await ok('exec', '-u', 'postgres', 'srv', 'initdb', '-D', '/var/lib/postgresql/data', '--auth=trust', '--no-locale', '-E', 'UTF8');
-  await ok('exec', '-u', 'postgres', 'srv', 'setsid', 'sh', '-c', 'postgres -D /var/lib/postgresql/data -c listen_addresses=127.0.0.1 -c dynamic_shared_memory_type=mmap >/tmp/pg.log 2>&1 &');
-  await until('postgres accepts connections', 120_000, async () => (await vmstep('exec', 'srv', 'pg_isready', '-h', '127.0.0.1')).code === 0);
-  await ok('start', '--vcpus', '1', '--memory', '192M', '--no-command', '--name', 'cli', '--link', 'redis=srv:6379', '--link', 'postgres=srv:5432', image);
-}, 900_000);
+}, 600_000);
 
 afterAll(async () => {
   await vmstep('stop', '--time', '0', '--all');
@@ -117,14 +112,22 @@ describe('published ports (-p)', () => {
 });
 
 describe('links (--link)', () => {
+  beforeAll(async () => {
+    await ok('exec', 'srv', 'redis-server', '--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--logfile', '/tmp/redis.log');
+    await ok('start', '--vcpus', '1', '--memory', '192M', '--no-command', '--name', 'cli', '--link', 'redis=srv:6379', '--link', 'postgres=srv:5432', image);
+  }, 600_000);
+
   test('a VM reaches redis by redis:6379 (SET/GET with redis-cli)', async () => {
     expect(await ok('exec', 'cli', 'redis-cli', '-h', 'redis', '-p', '6379', 'SET', 'greeting', 'over-vsock')).toBe('OK\n');
     expect(await ok('exec', 'cli', 'redis-cli', '-h', 'redis', '-p', '6379', 'GET', 'greeting')).toBe('over-vsock\n');
   }, 120_000);
 
   test("a VM reaches postgres by postgres:5432 (psql -c 'select 1')", async () => {
+    await ok('exec', '-u', 'postgres', 'srv', 'initdb', '-D', '/var/lib/postgresql/data', '--auth=trust', '--no-locale', '-E', 'UTF8');
+    await ok('exec', '-u', 'postgres', 'srv', 'setsid', 'sh', '-c', 'postgres -D /var/lib/postgresql/data -c listen_addresses=127.0.0.1 -c dynamic_shared_memory_type=mmap >/tmp/pg.log 2>&1 &');
+    await until('postgres accepts connections', 180_000, async () => (await vmstep('exec', 'srv', 'pg_isready', '-h', '127.0.0.1')).code === 0);
     expect(await ok('exec', 'cli', 'psql', '-h', 'postgres', '-p', '5432', '-U', 'postgres', '-tA', '-c', 'select 1')).toBe('1\n');
-  }, 120_000);
+  }, 900_000);
 
   test('nothing else of the linked VM is reachable: its HTTP port is not linked', async () => {
     const r = await vmstep('exec', 'cli', 'sh', '-c', 'echo GET / | nc -w 5 redis 8080');
