@@ -8,7 +8,7 @@ import { resolveImage } from '../image/index.js';
 import { DEFAULT_PATH, connectSession, getEntries, listEntries, putEntries, type TransferLimits } from '../session/index.js';
 import { execInVm, listVms, startVm, stopVm } from '../vms/index.js';
 import { lookupVm, markSession, type FoundVm } from '../vms/registry.js';
-import { vmPaths } from '../vms/state.js';
+import { processAlive, vmPaths, type ProcessRef } from '../vms/state.js';
 import type { EntryMeta, TransferEntry } from './sync.js';
 import type { HookVms } from './vms.js';
 import { waitForGuestPort } from './services.js';
@@ -19,6 +19,8 @@ const JOB_LIFETIME_MS = 6.5 * 60 * 60 * 1000;
 const SYNC_LIMITS: TransferLimits = { maxEntries: 2_000_000, maxBytes: 64 * 2 ** 30 };
 /** Steps' processes get this long after SIGTERM when the job ends. */
 const STOP_GRACE_SECONDS = 2;
+/** How long a stopped VM's keeper and VMM get to end before they are killed. */
+const PROCESS_EXIT_WAIT_MS = 20_000;
 
 async function withSession<T>(v: FoundVm, fn: (socket: Socket) => Promise<T>): Promise<T> {
   const end = markSession(v);
@@ -130,11 +132,23 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
     },
 
     async stop(id) {
+      let procs: ProcessRef[] = [];
       try {
+        const r = lookupVm(id, hostEnv).record;
+        procs = [r.keeper, r.vmm].filter((p): p is ProcessRef => p !== null);
         await stopVm(id, { timeSeconds: STOP_GRACE_SECONDS, hostEnv });
       } catch (err) {
-        if (/no such VM/.test(String((err as Error).message))) return;
-        throw err;
+        if (!/no such VM/.test(String((err as Error).message))) throw err;
+      }
+      // stopVm can return while a slow guest still powers off; the job is not over until its keeper and VMM are gone.
+      const deadline = Date.now() + PROCESS_EXIT_WAIT_MS;
+      while (procs.some(processAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const p of procs.filter(processAlive)) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // Ended meanwhile.
+        }
       }
     },
 

@@ -128,6 +128,15 @@ describe('the hooks\' VMs over the lifecycle API', () => {
     expect(existsSync(join(host, 'doomed'))).toBe(false);
   });
 
+  it('stops a VM: its keeper and VMM are gone and its state removed', async () => {
+    const other = await vms.start({ name: 'gha-0123456789abcdef-step-1', image: `oci:${join(work, 'image')}`, credentials: null, vcpus: 1, memoryBytes: 128 * 2 ** 20, env: [], user: null, workdir: work, volumes: [] });
+    const record = JSON.parse(readFileSync(join(work, 'state', 'vms', other, 'vm.json'), 'utf8')) as { keeper: { pid: number }; vmm: { pid: number } | null };
+    await vms.stop(other);
+    const alive = [record.keeper.pid, record.vmm?.pid].filter((p): p is number => !!p && existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z'));
+    expect(alive).toEqual([]);
+    expect(existsSync(join(work, 'state', 'vms', other))).toBe(false);
+  });
+
   it('pushes only what changed on the host into the VM, and a missing guest path lists as null', async () => {
     const hostTemp = join(work, 'host-temp');
     const guestTemp = join(work, 'guest-temp');
