@@ -62,9 +62,10 @@ beforeAll(async () => {
   image = `oci:${join(work, 'image')}`;
   env = lifecycleEnv(work, { vmm: process.env.VMSTEP_VMM!, addon: process.env.VMSTEP_ADDON!, init: guestInitBinary(), kernel: builtArtifacts().guestKernel });
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
-  await ok('start', '--vcpus', '1', '--memory', '384M', '--no-command', '--name', 'srv', '-p', `${ports.http}:8080`, '-p', `127.0.0.1:${ports.upload}:9001`, '-p', `${ports.hold}:9002`, '-p', `${ports.nobody}:7777`, image);
-  // A server that outlives its exec: busybox httpd detaches into a session of its own.
-  await ok('exec', 'srv', 'httpd', '-p', '127.0.0.1:8080', '-h', '/www');
+  await ok('start', '--vcpus', '1', '--memory', '384M', '--disk', '1G', '--no-command', '--name', 'srv', '-p', `${ports.http}:8080`, '-p', `127.0.0.1:${ports.upload}:9001`, '-p', `${ports.hold}:9002`, '-p', `${ports.nobody}:7777`, image);
+  // A server that outlives its exec, in a session of its own (as postgres below).
+  await ok('exec', 'srv', 'setsid', 'sh', '-c', 'httpd -f -p 127.0.0.1:8080 -h /www >/tmp/httpd.log 2>&1 &');
+  await until('httpd listens', 60_000, async () => (await vmstep('exec', 'srv', 'sh', '-c', 'echo | nc 127.0.0.1 8080')).code === 0);
 }, 600_000);
 
 afterAll(async () => {
