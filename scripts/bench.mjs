@@ -1,5 +1,5 @@
 // @ts-check
-// npm run bench [-- vmm|rootfs|volumes]: every benchmark, each side by side with its
+// npm run bench [-- vmm|rootfs|volumes|ports]: every benchmark, each side by side with its
 // anchor in the same run (scripts/bench-vmm.mjs: our VMM against QEMU's
 // microvm on one tiny guest; scripts/bench-rootfs.mjs: image to ext4 against
 // skopeo + umoci + mkfs.ext4; scripts/bench-volumes.mjs: volumes against
@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setup } from './lib/setup.mjs';
 
-const benches = { vmm: 'bench-vmm.mjs', rootfs: 'bench-rootfs.mjs', volumes: 'bench-volumes.mjs' };
+const benches = { vmm: 'bench-vmm.mjs', rootfs: 'bench-rootfs.mjs', volumes: 'bench-volumes.mjs', ports: 'bench-ports.mjs' };
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !(w in benches));
 if (unknown.length > 0) {

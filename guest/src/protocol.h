@@ -21,6 +21,8 @@
 #define PROTO_VSOCK_PORT 1024
 /* Service mode: guest init listens on this vsock port for session connections (the host's choice, sent in SERVE). */
 #define PROTO_EXEC_VSOCK_PORT 1025
+/* Links: guest init carries a linked connection out to the host on this vsock port (the host listens on <vsockUdsPath>_1026). */
+#define PROTO_LINK_VSOCK_PORT 1026
 /* The longest entry path PUT, GET and LIST carry (relative, bytes). */
 #define PROTO_MAX_ENTRY_PATH 4095
 
@@ -36,6 +38,8 @@
 #define MSG_GET 0x09
 #define MSG_LIST 0x0A
 #define MSG_PUT_END 0x0B
+#define MSG_FORWARD 0x0C
+#define MSG_LINK 0x0D
 #define MSG_STARTED 0x10
 #define MSG_STDOUT 0x11
 #define MSG_STDERR 0x12
@@ -49,7 +53,12 @@
 #define MSG_READY 0x1A
 #define MSG_DONE 0x1B
 #define MSG_ENTRY 0x1C
+#define MSG_DIAL 0x1D
 #define MSG_ERROR 0x1F
+/* A relayed TCP connection's stream, either direction (after FORWARD or DIAL and its DONE). */
+#define MSG_STREAM_DATA 0x20
+#define MSG_STREAM_FIN 0x21
+#define MSG_STREAM_RESET 0x22
 
 /* RUN fields */
 #define RUN_ARG 1
@@ -95,6 +104,18 @@
 /* DONE fields */
 #define DONE_ERROR 1
 #define DONE_ENTRIES 2
+
+/* FORWARD fields */
+#define FORWARD_PORT 1
+
+/* LINK fields */
+#define LINK_NAME 1
+#define LINK_ADDRESS 2
+#define LINK_PORT 3
+
+/* DIAL fields */
+#define DIAL_NAME 1
+#define DIAL_PORT 2
 
 /* ENTRY fields */
 #define ENTRY_PATH 1

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "command.h"
+#include "forward.h"
 #include "frame.h"
 #include "protocol.h"
 #include "run.h"
@@ -159,8 +160,12 @@ _Noreturn static void session(struct service *s, int conn)
 		}
 	} else if (type == MSG_PUT || type == MSG_GET || type == MSG_LIST) {
 		rc = transfer_serve(conn, type, payload, len, s->etc) < 0 ? 1 : 0;
+	} else if (type == MSG_FORWARD) {
+		rc = forward_serve(conn, payload, len);
+	} else if (type == MSG_LINK) {
+		rc = link_serve(conn, payload, len, s->etc, s->vm_mode);
 	} else {
-		send_error(conn, "session", "expected RUN, PUT, GET or LIST on a session connection, got type 0x%02x", type);
+		send_error(conn, "session", "expected RUN, PUT, GET, LIST, FORWARD or LINK on a session connection, got type 0x%02x", type);
 	}
 	free(payload);
 	transport_finish(conn, 5000);

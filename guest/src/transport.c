@@ -46,8 +46,13 @@ static socklen_t make_address(union address *addr, const char *unix_path, unsign
 
 int transport_connect(const char *unix_path, char *err, size_t errlen)
 {
+	return transport_dial(unix_path, PROTO_VSOCK_PORT, err, errlen);
+}
+
+int transport_dial(const char *unix_path, unsigned port, char *err, size_t errlen)
+{
 	union address address;
-	socklen_t addrlen = make_address(&address, unix_path, PROTO_VSOCK_HOST_CID, PROTO_VSOCK_PORT, err, errlen);
+	socklen_t addrlen = make_address(&address, unix_path, PROTO_VSOCK_HOST_CID, port, err, errlen);
 	if (!addrlen)
 		return -1;
 	const struct sockaddr *addr = (const struct sockaddr *)&address;
@@ -68,8 +73,8 @@ int transport_connect(const char *unix_path, char *err, size_t errlen)
 	if (unix_path)
 		snprintf(err, errlen, "cannot connect to %s: %s", unix_path, strerror(last));
 	else
-		snprintf(err, errlen, "cannot connect to the host over vsock (CID %d port %d): %s; is the VM's vsock device configured and the host listening on <vsockUdsPath>_%d?",
-			 PROTO_VSOCK_HOST_CID, PROTO_VSOCK_PORT, strerror(last), PROTO_VSOCK_PORT);
+		snprintf(err, errlen, "cannot connect to the host over vsock (CID %d port %u): %s; is the VM's vsock device configured and the host listening on <vsockUdsPath>_%u?",
+			 PROTO_VSOCK_HOST_CID, port, strerror(last), port);
 	return -1;
 }
 

@@ -10,6 +10,8 @@
 
 /* unix_path: the test-mode socket, or NULL for vsock. Returns an fd or -1 with err. */
 int transport_connect(const char *unix_path, char *err, size_t errlen);
+/* The same to another host port (a link's carrier); unix_path stands in for it in test mode. */
+int transport_dial(const char *unix_path, unsigned port, char *err, size_t errlen);
 
 /* Service mode: listens for session connections on the vsock port, or on
  * the Unix socket unix_path in test mode. Returns an fd or -1 with err. */

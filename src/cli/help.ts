@@ -16,6 +16,7 @@ Commands:
   ps       List your VMs
   logs     Print a VM's main process output (or its console)
   stop     Stop VMs and remove them
+  port     List a VM's published ports and links
 
 Options:
   -h, --help      Show this help (or "vmstep COMMAND --help" for a command)

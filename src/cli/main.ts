@@ -7,6 +7,7 @@ import { cacheCommand } from './cache.js';
 import { doctorCommand } from './doctor.js';
 import { MAIN_HELP } from './help.js';
 import { defaultIo, type CliIo } from './io.js';
+import { portCommand } from './ports.js';
 import { pullCommand } from './pull.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   ps: psCommand,
   logs: logsCommand,
   stop: stopCommand,
+  port: portCommand,
 };
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
@@ -54,7 +56,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     if (!command) {
       throw first.startsWith('-')
         ? new VmstepError(`unknown option ${first}`, 'options go after the command: vmstep run [OPTIONS] IMAGE; see "vmstep --help"')
-        : new VmstepError(`unknown command "${first}"`, 'the commands are run, bench, report, pull, cache, doctor, start, exec, cp, ps, logs and stop; see "vmstep --help"');
+        : new VmstepError(`unknown command "${first}"`, 'the commands are run, bench, report, pull, cache, doctor, start, exec, cp, ps, logs, stop and port; see "vmstep --help"');
     }
     return await command(rest, io);
   } catch (err) {

@@ -13,6 +13,7 @@ import { vmPaths } from '../vms/state.js';
 import { formatOptions, listValue, parseCommandLine, stringValue, type OptionSpec } from './args.js';
 import type { CliIo } from './io.js';
 import { RUN_OPTIONS, runInputFrom } from './run.js';
+import { NETWORK_OPTIONS, networkFrom } from './ports.js';
 
 const pick = (keys: string[]): OptionSpec[] => keys.map((k) => RUN_OPTIONS.find((o) => o.key === k)!);
 const HELP: OptionSpec = RUN_OPTIONS.find((o) => o.key === 'help')!;
@@ -22,6 +23,7 @@ export const START_OPTIONS: OptionSpec[] = [
   { key: 'lifetime', long: 'lifetime', value: 'DURATION', help: `Stop the VM after this long, whatever happens (default ${formatMs(DEFAULT_LIFETIME_MS)})` },
   { key: 'idleTimeout', long: 'idle-timeout', value: 'DURATION', help: 'Stop the VM after this long without an exec or cp (default: never)' },
   { key: 'noCommand', long: 'no-command', help: 'Run no main process: the VM serves exec and cp until it is stopped' },
+  ...NETWORK_OPTIONS,
   ...pick(['wait', 'entrypoint', 'env', 'envFile', 'volume', 'workdir', 'user', 'vcpus', 'memory', 'disk', 'kernel', 'privileged', 'debug', 'help']),
 ];
 
@@ -61,6 +63,7 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
       ...(idle !== undefined ? { idleTimeoutMs: parseDuration(idle, '--idle-timeout') } : {}),
       noCommand: Boolean(values.noCommand),
       hostEnv: io.env,
+      ...networkFrom(values),
     },
     { progress: (line) => io.stderr.write(`vmstep: ${line}\n`), ...(io.signal ? { signal: io.signal } : {}) },
   ).catch((err: unknown) => {

@@ -28,6 +28,8 @@ export interface Registry {
 
 /** A container as the runner describes it (HookContainer). */
 export interface HookContainer {
+  /** A service's name in the workflow (its host name for the job); null for the job container. */
+  contextName: string | null;
   image: string | null;
   dockerfile: string | null;
   entryPoint: string | null;
@@ -181,6 +183,7 @@ function parseRegistry(f: Fields | null): Registry | null {
 export function parseContainer(f: Fields): HookContainer {
   const workingDirectory = f.has('workingDirectory') ? absoluteGuestPath(f, 'workingDirectory') : null;
   return {
+    contextName: f.optString('contextName'),
     image: f.optString('image'),
     dockerfile: f.optString('dockerfile'),
     entryPoint: f.optString('entryPoint'),

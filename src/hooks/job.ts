@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'no
 import { dirname, join } from 'node:path';
 import { VmstepError } from '../engine/errors.js';
 import { openStateRoot } from '../vms/state.js';
+import type { LinkSpec } from '../ports/spec.js';
 
 /** The key for the runner whose temp directory holds responseFile's directory. */
 export function jobKey(responseFile: string | null, env: NodeJS.ProcessEnv): string {
@@ -40,6 +41,8 @@ export interface JobLayout {
   temp: { hostPath: string; guestPath: string };
   workspace: { hostPath: string; guestPath: string };
   fileCommands: { hostPath: string; guestPath: string };
+  /** The service containers as the job's VMs reach them (src/ports links). */
+  links?: LinkSpec[];
 }
 
 export function writeJobLayout(files: JobFiles, layout: JobLayout): void {

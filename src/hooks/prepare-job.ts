@@ -13,6 +13,7 @@ import { jobFiles, jobKey, jobVmName, writeJobLayout } from './job.js';
 import { planMounts } from './mounts.js';
 import { writeResponseFile } from './response.js';
 import { recordGuestTree, recordHostTree } from './transfer.js';
+import { planServices, serviceContexts, serviceLinks, startServices } from './services.js';
 
 export function credentialsOf(registry: PrepareJobArgs['services'][number]['registry']): { username: string; password: string } | null {
   if (!registry || !registry.username || !registry.password) return null;
@@ -20,9 +21,6 @@ export function credentialsOf(registry: PrepareJobArgs['services'][number]['regi
 }
 
 export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx: HookContext): Promise<void> {
-  if (args.services.length > 0) {
-    throw new VmstepError('service containers are not supported yet by the vmstep hooks', 'remove `services:` from the job, or run the job on a runner without ACTIONS_RUNNER_CONTAINER_HOOKS');
-  }
   const container = args.container;
   if (!container) {
     throw new VmstepError('the job has no container: the vmstep hooks run a job only in its container\'s microVM', 'give the job a `container:`, and set ACTIONS_RUNNER_REQUIRE_JOB_CONTAINER=true in the runner\'s .env so that jobs without one fail early');
@@ -32,6 +30,7 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
   const ignored = ignoredOptionsWarning(options);
   if (ignored) warn(ctx, ignored);
   const plan = planMounts(container, 'job');
+  const servicePlans = planServices(args.services, ctx);
   for (const w of plan.warnings) warn(ctx, w);
 
   const key = jobKey(responseFile, ctx.env);
@@ -43,8 +42,12 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
   const all = [...(plan.externals ? [plan.externals] : []), ...plan.copies];
   const volumes = all.filter((c) => existsSync(c.hostPath));
   const empty = all.filter((c) => !existsSync(c.hostPath)).map((c) => c.guestPath);
+  // Services first: the job's VM is linked to them by name, and they must be serving before the first step.
+  const services = await startServices(servicePlans, key, ctx);
+  const links = serviceLinks(services);
   const id = await ctx.vms.start(
     {
+      ...(links.length > 0 ? { links } : {}),
       name: jobVmName(key),
       image: container.image,
       credentials: credentialsOf(container.registry),
@@ -63,10 +66,10 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
   for (const guestPath of empty) await ctx.vms.put(id, guestPath, []);
   // The copies went in with the VM; remember them as synced.
   if (!plan.temp || !plan.fileCommands) throw new VmstepError('the runner did not mount its temp directory at /__w/_temp', 'check the runner version');
-  writeJobLayout(files, { temp: plan.temp, workspace: plan.workspace, fileCommands: plan.fileCommands });
+  writeJobLayout(files, { temp: plan.temp, workspace: plan.workspace, fileCommands: plan.fileCommands, ...(links.length > 0 ? { links } : {}) });
   await recordHostTree(plan.temp.hostPath, files.tempManifest);
   await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, files.workspaceManifest);
   const isAlpine = (await ctx.vms.list(id, '/etc/alpine-release')) !== null;
   const state: HookState = { vmstep: { job: key, vm: id } };
-  await writeResponseFile(responseFile, { state, context: { container: { id, ports: {} }, services: [] }, isAlpine });
+  await writeResponseFile(responseFile, { state, context: { container: { id, ports: {} }, services: serviceContexts(services) }, isAlpine });
 }

@@ -44,6 +44,8 @@ export async function runContainerStep(args: HookContainer, responseFile: string
   const stepManifest = posix.join(files.dir, `step-${randomBytes(4).toString('hex')}.json`);
   const id = await ctx.vms.start(
     {
+      // The job's services, reached by name as from the job's VM.
+      ...(layout.links ? { links: layout.links } : {}),
       name: stepVmName(job, randomBytes(4).toString('hex')),
       image: args.image,
       credentials: credentialsOf(args.registry),

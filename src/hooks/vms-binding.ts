@@ -11,6 +11,7 @@ import { lookupVm, markSession, type FoundVm } from '../vms/registry.js';
 import { vmPaths } from '../vms/state.js';
 import type { EntryMeta, TransferEntry } from './sync.js';
 import type { HookVms } from './vms.js';
+import { waitForGuestPort } from './services.js';
 
 /** GitHub ends a job after 6 hours by default; a VM the runner forgot ends soon after. */
 const JOB_LIFETIME_MS = 6.5 * 60 * 60 * 1000;
@@ -58,11 +59,16 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
           ...(spec.memoryBytes ? { memory: spec.memoryBytes } : {}),
           ...(spec.credentials ? { registryUsername: spec.credentials.username, registryPassword: spec.credentials.password } : {}),
           volumes: spec.volumes.map((v) => `${v.hostPath}:${v.guestPath}`),
+          ...(spec.command?.entrypoint ? { entrypoint: spec.command.entrypoint } : {}),
+          ...(spec.command ? { command: spec.command.args } : {}),
         },
         { style: 'cli', cwd: '/', hostEnv },
       );
       if (signal?.aborted) throw new VmstepError('the job was cancelled', '');
-      const info = await startVm({ run, name: spec.name, noCommand: true, lifetimeMs: JOB_LIFETIME_MS, hostEnv }, progress ? { progress } : {});
+      const info = await startVm(
+        { run, name: spec.name, noCommand: !spec.command, lifetimeMs: JOB_LIFETIME_MS, hostEnv, ...(spec.ports ? { ports: spec.ports } : {}), ...(spec.links ? { links: spec.links } : {}) },
+        progress ? { progress } : {},
+      );
       return info.id;
     },
 
@@ -131,6 +137,8 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
         if (!/no such VM/.test(String((err as Error).message))) throw err;
       }
     },
+
+    waitForPort: (id, port, timeoutMs, signal) => waitForGuestPort(lookupVm(id, hostEnv), port, timeoutMs, signal),
 
     async named(prefix) {
       return listVms({ all: true, hostEnv }).filter((v) => v.name.startsWith(prefix)).map((v) => v.id);

@@ -6,6 +6,7 @@
 // interface lets tests call them directly and replay what the runner sends.
 import type { Readable, Writable } from 'node:stream';
 import type { EntryMeta, TransferEntry } from './sync.js';
+import type { LinkSpec, PortMapping } from '../ports/spec.js';
 
 export interface JobVmSpec {
   /** Names carry the job's key, so cleanup finds a job's VMs even without the state. */
@@ -20,6 +21,11 @@ export interface JobVmSpec {
   workdir: string | null;
   /** Host trees copied in before the VM is ready (the runner's directories), parents first. */
   volumes: { hostPath: string; guestPath: string }[];
+  /** A service container's own command runs as the VM's main process (absent: none runs); entrypoint and args over the image's. */
+  command?: { entrypoint: string[] | null; args: string[] };
+  /** Host ports carried to the VM's ports, and names reaching other VMs' ports (src/ports). */
+  ports?: PortMapping[];
+  links?: LinkSpec[];
 }
 
 export interface ExecSpec {
@@ -47,6 +53,8 @@ export interface HookVms {
   get(id: string, guestPath: string): AsyncIterable<TransferEntry>;
   /** Stops the VM and removes everything it left; a VM that is already gone is not an error. */
   stop(id: string): Promise<void>;
+  /** Resolves once something in the VM accepts connections on the port; rejects after timeoutMs or when the VM ends. */
+  waitForPort(id: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** Ids of every VM (running or exited) whose name starts with prefix. */
   named(prefix: string): Promise<string[]>;
 }

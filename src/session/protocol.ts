@@ -11,6 +11,8 @@ export const PROTOCOL_MAGIC = 'VMSTEP';
 export const GUEST_VSOCK_PORT = 1024;
 /** Service mode: guest init listens on this vsock port for session connections (sent in SERVE). */
 export const EXEC_VSOCK_PORT = 1025;
+/** Links: guest init carries a linked connection out to the host on this vsock port; the VMM maps it to `<vsockUdsPath>_1026`. */
+export const LINK_VSOCK_PORT = 1026;
 /** The longest entry path PUT, GET and LIST carry (relative, bytes). */
 export const MAX_ENTRY_PATH_BYTES = 4095;
 /** POWEROFF without a grace field. */
@@ -35,6 +37,8 @@ export const MessageType = {
   Get: 0x09,
   List: 0x0a,
   PutEnd: 0x0b,
+  Forward: 0x0c,
+  Link: 0x0d,
   Started: 0x10,
   Stdout: 0x11,
   Stderr: 0x12,
@@ -48,7 +52,11 @@ export const MessageType = {
   Ready: 0x1a,
   Done: 0x1b,
   Entry: 0x1c,
+  Dial: 0x1d,
   Error: 0x1f,
+  StreamData: 0x20,
+  StreamFin: 0x21,
+  StreamReset: 0x22,
 } as const;
 export type MessageTypeName = keyof typeof MessageType;
 
@@ -62,6 +70,9 @@ export const Field = {
   Get: { path: 1 },
   List: { path: 1 },
   Done: { error: 1, entries: 2 },
+  Forward: { port: 1 },
+  Link: { name: 1, address: 2, port: 3 },
+  Dial: { name: 1, port: 2 },
   Entry: { path: 1, type: 2, mode: 3, size: 4, linkTarget: 5, mtimeNs: 6 },
   Signal: { signal: 1 },
   Started: { pid: 1, commandStartNs: 2 },

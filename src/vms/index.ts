@@ -69,6 +69,8 @@ export async function startVm(opts: StartOptions, events: StartEvents = {}): Pro
   // JSON has no Infinity: the keeper reads null as waiting without limit.
   const waitMs = opts.waitMs ?? opts.run.capacityWaitMs ?? 0;
   const spec: KeeperSpec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: waitMs === Infinity ? null : waitMs };
+  // Published ports and links (src/ports) travel with the spec.
+  Object.assign(spec, { ports: opts.ports ?? [], links: opts.links ?? [] });
 
   const log = openSync(vmPaths(dir).keeperLog, 'a', 0o600);
   let child;

@@ -21,11 +21,16 @@ import type { VmExit } from '../engine/vm-port.js';
 import { removeRuntimeFiles } from './registry.js';
 import { processAlive, processRef, readRecord, selfRef, updateRecord, vmPaths, type ExecDefaults } from './state.js';
 import type { RunOptions } from '../engine/types.js';
+import { openVmNetwork } from '../ports/keeper.js';
+import type { LinkSpec, PortMapping } from '../ports/spec.js';
 
 /** What the starter hands the keeper on its stdin (never on disk: it may hold registry credentials). */
 export interface KeeperSpec {
   run: RunOptions;
   name: string;
+  /** Published ports and links (src/ports). */
+  ports?: PortMapping[];
+  links?: LinkSpec[];
   lifetimeMs: number;
   idleTimeoutMs: number;
   noCommand: boolean;
@@ -81,6 +86,9 @@ export async function runKeeper(dir: string): Promise<number> {
   try {
     const cacheDir = spec.run.cacheDir ?? defaultCacheDir();
     checkCacheDir(cacheDir);
+    // Published ports are bound before the boot, so a port in use fails the start at once.
+    const network = await openVmNetwork(dir, spec.ports ?? [], spec.links ?? []);
+    cleanups.push(() => network.close());
     let serve: ServeSpec = { env: [] };
     let execDefaults: ExecDefaults | null = null;
     // The VM's share of the host's capacity is taken in prepareVm, held until the cleanups run at the VM's end.
@@ -143,6 +151,7 @@ export async function runKeeper(dir: string): Promise<number> {
       vm.kill();
       throw booted.kind === 'vm-exit' ? vmStoppedError(booted.exit, 'during boot') : new Error(`the VM was ${booted.kind === 'stop' ? 'stopped' : `past its ${booted.kind}`} during boot`);
     }
+    await network.serve({ kind: 'vmm', udsPath: paths.vsock });
     updateRecord(dir, (r) => (r.status = 'running'));
     ready = true;
     report({ event: 'ready' });

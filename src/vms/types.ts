@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { RunOptions } from '../engine/types.js';
 import type { VmStatus } from './state.js';
+import type { LinkSpec, PortMapping } from '../ports/spec.js';
 
 /** A VM lives at most this long unless --lifetime says otherwise. */
 export const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
@@ -24,6 +25,10 @@ export interface StartOptions {
   waitMs?: number;
   /** Where the state directory is looked up ($VMSTEP_STATE_DIR, ...); default process.env. */
   hostEnv?: NodeJS.ProcessEnv;
+  /** Host ports whose connections are carried to guest ports (-p). */
+  ports?: PortMapping[];
+  /** Names inside the VM that reach ports of other running VMs (--link). */
+  links?: LinkSpec[];
 }
 
 export interface StartEvents {

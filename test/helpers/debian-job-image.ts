@@ -10,25 +10,25 @@ import { writeOciLayout, type BuiltImage } from '../fixtures/oci-images.js';
 import type { FixtureEntry } from '../fixtures/tar-writer.js';
 
 /** The absolute paths of a dynamic executable's libraries and its loader, from ldd. */
-function sharedLibraries(binary: string): string[] {
+export function sharedLibraries(binary: string): string[] {
   const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
   return [...out.matchAll(/(\/\S+\.so[.\d]*)\s+\(0x/g)].map((m) => m[1]!);
 }
 
-function busyboxApplets(except: Set<string>): FixtureEntry[] {
+export function busyboxApplets(except: Set<string>): FixtureEntry[] {
   return execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' })
     .split('\n')
     .filter((a) => a !== '' && a !== 'busybox' && !except.has(a))
     .map((a): FixtureEntry => ({ path: `usr/bin/${a}`, type: 'symlink', linkname: '/bin/busybox' }));
 }
 
-function dirsOf(paths: string[]): FixtureEntry[] {
+export function dirsOf(paths: string[]): FixtureEntry[] {
   const dirs = new Set<string>();
   for (const p of paths) for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) dirs.add(p.slice(0, i));
   return [...dirs].sort().map((d): FixtureEntry => ({ path: `${d}/`, type: 'dir' }));
 }
 
-const USERS: FixtureEntry[] = [
+export const USERS: FixtureEntry[] = [
   { path: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/bash\nrunner:x:1001:1001:runner:/home/runner:/bin/bash\n' },
   { path: 'etc/group', content: 'root:x:0:\nrunner:x:1001:\n' },
   { path: 'tmp/', type: 'dir', mode: 0o1777 },

@@ -22,11 +22,15 @@ export interface TestService {
   cleanup(): Promise<void>;
 }
 
-export async function startTestService(spec: ServeSpec = { env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }): Promise<TestService> {
+export async function startTestService(
+  spec: ServeSpec = { env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+  /** More of guest init's test-mode environment (VMSTEP_INIT_ETC, VMSTEP_INIT_LINK_SOCKET). */
+  env: NodeJS.ProcessEnv = {},
+): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'vmstep-service-test-'));
   const listener = await listenForGuest(join(dir, 'vsock'));
   const endpoint: ExecEndpoint = { kind: 'unix', path: join(dir, 'exec') };
-  const init = spawnTestModeInit(listener.path, { VMSTEP_INIT_EXEC_SOCKET: endpoint.path });
+  const init = spawnTestModeInit(listener.path, { ...env, VMSTEP_INIT_EXEC_SOCKET: endpoint.path });
   const boot = await Promise.race([
     listener.accept(),
     init.exited.then((e) => Promise.reject(new Error(`guest init exited before connecting: ${e.code} ${e.output}`))),

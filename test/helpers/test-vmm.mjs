@@ -72,7 +72,7 @@ server.listen(uds);
 
 log('test-vmm: guest init in Unix-socket test mode\n');
 const init = spawn(process.env.VMSTEP_INIT, [], {
-  env: { ...process.env, VMSTEP_INIT_SOCKET: `${uds}_1024`, VMSTEP_INIT_EXEC_SOCKET: execSocket },
+  env: { ...process.env, VMSTEP_INIT_SOCKET: `${uds}_1024`, VMSTEP_INIT_EXEC_SOCKET: execSocket, VMSTEP_INIT_LINK_SOCKET: `${uds}_1026` },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 init.stdout.on('data', (d) => log(d));

@@ -254,7 +254,7 @@ describe('vmstep run: volumes and stdin', () => {
 describe('vmstep: every bad input gives one clear line and 125', () => {
   it.each<[string[], RegExp]>([
     [[], /^Usage: vmstep COMMAND/],
-    [['frob'], /^vmstep: error: unknown command "frob"; the commands are run, bench, report, pull, cache, doctor, start, exec, cp, ps, logs and stop/],
+    [['frob'], /^vmstep: error: unknown command "frob"; the commands are run, bench, report, pull, cache, doctor, start, exec, cp, ps, logs, stop and port/],
     [['--frob'], /^vmstep: error: unknown option --frob; options go after the command/],
     [['run'], /^vmstep: error: no image given \(IMAGE\); usage: vmstep run \[OPTIONS\] IMAGE/],
     [['run', '--frob', 'img'], /^vmstep: error: unknown option --frob for "vmstep run"; see "vmstep run --help"; options go before the image\n$/],

@@ -41,13 +41,13 @@ describe('the hook process', () => {
     expect(unknown.stderr).toContain('not a command this hook knows; the commands are prepare_job, run_script_step, run_container_step, cleanup_job');
   });
 
-  it('refuses a job with service containers in one line, before starting anything', async () => {
+  it('refuses a service with a UDP port in one line, before starting anything', async () => {
     const l = makeRunnerLayout(mkdtempSync(join(tmpdir(), 'vmstep-hooks-runner-')));
     const responseFile = join(l.temp, '_runner_hook_responses', 'r.json');
     writeFileSync(responseFile, '');
-    const r = await hook(JSON.stringify({ command: 'prepare_job', responseFile, args: { container: jobContainerArgs(l, 'debian:12'), services: [{ contextName: 'redis', image: 'redis', entryPointArgs: [], environmentVariables: {}, userMountVolumes: [], portMappings: ['6379:6379'], registry: null }] }, state: null }));
+    const r = await hook(JSON.stringify({ command: 'prepare_job', responseFile, args: { container: jobContainerArgs(l, 'debian:12'), services: [{ contextName: 'redis', image: 'redis', entryPointArgs: [], environmentVariables: {}, userMountVolumes: [], portMappings: ['5353:53/udp'], registry: null }] }, state: null }));
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toBe('vmstep hooks: error: service containers are not supported yet by the vmstep hooks; remove `services:` from the job, or run the job on a runner without ACTIONS_RUNNER_CONTAINER_HOOKS\n');
+    expect(r.stderr).toBe('vmstep hooks: error: service redis: the port mapping "5353:53/udp" is UDP; only TCP is carried into microVMs; drop the UDP port from the service\'s ports:\n');
     expect(readFileSync(responseFile, 'utf8')).toBe('');
   });
 

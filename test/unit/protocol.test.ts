@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_FILE_BYTES,
   DEFAULT_POWEROFF_GRACE_MS,
   EXEC_VSOCK_PORT,
+  LINK_VSOCK_PORT,
   Field,
   FrameDecoder,
   GUEST_VSOCK_PORT,
@@ -56,6 +57,7 @@ describe('guest/src/protocol.h and src/session/protocol.ts', () => {
     expect(c.get('PROTO_STDIN_WINDOW')).toBe(STDIN_WINDOW);
     expect(c.get('PROTO_VSOCK_PORT')).toBe(GUEST_VSOCK_PORT);
     expect(c.get('PROTO_EXEC_VSOCK_PORT')).toBe(EXEC_VSOCK_PORT);
+    expect(c.get('PROTO_LINK_VSOCK_PORT')).toBe(LINK_VSOCK_PORT);
     expect(c.get('PROTO_MAX_ENTRY_PATH')).toBe(MAX_ENTRY_PATH_BYTES);
     expect(c.get('DEFAULT_POWEROFF_GRACE_MS')).toBe(DEFAULT_POWEROFF_GRACE_MS);
     expect(c.get('DEFAULT_MAX_FILE_BYTES')).toBe(DEFAULT_MAX_FILE_BYTES);
@@ -79,6 +81,9 @@ describe('guest/src/protocol.h and src/session/protocol.ts', () => {
       List: 'LIST',
       Done: 'DONE',
       Entry: 'ENTRY',
+      Forward: 'FORWARD',
+      Link: 'LINK',
+      Dial: 'DIAL',
       Signal: 'SIGNAL',
       Started: 'STARTED',
       Exit: 'EXIT',
@@ -96,7 +101,7 @@ describe('guest/src/protocol.h and src/session/protocol.ts', () => {
         count++;
       }
     }
-    const cFields = [...c.keys()].filter((k) => /^(RUN|SERVE|READY|POWEROFF|PUT|GET|LIST|DONE|ENTRY|SIGNAL|STARTED|EXIT|FILE|FILE_END|ISSUE|TIMINGS|STDIN_ACK|ERROR)_/.test(k));
+    const cFields = [...c.keys()].filter((k) => /^(RUN|SERVE|READY|POWEROFF|PUT|GET|LIST|DONE|ENTRY|FORWARD|LINK|DIAL|SIGNAL|STARTED|EXIT|FILE|FILE_END|ISSUE|TIMINGS|STDIN_ACK|ERROR)_/.test(k));
     expect(cFields.length).toBe(count);
   });
 });

@@ -1,0 +1,102 @@
+// Service containers through the runner plugin, driven as the runner drives
+// it (dist/hooks.js per command, the runner's JSON, the response file read
+// back), on the real guest kernel: a job with a `services:` block of redis
+// and postgres (Debian's packages, in a Debian-based image) reaches them by
+// name from its steps; `ports:` are published on the host; cleanup_job
+// stops them all. Three VMs boot here (two services and the job), so each
+// check shares them.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { jobContainerArgs, makeRunnerLayout, runHook, scriptStep, type HookRun, type RunnerLayout } from '../helpers/runner-hooks.js';
+import { writeServiceImage } from '../helpers/service-images.js';
+
+const work = mkdtempSync(join(tmpdir(), 'vmstep-e2e-hooksvc-'));
+const stateDir = join(work, 'state');
+mkdirSync(stateDir, { mode: 0o700 });
+const env = { VMSTEP_CACHE: join(work, 'cache'), VMSTEP_STATE_DIR: stateDir };
+const imageDir = join(work, 'image');
+
+/** A service as the runner sends it in prepare_job's args.services. */
+function service(contextName: string, entryPoint: string, entryPointArgs: string[], portMappings: string[], createOptions: string) {
+  return { contextName, image: `oci:${imageDir}`, dockerfile: null, entryPoint, entryPointArgs, workingDirectory: null, createOptions, registry: null, environmentVariables: { TZ: 'UTC' }, portMappings, systemMountVolumes: [], userMountVolumes: [] };
+}
+
+const redisHostPort = 30000 + Math.floor(Math.random() * 20000);
+
+beforeAll(() => {
+  writeServiceImage(imageDir);
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('a job with redis and postgres services', () => {
+  let l: RunnerLayout;
+  let state: unknown;
+  let prepare: HookRun;
+  const run = (command: string, args: unknown) => runHook(l, { command, args, state }, { env });
+
+  beforeAll(async () => {
+    l = makeRunnerLayout(join(work, 'runner'));
+    const services = [
+      service('redis', 'redis-server', ['--bind', '127.0.0.1', '--port', '6379', '--save', ''], [`${redisHostPort}:6379`], '--cpus 1 --memory 192m'),
+      service('postgres', 'bash', ['-c', 'initdb -D /tmp/pg --auth=trust --no-locale -E UTF8 >/dev/null && exec postgres -D /tmp/pg -c listen_addresses=127.0.0.1 -c dynamic_shared_memory_type=mmap'], ['5432'], '--cpus 1 --memory 256m --user postgres'),
+    ];
+    prepare = await runHook(l, { command: 'prepare_job', args: { container: jobContainerArgs(l, `oci:${imageDir}`, { createOptions: '--cpus 1 --memory 192m' }), services }, state: null }, { env });
+    state = prepare.response?.state;
+  }, 900_000);
+
+  afterAll(async () => {
+    if (l) await runHook(l, { command: 'cleanup_job', args: {}, state }, { env });
+  }, 120_000);
+
+  test("prepare_job answers with the services' contexts in the order asked", () => {
+    expect(prepare.code, prepare.stderr).toBe(0);
+    const services = (prepare.response as { context: { services: { id: string; ports: Record<string, string> }[] } }).context.services;
+    expect(services).toHaveLength(2);
+    for (const s of services) expect(s.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(services[0]!.ports).toEqual({ 6379: String(redisHostPort) });
+  });
+
+  test('a step reaches redis by redis:6379 (SET/GET with redis-cli)', async () => {
+    const r = await run('run_script_step', scriptStep(l, 'redis-cli -h redis -p 6379 SET from-step yes\nredis-cli -h redis -p 6379 GET from-step\n', {}));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('OK\nyes\n');
+  }, 120_000);
+
+  test("a step reaches postgres by postgres:5432 (psql -c 'select 1')", async () => {
+    const r = await run('run_script_step', scriptStep(l, "psql -h postgres -p 5432 -U postgres -tA -c 'select 1'\n", {}));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('1\n');
+  }, 120_000);
+
+  test("redis's published port answers on the runner host", async () => {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = connect({ port: redisHostPort, host: '127.0.0.1' }, () => s.end('GET from-step\r\n'));
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString()));
+      s.on('end', () => resolve(text));
+      s.on('error', reject);
+    });
+    expect(reply).toBe('$3\r\nyes\r\n');
+  }, 60_000);
+
+  test('cleanup_job stops the services with the job: no VM, state or VMM process is left', async () => {
+    const r = await run('cleanup_job', {});
+    expect(r.code, r.stderr).toBe(0);
+    const vms = join(stateDir, 'vms');
+    expect(existsSync(vms) ? readdirSync(vms) : []).toEqual([]);
+    const left = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .map((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        } catch {
+          return '';
+        }
+      })
+      .filter((c) => c.includes(stateDir));
+    expect(left).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,158 @@
+// Published ports and links end to end on the real guest kernel and our
+// VMM, through the CLI of this checkout (start -p/--link, port, exec, stop),
+// with real servers from Debian's packages in a Debian-based image. Boots
+// are slow inside the emulated KVM host, so two VMs serve every check: srv
+// (busybox httpd, redis-server, PostgreSQL, nc; its ports published) and
+// cli (linked to srv's redis and postgres by name).
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { dial, freePort, readAll } from '../helpers/sockets.js';
+import { builtArtifacts } from '../helpers/artifacts.js';
+import { cliBundle, launchCli, lifecycleEnv } from '../helpers/cli-bundle.js';
+import { guestInitBinary } from '../helpers/guest-init.js';
+import { writeServiceImage } from '../helpers/service-images.js';
+import { nativeBuild } from '../kvm/vm-helpers.js';
+
+const work = mkdtempSync(join(tmpdir(), 'vmstep-e2e-ports-'));
+let cli: string;
+let env: NodeJS.ProcessEnv;
+let image: string;
+
+const launch = (args: string[]) => launchCli(cli, args, { cwd: work, env });
+const vmstep = (...args: string[]) => launch(args).done;
+async function ok(...args: string[]): Promise<string> {
+  const r = await vmstep(...args);
+  expect(r.code, `vmstep ${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return r.stdout.toString();
+}
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function httpGet(port: number, path: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+/** Retries until check passes (a server in the VM coming up). */
+async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await delay(500);
+  }
+}
+
+const ports = { http: 0, upload: 0, hold: 0, nobody: 0 };
+
+beforeAll(async () => {
+  cli = await cliBundle();
+  await nativeBuild();
+  writeServiceImage(join(work, 'image'));
+  image = `oci:${join(work, 'image')}`;
+  env = lifecycleEnv(work, { vmm: process.env.VMSTEP_VMM!, addon: process.env.VMSTEP_ADDON!, init: guestInitBinary(), kernel: builtArtifacts().guestKernel });
+  for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+  await ok('start', '--vcpus', '1', '--memory', '384M', '--disk', '1G', '--no-command', '--name', 'srv', '-p', `${ports.http}:8080`, '-p', `127.0.0.1:${ports.upload}:9001`, '-p', `${ports.hold}:9002`, '-p', `${ports.nobody}:7777`, image);
+  // A server that outlives its exec, in a session of its own (as postgres below).
+  await ok('exec', 'srv', 'setsid', 'sh', '-c', 'httpd -f -p 127.0.0.1:8080 -h /www >/tmp/httpd.log 2>&1 &');
+  await until('httpd listens', 60_000, async () => (await vmstep('exec', 'srv', 'sh', '-c', 'echo | nc 127.0.0.1 8080')).code === 0);
+}, 600_000);
+
+afterAll(async () => {
+  await vmstep('stop', '--time', '0', '--all');
+  rmSync(work, { recursive: true, force: true });
+}, 120_000);
+
+describe('published ports (-p)', () => {
+  test('make the guest HTTP server reachable from the host with curl, and vmstep port lists them', async () => {
+    const curl = spawn('curl', ['-sS', `http://127.0.0.1:${ports.http}/index.html`]);
+    let body = '';
+    curl.stdout.on('data', (d: Buffer) => (body += d.toString()));
+    expect(await new Promise((r) => curl.on('close', r))).toBe(0);
+    expect(body).toBe('hello from the guest\n');
+    expect(await ok('port', 'srv')).toBe(
+      [`8080/tcp -> 127.0.0.1:${ports.http}`, `9001/tcp -> 127.0.0.1:${ports.upload}`, `9002/tcp -> 127.0.0.1:${ports.hold}`, `7777/tcp -> 127.0.0.1:${ports.nobody}`, ''].join('\n'),
+    );
+  }, 120_000);
+
+  test('carry 100 MiB out of the guest intact (sha256)', async () => {
+    const sum = await ok('exec', 'srv', 'sh', '-c', 'head -c 104857600 /dev/urandom > /www/big && sha256sum /www/big');
+    const r = await httpGet(ports.http, '/big');
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBe(104857600);
+    expect(sha256(r.body)).toBe(sum.split(' ')[0]);
+  }, 600_000);
+
+  test('carry 100 MiB into the guest intact (sha256), the client\'s FIN ending the guest\'s reader', async () => {
+    const nc = launch(['exec', 'srv', 'sh', '-c', 'nc -l -p 9001 > /tmp/up']);
+    await delay(3000);
+    const data = randomBytes(100 * 2 ** 20);
+    const s = await dial(ports.upload);
+    const end = readAll(s);
+    s.end(data);
+    await end;
+    expect((await nc.done).code).toBe(0);
+    expect((await ok('exec', 'srv', 'sha256sum', '/tmp/up')).split(' ')[0]).toBe(sha256(data));
+  }, 600_000);
+
+  test('refuse what is not published: a published port nobody listens on is reset, an unpublished one refused', async () => {
+    const s = await dial(ports.nobody);
+    expect((await readAll(s)).error).toBe('ECONNRESET');
+    await expect(dial(await freePort())).rejects.toThrow(/ECONNREFUSED/);
+  }, 60_000);
+});
+
+describe('links (--link)', () => {
+  beforeAll(async () => {
+    await ok('exec', 'srv', 'redis-server', '--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--logfile', '/tmp/redis.log');
+    await ok('start', '--vcpus', '1', '--memory', '192M', '--no-command', '--name', 'cli', '--link', 'redis=srv:6379', '--link', 'postgres=srv:5432', image);
+  }, 600_000);
+
+  test('a VM reaches redis by redis:6379 (SET/GET with redis-cli)', async () => {
+    expect(await ok('exec', 'cli', 'redis-cli', '-h', 'redis', '-p', '6379', 'SET', 'greeting', 'over-vsock')).toBe('OK\n');
+    expect(await ok('exec', 'cli', 'redis-cli', '-h', 'redis', '-p', '6379', 'GET', 'greeting')).toBe('over-vsock\n');
+  }, 120_000);
+
+  test("a VM reaches postgres by postgres:5432 (psql -c 'select 1')", async () => {
+    await ok('exec', '-u', 'postgres', 'srv', 'initdb', '-D', '/var/lib/postgresql/data', '--auth=trust', '--no-locale', '-E', 'UTF8');
+    await ok('exec', '-u', 'postgres', 'srv', 'setsid', 'sh', '-c', 'postgres -D /var/lib/postgresql/data -c listen_addresses=127.0.0.1 -c dynamic_shared_memory_type=mmap >/tmp/pg.log 2>&1 &');
+    await until('postgres accepts connections', 180_000, async () => (await vmstep('exec', 'srv', 'pg_isready', '-h', '127.0.0.1')).code === 0);
+    expect(await ok('exec', 'cli', 'psql', '-h', 'postgres', '-p', '5432', '-U', 'postgres', '-tA', '-c', 'select 1')).toBe('1\n');
+  }, 900_000);
+
+  test('nothing else of the linked VM is reachable: its HTTP port is not linked', async () => {
+    const r = await vmstep('exec', 'cli', 'sh', '-c', 'echo GET / | nc -w 5 redis 8080');
+    expect(r.code).not.toBe(0);
+  }, 120_000);
+});
+
+describe('stopping a VM mid-connection', () => {
+  test('ends its published and linked connections with an error, not a hang', async () => {
+    // nc's stdin never ends, so nothing but the stop ends this connection.
+    const holder = launch(['exec', 'srv', 'sh', '-c', 'sleep 600 | nc -l -p 9002 > /dev/null']);
+    await delay(3000);
+    const s = await dial(ports.hold);
+    s.write('hello');
+    const published = new Promise<string>((resolve) => {
+      s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      s.once('close', () => resolve('closed without an error'));
+    });
+    const blpop = launch(['exec', 'cli', 'redis-cli', '-h', 'redis', '-p', '6379', 'BLPOP', 'never', '0']);
+    await delay(3000);
+    await ok('stop', '--time', '0', 'srv');
+    expect(await published).toBe('ECONNRESET');
+    const linked = await blpop.done;
+    expect(linked.code).not.toBe(0);
+    await holder.done;
+  }, 300_000);
+});
