@@ -39311,6 +39311,8 @@ const package_namespaceObject = {"rE":"0.1.0"};
 
 const VMSTEP_VERSION = package_namespaceObject.rE;
 
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/bench/metric.ts
 // What a metric is, in one place. A metric is identified by a benchmark name
 // and a measure, as in the Bencher Metric Format ("fib(30)" / "latency"), so
@@ -41138,7 +41140,7 @@ function validateOptions(options) {
     }
 }
 /** A per-metric setting by label, then by benchmark name, then the default. */
-function perMetric(metric, named, fallback) {
+function perMetricSetting(metric, named, fallback) {
     const label = metricLabel(metric);
     if (Object.hasOwn(named, label))
         return named[label];
@@ -41219,10 +41221,10 @@ function compareMetric(base, head, o) {
         name: source.name,
         measure: source.measure,
         unit: source.unit,
-        direction: perMetric(source, o.directions, source.direction),
+        direction: perMetricSetting(source, o.directions, source.direction),
     };
-    const thresholdPercent = perMetric(metric, o.thresholds, o.thresholdPercent);
-    const warnCandidate = perMetric(metric, o.warnThresholds, o.warnThresholdPercent);
+    const thresholdPercent = perMetricSetting(metric, o.thresholds, o.thresholdPercent);
+    const warnCandidate = perMetricSetting(metric, o.warnThresholds, o.warnThresholdPercent);
     // A warn threshold at or above this metric's threshold leaves no band to warn in.
     const warnThresholdPercent = warnCandidate !== null && warnCandidate < thresholdPercent ? warnCandidate : null;
     // A baseline file may predate a change of unit: time units convert, anything else cannot be compared.
@@ -41546,6 +41548,8 @@ function renderMarkdownReport(c, options = {}) {
         (o.warnThresholdPercent !== null ? `, warn at ${o.warnThresholdPercent}%` : '') +
         (o.test === 'percentage' ? '' : `, α = ${o.alpha}${o.correction === 'none' ? '' : ` over all metrics (${o.correction === 'holm' ? 'Holm' : 'Benjamini-Hochberg'})`}`) +
         `, ${runCounts(c)}, ${Math.round(o.confidence * 100)}% intervals`, '');
+    if (options.stopping)
+        lines.push(`_${escapeMarkdown(options.stopping, 600)}_`, '');
     const base = options.baselineLabel ? `Baseline (${escapeMarkdown(options.baselineLabel, 60)})` : 'Baseline';
     const head = options.headLabel ? `Head (${escapeMarkdown(options.headLabel, 60)})` : 'Head';
     lines.push(`| Metric | ${base} | ${head} | Change | Interval | Verdict |`, '| :-- | --: | --: | --: | :-: | :-- |');
@@ -41588,6 +41592,8 @@ function renderMarkdownStatistics(c, options = {}) {
     if (options.title)
         lines.push(`### ${escapeMarkdown(options.title)}`, '');
     const conf = Math.round(c.options.confidence * 100);
+    if (options.stopping)
+        lines.push(`_${escapeMarkdown(options.stopping, 600)}_`, '');
     lines.push(`| Metric | Runs | Median | Mean | Std dev | CV | Min | Max | Mean ${conf}% CI | Median ${conf}% CI |`, '| :-- | --: | --: | --: | --: | --: | --: | --: | :-: | :-: |');
     for (const m of c.metrics) {
         const s = m.head ?? m.baseline;
@@ -41968,7 +41974,7 @@ function createResultFile(series, context = {}, now = new Date()) {
 }
 function serializeResultFile(file) {
     // One metric per line keeps diffs of committed baselines readable.
-    const head = JSON.stringify({ format: file.format, version: file.version, createdAt: file.createdAt, context: file.context }, null, 2);
+    const head = JSON.stringify({ format: file.format, version: file.version, createdAt: file.createdAt, context: file.context, ...(file.stopping ? { stopping: file.stopping } : {}) }, null, 2);
     const metrics = file.metrics.map((m) => `    ${JSON.stringify(m)}`).join(',\n');
     return `${head.slice(0, -2)},\n  "metrics": [\n${metrics}${metrics ? '\n' : ''}  ]\n}\n`;
 }
@@ -42101,6 +42107,193 @@ function parseResultFile(content, source = 'baseline file') {
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ./src/bench/sequential.ts
+// Adaptive repeats (`repeat: auto`): after min-repeat pairs, one more pair at
+// a time, until every metric is decided or max-repeat is reached.
+//
+// What "decided" means. After each pair (a look) every metric gets a
+// distribution-free interval for the relative change of head against
+// baseline: the Hodges-Lehmann / Moses interval, the set of shifts of
+// log(value) that Mann-Whitney would not reject (pairwise differences
+// between the two samples, cut at the test's critical rank). A metric is
+//   decided beyond    when the whole interval lies above +threshold or below
+//                     -threshold (more runs will not bring it back);
+//   decided within    when the whole interval lies inside ±threshold (more
+//                     runs will not push it out);
+//   undecided         when the interval still holds a threshold: exactly the
+//                     case where another pair can change the verdict.
+// Metrics that more runs cannot help (new, missing, a baseline of zero) count
+// as decided.
+//
+// Why the false-alarm rate holds. Looking after every pair and stopping on
+// what is seen inflates the error of any test run at alpha each time (with
+// 26 looks at 5% a no-change pair "regresses" far more often than 5%). So
+// alpha is spent over the looks: with K = max − min + 1 possible looks, each
+// look, and the final verdict at whatever look the run stopped, works at
+// alpha / K (Bonferroni over looks). Whatever the stopping rule, a false
+// alarm needs some look to reject at alpha / K, and the chance of that is at
+// most K · alpha / K = alpha. The same holds for a missed regression from a
+// "within" stop: the intervals are at level alpha / (K · M) for M metrics, so
+// all of them at every look cover together with probability ≥ 1 − alpha.
+// Bonferroni is conservative under the strong correlation between looks;
+// the price is a few pairs more, never a broken promise.
+//
+// Without a baseline there is no verdict to protect, only a precision to
+// reach: a metric is decided when its median's 95% interval is narrower than
+// ±threshold/2 of the median, so that a later comparison at that threshold
+// is not drowned by this run's own spread.
+
+
+
+
+
+const AUTO_REPEAT_DEFAULTS = { minRepeat: 5, maxRepeat: 30 };
+/** Number of looks a plan can take: one after each pair from the minimum to the maximum. */
+function lookCount(plan) {
+    return plan.maxRepeat - plan.minRepeat + 1;
+}
+/** The significance level of each look and of the final verdict: alpha spent evenly over the looks. */
+function perLookAlpha(alpha, plan) {
+    return alpha / lookCount(plan);
+}
+function validateAutoRepeat(plan, maxAllowed) {
+    const { minRepeat, maxRepeat } = plan;
+    if (!Number.isInteger(minRepeat) || minRepeat < 2)
+        throw new Error(`min-repeat must be a whole number of 2 or more, got ${minRepeat}`);
+    if (!Number.isInteger(maxRepeat) || maxRepeat > maxAllowed)
+        throw new Error(`max-repeat must be a whole number up to ${maxAllowed}, got ${maxRepeat}`);
+    if (maxRepeat < minRepeat)
+        throw new Error(`max-repeat ${maxRepeat} is below min-repeat ${minRepeat}`);
+}
+/**
+ * One look: is every metric decided? `baseline` null means no baseline at
+ * all (precision rule); an empty array a baseline that reported nothing.
+ */
+function lookAtMetrics(baseline, head, o) {
+    const thresholdOf = (s) => perMetricSetting(s, o.thresholds ?? {}, o.thresholdPercent);
+    let metrics;
+    if (baseline === null) {
+        metrics = head.map((h) => precisionLook(h, thresholdOf(h)));
+    }
+    else {
+        const baseByKey = new Map(baseline.map((s) => [metricKey(s), s]));
+        const pairs = head.map((h) => [baseByKey.get(metricKey(h)) ?? null, h]);
+        const comparable = pairs.filter(([b, h]) => b !== null && b.unit === h.unit).length;
+        const level = perLookAlpha(o.alpha, o) / Math.max(1, comparable);
+        metrics = pairs.map(([b, h]) => changeLook(b, h, thresholdOf(h), level));
+    }
+    const undecided = metrics.filter((m) => m.state === 'undecided').map((m) => m.label);
+    return { decided: undecided.length === 0, metrics, undecided };
+}
+function changeLook(base, head, thresholdPercent, level) {
+    const label = metricLabel(head);
+    const unhelped = { label, state: 'unhelped', interval: null, thresholdPercent };
+    // A metric with nothing to compare against, or in another unit, stays so however long it runs.
+    if (base === null || base.unit !== head.unit)
+        return unhelped;
+    const interval = relativeShiftInterval(base.values, head.values, level);
+    if (interval === undefined)
+        return unhelped;
+    const t = thresholdPercent;
+    const state = interval === null ? 'undecided' : interval.lower > t || interval.upper < -t ? 'beyond' : interval.lower > -t && interval.upper < t ? 'within' : 'undecided';
+    return { label, state, interval, thresholdPercent };
+}
+function precisionLook(head, thresholdPercent) {
+    const label = metricLabel(head);
+    const centre = median(head.values);
+    const ci = head.values.length >= 2 ? medianInterval(head.values, 0.95) : null;
+    if (centre === 0)
+        return { label, state: 'unhelped', interval: null, thresholdPercent };
+    if (ci === null)
+        return { label, state: 'undecided', interval: null, thresholdPercent };
+    const interval = { lower: ((ci.lower - centre) / Math.abs(centre)) * 100, upper: ((ci.upper - centre) / Math.abs(centre)) * 100, confidence: ci.confidence };
+    const halfWidth = (interval.upper - interval.lower) / 2;
+    return { label, state: halfWidth <= thresholdPercent / 2 ? 'precise' : 'undecided', interval, thresholdPercent };
+}
+/**
+ * The Moses interval, in percent, for the relative change of head against
+ * base at two-sided level `level`; null when the samples are too small to
+ * reach that level, undefined when a relative change is undefined (a
+ * baseline median of zero).
+ */
+function relativeShiftInterval(base, head, level) {
+    const m = head.length;
+    const n = base.length;
+    if (m === 0 || n === 0)
+        return null;
+    const k = criticalRank(m, n, level);
+    if (k === null)
+        return null;
+    // Ratios on the log scale where every value is positive (times, rates):
+    // a 10% slowdown is then the same shift whatever the metric's size.
+    const positive = base.every((v) => v > 0) && head.every((v) => v > 0);
+    const scale = Math.abs(median(base));
+    if (!positive && scale === 0)
+        return undefined;
+    const diffs = new Float64Array(m * n);
+    let i = 0;
+    for (const h of head)
+        for (const b of base)
+            diffs[i++] = positive ? Math.log(h) - Math.log(b) : (h - b) / scale;
+    diffs.sort();
+    const toPercent = (d) => (positive ? Math.expm1(d) : d) * 100;
+    return { lower: toPercent(diffs[k - 1]), upper: toPercent(diffs[m * n - k]), confidence: 1 - level };
+}
+const criticalRanks = new Map();
+/**
+ * The largest k with 2·P(U ≤ k − 1) ≤ level: [d(k), d(mn − k + 1)] of the
+ * sorted pairwise differences then covers the shift with probability
+ * ≥ 1 − level. Exact below EXACT_MAX_TOTAL samples, normal beyond.
+ */
+function criticalRank(m, n, level) {
+    const key = `${m},${n},${level}`;
+    if (criticalRanks.has(key))
+        return criticalRanks.get(key);
+    let k;
+    if (m + n <= EXACT_MAX_TOTAL) {
+        const dist = exactUDistribution(m, n);
+        let cdf = 0;
+        let found = 0;
+        for (let u = 0; u < dist.length; u++) {
+            cdf += dist[u];
+            if (2 * cdf > level)
+                break;
+            found = u + 1;
+        }
+        k = found >= 1 ? found : null;
+    }
+    else {
+        const z = normalQuantileUpper(level / 2);
+        const raw = Math.floor((m * n) / 2 - z * Math.sqrt((m * n * (m + n + 1)) / 12));
+        k = raw >= 1 ? raw : null;
+    }
+    if (criticalRanks.size > 10_000)
+        criticalRanks.clear();
+    criticalRanks.set(key, k);
+    return k;
+}
+/** z with P(Z > z) = p, by bisection on the accurate upper tail. */
+function normalQuantileUpper(p) {
+    let lo = 0;
+    let hi = 40;
+    for (let i = 0; i < 200; i++) {
+        const mid = (lo + hi) / 2;
+        if (normalSf(mid) > p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+/** One line for the report: why the runs stopped where they did. */
+function describeStop(look, pairs, plan, baseline) {
+    const what = baseline ? 'every metric decided at the threshold' : 'every metric measured to ±threshold/2 (95% interval of the median)';
+    if (look.decided)
+        return `${what} after ${pairs} run${pairs === 1 ? '' : 's'} per side (min-repeat ${plan.minRepeat}, max-repeat ${plan.maxRepeat})`;
+    const shown = look.undecided.slice(0, 5).join(', ') + (look.undecided.length > 5 ? `, and ${look.undecided.length - 5} more` : '');
+    return `reached max-repeat ${plan.maxRepeat} with ${look.undecided.length} metric${look.undecided.length === 1 ? '' : 's'} still ${baseline ? 'inconclusive at the threshold' : 'short of ±threshold/2 precision'}: ${shown}`;
+}
+
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./src/engine/volumes.ts
@@ -42200,6 +42393,7 @@ function mountOrder(volumes) {
 
 
 
+
 const BENCH_DEFAULTS = {
     repeat: 10,
     warmup: 1,
@@ -42212,6 +42406,8 @@ const BENCH_DEFAULTS = {
 const NAMES = {
     cli: {
         repeat: '--repeat',
+        minRepeat: '--min-repeat',
+        maxRepeat: '--max-repeat',
         warmup: '--warmup',
         baselineImage: '--baseline-image',
         baselineFile: '--baseline-file',
@@ -42225,9 +42421,12 @@ const NAMES = {
         correction: '--correction',
         failOnRegression: '--fail-on-regression',
         resultsDir: '--results-dir',
+        historyFile: '--history-file',
     },
     action: {
         repeat: 'input "repeat"',
+        minRepeat: 'input "min-repeat"',
+        maxRepeat: 'input "max-repeat"',
         warmup: 'input "warmup"',
         baselineImage: 'input "baseline-image"',
         baselineFile: 'input "baseline-file"',
@@ -42241,22 +42440,35 @@ const NAMES = {
         correction: 'input "correction"',
         failOnRegression: 'input "fail-on-regression"',
         resultsDir: 'results directory',
+        historyFile: 'input "history-file"',
     },
 };
 const present = (v) => v !== undefined && (Array.isArray(v) ? v.some((x) => x.trim() !== '') : String(v).trim() !== '');
-function count(v, name, fallback, min, max) {
+function count(v, name, fallback, min, max, orElse = '') {
     if (!present(v))
         return fallback;
     const s = String(v).trim();
     if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) {
-        throw new errors_VmstepError(`${name} "${s}" is not a run count`, `give a whole number from ${min} to ${max}`);
+        throw new errors_VmstepError(`${name} "${s}" is not a run count`, `give a whole number from ${min} to ${max}${orElse}`);
     }
     return Number(s);
 }
 function validateBenchInput(input, ctx) {
     const name = NAMES[ctx.style];
     const cwd = ctx.cwd ?? process.cwd();
-    const repeat = count(input.repeat, name.repeat, BENCH_DEFAULTS.repeat, 1, MAX_REPEAT);
+    const auto = present(input.repeat) && String(input.repeat).trim().toLowerCase() === 'auto';
+    let autoRepeat = null;
+    if (auto) {
+        const minRepeat = count(input.minRepeat, name.minRepeat, AUTO_REPEAT_DEFAULTS.minRepeat, 2, MAX_REPEAT);
+        const maxRepeat = count(input.maxRepeat, name.maxRepeat, Math.max(AUTO_REPEAT_DEFAULTS.maxRepeat, minRepeat), 2, MAX_REPEAT);
+        if (maxRepeat < minRepeat)
+            throw new errors_VmstepError(`${name.maxRepeat} ${maxRepeat} is below ${name.minRepeat} ${minRepeat}`, `raise ${name.maxRepeat} or lower ${name.minRepeat}`);
+        autoRepeat = { minRepeat, maxRepeat };
+    }
+    else if (present(input.minRepeat) || present(input.maxRepeat)) {
+        throw new errors_VmstepError(`${present(input.minRepeat) ? name.minRepeat : name.maxRepeat} is set but ${name.repeat} is not auto`, `set ${name.repeat} to auto, or leave ${name.minRepeat} and ${name.maxRepeat} out`);
+    }
+    const repeat = autoRepeat ? autoRepeat.maxRepeat : count(input.repeat, name.repeat, BENCH_DEFAULTS.repeat, 1, MAX_REPEAT, ', or auto');
     const warmup = count(input.warmup, name.warmup, BENCH_DEFAULTS.warmup, 0, MAX_WARMUP);
     if (present(input.baselineImage) && present(input.baselineFile)) {
         throw new errors_VmstepError(`${name.baselineImage} and ${name.baselineFile} are both set`, 'compare against one baseline: an image run in this job, or a results file from an earlier run');
@@ -42316,13 +42528,18 @@ function validateBenchInput(input, ctx) {
         ? parsed(input.correction, (v) => `${name.correction} ${v} is not a correction`, `use one of ${CORRECTIONS.join(', ')}`, parseCorrection)
         : BENCH_DEFAULTS.correction;
     // Refuse before any VM starts a comparison whose test cannot reach significance.
+    // Under repeat auto the verdict works at alpha spent over the looks, and the most runs are max-repeat.
     if (baseline?.kind === 'image') {
-        const why = unreachableSignificance(test, alpha, repeat, repeat);
+        const level = autoRepeat ? perLookAlpha(alpha, autoRepeat) : alpha;
+        const why = unreachableSignificance(test, level, repeat, repeat);
+        if (why && autoRepeat)
+            throw new errors_VmstepError(`${name.maxRepeat} ${repeat} is too few for ${test} under ${name.repeat} auto: ${why} (alpha ${alpha} spread over ${autoRepeat.maxRepeat - autoRepeat.minRepeat + 1} looks)`, `raise ${name.maxRepeat}, or set ${name.test} to percentage`);
         if (why)
             throw new errors_VmstepError(`${name.repeat} ${repeat} is too few for ${test}: ${why}`, runsFix(test, alpha, name));
     }
     return {
         repeat,
+        autoRepeat,
         warmup,
         baseline,
         metricsFile,
@@ -42336,6 +42553,7 @@ function validateBenchInput(input, ctx) {
         correction,
         failOnRegression: Boolean(input.failOnRegression),
         resultsDir: (0,external_node_path_.resolve)(cwd, present(input.resultsDir) ? String(input.resultsDir) : 'vmstep-bench'),
+        historyFile: present(input.historyFile) ? (0,external_node_path_.resolve)(cwd, input.historyFile.trim()) : null,
     };
 }
 function parseAlpha(text) {
@@ -42370,7 +42588,7 @@ function idleBenchSettings(settings, style, benchMode = true) {
     const list = (names) => (names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`);
     const verb = (names) => (names.length === 1 ? 'does' : 'do');
     if (!benchMode) {
-        const all = format ? [...comparison, format] : comparison;
+        const all = [...comparison, ...(format ? [format] : []), ...(settings.historyFile !== null ? [name.historyFile] : [])];
         if (all.length === 0)
             return [];
         return [`${list(all)} ${verb(all)} nothing outside benchmark mode; turn it on with input "repeat" over 1, "warmup", a baseline or "metrics-file", or remove ${all.length === 1 ? 'it' : 'them'}`];
@@ -42384,8 +42602,382 @@ function idleBenchSettings(settings, style, benchMode = true) {
     return warnings;
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./src/bench/history.ts
+// The history file: one entry per scheduled run, kept by the user (in a
+// branch, with actions/cache, as an artifact), so that a trend per metric
+// can be shown in the report and drawn as a page for GitHub Pages. Each entry
+// holds the summary of every metric (median and its interval, mean, spread),
+// not the raw samples: a nightly run for a year stays a small file.
+//
+//   {
+//     "format": "vmstep-bench-history",
+//     "version": 1,
+//     "entries": [
+//       { "date": "2025-01-31T03:00:00.000Z", "commit": "0a1b2c...", "ref": "refs/heads/main",
+//         "image": "ghcr.io/acme/app:main",
+//         "metrics": [ { "name": "wall time", "measure": "latency", "unit": "ms", "direction": "smaller",
+//                        "n": 10, "median": 182.1, "lower": 181.0, "upper": 183.0, "mean": 182.4, "stddev": 1.2 } ] }
+//     ]
+//   }
+//
+// The file comes from wherever the workflow fetched it, so reading it is as
+// strict and bounded as reading a baseline file: every malformed shape ends
+// in one error naming where, never a crash.
+
+
+
+
+
+const HISTORY_FORMAT = 'vmstep-bench-history';
+const HISTORY_VERSION = 1;
+/** Entries kept: the oldest go first beyond this (ten years of nightly runs). */
+const MAX_HISTORY_ENTRIES = 4000;
+const MAX_HISTORY_FILE_BYTES = 64 * 1024 * 1024;
+const MAX_FACT_CHARS = 256;
+class HistoryFileError extends Error {
+    constructor(source, problem) {
+        super(`history file ${source}: ${problem}`);
+        this.name = 'HistoryFileError';
+    }
+}
+function emptyHistory() {
+    return { format: HISTORY_FORMAT, version: HISTORY_VERSION, entries: [] };
+}
+function historyEntry(series, facts) {
+    return {
+        date: facts.date.toISOString(),
+        commit: (facts.commit ?? '').slice(0, MAX_FACT_CHARS),
+        ref: (facts.ref ?? '').slice(0, MAX_FACT_CHARS),
+        image: (facts.image ?? '').slice(0, MAX_FACT_CHARS),
+        metrics: series.map((s) => {
+            const sum = summarize(s.values);
+            return {
+                name: s.name,
+                measure: s.measure,
+                unit: s.unit,
+                direction: s.direction,
+                n: sum.n,
+                median: sum.median,
+                lower: sum.medianInterval?.lower ?? sum.median,
+                upper: sum.medianInterval?.upper ?? sum.median,
+                mean: sum.mean,
+                stddev: sum.stddev,
+            };
+        }),
+    };
+}
+/** The history with `entry` added at the end, the oldest dropped beyond MAX_HISTORY_ENTRIES. */
+function appendHistory(history, entry) {
+    return { format: HISTORY_FORMAT, version: HISTORY_VERSION, entries: [...history.entries, entry].slice(-MAX_HISTORY_ENTRIES) };
+}
+function serializeHistory(history) {
+    // One entry per line: a history kept in git diffs by run.
+    const entries = history.entries.map((e) => `    ${JSON.stringify(e)}`).join(',\n');
+    return `{\n  "format": ${JSON.stringify(history.format)},\n  "version": ${history.version},\n  "entries": [\n${entries}${entries ? '\n' : ''}  ]\n}\n`;
+}
+function parseHistory(content, source = 'history file') {
+    const bytes = typeof content === 'string' ? Buffer.byteLength(content, 'utf8') : content.byteLength;
+    if (bytes > MAX_HISTORY_FILE_BYTES)
+        throw new HistoryFileError(source, `the file is ${bytes} bytes, over the ${MAX_HISTORY_FILE_BYTES}-byte limit: start a new one`);
+    let text;
+    try {
+        text = typeof content === 'string' ? content : new TextDecoder('utf-8', { fatal: true }).decode(content);
+    }
+    catch {
+        throw new HistoryFileError(source, 'the file is not UTF-8 text');
+    }
+    if (text.trim() === '')
+        throw new HistoryFileError(source, 'the file is empty: delete it and a run starts a new one');
+    let json;
+    try {
+        json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    }
+    catch (err) {
+        throw new HistoryFileError(source, `not valid JSON (${err.message.slice(0, 200)})`);
+    }
+    if (!isPlainObject(json) || json.format !== HISTORY_FORMAT) {
+        throw new HistoryFileError(source, `not a vmstep history file (no "format": "${HISTORY_FORMAT}"): history-file takes the file vmstep keeps, not a results or metrics file`);
+    }
+    if (typeof json.version !== 'number' || !Number.isInteger(json.version) || json.version < 1) {
+        throw new HistoryFileError(source, `"version" must be a whole number of 1 or more, found ${describeJson(json.version)}`);
+    }
+    if (json.version > HISTORY_VERSION)
+        throw new HistoryFileError(source, `written by a newer vmstep (history version ${json.version}; this one reads up to ${HISTORY_VERSION}): update vmstep`);
+    if (!Array.isArray(json.entries))
+        throw new HistoryFileError(source, `"entries" must be an array, found ${describeJson(json.entries)}`);
+    if (json.entries.length > MAX_HISTORY_ENTRIES)
+        throw new HistoryFileError(source, `${json.entries.length} entries, over the limit of ${MAX_HISTORY_ENTRIES}`);
+    const entries = json.entries.map((e, i) => readEntry(e, `entries[${i}]`, source));
+    return { format: HISTORY_FORMAT, version: HISTORY_VERSION, entries };
+}
+function readEntry(value, where, source) {
+    const fail = (problem) => {
+        throw new HistoryFileError(source, `${where}${problem}`);
+    };
+    if (!isPlainObject(value))
+        return fail(` must be an object, found ${describeJson(value)}`);
+    const text = (key, max, allowEmpty = true) => {
+        const v = value[key] ?? '';
+        if (typeof v !== 'string')
+            return fail(` "${key}" must be a string, found ${describeJson(v)}`);
+        if (!allowEmpty && v.trim() === '')
+            return fail(` "${key}" is empty`);
+        if (v.length > max)
+            return fail(` "${key}" is ${v.length} characters long, over ${max}`);
+        return v;
+    };
+    const date = text('date', 64, false);
+    if (Number.isNaN(Date.parse(date)))
+        fail(` "date" ${JSON.stringify(date.slice(0, 40))} is not a date`);
+    if (!Array.isArray(value.metrics))
+        return fail(` "metrics" must be an array, found ${describeJson(value.metrics)}`);
+    if (value.metrics.length > MAX_SERIES)
+        fail(` has ${value.metrics.length} metrics, over ${MAX_SERIES}`);
+    const seen = new Set();
+    const metrics = value.metrics.map((m, j) => {
+        const at = `${where}.metrics[${j}]`;
+        if (!isPlainObject(m))
+            throw new HistoryFileError(source, `${at} must be an object, found ${describeJson(m)}`);
+        const str = (key, max, allowEmpty) => {
+            const v = m[key] ?? (allowEmpty ? '' : undefined);
+            if (typeof v !== 'string' || (!allowEmpty && v.trim() === '') || v.length > max) {
+                throw new HistoryFileError(source, `${at} "${key}" must be a${allowEmpty ? '' : ' non-empty'} string of at most ${max} characters, found ${describeJson(v)}`);
+            }
+            return v;
+        };
+        const num = (key) => {
+            const v = m[key];
+            if (typeof v !== 'number' || !Number.isFinite(v))
+                throw new HistoryFileError(source, `${at} "${key}" must be a finite number, found ${describeJson(v)}`);
+            return v;
+        };
+        if (m.direction !== 'smaller' && m.direction !== 'bigger')
+            throw new HistoryFileError(source, `${at} "direction" must be "smaller" or "bigger"`);
+        const n = num('n');
+        if (!Number.isInteger(n) || n < 1)
+            throw new HistoryFileError(source, `${at} "n" must be a whole number of 1 or more, found ${n}`);
+        const metric = {
+            name: str('name', MAX_NAME_CHARS, false),
+            measure: str('measure', MAX_MEASURE_CHARS, false),
+            unit: str('unit', 64, true),
+            direction: m.direction,
+            n,
+            median: num('median'),
+            lower: num('lower'),
+            upper: num('upper'),
+            mean: num('mean'),
+            stddev: num('stddev'),
+        };
+        const key = metricKey(metric);
+        if (seen.has(key))
+            throw new HistoryFileError(source, `${at} repeats metric ${JSON.stringify(metric.name.slice(0, 80))}`);
+        seen.add(key);
+        return metric;
+    });
+    return { date, commit: text('commit', MAX_FACT_CHARS), ref: text('ref', MAX_FACT_CHARS), image: text('image', MAX_FACT_CHARS), metrics };
+}
+/**
+ * One trend per metric, in the order metrics first appear; the points in
+ * entry order. A metric whose unit changed starts a trend of its own: its
+ * numbers cannot share an axis with the old ones.
+ */
+function historyTrends(history) {
+    const byKey = new Map();
+    for (const e of history.entries) {
+        for (const m of e.metrics) {
+            const key = `${metricKey(m)}\u0000${m.unit}`;
+            let t = byKey.get(key);
+            if (!t) {
+                t = { metric: { name: m.name, measure: m.measure, unit: m.unit, direction: m.direction }, points: [] };
+                byKey.set(key, t);
+            }
+            t.metric.direction = m.direction;
+            t.points.push({ date: e.date, commit: e.commit, median: m.median, lower: m.lower, upper: m.upper, n: m.n });
+        }
+    }
+    return [...byKey.values()];
+}
+const SPARKS = '▁▂▃▄▅▆▇█';
+/** The last points as a one-line text chart (▁▂▃▅▇), low to high. */
+function sparkline(values) {
+    if (values.length === 0)
+        return '';
+    const lo = Math.min(...values);
+    const hi = Math.max(...values);
+    return values.map((v) => SPARKS[hi === lo ? 3 : Math.round(((v - lo) / (hi - lo)) * (SPARKS.length - 1))]).join('');
+}
+/** The trend section of the report and job summary: per metric the last runs' medians and the change from the previous run. */
+function renderTrendMarkdown(history, last = 20) {
+    const trends = historyTrends(history);
+    if (trends.length === 0)
+        return '';
+    const lines = [
+        `#### Trend over the last ${Math.min(last, history.entries.length)} of ${history.entries.length} runs in the history`,
+        '',
+        '| Metric | Runs | Previous | This run | Change | Trend (median, oldest → newest) |',
+        '| :-- | --: | --: | --: | --: | :-- |',
+    ];
+    for (const t of trends.slice(0, 100)) {
+        const shown = t.points.slice(-last);
+        const now = shown.at(-1);
+        const prev = shown.length >= 2 ? shown.at(-2) : null;
+        const change = prev && prev.median !== 0 ? formatPercent(((now.median - prev.median) / Math.abs(prev.median)) * 100) : '—';
+        lines.push(`| ${escapeMarkdown(metricLabel(t.metric))} | ${t.points.length} | ${prev ? escapeMarkdown(formatValue(prev.median, t.metric.unit)) : '—'} | ${escapeMarkdown(formatValue(now.median, t.metric.unit))} | ${change} | ${sparkline(shown.map((p) => p.median))} |`);
+    }
+    if (trends.length > 100)
+        lines.push('', `_and ${trends.length - 100} more metrics: see the history page._`);
+    return `${lines.join('\n')}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/bench/report/history-html.ts
+// The history as one static page: a trend chart per metric (the median of
+// each run, its interval as a band, one point per run), for GitHub Pages or
+// any static host. Self-contained: inline SVG and CSS, no script, no font, no
+// request to anywhere, so it renders the same offline and under any content
+// security policy. Every name and fact came from a file the user handed in,
+// and from benchmarks before it: all of it is escaped here.
+
+
+
+
+const W = 760;
+const H = 240;
+const X0 = 70;
+const X1 = W - 20;
+const Y0 = 20;
+const Y1 = H - 46;
+const history_html_FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
+/** The page's text, escaped for an element or an attribute (both need the same five characters). */
+const esc = (text, max = 200) => escapeXml(text, max);
+function renderHistoryPage(history, options = {}) {
+    const title = options.title ?? 'vmstep benchmark history';
+    const trends = historyTrends(history);
+    const maxCharts = options.maxCharts ?? 200;
+    const shown = trends.slice(0, maxCharts);
+    const first = history.entries[0]?.date ?? '';
+    const last = history.entries.at(-1)?.date ?? '';
+    const sections = shown.map((t, i) => chartSection(t, i, options.maxPoints ?? 500));
+    const more = trends.length > maxCharts ? `<p class="note">${trends.length - maxCharts} more metrics are in the history file but not drawn here.</p>` : '';
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${esc(title)}</title>
+<style>
+body { font-family: ${history_html_FONT}; color: #1f2328; margin: 2rem auto; max-width: 820px; padding: 0 1rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.1rem; margin: 2rem 0 .3rem; word-break: break-all; }
+.note, .meta { color: #59636e; font-size: .9rem; }
+svg { display: block; max-width: 100%; height: auto; }
+</style>
+</head>
+<body>
+<h1>${esc(title)}</h1>
+<p class="meta">${history.entries.length} run${history.entries.length === 1 ? '' : 's'}${first ? `, ${esc(first.slice(0, 10))} to ${esc(last.slice(0, 10))}` : ''}; ${trends.length} metric${trends.length === 1 ? '' : 's'}. Each point is one run's median, the band its 95% interval.</p>
+${sections.join('\n')}
+${more}
+<p class="note">Made by vmstep report from the history file.</p>
+</body>
+</html>
+`;
+}
+function chartSection(t, index, maxPoints) {
+    const label = metricLabel(t.metric);
+    const points = t.points.slice(-maxPoints);
+    const values = points.flatMap((p) => [p.median, p.lower, p.upper]);
+    // Time units share one readable scale on the axis; other units are drawn as they are.
+    const scale = timeScaleFor(values, t.metric.unit);
+    const factor = scale?.factor ?? 1;
+    const unit = scale?.unit ?? t.metric.unit;
+    let lo = Math.min(...values) * factor;
+    let hi = Math.max(...values) * factor;
+    if (hi === lo) {
+        const pad = Math.abs(hi) * 0.05 || 1;
+        lo -= pad;
+        hi += pad;
+    }
+    const step = niceStep(hi - lo, 4);
+    lo = Math.floor(lo / step) * step;
+    hi = Math.ceil(hi / step) * step;
+    const x = (i) => (points.length === 1 ? (X0 + X1) / 2 : X0 + ((X1 - X0) * i) / (points.length - 1));
+    const y = (v) => Y1 - ((v * factor - lo) / (hi - lo)) * (Y1 - Y0);
+    const f = (n) => n.toFixed(1);
+    const grid = [];
+    for (let v = lo, k = 0; v <= hi + step / 2 && k < 20; v += step, k++) {
+        const yy = Y1 - ((v - lo) / (hi - lo)) * (Y1 - Y0);
+        grid.push(`<line x1="${X0}" x2="${X1}" y1="${f(yy)}" y2="${f(yy)}" stroke="#d8dee4"/><text x="${X0 - 6}" y="${f(yy + 4)}" text-anchor="end" font-size="11" fill="#59636e">${esc(trimNumber(v))}</text>`);
+    }
+    const band = `${points.map((p, i) => `${f(x(i))},${f(y(p.upper))}`).join(' ')} ${points
+        .map((p, i) => `${f(x(i))},${f(y(p.lower))}`)
+        .reverse()
+        .join(' ')}`;
+    const line = points.map((p, i) => `${f(x(i))},${f(y(p.median))}`).join(' ');
+    const dots = points
+        .map((p, i) => `<circle cx="${f(x(i))}" cy="${f(y(p.median))}" r="3" fill="#0969da"><title>${esc(`${p.date.slice(0, 19)} ${p.commit.slice(0, 12)}: ${formatValue(p.median, t.metric.unit)} (n=${p.n})`)}</title></circle>`)
+        .join('');
+    const ends = [points[0], points.at(-1)];
+    const dateLabels = ends.map((p, k) => `<text x="${k === 0 ? X0 : X1}" y="${Y1 + 18}" text-anchor="${k === 0 ? 'start' : 'end'}" font-size="11" fill="#59636e">${esc(`${p.date.slice(0, 10)} ${p.commit.slice(0, 7)}`.trim())}</text>`);
+    const better = t.metric.direction === 'smaller' ? 'lower is better' : 'higher is better';
+    return `<h2 id="metric-${index + 1}">${esc(label)}</h2>
+<p class="meta">${points.length} run${points.length === 1 ? '' : 's'}, ${esc(unit || 'no unit')}, ${better}; latest ${esc(formatValue(points.at(-1).median, t.metric.unit))}</p>
+<svg class="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(`trend of ${label}`)}" font-family="${history_html_FONT}">
+<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>
+${grid.join('\n')}
+<polygon points="${band}" fill="#0969da" fill-opacity="0.15"/>
+<polyline points="${line}" fill="none" stroke="#0969da" stroke-width="2"/>
+${dots}
+${dateLabels.join('')}
+<text x="${(X0 + X1) / 2}" y="${H - 8}" text-anchor="middle" font-size="11" fill="#59636e">run (oldest to newest)</text>
+<text x="14" y="${(Y0 + Y1) / 2}" font-size="11" fill="#59636e" transform="rotate(-90 14 ${(Y0 + Y1) / 2})" text-anchor="middle">${esc(unit || 'value', 20)}</text>
+</svg>`;
+}
+function trimNumber(v) {
+    const r = Math.round(v * 1e6) / 1e6;
+    return Math.abs(r) >= 1e4 ? r.toExponential(2) : String(r);
+}
+
+;// CONCATENATED MODULE: ./src/engine/history-file.ts
+// The history file on disk, for both faces: read (a missing file is a new,
+// empty history where the caller says so) and written atomically.
+
+
+
+
+function readHistoryFile(path, o) {
+    let bytes;
+    try {
+        bytes = (0,external_node_fs_namespaceObject.readFileSync)(path);
+    }
+    catch (err) {
+        const code = err.code;
+        if (code === 'ENOENT' && o.missing === 'empty')
+            return emptyHistory();
+        throw new errors_VmstepError(`cannot read the history file ${path} (${code ?? err.message})`, o.fix, { cause: err });
+    }
+    try {
+        return parseHistory(bytes, path);
+    }
+    catch (err) {
+        if (err instanceof HistoryFileError)
+            throw new errors_VmstepError(err.message, o.fix, { cause: err });
+        throw err;
+    }
+}
+/** Written beside itself and renamed over: a run cut short never leaves half a history. */
+function writeHistoryFile(path, history) {
+    const temp = (0,external_node_path_.join)((0,external_node_path_.dirname)(path), `.${(0,external_node_path_.basename)(path)}.${process.pid}.tmp`);
+    try {
+        (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.dirname)(path), { recursive: true });
+        (0,external_node_fs_namespaceObject.writeFileSync)(temp, serializeHistory(history));
+        (0,external_node_fs_namespaceObject.renameSync)(temp, path);
+    }
+    catch (err) {
+        (0,external_node_fs_namespaceObject.rmSync)(temp, { force: true });
+        throw new errors_VmstepError(`cannot write the history file ${path} (${err.code ?? err.message})`, 'make its directory writable, or point history-file elsewhere', { cause: err });
+    }
+}
+
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/session/command.ts
@@ -42480,10 +43072,18 @@ var external_node_net_ = __nccwpck_require__(7030);
 // checked before any of it is buffered, and a record is walked with bounds
 // checks. guest/src/protocol.h holds the same numbers for guest init;
 // test/unit/protocol.test.ts checks that the two agree.
-const PROTOCOL_VERSION = 2;
+const PROTOCOL_VERSION = 3;
 const PROTOCOL_MAGIC = 'VMSTEP';
 /** Guest init connects to the host (CID 2) on this vsock port; the VMM maps it to `<vsockUdsPath>_1024`. */
 const GUEST_VSOCK_PORT = 1024;
+/** Service mode: guest init listens on this vsock port for session connections (sent in SERVE). */
+const EXEC_VSOCK_PORT = 1025;
+/** Links: guest init carries a linked connection out to the host on this vsock port; the VMM maps it to `<vsockUdsPath>_1026`. */
+const LINK_VSOCK_PORT = 1026;
+/** The longest entry path PUT, GET and LIST carry (relative, bytes). */
+const MAX_ENTRY_PATH_BYTES = 4095;
+/** POWEROFF without a grace field. */
+const DEFAULT_POWEROFF_GRACE_MS = 5000;
 const FRAME_HEADER_BYTES = 5;
 const MAX_FRAME_PAYLOAD = 1 << 20;
 const MAX_AGENT_BYTES = 256;
@@ -42497,6 +43097,14 @@ const protocol_MessageType = {
     Signal: 0x03,
     Stdin: 0x04,
     StdinEnd: 0x05,
+    Serve: 0x06,
+    Poweroff: 0x07,
+    Put: 0x08,
+    Get: 0x09,
+    List: 0x0a,
+    PutEnd: 0x0b,
+    Forward: 0x0c,
+    Link: 0x0d,
     Started: 0x10,
     Stdout: 0x11,
     Stderr: 0x12,
@@ -42507,11 +43115,29 @@ const protocol_MessageType = {
     OutputIssue: 0x17,
     Timings: 0x18,
     StdinAck: 0x19,
+    Ready: 0x1a,
+    Done: 0x1b,
+    Entry: 0x1c,
+    Dial: 0x1d,
     Error: 0x1f,
+    StreamData: 0x20,
+    StreamFin: 0x21,
+    StreamReset: 0x22,
 };
 /** Field tags of each record message. */
 const protocol_Field = {
     Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9, volumeDevice: 10, volume: 11, stdin: 12 },
+    Serve: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, privileged: 9, volumeDevice: 10, volume: 11, execPort: 13 },
+    Ready: { readyNs: 1 },
+    Poweroff: { graceMs: 1 },
+    Put: { path: 1, user: 4 },
+    Get: { path: 1 },
+    List: { path: 1 },
+    Done: { error: 1, entries: 2 },
+    Forward: { port: 1 },
+    Link: { name: 1, address: 2, port: 3 },
+    Dial: { name: 1, port: 2 },
+    Entry: { path: 1, type: 2, mode: 3, size: 4, linkTarget: 5, mtimeNs: 6 },
     Signal: { signal: 1 },
     Started: { pid: 1, commandStartNs: 2 },
     Exit: { code: 1, signal: 2, signalName: 3, error: 4 },
@@ -42629,6 +43255,12 @@ function protocol_encodeRecord(fields) {
             bytes = Buffer.from(value, 'utf8');
         else if (typeof value === 'boolean')
             bytes = Buffer.from([value ? 1 : 0]);
+        else if (typeof value === 'bigint') {
+            if (value < 0n || value >= 1n << 64n)
+                throw new RangeError(`field ${tag}: ${value} is not a u64`);
+            bytes = Buffer.allocUnsafe(8);
+            bytes.writeBigUInt64BE(value);
+        }
         else if (typeof value === 'number') {
             if (!Number.isSafeInteger(value) || value < 0)
                 throw new RangeError(`field ${tag}: ${value} is not a non-negative integer`);
@@ -42690,6 +43322,15 @@ class protocol_RecordReader {
         if (n > BigInt(Number.MAX_SAFE_INTEGER))
             throw new ProtocolError(`${this.what}: field ${tag} is ${n}, too large`);
         return Number(n);
+    }
+    /** A u64 of any size (nanosecond timestamps exceed 2^53). */
+    bigU64(tag) {
+        const v = this.last(tag);
+        if (v === undefined)
+            return undefined;
+        if (v.length !== 8)
+            throw new ProtocolError(`${this.what}: field ${tag} should be an 8-byte number, got ${v.length} bytes`);
+        return v.readBigUInt64BE();
     }
     bool(tag) {
         const v = this.last(tag);
@@ -42983,6 +43624,126 @@ function encodeTimings(t) {
         [F.outputsEndNs, t.outputsEndNs],
     ]));
 }
+function validateServeSpec(spec) {
+    // The shared fields follow RUN's rules; a stand-in argv lets the run check cover them.
+    validateRunSpec({ ...spec, argv: spec.argv && spec.argv.length > 0 ? spec.argv : ['-'] });
+    if (spec.execPort !== undefined && (!Number.isInteger(spec.execPort) || spec.execPort <= 0 || spec.execPort > 0xffffffff)) {
+        throw new Error(`execPort must be a vsock port (1 to 4294967295), got ${spec.execPort}`);
+    }
+}
+function encodeServe(spec, defaultExecPort) {
+    validateServeSpec(spec);
+    const F = protocol_Field.Serve;
+    const fields = [];
+    for (const a of spec.argv ?? [])
+        fields.push([F.arg, a]);
+    for (const e of spec.env)
+        fields.push([F.env, e]);
+    if (spec.workdir)
+        fields.push([F.workdir, spec.workdir]);
+    if (spec.user)
+        fields.push([F.user, spec.user]);
+    if (spec.hostname)
+        fields.push([F.hostname, spec.hostname]);
+    fields.push([F.privileged, spec.privileged ?? false]);
+    if (spec.volumeDevice)
+        fields.push([F.volumeDevice, spec.volumeDevice]);
+    for (const v of spec.volumes ?? [])
+        fields.push([F.volume, `${v.name}:${v.guestPath}`]);
+    fields.push([F.execPort, spec.execPort ?? defaultExecPort]);
+    return protocol_encodeFrame(protocol_MessageType.Serve, protocol_encodeRecord(fields));
+}
+function decodeReady(payload) {
+    return { readyNs: new protocol_RecordReader(payload, 'READY').u64(protocol_Field.Ready.readyNs) ?? 0 };
+}
+function encodeReady(readyNs) {
+    return encodeFrame(MessageType.Ready, encodeRecord([[Field.Ready.readyNs, readyNs]]));
+}
+function encodePoweroff(graceMs) {
+    if (!Number.isSafeInteger(graceMs) || graceMs < 0)
+        throw new RangeError(`the power-off grace must be a non-negative number of milliseconds, got ${graceMs}`);
+    return protocol_encodeFrame(protocol_MessageType.Poweroff, protocol_encodeRecord([[protocol_Field.Poweroff.graceMs, graceMs]]));
+}
+/** PUT, GET and LIST: the request that opens a transfer session. */
+function encodeTransferRequest(kind, guestPath, user) {
+    if (!guestPath.startsWith('/') || guestPath.includes('\0'))
+        throw new Error(`the guest path ${JSON.stringify(guestPath)} is not absolute or contains NUL`);
+    if (kind === 'put') {
+        const fields = [[protocol_Field.Put.path, guestPath]];
+        if (user)
+            fields.push([protocol_Field.Put.user, user]);
+        return protocol_encodeFrame(protocol_MessageType.Put, protocol_encodeRecord(fields));
+    }
+    return protocol_encodeFrame(kind === 'get' ? protocol_MessageType.Get : protocol_MessageType.List, protocol_encodeRecord([[protocol_Field.Get.path, guestPath]]));
+}
+function encodePutEnd() {
+    return protocol_encodeFrame(protocol_MessageType.PutEnd);
+}
+function decodeDone(payload) {
+    const r = new protocol_RecordReader(payload, 'DONE');
+    return { error: r.string(protocol_Field.Done.error) ?? null, entries: r.u64(protocol_Field.Done.entries) ?? 0 };
+}
+function encodeDone(m) {
+    const fields = [];
+    if (m.error)
+        fields.push([protocol_Field.Done.error, m.error]);
+    fields.push([protocol_Field.Done.entries, m.entries ?? 0]);
+    return protocol_encodeFrame(protocol_MessageType.Done, protocol_encodeRecord(fields));
+}
+/**
+ * Checks an entry path from either side: relative, normalised (no empty,
+ * `.` or `..` components, no trailing slash), no NUL, bounded. Returns why
+ * not, or null when it is fine.
+ */
+function entryPathProblem(path) {
+    if (path === '')
+        return 'it is empty';
+    if (Buffer.byteLength(path) > MAX_ENTRY_PATH_BYTES)
+        return `it is longer than ${MAX_ENTRY_PATH_BYTES} bytes`;
+    if (path.includes('\0'))
+        return 'it contains a NUL byte';
+    if (path.startsWith('/'))
+        return 'it is absolute';
+    for (const c of path.split('/')) {
+        if (c === '..')
+            return 'it contains ..';
+        if (c === '' || c === '.')
+            return 'it is not normalised';
+    }
+    return null;
+}
+function encodeEntry(e) {
+    const F = protocol_Field.Entry;
+    const fields = [[F.path, e.path], [F.type, e.type], [F.mode, e.mode & 0o7777], [F.size, e.type === 'file' ? e.size : 0]];
+    if (e.type === 'symlink')
+        fields.push([F.linkTarget, e.linkTarget ?? '']);
+    if (e.mtimeNs !== undefined)
+        fields.push([F.mtimeNs, e.mtimeNs]);
+    return protocol_encodeFrame(protocol_MessageType.Entry, protocol_encodeRecord(fields));
+}
+/** Decodes an ENTRY from the guest: untrusted, so its path and type are checked here, in one place. */
+function decodeEntry(payload) {
+    const r = new protocol_RecordReader(payload, 'ENTRY');
+    const F = protocol_Field.Entry;
+    const path = r.requireString(F.path);
+    const problem = entryPathProblem(path);
+    if (problem)
+        throw new ProtocolError(`guest init sent the entry path ${JSON.stringify(path.slice(0, 200))}, refused: ${problem}`);
+    const type = r.requireString(F.type);
+    if (type !== 'file' && type !== 'dir' && type !== 'symlink')
+        throw new ProtocolError(`ENTRY ${path}: unknown type ${JSON.stringify(type.slice(0, 40))}`);
+    const entry = { path, type, mode: r.requireU64(F.mode) & 0o7777, size: type === 'file' ? r.requireU64(F.size) : 0 };
+    if (type === 'symlink') {
+        const target = r.requireString(F.linkTarget);
+        if (target === '' || target.includes('\0') || Buffer.byteLength(target) > MAX_ENTRY_PATH_BYTES)
+            throw new ProtocolError(`ENTRY ${path}: the link target is empty, too long or contains NUL`);
+        entry.linkTarget = target;
+    }
+    const mtime = r.bigU64(F.mtimeNs);
+    if (mtime !== undefined)
+        entry.mtimeNs = mtime;
+    return entry;
+}
 
 ;// CONCATENATED MODULE: ./src/session/stdin.ts
 
@@ -43076,6 +43837,8 @@ class StdinPump {
     }
 }
 
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/session/outputs.ts
@@ -43520,9 +44283,553 @@ function startGuestSession(socket, spec, options = {}) {
     return new GuestSession(socket, spec, options);
 }
 
+;// CONCATENATED MODULE: ./src/session/connect.ts
+// Opening a session connection to a serving guest init (docs/protocol.md,
+// "Sessions"). Through our VMM, as with Firecracker: connect to the VM's
+// vsock Unix socket, write `CONNECT <port>\n`, and read `OK <n>\n`; after
+// that line the socket is a byte stream to the guest port. In guest init's
+// test mode the host connects straight to the Unix socket named by
+// VMSTEP_INIT_EXEC_SOCKET.
+
+
+/** The longest handshake reply we wait for (`OK 4294967295\n` is 14 bytes). */
+const MAX_REPLY_BYTES = 64;
+function endpointName(ep) {
+    return ep.kind === 'vmm' ? `the VM's vsock socket ${ep.udsPath}` : `guest init's session socket ${ep.path}`;
+}
+/** Opens a session connection; rejects with one line naming the cause when the VM is gone or refuses. */
+function connectSession(ep, signal) {
+    const path = ep.kind === 'vmm' ? ep.udsPath : ep.path;
+    return new Promise((resolve, reject) => {
+        const socket = (0,external_node_net_.connect)(path);
+        let settled = false;
+        const fail = (message) => {
+            if (settled)
+                return;
+            settled = true;
+            signal?.removeEventListener('abort', onAbort);
+            socket.destroy();
+            reject(new Error(message));
+        };
+        const onAbort = () => fail('stopped connecting to the VM: aborted');
+        if (signal?.aborted)
+            return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const done = () => {
+            settled = true;
+            signal?.removeEventListener('abort', onAbort);
+            socket.removeAllListeners('error');
+            socket.removeAllListeners('close');
+            resolve(socket);
+        };
+        socket.once('error', (e) => {
+            const gone = e.code === 'ENOENT' || e.code === 'ECONNREFUSED';
+            fail(gone ? `cannot reach ${endpointName(ep)}: the VM is not running (${e.code})` : `cannot connect to ${endpointName(ep)}: ${e.message}`);
+        });
+        socket.once('close', () => fail(`${endpointName(ep)} closed the connection before the session began: the VM is stopping or its guest init is not serving`));
+        socket.once('connect', () => {
+            if (ep.kind === 'unix')
+                return done();
+            socket.write(`CONNECT ${ep.port ?? EXEC_VSOCK_PORT}\n`);
+            // Read in paused mode: once our listener is gone the stream's flow is
+            // undecided again, so the session's own 'data' listener starts it.
+            let reply = Buffer.alloc(0);
+            const onReadable = () => {
+                for (let chunk; (chunk = socket.read()) !== null;) {
+                    reply = Buffer.concat([reply, chunk]);
+                    const nl = reply.indexOf(10);
+                    if (nl < 0) {
+                        if (reply.length > MAX_REPLY_BYTES)
+                            return fail(`${endpointName(ep)} answered CONNECT with something other than 'OK <port>': it is not a vmstep VMM`);
+                        continue;
+                    }
+                    socket.off('readable', onReadable);
+                    const line = reply.subarray(0, nl).toString('latin1');
+                    if (!/^OK \d+$/.test(line))
+                        return fail(`${endpointName(ep)} refused the session (${JSON.stringify(line.slice(0, 80))}): guest init is not listening on port ${ep.port ?? EXEC_VSOCK_PORT}`);
+                    // Bytes after the line already belong to the guest's stream.
+                    const rest = reply.subarray(nl + 1);
+                    if (rest.length > 0)
+                        socket.unshift(rest);
+                    return done();
+                }
+            };
+            socket.on('readable', onReadable);
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/session/frame-source.ts
+
+class FrameSource {
+    socket;
+    peer;
+    decoder = new FrameDecoder();
+    frames = [];
+    buffered = 0;
+    ended = false;
+    failure = null;
+    wake = null;
+    constructor(socket, 
+    /** Names the peer in errors: "guest init". */
+    peer = 'guest init') {
+        this.socket = socket;
+        this.peer = peer;
+        socket.on('data', (chunk) => {
+            try {
+                for (const f of this.decoder.push(chunk)) {
+                    this.frames.push(f);
+                    this.buffered += f.payload.length;
+                }
+            }
+            catch (e) {
+                this.failure = e instanceof Error ? e : new Error(String(e));
+                socket.destroy();
+            }
+            if (this.buffered > MAX_FRAME_PAYLOAD)
+                socket.pause();
+            this.notify();
+        });
+        socket.on('end', () => {
+            this.ended = true;
+            this.notify();
+        });
+        socket.on('close', () => {
+            this.ended = true;
+            this.notify();
+        });
+        socket.on('error', (e) => {
+            this.failure ??= new ProtocolError(`the connection to ${this.peer} failed: ${e.message}`);
+            this.notify();
+        });
+    }
+    notify() {
+        const w = this.wake;
+        this.wake = null;
+        w?.();
+    }
+    /** The next frame, or null once the peer has closed and everything before was read. */
+    async next() {
+        for (;;) {
+            const f = this.frames.shift();
+            if (f) {
+                this.buffered -= f.payload.length;
+                if (this.buffered <= MAX_FRAME_PAYLOAD && this.socket.isPaused())
+                    this.socket.resume();
+                return f;
+            }
+            if (this.failure)
+                throw this.failure;
+            if (this.ended)
+                return null;
+            await new Promise((resolve) => (this.wake = resolve));
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/session/hello.ts
+
+
+
+/** Reads guest init's hello and answers it; returns the guest's agent string. */
+async function exchangeHello(socket, frames) {
+    const frame = await frames.next();
+    if (!frame)
+        throw new ProtocolError('guest init closed the connection before its hello: the VM may have stopped');
+    if (frame.type === protocol_MessageType.Error) {
+        const e = decodeError(frame.payload);
+        throw new GuestError(e.stage, e.message);
+    }
+    const hello = frame.type === protocol_MessageType.Hello ? decodeHello(frame.payload) : null;
+    if (!hello) {
+        throw new ProtocolError(`the guest's first message is ${describeType(frame.type)}, not a vmstep hello: the program on the other end does not speak the vmstep protocol`);
+    }
+    if (hello.version !== PROTOCOL_VERSION) {
+        socket.end(encodeError('hello', `protocol version mismatch: the host speaks version ${PROTOCOL_VERSION}, guest init speaks version ${hello.version}`));
+        throw new ProtocolVersionError(hello.version, PROTOCOL_VERSION);
+    }
+    socket.write(encodeHello());
+    return hello.agent;
+}
+
+;// CONCATENATED MODULE: ./src/session/service.ts
+// The host side of service mode's boot connection (docs/protocol.md,
+// "Service mode"): after the hello it sends SERVE, waits for READY, then
+// carries the main process's output and exit (when there is one) and, on
+// request, POWEROFF. Sessions (exec, cp) go over connections of their own
+// (connect.ts), so this connection carries nothing else.
+
+
+
+
+
+
+
+/** On the boot connection guest init opened: sends SERVE and follows the service. */
+function startService(boot, spec) {
+    const serve = encodeServe(spec, EXEC_VSOCK_PORT); // validates before anything is sent
+    const frames = new FrameSource(boot);
+    const mainStdout = new external_node_stream_.PassThrough();
+    const mainStderr = new external_node_stream_.PassThrough();
+    let readyResolve, readyReject;
+    const ready = new Promise((res, rej) => ((readyResolve = res), (readyReject = rej)));
+    let exitResolve;
+    const mainExit = new Promise((res) => (exitResolve = res));
+    let closedResolve;
+    const closed = new Promise((res) => (closedResolve = res));
+    ready.catch(() => { });
+    boot.on('close', () => closedResolve());
+    const finishStreams = () => {
+        mainStdout.end();
+        mainStderr.end();
+    };
+    const write = async (stream, data) => {
+        // Backpressure: a log writer that falls behind stalls the guest's main process, not host memory.
+        if (!stream.write(data))
+            await new Promise((res) => stream.once('drain', res).once('close', res));
+    };
+    const follow = async () => {
+        await exchangeHello(boot, frames);
+        boot.write(serve);
+        let isReady = false;
+        for (;;) {
+            const frame = await frames.next();
+            if (!frame) {
+                if (!isReady)
+                    throw new ProtocolError('guest init closed the boot connection before it was ready: the VM stopped during boot; see its console log');
+                return;
+            }
+            const { type, payload } = frame;
+            if (type === protocol_MessageType.Error) {
+                const e = decodeError(payload);
+                throw new GuestError(e.stage, e.message);
+            }
+            if (!isReady) {
+                if (type !== protocol_MessageType.Ready)
+                    throw new ProtocolError(`guest init sent ${describeType(type)} before READY`);
+                decodeReady(payload);
+                isReady = true;
+                if (!spec.argv || spec.argv.length === 0)
+                    finishStreams();
+                readyResolve();
+                continue;
+            }
+            if (type === protocol_MessageType.Started)
+                continue;
+            if (type === protocol_MessageType.Stdout)
+                await write(mainStdout, payload);
+            else if (type === protocol_MessageType.Stderr)
+                await write(mainStderr, payload);
+            else if (type === protocol_MessageType.Exit) {
+                finishStreams();
+                exitResolve(decodeExit(payload));
+            }
+            else
+                throw new ProtocolError(`guest init sent ${describeType(type)} on the boot connection of a serving VM`);
+        }
+    };
+    follow().then(() => {
+        // Guest init waits for our close before it powers off: nothing of ours is in flight.
+        boot.end();
+        readyReject(new ProtocolError('the boot connection ended before READY'));
+        finishStreams();
+        exitResolve(null);
+    }, (e) => {
+        readyReject(e);
+        finishStreams();
+        exitResolve(null);
+        boot.destroy();
+    });
+    return {
+        ready,
+        mainStdout,
+        mainStderr,
+        mainExit,
+        poweroff(graceMs) {
+            const frame = encodePoweroff(graceMs);
+            if (boot.writable)
+                boot.write(frame);
+        },
+        closed,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/session/transfer.ts
+// Copying files into and out of a serving VM over a session connection
+// (docs/protocol.md, "PUT, GET and LIST"). Entries are files, directories
+// and symbolic links with relative, normalised paths; a file's bytes follow
+// its ENTRY as FILE_DATA frames. Everything the guest sends is untrusted:
+// entry paths are checked where they are decoded (messages.ts), the tree
+// must arrive parents first under the one root it asked for, and the count
+// and bytes are bounded here. Writing entries to the host's disk is the
+// caller's (it must not follow links either); this module only carries them.
+
+
+
+
+
+
+/** For LIST, which carries no file bytes. */
+const DEFAULT_LIST_LIMITS = { maxEntries: 1_000_000, maxBytes: Number.MAX_SAFE_INTEGER };
+/** Bytes per FILE_DATA frame the host sends. */
+const DATA_FRAME_BYTES = 256 * 1024;
+async function writeFrame(socket, frame) {
+    if (socket.destroyed || !socket.writable)
+        throw new ProtocolError('the session connection to guest init closed during the copy: the VM may have stopped');
+    if (!socket.write(frame)) {
+        await new Promise((resolve, reject) => {
+            const onDrain = () => (socket.off('close', onClose), resolve());
+            const onClose = () => (socket.off('drain', onDrain), reject(new ProtocolError('the session connection to guest init closed during the copy: the VM may have stopped')));
+            socket.once('drain', onDrain).once('close', onClose);
+        });
+    }
+}
+/** The guest's answer that ends a transfer: DONE, or ERROR. */
+function guestFailure(type, payload) {
+    if (type === protocol_MessageType.Error) {
+        const e = decodeError(payload);
+        return new GuestError(e.stage, e.message);
+    }
+    return null;
+}
+/** Reads the guest's DONE (or failure) that ends a transfer. */
+async function readDone(frames, what) {
+    const f = await frames.next();
+    if (!f)
+        throw new ProtocolError(`guest init closed the session before ${what} finished: the VM may have stopped`);
+    const failure = guestFailure(f.type, f.payload);
+    if (failure)
+        throw failure;
+    if (f.type !== protocol_MessageType.Done)
+        throw new ProtocolError(`guest init sent ${describeType(f.type)} where it should end ${what} with DONE`);
+    const done = decodeDone(f.payload);
+    if (done.error !== null)
+        throw new Error(`${what} failed in the guest: ${done.error}`);
+    return { entries: done.entries };
+}
+/**
+ * PUT: creates `entries` under the guest directory `guestPath` (created when
+ * missing), owned by `opts.user` (default root). Directories must come
+ * before their contents. Resolves with the number of entries created.
+ */
+async function putEntries(socket, guestPath, entries, opts = {}) {
+    const frames = new FrameSource(socket);
+    const what = `the copy into ${guestPath}`;
+    try {
+        await exchangeHello(socket, frames);
+        await writeFrame(socket, encodeTransferRequest('put', guestPath, opts.user));
+        // The guest answers once, at the end; an answer that comes early (a failure) stops the copy.
+        const answer = readDone(frames, what);
+        answer.catch(() => { });
+        const early = answer.then(() => {
+            throw new ProtocolError(`guest init answered before ${what} ended`);
+        });
+        early.catch(() => { });
+        const guarded = (frame) => Promise.race([writeFrame(socket, frame), early]);
+        for await (const entry of entries) {
+            const problem = entryPathProblem(entry.path);
+            if (problem)
+                throw new Error(`cannot copy the entry ${JSON.stringify(entry.path)} into the VM: its path is refused (${problem})`);
+            await guarded(encodeEntry(entry));
+            if (entry.type !== 'file' || entry.size === 0)
+                continue;
+            if (!entry.data)
+                throw new Error(`cannot copy ${entry.path} into the VM: the entry has ${entry.size} bytes but no data stream`);
+            let written = 0;
+            for await (const chunk of entry.data) {
+                const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+                if (written + b.length > entry.size)
+                    throw new Error(`cannot copy ${entry.path} into the VM: it grew beyond the ${entry.size} bytes announced while being read`);
+                for (let at = 0; at < b.length; at += DATA_FRAME_BYTES)
+                    await guarded(protocol_encodeFrame(protocol_MessageType.FileData, b.subarray(at, at + DATA_FRAME_BYTES)));
+                written += b.length;
+            }
+            if (written !== entry.size)
+                throw new Error(`cannot copy ${entry.path} into the VM: it shrank to ${written} of the ${entry.size} bytes announced while being read`);
+        }
+        await guarded(encodePutEnd());
+        const result = await answer;
+        socket.end();
+        return result;
+    }
+    catch (e) {
+        socket.destroy();
+        throw e;
+    }
+}
+/** Checks the shape of a tree as it arrives: one root, parents (directories) before their contents, within the limits. */
+class TreeCheck {
+    limits;
+    what;
+    dirs = new Set();
+    root = null;
+    count = 0;
+    bytes = 0;
+    constructor(limits, what) {
+        this.limits = limits;
+        this.what = what;
+    }
+    admit(e) {
+        if (++this.count > this.limits.maxEntries) {
+            throw new Error(`${this.what}: the guest sent more than ${this.limits.maxEntries} entries, the limit; copy a smaller tree`);
+        }
+        this.bytes += e.size;
+        if (this.bytes > this.limits.maxBytes) {
+            throw new Error(`${this.what}: the guest sent more than ${this.limits.maxBytes} bytes, the limit; copy a smaller tree`);
+        }
+        const slash = e.path.lastIndexOf('/');
+        if (this.root === null) {
+            if (slash >= 0)
+                throw new ProtocolError(`${this.what}: the guest's first entry ${e.path} is not the one it was asked for`);
+            this.root = e.path;
+        }
+        else {
+            const parent = slash < 0 ? null : e.path.slice(0, slash);
+            if (parent === null || !this.dirs.has(parent)) {
+                throw new ProtocolError(`${this.what}: the guest sent ${e.path} before (or without) its parent directory`);
+            }
+        }
+        if (e.type === 'dir') {
+            if (this.dirs.has(e.path))
+                throw new ProtocolError(`${this.what}: the guest sent the directory ${e.path} twice`);
+            this.dirs.add(e.path);
+        }
+    }
+}
+async function startReading(socket, kind, guestPath) {
+    const frames = new FrameSource(socket);
+    await exchangeHello(socket, frames);
+    await writeFrame(socket, encodeTransferRequest(kind, guestPath));
+    return frames;
+}
+/** The ENTRY records of a GET or LIST up to its DONE, checked as a tree; a file's data is read by the caller between entries. */
+async function* receiveEntries(frames, tree, what) {
+    for (;;) {
+        const f = await frames.next();
+        if (!f)
+            throw new ProtocolError(`guest init closed the session before ${what} finished: the VM may have stopped`);
+        const failure = guestFailure(f.type, f.payload);
+        if (failure)
+            throw failure;
+        if (f.type === protocol_MessageType.Done) {
+            const done = decodeDone(f.payload);
+            if (done.error !== null)
+                throw new Error(`${what}: ${done.error}`);
+            return;
+        }
+        if (f.type !== protocol_MessageType.Entry)
+            throw new ProtocolError(`${what}: guest init sent ${describeType(f.type)} where an entry or DONE belongs`);
+        const entry = decodeEntry(f.payload);
+        tree.admit(entry);
+        yield entry;
+    }
+}
+/**
+ * GET: the guest path and, for a directory, everything beneath it, parents
+ * first, never following links. Entry paths are relative to the guest
+ * path's parent (`GET /a/b` yields `b`, `b/c`, ...). A file's `data` must be
+ * read before the next entry is asked for; what is left unread is skipped.
+ */
+async function* getEntries(socket, guestPath, opts) {
+    const what = `copying ${guestPath} out of the VM`;
+    let complete = false;
+    try {
+        const frames = await startReading(socket, 'get', guestPath);
+        for await (const entry of receiveEntries(frames, new TreeCheck(opts.limits, what), what)) {
+            if (entry.type !== 'file' || entry.size === 0) {
+                yield entry;
+                continue;
+            }
+            const data = new FileDataStream(frames, entry.size, `${what}: ${entry.path}`);
+            yield { ...entry, data };
+            await data.skipRest();
+        }
+        complete = true;
+        socket.end();
+    }
+    finally {
+        if (!complete)
+            socket.destroy();
+    }
+}
+/** LIST: like GET without the bytes, for telling what changed. */
+async function listEntries(socket, guestPath, opts = {}) {
+    const what = `listing ${guestPath} in the VM`;
+    const out = [];
+    try {
+        const frames = await startReading(socket, 'list', guestPath);
+        const tree = new TreeCheck({ ...(opts.limits ?? DEFAULT_LIST_LIMITS), maxBytes: Number.MAX_SAFE_INTEGER }, what);
+        for await (const entry of receiveEntries(frames, tree, what))
+            out.push(entry);
+        socket.end();
+        return out;
+    }
+    catch (e) {
+        socket.destroy();
+        throw e;
+    }
+}
+/** One file's FILE_DATA frames as a stream of exactly `size` bytes, pulled as the reader asks. */
+class FileDataStream extends external_node_stream_.Readable {
+    frames;
+    what;
+    remaining;
+    pulling = null;
+    skipping = false;
+    constructor(frames, size, what) {
+        super({ highWaterMark: 1 << 20 });
+        this.frames = frames;
+        this.what = what;
+        this.remaining = size;
+    }
+    _read() {
+        if (this.skipping)
+            return;
+        this.pulling ??= this.pull().finally(() => (this.pulling = null));
+    }
+    async nextChunk() {
+        const f = await this.frames.next();
+        if (!f)
+            throw new ProtocolError(`${this.what}: guest init closed the session in the middle of the file`);
+        if (f.type !== protocol_MessageType.FileData)
+            throw new ProtocolError(`${this.what}: guest init sent ${describeType(f.type)} in the middle of the file`);
+        if (f.payload.length > this.remaining)
+            throw new ProtocolError(`${this.what}: guest init sent more bytes than the file's announced size`);
+        this.remaining -= f.payload.length;
+        return f.payload;
+    }
+    async pull() {
+        try {
+            while (this.remaining > 0 && !this.destroyed) {
+                if (!this.push(await this.nextChunk()))
+                    return;
+            }
+            if (this.remaining === 0)
+                this.push(null);
+        }
+        catch (e) {
+            this.destroy(e instanceof Error ? e : new Error(String(e)));
+        }
+    }
+    /** Reads past what the consumer left unread, so the next frame is the next entry's. */
+    async skipRest() {
+        this.skipping = true;
+        await this.pulling;
+        if (this.errored)
+            throw this.errored;
+        while (this.remaining > 0)
+            await this.nextChunk();
+        if (!this.readableEnded)
+            this.destroy();
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/session/index.ts
 // The host side of the host-guest protocol (docs/protocol.md): what the
 // engine needs to run one command in a VM's guest init.
+
+
+
 
 
 
@@ -43538,8 +44845,6 @@ function defaultCacheDir() {
     return (0,external_node_path_.resolve)(process.env.VMSTEP_CACHE || (0,external_node_path_.join)((0,external_node_os_namespaceObject.homedir)(), '.cache', 'vmstep'));
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
 ;// CONCATENATED MODULE: ./src/image/types.ts
@@ -47816,6 +49121,7 @@ function processStartTime(pid) {
     }
 }
 let bootIdCache;
+/** This boot's id (/proc/sys/kernel/random/boot_id): a pid and start time from another boot name nobody. */
 function bootId() {
     bootIdCache ??= (() => {
         try {
@@ -48351,6 +49657,256 @@ function unreadable(path, err) {
 
 
 
+;// CONCATENATED MODULE: ./src/engine/cache.ts
+// `vmstep cache ls|prune`: what the cache holds and making it smaller. Root
+// filesystems and layer blobs belong to the rootfs module (RootfsCache knows
+// which files are in use and how to remove them safely); the unpacked guest
+// kernels under kernel/ are the engine's own. The developer build cache
+// (build/) is never touched here.
+
+
+
+
+function kernelEntries(root) {
+    const dir = (0,external_node_path_.join)(root, 'kernel');
+    let names = [];
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
+    }
+    catch {
+        return [];
+    }
+    return names.flatMap((name) => {
+        try {
+            const st = (0,external_node_fs_namespaceObject.statSync)((0,external_node_path_.join)(dir, name, 'vmlinux'));
+            return [{ kind: 'kernel', name, bytes: st.blocks * 512, lastUsed: st.atime > st.mtime ? st.atime : st.mtime, path: (0,external_node_path_.join)(dir, name) }];
+        }
+        catch {
+            return [];
+        }
+    });
+}
+/**
+ * Refuses a cache root that is, or lies below, something other than a
+ * directory, before a raw ENOTDIR from deep inside a run. The root itself
+ * is created when missing.
+ */
+function checkCacheDir(root) {
+    for (let dir = root;; dir = (0,external_node_path_.dirname)(dir)) {
+        const st = (0,external_node_fs_namespaceObject.statSync)(dir, { throwIfNoEntry: false });
+        if (st) {
+            if (st.isDirectory())
+                return;
+            const where = dir === root ? `${root} is not a directory` : `${dir}, above ${root}, is not a directory`;
+            throw new errors_VmstepError(`the cache directory ($VMSTEP_CACHE, default ~/.cache/vmstep) cannot be used: ${where}`, 'point VMSTEP_CACHE at a directory (it is created when missing), or unset it');
+        }
+        if ((0,external_node_path_.dirname)(dir) === dir)
+            return;
+    }
+}
+async function listCache(root) {
+    checkCacheDir(root);
+    const rootfs = await new cache_RootfsCache(root).list();
+    const items = rootfs.map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
+    items.push(...kernelEntries(root).map(({ path: _path, ...item }) => item));
+    return items.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
+}
+/**
+ * With maxBytes, removes the least recently used root filesystems and blobs
+ * until they fit in it (the kernel, needed by every run, stays). Without,
+ * removes everything, kernels included: the next run unpacks and builds again.
+ */
+async function pruneCache(root, maxBytes) {
+    checkCacheDir(root);
+    const cache = new cache_RootfsCache(root);
+    const removed = (await cache.prune(maxBytes ?? 0)).map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
+    if (maxBytes === null) {
+        for (const k of kernelEntries(root)) {
+            (0,external_node_fs_namespaceObject.rmSync)(k.path, { recursive: true, force: true });
+            const { path: _path, ...item } = k;
+            removed.push(item);
+        }
+    }
+    const kept = await listCache(root);
+    return { removed, freedBytes: removed.reduce((n, e) => n + e.bytes, 0), keptBytes: kept.reduce((n, e) => n + e.bytes, 0), keptKernels: kept.filter((e) => e.kind === 'kernel') };
+}
+
+;// CONCATENATED MODULE: ./src/engine/leftovers.ts
+// Cleaning up after a run whose process died: a cancelled GitHub job kills
+// the action's Node process, which may leave the VMM process running and the
+// scratch directory (a writable disk image of the whole root filesystem) on
+// disk. The run records what it holds (RunResources); a later process (the
+// action's post step) reads that record and releases it here.
+//
+// The record comes from a file, so it is checked before it is acted on: a PID
+// is signalled only when it is still the same process (same start time) and
+// a directory is removed only when it is a vmstep scratch directory.
+
+
+
+
+const SCRATCH_PREFIX = 'vmstep-run-';
+function createScratchDir(root) {
+    return (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_.join)(root ?? (0,external_node_os_namespaceObject.tmpdir)(), SCRATCH_PREFIX));
+}
+/** A process's start time in clock ticks since boot (/proc/PID/stat field 22), or null when it is gone. */
+function processStartTicks(pid) {
+    let stat;
+    try {
+        stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${pid}/stat`, 'utf8');
+    }
+    catch {
+        return null;
+    }
+    // The command name (field 2) is in parentheses and may hold spaces or ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state), so field 22 is fields[19].
+    const ticks = Number(fields[19]);
+    if (fields[0] === 'Z')
+        return null; // a zombie holds nothing
+    return Number.isFinite(ticks) ? ticks : null;
+}
+async function releaseResources(res) {
+    const report = { killedPid: null, removedDir: null, skipped: [] };
+    const pid = res.vmmPid;
+    if (typeof pid === 'number' && Number.isInteger(pid) && pid > 1) {
+        const ticks = processStartTicks(pid);
+        if (ticks === null) {
+            // Already gone: the normal case after a run that ended by itself.
+        }
+        else if (res.vmmStartTicks !== undefined && ticks !== res.vmmStartTicks) {
+            report.skipped.push(`PID ${pid} now belongs to another process; not signalled`);
+        }
+        else {
+            try {
+                process.kill(pid, 'SIGKILL');
+                report.killedPid = pid;
+                await waitGone(pid, ticks, 5000);
+            }
+            catch (err) {
+                const code = err.code;
+                if (code !== 'ESRCH')
+                    report.skipped.push(`could not stop the VMM (PID ${pid}): ${code ?? err.message}`);
+            }
+        }
+    }
+    const dir = res.scratchDir;
+    if (typeof dir === 'string' && dir !== '') {
+        if (!basename(dir).startsWith(SCRATCH_PREFIX)) {
+            report.skipped.push(`${dir} is not a vmstep scratch directory; not removed`);
+        }
+        else if (exists(dir)) {
+            rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+            report.removedDir = dir;
+        }
+    }
+    // The run's disk overlay lives in the cache (runs/<pid>-*), named
+    // after the process that made it; the rootfs module removes those whose
+    // process is gone.
+    if (typeof res.cacheDir === 'string' && res.cacheDir !== '') {
+        await new RootfsCache(res.cacheDir).sweep().catch((err) => report.skipped.push(`could not sweep ${res.cacheDir}: ${err.message}`));
+    }
+    return report;
+}
+function exists(path) {
+    try {
+        statSync(path);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+async function waitGone(pid, ticks, ms) {
+    const end = Date.now() + ms;
+    while (Date.now() < end && processStartTicks(pid) === ticks)
+        await new Promise((r) => setTimeout(r, 20));
+}
+/** Parses a resources record read from a file; null when it is not one. */
+function parseResources(text) {
+    try {
+        const v = JSON.parse(text);
+        if (typeof v !== 'object' || v === null || typeof v.scratchDir !== 'string')
+            return null;
+        const out = { scratchDir: v.scratchDir };
+        if (typeof v.vmmPid === 'number')
+            out.vmmPid = v.vmmPid;
+        if (typeof v.vmmStartTicks === 'number')
+            out.vmmStartTicks = v.vmmStartTicks;
+        if (typeof v.cacheDir === 'string')
+            out.cacheDir = v.cacheDir;
+        return out;
+    }
+    catch {
+        return null;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/shell.ts
+// Shell-style words without a shell: the action's `args` input is written the
+// way people write a command line (quotes group, backslashes escape), but
+// nothing is expanded: no variables, globs or substitutions, so what the
+// workflow says is exactly what the command gets. And the reverse, for
+// showing an argv to a person. (@actions/exec's argStringToArray is not the
+// same language: it knows double quotes only, so 'single quoted words' and a
+// backslash outside quotes would change meaning; it is not a dependency.)
+
+function splitShellWords(text, what) {
+    const words = [];
+    let word = '';
+    let inWord = false;
+    let quote = null;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (quote === "'") {
+            if (c === "'")
+                quote = null;
+            else
+                word += c;
+            continue;
+        }
+        if (quote === '"') {
+            if (c === '"')
+                quote = null;
+            else if (c === '\\' && i + 1 < text.length && '"\\$`\n'.includes(text[i + 1]))
+                word += text[++i] === '\n' ? '' : text[i];
+            else
+                word += c;
+            continue;
+        }
+        if (c === "'" || c === '"') {
+            quote = c;
+            inWord = true;
+        }
+        else if (c === '\\' && i + 1 < text.length) {
+            const next = text[++i];
+            if (next !== '\n') {
+                word += next;
+                inWord = true;
+            }
+        }
+        else if (/\s/.test(c)) {
+            if (inWord)
+                words.push(word);
+            word = '';
+            inWord = false;
+        }
+        else {
+            word += c;
+            inWord = true;
+        }
+    }
+    if (quote)
+        throw new VmstepError(`${what} has an unclosed ${quote === '"' ? 'double' : 'single'} quote`, `close the quote, or escape it with a backslash`);
+    if (inWord)
+        words.push(word);
+    return words;
+}
+/** An argv as a person would type it: sh -c 'echo "hi"' */
+function shellQuote(argv) {
+    return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./src/vm/assets.ts
@@ -48779,80 +50335,6 @@ class ConsoleFollower {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/cache.ts
-// `vmstep cache ls|prune`: what the cache holds and making it smaller. Root
-// filesystems and layer blobs belong to the rootfs module (RootfsCache knows
-// which files are in use and how to remove them safely); the unpacked guest
-// kernels under kernel/ are the engine's own. The developer build cache
-// (build/) is never touched here.
-
-
-
-
-function kernelEntries(root) {
-    const dir = (0,external_node_path_.join)(root, 'kernel');
-    let names = [];
-    try {
-        names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
-    }
-    catch {
-        return [];
-    }
-    return names.flatMap((name) => {
-        try {
-            const st = (0,external_node_fs_namespaceObject.statSync)((0,external_node_path_.join)(dir, name, 'vmlinux'));
-            return [{ kind: 'kernel', name, bytes: st.blocks * 512, lastUsed: st.atime > st.mtime ? st.atime : st.mtime, path: (0,external_node_path_.join)(dir, name) }];
-        }
-        catch {
-            return [];
-        }
-    });
-}
-/**
- * Refuses a cache root that is, or lies below, something other than a
- * directory, before a raw ENOTDIR from deep inside a run. The root itself
- * is created when missing.
- */
-function checkCacheDir(root) {
-    for (let dir = root;; dir = (0,external_node_path_.dirname)(dir)) {
-        const st = (0,external_node_fs_namespaceObject.statSync)(dir, { throwIfNoEntry: false });
-        if (st) {
-            if (st.isDirectory())
-                return;
-            const where = dir === root ? `${root} is not a directory` : `${dir}, above ${root}, is not a directory`;
-            throw new errors_VmstepError(`the cache directory ($VMSTEP_CACHE, default ~/.cache/vmstep) cannot be used: ${where}`, 'point VMSTEP_CACHE at a directory (it is created when missing), or unset it');
-        }
-        if ((0,external_node_path_.dirname)(dir) === dir)
-            return;
-    }
-}
-async function listCache(root) {
-    checkCacheDir(root);
-    const rootfs = await new cache_RootfsCache(root).list();
-    const items = rootfs.map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
-    items.push(...kernelEntries(root).map(({ path: _path, ...item }) => item));
-    return items.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
-}
-/**
- * With maxBytes, removes the least recently used root filesystems and blobs
- * until they fit in it (the kernel, needed by every run, stays). Without,
- * removes everything, kernels included: the next run unpacks and builds again.
- */
-async function pruneCache(root, maxBytes) {
-    checkCacheDir(root);
-    const cache = new cache_RootfsCache(root);
-    const removed = (await cache.prune(maxBytes ?? 0)).map((e) => ({ kind: e.kind, name: e.name, bytes: e.diskBytes, lastUsed: e.lastUsed }));
-    if (maxBytes === null) {
-        for (const k of kernelEntries(root)) {
-            (0,external_node_fs_namespaceObject.rmSync)(k.path, { recursive: true, force: true });
-            const { path: _path, ...item } = k;
-            removed.push(item);
-        }
-    }
-    const kept = await listCache(root);
-    return { removed, freedBytes: removed.reduce((n, e) => n + e.bytes, 0), keptBytes: kept.reduce((n, e) => n + e.bytes, 0), keptKernels: kept.filter((e) => e.kind === 'kernel') };
-}
-
 ;// CONCATENATED MODULE: ./src/engine/kvm-access.ts
 // Why this user cannot open /dev/kvm, and the fix that works for the device
 // as it is. "Join the kvm group" helps only where the group may read and
@@ -48997,182 +50479,6 @@ function checkKvm(cacheDir, probe = () => probeKvm(), accessDenied = () => kvmAc
     catch {
         // A read-only cache only costs a probe per run.
     }
-}
-
-;// CONCATENATED MODULE: ./src/engine/leftovers.ts
-// Cleaning up after a run whose process died: a cancelled GitHub job kills
-// the action's Node process, which may leave the VMM process running and the
-// scratch directory (a writable disk image of the whole root filesystem) on
-// disk. The run records what it holds (RunResources); a later process (the
-// action's post step) reads that record and releases it here.
-//
-// The record comes from a file, so it is checked before it is acted on: a PID
-// is signalled only when it is still the same process (same start time) and
-// a directory is removed only when it is a vmstep scratch directory.
-
-
-
-
-const SCRATCH_PREFIX = 'vmstep-run-';
-function createScratchDir(root) {
-    return (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_.join)(root ?? (0,external_node_os_namespaceObject.tmpdir)(), SCRATCH_PREFIX));
-}
-/** A process's start time in clock ticks since boot (/proc/PID/stat field 22), or null when it is gone. */
-function processStartTicks(pid) {
-    let stat;
-    try {
-        stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${pid}/stat`, 'utf8');
-    }
-    catch {
-        return null;
-    }
-    // The command name (field 2) is in parentheses and may hold spaces or ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state), so field 22 is fields[19].
-    const ticks = Number(fields[19]);
-    if (fields[0] === 'Z')
-        return null; // a zombie holds nothing
-    return Number.isFinite(ticks) ? ticks : null;
-}
-async function releaseResources(res) {
-    const report = { killedPid: null, removedDir: null, skipped: [] };
-    const pid = res.vmmPid;
-    if (typeof pid === 'number' && Number.isInteger(pid) && pid > 1) {
-        const ticks = processStartTicks(pid);
-        if (ticks === null) {
-            // Already gone: the normal case after a run that ended by itself.
-        }
-        else if (res.vmmStartTicks !== undefined && ticks !== res.vmmStartTicks) {
-            report.skipped.push(`PID ${pid} now belongs to another process; not signalled`);
-        }
-        else {
-            try {
-                process.kill(pid, 'SIGKILL');
-                report.killedPid = pid;
-                await waitGone(pid, ticks, 5000);
-            }
-            catch (err) {
-                const code = err.code;
-                if (code !== 'ESRCH')
-                    report.skipped.push(`could not stop the VMM (PID ${pid}): ${code ?? err.message}`);
-            }
-        }
-    }
-    const dir = res.scratchDir;
-    if (typeof dir === 'string' && dir !== '') {
-        if (!basename(dir).startsWith(SCRATCH_PREFIX)) {
-            report.skipped.push(`${dir} is not a vmstep scratch directory; not removed`);
-        }
-        else if (exists(dir)) {
-            rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-            report.removedDir = dir;
-        }
-    }
-    // The run's disk overlay lives in the cache (runs/<pid>-*), named
-    // after the process that made it; the rootfs module removes those whose
-    // process is gone.
-    if (typeof res.cacheDir === 'string' && res.cacheDir !== '') {
-        await new RootfsCache(res.cacheDir).sweep().catch((err) => report.skipped.push(`could not sweep ${res.cacheDir}: ${err.message}`));
-    }
-    return report;
-}
-function exists(path) {
-    try {
-        statSync(path);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-async function waitGone(pid, ticks, ms) {
-    const end = Date.now() + ms;
-    while (Date.now() < end && processStartTicks(pid) === ticks)
-        await new Promise((r) => setTimeout(r, 20));
-}
-/** Parses a resources record read from a file; null when it is not one. */
-function parseResources(text) {
-    try {
-        const v = JSON.parse(text);
-        if (typeof v !== 'object' || v === null || typeof v.scratchDir !== 'string')
-            return null;
-        const out = { scratchDir: v.scratchDir };
-        if (typeof v.vmmPid === 'number')
-            out.vmmPid = v.vmmPid;
-        if (typeof v.vmmStartTicks === 'number')
-            out.vmmStartTicks = v.vmmStartTicks;
-        if (typeof v.cacheDir === 'string')
-            out.cacheDir = v.cacheDir;
-        return out;
-    }
-    catch {
-        return null;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/engine/shell.ts
-// Shell-style words without a shell: the action's `args` input is written the
-// way people write a command line (quotes group, backslashes escape), but
-// nothing is expanded: no variables, globs or substitutions, so what the
-// workflow says is exactly what the command gets. And the reverse, for
-// showing an argv to a person. (@actions/exec's argStringToArray is not the
-// same language: it knows double quotes only, so 'single quoted words' and a
-// backslash outside quotes would change meaning; it is not a dependency.)
-
-function splitShellWords(text, what) {
-    const words = [];
-    let word = '';
-    let inWord = false;
-    let quote = null;
-    for (let i = 0; i < text.length; i++) {
-        const c = text[i];
-        if (quote === "'") {
-            if (c === "'")
-                quote = null;
-            else
-                word += c;
-            continue;
-        }
-        if (quote === '"') {
-            if (c === '"')
-                quote = null;
-            else if (c === '\\' && i + 1 < text.length && '"\\$`\n'.includes(text[i + 1]))
-                word += text[++i] === '\n' ? '' : text[i];
-            else
-                word += c;
-            continue;
-        }
-        if (c === "'" || c === '"') {
-            quote = c;
-            inWord = true;
-        }
-        else if (c === '\\' && i + 1 < text.length) {
-            const next = text[++i];
-            if (next !== '\n') {
-                word += next;
-                inWord = true;
-            }
-        }
-        else if (/\s/.test(c)) {
-            if (inWord)
-                words.push(word);
-            word = '';
-            inWord = false;
-        }
-        else {
-            word += c;
-            inWord = true;
-        }
-    }
-    if (quote)
-        throw new VmstepError(`${what} has an unclosed ${quote === '"' ? 'double' : 'single'} quote`, `close the quote, or escape it with a backslash`);
-    if (inWord)
-        words.push(word);
-    return words;
-}
-/** An argv as a person would type it: sh -c 'echo "hi"' */
-function shellQuote(argv) {
-    return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
 ;// CONCATENATED MODULE: ./src/engine/bench-pinning.ts
@@ -49345,6 +50651,805 @@ function formatMs(ms) {
     return s === 0 ? `${m} min` : `${m} min ${s} s`;
 }
 
+;// CONCATENATED MODULE: ./src/engine/capacity.ts
+// One budget of vCPUs and memory for the whole host, shared by every vmstep
+// process of every Unix user: `run`, `bench`, the action and long-lived VMs
+// reserve their VM's share here before it boots and give it back when it ends.
+//
+// The shared state is a directory (default /tmp/vmstep-capacity, mode 1777
+// like /tmp) with one file per reservation, written by its owner only. Why
+// files and not one lock-protected ledger: in a sticky directory nobody can
+// remove another user's file, so a lock left by a dead process of another
+// user could never be broken. Instead every process keeps its own entry and
+// the order between them comes from Lamport's bakery algorithm:
+//
+//   1. write my entry as `choosing`;
+//   2. read every entry, take ticket = 1 + the highest ticket seen, and
+//      rewrite my entry as `waiting` with it;
+//   3. I may turn `held` when no live entry is still `choosing`, no live
+//      `waiting` entry is before me (lower ticket, then lower id), and my
+//      share fits in the budget less every live `held` entry.
+//
+// Only the head of the queue ever turns `held`, and an entry that appears
+// after the head looked has a higher ticket (step 2 read the head's), so two
+// processes never both take the last share; and waiters go in ticket order
+// (FIFO). A reservation counts while its process lives (pid + start time +
+// boot id, as the rootfs locks check), so a SIGKILLed process frees its share
+// without anyone removing its file; its owner's next vmstep sweeps it.
+//
+// Entries of other users are untrusted: a file that is not a regular file,
+// too big, unparsable, or claims a uid it is not owned by or a process of
+// another user is ignored with a warning. Another user can consume budget
+// only by holding real processes; an entry that stays `choosing` is ignored
+// after CHOOSING_STALE_MS, one in line that fits but does not take its share
+// loses its place after STUCK_MS, and one that can never fit holds nobody up.
+// (A process stopped for that long in the middle of its own step 3 could
+// then overcommit once: a price for not letting one stuck process stop all.)
+
+
+
+
+
+
+
+
+
+
+const DEFAULT_CAPACITY_DIR = '/tmp/vmstep-capacity';
+/**
+ * vCPUs per host CPU in the default budget. A vCPU is a thread that uses a
+ * host CPU only while its guest runs, and a VM that waits for its next exec
+ * uses none, so sandboxes that keep many VMs mostly idle need vCPUs
+ * overcommitted; 4 is OpenStack's default CPU allocation ratio. Memory is
+ * not overcommitted: guest memory, once touched, stays with the VMM.
+ */
+const VCPUS_PER_HOST_CPU = 4;
+/** Memory left to the host and vmstep itself: max(1 GiB, 10%), never more than half. */
+function memoryReserveMiB(totalMiB) {
+    return Math.min(Math.max(1024, Math.floor(totalMiB / 10)), Math.floor(totalMiB / 2));
+}
+/** How often a waiter looks again; a release or a death is seen within this. */
+const capacity_POLL_MS = 150;
+/** How often while the entries before mine are being decided (a matter of milliseconds). */
+const SHORT_POLL_MS = 15;
+/** An entry `choosing` for longer is a stuck or hostile process, not one picking a ticket. */
+const CHOOSING_STALE_MS = 5000;
+/** An entry before mine that fits turns `held` within a poll; one that has not for this long is stuck. */
+const STUCK_MS = 5000;
+/** How long past its deadline a reservation waits for earlier entries that fit (they turn `held` within ms). */
+const DECIDE_GRACE_MS = 2000;
+/** An honest entry is a few hundred bytes. */
+const MAX_ENTRY_BYTES = 4096;
+/** More entries than this is not vmstep's doing; refuse rather than misjudge the pool. */
+const MAX_ENTRIES = 4096;
+/** Tickets count reservations one by one; one this high only a forged entry can hold. */
+const MAX_TICKET = 2 ** 52;
+/** Longest label or user name kept. */
+const MAX_TEXT = 200;
+/** Entries are written here first, then renamed into place whole. */
+const TMP_PREFIX = '.tmp-';
+/** Writing an entry takes microseconds; one this old was left by a process that died. */
+const TMP_STALE_MS = 60_000;
+const ENTRY_NAME = /^r-[0-9a-f]{1,40}\.json$/;
+const ENTRY_VERSION = 1;
+/**
+ * `--wait[=DURATION]` as milliseconds for reserveCapacity: the flag alone,
+ * or 0 as with --timeout, waits without limit; false (absent) not at all.
+ */
+function capacityWait(value, what) {
+    if (value === false)
+        return 0;
+    if (value === true)
+        return Infinity;
+    const ms = parseDuration(value, what);
+    return ms === 0 ? Infinity : ms;
+}
+function capacityDir(env = process.env) {
+    return env.VMSTEP_CAPACITY_DIR || DEFAULT_CAPACITY_DIR;
+}
+/** The budget from VMSTEP_MAX_VCPUS and VMSTEP_MAX_MEMORY, or the host's defaults. */
+function capacityBudget(env = process.env) {
+    const hostCpus = Math.max(1, (0,external_node_os_namespaceObject.cpus)().length);
+    const totalMiB = Math.floor((0,external_node_os_namespaceObject.totalmem)() / 2 ** 20);
+    let vcpus = hostCpus * VCPUS_PER_HOST_CPU;
+    let vcpuSource = `default: ${VCPUS_PER_HOST_CPU} × ${hostCpus} host CPU${hostCpus === 1 ? '' : 's'}`;
+    const rawVcpus = env.VMSTEP_MAX_VCPUS;
+    if (rawVcpus !== undefined && rawVcpus.trim() !== '') {
+        if (!/^\s*\d+\s*$/.test(rawVcpus) || Number(rawVcpus) <= 0 || !Number.isSafeInteger(Number(rawVcpus))) {
+            throw new errors_VmstepError(`VMSTEP_MAX_VCPUS "${rawVcpus}" is not a whole number of vCPUs`, `set it to a positive whole number such as ${vcpus}, or unset it for the default (${VCPUS_PER_HOST_CPU} per host CPU)`);
+        }
+        vcpus = Number(rawVcpus);
+        vcpuSource = 'VMSTEP_MAX_VCPUS';
+    }
+    let memoryMiB = totalMiB - memoryReserveMiB(totalMiB);
+    let memorySource = `default: ${formatMiB(totalMiB)} of host memory less ${formatMiB(memoryReserveMiB(totalMiB))}`;
+    const rawMemory = env.VMSTEP_MAX_MEMORY;
+    if (rawMemory !== undefined && rawMemory.trim() !== '') {
+        const bytes = parseSize(rawMemory, 'VMSTEP_MAX_MEMORY');
+        if (bytes < 2 ** 20)
+            throw new errors_VmstepError(`VMSTEP_MAX_MEMORY "${rawMemory}" is less than 1 MiB`, 'set it to the memory all VMs together may use, such as 16G, or unset it for the default');
+        memoryMiB = Math.floor(bytes / 2 ** 20);
+        memorySource = 'VMSTEP_MAX_MEMORY';
+    }
+    return { vcpus, memoryMiB, sources: { vcpus: vcpuSource, memory: memorySource } };
+}
+/** The budget and what holds it now, for `vmstep doctor`. */
+function capacityStatus(env = process.env, onWarning) {
+    const { sources, ...budget } = capacityBudget(env);
+    const dir = capacityDir(env);
+    let entries = [];
+    try {
+        (0,external_node_fs_namespaceObject.lstatSync)(dir);
+        entries = scan(dir, null, onWarning);
+    }
+    catch (err) {
+        // No directory yet: nothing was ever reserved since boot.
+        if (err.code !== 'ENOENT')
+            throw err;
+    }
+    const held = entries.filter((e) => e.state === 'held');
+    return {
+        budget,
+        sources,
+        dir,
+        used: sum(held),
+        holders: held.map(holderOf),
+        waiting: entries.filter((e) => e.state === 'waiting').sort(inLine).map(holderOf),
+    };
+}
+/**
+ * Reserves a VM's share of the host. Resolves when it is held; rejects with
+ * a VmstepError naming what is in use, and by whom, when it does not fit in
+ * time (at once without `wait`).
+ */
+async function reserveCapacity(req) {
+    const env = req.env ?? process.env;
+    const { sources, ...budget } = capacityBudget(env);
+    checkRequest(req);
+    if (req.vcpus > budget.vcpus || req.memoryMiB > budget.memoryMiB) {
+        const vcpuShort = req.vcpus > budget.vcpus;
+        const what = vcpuShort ? `${capacity_plural(req.vcpus, 'vCPU')} but the whole budget is ${capacity_plural(budget.vcpus, 'vCPU')} (${sources.vcpus})` : `${formatMiB(req.memoryMiB)} of memory but the whole budget is ${formatMiB(budget.memoryMiB)} (${sources.memory})`;
+        throw new errors_VmstepError(`this VM can never fit in the host's capacity: it asks ${what}`, `give the VM less, or raise ${vcpuShort ? 'VMSTEP_MAX_VCPUS' : 'VMSTEP_MAX_MEMORY'}`);
+    }
+    const dir = capacityDir(env);
+    prepareDir(dir);
+    req.signal?.throwIfAborted();
+    const me = {
+        v: ENTRY_VERSION,
+        id: `${process.pid.toString(16)}${(0,external_node_crypto_.randomBytes)(8).toString('hex')}`,
+        state: 'choosing',
+        ticket: 0,
+        vcpus: req.vcpus,
+        memoryMiB: req.memoryMiB,
+        // Within what others accept (parseEntry), or they would ignore my share.
+        label: req.label.slice(0, MAX_TEXT),
+        user: currentUserName().slice(0, MAX_TEXT),
+        uid: process.getuid?.() ?? -1,
+        pid: process.pid,
+        start: processStartTicks(process.pid) ?? -1,
+        boot: bootId(),
+    };
+    const path = (0,external_node_path_.join)(dir, `r-${me.id}.json`);
+    const removeEntry = () => {
+        ownEntries.delete(path);
+        removeQuietly(path);
+    };
+    ownEntries.add(path);
+    watchExit();
+    try {
+        writeEntry(dir, path, me);
+        const others = scan(dir, me.id, req.onWarning);
+        const highest = Math.max(0, ...others.map((e) => e.ticket));
+        if (highest + 1 > MAX_TICKET) {
+            const e = others.find((o) => o.ticket === highest);
+            throw new errors_VmstepError(`the capacity queue in ${dir} holds an entry with an impossible ticket (${e.label}, user ${e.user}, pid ${e.pid})`, `ask ${e.user} to stop process ${e.pid}`);
+        }
+        me.ticket = highest + 1;
+        me.state = 'waiting';
+        writeEntry(dir, path, me);
+        const wait = req.wait ?? 0;
+        const deadline = Date.now() + wait;
+        let told = false;
+        /** When I first saw each entry before me fit and not take its share. */
+        const fitSince = new Map();
+        for (;;) {
+            req.signal?.throwIfAborted();
+            const now = Date.now();
+            const entries = scan(dir, me.id, req.onWarning);
+            const choosing = entries.some((e) => e.state === 'choosing' && now - e.mtimeMs < CHOOSING_STALE_MS);
+            const holders = entries.filter((e) => e.state === 'held');
+            // One that can never fit fails by itself and holds nobody up.
+            const ahead = entries.filter((e) => e.state === 'waiting' && inLine(e, me) < 0 && fits(e, budget)).sort(inLine);
+            const used = sum(holders);
+            // Walk the line: those before me that fit will take their share in a
+            // moment; one that fits but has not taken it for STUCK_MS is a stopped
+            // or hostile process, and loses its place.
+            let free = { vcpus: budget.vcpus - used.vcpus, memoryMiB: budget.memoryMiB - used.memoryMiB };
+            let blocked = false;
+            let before = 0;
+            for (const e of ahead) {
+                if (!fits(e, free)) {
+                    fitSince.delete(e.id);
+                    blocked = true;
+                    break;
+                }
+                const since = fitSince.get(e.id) ?? now;
+                fitSince.set(e.id, since);
+                if (now - since > STUCK_MS)
+                    continue;
+                free = { vcpus: free.vcpus - e.vcpus, memoryMiB: free.memoryMiB - e.memoryMiB };
+                before++;
+            }
+            blocked ||= !fits(me, free);
+            if (!blocked && !choosing && before === 0) {
+                me.state = 'held';
+                writeEntry(dir, path, me);
+                return reservation(me, removeEntry);
+            }
+            if (blocked) {
+                if (now >= deadline)
+                    throw notEnough(me, budget, used, holders, ahead.length);
+                if (!told) {
+                    told = true;
+                    req.onWait?.(`waiting for capacity: ${shortage(me, budget, used, holders, ahead.length)}`);
+                }
+            }
+            else if (now >= deadline + DECIDE_GRACE_MS) {
+                // Those before me fit but never took their share: a stuck process.
+                throw notEnough(me, budget, used, holders, ahead.length);
+            }
+            const pause = blocked ? capacity_POLL_MS : SHORT_POLL_MS;
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(Math.max(1, Math.min(pause, blocked && Number.isFinite(deadline) ? deadline - now : pause)), undefined, req.signal ? { signal: req.signal } : {}).catch(() => req.signal?.throwIfAborted());
+        }
+    }
+    catch (err) {
+        removeEntry();
+        throw err;
+    }
+}
+function checkRequest(req) {
+    if (!Number.isSafeInteger(req.vcpus) || req.vcpus <= 0 || !Number.isSafeInteger(req.memoryMiB) || req.memoryMiB <= 0) {
+        throw new errors_VmstepError(`a capacity reservation needs whole positive vCPUs and MiB (got ${req.vcpus} and ${req.memoryMiB})`, '');
+    }
+    if (req.wait !== undefined && !(req.wait >= 0))
+        throw new errors_VmstepError(`a capacity wait of ${req.wait} ms is not a duration`, '');
+}
+function reservation(me, remove) {
+    let released = false;
+    return {
+        vcpus: me.vcpus,
+        memoryMiB: me.memoryMiB,
+        release() {
+            if (released)
+                return;
+            released = true;
+            remove();
+        },
+    };
+}
+/** Entries this process still holds, removed when it exits (a crash leaves them to the liveness check). */
+const ownEntries = new Set();
+let exitHooked = false;
+function watchExit() {
+    if (exitHooked)
+        return;
+    exitHooked = true;
+    process.on('exit', () => {
+        for (const p of ownEntries)
+            removeQuietly(p);
+    });
+}
+/**
+ * Makes sure the directory exists and is safe to share: a real directory
+ * (not a link), writable by us, and sticky when others may write to it (or
+ * they could remove our entries).
+ */
+function prepareDir(dir) {
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.lstatSync)(dir);
+    }
+    catch (err) {
+        if (err.code !== 'ENOENT')
+            throw dirError(dir, err);
+        try {
+            (0,external_node_fs_namespaceObject.mkdirSync)(dir, { mode: 0o1777 });
+            // The umask took bits away: every user must be able to add entries.
+            (0,external_node_fs_namespaceObject.chmodSync)(dir, 0o1777);
+        }
+        catch (e) {
+            if (e.code !== 'EEXIST')
+                throw dirError(dir, e);
+        }
+        st = (0,external_node_fs_namespaceObject.lstatSync)(dir);
+    }
+    if (!st.isDirectory()) {
+        throw new errors_VmstepError(`the capacity directory ${dir} is not a directory`, `remove it, or set VMSTEP_CAPACITY_DIR to a directory every vmstep user can write (mode 1777)`);
+    }
+    const uid = process.getuid?.() ?? -1;
+    const othersWrite = (st.mode & 0o022) !== 0;
+    if (othersWrite && (st.mode & 0o1000) === 0) {
+        if (st.uid === uid) {
+            (0,external_node_fs_namespaceObject.chmodSync)(dir, st.mode | 0o1000);
+        }
+        else {
+            throw new errors_VmstepError(`the capacity directory ${dir} is writable by others without the sticky bit, so anyone could remove reservations`, `ask its owner to run chmod 1777 ${dir}, or set VMSTEP_CAPACITY_DIR to another directory`);
+        }
+    }
+    const writable = uid === 0 || (st.uid === uid ? (st.mode & 0o300) === 0o300 : (st.mode & 0o003) === 0o003 || ((st.mode & 0o030) === 0o030 && process.getgroups?.().includes(st.gid)));
+    if (!writable) {
+        throw new errors_VmstepError(`the capacity directory ${dir} is not writable by ${currentUserName()}`, `ask its owner to run chmod 1777 ${dir}, or set VMSTEP_CAPACITY_DIR to a directory every vmstep user can write`);
+    }
+}
+function dirError(dir, err) {
+    const code = err.code ?? err.message;
+    return new errors_VmstepError(`cannot create the capacity directory ${dir} (${code})`, 'set VMSTEP_CAPACITY_DIR to a directory every vmstep user can write (mode 1777)', { cause: err });
+}
+/** Writes my entry whole: others read either the old or the new one, never half. */
+function writeEntry(dir, path, e) {
+    const tmp = (0,external_node_path_.join)(dir, `${TMP_PREFIX}${e.id}-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`);
+    (0,external_node_fs_namespaceObject.writeFileSync)(tmp, JSON.stringify(e), { flag: 'wx', mode: 0o644 });
+    try {
+        (0,external_node_fs_namespaceObject.renameSync)(tmp, path);
+    }
+    catch (err) {
+        removeQuietly(tmp);
+        throw err;
+    }
+}
+/** Removes a file that may be gone already (released twice, or swept by another of my processes). */
+function removeQuietly(path) {
+    try {
+        (0,external_node_fs_namespaceObject.unlinkSync)(path);
+    }
+    catch {
+        // gone: what was wanted
+    }
+}
+/** A half-written entry of mine whose process died before renaming it: nobody reads it, so it only needs removing. */
+function sweepTmp(path, myUid) {
+    try {
+        const st = (0,external_node_fs_namespaceObject.lstatSync)(path);
+        if (st.uid === myUid && Date.now() - st.mtimeMs > TMP_STALE_MS)
+            (0,external_node_fs_namespaceObject.unlinkSync)(path);
+    }
+    catch {
+        // gone, or not ours to remove
+    }
+}
+/** Files already warned about, so that a bad file is named once per process. */
+const warned = new Set();
+/** Every live entry but mine (`skipId`); removes this user's dead ones. */
+function scan(dir, skipId, onWarning) {
+    const names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
+    if (names.length > MAX_ENTRIES) {
+        throw new errors_VmstepError(`the capacity directory ${dir} holds ${names.length} files, more than vmstep ever writes`, `remove what is not vmstep's from ${dir}`);
+    }
+    const myUid = process.getuid?.() ?? -1;
+    const out = [];
+    const warn = (name, why) => {
+        const path = (0,external_node_path_.join)(dir, name);
+        if (warned.has(path))
+            return;
+        warned.add(path);
+        onWarning?.(`ignoring ${path} in the capacity pool: ${why}`);
+    };
+    for (const name of names) {
+        if (name.startsWith(TMP_PREFIX)) {
+            sweepTmp((0,external_node_path_.join)(dir, name), myUid);
+            continue;
+        }
+        if (!ENTRY_NAME.test(name))
+            continue;
+        if (skipId !== null && name === `r-${skipId}.json`)
+            continue;
+        const read = readEntryFile((0,external_node_path_.join)(dir, name));
+        if (read === 'gone')
+            continue;
+        if (typeof read === 'string') {
+            warn(name, read);
+            continue;
+        }
+        const { entry, uid, mtimeMs } = read;
+        if (entry.uid !== uid) {
+            warn(name, `it claims uid ${entry.uid} but belongs to uid ${uid}`);
+            continue;
+        }
+        const alive = entryAlive(entry);
+        // Another kernel that shares this directory (a VM with the host's /tmp
+        // over 9p, as the emulated KVM host has) has a budget of its own, and its
+        // entries are left alone: nothing here tells a kernel still running from
+        // an earlier boot of this one, whose /tmp the OS empties at boot anyway.
+        if (alive === 'other-boot')
+            continue;
+        if (alive === 'dead') {
+            if (uid === myUid)
+                removeQuietly((0,external_node_path_.join)(dir, name));
+            continue;
+        }
+        if (alive === 'foreign') {
+            warn(name, `process ${entry.pid} does not belong to uid ${uid}`);
+            continue;
+        }
+        out.push({ ...entry, mtimeMs });
+    }
+    return out;
+}
+/** The entry in a file, 'gone' when it vanished, or why it cannot be trusted. */
+function readEntryFile(path) {
+    let fd;
+    try {
+        // O_NONBLOCK: a fifo planted here must not hang us; O_NOFOLLOW: nor may a link lead us elsewhere.
+        fd = (0,external_node_fs_namespaceObject.openSync)(path, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK);
+    }
+    catch (err) {
+        const code = err.code;
+        if (code === 'ENOENT')
+            return 'gone';
+        return code === 'ELOOP' ? 'it is a symbolic link' : `it cannot be read (${code})`;
+    }
+    try {
+        const st = (0,external_node_fs_namespaceObject.fstatSync)(fd);
+        if (!st.isFile())
+            return 'it is not a regular file';
+        if (st.size > MAX_ENTRY_BYTES)
+            return `it is ${st.size} bytes, too big for a reservation`;
+        const buf = Buffer.alloc(MAX_ENTRY_BYTES + 1);
+        const n = (0,external_node_fs_namespaceObject.readSync)(fd, buf, 0, buf.length, 0);
+        const entry = parseEntry(buf.subarray(0, n).toString('utf8'));
+        if (!entry)
+            return 'it is not a reservation vmstep can read';
+        return { entry, uid: st.uid, mtimeMs: st.mtimeMs };
+    }
+    catch (err) {
+        return `it cannot be read (${err.code ?? err.message})`;
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
+function parseEntry(text) {
+    let v;
+    try {
+        v = JSON.parse(text);
+    }
+    catch {
+        return null;
+    }
+    if (typeof v !== 'object' || v === null || v.v !== ENTRY_VERSION)
+        return null;
+    const count = (n, max) => typeof n === 'number' && Number.isSafeInteger(n) && n > 0 && n <= max;
+    if (typeof v.id !== 'string' || !/^[0-9a-f]{1,36}$/.test(v.id))
+        return null;
+    if (v.state !== 'choosing' && v.state !== 'waiting' && v.state !== 'held')
+        return null;
+    if (typeof v.ticket !== 'number' || !Number.isSafeInteger(v.ticket) || v.ticket < 0)
+        return null;
+    if (!count(v.vcpus, 2 ** 20) || !count(v.memoryMiB, 2 ** 40) || !count(v.pid, 2 ** 22))
+        return null;
+    if (typeof v.uid !== 'number' || !Number.isSafeInteger(v.uid) || v.uid < 0)
+        return null;
+    if (typeof v.start !== 'number' || !Number.isSafeInteger(v.start))
+        return null;
+    for (const k of ['label', 'user', 'boot'])
+        if (typeof v[k] !== 'string' || v[k].length > MAX_TEXT)
+            return null;
+    // Shown to people: no terminal escapes or line breaks from another user's file.
+    const printable = (s) => s.replace(/[\p{Cc}\p{Cf}]/gu, '?');
+    return { ...v, label: printable(v.label), user: printable(v.user) };
+}
+/**
+ * Whether the entry's process still runs: the same process (pid, start time,
+ * boot), owned by the entry's user; a zombie holds nothing. Where /proc hides
+ * other users' processes (hidepid), a pid that exists counts as alive: a
+ * share is never freed by guesswork.
+ */
+function entryAlive(e) {
+    if (e.boot !== bootId())
+        return 'other-boot';
+    const start = processStartTicks(e.pid);
+    if (start === null)
+        return !(0,external_node_fs_namespaceObject.existsSync)(`/proc/${e.pid}`) && processAlive(e.pid) ? 'alive' : 'dead';
+    if (start !== e.start)
+        return 'dead';
+    let owner;
+    try {
+        owner = (0,external_node_fs_namespaceObject.statSync)(`/proc/${e.pid}`).uid;
+    }
+    catch {
+        return 'dead';
+    }
+    return e.uid === 0 || owner === e.uid ? 'alive' : 'foreign';
+}
+/** Queue order: ticket, then id (two processes that chose at once may share a ticket). */
+function inLine(a, b) {
+    return a.ticket - b.ticket || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+function fits(e, free) {
+    return e.vcpus <= free.vcpus && e.memoryMiB <= free.memoryMiB;
+}
+function sum(entries) {
+    return entries.reduce((t, e) => ({ vcpus: t.vcpus + e.vcpus, memoryMiB: t.memoryMiB + e.memoryMiB }), { vcpus: 0, memoryMiB: 0 });
+}
+function holderOf(e) {
+    return { label: e.label, vcpus: e.vcpus, memoryMiB: e.memoryMiB, pid: e.pid, user: e.user };
+}
+/** "asked 2 vCPUs and 4 GiB, in use 6 of 8 vCPUs and 20 GiB of 22 GiB by vm web (alice), vmstep run (bob)" */
+function shortage(me, budget, used, holders, ahead) {
+    const names = holders.slice(0, 5).map((h) => `${h.label} (${h.user})`);
+    if (holders.length > 5)
+        names.push(`${holders.length - 5} more`);
+    const by = names.length > 0 ? ` by ${names.join(', ')}` : '';
+    const queue = ahead > 0 ? `; ${ahead} earlier ${ahead === 1 ? 'request waits' : 'requests wait'} in line` : '';
+    return `asked ${capacity_plural(me.vcpus, 'vCPU')} and ${formatMiB(me.memoryMiB)}, in use ${used.vcpus} of ${capacity_plural(budget.vcpus, 'vCPU')} and ${formatMiB(used.memoryMiB)} of ${formatMiB(budget.memoryMiB)}${by}${queue}`;
+}
+function notEnough(me, budget, used, holders, ahead) {
+    const short = [
+        me.vcpus > budget.vcpus - used.vcpus ? 'VMSTEP_MAX_VCPUS' : null,
+        me.memoryMiB > budget.memoryMiB - used.memoryMiB ? 'VMSTEP_MAX_MEMORY' : null,
+    ].filter(Boolean);
+    const fixes = [holders.length > 0 ? 'stop some of them' : null, short.length > 0 ? `raise ${short.join(' or ')}` : null, 'wait in line with --wait'].filter(Boolean);
+    const fix = fixes.length > 1 ? `${fixes.slice(0, -1).join(', ')}, or ${fixes.at(-1)}` : fixes[0];
+    return new errors_VmstepError(`not enough capacity: ${shortage(me, budget, used, holders, ahead)}`, fix);
+}
+function capacity_plural(n, unit) {
+    return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+function formatMiB(mib) {
+    return mib === 0 ? '0 MiB' : formatBytes(mib * 2 ** 20);
+}
+
+;// CONCATENATED MODULE: ./src/engine/prepare.ts
+// The steps every VM goes through before its guest init connects, shared by
+// a one-shot run (run.ts) and a long-lived VM's keeper (src/vms/keeper.ts):
+// checks that cost nothing first, then the image, the root filesystem (a
+// copy-on-write overlay over the cached base, held until released), the
+// volume disk, the listening socket for guest init, and the VMM. Everything
+// taken is handed to scope.cleanups, so the caller releases it on every path.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Free space on the volume disk for what the command writes into its volumes, unless --disk says more; sparse, so unused space costs nothing. */
+const VOLUME_HEADROOM_BYTES = 4 * 2 ** 30;
+/** The volume disk is the VM's second virtio-blk device; the root disk is the first (/dev/vda). */
+const VOLUME_DEVICE = '/dev/vdb';
+/** The run was cancelled (Ctrl-C, a cancelled job). */
+class RunCancelledError extends errors_VmstepError {
+    name = 'RunCancelledError';
+    constructor() {
+        super('the run was cancelled', '');
+    }
+}
+async function prepareVm(options, events, control, scope, makeSpec) {
+    const signal = control.signal;
+    const checkCancelled = () => {
+        if (signal?.aborted)
+            throw new RunCancelledError();
+    };
+    const phase = phaseTimer(events);
+    // sun_path holds 108 bytes; the guest's socket is the longest name used.
+    if (Buffer.byteLength(guestSocketPath(scope.vsockUdsPath)) > 107) {
+        throw new errors_VmstepError(`the ${scope.socketDir.what} ${(0,external_node_path_.dirname)(scope.vsockUdsPath)} is too deep for a Unix socket path (at most 107 bytes)`, `set ${scope.socketDir.variable} to a shorter directory, such as /tmp`);
+    }
+    // Assets first: a missing kernel or guest init should not cost a download.
+    const kernel = kernelPath(options.kernel, scope.cacheDir);
+    const init = initPath();
+    // A mistyped local image path is reported as such, even on a host that could not run it.
+    checkImageReference(options.image);
+    // Nor should a KVM that cannot boot Linux cost a download. (A stand-in launcher, in tests, needs none.)
+    if (!control.launchVm)
+        checkKvm(scope.cacheDir);
+    checkCancelled();
+    phase.start('image', options.image);
+    let image;
+    try {
+        image = await resolveImage(options.image, {
+            cacheDir: scope.cacheDir,
+            ...(options.credentials ? { credentials: { username: options.credentials.username, password: options.credentials.password } } : {}),
+            ...(signal ? { signal } : {}),
+            onProgress: downloadReporter(events),
+        });
+    }
+    catch (err) {
+        checkCancelled();
+        throw err;
+    }
+    const imageMs = phase.end('image', `${image.reference} ${image.digest}`);
+    const spec = makeSpec(image.config);
+    checkCancelled();
+    phase.start('rootfs', image.reference);
+    const rootfsCache = new cache_RootfsCache(scope.cacheDir);
+    const prepared = await rootfsCache.prepare(image, {
+        initPath: init,
+        ...(options.diskBytes !== null ? { diskBytes: options.diskBytes } : {}),
+        onLayer: (i, n, digest) => quietly(() => events.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`)),
+        onWarning: (m) => quietly(() => events.warning?.(`${image.reference}: ${m}`)),
+    });
+    scope.cleanups.push(() => prepared.release());
+    const rootfsMs = phase.end('rootfs', prepared.cached ? 'cached' : 'built');
+    checkCancelled();
+    const volumes = await copyVolumes(options, scope.volumeDiskPath, phase, events);
+    checkCancelled();
+    if (options.vcpus > (0,external_node_os_namespaceObject.availableParallelism)()) {
+        quietly(() => events.warning?.(`${options.vcpus} vCPUs on a host with ${(0,external_node_os_namespaceObject.availableParallelism)()} CPUs: vCPUs will share cores, and timings will be noisy`));
+    }
+    // The VM's share of the host, held until it is gone (cleanups run in
+    // reverse: after the VMM stopped). Taken this late so that a download or a
+    // rootfs build holds no share; the wait is not boot time.
+    let reservation;
+    try {
+        reservation = await reserveCapacity({
+            vcpus: options.vcpus,
+            memoryMiB: options.memoryMiB,
+            label: options.capacityLabel ?? `vmstep run ${image.reference}`,
+            wait: options.capacityWaitMs ?? 0,
+            ...(signal ? { signal } : {}),
+            onWait: (m) => quietly(() => events.waiting?.(m)),
+            onWarning: (m) => quietly(() => events.warning?.(m)),
+        });
+    }
+    catch (err) {
+        checkCancelled();
+        throw err;
+    }
+    scope.cleanups.push(() => reservation.release());
+    phase.start('boot', `${options.vcpus} vCPU${options.vcpus === 1 ? '' : 's'}, ${formatBytes(options.memoryMiB * 2 ** 20)}`);
+    const listener = await listenForGuest(scope.vsockUdsPath);
+    scope.cleanups.push(() => listener.close());
+    if (scope.followConsole && events.console) {
+        const follower = new ConsoleFollower(scope.consoleLogPath, (chunk) => quietly(() => events.console?.(chunk)));
+        scope.cleanups.push(() => follower.stop());
+    }
+    const launch = control.launchVm ?? launchVm;
+    const pinChoice = options.pinVcpus ? chooseVcpuCpus(options.vcpus) : null;
+    const bootStarted = performance.now();
+    let vm;
+    try {
+        vm = await launch({
+            kernelPath: kernel,
+            disks: [{ path: prepared.basePath, readOnly: false, overlayPath: prepared.overlayPath }, ...(volumes ? [{ path: scope.volumeDiskPath, readOnly: false }] : [])],
+            vcpus: options.vcpus,
+            memoryMiB: options.memoryMiB,
+            cmdline: options.kernelArgs.join(' '),
+            vsockUdsPath: scope.vsockUdsPath,
+            consoleLogPath: scope.consoleLogPath,
+            debug: options.debug,
+            timeoutMs: scope.vmmTimeoutMs,
+            ...(pinChoice?.cpus ? { pinCpus: pinChoice.cpus } : {}),
+        });
+    }
+    catch (err) {
+        throw new errors_VmstepError(`${err.message}${kvmExplanation()}`, 'run `vmstep doctor` to check this host', { cause: err });
+    }
+    const vcpuPinning = pinChoice ? pinningReport(pinChoice, vm) : undefined;
+    return {
+        image,
+        spec,
+        volumes: volumes && { mounts: volumes.mounts, device: VOLUME_DEVICE, ms: volumes.ms },
+        listener,
+        vm,
+        ...(vcpuPinning ? { vcpuPinning } : {}),
+        timings: { imageMs, rootfsMs, bootStarted },
+        phase,
+    };
+}
+/**
+ * Writes the volumes onto a disk of their own (the VM's second disk); null
+ * without volumes. Entries that cannot be copied (sockets, devices, fifos)
+ * are named in one warning.
+ */
+async function copyVolumes(options, diskPath, phase, events) {
+    if (options.volumes.length === 0)
+        return null;
+    const ordered = mountOrder(options.volumes);
+    phase.start('volumes', ordered.map((v) => `${v.hostPath}:${v.guestPath}`).join(' '));
+    const built = await buildVolumeDisk(ordered.map((v, i) => ({ name: String(i), hostPath: v.hostPath })), diskPath, { headroomBytes: Math.max(options.diskBytes ?? 0, VOLUME_HEADROOM_BYTES) });
+    if (built.skipped.length > 0) {
+        const n = built.skipped.length;
+        quietly(() => events.warning?.(`volumes: skipped ${n} ${n === 1 ? 'entry' : 'entries'} that cannot be copied (sockets, devices, fifos): ${built.skipped.join(', ')}`));
+    }
+    const ms = phase.end('volumes', `${built.entries} entries, ${formatBytes(built.contentBytes)}`);
+    return { mounts: ordered.map((v, i) => ({ name: String(i), guestPath: v.guestPath })), ms };
+}
+/** What became of the pinning asked for: the VMM says what it did; a launcher that says nothing pinned nothing. */
+function pinningReport(choice, vm) {
+    if (choice.cpus === null)
+        return { pinned: false, cpus: [], reason: choice.reason };
+    if (vm.pinning && 'cpus' in vm.pinning)
+        return { pinned: true, cpus: vm.pinning.cpus, reason: '' };
+    if (vm.pinning)
+        return { pinned: false, cpus: [], reason: `the VMM could not pin its vCPU threads: ${vm.pinning.error}` };
+    return { pinned: false, cpus: [], reason: 'the VM launcher does not pin vCPU threads' };
+}
+/**
+ * Why this host's KVM may be the cause, asked only after a VM failed (the
+ * probe boots a tiny guest: free of cost on the normal path). Empty when the
+ * probe finds nothing wrong or cannot run.
+ */
+function kvmExplanation() {
+    try {
+        const p = probeKvm();
+        return p.available && p.canRunLinux ? '' : ` (this host's KVM: ${p.reason})`;
+    }
+    catch {
+        return '';
+    }
+}
+function vmStoppedError(exit, when) {
+    const last = exit.consoleTail
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .slice(-1)[0];
+    const kvm = exit.reason === 'error' || exit.reason === 'triple-fault' ? kvmExplanation() : '';
+    const detail = `${exit.reason}${exit.detail ? `: ${exit.detail}` : ''}${last ? `; console: ${last}` : ''}${kvm}`;
+    const fix = exit.reason === 'panic'
+        ? 'the guest kernel panicked: run again with --debug to see its console; give it more --memory if it ran out'
+        : exit.reason === 'error'
+            ? 'run `vmstep doctor` to check this host, and again with --debug to see the guest console'
+            : 'run again with --debug to see the guest console';
+    return new errors_VmstepError(`the VM stopped ${when} (${detail})`, fix);
+}
+function sessionError(err) {
+    if (err instanceof errors_VmstepError)
+        return err;
+    if (err instanceof GuestError) {
+        const fixes = {
+            user: 'check --user / the user input against the image (its /etc/passwd and /etc/group)',
+            workdir: 'check --workdir / the workdir input',
+            volume: 'check the guest paths of --volume / the volumes input against the image',
+            spec: 'this vmstep and its guest init disagree: reinstall vmstep',
+            hello: 'this vmstep and its guest init disagree: reinstall vmstep',
+        };
+        return new errors_VmstepError(err.message, fixes[err.stage] ?? 'run again with --debug to see the guest console', { cause: err });
+    }
+    return new errors_VmstepError(err?.message ?? String(err), 'run again with --debug to see the guest console', { cause: err });
+}
+function phaseTimer(events) {
+    const starts = new Map();
+    return {
+        start(p, detail) {
+            starts.set(p, performance.now());
+            quietly(() => events.phaseStart?.(p, detail));
+        },
+        end(p, detail) {
+            const ms = performance.now() - (starts.get(p) ?? performance.now());
+            quietly(() => events.phaseEnd?.(p, ms, detail));
+            return ms;
+        },
+    };
+}
+/** One progress line per finished layer download (registries), not one per chunk. */
+function downloadReporter(events) {
+    return (e) => {
+        if (e.done)
+            quietly(() => events.progress?.(`downloaded ${e.digest.slice(0, 19)} (${formatBytes(e.total)})`));
+    };
+}
+function delay(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+/** Callbacks belong to the faces; one that throws must not break the run. */
+function quietly(fn) {
+    try {
+        fn();
+    }
+    catch {
+        // ignored on purpose: see above
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/engine/run.ts
 // One run, end to end: image -> root filesystem -> VM -> guest init -> result.
 // This is the only module that knows all the pieces; the CLI and the action
@@ -49363,28 +51468,10 @@ function formatMs(ms) {
 
 
 
-
-
-
-
-
-
-
 /** How long a guest that finished gets to power off by itself before its VMM is killed. */
 const POWEROFF_GRACE_MS = 5000;
 /** How long to wait for the VM's exit reason after the guest connection broke (it names the crash). */
 const CRASH_REPORT_GRACE_MS = 1000;
-/** Free space on the volume disk for what the command writes into its volumes, unless --disk says more; sparse, so unused space costs nothing. */
-const VOLUME_HEADROOM_BYTES = 4 * 2 ** 30;
-/** The volume disk is the VM's second virtio-blk device; the root disk is the first (/dev/vda). */
-const VOLUME_DEVICE = '/dev/vdb';
-/** The run was cancelled (Ctrl-C, a cancelled job). */
-class RunCancelledError extends errors_VmstepError {
-    name = 'RunCancelledError';
-    constructor() {
-        super('the run was cancelled', '');
-    }
-}
 async function runImage(options, events = {}, control = {}) {
     const started = performance.now();
     const cacheDir = options.cacheDir ?? defaultCacheDir();
@@ -49414,97 +51501,26 @@ async function runImage(options, events = {}, control = {}) {
 }
 async function runSteps(options, events, control, scope) {
     const signal = control.signal;
-    const checkCancelled = () => {
-        if (signal?.aborted)
-            throw new RunCancelledError();
-    };
-    const phase = phaseTimer(events);
-    const vsockUdsPath = (0,external_node_path_.join)(scope.scratchDir, 'vsock');
-    // sun_path holds 108 bytes; the guest's socket is the longest name used.
-    if (Buffer.byteLength(guestSocketPath(vsockUdsPath)) > 107) {
-        throw new errors_VmstepError(`the scratch directory ${scope.scratchDir} is too deep for a Unix socket path (at most 107 bytes)`, 'set TMPDIR to a shorter directory, such as /tmp');
-    }
-    // Assets first: a missing kernel or guest init should not cost a download.
-    const kernel = kernelPath(options.kernel, scope.cacheDir);
-    const init = initPath();
     if (options.interactive && !control.stdin)
         throw new errors_VmstepError('an interactive run needs a stdin stream to read', '');
-    // A mistyped local image path is reported as such, even on a host that could not run it.
-    checkImageReference(options.image);
-    // Nor should a KVM that cannot boot Linux cost a download. (A stand-in launcher, in tests, needs none.)
-    if (!control.launchVm)
-        checkKvm(scope.cacheDir);
-    checkCancelled();
-    phase.start('image', options.image);
-    let image;
-    try {
-        image = await resolveImage(options.image, {
-            cacheDir: scope.cacheDir,
-            ...(options.credentials ? { credentials: { username: options.credentials.username, password: options.credentials.password } } : {}),
-            ...(signal ? { signal } : {}),
-            onProgress: downloadReporter(events),
-        });
-    }
-    catch (err) {
-        checkCancelled();
-        throw err;
-    }
-    const imageMs = phase.end('image', `${image.reference} ${image.digest}`);
-    const spec = buildSpec(image.config, options);
-    checkCancelled();
-    phase.start('rootfs', image.reference);
-    const rootfsCache = new cache_RootfsCache(scope.cacheDir);
-    const prepared = await rootfsCache.prepare(image, {
-        initPath: init,
-        ...(options.diskBytes !== null ? { diskBytes: options.diskBytes } : {}),
-        onLayer: (i, n, digest) => quietly(() => events.progress?.(`unpacking layer ${i + 1}/${n} ${digest.slice(0, 19)}`)),
-        onWarning: (m) => quietly(() => events.warning?.(`${image.reference}: ${m}`)),
-    });
-    scope.cleanups.push(() => prepared.release());
-    const rootfsMs = phase.end('rootfs', prepared.cached ? 'cached' : 'built');
-    checkCancelled();
-    const volumes = await copyVolumes(options, scope.scratchDir, phase, events);
+    const prepared = await prepareVm(options, events, control, {
+        cacheDir: scope.cacheDir,
+        cleanups: scope.cleanups,
+        socketDir: { what: 'scratch directory', variable: 'TMPDIR' },
+        vsockUdsPath: (0,external_node_path_.join)(scope.scratchDir, 'vsock'),
+        consoleLogPath: (0,external_node_path_.join)(scope.scratchDir, 'console.log'),
+        volumeDiskPath: (0,external_node_path_.join)(scope.scratchDir, 'volumes.ext4'),
+        // The engine keeps the clock itself (it must also tell the guest's
+        // command apart from its boot); the VMM's own limit is a backstop.
+        vmmTimeoutMs: options.timeoutMs > 0 ? options.timeoutMs + 30_000 : 0,
+        followConsole: options.debug,
+    }, (config) => buildSpec(config, options));
+    const { image, spec, volumes, listener, vm, vcpuPinning, phase } = prepared;
+    const { imageMs, rootfsMs, bootStarted } = prepared.timings;
     if (volumes)
-        Object.assign(spec, { volumeDevice: VOLUME_DEVICE, volumes: volumes.mounts });
+        Object.assign(spec, { volumeDevice: volumes.device, volumes: volumes.mounts });
     if (options.interactive)
         spec.stdin = true;
-    checkCancelled();
-    if (options.vcpus > (0,external_node_os_namespaceObject.availableParallelism)()) {
-        quietly(() => events.warning?.(`${options.vcpus} vCPUs on a host with ${(0,external_node_os_namespaceObject.availableParallelism)()} CPUs: vCPUs will share cores, and timings will be noisy`));
-    }
-    phase.start('boot', `${options.vcpus} vCPU${options.vcpus === 1 ? '' : 's'}, ${formatBytes(options.memoryMiB * 2 ** 20)}`);
-    const listener = await listenForGuest(vsockUdsPath);
-    scope.cleanups.push(() => listener.close());
-    const consoleLogPath = (0,external_node_path_.join)(scope.scratchDir, 'console.log');
-    let follower = null;
-    if (options.debug && events.console) {
-        follower = new ConsoleFollower(consoleLogPath, (chunk) => quietly(() => events.console?.(chunk)));
-        scope.cleanups.push(() => follower?.stop());
-    }
-    const launch = control.launchVm ?? launchVm;
-    const pinChoice = options.pinVcpus ? chooseVcpuCpus(options.vcpus) : null;
-    const bootStarted = performance.now();
-    let vm;
-    try {
-        vm = await launch({
-            kernelPath: kernel,
-            disks: [{ path: prepared.basePath, readOnly: false, overlayPath: prepared.overlayPath }, ...(volumes ? [{ path: volumes.diskPath, readOnly: false }] : [])],
-            vcpus: options.vcpus,
-            memoryMiB: options.memoryMiB,
-            cmdline: options.kernelArgs.join(' '),
-            vsockUdsPath,
-            consoleLogPath,
-            debug: options.debug,
-            // The engine keeps the clock itself (it must also tell the guest's
-            // command apart from its boot); the VMM's own limit is a backstop.
-            timeoutMs: options.timeoutMs > 0 ? options.timeoutMs + 30_000 : 0,
-            ...(pinChoice?.cpus ? { pinCpus: pinChoice.cpus } : {}),
-        });
-    }
-    catch (err) {
-        throw new errors_VmstepError(`${err.message}${kvmExplanation()}`, 'run `vmstep doctor` to check this host', { cause: err });
-    }
-    const vcpuPinning = pinChoice ? pinningReport(pinChoice, vm) : undefined;
     scope.resources.vmmPid = vm.pid;
     const ticks = processStartTicks(vm.pid);
     if (ticks !== null)
@@ -49603,35 +51619,6 @@ async function runSteps(options, events, control, scope) {
         ...(vcpuPinning ? { vcpuPinning } : {}),
     };
 }
-/**
- * Writes the volumes onto a disk of their own in the scratch directory (the
- * VM's second disk); null without volumes. Entries that cannot be copied
- * (sockets, devices, fifos) are named in one warning.
- */
-async function copyVolumes(options, scratchDir, phase, events) {
-    if (options.volumes.length === 0)
-        return null;
-    const ordered = mountOrder(options.volumes);
-    phase.start('volumes', ordered.map((v) => `${v.hostPath}:${v.guestPath}`).join(' '));
-    const diskPath = (0,external_node_path_.join)(scratchDir, 'volumes.ext4');
-    const built = await buildVolumeDisk(ordered.map((v, i) => ({ name: String(i), hostPath: v.hostPath })), diskPath, { headroomBytes: Math.max(options.diskBytes ?? 0, VOLUME_HEADROOM_BYTES) });
-    if (built.skipped.length > 0) {
-        const n = built.skipped.length;
-        quietly(() => events.warning?.(`volumes: skipped ${n} ${n === 1 ? 'entry' : 'entries'} that cannot be copied (sockets, devices, fifos): ${built.skipped.join(', ')}`));
-    }
-    const ms = phase.end('volumes', `${built.entries} entries, ${formatBytes(built.contentBytes)}`);
-    return { diskPath, mounts: ordered.map((v, i) => ({ name: String(i), guestPath: v.guestPath })), ms };
-}
-/** What became of the pinning asked for: the VMM says what it did; a launcher that says nothing pinned nothing. */
-function pinningReport(choice, vm) {
-    if (choice.cpus === null)
-        return { pinned: false, cpus: [], reason: choice.reason };
-    if (vm.pinning && 'cpus' in vm.pinning)
-        return { pinned: true, cpus: vm.pinning.cpus, reason: '' };
-    if (vm.pinning)
-        return { pinned: false, cpus: [], reason: `the VMM could not pin its vCPU threads: ${vm.pinning.error}` };
-    return { pinned: false, cpus: [], reason: 'the VM launcher does not pin vCPU threads' };
-}
 /** The run spec from the image's config and the user's overrides (docker run semantics, src/session/command.ts). */
 function buildSpec(config, options) {
     try {
@@ -49702,50 +51689,6 @@ async function stopVm(vm) {
         await Promise.race([vm.exited.catch(() => { }), delay(POWEROFF_GRACE_MS)]);
     }
 }
-/**
- * Why this host's KVM may be the cause, asked only after a VM failed (the
- * probe boots a tiny guest: free of cost on the normal path). Empty when the
- * probe finds nothing wrong or cannot run.
- */
-function kvmExplanation() {
-    try {
-        const p = probeKvm();
-        return p.available && p.canRunLinux ? '' : ` (this host's KVM: ${p.reason})`;
-    }
-    catch {
-        return '';
-    }
-}
-function vmStoppedError(exit, when) {
-    const last = exit.consoleTail
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean)
-        .slice(-1)[0];
-    const kvm = exit.reason === 'error' || exit.reason === 'triple-fault' ? kvmExplanation() : '';
-    const detail = `${exit.reason}${exit.detail ? `: ${exit.detail}` : ''}${last ? `; console: ${last}` : ''}${kvm}`;
-    const fix = exit.reason === 'panic'
-        ? 'the guest kernel panicked: run again with --debug to see its console; give it more --memory if it ran out'
-        : exit.reason === 'error'
-            ? 'run `vmstep doctor` to check this host, and again with --debug to see the guest console'
-            : 'run again with --debug to see the guest console';
-    return new errors_VmstepError(`the VM stopped ${when} (${detail})`, fix);
-}
-function sessionError(err) {
-    if (err instanceof errors_VmstepError)
-        return err;
-    if (err instanceof GuestError) {
-        const fixes = {
-            user: 'check --user / the user input against the image (its /etc/passwd and /etc/group)',
-            workdir: 'check --workdir / the workdir input',
-            volume: 'check the guest paths of --volume / the volumes input against the image',
-            spec: 'this vmstep and its guest init disagree: reinstall vmstep',
-            hello: 'this vmstep and its guest init disagree: reinstall vmstep',
-        };
-        return new errors_VmstepError(err.message, fixes[err.stage] ?? 'run again with --debug to see the guest console', { cause: err });
-    }
-    return new errors_VmstepError(err?.message ?? String(err), 'run again with --debug to see the guest console', { cause: err });
-}
 /** Reads a guest stream to its end, into the live callback and (optionally) a file; resolves with the byte count. */
 function sink(stream, path, live) {
     let bytes = 0;
@@ -49793,39 +51736,6 @@ function sink(stream, path, live) {
     })();
     return { path: path || null, done };
 }
-function phaseTimer(events) {
-    const starts = new Map();
-    return {
-        start(p, detail) {
-            starts.set(p, performance.now());
-            quietly(() => events.phaseStart?.(p, detail));
-        },
-        end(p, detail) {
-            const ms = performance.now() - (starts.get(p) ?? performance.now());
-            quietly(() => events.phaseEnd?.(p, ms, detail));
-            return ms;
-        },
-    };
-}
-/** One progress line per finished layer download (registries), not one per chunk. */
-function downloadReporter(events) {
-    return (e) => {
-        if (e.done)
-            quietly(() => events.progress?.(`downloaded ${e.digest.slice(0, 19)} (${formatBytes(e.total)})`));
-    };
-}
-function delay(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-/** Callbacks belong to the faces; one that throws must not break the run. */
-function quietly(fn) {
-    try {
-        fn();
-    }
-    catch {
-        // ignored on purpose: see above
-    }
-}
 
 ;// CONCATENATED MODULE: ./src/engine/bench.ts
 // Benchmark mode: the same run, many times, each in a fresh VM from the
@@ -49835,6 +51745,10 @@ function quietly(fn) {
 // the baseline. Every measured run records the command's wall time as the
 // guest measured it, plus the metrics its metrics file holds. The faces (CLI,
 // action) render what this returns; the files it writes are the same for both.
+
+
+
+
 
 
 
@@ -49852,15 +51766,22 @@ async function runBench(head, settings, events = {}, control = {}) {
     };
     // A baseline file is read before the first VM: a bad one should not cost the runs.
     const fileBaseline = settings.baseline?.kind === 'file' ? readBaselineFile(settings.baseline.path) : null;
+    const auto = settings.autoRepeat;
+    const verdictAlpha = auto && settings.baseline !== null ? perLookAlpha(settings.alpha, auto) : settings.alpha;
     if (fileBaseline && settings.baseline?.kind === 'file') {
         const baselineRuns = Math.max(0, ...fileBaseline.metrics.map((m) => m.values.length));
-        const why = unreachableSignificance(settings.test, settings.alpha, baselineRuns, settings.repeat);
+        const why = unreachableSignificance(settings.test, verdictAlpha, baselineRuns, settings.repeat);
         if (why) {
             throw new errors_VmstepError(`the baseline file ${(0,external_node_path_.basename)(settings.baseline.path)} is too small a sample for ${settings.test}: ${why}`, `record the baseline with more repeats (${minimumRunsForMannWhitney(settings.alpha)} or more for mann-whitney), or use test percentage`);
         }
     }
+    // The history too: a garbled one is refused before the runs, not after.
+    const history = settings.historyFile !== null ? readHistoryFile(settings.historyFile, { missing: 'empty', fix: 'point history-file at the file an earlier vmstep run kept, or at a new path (it is created)' }) : null;
     const arms = settings.baseline?.kind === 'image' ? ['baseline', 'head'] : ['head'];
-    const schedule = interleavedSchedule({ repeat: settings.repeat, warmup: settings.warmup, arms });
+    // Under repeat auto the schedule starts at min-repeat and grows a pair at a time while a metric is undecided.
+    const schedule = interleavedSchedule({ repeat: auto ? auto.minRepeat : settings.repeat, warmup: settings.warmup, arms });
+    const mostRuns = settings.warmup * arms.length + settings.repeat * arms.length;
+    let lastLook = null;
     (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_.join)(settings.resultsDir, 'runs'), { recursive: true, force: true });
     const madeResultsDir = !(0,external_node_fs_namespaceObject.existsSync)(settings.resultsDir);
     (0,external_node_fs_namespaceObject.mkdirSync)(settings.resultsDir, { recursive: true });
@@ -49868,12 +51789,13 @@ async function runBench(head, settings, events = {}, control = {}) {
     const images = {};
     const runs = [];
     try {
-        for (const [i, planned] of schedule.entries()) {
+        for (let i = 0; i < schedule.length; i++) {
+            const planned = schedule[i];
             if (control.signal?.aborted)
                 break; // runImage below says so with its own error
             const dir = (0,external_node_path_.join)(settings.resultsDir, 'runs', `${planned.arm}-${planned.warmup ? 'warmup-' : ''}${planned.index + 1}`);
             const options = runOptionsFor(head, settings, planned.arm, dir);
-            bench_quietly(() => events.runStart?.(planned, i + 1, schedule.length));
+            bench_quietly(() => events.runStart?.(planned, i + 1, auto ? mostRuns : schedule.length));
             const result = await engine(options, events.run ?? {}, control);
             bench_quietly(() => events.runEnd?.(planned, result));
             const what = `${ARM_TITLE[planned.arm]} ${planned.warmup ? 'warm-up ' : ''}run ${planned.index + 1}`;
@@ -49889,6 +51811,13 @@ async function runBench(head, settings, events = {}, control = {}) {
             runs.push({ arm: planned.arm, index: planned.index, warmup: planned.warmup, wallMs: result.timings.commandMs, metrics: values.length - 1, pinning: result.vcpuPinning ?? null, dir });
             if (!planned.warmup)
                 measured[planned.arm].push(values);
+            if (auto && i === schedule.length - 1) {
+                const pairs = measured.head.length;
+                lastLook = lookNow(measured, fileBaseline?.metrics ?? null, settings);
+                if (!lastLook.decided && pairs < auto.maxRepeat)
+                    for (const arm of arms)
+                        schedule.push({ arm, warmup: false, index: pairs });
+            }
         }
     }
     catch (err) {
@@ -49931,7 +51860,7 @@ async function runBench(head, settings, events = {}, control = {}) {
             thresholds: settings.thresholds,
             warnThresholdPercent: settings.warnThresholdPercent,
             warnThresholds: settings.warnThresholds,
-            alpha: settings.alpha,
+            alpha: verdictAlpha,
             correction: settings.correction,
         });
     }
@@ -49939,18 +51868,42 @@ async function runBench(head, settings, events = {}, control = {}) {
         throw new errors_VmstepError(err.message, 'check the test and threshold settings', { cause: err });
     }
     const verdict = overallVerdict(comparison, baseline !== null);
+    const runsPerArm = { baseline: measured.baseline.length, head: measured.head.length };
+    const stop = auto && lastLook
+        ? {
+            mode: 'auto',
+            runs: runsPerArm,
+            kind: lastLook.decided ? 'decided' : 'max-repeat',
+            reason: describeStop(lastLook, measured.head.length, auto, baseline !== null),
+            undecided: lastLook.undecided,
+            verdictAlpha,
+        }
+        : { mode: 'fixed', runs: runsPerArm, kind: 'fixed', reason: `repeat ${settings.repeat}`, undecided: [], verdictAlpha };
     const labels = { baselineLabel: baseline?.label ?? '', headLabel: headArm.label };
     const title = 'vmstep benchmark';
-    const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings });
+    const stopping = stop.mode === 'auto' ? stoppingNote(stop, settings) : undefined;
+    let historyResult = null;
+    if (history && settings.historyFile !== null) {
+        const ctx = control.context ?? {};
+        const updated = appendHistory(history, historyEntry(headSeries, { date: new Date(), commit: ctx.commit, ref: ctx.ref, image: headArm.label }));
+        writeHistoryFile(settings.historyFile, updated);
+        // The page too, so that a workflow can publish it without the CLI.
+        const page = (0,external_node_path_.join)(settings.resultsDir, 'history', 'index.html');
+        (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.dirname)(page), { recursive: true });
+        (0,external_node_fs_namespaceObject.writeFileSync)(page, renderHistoryPage(updated));
+        historyResult = { file: settings.historyFile, entries: updated.entries.length, trend: renderTrendMarkdown(updated), page };
+    }
+    const trend = historyResult ? `\n${historyResult.trend}` : '';
+    const markdown = renderMarkdownReport(comparison, { title, ...labels, warnings, stopping }) + trend;
     const svg = renderSvgChart(comparison, { title, ...labels });
     const pinning = pinningOf(runs.filter((r) => !r.warmup));
     // Whether the vCPUs had cores of their own travels with the samples: a baseline measured otherwise is worth knowing about.
     const facts = { image: headArm.label, ...(headArm.digest ? { digest: headArm.digest } : {}), vcpuPinning: pinning.pinned ? `host CPU ${pinning.cpus.join(', ')}` : `none: ${pinning.reason}` };
     const files = writeFiles(settings.resultsDir, {
-        results: serializeResultFile(createResultFile(headSeries, { ...facts, ...control.context })),
+        results: serializeResultFile({ ...createResultFile(headSeries, { ...facts, ...control.context }), stopping: { repeat: stop.mode === 'auto' ? 'auto' : settings.repeat, runs: stop.runs, stoppedBecause: stop.kind, reason: stop.reason } }),
         bmf: `${JSON.stringify(toBencherMetricFormat(headSeries), null, 2)}\n`,
         ...splitGab(headSeries),
-        report: renderMarkdownReport(comparison, { title, ...labels, warnings, chartMarkdown: `${renderTextChart(comparison)}\n\n_Every run as an image: chart.svg, beside this report._` }),
+        report: renderMarkdownReport(comparison, { title, ...labels, warnings, stopping, chartMarkdown: `${renderTextChart(comparison)}\n\n_Every run as an image: chart.svg, beside this report._` }) + trend,
         chart: svg,
     });
     return {
@@ -49958,6 +51911,7 @@ async function runBench(head, settings, events = {}, control = {}) {
         head: headArm,
         baseline,
         comparison,
+        stop,
         verdict,
         regressed: comparison.regressed,
         regressionMessage: regressionMessage(comparison),
@@ -49966,9 +51920,29 @@ async function runBench(head, settings, events = {}, control = {}) {
         warnings,
         pinning,
         files,
+        history: historyResult,
         markdown,
         svg,
     };
+}
+/** A look between pairs: the series so far (a run that breaks collection stops the looking; the final collection says why). */
+function lookNow(measured, fileBaseline, settings) {
+    const auto = settings.autoRepeat;
+    const plan = { ...auto, alpha: settings.alpha, thresholdPercent: settings.thresholdPercent, thresholds: settings.thresholds };
+    try {
+        const head = collectSeries(measured.head).series;
+        const baseline = settings.baseline?.kind === 'image' ? collectSeries(measured.baseline, 'baseline').series : fileBaseline;
+        return lookAtMetrics(baseline, head, plan);
+    }
+    catch {
+        return { decided: true, metrics: [], undecided: [] };
+    }
+}
+/** The report's line on adaptive repeats: how many runs, why they stopped, and the level the verdict used. */
+function stoppingNote(stop, settings) {
+    const sides = settings.baseline?.kind === 'image' ? `${stop.runs.baseline} baseline and ${stop.runs.head} head runs` : `${stop.runs.head} runs`;
+    const level = settings.baseline !== null && stop.verdictAlpha !== settings.alpha ? `; verdicts at α = ${+stop.verdictAlpha.toPrecision(3)}, the ${settings.alpha} spread over every look` : '';
+    return `repeat auto: ${sides}, stopped: ${stop.reason}${level}`;
 }
 /** The run of one arm: the head's options, the baseline's image, bench kernel arguments, its own directory. */
 function runOptionsFor(head, settings, arm, dir) {
@@ -49977,7 +51951,7 @@ function runOptionsFor(head, settings, arm, dir) {
     const volumes = other?.volumes ?? head.volumes;
     const outputs = settings.metricsFile !== null && !head.outputs.includes(settings.metricsFile) ? [...head.outputs, settings.metricsFile] : head.outputs;
     const kernelArgs = [...head.kernelArgs, ...BENCH_KERNEL_ARGS.filter((a) => !head.kernelArgs.includes(a))];
-    return { ...head, image, volumes, outputs, kernelArgs, outputDir: (0,external_node_path_.join)(dir, 'output'), logDir: dir, pinVcpus: true };
+    return { ...head, image, volumes, outputs, kernelArgs, outputDir: (0,external_node_path_.join)(dir, 'output'), logDir: dir, pinVcpus: true, capacityLabel: `vmstep bench ${image}` };
 }
 function checkRunSucceeded(result, what, options) {
     const where = result.stderrFile ? `: its stderr is in ${result.stderrFile}` : '';
@@ -50162,6 +52136,7 @@ function readEnvFile(path, hostEnv = process.env) {
 
 
 
+
 const CLI_NAMES = {
     image: 'IMAGE',
     entrypoint: '--entrypoint',
@@ -50180,6 +52155,7 @@ const CLI_NAMES = {
     registryUsername: 'registry user name',
     registryPassword: 'registry password',
     volumes: '--volume',
+    wait: '--wait',
 };
 const ACTION_NAMES = {
     image: 'input "image"',
@@ -50199,6 +52175,7 @@ const ACTION_NAMES = {
     registryUsername: 'input "registry-username"',
     registryPassword: 'input "registry-password"',
     volumes: 'input "volumes"',
+    wait: 'capacity wait',
 };
 /**
  * Refuses a path given as an image without its transport, with the fix. A path
@@ -50307,6 +52284,7 @@ function validateRunInput(input, ctx) {
         scratchRoot: validate_present(input.scratchRoot) ? (0,external_node_path_.resolve)(cwd, String(input.scratchRoot)) : null,
         volumes,
         interactive: Boolean(input.interactive),
+        ...(input.wait !== undefined ? { capacityWaitMs: capacityWait(input.wait, name('wait')) } : {}),
     };
 }
 function validate_present(v) {
@@ -50425,6 +52403,9 @@ function parseCommandLine(argv, specs, ctx) {
                     throw new errors_VmstepError(`option --${name} takes no value`, `write --${name} alone`);
                 set(spec, true);
             }
+            else if (spec.optionalValue) {
+                set(spec, eq >= 0 ? arg.slice(eq + 1) : true);
+            }
             else {
                 set(spec, eq >= 0 ? arg.slice(eq + 1) : takeValue(spec, `--${name}`));
             }
@@ -50452,7 +52433,8 @@ function formatOptions(specs) {
     const rows = specs
         .filter((s) => !s.hidden)
         .map((s) => {
-        const names = `${s.short ? `-${s.short}, ` : '    '}--${s.long}${s.value ? ` ${s.value}` : ''}`;
+        const value = s.value ? (s.optionalValue ? `[=${s.value}]` : ` ${s.value}`) : '';
+        const names = `${s.short ? `-${s.short}, ` : '    '}--${s.long}${value}`;
         return [names, s.help];
     });
     const width = Math.max(...rows.map(([n]) => n.length)) + 2;
@@ -50578,6 +52560,7 @@ const RUN_OPTIONS = [
     { key: 'memory', long: 'memory', short: 'm', value: 'SIZE', help: 'Guest memory, e.g. 512M, 2G (default 1G)' },
     { key: 'disk', long: 'disk', value: 'SIZE', help: 'Size of the writable root disk (default: the image plus headroom)' },
     { key: 'timeout', long: 'timeout', value: 'SECONDS', help: 'Stop the VM after this long (30, 90s, 5m); exit status 124' },
+    { key: 'wait', long: 'wait', value: 'DURATION', optionalValue: true, help: "When the host's capacity is in use, wait in line (this long, or without limit) instead of failing" },
     { key: 'output', long: 'output', value: 'GUEST_PATH', repeatable: true, help: 'Bring back a file, directory or glob after the run (repeatable)' },
     { key: 'outputDir', long: 'output-dir', value: 'HOST_DIR', help: 'Where returned files land (default ./vmstep-output)' },
     { key: 'result', long: 'result', value: 'FILE', help: 'Write the run result as JSON to FILE' },
@@ -50607,6 +52590,11 @@ current directory. The copy keeps modes, hard links and symbolic links (as
 links, never followed), and belongs to the user the command runs as. Without
 -i the command's stdin is /dev/null.
 
+The VM's vCPUs and memory come from one budget for the whole host, shared by
+every vmstep of every user (VMSTEP_MAX_VCPUS, VMSTEP_MAX_MEMORY; vmstep doctor
+shows it and who holds it). A VM that does not fit fails at once, or with
+--wait waits in line for its turn.
+
 Options:
 ${formatOptions(RUN_OPTIONS)}
 
@@ -50634,6 +52622,8 @@ function runInputFrom(values, positionals, io) {
     // docker: --entrypoint "" clears the entrypoint; any other value is one program name.
     if (entrypoint !== undefined)
         input.entrypoint = entrypoint === '' ? [] : [entrypoint];
+    if (values.wait !== undefined)
+        input.wait = values.wait;
     for (const key of ['workdir', 'user', 'vcpus', 'memory', 'disk', 'timeout', 'outputDir', 'kernel']) {
         const v = stringValue(values, key);
         if (v !== undefined)
@@ -50695,6 +52685,7 @@ async function runCommand(argv, io) {
                     note(phaseLine(phase, ms, detail));
             },
             progress: (message) => note(`vmstep:         ${message}\n`),
+            waiting: (message) => note(`vmstep: ${message}\n`),
             stdout: (chunk) => (brokenPipe ? undefined : writeWithBackpressure(io.stdout, chunk)),
             stderr: (chunk) => (guestStderr(chunk), writeWithBackpressure(io.stderr, chunk)),
             console: (chunk) => (guestStderr(chunk), void io.stderr.write(chunk)),
@@ -50748,10 +52739,13 @@ async function runCommand(argv, io) {
 
 
 
+
 /** Exit status for a regression under --fail-on-regression (vmstep itself worked: not 125). */
 const EXIT_REGRESSION = 1;
 const BENCH_ONLY = [
-    { key: 'repeat', long: 'repeat', short: 'n', value: 'N', help: 'Measured runs per image, each in a fresh VM (default 10)' },
+    { key: 'repeat', long: 'repeat', short: 'n', value: 'N|auto', help: 'Measured runs per image, each in a fresh VM (default 10); auto: from --min-repeat until every metric is decided, at most --max-repeat' },
+    { key: 'minRepeat', long: 'min-repeat', value: 'N', help: 'With --repeat auto: runs per image before the first look (default 5)' },
+    { key: 'maxRepeat', long: 'max-repeat', value: 'N', help: 'With --repeat auto: most runs per image (default 30)' },
     { key: 'warmup', long: 'warmup', value: 'N', help: 'Runs per image before those, discarded (default 1)' },
     { key: 'baselineImage', long: 'baseline-image', value: 'IMAGE', help: 'Run this image too, interleaved (A B A B ...), as the baseline' },
     { key: 'baselineVolume', long: 'baseline-volume', value: 'HOST:GUEST', repeatable: true, help: 'The baseline runs get these volumes instead of --volume: two source trees, one image, interleaved' },
@@ -50770,6 +52764,7 @@ const BENCH_ONLY = [
     { key: 'alpha', long: 'alpha', value: 'P', help: 'Significance level for t-test and mann-whitney (default 0.05)' },
     { key: 'correction', long: 'correction', value: 'HOW', help: 'holm, bh or none: multiple-comparison correction over the metrics (default holm)' },
     { key: 'failOnRegression', long: 'fail-on-regression', help: 'Exit with status 1 on a significant regression beyond the threshold' },
+    { key: 'historyFile', long: 'history-file', value: 'FILE', help: 'Append this run to a history file (created when missing) and report the trend; see vmstep report' },
     { key: 'resultsDir', long: 'results-dir', value: 'DIR', help: 'Where results, report, chart and every run\'s files go (default ./vmstep-bench)' },
 ];
 // The run's options, less those that name a single run's files or its stdin (read once, it cannot feed every run).
@@ -50796,10 +52791,30 @@ Examples:
   vmstep bench -n 20 --baseline-image bench:main bench:pr
   vmstep bench -v .:/src --baseline-volume ../base:/src -w /src rust:1 cargo bench
   vmstep bench --metrics-file /work/bmf.json --baseline-file main.json bench:pr
+  vmstep bench --repeat auto --max-repeat 40 --baseline-image bench:main bench:pr
   vmstep bench --test t-test --threshold 3 --fail-on-regression bench:pr ./run.sh
   vmstep bench --threshold 5% --threshold 'BM_parse=2%' --warn-threshold 3% \
     --metrics-file /work/gb.json --baseline-image bench:main bench:pr
 `;
+/** The commit a history entry names: GITHUB_SHA in a workflow, else the checkout's HEAD, else none. */
+function commitContext(io) {
+    const context = {};
+    if (io.env.GITHUB_REF)
+        context.ref = io.env.GITHUB_REF;
+    if (io.env.GITHUB_SHA) {
+        context.commit = io.env.GITHUB_SHA;
+        return context;
+    }
+    try {
+        const head = (0,external_node_child_process_namespaceObject.execFileSync)('git', ['rev-parse', 'HEAD'], { cwd: io.cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+        if (/^[0-9a-f]{40,64}$/.test(head))
+            context.commit = head;
+    }
+    catch {
+        // Not a git checkout, or no git: the entry goes without a commit.
+    }
+    return context;
+}
 async function benchCommand(argv, io) {
     const { values, positionals } = parseCommandLine(argv, BENCH_OPTIONS, { command: 'vmstep bench', stopAtPositional: true });
     if (values.help) {
@@ -50813,7 +52828,7 @@ async function benchCommand(argv, io) {
     };
     const head = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
     const input = { failOnRegression: Boolean(values.failOnRegression), baselineVolumes: listValue(values, 'baselineVolume') };
-    for (const key of ['repeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'alpha', 'correction', 'resultsDir']) {
+    for (const key of ['repeat', 'minRepeat', 'maxRepeat', 'warmup', 'baselineImage', 'baselineFile', 'metricsFile', 'metricsFormat', 'test', 'alpha', 'correction', 'resultsDir', 'historyFile']) {
         const v = stringValue(values, key);
         if (v !== undefined)
             input[key] = v;
@@ -50848,9 +52863,13 @@ async function benchCommand(argv, io) {
                     endLine();
                     note(`vmstep: warning: ${message}\n`);
                 },
+                waiting: (message) => {
+                    endLine();
+                    note(`vmstep: ${message}\n`);
+                },
             },
             warning: (message) => io.stderr.write(`vmstep: warning: ${message}\n`),
-        }, { runImage: io.runImage, ...(io.signal ? { signal: io.signal } : {}) });
+        }, { runImage: io.runImage, context: commitContext(io), ...(io.signal ? { signal: io.signal } : {}) });
     }
     catch (err) {
         if (err instanceof RunCancelledError) {
@@ -50862,6 +52881,10 @@ async function benchCommand(argv, io) {
     }
     io.stdout.write(result.markdown);
     const pin = result.pinning.pinned ? `vCPUs pinned to host CPU ${result.pinning.cpus.join(', ')}` : `vCPUs not pinned (${result.pinning.reason})`;
+    if (result.history)
+        note(`vmstep: history ${result.history.file}: ${result.history.entries} runs, this one appended\n`);
+    if (result.stop.mode === 'auto')
+        note(`vmstep: ${stoppingNote(result.stop, settings)}\n`);
     note(`vmstep: ${pin}\nvmstep: results in ${settings.resultsDir} (results.json, bmf.json, report.md, chart.svg)\n`);
     if (result.warningMessage)
         io.stderr.write(`vmstep: warning: ${result.warningMessage}\n`);
@@ -50961,6 +52984,7 @@ async function cacheCommand(argv, io) {
 
 
 
+
 /** What vmstep needs of its own at run time: [what, override variable, file in dist/]. */
 const ASSETS = [
     ['VMM', 'VMSTEP_VMM', 'vmstep-vmm'],
@@ -51035,7 +53059,30 @@ function runDoctor(opts = {}) {
     checks.push(...noiseChecks(root), pinningCheck(root));
     if (opts.cacheDir)
         checks.push(cacheCheck(opts.cacheDir));
+    if (opts.env)
+        checks.push(capacityCheck(opts.env));
     return checks;
+}
+/** The host-wide budget (capacity.ts) and how much of it is held now; who holds it, `capacityStatus` lists. */
+function capacityCheck(env) {
+    try {
+        const ignored = [];
+        const s = capacityStatus(env, (m) => ignored.push(m));
+        const waiting = s.waiting.length > 0 ? `, ${s.waiting.length} waiting` : '';
+        const n = s.holders.length;
+        const inUse = n === 0 ? 'none in use' : `in use ${s.used.vcpus} vCPUs and ${formatBytes(s.used.memoryMiB * 2 ** 20)} by ${n} VM${n === 1 ? '' : 's'}`;
+        const detail = `${s.budget.vcpus} vCPUs (${s.sources.vcpus}) and ${formatBytes(s.budget.memoryMiB * 2 ** 20)} (${s.sources.memory}) for all VMs of this host; ${inUse}${waiting}`;
+        if (ignored.length > 0) {
+            // Files there that are not honest reservations: someone is tampering, or another program shares the directory.
+            return { name: 'capacity', status: 'warn', detail: `${detail}; ${ignored.join('; ')}`, fix: `remove those files, or ask their owners to; they are not vmstep's` };
+        }
+        return { name: 'capacity', status: 'ok', detail };
+    }
+    catch (err) {
+        if (err instanceof errors_VmstepError)
+            return { name: 'capacity', status: 'fail', detail: err.message, fix: err.fix };
+        return { name: 'capacity', status: 'fail', detail: `cannot read the capacity pool (${err.code ?? err.message})`, fix: 'set VMSTEP_CAPACITY_DIR to a directory every vmstep user can write (mode 1777)' };
+    }
 }
 function kvmCapability(root, probe) {
     let p;
@@ -51162,6 +53209,8 @@ function cacheCheck(dir) {
 
 
 
+
+
 const DOCTOR_OPTIONS = [
     { key: 'json', long: 'json', help: 'Print the checks as JSON' },
     { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
@@ -51171,7 +53220,8 @@ const DOCTOR_HELP = `Usage: vmstep doctor [--json]
 Check that this host can run vmstep (/dev/kvm present, usable by this user and
 able to run an unmodified Linux guest; e2fsprogs) and how noisy its
 benchmark numbers will be (CPU count, cgroup v2, CPU governor, SMT, turbo,
-whether benchmark vCPUs get host cores of their own).
+whether benchmark vCPUs get host cores of their own), and the host-wide
+capacity budget for VMs: its size, and which VMs hold it now.
 Each problem comes with the command that fixes it. Exit status 1 when
 vmstep cannot run here.
 
@@ -51179,16 +53229,23 @@ Options:
 ${formatOptions(DOCTOR_OPTIONS)}
 `;
 const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
+/** One line per holder, then per waiter in line order, under the capacity check. */
+function holderLines(s, indent) {
+    const line = (h, state) => `${indent}${state} ${h.label}: ${h.vcpus} vCPU${h.vcpus === 1 ? '' : 's'}, ${formatBytes(h.memoryMiB * 2 ** 20)} (${h.user}, pid ${h.pid})\n`;
+    return [...s.holders.map((h) => line(h, 'held by')), ...s.waiting.map((h) => line(h, 'waiting:'))].join('') + `${indent}pool ${s.dir}\n`;
+}
 async function doctorCommand(argv, io, probe) {
     const { values } = parseCommandLine(argv, DOCTOR_OPTIONS, { command: 'vmstep doctor', stopAtPositional: false });
     if (values.help) {
         io.stdout.write(DOCTOR_HELP);
         return 0;
     }
-    const checks = runDoctor({ cacheDir: io.env.VMSTEP_CACHE || defaultCacheDir(), ...probe });
+    const checks = runDoctor({ cacheDir: io.env.VMSTEP_CACHE || defaultCacheDir(), env: io.env, ...probe });
     const failed = checks.some((c) => c.status === 'fail');
+    // The check said whether the pool can be read; this says who holds it.
+    const capacity = checks.find((c) => c.name === 'capacity')?.status !== 'fail' ? capacityStatus(io.env) : null;
     if (values.json) {
-        io.stdout.write(`${JSON.stringify({ ok: !failed, checks }, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify({ ok: !failed, checks, ...(capacity ? { capacity } : {}) }, null, 2)}\n`);
         return failed ? 1 : 0;
     }
     const width = Math.max(...checks.map((c) => c.name.length));
@@ -51196,6 +53253,8 @@ async function doctorCommand(argv, io, probe) {
         io.stdout.write(`${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.detail}\n`);
         if (c.fix && c.status !== 'ok')
             io.stdout.write(`      ${' '.repeat(width)}  fix: ${c.fix}\n`);
+        if (c.name === 'capacity' && capacity)
+            io.stdout.write(holderLines(capacity, `      ${' '.repeat(width)}  `));
     }
     const warns = checks.filter((c) => c.status === 'warn').length;
     io.stdout.write(failed ? '\nvmstep cannot run on this host until the failures above are fixed.\n' : `\nvmstep can run here${warns ? `; ${warns} warning${warns === 1 ? '' : 's'} about benchmark noise above` : ''}.\n`);
@@ -51211,9 +53270,17 @@ Run an OCI image's command in a KVM microVM, with docker run's semantics.
 Commands:
   run      Run a command in a new microVM from an image
   bench    Run it many times and compare against a baseline (statistics, verdict)
+  report   The trend of a bench history file, as markdown or a static page
   pull     Download an image and build its root filesystem into the cache
   cache    List (ls) or shrink (prune) the image and root filesystem cache
   doctor   Check this host: KVM, tools, CPUs, cgroups, benchmark noise
+  start    Boot a microVM in the background and print its ID
+  exec     Run a command in a running VM
+  cp       Copy files and directories into or out of a running VM
+  ps       List your VMs
+  logs     Print a VM's main process output (or its console)
+  stop     Stop VMs and remove them
+  port     List a VM's published ports and links
 
 Options:
   -h, --help      Show this help (or "vmstep COMMAND --help" for a command)
@@ -51227,7 +53294,1752 @@ Environment:
   VMSTEP_REGISTRY_USERNAME    registry user name (else: docker login's credentials)
   VMSTEP_REGISTRY_PASSWORD    registry password or token
   VMSTEP_KERNEL, VMSTEP_INIT  guest kernel and guest init to use instead of the bundled ones
+  VMSTEP_STATE_DIR            where long-lived VMs are recorded (default $XDG_RUNTIME_DIR/vmstep, else /tmp/vmstep-UID)
 `;
+
+;// CONCATENATED MODULE: ./src/ports/spec.ts
+// `-p [HOST_IP:]HOST_PORT:GUEST_PORT` and `--link NAME=VM:PORT`, as the CLI
+// and the runner plugin give them, checked into the forms the keeper uses.
+
+
+/** How many links one VM may have (each takes a loopback address 127.0.0.2 ...). */
+const MAX_LINKS = 64;
+/** Ports one link may name. */
+const MAX_LINK_PORTS = 16;
+function port(text, what, option, allowZero = false) {
+    const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+    if (!(n >= (allowZero ? 0 : 1) && n <= 65535))
+        throw new errors_VmstepError(`${option} "${text}": the ${what} is not a port number from ${allowZero ? 0 : 1} to 65535`, `give it as ${option === '-p' ? '-p 8080:80 or -p 0.0.0.0:8080:80' : '--link db=postgres-vm:5432'}`);
+    return n;
+}
+/** Parses one -p value. */
+function parsePublish(value) {
+    const parts = value.split(':');
+    if (parts.length < 2 || parts.length > 3 || value.includes('/')) {
+        throw new errors_VmstepError(`-p "${value}" is not [HOST_IP:]HOST_PORT:GUEST_PORT${value.includes('/') ? ' (only TCP is carried: drop the /protocol)' : ''}`, 'give it as -p 8080:80 or -p 127.0.0.1:8080:80');
+    }
+    const hostIp = parts.length === 3 ? parts[0] : '127.0.0.1';
+    if (!(0,external_node_net_.isIPv4)(hostIp))
+        throw new errors_VmstepError(`-p "${value}": the host address "${hostIp}" is not an IPv4 address`, 'give it as -p 127.0.0.1:8080:80, or leave it out for 127.0.0.1');
+    const guestPort = port(parts[parts.length - 1], 'guest port', '-p');
+    const hostPort = port(parts[parts.length - 2], 'host port', '-p', true);
+    return { hostIp, hostPort, guestPort };
+}
+/** Checks a set of -p values: no host address and port twice. */
+function checkPublished(ports) {
+    const seen = new Set();
+    for (const p of ports) {
+        if (p.hostPort === 0)
+            continue;
+        const key = `${p.hostIp}:${p.hostPort}`;
+        if (seen.has(key))
+            throw new errors_VmstepError(`-p: the host port ${key} is given twice`, 'publish each host port once');
+        seen.add(key);
+    }
+    return ports;
+}
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/;
+/**
+ * Parses the --link values into one link per name (a name may come with
+ * several ports of the same VM) and gives each name its loopback address.
+ */
+function parseLinks(values) {
+    const links = [];
+    for (const value of values) {
+        const m = /^([^=]+)=(.+):([^:]+)$/.exec(value);
+        if (!m)
+            throw new errors_VmstepError(`--link "${value}" is not NAME=VM:PORT`, 'give it as --link db=postgres-vm:5432');
+        const [, name, vm, portText] = m;
+        if (!NAME.test(name) || name === 'localhost')
+            throw new errors_VmstepError(`--link "${value}": "${name}" is not a host name a link can take`, 'use letters, digits, "-", "." and "_", such as db or redis');
+        const p = port(portText, 'port', '--link');
+        const existing = links.find((l) => l.name === name);
+        if (existing && existing.vm !== vm)
+            throw new errors_VmstepError(`--link: the name "${name}" is linked to two VMs (${existing.vm} and ${vm})`, 'give each VM its own name');
+        if (existing) {
+            if (!existing.ports.includes(p))
+                existing.ports.push(p);
+            if (existing.ports.length > MAX_LINK_PORTS)
+                throw new errors_VmstepError(`--link: "${name}" names more than ${MAX_LINK_PORTS} ports`, `link at most ${MAX_LINK_PORTS} ports of one VM`);
+            continue;
+        }
+        if (links.length === MAX_LINKS)
+            throw new errors_VmstepError(`--link: more than ${MAX_LINKS} names`, `link at most ${MAX_LINKS} names into one VM`);
+        links.push({ name, vm, ports: [p], address: `127.0.0.${links.length + 2}` });
+    }
+    return links;
+}
+
+;// CONCATENATED MODULE: external "node:readline"
+const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
+;// CONCATENATED MODULE: ./src/vms/state.ts
+// Where long-lived VMs are recorded: one directory per user (mode 0700, owned
+// by that user), one directory per VM beneath it. The mode is the access
+// check: another Unix user can neither read a VM's record nor reach its
+// sockets, so cannot exec into or stop it. vm.json is replaced whole (write a
+// temporary file, rename), so a reader sees the old record or the new one,
+// never half of one.
+
+
+
+
+
+
+/** The per-user state root: $VMSTEP_STATE_DIR, else $XDG_RUNTIME_DIR/vmstep, else /tmp/vmstep-<uid>. */
+function stateRoot(env = process.env) {
+    if (env.VMSTEP_STATE_DIR)
+        return env.VMSTEP_STATE_DIR;
+    if (env.XDG_RUNTIME_DIR)
+        return (0,external_node_path_.join)(env.XDG_RUNTIME_DIR, 'vmstep');
+    return `/tmp/vmstep-${process.getuid()}`;
+}
+/**
+ * Creates the state root if needed and refuses one this user does not own
+ * alone: a directory another user made (or can read) could hand our VMs'
+ * sockets to them, or theirs to us.
+ */
+function openStateRoot(env = process.env) {
+    const root = stateRoot(env);
+    (0,external_node_fs_namespaceObject.mkdirSync)(root, { recursive: true, mode: 0o700 });
+    const st = (0,external_node_fs_namespaceObject.lstatSync)(root);
+    const uid = process.getuid();
+    if (!st.isDirectory()) {
+        throw new errors_VmstepError(`the vmstep state directory ${root} is not a directory`, 'remove it, or set VMSTEP_STATE_DIR to a directory of your own');
+    }
+    if (st.uid !== uid) {
+        throw new errors_VmstepError(`the vmstep state directory ${root} belongs to user ${st.uid}, not to you (user ${uid}): its VMs are not yours`, 'use your own state directory (unset VMSTEP_STATE_DIR)');
+    }
+    if ((st.mode & 0o077) !== 0) {
+        throw new errors_VmstepError(`the vmstep state directory ${root} is open to other users (mode ${(st.mode & 0o777).toString(8)})`, `chmod 700 ${root}`);
+    }
+    (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.join)(root, 'vms'), { recursive: true, mode: 0o700 });
+    return root;
+}
+function vmsDir(root) {
+    return (0,external_node_path_.join)(root, 'vms');
+}
+function vmDir(root, id) {
+    return (0,external_node_path_.join)(root, 'vms', id);
+}
+/** The files in a VM's directory. */
+function vmPaths(dir) {
+    return {
+        record: (0,external_node_path_.join)(dir, 'vm.json'),
+        /** The VMM's Unix socket: host-opened vsock connections (CONNECT <port>). */
+        vsock: (0,external_node_path_.join)(dir, 'vsock'),
+        console: (0,external_node_path_.join)(dir, 'console.log'),
+        main: (0,external_node_path_.join)(dir, 'main.log'),
+        keeperLog: (0,external_node_path_.join)(dir, 'keeper.log'),
+        volumes: (0,external_node_path_.join)(dir, 'volumes.ext4'),
+        /** The grace a stop asked for (milliseconds, as text), read by the keeper on SIGTERM. */
+        stopRequest: (0,external_node_path_.join)(dir, 'stop'),
+        /** One file per exec or cp in flight (named by pid); their mtimes and presence feed the idle timeout. */
+        sessions: (0,external_node_path_.join)(dir, 'sessions'),
+    };
+}
+function newVmId() {
+    return (0,external_node_crypto_.randomBytes)(6).toString('hex');
+}
+const state_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+function checkVmName(name) {
+    if (!state_NAME.test(name))
+        throw new errors_VmstepError(`VM name "${name}" is not valid`, 'use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit');
+}
+function writeRecord(dir, record) {
+    const path = vmPaths(dir).record;
+    const tmp = `${path}.${process.pid}.tmp`;
+    (0,external_node_fs_namespaceObject.writeFileSync)(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    (0,external_node_fs_namespaceObject.renameSync)(tmp, path);
+}
+/** The record in dir; null when there is none (or it is not one: a VM directory half made or half removed). */
+function readRecord(dir) {
+    let v;
+    try {
+        v = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(vmPaths(dir).record, 'utf8'));
+    }
+    catch {
+        return null;
+    }
+    const r = v;
+    if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || typeof r.status !== 'string' || typeof r.keeper?.pid !== 'number')
+        return null;
+    return r;
+}
+/** Updates the record with a function of the current one (the keeper is its only writer while it lives). */
+function updateRecord(dir, change) {
+    const r = readRecord(dir);
+    if (!r)
+        return null;
+    change(r);
+    writeRecord(dir, r);
+    return r;
+}
+function state_processAlive(ref) {
+    return ref !== null && !ofAnotherKernel(ref) && processStartTicks(ref.pid) === ref.startTicks;
+}
+/** Whether the process was recorded by another kernel than this one: neither alive nor dead as far as this host can tell. */
+function ofAnotherKernel(ref) {
+    return ref.bootId !== undefined && ref.bootId !== bootId();
+}
+/** The process with this pid now (start time 0 when it has already gone). */
+function processRef(pid) {
+    return { pid, startTicks: processStartTicks(pid) ?? 0, bootId: bootId() };
+}
+function selfRef() {
+    return processRef(process.pid);
+}
+function listVmDirs(root) {
+    let names;
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(vmsDir(root));
+    }
+    catch {
+        return [];
+    }
+    return names.filter((n) => /^[0-9a-f]{12}$/.test(n)).map((n) => vmDir(root, n));
+}
+function removeVmDir(dir) {
+    (0,external_node_fs_namespaceObject.rmSync)(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+;// CONCATENATED MODULE: ./src/vms/registry.ts
+// Finding VMs in the state directory, and collecting the leftovers of VMs
+// whose keeper died (SIGKILL, a host crash of the process, OOM): every
+// lookup first marks those exited and removes what they held, so `ps` never
+// shows a VM that is gone and nothing they held outlives them.
+
+
+
+
+
+
+/** A record whose keeper has gone, whatever its status says; an exited one stays as it is. */
+function collectIfDead(dir, record) {
+    if (record.status === 'exited' || state_processAlive(record.keeper))
+        return record;
+    // The VMM dies with its keeper (it asks the kernel for that), but make sure.
+    const vmm = record.vmm;
+    if (vmm && state_processAlive(vmm)) {
+        try {
+            process.kill(vmm.pid, 'SIGKILL');
+        }
+        catch {
+            // Gone in between.
+        }
+    }
+    removeRuntimeFiles(dir);
+    const ended = {
+        ...record,
+        status: 'exited',
+        vmm: null,
+        exitCode: null,
+        error: record.status === 'starting' ? 'the VM never finished starting: its vmstep process was killed' : 'its vmstep keeper process was killed; the VM was stopped',
+        ended: Date.now(),
+    };
+    writeRecord(dir, ended);
+    // The keeper's disk overlay lives in the cache under the keeper's pid; the rootfs cache removes those of dead processes.
+    void new cache_RootfsCache(defaultCacheDir()).sweep().catch(() => { });
+    return ended;
+}
+/** What a running VM holds on disk beside its record and logs: sockets, the volume disk, exec markers, a stop request. */
+function removeRuntimeFiles(dir) {
+    const p = vmPaths(dir);
+    let names = [];
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
+    }
+    catch {
+        return;
+    }
+    for (const n of names)
+        if (n === 'vsock' || n.startsWith('vsock_'))
+            (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_.join)(dir, n), { force: true });
+    for (const f of [p.volumes, p.stopRequest, p.sessions])
+        (0,external_node_fs_namespaceObject.rmSync)(f, { recursive: true, force: true });
+}
+/** Every VM of this user, leftovers collected. */
+function allVms(env = process.env) {
+    const root = openStateRoot(env);
+    const out = [];
+    for (const dir of listVmDirs(root)) {
+        const record = readRecord(dir);
+        // Another kernel's VMs (a VM seeing this directory, or a record from before a reboot) are neither ours to show nor to collect.
+        if (record && !ofAnotherKernel(record.keeper))
+            out.push({ dir, record: collectIfDead(dir, record) });
+    }
+    return out.sort((a, b) => b.record.created.localeCompare(a.record.created));
+}
+/** A VM by ID, name or unique ID prefix. */
+function lookupVm(ref, env = process.env) {
+    if (ref === '')
+        throw new errors_VmstepError('no VM given', 'name a VM by its ID, a unique ID prefix or its name (see `vmstep ps -a`)');
+    const vms = allVms(env);
+    const exact = vms.find((v) => v.record.id === ref) ?? vms.find((v) => v.record.name === ref);
+    if (exact)
+        return exact;
+    const byPrefix = /^[0-9a-f]+$/.test(ref) ? vms.filter((v) => v.record.id.startsWith(ref)) : [];
+    if (byPrefix.length === 1)
+        return byPrefix[0];
+    if (byPrefix.length > 1)
+        throw new errors_VmstepError(`VM ID prefix "${ref}" is ambiguous: it matches ${byPrefix.map((v) => v.record.id).join(', ')}`, 'give more of the ID, or the name');
+    throw new errors_VmstepError(`no such VM: ${ref}`, 'see `vmstep ps -a` for your VMs');
+}
+function toInfo(v) {
+    const r = v.record;
+    return {
+        id: r.id,
+        name: r.name,
+        image: r.image,
+        status: r.status,
+        created: r.created,
+        vcpus: r.vcpus,
+        memoryMiB: r.memoryMiB,
+        exitCode: r.exitCode,
+        error: r.error,
+        deadline: r.deadline,
+        dir: v.dir,
+    };
+}
+/** Refuses a VM that is not serving, with the reason in one line. */
+function requireRunning(v) {
+    const r = v.record;
+    if (r.status === 'running')
+        return;
+    if (r.status === 'exited') {
+        const how = r.error ?? (r.exitCode !== null ? `its main process exited with status ${r.exitCode}` : 'it was stopped');
+        throw new errors_VmstepError(`VM ${r.name} is not running: ${how}`, `start a new one with vmstep start; \`vmstep stop ${r.name}\` removes this record`);
+    }
+    throw new errors_VmstepError(`VM ${r.name} is ${r.status}, not running`, r.status === 'starting' ? 'wait until `vmstep start` has printed its ID' : 'it is being stopped; start a new one');
+}
+/** Marks an exec or cp as in flight for the idle timeout; returns the function that ends it. */
+function markSession(v) {
+    const dir = vmPaths(v.dir).sessions;
+    const me = selfRef();
+    const file = (0,external_node_path_.join)(dir, `${me.pid}-${me.startTicks}`);
+    try {
+        (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true, mode: 0o700 });
+        (0,external_node_fs_namespaceObject.writeFileSync)(file, '');
+    }
+    catch {
+        return () => { };
+    }
+    return () => {
+        try {
+            // Left behind with a fresh mtime when others are in flight; removed by the keeper's end otherwise.
+            (0,external_node_fs_namespaceObject.writeFileSync)((0,external_node_path_.join)(dir, 'last'), '');
+            (0,external_node_fs_namespaceObject.rmSync)(file, { force: true });
+        }
+        catch {
+            // The VM ended meanwhile.
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/vms/keeper.ts
+// The keeper: one detached process per long-lived VM (`vmstep start` spawns
+// it as a hidden subcommand of the CLI). It holds what the VM needs for its
+// whole life (the capacity reservation, the root filesystem overlay, the
+// VMM as its child), tells the starter on fd 3 when the guest is ready or
+// why it failed, then watches for the end: the main process's exit, a stop
+// (SIGTERM, with the grace in the VM's `stop` file), the lifetime, the idle
+// timeout. Then it powers the guest off, releases everything and leaves the
+// record as `exited`. If the keeper itself is SIGKILLed, the VMM dies with it
+// (the kernel's parent-death signal) and its own --timeout-ms ends it anyway;
+// the next vmstep command collects the rest (registry.ts).
+
+
+
+
+
+
+
+
+
+
+/** How long the guest gets to power off at the lifetime or idle limit before the VMM is killed. */
+const LIMIT_GRACE_MS = 5000;
+/** Beyond the guest's own grace, how long powering off may take before the VMM is killed. */
+const POWEROFF_SLACK_MS = 5000;
+/** How often the idle timeout looks at the VM's sessions. */
+const IDLE_POLL_MS = 1000;
+const HOSTNAME = 'vmstep';
+async function runKeeper(dir) {
+    const paths = vmPaths(dir);
+    const report = (r) => {
+        try {
+            (0,external_node_fs_namespaceObject.writeSync)(3, `${JSON.stringify(r)}\n`);
+        }
+        catch {
+            // The starter went away (Ctrl-C, SIGKILL): the VM goes on without it.
+        }
+    };
+    const spec = JSON.parse(await readStdin());
+    // The lifetime runs from the VM's launch: a wait for capacity or a download does not use it up. Until then, an estimate.
+    let deadline = Date.now() + spec.lifetimeMs;
+    updateRecord(dir, (r) => {
+        r.keeper = selfRef();
+        r.deadline = deadline;
+    });
+    // SIGTERM is how `vmstep stop` asks; the terminal's signals are not ours (we are detached, but a shell may still send them).
+    let onStop = null;
+    let stopRequested = false;
+    const abort = new AbortController();
+    let ready = false;
+    process.on('SIGTERM', () => {
+        stopRequested = true;
+        // Before the VM runs, a stop cancels the start (a wait for capacity, a download).
+        if (!ready && !onStop)
+            abort.abort();
+        onStop?.();
+    });
+    process.on('SIGINT', () => { });
+    process.on('SIGHUP', () => { });
+    const cleanups = [];
+    let exitCode = null;
+    let error = null;
+    try {
+        const cacheDir = spec.run.cacheDir ?? defaultCacheDir();
+        checkCacheDir(cacheDir);
+        // Published ports are bound before the boot, so a port in use fails the start at once.
+        const network = await openVmNetwork(dir, spec.ports ?? [], spec.links ?? []);
+        cleanups.push(() => network.close());
+        let serve = { env: [] };
+        let execDefaults = null;
+        // The VM's share of the host's capacity is taken in prepareVm, held until the cleanups run at the VM's end.
+        const run = { ...spec.run, capacityLabel: `vm ${spec.name}`, capacityWaitMs: spec.waitMs ?? Infinity };
+        const prepared = await prepareVm(run, {
+            progress: (line) => report({ event: 'progress', line }),
+            waiting: (line) => report({ event: 'progress', line }),
+            warning: (m) => report({ event: 'progress', line: `warning: ${m}` }),
+        }, { signal: abort.signal }, {
+            cacheDir,
+            cleanups,
+            socketDir: { what: 'VM state directory', variable: 'VMSTEP_STATE_DIR' },
+            vsockUdsPath: paths.vsock,
+            consoleLogPath: paths.console,
+            volumeDiskPath: paths.volumes,
+            vmmTimeoutMs: spec.lifetimeMs,
+            followConsole: false,
+        }, (config) => {
+            ({ serve, execDefaults } = serviceSpec(config, spec));
+            return serve;
+        });
+        const { vm, listener, volumes, image } = prepared;
+        if (volumes)
+            Object.assign(serve, { volumeDevice: volumes.device, volumes: volumes.mounts });
+        cleanups.push(() => stopVmm(vm));
+        deadline = Date.now() + spec.lifetimeMs;
+        updateRecord(dir, (r) => {
+            r.deadline = deadline;
+            r.vmm = processRef(vm.pid);
+            r.image = { reference: image.reference, digest: image.digest };
+            r.command = serve.argv ?? [];
+            r.exec = execDefaults;
+        });
+        const ends = endConditions(vm.exited, deadline, spec.idleTimeoutMs, paths.sessions);
+        onStop = () => ends.stop();
+        if (stopRequested)
+            ends.stop();
+        cleanups.push(() => ends.dispose());
+        const connected = await Promise.race([listener.accept().then((socket) => ({ kind: 'connected', socket })), ends.promise]);
+        if (connected.kind !== 'connected') {
+            vm.kill();
+            const exit = connected.kind === 'vm-exit' ? connected.exit : await vm.exited;
+            throw connected.kind === 'vm-exit' ? vmStoppedError(exit, 'during boot') : new Error(`the VM was ${connected.kind === 'stop' ? 'stopped' : `past its ${connected.kind}`} during boot`);
+        }
+        const service = startService(connected.socket, serve);
+        const log = (0,external_node_fs_namespaceObject.createWriteStream)(paths.main, { flags: 'a', mode: 0o600 });
+        service.mainStdout.pipe(log, { end: false });
+        service.mainStderr.pipe(log, { end: false });
+        cleanups.push(() => new Promise((r) => log.end(r)));
+        const booted = await Promise.race([service.ready.then(() => null), ends.promise]).catch((err) => {
+            throw sessionError(err);
+        });
+        if (booted !== null) {
+            vm.kill();
+            throw booted.kind === 'vm-exit' ? vmStoppedError(booted.exit, 'during boot') : new Error(`the VM was ${booted.kind === 'stop' ? 'stopped' : `past its ${booted.kind}`} during boot`);
+        }
+        await network.serve({ kind: 'vmm', udsPath: paths.vsock });
+        updateRecord(dir, (r) => (r.status = 'running'));
+        ready = true;
+        report({ event: 'ready' });
+        const end = await ends.promise;
+        if (end.kind !== 'vm-exit') {
+            updateRecord(dir, (r) => (r.status = 'stopping'));
+            const grace = end.kind === 'stop' ? stopGrace(paths.stopRequest) : LIMIT_GRACE_MS;
+            service.poweroff(grace);
+            const exited = await Promise.race([vm.exited, delay(grace + POWEROFF_SLACK_MS).then(() => null)]);
+            if (!exited)
+                vm.kill();
+            if (end.kind !== 'stop')
+                error = `stopped at its ${end.kind} limit`;
+        }
+        const exit = await vm.exited;
+        const main = await Promise.race([service.mainExit, delay(1000).then(() => null)]);
+        if (main)
+            exitCode = main.code;
+        if (end.kind === 'vm-exit' && !main && exit.reason !== 'poweroff')
+            error = vmStoppedError(exit, 'while it served').oneLine();
+        if (exit.reason === 'timeout')
+            error = 'stopped at its lifetime limit';
+    }
+    catch (err) {
+        error = toVmstepError(err).oneLine();
+        if (!ready)
+            report({ event: 'failed', message: error });
+    }
+    finally {
+        abort.abort();
+        for (const cleanup of cleanups.reverse()) {
+            try {
+                await cleanup();
+            }
+            catch {
+                // Best effort: the next vmstep command collects what is left.
+            }
+        }
+        removeRuntimeFiles(dir);
+        if (readRecord(dir)) {
+            updateRecord(dir, (r) => {
+                r.status = 'exited';
+                r.vmm = null;
+                r.exitCode = exitCode;
+                r.error = error;
+                r.ended = Date.now();
+            });
+        }
+    }
+    return 0;
+}
+/** The SERVE spec and what execs inherit, from the image's config and the start options (docker run's rules). */
+function serviceSpec(config, spec) {
+    const image = { Entrypoint: config.entrypoint, Cmd: config.cmd, Env: config.env, WorkingDir: config.workingDir, User: config.user };
+    const o = spec.run;
+    try {
+        const env = mergeEnv(image.Env, o.env, { hostname: HOSTNAME });
+        const workdir = resolveWorkdir(image, o.workdir ?? undefined);
+        const user = resolveUser(image, o.user ?? undefined);
+        const argv = spec.noCommand ? [] : resolveArgv(image, { ...(o.entrypoint !== null ? { entrypoint: o.entrypoint } : {}), cmd: o.command });
+        return {
+            serve: { ...(argv.length > 0 ? { argv } : {}), env, workdir, user, hostname: HOSTNAME, privileged: o.privileged },
+            execDefaults: { env, workdir, user, privileged: o.privileged },
+        };
+    }
+    catch (err) {
+        const message = err.message;
+        throw toVmstepError(/no command/.test(message) ? new Error(`${message}, or start it with --no-command`) : err);
+    }
+}
+/** Resolves with the first of: the VM's exit, a stop, the lifetime, the idle timeout. */
+function endConditions(exited, deadline, idleMs, sessionsDir) {
+    let resolveEnd;
+    const promise = new Promise((r) => (resolveEnd = r));
+    const timers = [setTimeout(() => resolveEnd({ kind: 'lifetime' }), Math.max(0, deadline - Date.now()))];
+    let lastActive = Date.now();
+    if (idleMs > 0) {
+        timers.push(setInterval(() => {
+            const latest = sessionActivity(sessionsDir);
+            if (latest === 'busy')
+                lastActive = Date.now();
+            else if (latest !== null)
+                lastActive = Math.max(lastActive, latest);
+            if (Date.now() - lastActive >= idleMs)
+                resolveEnd({ kind: 'idle timeout' });
+        }, Math.min(IDLE_POLL_MS, idleMs)));
+    }
+    exited.then((exit) => resolveEnd({ kind: 'vm-exit', exit }));
+    return {
+        promise,
+        stop: () => resolveEnd({ kind: 'stop' }),
+        dispose: () => timers.forEach((t) => clearTimeout(t)),
+    };
+}
+/**
+ * 'busy' while an exec or cp is in flight (a marker file named by its
+ * process, which is alive); else when the last one ended (ms), or null.
+ */
+function sessionActivity(dir) {
+    let latest = null;
+    let names;
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
+    }
+    catch {
+        return null;
+    }
+    for (const n of names) {
+        const [pid, ticks] = n.split('-').map(Number);
+        const path = (0,external_node_path_.join)(dir, n);
+        if (pid && ticks !== undefined && state_processAlive({ pid, startTicks: ticks }))
+            return 'busy';
+        try {
+            latest = Math.max(latest ?? 0, (0,external_node_fs_namespaceObject.statSync)(path).mtimeMs);
+        }
+        catch {
+            // Removed in between.
+        }
+    }
+    return latest;
+}
+function stopGrace(file) {
+    try {
+        const ms = Number((0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8').trim());
+        if (Number.isFinite(ms) && ms >= 0)
+            return ms;
+    }
+    catch {
+        // No request file: the default.
+    }
+    return 10_000;
+}
+async function stopVmm(vm) {
+    const done = await Promise.race([vm.exited.then(() => true), delay(100).then(() => false)]);
+    if (!done) {
+        vm.kill();
+        await vm.exited;
+    }
+}
+function readStdin() {
+    return new Promise((resolve, reject) => {
+        let text = '';
+        process.stdin.setEncoding('utf8');
+        process.stdin.on('data', (d) => (text += d));
+        process.stdin.on('end', () => resolve(text));
+        process.stdin.on('error', reject);
+    });
+}
+
+;// CONCATENATED MODULE: ./src/vms/types.ts
+/** A VM lives at most this long unless --lifetime says otherwise. */
+const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
+/** The grace `stop` gives the guest's processes after SIGTERM, unless --time says otherwise (docker's 10 s). */
+const DEFAULT_STOP_GRACE_MS = 10_000;
+
+;// CONCATENATED MODULE: ./src/vms/tar-writer.ts
+const tar_writer_BLOCK = 512;
+function octal(n, width) {
+    return `${n.toString(8).padStart(width - 1, '0')}\0`;
+}
+function header(name, type, mode, size, mtime, linkname) {
+    const h = Buffer.alloc(tar_writer_BLOCK);
+    h.write(name, 0, 100, 'utf8');
+    h.write(octal(mode & 0o7777, 8), 100, 'latin1');
+    h.write(octal(0, 8), 108, 'latin1');
+    h.write(octal(0, 8), 116, 'latin1');
+    h.write(octal(size, 12), 124, 'latin1');
+    h.write(octal(Math.max(0, Math.floor(mtime)), 12), 136, 'latin1');
+    h.write('        ', 148, 'latin1');
+    h.write(type, 156, 'latin1');
+    h.write(linkname, 157, 100, 'utf8');
+    h.write('ustar\0', 257, 'latin1');
+    h.write('00', 263, 'latin1');
+    let sum = 0;
+    for (const b of h)
+        sum += b;
+    h.write(octal(sum, 7), 148, 'latin1');
+    return h;
+}
+function paxRecord(key, value) {
+    const body = ` ${key}=${value}\n`;
+    let len = Buffer.byteLength(body) + 1;
+    while (String(len).length + Buffer.byteLength(body) !== len)
+        len = String(len).length + Buffer.byteLength(body);
+    return `${len}${body}`;
+}
+function padding(size) {
+    return Buffer.alloc((tar_writer_BLOCK - (size % tar_writer_BLOCK)) % tar_writer_BLOCK);
+}
+class TarWriter {
+    out;
+    constructor(out) {
+        this.out = out;
+    }
+    async put(chunk) {
+        if (!this.out.write(chunk))
+            await new Promise((r) => this.out.once('drain', r));
+    }
+    async add(e) {
+        const name = e.type === 'dir' ? `${e.path}/` : e.path;
+        const link = e.linkTarget ?? '';
+        const mtime = e.mtimeNs !== undefined ? Number(e.mtimeNs / 1000000000n) : 0;
+        if (Buffer.byteLength(name) > 100 || Buffer.byteLength(link) > 100) {
+            const pax = Buffer.from(paxRecord('path', name) + (link ? paxRecord('linkpath', link) : ''));
+            await this.put(header('././@PaxHeader', 'x', 0o644, pax.length, mtime, ''));
+            await this.put(pax);
+            await this.put(padding(pax.length));
+        }
+        const type = e.type === 'dir' ? '5' : e.type === 'symlink' ? '2' : '0';
+        const size = e.type === 'file' ? e.size : 0;
+        await this.put(header(name.slice(0, 100), type, e.mode, size, mtime, link.slice(0, 100)));
+        if (size > 0 && e.data) {
+            let n = 0;
+            for await (const chunk of e.data) {
+                n += chunk.length;
+                await this.put(chunk);
+            }
+            if (n !== size)
+                throw new Error(`the guest sent ${n} of the ${size} bytes of ${e.path}`);
+            await this.put(padding(size));
+        }
+    }
+    async finish() {
+        await this.put(Buffer.alloc(tar_writer_BLOCK * 2));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/vms/copy.ts
+// `vmstep cp`: files and trees into and out of a running VM, with docker
+// cp's rules for where they land (a trailing "/." copies a directory's
+// contents; an existing directory receives the source under its own name;
+// otherwise the destination is the new name). Modes are kept and symbolic
+// links copied as links, never followed. What comes out of the guest is
+// untrusted: it is written only beneath the destination, through
+// directories this copy created or found as real directories, never through
+// a symbolic link (the guest's own links are written as links, last).
+
+
+
+
+
+
+
+
+
+
+
+/** What a copy out of the guest may bring: entries and bytes, all together. */
+const COPY_LIMITS = { maxEntries: 1_000_000, maxBytes: 64 * 2 ** 30 };
+async function session(v, fn) {
+    const end = markSession(v);
+    try {
+        const socket = await connectSession({ kind: 'vmm', udsPath: vmPaths(v.dir).vsock }).catch((err) => {
+            throw new errors_VmstepError(`VM ${v.record.name}: ${err.message}`, 'see `vmstep ps -a`');
+        });
+        try {
+            return await fn(socket);
+        }
+        finally {
+            socket.destroy();
+        }
+    }
+    finally {
+        end();
+    }
+}
+/** What is at a guest path: 'dir', another type, or null when nothing is there. */
+async function guestKind(v, guestPath) {
+    if (guestPath === '/')
+        return 'dir';
+    try {
+        const entries = await session(v, (s) => listEntries(s, guestPath, { limits: { maxEntries: 1, maxBytes: 0 } }));
+        return entries[0]?.type ?? null;
+    }
+    catch (err) {
+        const m = err.message;
+        if (/no such file|not found|ENOENT/i.test(m))
+            return null;
+        // More than one entry: the limit tripped on the second, so the first was a directory.
+        if (/more than 1 entries/.test(m))
+            return 'dir';
+        throw err;
+    }
+}
+function checkGuestPath(p) {
+    if (!p.startsWith('/'))
+        throw new errors_VmstepError(`guest path "${p}" is not absolute`, 'write VM:/absolute/path');
+    return p;
+}
+/**
+ * Copies a host file or tree (or a tar stream) into the VM at guestPath,
+ * with docker cp's rules.
+ */
+async function copyIntoVm(ref, source, guestPath, opts = {}) {
+    const v = lookupVm(ref, opts.hostEnv);
+    requireRunning(v);
+    checkGuestPath(guestPath);
+    const dest = external_node_path_.posix.normalize(guestPath);
+    const destIsDirSyntax = guestPath.endsWith('/') || guestPath.endsWith('/.');
+    const kind = await guestKind(v, dest);
+    if (typeof source !== 'string') {
+        if (kind !== 'dir')
+            throw new errors_VmstepError(`the destination ${guestPath} must be an existing directory in the VM to extract a tar stream into`, 'create it first (vmstep exec VM mkdir -p DIR)');
+        await session(v, (s) => putEntries(s, dest, tarEntries(source), { user: v.record.exec?.user || undefined }));
+        return;
+    }
+    const st = await (0,promises_.lstat)(source).catch(() => null);
+    if (!st)
+        throw new errors_VmstepError(`cannot copy ${source}: no such file or directory`, 'check the host path');
+    const contentsOnly = st.isDirectory() && /(^|\/)\.$/.test(source);
+    let parent;
+    let rootName;
+    if (st.isDirectory()) {
+        if (kind !== null && kind !== 'dir')
+            throw new errors_VmstepError(`cannot copy the directory ${source} onto ${guestPath}, which is a ${kind} in the VM`, 'give a directory, or a path that does not exist yet');
+        if (kind === 'dir')
+            [parent, rootName] = contentsOnly ? [dest, null] : [dest, (0,external_node_path_.basename)((0,external_node_path_.resolve)(source))];
+        else
+            [parent, rootName] = [external_node_path_.posix.dirname(dest), external_node_path_.posix.basename(dest)];
+    }
+    else {
+        if (kind === 'dir')
+            [parent, rootName] = [dest, (0,external_node_path_.basename)(source)];
+        else if (destIsDirSyntax)
+            throw new errors_VmstepError(`the destination directory ${guestPath} does not exist in the VM`, 'create it first, or drop the trailing slash to copy to that name');
+        else
+            [parent, rootName] = [external_node_path_.posix.dirname(dest), external_node_path_.posix.basename(dest)];
+    }
+    await session(v, (s) => putEntries(s, parent, hostEntries((0,external_node_path_.resolve)(source), rootName), { user: v.record.exec?.user || undefined }));
+}
+/** A host file or tree as entries, parents first, links as links; the root named rootName (null: the directory's contents). */
+async function* hostEntries(path, rootName) {
+    const walk = async function* (host, rel) {
+        const st = await (0,promises_.lstat)(host);
+        const mode = st.mode & 0o7777;
+        const mtimeNs = BigInt(Math.round(st.mtimeMs)) * 1000000n;
+        if (st.isDirectory()) {
+            if (rel !== '')
+                yield { path: rel, type: 'dir', mode, size: 0, mtimeNs };
+            for (const name of (await (0,promises_.readdir)(host)).sort())
+                yield* walk((0,external_node_path_.join)(host, name), rel === '' ? name : `${rel}/${name}`);
+        }
+        else if (st.isSymbolicLink()) {
+            yield { path: rel, type: 'symlink', mode, size: 0, linkTarget: await (0,promises_.readlink)(host), mtimeNs };
+        }
+        else if (st.isFile()) {
+            yield { path: rel, type: 'file', mode, size: st.size, mtimeNs, ...(st.size > 0 ? { data: (0,external_node_fs_namespaceObject.createReadStream)(host) } : {}) };
+        }
+        // Sockets, devices and fifos have no meaning in another machine: skipped, as volumes skip them.
+    };
+    yield* walk(path, rootName ?? '');
+}
+/** A tar stream as entries (files, directories, symbolic links; hard links and devices are refused). */
+async function* tarEntries(stream) {
+    const queue = [];
+    let wake = null;
+    let done = false;
+    let failure = null;
+    const walker = readTar(stream, async (e) => {
+        const path = e.path.replace(/^\.\//, '').replace(/\/+$/, '');
+        if (path === '' || path === '.')
+            return null;
+        if (e.type === 'hardlink' || e.type === 'char' || e.type === 'block' || e.type === 'fifo') {
+            throw new errors_VmstepError(`the tar stream holds ${e.path}, a ${e.type}, which cp does not copy`, 'give files, directories and symbolic links only');
+        }
+        const data = e.type === 'file' && e.size > 0 ? new external_node_stream_.PassThrough({ highWaterMark: 1 << 20 }) : undefined;
+        const entry = { path, type: e.type, mode: e.mode & 0o7777, size: e.type === 'file' ? e.size : 0, ...(e.type === 'symlink' ? { linkTarget: e.linkpath } : {}), ...(data ? { data } : {}) };
+        await new Promise((taken) => {
+            queue.push({ entry, taken });
+            wake?.();
+        });
+        if (!data)
+            return null;
+        let written = 0;
+        return async (chunk) => {
+            written += chunk.length;
+            if (!data.write(chunk))
+                await new Promise((r) => data.once('drain', r));
+            if (written === e.size)
+                data.end();
+        };
+    }).then(() => {
+        done = true;
+        wake?.();
+    }, (err) => {
+        failure = err;
+        done = true;
+        wake?.();
+    });
+    for (;;) {
+        if (queue.length === 0 && !done)
+            await new Promise((r) => (wake = r));
+        wake = null;
+        const next = queue.shift();
+        if (next) {
+            next.taken();
+            yield next.entry;
+            continue;
+        }
+        if (done)
+            break;
+    }
+    await walker;
+    if (failure)
+        throw failure instanceof errors_VmstepError ? failure : new errors_VmstepError(`cannot read the tar stream: ${failure.message}`, 'give a tar archive on stdin');
+}
+/**
+ * Copies a guest file or tree out of the VM to hostPath (docker cp's rules),
+ * or as a tar stream to a Writable.
+ */
+async function copyFromVm(ref, guestPath, destination, opts = {}) {
+    const v = lookupVm(ref, opts.hostEnv);
+    requireRunning(v);
+    checkGuestPath(guestPath);
+    const src = external_node_path_.posix.normalize(guestPath);
+    const contentsOnly = /(^|\/)\.$/.test(guestPath);
+    if (typeof destination !== 'string') {
+        const tar = new TarWriter(destination);
+        await session(v, async (s) => {
+            for await (const e of getEntries(s, src, { limits: COPY_LIMITS }))
+                await tar.add(e);
+        });
+        await tar.finish();
+        return;
+    }
+    const dest = (0,external_node_path_.resolve)(destination);
+    const destSt = await (0,promises_.lstat)(dest).catch(() => null);
+    const destIsDir = destSt?.isDirectory() ?? false;
+    if (destSt?.isSymbolicLink())
+        throw new errors_VmstepError(`the destination ${destination} is a symbolic link`, 'give a directory or a new path');
+    const destDirSyntax = destination.endsWith('/');
+    await session(v, async (s) => {
+        const writer = new HostTreeWriter();
+        let rootType = null;
+        let rootName = '';
+        for await (const e of getEntries(s, src, { limits: COPY_LIMITS })) {
+            if (rootType === null) {
+                rootType = e.type;
+                rootName = e.path;
+                if (e.type === 'dir') {
+                    if (destSt && !destIsDir)
+                        throw new errors_VmstepError(`cannot copy the directory ${guestPath} onto the file ${destination}`, 'give a directory, or a path that does not exist yet');
+                    // Into an existing directory under its own name (or its contents with "/."); else it becomes the destination.
+                    writer.base = destIsDir ? dest : (0,external_node_path_.dirname)(dest);
+                    writer.renameRoot = destIsDir ? null : (0,external_node_path_.basename)(dest);
+                }
+                else {
+                    if (!destSt && destDirSyntax)
+                        throw new errors_VmstepError(`the destination directory ${destination} does not exist`, 'create it first, or drop the trailing slash to copy to that name');
+                    writer.base = destIsDir ? dest : (0,external_node_path_.dirname)(dest);
+                    writer.renameRoot = destIsDir ? null : (0,external_node_path_.basename)(dest);
+                }
+                const parentSt = await (0,promises_.lstat)(writer.base).catch(() => null);
+                if (!parentSt?.isDirectory())
+                    throw new errors_VmstepError(`the directory ${writer.base} does not exist`, 'create it first');
+            }
+            await writer.write(e, rootName, contentsOnly && rootType === 'dir' && destIsDir);
+        }
+        await writer.finish();
+    });
+}
+/** Writes guest entries beneath `base`, never through a link; links and directory modes last. */
+class HostTreeWriter {
+    base = '';
+    /** The name the root entry takes (null: its own). */
+    renameRoot = null;
+    links = [];
+    dirModes = [];
+    /** The host path for an entry; its components are checked as output paths are. */
+    hostPath(entryPath, rootName, skipRoot) {
+        const parts = guestPathComponents(`/${entryPath}`);
+        if (skipRoot) {
+            if (parts.length === 1)
+                return null;
+            return (0,external_node_path_.join)(this.base, ...parts.slice(1));
+        }
+        if (this.renameRoot !== null && parts[0] === rootName)
+            parts[0] = this.renameRoot;
+        return (0,external_node_path_.join)(this.base, ...parts);
+    }
+    /** Every parent of path beneath base must be a real directory (this copy made it, or it was one). */
+    async checkParents(path) {
+        let dir = (0,external_node_path_.dirname)(path);
+        const chain = [];
+        while (dir.length > this.base.length) {
+            chain.unshift(dir);
+            dir = (0,external_node_path_.dirname)(dir);
+        }
+        for (const d of chain) {
+            const st = await (0,promises_.lstat)(d).catch(() => null);
+            if (!st?.isDirectory())
+                throw new errors_VmstepError(`refusing to write ${path}: ${d} is not a directory (a link or a file)`, 'copy into an empty destination');
+        }
+    }
+    async write(e, rootName, skipRoot) {
+        const path = this.hostPath(e.path, rootName, skipRoot);
+        if (path === null)
+            return;
+        await this.checkParents(path);
+        const existing = await (0,promises_.lstat)(path).catch(() => null);
+        if (e.type === 'dir') {
+            if (existing?.isSymbolicLink() || (existing && !existing.isDirectory()))
+                await (0,promises_.rm)(path, { force: true });
+            if (!existing?.isDirectory())
+                await (0,promises_.mkdir)(path, { mode: 0o700 });
+            this.dirModes.push({ path, mode: e.mode & 0o777 });
+            return;
+        }
+        if (existing?.isDirectory())
+            throw new errors_VmstepError(`cannot copy the ${e.type} ${e.path} onto the directory ${path}`, 'remove it, or copy elsewhere');
+        if (existing)
+            await (0,promises_.rm)(path, { force: true });
+        if (e.type === 'symlink') {
+            // Made last, so no later entry can be written through it.
+            this.links.push({ path, target: e.linkTarget ?? '' });
+            return;
+        }
+        const fh = await (0,promises_.open)(path, external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_EXCL | external_node_fs_namespaceObject.constants.O_NOFOLLOW, 0o600);
+        try {
+            if (e.data)
+                for await (const chunk of e.data)
+                    await fh.write(chunk);
+        }
+        finally {
+            await fh.close();
+        }
+        await (0,promises_.chmod)(path, e.mode & 0o777);
+        if (e.mtimeNs !== undefined) {
+            const t = Number(e.mtimeNs / 1000000n) / 1000;
+            await (0,promises_.utimes)(path, t, t).catch(() => { });
+        }
+    }
+    async finish() {
+        for (const l of this.links)
+            await (0,promises_.symlink)(l.target, l.path);
+        for (const d of this.dirModes.reverse())
+            await (0,promises_.chmod)(d.path, d.mode);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/vms/index.ts
+// Long-lived VMs: start one in the background, run commands in it, copy
+// files in and out, list and stop them. The CLI (start, exec, cp, ps, logs,
+// stop) and the runner plugin are thin faces over these functions. A VM is
+// kept by a detached keeper process (keeper.ts) and recorded in the user's
+// state directory (state.ts); any call here first collects the leftovers of
+// VMs whose keeper died (registry.ts).
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The hidden CLI subcommand that runs a keeper. */
+const KEEPER_COMMAND = '__keeper';
+/** The script the keeper runs: $VMSTEP_KEEPER_ENTRY (tests), else the cli.js shipped beside vmstep. */
+function keeperEntry() {
+    const entry = process.env.VMSTEP_KEEPER_ENTRY || shippedFile('cli.js');
+    if (!entry)
+        throw new errors_VmstepError('cannot find vmstep\'s cli.js to run the VM\'s keeper process', 'reinstall vmstep, or run `npm run build` in a source checkout');
+    return entry;
+}
+/** Boots a VM in the background; resolves when its guest serves exec and cp, rejects with the boot's failure. */
+async function startVm(opts, events = {}) {
+    const env = opts.hostEnv ?? process.env;
+    const root = openStateRoot(env);
+    const existing = allVms(env);
+    const id = newVmId();
+    const name = opts.name ?? `vm-${id.slice(0, 6)}`;
+    checkVmName(name);
+    const clash = existing.find((v) => v.record.name === name);
+    if (clash)
+        throw new errors_VmstepError(`the name "${name}" is already used by VM ${clash.record.id} (${clash.record.status})`, `choose another --name, or remove that VM with \`vmstep stop ${name}\``);
+    const lifetimeMs = opts.lifetimeMs ?? DEFAULT_LIFETIME_MS;
+    if (!(lifetimeMs > 0))
+        throw new errors_VmstepError('--lifetime must be more than 0', 'give a duration such as 30m or 8h');
+    const dir = vmDir(root, id);
+    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { mode: 0o700 });
+    const record = {
+        id,
+        name,
+        image: { reference: opts.run.image, digest: '' },
+        created: new Date().toISOString(),
+        vcpus: opts.run.vcpus,
+        memoryMiB: opts.run.memoryMiB,
+        status: 'starting',
+        keeper: selfRef(),
+        vmm: null,
+        deadline: Date.now() + lifetimeMs,
+        lifetimeMs,
+        idleTimeoutMs: opts.idleTimeoutMs ?? 0,
+        command: [],
+        exec: null,
+        exitCode: null,
+        error: null,
+        ended: null,
+    };
+    writeRecord(dir, record);
+    // JSON has no Infinity: the keeper reads null as waiting without limit.
+    const waitMs = opts.waitMs ?? opts.run.capacityWaitMs ?? 0;
+    const spec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: waitMs === Infinity ? null : waitMs };
+    // Published ports and links (src/ports) travel with the spec.
+    Object.assign(spec, { ports: opts.ports ?? [], links: opts.links ?? [] });
+    const log = (0,external_node_fs_namespaceObject.openSync)(vmPaths(dir).keeperLog, 'a', 0o600);
+    let child;
+    try {
+        child = (0,external_node_child_process_namespaceObject.spawn)(process.execPath, ['--', keeperEntry(), KEEPER_COMMAND, dir], { detached: true, stdio: ['pipe', log, log, 'pipe'], env: { ...process.env, ...env } });
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(log);
+    }
+    child.on('error', () => { });
+    child.stdin.on('error', () => { });
+    child.stdin.end(JSON.stringify(spec));
+    const pid = child.pid;
+    if (pid !== undefined) {
+        record.keeper = processRef(pid);
+        if (readRecord(dir)?.keeper.pid === process.pid)
+            writeRecord(dir, record);
+    }
+    let cancelled = false;
+    const outcome = await new Promise((resolve) => {
+        const status = child.stdio[3];
+        (0,external_node_readline_namespaceObject.createInterface)({ input: status }).on('line', (line) => {
+            let r = null;
+            try {
+                r = JSON.parse(line);
+            }
+            catch {
+                r = null;
+            }
+            if (r?.event === 'progress')
+                events.progress?.(r.line);
+            else if (r)
+                resolve(r);
+        });
+        status.on('error', () => resolve(null));
+        events.signal?.addEventListener('abort', () => {
+            cancelled = true;
+            child.kill('SIGTERM');
+        }, { once: true });
+        status.on('end', () => resolve(null));
+        child.on('exit', () => setTimeout(() => resolve(null), 100));
+    });
+    child.stdio[3].destroy();
+    child.unref();
+    if (outcome?.event === 'ready' && !cancelled)
+        return toInfo({ dir, record: readRecord(dir) ?? record });
+    if (cancelled) {
+        // Ready in the meantime or not, the VM was not wanted any more.
+        await vms_stopVm(id, { timeSeconds: 0, hostEnv: env }).catch(() => { });
+        throw new RunCancelledError();
+    }
+    // A failed start leaves nothing behind: the keeper released what it took; the record goes too.
+    const message = outcome?.event === 'failed' ? outcome.message : (readRecord(dir)?.error ?? `the VM's keeper process ended without a word (see ${vmPaths(dir).keeperLog})`);
+    const last = readRecord(dir);
+    await waitForExit(last ? [last.keeper, ...(last.vmm ? [last.vmm] : [])] : [], 10_000);
+    removeVmDir(dir);
+    throw new errors_VmstepError(message, '');
+}
+/** A VM by ID, unique ID prefix or name; VmstepError when there is none (or several). */
+function findVm(ref, opts = {}) {
+    return toInfo(lookupVm(ref, opts.hostEnv));
+}
+/** This user's VMs, newest first; without `all` only those not exited. */
+function listVms(opts = {}) {
+    return allVms(opts.hostEnv)
+        .filter((v) => opts.all || v.record.status !== 'exited')
+        .map(toInfo);
+}
+/**
+ * Stops a VM: its processes get SIGTERM and timeSeconds before SIGKILL, the
+ * VM powers off, and its disk copy, sockets and record are removed. Stopping
+ * an exited VM removes its record.
+ */
+async function vms_stopVm(ref, opts = {}) {
+    const v = lookupVm(ref, opts.hostEnv);
+    const graceMs = opts.timeSeconds !== undefined ? Math.round(opts.timeSeconds * 1000) : DEFAULT_STOP_GRACE_MS;
+    const r = v.record;
+    if (r.status !== 'exited' && state_processAlive(r.keeper)) {
+        (0,external_node_fs_namespaceObject.writeFileSync)(vmPaths(v.dir).stopRequest, String(graceMs), { mode: 0o600 });
+        try {
+            process.kill(r.keeper.pid, 'SIGTERM');
+        }
+        catch {
+            // Gone in between: collected below.
+        }
+        // Stopped means gone: the keeper and its VMM both, not merely a record that says so.
+        const procs = [r.keeper, r.vmm].filter((p) => p !== null);
+        if (!(await waitForExit(procs, graceMs + 15_000))) {
+            // A keeper or VMM that does not end is killed.
+            for (const p of procs.filter(state_processAlive)) {
+                try {
+                    process.kill(p.pid, 'SIGKILL');
+                }
+                catch {
+                    // Already gone.
+                }
+            }
+            await waitForExit(procs, 5000);
+        }
+    }
+    removeRuntimeFiles(v.dir);
+    removeVmDir(v.dir);
+}
+/** Waits until every one of these processes has ended; false on timeout. */
+async function waitForExit(procs, ms) {
+    const end = Date.now() + ms;
+    for (;;) {
+        if (!procs.some(state_processAlive))
+            return true;
+        if (Date.now() > end)
+            return false;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(25);
+    }
+}
+/** Runs a command in a running VM; resolves with its exit status. Its stdout and stderr stream live. */
+async function execInVm(ref, opts) {
+    const v = lookupVm(ref, opts.hostEnv);
+    requireRunning(v);
+    const defaults = v.record.exec;
+    let spec;
+    try {
+        spec = {
+            argv: opts.argv,
+            env: mergeEnv(defaults.env, opts.env ?? [], { hostname: HOSTNAME }),
+            workdir: opts.workdir ?? defaults.workdir,
+            user: opts.user ?? defaults.user,
+            hostname: HOSTNAME,
+            privileged: defaults.privileged,
+            stdin: opts.stdin !== undefined,
+        };
+    }
+    catch (err) {
+        throw new errors_VmstepError(err.message, 'write -e NAME=value');
+    }
+    if (spec.argv.length === 0)
+        throw new errors_VmstepError('no command to run in the VM', 'usage: vmstep exec [OPTIONS] VM COMMAND [ARG...]');
+    const endSession = markSession(v);
+    try {
+        const socket = await connectSession({ kind: 'vmm', udsPath: vmPaths(v.dir).vsock }, opts.signal).catch((err) => {
+            throw new errors_VmstepError(`VM ${v.record.name}: ${err.message}`, 'see `vmstep ps -a`');
+        });
+        const session = startGuestSession(socket, spec, opts.stdin ? { stdin: opts.stdin } : {});
+        let timedOut = false;
+        let cancelled = false;
+        const timer = opts.timeoutMs && opts.timeoutMs > 0 ? setTimeout(() => ((timedOut = true), session.signal('SIGKILL')), opts.timeoutMs) : null;
+        const onAbort = () => {
+            cancelled = true;
+            session.signal('SIGKILL');
+        };
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        const pump = (from, to) => new Promise((resolve) => {
+            from.on('data', (c) => {
+                if (!to.write(c)) {
+                    from.pause();
+                    to.once('drain', () => from.resume());
+                }
+            });
+            from.on('end', resolve);
+            from.on('close', resolve);
+            from.on('error', () => resolve());
+        });
+        try {
+            const [result] = await Promise.all([session.result, pump(session.stdout, opts.stdout), pump(session.stderr, opts.stderr)]);
+            return { exitCode: result.exit.code, ...(result.exit.signalName ? { signal: result.exit.signalName } : {}), timedOut, cancelled };
+        }
+        catch (err) {
+            const now = lookupVm(ref, opts.hostEnv);
+            if (now.record.status !== 'running')
+                throw new errors_VmstepError(`VM ${now.record.name} stopped while the command ran`, 'see `vmstep ps -a` and `vmstep logs`');
+            throw err instanceof errors_VmstepError ? err : new errors_VmstepError(`exec in VM ${v.record.name}: ${err.message}`, '');
+        }
+        finally {
+            if (timer)
+                clearTimeout(timer);
+            opts.signal?.removeEventListener('abort', onAbort);
+            socket.destroy();
+        }
+    }
+    finally {
+        endSession();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ports/carrier.ts
+
+
+
+/** Handshake frames are small: anything bigger is not ours. */
+const MAX_HANDSHAKE_FRAME = 64 * 1024;
+/**
+ * Reads one frame from a socket in paused mode; the bytes after it are put
+ * back, so that the stream that follows starts exactly where the handshake
+ * ended. Null when the socket ends first.
+ */
+function readOneFrame(socket, what) {
+    return new Promise((resolve, reject) => {
+        let buf = Buffer.alloc(0);
+        const finish = (err, frame) => {
+            socket.off('readable', onReadable);
+            socket.off('end', onEnd);
+            socket.off('error', onError);
+            socket.off('close', onEnd);
+            if (err)
+                reject(err);
+            else
+                resolve(frame);
+        };
+        const onEnd = () => finish(null, null);
+        const onError = (e) => finish(new ProtocolError(`${what}: ${e.message}`), null);
+        const onReadable = () => {
+            for (let chunk; (chunk = socket.read()) !== null;) {
+                buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+                if (buf.length < FRAME_HEADER_BYTES)
+                    continue;
+                const len = buf.readUInt32BE(1);
+                if (len > MAX_HANDSHAKE_FRAME)
+                    return finish(new ProtocolError(`${what}: a ${describeType(buf[0])} frame of ${len} bytes where a short handshake was expected`), null);
+                if (buf.length < FRAME_HEADER_BYTES + len)
+                    continue;
+                const rest = buf.subarray(FRAME_HEADER_BYTES + len);
+                if (rest.length > 0)
+                    socket.unshift(rest);
+                return finish(null, { type: buf[0], payload: buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len) });
+            }
+        };
+        socket.on('readable', onReadable);
+        socket.once('end', onEnd);
+        socket.once('close', onEnd);
+        socket.once('error', onError);
+        onReadable();
+    });
+}
+/** A guest's DONE (or ERROR) answer to a request: null when it succeeded, else its message. */
+function refusal(frame, what) {
+    if (!frame)
+        return `${what}: the guest closed the connection without an answer`;
+    if (frame.type === protocol_MessageType.Done)
+        return decodeDone(frame.payload).error;
+    if (frame.type === protocol_MessageType.Error)
+        return decodeError(frame.payload).message;
+    return `${what}: the guest answered with ${describeType(frame.type)} instead of DONE`;
+}
+/** A refused carrier (nothing listens on the guest port, the guest is gone): the TCP client is reset. */
+class CarrierRefused extends Error {
+    name = 'CarrierRefused';
+}
+/** Opens a session to the guest and asks for a request answered by DONE; the socket then carries the stream. */
+async function openSessionRequest(ep, request, what, signal) {
+    let socket;
+    try {
+        socket = await connectSession(ep, signal);
+    }
+    catch (err) {
+        throw new CarrierRefused(err.message);
+    }
+    try {
+        const hello = await readOneFrame(socket, what);
+        const version = hello?.type === protocol_MessageType.Hello ? decodeHello(hello.payload)?.version : undefined;
+        if (version !== PROTOCOL_VERSION)
+            throw new CarrierRefused(`${what}: guest init did not greet with protocol version ${PROTOCOL_VERSION}`);
+        socket.write(encodeHello());
+        socket.write(request);
+        const why = refusal(await readOneFrame(socket, what), what);
+        if (why !== null)
+            throw new CarrierRefused(why);
+        return socket;
+    }
+    catch (err) {
+        socket.destroy();
+        throw err instanceof CarrierRefused ? err : new CarrierRefused(err.message);
+    }
+}
+/** A carrier to 127.0.0.1:port inside the VM; rejects with CarrierRefused when nothing listens there. */
+function openForward(ep, port, signal) {
+    return openSessionRequest(ep, protocol_encodeFrame(protocol_MessageType.Forward, protocol_encodeRecord([[protocol_Field.Forward.port, port]])), `forwarding to guest port ${port}`, signal);
+}
+/**
+ * Sets up a link inside the VM (NAME on ADDRESS, listening on PORTS); the
+ * returned socket is the link's life: closing it ends the link.
+ */
+function openLink(ep, link, signal) {
+    const fields = [
+        [protocol_Field.Link.name, link.name],
+        [protocol_Field.Link.address, link.address],
+        ...link.ports.map((p) => [protocol_Field.Link.port, p]),
+    ];
+    return openSessionRequest(ep, protocol_encodeFrame(protocol_MessageType.Link, protocol_encodeRecord(fields)), `setting up the link ${link.name}`, signal);
+}
+/** A guest's DIAL on the link port: which linked name and port it wants. */
+async function readDial(socket) {
+    const frame = await readOneFrame(socket, 'a linked connection from the guest');
+    if (!frame || frame.type !== protocol_MessageType.Dial)
+        throw new ProtocolError(`a linked connection from the guest began with ${frame ? describeType(frame.type) : 'nothing'}, not DIAL`);
+    const r = new protocol_RecordReader(frame.payload, 'DIAL');
+    return { name: r.requireString(protocol_Field.Dial.name), port: r.requireU64(protocol_Field.Dial.port) };
+}
+/** Answers a DIAL: the stream follows, or the guest is told why not and the carrier ends. */
+function answerDial(socket, error) {
+    const done = encodeDone(error === null ? {} : { error });
+    if (error === null)
+        socket.write(done);
+    else
+        socket.end(done);
+}
+
+;// CONCATENATED MODULE: ./src/ports/relay.ts
+
+function relay_header(type, length) {
+    const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    h[0] = type;
+    h.writeUInt32BE(length, 1);
+    return h;
+}
+/** Relays until both sockets have closed. */
+function relay(tcp, carrier) {
+    const decoder = new FrameDecoder();
+    let gotFin = false; // the guest's side will send no more
+    let sentFin = false; // ours neither
+    let over = false; // reset either way, or the carrier broke
+    const abort = () => {
+        if (over)
+            return;
+        over = true;
+        tcp.resetAndDestroy();
+        carrier.destroy();
+    };
+    tcp.on('data', (chunk) => {
+        carrier.cork();
+        for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD) {
+            const part = chunk.subarray(at, at + MAX_FRAME_PAYLOAD);
+            carrier.write(relay_header(protocol_MessageType.StreamData, part.length));
+            carrier.write(part);
+        }
+        carrier.uncork();
+        if (carrier.writableNeedDrain)
+            tcp.pause();
+    });
+    carrier.on('drain', () => tcp.resume());
+    tcp.on('end', () => {
+        sentFin = true;
+        if (gotFin)
+            carrier.end(relay_header(protocol_MessageType.StreamFin, 0));
+        else
+            carrier.write(relay_header(protocol_MessageType.StreamFin, 0));
+    });
+    tcp.on('error', () => {
+        // The client reset (or the socket broke): the guest's side is reset too.
+        if (over)
+            return;
+        over = true;
+        carrier.end(relay_header(protocol_MessageType.StreamReset, 0));
+    });
+    carrier.on('data', (chunk) => {
+        let frames;
+        try {
+            frames = decoder.push(chunk);
+        }
+        catch {
+            return abort();
+        }
+        for (const f of frames) {
+            if (over)
+                return;
+            if (f.type === protocol_MessageType.StreamData && !gotFin) {
+                if (!tcp.write(f.payload))
+                    carrier.pause();
+            }
+            else if (f.type === protocol_MessageType.StreamFin && !gotFin && f.payload.length === 0) {
+                gotFin = true;
+                tcp.end();
+                if (sentFin)
+                    carrier.end();
+            }
+            else {
+                // StreamReset, or anything that breaks the stream.
+                return abort();
+            }
+        }
+    });
+    tcp.on('drain', () => carrier.resume());
+    const carrierGone = () => {
+        if (!gotFin || !sentFin)
+            abort();
+    };
+    carrier.on('end', carrierGone);
+    carrier.on('error', abort);
+    carrier.on('close', carrierGone);
+    const closed = (s) => new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+    return Promise.all([closed(tcp), closed(carrier)]).then(() => undefined);
+}
+/**
+ * Joins two carriers that already speak the stream frames (a guest's link
+ * dial and the forward to the linked VM): bytes pass through untouched,
+ * both guests check them. When one ends, the other is ended after what is
+ * in flight; a broken one breaks the other.
+ */
+function splice(a, b) {
+    a.pipe(b);
+    b.pipe(a);
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+    const closed = (s) => new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+    return Promise.all([closed(a), closed(b)]).then(() => undefined);
+}
+
+;// CONCATENATED MODULE: ./src/ports/network.ts
+// A VM's networking, as its keeper runs it: the published ports (host TCP
+// listeners whose connections are carried to guest ports) and the links
+// (names inside the VM whose connections come out on the link port and are
+// carried to a port of another VM). The guest has no network device: these
+// are the only paths in or out, and each goes only where the VM was told.
+
+
+
+
+/** Connections one VM carries at once, published and linked together; more are reset. */
+const MAX_CONNECTIONS = 1024;
+/** A TCP connection is reset; a Unix one (a carrier) can only be closed. */
+function hardClose(s) {
+    try {
+        s.resetAndDestroy();
+    }
+    catch {
+        s.destroy();
+    }
+}
+function listen(server, args) {
+    return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ ...args, exclusive: true }, () => {
+            server.off('error', reject);
+            resolve();
+        });
+    });
+}
+/**
+ * Binds the published ports and the link socket (so a port in use fails the
+ * start before the VM boots) and checks the linked VMs; connections wait
+ * until serve() is called.
+ */
+async function openNetwork(opts) {
+    const max = opts.maxConnections ?? MAX_CONNECTIONS;
+    const log = opts.log ?? (() => { });
+    let active = 0;
+    let endpoint = null;
+    let setReady;
+    const ready = new Promise((r) => (setReady = r));
+    const servers = [];
+    const sockets = new Set();
+    const track = (s) => {
+        sockets.add(s);
+        s.once('close', () => sockets.delete(s));
+    };
+    for (const l of opts.links)
+        opts.linkTarget(l.vm); // a linked VM that is not running fails the start now
+    /** Takes a connection slot, or resets the connection when they are all in use. */
+    const admit = (s, what) => {
+        if (active >= max) {
+            log(`${what}: ${max} connections are carried already; reset this one`);
+            hardClose(s);
+            return false;
+        }
+        active++;
+        track(s);
+        s.once('close', () => active--);
+        return true;
+    };
+    const published = [];
+    try {
+        for (const p of opts.ports) {
+            const server = (0,external_node_net_.createServer)({ allowHalfOpen: true, pauseOnConnect: true }, (tcp) => {
+                tcp.on('error', () => { });
+                if (!admit(tcp, `port ${p.hostPort}`))
+                    return;
+                void (async () => {
+                    await ready;
+                    let carrier;
+                    try {
+                        carrier = await openForward(endpoint, p.guestPort);
+                    }
+                    catch (err) {
+                        log(`port ${p.hostIp}:${p.hostPort} -> ${p.guestPort}: ${err.message}`);
+                        tcp.resetAndDestroy();
+                        return;
+                    }
+                    track(carrier);
+                    tcp.resume();
+                    await relay(tcp, carrier);
+                })();
+            });
+            servers.push(server);
+            try {
+                await listen(server, { host: p.hostIp, port: p.hostPort });
+            }
+            catch (err) {
+                const e = err;
+                const where = `${p.hostIp}:${p.hostPort}`;
+                if (e.code === 'EADDRINUSE')
+                    throw new errors_VmstepError(`-p: the host port ${where} is already in use`, 'choose another host port, or stop what listens there');
+                if (e.code === 'EACCES')
+                    throw new errors_VmstepError(`-p: binding the host port ${where} needs privileges you do not have`, 'choose a host port above 1023');
+                if (e.code === 'EADDRNOTAVAIL')
+                    throw new errors_VmstepError(`-p: the host address ${p.hostIp} is not an address of this host`, 'give one of its addresses, or leave it out for 127.0.0.1');
+                throw new errors_VmstepError(`-p: cannot listen on ${where}: ${e.message}`, 'choose another host port');
+            }
+            const address = server.address();
+            published.push({ ...p, hostPort: typeof address === 'object' && address ? address.port : p.hostPort });
+        }
+        if (opts.links.length > 0) {
+            const server = (0,external_node_net_.createServer)({ allowHalfOpen: true }, (dial) => {
+                dial.on('error', () => { });
+                if (!admit(dial, 'a linked connection'))
+                    return;
+                void (async () => {
+                    let want;
+                    try {
+                        want = await readDial(dial);
+                    }
+                    catch (err) {
+                        log(err.message);
+                        dial.destroy();
+                        return;
+                    }
+                    const link = opts.links.find((l) => l.name === want.name && l.ports.includes(want.port));
+                    if (!link) {
+                        log(`refused a linked connection to ${want.name}:${want.port}: this VM was given no such link`);
+                        return answerDial(dial, `${want.name}:${want.port} is not a link of this VM`);
+                    }
+                    let carrier;
+                    try {
+                        carrier = await openForward(opts.linkTarget(link.vm), want.port);
+                    }
+                    catch (err) {
+                        const why = err instanceof CarrierRefused || err instanceof errors_VmstepError ? err.message : String(err);
+                        log(`link ${want.name}:${want.port}: ${why}`);
+                        return answerDial(dial, why);
+                    }
+                    track(carrier);
+                    answerDial(dial, null);
+                    await splice(dial, carrier);
+                })();
+            });
+            servers.push(server);
+            await listen(server, { path: opts.linkSocketPath });
+        }
+    }
+    catch (err) {
+        await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+        throw err;
+    }
+    const linkSessions = [];
+    return {
+        published,
+        async serve(ep) {
+            for (const l of opts.links) {
+                try {
+                    const s = await openLink(ep, l);
+                    s.on('error', () => { });
+                    linkSessions.push(s);
+                }
+                catch (err) {
+                    throw new errors_VmstepError(`--link ${l.name}: the guest could not set it up: ${err.message}`, 'check that the image has a writable /etc/hosts and the name is not in use');
+                }
+            }
+            endpoint = ep;
+            setReady();
+        },
+        async close() {
+            for (const s of linkSessions)
+                s.destroy();
+            const closing = Promise.all(servers.map((s) => new Promise((r) => {
+                s.close(r);
+            })));
+            // The VM is going: what it carried ends with an error (a reset), never a hang.
+            for (const s of sockets)
+                hardClose(s);
+            await closing;
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/ports/keeper.ts
+// The keeper's side of a VM's networking: its published ports and links,
+// with the linked VMs found in the user's state directory, and what
+// `vmstep port` lists written beside the VM's record.
+
+
+
+
+
+
+
+const portsFile = (dir) => (0,external_node_path_.join)(dir, 'ports.json');
+/** The session endpoint of a running VM, by reference. */
+function vmEndpoint(ref) {
+    const vm = findVm(ref);
+    if (vm.status !== 'running')
+        throw new errors_VmstepError(`the linked VM ${vm.name} is ${vm.status}, not running`, 'start it first, then this VM');
+    return { kind: 'vmm', udsPath: vmPaths(vm.dir).vsock };
+}
+async function openVmNetwork(dir, ports, links) {
+    const network = await openNetwork({
+        ports,
+        links,
+        linkSocketPath: `${vmPaths(dir).vsock}_${LINK_VSOCK_PORT}`,
+        linkTarget: vmEndpoint,
+        log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+    });
+    const record = { ports: network.published, links };
+    (0,external_node_fs_namespaceObject.writeFileSync)(`${portsFile(dir)}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    (0,external_node_fs_namespaceObject.renameSync)(`${portsFile(dir)}.tmp`, portsFile(dir));
+    return network;
+}
+/** A VM's published ports and links as its keeper bound them; none when it has none. */
+function readVmPorts(dir) {
+    try {
+        return JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(portsFile(dir), 'utf8'));
+    }
+    catch {
+        return { ports: [], links: [] };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cli/ports.ts
+// `vmstep start -p/--link` options and `vmstep port VM`: TCP carried over
+// vsock to and between VMs (src/ports).
+
+
+
+
+
+const NETWORK_OPTIONS = [
+    { key: 'publish', long: 'publish', short: 'p', value: '[HOST_IP:]HOST_PORT:GUEST_PORT', repeatable: true, help: "Carry the host port's TCP connections to the guest port (host side 127.0.0.1 unless HOST_IP is given)" },
+    { key: 'link', long: 'link', value: 'NAME=VM:PORT', repeatable: true, help: "Make NAME resolve in this VM to a loopback address whose PORT reaches PORT of the running VM (repeatable)" },
+];
+/** The -p and --link values of a start, checked. */
+function networkFrom(values) {
+    const ports = checkPublished(listValue(values, 'publish').map(parsePublish));
+    const links = parseLinks(listValue(values, 'link'));
+    return { ...(ports.length ? { ports } : {}), ...(links.length ? { links } : {}) };
+}
+const PORT_OPTIONS = [{ key: 'help', long: 'help', short: 'h', help: 'Show this help' }];
+const PORT_HELP = `Usage: vmstep port VM
+
+List the VM's published ports (GUEST_PORT/tcp -> HOST_IP:HOST_PORT) and its
+links (NAME:PORT -> VM:PORT), as \`vmstep start -p\` and \`--link\` set them.
+
+Options:
+${formatOptions(PORT_OPTIONS)}
+`;
+async function portCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, PORT_OPTIONS, { command: 'vmstep port', stopAtPositional: false });
+    if (values.help) {
+        io.stdout.write(PORT_HELP);
+        return 0;
+    }
+    if (positionals.length !== 1)
+        throw new errors_VmstepError('vmstep port needs one VM', 'usage: vmstep port VM');
+    const vm = findVm(positionals[0], { hostEnv: io.env });
+    if (vm.status !== 'running')
+        throw new errors_VmstepError(`VM ${vm.name} is ${vm.status}, not running: it has no ports`, `see \`vmstep ps -a\``);
+    const { ports, links } = readVmPorts(vm.dir);
+    for (const p of ports)
+        io.stdout.write(`${p.guestPort}/tcp -> ${p.hostIp}:${p.hostPort}\n`);
+    for (const l of links)
+        for (const port of l.ports)
+            io.stdout.write(`${l.name}:${port} (${l.address}) -> ${l.vm}:${port}\n`);
+    return 0;
+}
 
 ;// CONCATENATED MODULE: ./src/engine/pull.ts
 // `vmstep pull`: resolve an image, download its layers and build its root
@@ -51326,9 +55138,388 @@ async function pullCommand(argv, io) {
     return 0;
 }
 
+;// CONCATENATED MODULE: ./src/cli/report.ts
+// `vmstep report --history FILE [--html DIR]`: the trend of a history file
+// as markdown on stdout, and with --html a static page (DIR/index.html) with
+// one trend chart per metric, ready for GitHub Pages. Reads only the history
+// file and writes only DIR/index.html.
+
+
+
+
+
+
+
+const REPORT_OPTIONS = [
+    { key: 'history', long: 'history', value: 'FILE', help: 'The history file that bench --history-file (input history-file) keeps' },
+    { key: 'html', long: 'html', value: 'DIR', help: 'Write DIR/index.html: one trend chart per metric, self-contained, for GitHub Pages' },
+    { key: 'title', long: 'title', value: 'TEXT', help: 'Title of the page (default "vmstep benchmark history")' },
+    { key: 'help', long: 'help', short: 'h', help: 'Show this help' },
+];
+const REPORT_HELP = `Usage: vmstep report --history FILE [--html DIR]
+
+Print the trend per metric of a history file as markdown, and with --html
+write a static page with one trend chart per metric (inline SVG, no
+scripts, nothing fetched) that GitHub Pages or any static host can serve.
+
+Options:
+${formatOptions(REPORT_OPTIONS)}
+
+Example:
+  vmstep report --history bench-history.json --html site/
+`;
+async function reportCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, REPORT_OPTIONS, { command: 'vmstep report', stopAtPositional: false });
+    if (values.help) {
+        io.stdout.write(REPORT_HELP);
+        return 0;
+    }
+    if (positionals.length > 0)
+        throw new errors_VmstepError(`vmstep report takes no arguments, got ${JSON.stringify(positionals[0])}`, 'name the file with --history FILE');
+    const file = stringValue(values, 'history');
+    if (!file)
+        throw new errors_VmstepError('vmstep report needs --history FILE', 'give the history file that vmstep bench --history-file keeps');
+    const path = (0,external_node_path_.resolve)(io.cwd, file);
+    const history = readHistoryFile(path, { missing: 'error', fix: 'give --history the file vmstep bench --history-file wrote' });
+    if (history.entries.length === 0)
+        io.stderr.write(`vmstep: warning: the history file ${path} holds no runs yet\n`);
+    io.stdout.write(renderTrendMarkdown(history) || 'No runs in the history yet.\n');
+    const html = stringValue(values, 'html');
+    if (html) {
+        const dir = (0,external_node_path_.resolve)(io.cwd, html);
+        const out = (0,external_node_path_.join)(dir, 'index.html');
+        try {
+            (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+            (0,external_node_fs_namespaceObject.writeFileSync)(out, renderHistoryPage(history, { title: stringValue(values, 'title') ?? 'vmstep benchmark history' }));
+        }
+        catch (err) {
+            throw new errors_VmstepError(`cannot write ${out} (${err.code ?? err.message})`, 'give --html a directory you can write to', { cause: err });
+        }
+        io.stderr.write(`vmstep: wrote ${out}\n`);
+    }
+    return 0;
+}
+
+;// CONCATENATED MODULE: ./src/cli/vms.ts
+// The lifecycle commands: `vmstep start`, `exec`, `cp`, `ps`, `logs`, `stop`
+// (docker's verbs and habits), thin over src/vms. Their own failures end in
+// one line and 125 (main.ts); exec exits with the command's status.
+
+
+
+
+
+
+
+
+
+
+
+
+const pick = (keys) => keys.map((k) => RUN_OPTIONS.find((o) => o.key === k));
+const HELP = RUN_OPTIONS.find((o) => o.key === 'help');
+const START_OPTIONS = [
+    { key: 'name', long: 'name', value: 'NAME', help: 'Name the VM (unique among your VMs; default vm-<ID prefix>)' },
+    { key: 'lifetime', long: 'lifetime', value: 'DURATION', help: `Stop the VM after this long, whatever happens (default ${formatMs(DEFAULT_LIFETIME_MS)})` },
+    { key: 'idleTimeout', long: 'idle-timeout', value: 'DURATION', help: 'Stop the VM after this long without an exec or cp (default: never)' },
+    { key: 'noCommand', long: 'no-command', help: 'Run no main process: the VM serves exec and cp until it is stopped' },
+    ...NETWORK_OPTIONS,
+    ...pick(['wait', 'entrypoint', 'env', 'envFile', 'volume', 'workdir', 'user', 'vcpus', 'memory', 'disk', 'kernel', 'privileged', 'debug', 'help']),
+];
+const START_HELP = `Usage: vmstep start [OPTIONS] IMAGE [COMMAND [ARG...]]
+
+Boot a microVM from an image in the background and print its ID once it is
+ready for exec and cp. As with docker run -d, the image's command (or
+COMMAND) runs as the VM's main process, its output kept for \`vmstep logs\`;
+when it exits the VM stops and \`vmstep ps -a\` shows its status. With
+--no-command the VM runs no main process and serves exec and cp until it is
+stopped, its lifetime ends or it is idle for --idle-timeout.
+
+Options:
+${formatOptions(START_OPTIONS)}
+
+Examples:
+  vmstep start --no-command --name box alpine:3.20
+  vmstep exec box uname -a
+  vmstep stop box
+`;
+async function startCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, START_OPTIONS, { command: 'vmstep start', stopAtPositional: true });
+    if (values.help) {
+        io.stdout.write(START_HELP);
+        return 0;
+    }
+    const run = validateRunInput(runInputFrom(values, positionals, io), { style: 'cli', cwd: io.cwd, hostEnv: io.env });
+    if (values.noCommand && run.command.length > 0)
+        throw new errors_VmstepError('--no-command and a COMMAND do not go together', 'drop one of them');
+    const lifetime = stringValue(values, 'lifetime');
+    const idle = stringValue(values, 'idleTimeout');
+    const info = await startVm({
+        run,
+        ...(stringValue(values, 'name') !== undefined ? { name: stringValue(values, 'name') } : {}),
+        ...(lifetime !== undefined ? { lifetimeMs: parseDuration(lifetime, '--lifetime') } : {}),
+        ...(idle !== undefined ? { idleTimeoutMs: parseDuration(idle, '--idle-timeout') } : {}),
+        noCommand: Boolean(values.noCommand),
+        hostEnv: io.env,
+        ...networkFrom(values),
+    }, { progress: (line) => io.stderr.write(`vmstep: ${line}\n`), ...(io.signal ? { signal: io.signal } : {}) }).catch((err) => {
+        if (err instanceof RunCancelledError)
+            return null;
+        throw err;
+    });
+    if (info === null) {
+        io.stderr.write('vmstep: cancelled; the VM was stopped\n');
+        return 130;
+    }
+    io.stdout.write(`${info.id}\n`);
+    return 0;
+}
+const TIMEOUT = { key: 'timeout', long: 'timeout', value: 'DURATION', help: `Kill the command (only it: the VM goes on) after this long; exit status ${EXIT_TIMEOUT}` };
+const EXEC_OPTIONS = [...pick(['interactive', 'env', 'workdir', 'user']), TIMEOUT, HELP];
+const EXEC_HELP = `Usage: vmstep exec [OPTIONS] VM COMMAND [ARG...]
+
+Run a command in a running VM (named by ID, unique ID prefix or name),
+stream its stdout and stderr, and exit with its status: ${EXIT_TIMEOUT} when
+--timeout ended it, 130 when Ctrl-C did (either way only the command is
+killed; the VM and other execs go on), 125 when vmstep failed. Several
+execs may run in one VM at once.
+
+Options:
+${formatOptions(EXEC_OPTIONS)}
+`;
+async function execCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, EXEC_OPTIONS, { command: 'vmstep exec', stopAtPositional: true });
+    if (values.help) {
+        io.stdout.write(EXEC_HELP);
+        return 0;
+    }
+    const [ref, ...command] = positionals;
+    if (!ref || command.length === 0)
+        throw new errors_VmstepError('vmstep exec needs a VM and a command', 'usage: vmstep exec [OPTIONS] VM COMMAND [ARG...]');
+    const env = listValue(values, 'env')
+        .map((e) => parseEnvAssignment(e, '--env', io.env))
+        .filter((e) => e !== null);
+    const timeout = stringValue(values, 'timeout');
+    const timeoutMs = timeout !== undefined ? parseDuration(timeout, '--timeout') : 0;
+    const workdir = stringValue(values, 'workdir');
+    if (workdir !== undefined && !workdir.startsWith('/'))
+        throw new errors_VmstepError(`--workdir "${workdir}" is not an absolute path`, 'give an absolute guest path such as /work');
+    const user = stringValue(values, 'user');
+    const stdin = values.interactive ? io.stdin?.() : undefined;
+    try {
+        const r = await execInVm(ref, {
+            argv: command,
+            env,
+            ...(workdir !== undefined ? { workdir } : {}),
+            ...(user !== undefined ? { user } : {}),
+            ...(stdin ? { stdin } : {}),
+            timeoutMs,
+            ...(io.signal ? { signal: io.signal } : {}),
+            stdout: io.stdout,
+            stderr: io.stderr,
+            hostEnv: io.env,
+        });
+        if (r.timedOut) {
+            io.stderr.write(`vmstep: the command ran past its time limit of ${formatMs(timeoutMs)} and was killed; the VM goes on (exit status ${EXIT_TIMEOUT})\n`);
+            return EXIT_TIMEOUT;
+        }
+        if (r.cancelled) {
+            io.stderr.write('vmstep: cancelled; the command was killed, the VM goes on\n');
+            return 130;
+        }
+        return r.exitCode;
+    }
+    finally {
+        stdin?.destroy();
+    }
+}
+const CP_OPTIONS = [HELP];
+const CP_HELP = `Usage: vmstep cp HOST_PATH VM:GUEST_PATH
+       vmstep cp VM:GUEST_PATH HOST_PATH
+
+Copy files and directories into or out of a running VM, recursively, with
+docker cp's rules: a directory copied to an existing directory lands inside
+it under its own name, or its contents do when the source ends in "/.";
+otherwise the destination is the new name. Modes are kept; symbolic links are
+copied as links, never followed. HOST_PATH "-" reads a tar stream from stdin
+(extracted into the guest directory) or writes one to stdout. Files coming out
+of the VM are written only beneath HOST_PATH, never through a link the guest
+made; at most 1,000,000 entries and 64 GiB per copy.
+
+Options:
+${formatOptions(CP_OPTIONS)}
+`;
+/** "VM:PATH" -> [VM, PATH]; null for a host path (a path with a slash before any colon is the host's). */
+function splitVmPath(arg) {
+    const colon = arg.indexOf(':');
+    if (colon <= 0)
+        return null;
+    if (arg.slice(0, colon).includes('/'))
+        return null;
+    return [arg.slice(0, colon), arg.slice(colon + 1)];
+}
+async function cpCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, CP_OPTIONS, { command: 'vmstep cp', stopAtPositional: false });
+    if (values.help) {
+        io.stdout.write(CP_HELP);
+        return 0;
+    }
+    if (positionals.length !== 2)
+        throw new errors_VmstepError('vmstep cp needs a source and a destination', 'usage: vmstep cp HOST_PATH VM:GUEST_PATH, or vmstep cp VM:GUEST_PATH HOST_PATH');
+    const [src, dest] = positionals;
+    const from = splitVmPath(src);
+    const to = splitVmPath(dest);
+    if ((from === null) === (to === null))
+        throw new errors_VmstepError('vmstep cp copies between the host and a VM: exactly one side is VM:PATH', 'write VM:/guest/path on one side');
+    const hostPath = (p) => (p.startsWith('/') ? p : `${io.cwd}/${p}`);
+    if (to) {
+        if (src === '-')
+            await copyIntoVm(to[0], io.stdin(), to[1], { hostEnv: io.env });
+        else
+            await copyIntoVm(to[0], hostPath(src), to[1], { hostEnv: io.env });
+    }
+    else {
+        if (dest === '-')
+            await copyFromVm(from[0], from[1], io.stdout, { hostEnv: io.env });
+        else
+            await copyFromVm(from[0], from[1], dest.endsWith('/') ? `${hostPath(dest).replace(/\/+$/, '')}/` : hostPath(dest), { hostEnv: io.env });
+    }
+    return 0;
+}
+const PS_OPTIONS = [
+    { key: 'all', long: 'all', short: 'a', help: 'Show exited VMs too' },
+    { key: 'format', long: 'format', value: 'FORMAT', help: 'table (default) or json' },
+    HELP,
+];
+const PS_HELP = `Usage: vmstep ps [OPTIONS]
+
+List your running VMs (with -a, exited ones too): ID, NAME, IMAGE, STATUS,
+CREATED, VCPUS, MEMORY.
+
+Options:
+${formatOptions(PS_OPTIONS)}
+`;
+function ago(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60)
+        return `${s} second${s === 1 ? '' : 's'}`;
+    const m = Math.round(s / 60);
+    if (m < 60)
+        return `${m} minute${m === 1 ? '' : 's'}`;
+    const h = Math.round(m / 60);
+    return h < 48 ? `${h} hour${h === 1 ? '' : 's'}` : `${Math.round(h / 24)} days`;
+}
+function statusText(v, now) {
+    if (v.status === 'exited')
+        return v.exitCode !== null ? `exited (${v.exitCode})` : 'exited';
+    if (v.status === 'running')
+        return `up ${ago(now - Date.parse(v.created))}`;
+    return v.status;
+}
+async function psCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, PS_OPTIONS, { command: 'vmstep ps', stopAtPositional: false });
+    if (values.help) {
+        io.stdout.write(PS_HELP);
+        return 0;
+    }
+    if (positionals.length > 0)
+        throw new errors_VmstepError(`vmstep ps takes no arguments, got "${positionals[0]}"`, 'see "vmstep ps --help"');
+    const format = stringValue(values, 'format') ?? 'table';
+    if (format !== 'table' && format !== 'json')
+        throw new errors_VmstepError(`--format "${format}" is not a format`, 'give table or json');
+    const vms = listVms({ all: Boolean(values.all), hostEnv: io.env });
+    if (format === 'json') {
+        io.stdout.write(`${JSON.stringify(vms.map(({ dir: _dir, ...v }) => v), null, 2)}\n`);
+        return 0;
+    }
+    const now = Date.now();
+    const rows = [['ID', 'NAME', 'IMAGE', 'STATUS', 'CREATED', 'VCPUS', 'MEMORY'], ...vms.map((v) => [v.id, v.name, v.image.reference, statusText(v, now), `${ago(now - Date.parse(v.created))} ago`, String(v.vcpus), formatBytes(v.memoryMiB * 2 ** 20)])];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    for (const r of rows)
+        io.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('')}\n`);
+    return 0;
+}
+const LOGS_OPTIONS = [{ key: 'console', long: 'console', help: "Show the guest's serial console instead of the main process's output" }, HELP];
+const LOGS_HELP = `Usage: vmstep logs [OPTIONS] VM
+
+Print the output of the VM's main process (stdout and stderr, as they came),
+or with --console the guest's serial console (the kernel's messages; all of
+them when the VM was started with --debug). Works for exited VMs until
+\`vmstep stop\` removes them.
+
+Options:
+${formatOptions(LOGS_OPTIONS)}
+`;
+async function logsCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, LOGS_OPTIONS, { command: 'vmstep logs', stopAtPositional: false });
+    if (values.help) {
+        io.stdout.write(LOGS_HELP);
+        return 0;
+    }
+    if (positionals.length !== 1)
+        throw new errors_VmstepError('vmstep logs needs one VM', 'usage: vmstep logs [--console] VM');
+    const vm = findVm(positionals[0], { hostEnv: io.env });
+    const paths = vmPaths(vm.dir);
+    const file = values.console ? paths.console : paths.main;
+    if ((0,external_node_fs_namespaceObject.existsSync)(file))
+        await (0,promises_namespaceObject.pipeline)((0,external_node_fs_namespaceObject.createReadStream)(file), io.stdout, { end: false });
+    return 0;
+}
+const STOP_OPTIONS = [
+    { key: 'time', long: 'time', short: 't', value: 'SECONDS', help: "Seconds the guest's processes get after SIGTERM before SIGKILL (default 10)" },
+    { key: 'all', long: 'all', help: 'Stop every VM of yours' },
+    HELP,
+];
+const STOP_HELP = `Usage: vmstep stop [OPTIONS] VM... | --all
+
+Stop VMs: every process in the guest gets SIGTERM, then SIGKILL after
+--time seconds; the VM powers off (killed if it does not), and its disk copy,
+sockets and record are removed. Stopping an exited VM removes its record.
+Prints each VM as it is stopped.
+
+Options:
+${formatOptions(STOP_OPTIONS)}
+`;
+async function stopCommand(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, STOP_OPTIONS, { command: 'vmstep stop', stopAtPositional: false });
+    if (values.help) {
+        io.stdout.write(STOP_HELP);
+        return 0;
+    }
+    const time = stringValue(values, 'time');
+    let timeSeconds;
+    if (time !== undefined) {
+        if (!/^\d+(\.\d+)?$/.test(time))
+            throw new errors_VmstepError(`--time "${time}" is not a number of seconds`, 'give seconds, such as 0 or 30');
+        timeSeconds = Number(time);
+    }
+    if (values.all && positionals.length > 0)
+        throw new errors_VmstepError('--all and VM names do not go together', 'give one or the other');
+    if (!values.all && positionals.length === 0)
+        throw new errors_VmstepError('vmstep stop needs a VM (or --all)', 'usage: vmstep stop [--time SECONDS] VM... | --all');
+    const refs = values.all ? listVms({ all: true, hostEnv: io.env }).map((v) => v.id) : positionals;
+    let failed = false;
+    await Promise.all(refs.map(async (ref) => {
+        try {
+            await vms_stopVm(ref, { ...(timeSeconds !== undefined ? { timeSeconds } : {}), hostEnv: io.env });
+            io.stdout.write(`${ref}\n`);
+        }
+        catch (err) {
+            failed = true;
+            io.stderr.write(`vmstep: error: ${describeFailure(err)}\n`);
+        }
+    }));
+    return failed ? EXIT_VMSTEP_FAILED : 0;
+}
+
 ;// CONCATENATED MODULE: ./src/cli/main.ts
 // The vmstep command line: dispatches to a command and turns any failure of
 // vmstep itself into one line on stderr and exit status 125.
+
+
+
+
+
 
 
 
@@ -51344,6 +55535,14 @@ const COMMANDS = {
     pull: pullCommand,
     cache: cacheCommand,
     doctor: doctorCommand,
+    report: reportCommand,
+    start: startCommand,
+    exec: execCommand,
+    cp: cpCommand,
+    ps: psCommand,
+    logs: logsCommand,
+    stop: stopCommand,
+    port: portCommand,
 };
 async function main(argv, io = defaultIo()) {
     const [first, ...rest] = argv;
@@ -51371,7 +55570,7 @@ async function main(argv, io = defaultIo()) {
         if (!command) {
             throw first.startsWith('-')
                 ? new errors_VmstepError(`unknown option ${first}`, 'options go after the command: vmstep run [OPTIONS] IMAGE; see "vmstep --help"')
-                : new errors_VmstepError(`unknown command "${first}"`, 'the commands are run, bench, pull, cache and doctor; see "vmstep --help"');
+                : new errors_VmstepError(`unknown command "${first}"`, 'the commands are run, bench, report, pull, cache, doctor, start, exec, cp, ps, logs, stop and port; see "vmstep --help"');
         }
         return await command(rest, io);
     }
@@ -51384,6 +55583,9 @@ async function main(argv, io = defaultIo()) {
 }
 /** The process entry (src/cli.ts): Ctrl-C or SIGTERM cancels the run and stops the VM; a second Ctrl-C exits at once. */
 async function cliEntry(argv) {
+    // A long-lived VM's keeper (spawned by `vmstep start`): SIGTERM is its stop request, not a cancellation.
+    if (argv[0] === KEEPER_COMMAND && argv[1])
+        process.exit(await runKeeper(argv[1]));
     const controller = new AbortController();
     let signals = 0;
     const onSignal = (sig) => {

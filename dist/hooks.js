@@ -43194,6 +43194,7 @@ function parseRegistry(f) {
 function parseContainer(f) {
     const workingDirectory = f.has('workingDirectory') ? absoluteGuestPath(f, 'workingDirectory') : null;
     return {
+        contextName: f.optString('contextName'),
         image: f.optString('image'),
         dockerfile: f.optString('dockerfile'),
         entryPoint: f.optString('entryPoint'),
@@ -44113,262 +44114,2051 @@ async function pushPaths(vms, id, hostRoot, guestRoot, rels) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/hooks/prepare-job.ts
-// prepare_job: the job container becomes a microVM. Its image is pulled
-// (with the workflow's registry credentials), the VM boots with no main
-// process (the container's own command does not run, as with the runner's
-// docker implementation), the runner's directories are copied in, and the
-// response tells the runner the VM's id and whether the image is Alpine.
-
-
-
-
-
-
-
-
-
-function credentialsOf(registry) {
-    if (!registry || !registry.username || !registry.password)
-        return null;
-    return { username: registry.username, password: registry.password };
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/session/protocol.ts
+// The host-guest protocol's wire format (docs/protocol.md): frames of
+// type + big-endian length + payload, and records of tag-length-value fields.
+// The guest is untrusted, so everything here is bounded: a frame's length is
+// checked before any of it is buffered, and a record is walked with bounds
+// checks. guest/src/protocol.h holds the same numbers for guest init;
+// test/unit/protocol.test.ts checks that the two agree.
+const PROTOCOL_VERSION = 3;
+const PROTOCOL_MAGIC = 'VMSTEP';
+/** Guest init connects to the host (CID 2) on this vsock port; the VMM maps it to `<vsockUdsPath>_1024`. */
+const protocol_GUEST_VSOCK_PORT = 1024;
+/** Service mode: guest init listens on this vsock port for session connections (sent in SERVE). */
+const protocol_EXEC_VSOCK_PORT = 1025;
+/** Links: guest init carries a linked connection out to the host on this vsock port; the VMM maps it to `<vsockUdsPath>_1026`. */
+const protocol_LINK_VSOCK_PORT = 1026;
+/** The longest entry path PUT, GET and LIST carry (relative, bytes). */
+const MAX_ENTRY_PATH_BYTES = 4095;
+/** POWEROFF without a grace field. */
+const DEFAULT_POWEROFF_GRACE_MS = 5000;
+const protocol_FRAME_HEADER_BYTES = 5;
+const protocol_MAX_FRAME_PAYLOAD = 1 << 20;
+const MAX_AGENT_BYTES = 256;
+/** The most STDIN bytes the host may have sent that the guest has not acknowledged (STDIN_ACK). */
+const STDIN_WINDOW = 1 << 20;
+const protocol_DEFAULT_MAX_FILE_BYTES = 25 * 1024 * 1024;
+const protocol_DEFAULT_MAX_FILES = 255;
+const protocol_MessageType = {
+    Hello: 0x01,
+    Run: 0x02,
+    Signal: 0x03,
+    Stdin: 0x04,
+    StdinEnd: 0x05,
+    Serve: 0x06,
+    Poweroff: 0x07,
+    Put: 0x08,
+    Get: 0x09,
+    List: 0x0a,
+    PutEnd: 0x0b,
+    Forward: 0x0c,
+    Link: 0x0d,
+    Started: 0x10,
+    Stdout: 0x11,
+    Stderr: 0x12,
+    Exit: 0x13,
+    File: 0x14,
+    FileData: 0x15,
+    FileEnd: 0x16,
+    OutputIssue: 0x17,
+    Timings: 0x18,
+    StdinAck: 0x19,
+    Ready: 0x1a,
+    Done: 0x1b,
+    Entry: 0x1c,
+    Dial: 0x1d,
+    Error: 0x1f,
+    StreamData: 0x20,
+    StreamFin: 0x21,
+    StreamReset: 0x22,
+};
+/** Field tags of each record message. */
+const protocol_Field = {
+    Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9, volumeDevice: 10, volume: 11, stdin: 12 },
+    Serve: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, privileged: 9, volumeDevice: 10, volume: 11, execPort: 13 },
+    Ready: { readyNs: 1 },
+    Poweroff: { graceMs: 1 },
+    Put: { path: 1, user: 4 },
+    Get: { path: 1 },
+    List: { path: 1 },
+    Done: { error: 1, entries: 2 },
+    Forward: { port: 1 },
+    Link: { name: 1, address: 2, port: 3 },
+    Dial: { name: 1, port: 2 },
+    Entry: { path: 1, type: 2, mode: 3, size: 4, linkTarget: 5, mtimeNs: 6 },
+    Signal: { signal: 1 },
+    Started: { pid: 1, commandStartNs: 2 },
+    Exit: { code: 1, signal: 2, signalName: 3, error: 4 },
+    File: { path: 1, mode: 2, size: 3 },
+    FileEnd: { error: 1 },
+    OutputIssue: { request: 1, path: 2, reason: 3, message: 4 },
+    Timings: { initStartNs: 1, specReceivedNs: 2, commandStartNs: 3, commandEndNs: 4, outputsEndNs: 5 },
+    StdinAck: { bytes: 1 },
+    Error: { stage: 1, message: 2 },
+};
+const protocol_typeNames = new Map(Object.entries(protocol_MessageType).map(([k, v]) => [v, k]));
+/** The name of a message type for error messages: `Stdout (0x11)`, or `unknown (0x7f)`. */
+function protocol_describeType(type) {
+    return `${protocol_typeNames.get(type) ?? 'unknown'} (0x${type.toString(16).padStart(2, '0')})`;
 }
-async function prepareJob(args, responseFile, ctx) {
-    if (args.services.length > 0) {
-        throw new errors_VmstepError('service containers are not supported yet by the vmstep hooks', 'remove `services:` from the job, or run the job on a runner without ACTIONS_RUNNER_CONTAINER_HOOKS');
-    }
-    const container = args.container;
-    if (!container) {
-        throw new errors_VmstepError('the job has no container: the vmstep hooks run a job only in its container\'s microVM', 'give the job a `container:`, and set ACTIONS_RUNNER_REQUIRE_JOB_CONTAINER=true in the runner\'s .env so that jobs without one fail early');
-    }
-    if (!container.image)
-        throw new errors_VmstepError('the job container has no image', 'set `container: IMAGE` in the workflow');
-    const options = parseCreateOptions(container.createOptions, ctx.env);
-    const ignored = ignoredOptionsWarning(options);
-    if (ignored)
-        warn(ctx, ignored);
-    const plan = planMounts(container, 'job');
-    for (const w of plan.warnings)
-        warn(ctx, w);
-    const key = jobKey(responseFile, ctx.env);
-    // A job that ended without cleanup (a killed runner) leaves its VMs behind under the same key.
-    await cleanupJobVms(key, null, ctx);
-    const files = jobFiles(key, ctx.env);
-    const env = [...Object.entries(container.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env];
-    // A runner directory not made yet (a fresh runner has no _tool) starts empty in the VM.
-    const all = [...(plan.externals ? [plan.externals] : []), ...plan.copies];
-    const volumes = all.filter((c) => (0,external_node_fs_namespaceObject.existsSync)(c.hostPath));
-    const empty = all.filter((c) => !(0,external_node_fs_namespaceObject.existsSync)(c.hostPath)).map((c) => c.guestPath);
-    const id = await ctx.vms.start({
-        name: jobVmName(key),
-        image: container.image,
-        credentials: credentialsOf(container.registry),
-        vcpus: options.vcpus,
-        memoryBytes: options.memoryBytes,
-        env,
-        user: options.user,
-        workdir: container.workingDirectory,
-        volumes,
-    }, ctx.signal, (line) => ctx.stdout.write(`${line}\n`));
-    // Named docker volumes have no host side: an empty directory stands in.
-    for (const m of container.userMountVolumes.filter((v) => !v.sourceVolumePath || !v.sourceVolumePath.startsWith('/')))
-        empty.push(m.targetVolumePath);
-    for (const guestPath of empty)
-        await ctx.vms.put(id, guestPath, []);
-    // The copies went in with the VM; remember them as synced.
-    if (!plan.temp || !plan.fileCommands)
-        throw new errors_VmstepError('the runner did not mount its temp directory at /__w/_temp', 'check the runner version');
-    writeJobLayout(files, { temp: plan.temp, workspace: plan.workspace, fileCommands: plan.fileCommands });
-    await recordHostTree(plan.temp.hostPath, files.tempManifest);
-    await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, files.workspaceManifest);
-    const isAlpine = (await ctx.vms.list(id, '/etc/alpine-release')) !== null;
-    const state = { vmstep: { job: key, vm: id } };
-    await writeResponseFile(responseFile, { state, context: { container: { id, ports: {} }, services: [] }, isAlpine });
+/** A peer broke the protocol: malformed, oversized or out-of-order data. */
+class protocol_ProtocolError extends Error {
+    name = 'ProtocolError';
 }
-
-;// CONCATENATED MODULE: ./src/hooks/run-container-step.ts
-// run_container_step: a container action with an image (`uses: docker://IMAGE`,
-// or an action whose runs.image is one) runs in a fresh VM of its own, with
-// the workspace at /github/workspace and the runner's files under /github, as
-// the runner's docker implementation mounts them. Its file command files and
-// its changes to the workspace come back to the host, and from there into
-// the job's VM, so the following steps see them. An action built from a
-// Dockerfile has no image to boot.
-
-
-
-
-
-
-
-
-
-
-
-/** The step's argv: its entryPoint replaces the image's ENTRYPOINT (and drops CMD, as docker does); its args replace CMD. */
-function containerStepArgv(args, image) {
-    const stepArgs = splitCommandLine(args.entryPointArgs.join(' '));
-    if (args.entryPoint)
-        return [args.entryPoint, ...stepArgs];
-    return [...image.entrypoint, ...(stepArgs.length > 0 ? stepArgs : image.cmd)];
-}
-async function runContainerStep(args, responseFile, state, ctx) {
-    if (args.dockerfile) {
-        throw new errors_VmstepError(`the action builds its image from a Dockerfile (${args.dockerfile}), and the vmstep hooks cannot build images`, 'use an action that publishes its image (runs.image: docker://...), or `uses: docker://IMAGE`');
+function protocol_encodeFrame(type, payload = Buffer.alloc(0)) {
+    if (payload.length > protocol_MAX_FRAME_PAYLOAD) {
+        throw new RangeError(`a ${protocol_describeType(type)} payload of ${payload.length} bytes exceeds the protocol's ${protocol_MAX_FRAME_PAYLOAD}-byte frame limit`);
     }
-    if (!args.image)
-        throw new errors_VmstepError('the container step has no image', 'give the step `uses: docker://IMAGE`');
-    const { job, vm: jobVm } = requireState(state, 'run_container_step');
-    const files = jobFiles(job, ctx.env);
-    const layout = readJobLayout(files);
-    const options = parseCreateOptions(args.createOptions, ctx.env);
-    const ignored = ignoredOptionsWarning(options);
-    if (ignored)
-        warn(ctx, ignored);
-    const plan = planMounts(args, 'step');
-    for (const w of plan.warnings)
-        warn(ctx, w);
-    const stepManifest = external_node_path_.posix.join(files.dir, `step-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.json`);
-    const id = await ctx.vms.start({
-        name: stepVmName(job, (0,external_node_crypto_.randomBytes)(4).toString('hex')),
-        image: args.image,
-        credentials: credentialsOf(args.registry),
-        vcpus: options.vcpus,
-        memoryBytes: options.memoryBytes,
-        env: [...Object.entries(args.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env],
-        user: options.user,
-        workdir: args.workingDirectory ?? plan.workspace.guestPath,
-        volumes: plan.copies,
-    }, ctx.signal, (line) => ctx.stdout.write(`${line}\n`));
-    try {
-        await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, stepManifest);
-        let status;
-        try {
-            status = await ctx.vms.exec(id, {
-                argv: containerStepArgv(args, args.entryPoint ? { entrypoint: [], cmd: [] } : await ctx.vms.imageCommand(id)),
-                env: [],
-                prependPath: [],
-                workdir: args.workingDirectory ?? plan.workspace.guestPath,
-                stdout: ctx.stdout,
-                stderr: ctx.stderr,
-                signal: ctx.signal,
-            });
+    const header = Buffer.allocUnsafe(protocol_FRAME_HEADER_BYTES);
+    header[0] = type;
+    header.writeUInt32BE(payload.length, 1);
+    return Buffer.concat([header, payload]);
+}
+/**
+ * Splits a byte stream into frames as it arrives. It holds at most one
+ * incomplete frame (bounded by maxPayload) plus the chunk being pushed, and
+ * copies payloads only when they straddle chunks.
+ */
+class protocol_FrameDecoder {
+    maxPayload;
+    chunks = [];
+    buffered = 0;
+    constructor(maxPayload = protocol_MAX_FRAME_PAYLOAD) {
+        this.maxPayload = maxPayload;
+    }
+    /** Feeds bytes; returns the frames they complete. Throws ProtocolError on an oversized frame. */
+    push(chunk) {
+        if (chunk.length > 0) {
+            this.chunks.push(chunk);
+            this.buffered += chunk.length;
         }
-        finally {
-            if (plan.fileCommands)
-                await pullFiles(ctx.vms, id, plan.fileCommands.guestPath, plan.fileCommands.hostPath);
-            const back = await syncBack(ctx.vms, id, plan.workspace.guestPath, plan.workspace.hostPath, stepManifest);
-            // The job's VM gets the same changes, so the next steps see them.
-            if (back.diff.remove.length > 0) {
-                await ctx.vms.exec(jobVm, { argv: ['rm', '-rf', '--', ...back.diff.remove.map((r) => external_node_path_.posix.join(layout.workspace.guestPath, r))], env: [], prependPath: [], workdir: '/', stdout: ctx.stderr, stderr: ctx.stderr });
+        const frames = [];
+        for (;;) {
+            if (this.buffered < protocol_FRAME_HEADER_BYTES)
+                break;
+            const header = this.peek(protocol_FRAME_HEADER_BYTES);
+            const type = header[0];
+            const length = header.readUInt32BE(1);
+            if (length > this.maxPayload) {
+                throw new protocol_ProtocolError(`the peer sent a ${protocol_describeType(type)} frame of ${length} bytes, over the ${this.maxPayload}-byte limit: it does not speak this protocol or is misbehaving`);
             }
-            await pushPaths(ctx.vms, jobVm, layout.workspace.hostPath, layout.workspace.guestPath, back.diff.fetch);
-            await recordGuestTree(ctx.vms, jobVm, layout.workspace.guestPath, files.workspaceManifest);
+            if (this.buffered < protocol_FRAME_HEADER_BYTES + length)
+                break;
+            this.take(protocol_FRAME_HEADER_BYTES);
+            frames.push({ type, payload: this.take(length) });
         }
-        if (responseFile && state)
-            await writeResponseFile(responseFile, { state });
-        return status;
+        return frames;
     }
-    finally {
-        await ctx.vms.stop(id);
+    /** Bytes received that do not yet form a whole frame. */
+    get pendingBytes() {
+        return this.buffered;
+    }
+    peek(n) {
+        const first = this.chunks[0];
+        if (first.length >= n)
+            return first.subarray(0, n);
+        // Only the few chunks that hold the header: a stream of tiny chunks must not cost O(chunks) per push.
+        const parts = [];
+        for (let i = 0, have = 0; have < n; i++) {
+            parts.push(this.chunks[i]);
+            have += this.chunks[i].length;
+        }
+        return Buffer.concat(parts).subarray(0, n);
+    }
+    take(n) {
+        this.buffered -= n;
+        const first = this.chunks[0];
+        if (n === 0)
+            return Buffer.alloc(0);
+        if (first && first.length >= n) {
+            if (first.length === n)
+                this.chunks.shift();
+            else
+                this.chunks[0] = first.subarray(n);
+            return first.subarray(0, n);
+        }
+        const out = Buffer.allocUnsafe(n);
+        let at = 0;
+        let used = 0;
+        while (at < n) {
+            const c = this.chunks[used];
+            const k = Math.min(c.length, n - at);
+            c.copy(out, at, 0, k);
+            at += k;
+            if (k === c.length)
+                used++;
+            else
+                this.chunks[used] = c.subarray(k);
+        }
+        this.chunks.splice(0, used); // once, not a shift per chunk: many tiny chunks stay linear
+        return out;
     }
 }
+/** Builds a record payload. Numbers are u64 (non-negative safe integers), booleans one byte. */
+function protocol_encodeRecord(fields) {
+    const parts = [];
+    for (const [tag, value] of fields) {
+        let bytes;
+        if (typeof value === 'string')
+            bytes = Buffer.from(value, 'utf8');
+        else if (typeof value === 'boolean')
+            bytes = Buffer.from([value ? 1 : 0]);
+        else if (typeof value === 'bigint') {
+            if (value < 0n || value >= 1n << 64n)
+                throw new RangeError(`field ${tag}: ${value} is not a u64`);
+            bytes = Buffer.allocUnsafe(8);
+            bytes.writeBigUInt64BE(value);
+        }
+        else if (typeof value === 'number') {
+            if (!Number.isSafeInteger(value) || value < 0)
+                throw new RangeError(`field ${tag}: ${value} is not a non-negative integer`);
+            bytes = Buffer.allocUnsafe(8);
+            bytes.writeBigUInt64BE(BigInt(value));
+        }
+        else
+            bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+        const head = Buffer.allocUnsafe(5);
+        head[0] = tag;
+        head.writeUInt32BE(bytes.length, 1);
+        parts.push(head, bytes);
+    }
+    return Buffer.concat(parts);
+}
+/** A received record's fields, read with checks that name the message. */
+class protocol_RecordReader {
+    what;
+    fields = [];
+    constructor(payload, what) {
+        this.what = what;
+        let at = 0;
+        while (at < payload.length) {
+            if (payload.length - at < 5)
+                throw new protocol_ProtocolError(`${what}: a field header is cut off at byte ${at} of ${payload.length}`);
+            const tag = payload[at];
+            const len = payload.readUInt32BE(at + 1);
+            if (len > payload.length - at - 5) {
+                throw new protocol_ProtocolError(`${what}: field ${tag} claims ${len} bytes but only ${payload.length - at - 5} remain`);
+            }
+            this.fields.push({ tag, value: payload.subarray(at + 5, at + 5 + len) });
+            at += 5 + len;
+        }
+    }
+    last(tag) {
+        for (let i = this.fields.length - 1; i >= 0; i--)
+            if (this.fields[i].tag === tag)
+                return this.fields[i].value;
+        return undefined;
+    }
+    has(tag) {
+        return this.last(tag) !== undefined;
+    }
+    string(tag) {
+        const v = this.last(tag);
+        return v === undefined ? undefined : v.toString('utf8');
+    }
+    strings(tag) {
+        return this.fields.filter((f) => f.tag === tag).map((f) => f.value.toString('utf8'));
+    }
+    /** A u64 as a number; values above 2^53 are refused rather than rounded. */
+    u64(tag) {
+        const v = this.last(tag);
+        if (v === undefined)
+            return undefined;
+        if (v.length !== 8)
+            throw new protocol_ProtocolError(`${this.what}: field ${tag} should be an 8-byte number, got ${v.length} bytes`);
+        const n = v.readBigUInt64BE();
+        if (n > BigInt(Number.MAX_SAFE_INTEGER))
+            throw new protocol_ProtocolError(`${this.what}: field ${tag} is ${n}, too large`);
+        return Number(n);
+    }
+    /** A u64 of any size (nanosecond timestamps exceed 2^53). */
+    bigU64(tag) {
+        const v = this.last(tag);
+        if (v === undefined)
+            return undefined;
+        if (v.length !== 8)
+            throw new protocol_ProtocolError(`${this.what}: field ${tag} should be an 8-byte number, got ${v.length} bytes`);
+        return v.readBigUInt64BE();
+    }
+    bool(tag) {
+        const v = this.last(tag);
+        if (v === undefined)
+            return undefined;
+        if (v.length !== 1 || v[0] > 1)
+            throw new protocol_ProtocolError(`${this.what}: field ${tag} should be one byte 0 or 1`);
+        return v[0] === 1;
+    }
+    requireString(tag) {
+        const s = this.string(tag);
+        if (s === undefined)
+            throw new protocol_ProtocolError(`${this.what}: required field ${tag} is missing`);
+        return s;
+    }
+    requireU64(tag) {
+        const n = this.u64(tag);
+        if (n === undefined)
+            throw new protocol_ProtocolError(`${this.what}: required field ${tag} is missing`);
+        return n;
+    }
+}
+function encodeHello(version = PROTOCOL_VERSION, agent = 'vmstep-host') {
+    const agentBytes = Buffer.from(agent, 'utf8').subarray(0, MAX_AGENT_BYTES);
+    const payload = Buffer.alloc(PROTOCOL_MAGIC.length + 2 + agentBytes.length);
+    payload.write(PROTOCOL_MAGIC, 0, 'ascii');
+    payload.writeUInt16BE(version, PROTOCOL_MAGIC.length);
+    agentBytes.copy(payload, PROTOCOL_MAGIC.length + 2);
+    return protocol_encodeFrame(protocol_MessageType.Hello, payload);
+}
+/** Parses a HELLO payload; null when it lacks the magic (the peer does not speak this protocol). */
+function decodeHello(payload) {
+    const m = PROTOCOL_MAGIC.length;
+    if (payload.length < m + 2 || payload.toString('ascii', 0, m) !== PROTOCOL_MAGIC)
+        return null;
+    return { version: payload.readUInt16BE(m), agent: payload.subarray(m + 2, m + 2 + MAX_AGENT_BYTES).toString('utf8') };
+}
 
-;// CONCATENATED MODULE: ./src/hooks/run-script-step.ts
-// run_script_step: one step (a `run:` script, or a JavaScript action run
-// with the runner's Node.js at /__e) in the job's VM. The host's _temp goes
-// in first (the step's script, its file command files); the step's output
-// streams live into the step log; afterwards the file command files and the
-// workspace's changes come back, so the runner reads GITHUB_OUTPUT and
-// GITHUB_ENV and its host-side hashFiles() sees what the step wrote. The
-// hook's exit status is the step's.
+;// CONCATENATED MODULE: ./src/session/connect.ts
+// Opening a session connection to a serving guest init (docs/protocol.md,
+// "Sessions"). Through our VMM, as with Firecracker: connect to the VM's
+// vsock Unix socket, write `CONNECT <port>\n`, and read `OK <n>\n`; after
+// that line the socket is a byte stream to the guest port. In guest init's
+// test mode the host connects straight to the Unix socket named by
+// VMSTEP_INIT_EXEC_SOCKET.
 
 
-
-
-
-async function runScriptStep(args, responseFile, state, ctx) {
-    const { job, vm } = requireState(state, 'run_script_step');
-    const files = jobFiles(job, ctx.env);
-    const layout = readJobLayout(files);
-    await pushHostTree(ctx.vms, vm, layout.temp.hostPath, layout.temp.guestPath, files.tempManifest);
-    let status;
-    try {
-        status = await ctx.vms.exec(vm, {
-            argv: stepArgv(args.entryPoint, args.entryPointArgs),
-            env: Object.entries(args.environmentVariables).map(([k, v]) => `${k}=${v}`),
-            prependPath: args.prependPath,
-            workdir: args.workingDirectory,
-            stdout: ctx.stdout,
-            stderr: ctx.stderr,
-            signal: ctx.signal,
+/** The longest handshake reply we wait for (`OK 4294967295\n` is 14 bytes). */
+const MAX_REPLY_BYTES = 64;
+function endpointName(ep) {
+    return ep.kind === 'vmm' ? `the VM's vsock socket ${ep.udsPath}` : `guest init's session socket ${ep.path}`;
+}
+/** Opens a session connection; rejects with one line naming the cause when the VM is gone or refuses. */
+function connect_connectSession(ep, signal) {
+    const path = ep.kind === 'vmm' ? ep.udsPath : ep.path;
+    return new Promise((resolve, reject) => {
+        const socket = (0,external_node_net_.connect)(path);
+        let settled = false;
+        const fail = (message) => {
+            if (settled)
+                return;
+            settled = true;
+            signal?.removeEventListener('abort', onAbort);
+            socket.destroy();
+            reject(new Error(message));
+        };
+        const onAbort = () => fail('stopped connecting to the VM: aborted');
+        if (signal?.aborted)
+            return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const done = () => {
+            settled = true;
+            signal?.removeEventListener('abort', onAbort);
+            socket.removeAllListeners('error');
+            socket.removeAllListeners('close');
+            resolve(socket);
+        };
+        socket.once('error', (e) => {
+            const gone = e.code === 'ENOENT' || e.code === 'ECONNREFUSED';
+            fail(gone ? `cannot reach ${endpointName(ep)}: the VM is not running (${e.code})` : `cannot connect to ${endpointName(ep)}: ${e.message}`);
         });
-    }
-    finally {
-        await pullFiles(ctx.vms, vm, layout.fileCommands.guestPath, layout.fileCommands.hostPath);
-        await syncBack(ctx.vms, vm, layout.workspace.guestPath, layout.workspace.hostPath, files.workspaceManifest);
-    }
-    if (responseFile && state)
-        await writeResponseFile(responseFile, { state });
-    return status;
-}
-
-;// CONCATENATED MODULE: ./src/hooks/main.ts
-
-
-
-
-
-
-/** Input larger than this is not something the runner sends. */
-const MAX_INPUT_BYTES = 64 * 2 ** 20;
-async function readInput(stdin) {
-    const chunks = [];
-    let bytes = 0;
-    for await (const chunk of stdin) {
-        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        bytes += b.length;
-        if (bytes > MAX_INPUT_BYTES)
-            throw new Error(`more than ${MAX_INPUT_BYTES} bytes on stdin`);
-        chunks.push(b);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-}
-/** A HookVms made on first use, so that input refused early never touches the VM state. */
-function lazyVms(make) {
-    let vms = null;
-    return new Proxy({}, {
-        get: (_target, key) => (...args) => {
-            vms ??= make();
-            return vms[key](...args);
-        },
+        socket.once('close', () => fail(`${endpointName(ep)} closed the connection before the session began: the VM is stopping or its guest init is not serving`));
+        socket.once('connect', () => {
+            if (ep.kind === 'unix')
+                return done();
+            socket.write(`CONNECT ${ep.port ?? protocol_EXEC_VSOCK_PORT}\n`);
+            // Read in paused mode: once our listener is gone the stream's flow is
+            // undecided again, so the session's own 'data' listener starts it.
+            let reply = Buffer.alloc(0);
+            const onReadable = () => {
+                for (let chunk; (chunk = socket.read()) !== null;) {
+                    reply = Buffer.concat([reply, chunk]);
+                    const nl = reply.indexOf(10);
+                    if (nl < 0) {
+                        if (reply.length > MAX_REPLY_BYTES)
+                            return fail(`${endpointName(ep)} answered CONNECT with something other than 'OK <port>': it is not a vmstep VMM`);
+                        continue;
+                    }
+                    socket.off('readable', onReadable);
+                    const line = reply.subarray(0, nl).toString('latin1');
+                    if (!/^OK \d+$/.test(line))
+                        return fail(`${endpointName(ep)} refused the session (${JSON.stringify(line.slice(0, 80))}): guest init is not listening on port ${ep.port ?? protocol_EXEC_VSOCK_PORT}`);
+                    // Bytes after the line already belong to the guest's stream.
+                    const rest = reply.subarray(nl + 1);
+                    if (rest.length > 0)
+                        socket.unshift(rest);
+                    return done();
+                }
+            };
+            socket.on('readable', onReadable);
+        });
     });
 }
-/** Runs one hook command; resolves with the process's exit status. */
-async function hookMain(io, makeVms) {
-    try {
-        const input = parseHookInput(await readInput(io.stdin));
-        const ctx = { vms: lazyVms(makeVms), stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal };
-        switch (input.command) {
-            case 'prepare_job':
-                await prepareJob(input.args, input.responseFile, ctx);
-                return 0;
-            case 'run_script_step':
-                return await runScriptStep(input.args, input.responseFile, input.state, ctx);
-            case 'run_container_step':
-                return await runContainerStep(input.args, input.responseFile, input.state, ctx);
-            case 'cleanup_job':
-                await cleanupJob(input.responseFile, input.state, ctx);
-                return 0;
-        }
+
+;// CONCATENATED MODULE: ./src/session/messages.ts
+// The protocol's messages as typed values (docs/protocol.md, "Messages"):
+// encoders for what the host sends, decoders for what the guest sends, and
+// the reverse pair too, so tests can play a guest or a host byte-exactly.
+
+const hasNul = (s) => s.includes('\0');
+/** Checks a spec before it leaves the host, so mistakes read as the caller's, not the guest's. */
+function validateRunSpec(spec) {
+    if (spec.argv.length === 0 || spec.argv[0] === '')
+        throw new Error('the run spec has no command: argv is empty');
+    for (const a of spec.argv)
+        if (hasNul(a))
+            throw new Error(`argument ${JSON.stringify(a)} contains a NUL byte`);
+    for (const e of spec.env) {
+        const eq = e.indexOf('=');
+        if (eq <= 0 || hasNul(e))
+            throw new Error(`environment entry ${JSON.stringify(e)} is not NAME=value`);
     }
-    catch (err) {
-        io.stderr.write(`vmstep hooks: error: ${describeFailure(err)}\n`);
-        if (io.env.VMSTEP_TRACE && err instanceof Error && err.stack)
-            io.stderr.write(`${err.stack}\n`);
-        return EXIT_VMSTEP_FAILED;
+    if (spec.workdir !== undefined && spec.workdir !== '' && !spec.workdir.startsWith('/')) {
+        throw new Error(`the working directory '${spec.workdir}' is not an absolute path`);
+    }
+    for (const o of spec.outputs ?? [])
+        if (o === '' || hasNul(o))
+            throw new Error(`output path ${JSON.stringify(o)} is empty or contains NUL`);
+    for (const [name, v] of [['maxFileBytes', spec.maxFileBytes], ['maxFiles', spec.maxFiles]]) {
+        if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
+            throw new Error(`${name} must be a non-negative integer, got ${v}`);
+    }
+    if ((spec.volumes?.length ?? 0) > 0 && !spec.volumeDevice?.startsWith('/'))
+        throw new Error('the run spec has volumes but no volume device');
+    for (const v of spec.volumes ?? []) {
+        if (!/^[^/:\0]+$/.test(v.name))
+            throw new Error(`volume name ${JSON.stringify(v.name)} must be one path component without ':'`);
+        if (!v.guestPath.startsWith('/') || hasNul(v.guestPath))
+            throw new Error(`volume guest path ${JSON.stringify(v.guestPath)} is not absolute or contains NUL`);
     }
 }
+function encodeRun(spec) {
+    validateRunSpec(spec);
+    const F = protocol_Field.Run;
+    const fields = [];
+    for (const a of spec.argv)
+        fields.push([F.arg, a]);
+    for (const e of spec.env)
+        fields.push([F.env, e]);
+    if (spec.workdir)
+        fields.push([F.workdir, spec.workdir]);
+    if (spec.user)
+        fields.push([F.user, spec.user]);
+    if (spec.hostname)
+        fields.push([F.hostname, spec.hostname]);
+    for (const o of spec.outputs ?? [])
+        fields.push([F.output, o]);
+    fields.push([F.maxFileBytes, spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES]);
+    fields.push([F.maxFiles, spec.maxFiles ?? protocol_DEFAULT_MAX_FILES]);
+    fields.push([F.privileged, spec.privileged ?? false]);
+    if (spec.volumeDevice)
+        fields.push([F.volumeDevice, spec.volumeDevice]);
+    for (const v of spec.volumes ?? [])
+        fields.push([F.volume, `${v.name}:${v.guestPath}`]);
+    if (spec.stdin)
+        fields.push([F.stdin, true]);
+    return protocol_encodeFrame(protocol_MessageType.Run, protocol_encodeRecord(fields));
+}
+function decodeRun(payload) {
+    const r = new RecordReader(payload, 'RUN');
+    const F = Field.Run;
+    return {
+        argv: r.strings(F.arg),
+        env: r.strings(F.env),
+        workdir: r.string(F.workdir) ?? '/',
+        user: r.string(F.user) ?? '',
+        hostname: r.string(F.hostname) ?? 'vmstep',
+        outputs: r.strings(F.output),
+        maxFileBytes: r.u64(F.maxFileBytes) ?? DEFAULT_MAX_FILE_BYTES,
+        maxFiles: r.u64(F.maxFiles) ?? DEFAULT_MAX_FILES,
+        privileged: r.bool(F.privileged) ?? false,
+        volumeDevice: r.string(F.volumeDevice) ?? '',
+        volumes: r.strings(F.volume).map((s) => {
+            const colon = s.indexOf(':');
+            return { name: s.slice(0, colon), guestPath: s.slice(colon + 1) };
+        }),
+        stdin: r.bool(F.stdin) ?? false,
+    };
+}
+/** The next bytes of the command's stdin (at most one frame). */
+function encodeStdin(data) {
+    return protocol_encodeFrame(protocol_MessageType.Stdin, data);
+}
+/** The end of the command's stdin: guest init closes the pipe once what it holds is written. */
+function encodeStdinEnd() {
+    return protocol_encodeFrame(protocol_MessageType.StdinEnd, Buffer.alloc(0));
+}
+function encodeStdinAck(bytes) {
+    return encodeFrame(MessageType.StdinAck, encodeRecord([[Field.StdinAck.bytes, bytes]]));
+}
+function decodeStdinAck(payload) {
+    return new protocol_RecordReader(payload, 'STDIN_ACK').requireU64(protocol_Field.StdinAck.bytes);
+}
+function encodeSignal(signal) {
+    return protocol_encodeFrame(protocol_MessageType.Signal, protocol_encodeRecord([[protocol_Field.Signal.signal, signal]]));
+}
+function decodeStarted(payload) {
+    const r = new protocol_RecordReader(payload, 'STARTED');
+    return { pid: r.requireU64(protocol_Field.Started.pid), commandStartNs: r.u64(protocol_Field.Started.commandStartNs) ?? 0 };
+}
+function messages_decodeExit(payload) {
+    const r = new protocol_RecordReader(payload, 'EXIT');
+    const F = protocol_Field.Exit;
+    const code = r.requireU64(F.code);
+    if (code > 255)
+        throw new protocol_ProtocolError(`EXIT: exit code ${code} is outside 0-255`);
+    const signal = r.u64(F.signal) ?? 0;
+    return {
+        code,
+        signal: signal === 0 ? null : signal,
+        signalName: signal === 0 ? null : (r.string(F.signalName) ?? `SIG${signal}`),
+        error: r.string(F.error) ?? null,
+    };
+}
+function decodeFile(payload) {
+    const r = new protocol_RecordReader(payload, 'FILE');
+    const F = protocol_Field.File;
+    return { path: r.requireString(F.path), mode: r.requireU64(F.mode), size: r.requireU64(F.size) };
+}
+function decodeFileEnd(payload) {
+    return { error: new protocol_RecordReader(payload, 'FILE_END').string(protocol_Field.FileEnd.error) ?? null };
+}
+function decodeOutputIssue(payload) {
+    const r = new protocol_RecordReader(payload, 'OUTPUT_ISSUE');
+    const F = protocol_Field.OutputIssue;
+    return {
+        request: r.string(F.request) ?? '',
+        path: r.string(F.path) ?? null,
+        reason: r.requireString(F.reason),
+        message: r.string(F.message) ?? '',
+    };
+}
+function decodeTimings(payload) {
+    const r = new protocol_RecordReader(payload, 'TIMINGS');
+    const F = protocol_Field.Timings;
+    return {
+        initStartNs: r.u64(F.initStartNs) ?? 0,
+        specReceivedNs: r.u64(F.specReceivedNs) ?? 0,
+        commandStartNs: r.u64(F.commandStartNs) ?? 0,
+        commandEndNs: r.u64(F.commandEndNs) ?? 0,
+        outputsEndNs: r.u64(F.outputsEndNs) ?? 0,
+    };
+}
+function messages_decodeError(payload) {
+    const r = new protocol_RecordReader(payload, 'ERROR');
+    return { stage: r.string(protocol_Field.Error.stage) ?? 'unknown', message: r.string(protocol_Field.Error.message) ?? '(no message)' };
+}
+function encodeError(stage, message) {
+    return protocol_encodeFrame(protocol_MessageType.Error, protocol_encodeRecord([[protocol_Field.Error.stage, stage], [protocol_Field.Error.message, message]]));
+}
+// Encoders for the guest's messages: tests use them to play a (fake) guest.
+function encodeStarted(m) {
+    return encodeFrame(MessageType.Started, encodeRecord([[Field.Started.pid, m.pid], [Field.Started.commandStartNs, m.commandStartNs]]));
+}
+function encodeExit(m) {
+    const F = Field.Exit;
+    const fields = [[F.code, m.code], [F.signal, m.signal ?? 0]];
+    if (m.signalName)
+        fields.push([F.signalName, m.signalName]);
+    if (m.error)
+        fields.push([F.error, m.error]);
+    return encodeFrame(MessageType.Exit, encodeRecord(fields));
+}
+function encodeFile(m) {
+    const F = Field.File;
+    return encodeFrame(MessageType.File, encodeRecord([[F.path, m.path], [F.mode, m.mode], [F.size, m.size]]));
+}
+function encodeFileEnd(error) {
+    return encodeFrame(MessageType.FileEnd, encodeRecord(error ? [[Field.FileEnd.error, error]] : []));
+}
+function encodeTimings(t) {
+    const F = Field.Timings;
+    return encodeFrame(MessageType.Timings, encodeRecord([
+        [F.initStartNs, t.initStartNs],
+        [F.specReceivedNs, t.specReceivedNs],
+        [F.commandStartNs, t.commandStartNs],
+        [F.commandEndNs, t.commandEndNs],
+        [F.outputsEndNs, t.outputsEndNs],
+    ]));
+}
+function validateServeSpec(spec) {
+    // The shared fields follow RUN's rules; a stand-in argv lets the run check cover them.
+    validateRunSpec({ ...spec, argv: spec.argv && spec.argv.length > 0 ? spec.argv : ['-'] });
+    if (spec.execPort !== undefined && (!Number.isInteger(spec.execPort) || spec.execPort <= 0 || spec.execPort > 0xffffffff)) {
+        throw new Error(`execPort must be a vsock port (1 to 4294967295), got ${spec.execPort}`);
+    }
+}
+function messages_encodeServe(spec, defaultExecPort) {
+    validateServeSpec(spec);
+    const F = Field.Serve;
+    const fields = [];
+    for (const a of spec.argv ?? [])
+        fields.push([F.arg, a]);
+    for (const e of spec.env)
+        fields.push([F.env, e]);
+    if (spec.workdir)
+        fields.push([F.workdir, spec.workdir]);
+    if (spec.user)
+        fields.push([F.user, spec.user]);
+    if (spec.hostname)
+        fields.push([F.hostname, spec.hostname]);
+    fields.push([F.privileged, spec.privileged ?? false]);
+    if (spec.volumeDevice)
+        fields.push([F.volumeDevice, spec.volumeDevice]);
+    for (const v of spec.volumes ?? [])
+        fields.push([F.volume, `${v.name}:${v.guestPath}`]);
+    fields.push([F.execPort, spec.execPort ?? defaultExecPort]);
+    return encodeFrame(MessageType.Serve, encodeRecord(fields));
+}
+function messages_decodeReady(payload) {
+    return { readyNs: new RecordReader(payload, 'READY').u64(Field.Ready.readyNs) ?? 0 };
+}
+function encodeReady(readyNs) {
+    return encodeFrame(MessageType.Ready, encodeRecord([[Field.Ready.readyNs, readyNs]]));
+}
+function messages_encodePoweroff(graceMs) {
+    if (!Number.isSafeInteger(graceMs) || graceMs < 0)
+        throw new RangeError(`the power-off grace must be a non-negative number of milliseconds, got ${graceMs}`);
+    return encodeFrame(MessageType.Poweroff, encodeRecord([[Field.Poweroff.graceMs, graceMs]]));
+}
+/** PUT, GET and LIST: the request that opens a transfer session. */
+function encodeTransferRequest(kind, guestPath, user) {
+    if (!guestPath.startsWith('/') || guestPath.includes('\0'))
+        throw new Error(`the guest path ${JSON.stringify(guestPath)} is not absolute or contains NUL`);
+    if (kind === 'put') {
+        const fields = [[protocol_Field.Put.path, guestPath]];
+        if (user)
+            fields.push([protocol_Field.Put.user, user]);
+        return protocol_encodeFrame(protocol_MessageType.Put, protocol_encodeRecord(fields));
+    }
+    return protocol_encodeFrame(kind === 'get' ? protocol_MessageType.Get : protocol_MessageType.List, protocol_encodeRecord([[protocol_Field.Get.path, guestPath]]));
+}
+function encodePutEnd() {
+    return protocol_encodeFrame(protocol_MessageType.PutEnd);
+}
+function decodeDone(payload) {
+    const r = new protocol_RecordReader(payload, 'DONE');
+    return { error: r.string(protocol_Field.Done.error) ?? null, entries: r.u64(protocol_Field.Done.entries) ?? 0 };
+}
+function messages_encodeDone(m) {
+    const fields = [];
+    if (m.error)
+        fields.push([Field.Done.error, m.error]);
+    fields.push([Field.Done.entries, m.entries ?? 0]);
+    return encodeFrame(MessageType.Done, encodeRecord(fields));
+}
+/**
+ * Checks an entry path from either side: relative, normalised (no empty,
+ * `.` or `..` components, no trailing slash), no NUL, bounded. Returns why
+ * not, or null when it is fine.
+ */
+function entryPathProblem(path) {
+    if (path === '')
+        return 'it is empty';
+    if (Buffer.byteLength(path) > MAX_ENTRY_PATH_BYTES)
+        return `it is longer than ${MAX_ENTRY_PATH_BYTES} bytes`;
+    if (path.includes('\0'))
+        return 'it contains a NUL byte';
+    if (path.startsWith('/'))
+        return 'it is absolute';
+    for (const c of path.split('/')) {
+        if (c === '..')
+            return 'it contains ..';
+        if (c === '' || c === '.')
+            return 'it is not normalised';
+    }
+    return null;
+}
+function encodeEntry(e) {
+    const F = protocol_Field.Entry;
+    const fields = [[F.path, e.path], [F.type, e.type], [F.mode, e.mode & 0o7777], [F.size, e.type === 'file' ? e.size : 0]];
+    if (e.type === 'symlink')
+        fields.push([F.linkTarget, e.linkTarget ?? '']);
+    if (e.mtimeNs !== undefined)
+        fields.push([F.mtimeNs, e.mtimeNs]);
+    return protocol_encodeFrame(protocol_MessageType.Entry, protocol_encodeRecord(fields));
+}
+/** Decodes an ENTRY from the guest: untrusted, so its path and type are checked here, in one place. */
+function decodeEntry(payload) {
+    const r = new protocol_RecordReader(payload, 'ENTRY');
+    const F = protocol_Field.Entry;
+    const path = r.requireString(F.path);
+    const problem = entryPathProblem(path);
+    if (problem)
+        throw new protocol_ProtocolError(`guest init sent the entry path ${JSON.stringify(path.slice(0, 200))}, refused: ${problem}`);
+    const type = r.requireString(F.type);
+    if (type !== 'file' && type !== 'dir' && type !== 'symlink')
+        throw new protocol_ProtocolError(`ENTRY ${path}: unknown type ${JSON.stringify(type.slice(0, 40))}`);
+    const entry = { path, type, mode: r.requireU64(F.mode) & 0o7777, size: type === 'file' ? r.requireU64(F.size) : 0 };
+    if (type === 'symlink') {
+        const target = r.requireString(F.linkTarget);
+        if (target === '' || target.includes('\0') || Buffer.byteLength(target) > MAX_ENTRY_PATH_BYTES)
+            throw new protocol_ProtocolError(`ENTRY ${path}: the link target is empty, too long or contains NUL`);
+        entry.linkTarget = target;
+    }
+    const mtime = r.bigU64(F.mtimeNs);
+    if (mtime !== undefined)
+        entry.mtimeNs = mtime;
+    return entry;
+}
+
+;// CONCATENATED MODULE: ./src/ports/carrier.ts
+
+
+
+/** Handshake frames are small: anything bigger is not ours. */
+const MAX_HANDSHAKE_FRAME = 64 * 1024;
+/**
+ * Reads one frame from a socket in paused mode; the bytes after it are put
+ * back, so that the stream that follows starts exactly where the handshake
+ * ended. Null when the socket ends first.
+ */
+function readOneFrame(socket, what) {
+    return new Promise((resolve, reject) => {
+        let buf = Buffer.alloc(0);
+        const finish = (err, frame) => {
+            socket.off('readable', onReadable);
+            socket.off('end', onEnd);
+            socket.off('error', onError);
+            socket.off('close', onEnd);
+            if (err)
+                reject(err);
+            else
+                resolve(frame);
+        };
+        const onEnd = () => finish(null, null);
+        const onError = (e) => finish(new protocol_ProtocolError(`${what}: ${e.message}`), null);
+        const onReadable = () => {
+            for (let chunk; (chunk = socket.read()) !== null;) {
+                buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+                if (buf.length < protocol_FRAME_HEADER_BYTES)
+                    continue;
+                const len = buf.readUInt32BE(1);
+                if (len > MAX_HANDSHAKE_FRAME)
+                    return finish(new protocol_ProtocolError(`${what}: a ${protocol_describeType(buf[0])} frame of ${len} bytes where a short handshake was expected`), null);
+                if (buf.length < protocol_FRAME_HEADER_BYTES + len)
+                    continue;
+                const rest = buf.subarray(protocol_FRAME_HEADER_BYTES + len);
+                if (rest.length > 0)
+                    socket.unshift(rest);
+                return finish(null, { type: buf[0], payload: buf.subarray(protocol_FRAME_HEADER_BYTES, protocol_FRAME_HEADER_BYTES + len) });
+            }
+        };
+        socket.on('readable', onReadable);
+        socket.once('end', onEnd);
+        socket.once('close', onEnd);
+        socket.once('error', onError);
+        onReadable();
+    });
+}
+/** A guest's DONE (or ERROR) answer to a request: null when it succeeded, else its message. */
+function refusal(frame, what) {
+    if (!frame)
+        return `${what}: the guest closed the connection without an answer`;
+    if (frame.type === protocol_MessageType.Done)
+        return decodeDone(frame.payload).error;
+    if (frame.type === protocol_MessageType.Error)
+        return messages_decodeError(frame.payload).message;
+    return `${what}: the guest answered with ${protocol_describeType(frame.type)} instead of DONE`;
+}
+/** A refused carrier (nothing listens on the guest port, the guest is gone): the TCP client is reset. */
+class carrier_CarrierRefused extends Error {
+    name = 'CarrierRefused';
+}
+/** Opens a session to the guest and asks for a request answered by DONE; the socket then carries the stream. */
+async function openSessionRequest(ep, request, what, signal) {
+    let socket;
+    try {
+        socket = await connect_connectSession(ep, signal);
+    }
+    catch (err) {
+        throw new carrier_CarrierRefused(err.message);
+    }
+    try {
+        const hello = await readOneFrame(socket, what);
+        const version = hello?.type === protocol_MessageType.Hello ? decodeHello(hello.payload)?.version : undefined;
+        if (version !== PROTOCOL_VERSION)
+            throw new carrier_CarrierRefused(`${what}: guest init did not greet with protocol version ${PROTOCOL_VERSION}`);
+        socket.write(encodeHello());
+        socket.write(request);
+        const why = refusal(await readOneFrame(socket, what), what);
+        if (why !== null)
+            throw new carrier_CarrierRefused(why);
+        return socket;
+    }
+    catch (err) {
+        socket.destroy();
+        throw err instanceof carrier_CarrierRefused ? err : new carrier_CarrierRefused(err.message);
+    }
+}
+/** A carrier to 127.0.0.1:port inside the VM; rejects with CarrierRefused when nothing listens there. */
+function carrier_openForward(ep, port, signal) {
+    return openSessionRequest(ep, protocol_encodeFrame(protocol_MessageType.Forward, protocol_encodeRecord([[protocol_Field.Forward.port, port]])), `forwarding to guest port ${port}`, signal);
+}
+/**
+ * Sets up a link inside the VM (NAME on ADDRESS, listening on PORTS); the
+ * returned socket is the link's life: closing it ends the link.
+ */
+function carrier_openLink(ep, link, signal) {
+    const fields = [
+        [Field.Link.name, link.name],
+        [Field.Link.address, link.address],
+        ...link.ports.map((p) => [Field.Link.port, p]),
+    ];
+    return openSessionRequest(ep, encodeFrame(MessageType.Link, encodeRecord(fields)), `setting up the link ${link.name}`, signal);
+}
+/** A guest's DIAL on the link port: which linked name and port it wants. */
+async function carrier_readDial(socket) {
+    const frame = await readOneFrame(socket, 'a linked connection from the guest');
+    if (!frame || frame.type !== MessageType.Dial)
+        throw new ProtocolError(`a linked connection from the guest began with ${frame ? describeType(frame.type) : 'nothing'}, not DIAL`);
+    const r = new RecordReader(frame.payload, 'DIAL');
+    return { name: r.requireString(Field.Dial.name), port: r.requireU64(Field.Dial.port) };
+}
+/** Answers a DIAL: the stream follows, or the guest is told why not and the carrier ends. */
+function carrier_answerDial(socket, error) {
+    const done = encodeDone(error === null ? {} : { error });
+    if (error === null)
+        socket.write(done);
+    else
+        socket.end(done);
+}
+
+;// CONCATENATED MODULE: ./src/ports/spec.ts
+// `-p [HOST_IP:]HOST_PORT:GUEST_PORT` and `--link NAME=VM:PORT`, as the CLI
+// and the runner plugin give them, checked into the forms the keeper uses.
+
+
+/** How many links one VM may have (each takes a loopback address 127.0.0.2 ...). */
+const MAX_LINKS = 64;
+/** Ports one link may name. */
+const MAX_LINK_PORTS = 16;
+function port(text, what, option, allowZero = false) {
+    const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+    if (!(n >= (allowZero ? 0 : 1) && n <= 65535))
+        throw new VmstepError(`${option} "${text}": the ${what} is not a port number from ${allowZero ? 0 : 1} to 65535`, `give it as ${option === '-p' ? '-p 8080:80 or -p 0.0.0.0:8080:80' : '--link db=postgres-vm:5432'}`);
+    return n;
+}
+/** Parses one -p value. */
+function parsePublish(value) {
+    const parts = value.split(':');
+    if (parts.length < 2 || parts.length > 3 || value.includes('/')) {
+        throw new VmstepError(`-p "${value}" is not [HOST_IP:]HOST_PORT:GUEST_PORT${value.includes('/') ? ' (only TCP is carried: drop the /protocol)' : ''}`, 'give it as -p 8080:80 or -p 127.0.0.1:8080:80');
+    }
+    const hostIp = parts.length === 3 ? parts[0] : '127.0.0.1';
+    if (!isIPv4(hostIp))
+        throw new VmstepError(`-p "${value}": the host address "${hostIp}" is not an IPv4 address`, 'give it as -p 127.0.0.1:8080:80, or leave it out for 127.0.0.1');
+    const guestPort = port(parts[parts.length - 1], 'guest port', '-p');
+    const hostPort = port(parts[parts.length - 2], 'host port', '-p', true);
+    return { hostIp, hostPort, guestPort };
+}
+/** Checks a set of -p values: no host address and port twice. */
+function checkPublished(ports) {
+    const seen = new Set();
+    for (const p of ports) {
+        if (p.hostPort === 0)
+            continue;
+        const key = `${p.hostIp}:${p.hostPort}`;
+        if (seen.has(key))
+            throw new VmstepError(`-p: the host port ${key} is given twice`, 'publish each host port once');
+        seen.add(key);
+    }
+    return ports;
+}
+const spec_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/;
+/**
+ * Parses the --link values into one link per name (a name may come with
+ * several ports of the same VM) and gives each name its loopback address.
+ */
+function parseLinks(values) {
+    const links = [];
+    for (const value of values) {
+        const m = /^([^=]+)=(.+):([^:]+)$/.exec(value);
+        if (!m)
+            throw new VmstepError(`--link "${value}" is not NAME=VM:PORT`, 'give it as --link db=postgres-vm:5432');
+        const [, name, vm, portText] = m;
+        if (!spec_NAME.test(name) || name === 'localhost')
+            throw new VmstepError(`--link "${value}": "${name}" is not a host name a link can take`, 'use letters, digits, "-", "." and "_", such as db or redis');
+        const p = port(portText, 'port', '--link');
+        const existing = links.find((l) => l.name === name);
+        if (existing && existing.vm !== vm)
+            throw new VmstepError(`--link: the name "${name}" is linked to two VMs (${existing.vm} and ${vm})`, 'give each VM its own name');
+        if (existing) {
+            if (!existing.ports.includes(p))
+                existing.ports.push(p);
+            if (existing.ports.length > MAX_LINK_PORTS)
+                throw new VmstepError(`--link: "${name}" names more than ${MAX_LINK_PORTS} ports`, `link at most ${MAX_LINK_PORTS} ports of one VM`);
+            continue;
+        }
+        if (links.length === MAX_LINKS)
+            throw new VmstepError(`--link: more than ${MAX_LINKS} names`, `link at most ${MAX_LINKS} names into one VM`);
+        links.push({ name, vm, ports: [p], address: `127.0.0.${links.length + 2}` });
+    }
+    return links;
+}
+
+;// CONCATENATED MODULE: ./src/session/command.ts
+/** Docker's PATH when the image sets none (also what guest init searches then). */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** ENTRYPOINT + CMD with overrides, as `docker run` combines them. */
+function command_resolveArgv(image, overrides = {}) {
+    const entrypoint = overrides.entrypoint ?? image.Entrypoint ?? [];
+    const cmdGiven = overrides.cmd !== undefined && overrides.cmd.length > 0;
+    const cmd = cmdGiven ? overrides.cmd : overrides.entrypoint !== undefined ? [] : (image.Cmd ?? []);
+    const argv = [...entrypoint, ...cmd];
+    if (argv.length === 0 || argv[0] === '') {
+        throw new Error(overrides.entrypoint !== undefined
+            ? 'no command to run: the entrypoint was cleared and no command was given'
+            : 'no command to run: the image has neither ENTRYPOINT nor CMD; give a command');
+    }
+    return argv;
+}
+function envName(entry, what) {
+    const eq = entry.indexOf('=');
+    const name = eq < 0 ? entry : entry.slice(0, eq);
+    if (name === '' || name.includes('\0') || entry.includes('\0'))
+        throw new Error(`${what} ${JSON.stringify(entry)} is not a valid NAME=value entry`);
+    return name;
+}
+/**
+ * The image's Env, then the overrides: an override replaces the image's value
+ * in place, new names are appended in order. PATH defaults to Docker's, and
+ * HOSTNAME is set when a hostname is given and the environment lacks it.
+ */
+function command_mergeEnv(imageEnv, overrides = {}, options = {}) {
+    const merged = new Map();
+    for (const entry of imageEnv ?? []) {
+        const name = envName(entry, 'the image environment entry');
+        // An Env entry without '=' is malformed in an image config; Docker keeps it as an empty value.
+        merged.set(name, entry.includes('=') ? entry.slice(name.length + 1) : '');
+    }
+    const pairs = Array.isArray(overrides)
+        ? overrides.map((e) => {
+            const name = envName(e, 'the environment variable');
+            if (!e.includes('='))
+                throw new Error(`the environment variable ${JSON.stringify(e)} has no '=': write NAME=value`);
+            return [name, e.slice(name.length + 1)];
+        })
+        : Object.entries(overrides).map(([k, v]) => [envName(`${k}=${v}`, 'the environment variable'), v]);
+    for (const [k, v] of pairs)
+        merged.set(k, v);
+    if (!merged.has('PATH'))
+        merged.set('PATH', DEFAULT_PATH);
+    if (options.hostname && !merged.has('HOSTNAME'))
+        merged.set('HOSTNAME', options.hostname);
+    return [...merged].map(([k, v]) => `${k}=${v}`);
+}
+/** The image's WorkingDir unless overridden; `/` when neither is set. Must be absolute, as Docker requires. */
+function command_resolveWorkdir(image, override) {
+    const dir = override || image.WorkingDir || '/';
+    if (!dir.startsWith('/'))
+        throw new Error(`the working directory '${dir}' is invalid: it needs to be an absolute path`);
+    return dir;
+}
+/** The image's User unless overridden; '' (root) when neither is set. */
+function command_resolveUser(image, override) {
+    return override || image.User || '';
+}
+/** The run spec for an image config and the user's options. */
+function runSpecFromImage(image, options = {}) {
+    const hostname = options.hostname ?? 'vmstep';
+    const spec = {
+        argv: command_resolveArgv(image, options),
+        env: command_mergeEnv(image.Env, options.env, { hostname }),
+        workdir: command_resolveWorkdir(image, options.workdir),
+        user: command_resolveUser(image, options.user),
+        hostname,
+        outputs: options.outputs ?? [],
+        privileged: options.privileged ?? false,
+    };
+    if (options.maxFileBytes !== undefined)
+        spec.maxFileBytes = options.maxFileBytes;
+    if (options.maxFiles !== undefined)
+        spec.maxFiles = options.maxFiles;
+    return spec;
+}
+
+;// CONCATENATED MODULE: ./src/session/listener.ts
+// Where guest init's connection arrives: our VMM (like Firecracker) maps a
+// guest connection to vsock port P onto the host Unix socket
+// `<vsockUdsPath>_P`, so the host listens on `<vsockUdsPath>_1024` before the
+// VM boots. One run has exactly one guest connection: the first is handed
+// out, any later one is closed at once (the guest is untrusted and must not
+// open a second session).
+
+
+
+/** The Unix socket on which guest init's connection arrives. */
+function listener_guestSocketPath(vsockUdsPath) {
+    return `${vsockUdsPath}_${GUEST_VSOCK_PORT}`;
+}
+async function listener_listenForGuest(vsockUdsPath) {
+    const path = listener_guestSocketPath(vsockUdsPath);
+    // A socket file left by a crashed run would make listen fail with EADDRINUSE.
+    const stale = await lstat(path).catch(() => null);
+    if (stale?.isSocket())
+        await rm(path, { force: true });
+    let accepted = null;
+    const waiters = [];
+    let closedError = null;
+    const server = createServer((socket) => {
+        if (accepted) {
+            socket.destroy();
+            return;
+        }
+        accepted = socket;
+        for (const w of waiters.splice(0))
+            w.resolve(socket);
+    });
+    await new Promise((resolve, reject) => {
+        server.once('error', (err) => reject(new Error(`cannot listen for guest init on ${path}: ${err.message}${err.code === 'EADDRINUSE' ? ' (another run uses this vsock path)' : ''}`)));
+        server.listen(path, () => resolve());
+    });
+    return {
+        path,
+        accept(signal) {
+            if (accepted)
+                return Promise.resolve(accepted);
+            if (closedError)
+                return Promise.reject(closedError);
+            return new Promise((resolve, reject) => {
+                const onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error('stopped waiting for guest init to connect'));
+                if (signal?.aborted)
+                    return onAbort();
+                signal?.addEventListener('abort', onAbort, { once: true });
+                waiters.push({
+                    resolve: (s) => {
+                        signal?.removeEventListener('abort', onAbort);
+                        resolve(s);
+                    },
+                    reject,
+                });
+            });
+        },
+        async close() {
+            closedError ??= new Error(`guest init never connected to ${path}`);
+            for (const w of waiters.splice(0))
+                w.reject(closedError);
+            // Not waiting for 'close': it only comes once the accepted connection
+            // ends too, and that connection belongs to the session now.
+            server.close();
+            await rm(path, { force: true });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/session/stdin.ts
+
+
+/** Bytes per STDIN frame: small enough to keep frames interleaving, large enough to be cheap. */
+const STDIN_FRAME_BYTES = 128 * 1024;
+class StdinPump {
+    source;
+    send;
+    window;
+    pending = [];
+    pendingBytes = 0;
+    unacked = 0;
+    sourceEnded = false;
+    stopped = false;
+    endSent = false;
+    onData = (chunk) => {
+        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        if (b.length === 0)
+            return;
+        this.pending.push(b);
+        this.pendingBytes += b.length;
+        this.flush();
+    };
+    onEnd = () => {
+        this.sourceEnded = true;
+        this.flush();
+    };
+    // A source that fails (a closed terminal, a read error) ends the command's stdin: the command sees EOF, as with a pipe.
+    onError = () => this.onEnd();
+    /**
+     * @param source what the command reads; this reads it in flowing mode and pauses it at the window
+     * @param send writes one encoded frame to the guest connection
+     */
+    constructor(source, send, window = STDIN_WINDOW) {
+        this.source = source;
+        this.send = send;
+        this.window = window;
+    }
+    start() {
+        this.source.on('data', this.onData);
+        this.source.once('end', this.onEnd);
+        this.source.once('error', this.onError);
+        this.source.resume();
+    }
+    /** Guest init wrote (or discarded) `bytes` more bytes: the window opens by that much. */
+    ack(bytes) {
+        if (this.stopped)
+            return;
+        if (bytes > this.unacked)
+            throw new protocol_ProtocolError(`guest init acknowledged ${bytes} stdin bytes, but only ${this.unacked} were unacknowledged`);
+        this.unacked -= bytes;
+        this.flush();
+    }
+    /** The command ended (or the session did): nothing more is read from the source, which is left paused. */
+    stop() {
+        if (this.stopped)
+            return;
+        this.stopped = true;
+        this.source.off('data', this.onData);
+        this.source.off('end', this.onEnd);
+        this.source.off('error', this.onError);
+        this.source.pause();
+        this.pending = [];
+        this.pendingBytes = 0;
+    }
+    flush() {
+        if (this.stopped)
+            return;
+        while (this.pendingBytes > 0 && this.unacked < this.window) {
+            const n = Math.min(STDIN_FRAME_BYTES, this.window - this.unacked, this.pending[0].length);
+            const head = this.pending[0];
+            const part = head.subarray(0, n);
+            if (n === head.length)
+                this.pending.shift();
+            else
+                this.pending[0] = head.subarray(n);
+            this.pendingBytes -= n;
+            this.unacked += n;
+            this.send(encodeStdin(part));
+        }
+        // Hold the source while the window is closed: what it has not read stays in its own buffer (or the pipe).
+        if (this.pendingBytes > 0)
+            this.source.pause();
+        else if (!this.sourceEnded)
+            this.source.resume();
+        if (this.sourceEnded && this.pendingBytes === 0 && !this.endSent) {
+            this.endSent = true;
+            this.send(encodeStdinEnd());
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/session/outputs.ts
+// Where returned files land on the host. The guest names each file by its
+// absolute guest path; it is written at that path under the output directory.
+// The guest is untrusted, so a path must be absolute and normalised (no "",
+// "." or ".." components, no NUL), every parent is a real directory (never a
+// symbolic link), and the file itself is opened without following links:
+// nothing a guest sends can write outside the output directory.
+
+
+
+
+const MAX_PATH_BYTES = 4096;
+const MAX_NAME_BYTES = 255;
+/** The path's components, or a ProtocolError saying why the guest's path is refused. */
+function outputs_guestPathComponents(guestPath) {
+    const refuse = (why) => new protocol_ProtocolError(`the guest sent the output path ${JSON.stringify(guestPath)}, which ${why}; refusing to write it`);
+    if (!guestPath.startsWith('/'))
+        throw refuse('is not absolute');
+    if (Buffer.byteLength(guestPath) > MAX_PATH_BYTES)
+        throw refuse(`is longer than ${MAX_PATH_BYTES} bytes`);
+    if (guestPath.includes('\0'))
+        throw refuse('contains a NUL byte');
+    const parts = guestPath.slice(1).split('/');
+    for (const p of parts) {
+        if (p === '' || p === '.' || p === '..')
+            throw refuse('is not normalised (empty, "." or ".." component)');
+        if (Buffer.byteLength(p) > MAX_NAME_BYTES)
+            throw refuse(`has a component longer than ${MAX_NAME_BYTES} bytes`);
+    }
+    return parts;
+}
+class OutputDirectory {
+    root;
+    constructor(root) {
+        this.root = root;
+    }
+    /** The host path a guest path is written to (checked, not created). */
+    hostPathFor(guestPath) {
+        return (0,external_node_path_.join)(this.root, ...outputs_guestPathComponents(guestPath));
+    }
+    /** Creates the parents and opens the file for writing, truncating an earlier run's copy. */
+    async create(guestPath) {
+        const parts = outputs_guestPathComponents(guestPath);
+        await (0,promises_.mkdir)(this.root, { recursive: true });
+        let dir = this.root;
+        for (const part of parts.slice(0, -1)) {
+            dir = (0,external_node_path_.join)(dir, part);
+            const st = await (0,promises_.lstat)(dir).catch((err) => {
+                if (err.code === 'ENOENT')
+                    return null;
+                throw err;
+            });
+            if (st === null)
+                await (0,promises_.mkdir)(dir, { mode: 0o755 });
+            else if (!st.isDirectory()) {
+                throw new protocol_ProtocolError(`cannot write the output file ${guestPath}: ${dir} exists and is not a directory (a symbolic link or a file)`);
+            }
+        }
+        const hostPath = (0,external_node_path_.join)(dir, parts[parts.length - 1]);
+        const flags = external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_TRUNC | external_node_fs_namespaceObject.constants.O_NOFOLLOW;
+        try {
+            return { hostPath, handle: await (0,promises_.open)(hostPath, flags, 0o600) };
+        }
+        catch (err) {
+            const code = err.code;
+            if (code === 'ELOOP' || code === 'EISDIR') {
+                throw new protocol_ProtocolError(`cannot write the output file ${guestPath}: ${hostPath} is a ${code === 'ELOOP' ? 'symbolic link' : 'directory'}`);
+            }
+            throw err;
+        }
+    }
+    /** Applies the guest's permission bits (without setuid, setgid or sticky) once the file is complete. */
+    async finish(file, mode) {
+        await file.handle.close();
+        await (0,promises_.chmod)(file.hostPath, mode & 0o777);
+    }
+    /** Removes a partly written file. */
+    async discard(file) {
+        await file.handle.close().catch(() => { });
+        await (0,promises_.rm)(file.hostPath, { force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/session/session.ts
+// The host side of one run (docs/protocol.md, "The conversation"): checks the
+// guest's hello, sends the run spec, and turns the guest's messages into an
+// async, streaming API: stdout and stderr as Readable streams, output files
+// written to disk as they arrive, and promises for the start, the exit and
+// the whole result.
+//
+// Backpressure: the socket is read only while the consumers keep up. After
+// each chunk the socket is paused until every frame in it has been handled;
+// a stdout/stderr frame is handled once its stream is below its high-water
+// mark (or destroyed), a file frame once it is on disk. So host memory stays
+// bounded however fast the guest writes, and guest init's blocking writes
+// stall it (and the workload) instead.
+
+
+
+
+
+
+/** Guest init reported a failure of its own (bad spec, unknown user, mounts, version). */
+class session_GuestError extends Error {
+    stage;
+    guestMessage;
+    name = 'GuestError';
+    constructor(stage, guestMessage) {
+        super(`guest init failed (${stage}): ${guestMessage}`);
+        this.stage = stage;
+        this.guestMessage = guestMessage;
+    }
+}
+/** The guest speaks another protocol version than this host. */
+class ProtocolVersionError extends protocol_ProtocolError {
+    guestVersion;
+    hostVersion;
+    name = 'ProtocolVersionError';
+    constructor(guestVersion, hostVersion) {
+        super(`protocol version mismatch: guest init speaks version ${guestVersion}, this vmstep speaks version ${hostVersion}; ` +
+            'the VM runs a vmstep-init from another vmstep release: rebuild the root filesystem with this release (its cache key includes the init binary) or point VMSTEP_INIT at the matching dist/vmstep-init');
+        this.guestVersion = guestVersion;
+        this.hostVersion = hostVersion;
+    }
+}
+/** A Readable fed by the session, which waits for the consumer when it is full. */
+class GuestOutputStream extends external_node_stream_.Readable {
+    wake;
+    ended = false;
+    _read() {
+        const w = this.wake;
+        this.wake = undefined;
+        w?.();
+    }
+    /** Pushes a chunk; resolves when the stream can take more (or nobody will read it). */
+    async feed(chunk) {
+        if (this.destroyed || this.ended)
+            return;
+        if (this.push(chunk))
+            return;
+        await new Promise((resolve) => {
+            const done = () => {
+                this.wake = undefined;
+                this.off('close', done);
+                resolve();
+            };
+            this.wake = done;
+            this.once('close', done);
+        });
+    }
+    /** Ends the stream (once). */
+    finish() {
+        if (this.ended)
+            return;
+        this.ended = true;
+        this.push(null);
+    }
+}
+function settle() {
+    let resolve, reject;
+    const promise = new Promise((res, rej) => {
+        resolve = res;
+        reject = rej;
+    });
+    // A caller may await only `result`; the other promises must not count as unhandled.
+    promise.catch(() => { });
+    return { promise, resolve, reject };
+}
+class GuestSession {
+    socket;
+    spec;
+    options;
+    /** The command's stdout, as the guest sends it; ends at the command's exit. */
+    stdout;
+    /** The command's stderr; ends at the command's exit. */
+    stderr;
+    /** Resolves when the command has started (null when it could not start), rejects when the session fails first. */
+    started;
+    /** Resolves with the command's exit; rejects when the session fails before it. */
+    exit;
+    /** Resolves once everything has arrived (exit, files, timings); rejects on any failure. */
+    result;
+    out;
+    err;
+    startedP = settle();
+    exitP = settle();
+    resultP = settle();
+    decoder = new protocol_FrameDecoder();
+    outputDir;
+    maxFiles;
+    maxFileBytes;
+    state = 'hello';
+    settled = false;
+    guestAgent = '';
+    pid = null;
+    exitMessage = null;
+    files = [];
+    issues = [];
+    fileCount = 0;
+    current = null;
+    /** The handling of every chunk received so far, in order (onData never rejects). */
+    handling = Promise.resolve();
+    stdinPump = null;
+    constructor(socket, spec, options = {}) {
+        this.socket = socket;
+        this.spec = spec;
+        this.options = options;
+        validateRunSpec(spec);
+        if (Boolean(spec.stdin) !== Boolean(options.stdin))
+            throw new Error('spec.stdin and the stdin option go together: give both or neither');
+        if ((spec.outputs?.length ?? 0) > 0 && !options.outputDir) {
+            throw new Error('the run spec asks for output files but no outputDir was given to write them to');
+        }
+        const highWaterMark = options.streamHighWaterMark ?? 1 << 20;
+        this.out = new GuestOutputStream({ highWaterMark });
+        this.err = new GuestOutputStream({ highWaterMark });
+        this.stdout = this.out;
+        this.stderr = this.err;
+        this.started = this.startedP.promise;
+        this.exit = this.exitP.promise;
+        this.result = this.resultP.promise;
+        this.outputDir = options.outputDir ? new OutputDirectory(options.outputDir) : null;
+        this.maxFiles = spec.maxFiles ?? protocol_DEFAULT_MAX_FILES;
+        this.maxFileBytes = spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES;
+        socket.on('data', (chunk) => {
+            this.handling = this.handling.then(() => this.onData(chunk));
+        });
+        // Guest init half-closes right after its last message. Node may report
+        // that end while the last chunk is still being handled (the socket is
+        // paused, but its buffer is empty), so the end and close are judged only
+        // once every chunk before them has been handled.
+        socket.on('end', () => this.afterHandling(() => new protocol_ProtocolError(`guest init closed the connection before the run finished (${this.progress()}); the VM may have crashed, run out of memory or been killed: see its console log`)));
+        socket.on('error', (e) => this.fail(new protocol_ProtocolError(`the connection to guest init failed (${this.progress()}): ${e.message}`)));
+        socket.on('close', () => this.afterHandling(() => new protocol_ProtocolError(`the connection to guest init closed (${this.progress()})`)));
+    }
+    /** Fails the session with why() unless the chunks already received complete it. */
+    afterHandling(why) {
+        void this.handling.then(() => this.fail(why()));
+    }
+    /** Delivers a signal to the command's process group in the guest (ignored unless it is running). */
+    signal(sig) {
+        const n = typeof sig === 'number' ? sig : external_node_os_namespaceObject.constants.signals[sig];
+        if (!Number.isInteger(n) || n <= 0 || n >= 65)
+            throw new RangeError(`unknown signal ${String(sig)}`);
+        if (this.state === 'running' && !this.settled)
+            this.socket.write(encodeSignal(n));
+    }
+    /** Ends the session now; guest init sees the connection drop, kills the command and powers off. */
+    abort(reason = new Error('the run was aborted')) {
+        this.fail(reason);
+    }
+    progress() {
+        switch (this.state) {
+            case 'hello':
+                return 'no hello from guest init yet';
+            case 'running':
+                return this.pid === null ? 'the command had not started' : 'the command was running';
+            case 'outputs':
+                return `the command had exited with ${this.exitMessage?.code}; ${this.fileCount} output files received`;
+            default:
+                return 'after the end';
+        }
+    }
+    async onData(chunk) {
+        if (this.settled)
+            return;
+        this.socket.pause();
+        try {
+            for (const frame of this.decoder.push(chunk)) {
+                await this.handle(frame);
+                if (this.settled)
+                    return;
+            }
+        }
+        catch (e) {
+            this.fail(e);
+            return;
+        }
+        this.socket.resume();
+    }
+    async handle(frame) {
+        const { type, payload } = frame;
+        if (type === protocol_MessageType.Error) {
+            const e = messages_decodeError(payload);
+            throw new session_GuestError(e.stage, e.message);
+        }
+        switch (this.state) {
+            case 'hello':
+                return this.onHello(frame);
+            case 'running':
+                if (type === protocol_MessageType.Stdout)
+                    return this.out.feed(payload);
+                if (type === protocol_MessageType.Stderr)
+                    return this.err.feed(payload);
+                if (type === protocol_MessageType.StdinAck && this.stdinPump)
+                    return this.stdinPump.ack(decodeStdinAck(payload));
+                if (type === protocol_MessageType.Started && this.pid === null) {
+                    const started = decodeStarted(payload);
+                    this.pid = started.pid;
+                    this.startedP.resolve(started);
+                    return;
+                }
+                if (type === protocol_MessageType.Exit) {
+                    this.exitMessage = messages_decodeExit(payload);
+                    this.state = 'outputs';
+                    this.stdinPump?.stop();
+                    if (this.pid === null)
+                        this.startedP.resolve(null);
+                    this.out.finish();
+                    this.err.finish();
+                    this.exitP.resolve(this.exitMessage);
+                    return;
+                }
+                break;
+            case 'outputs':
+                return this.onOutput(frame);
+            default:
+                break;
+        }
+        throw new protocol_ProtocolError(`guest init sent ${protocol_describeType(type)} out of order (${this.progress()})`);
+    }
+    onHello({ type, payload }) {
+        const hello = type === protocol_MessageType.Hello ? decodeHello(payload) : null;
+        if (!hello) {
+            throw new protocol_ProtocolError(`the guest's first message is ${protocol_describeType(type)}, not a vmstep hello: the program on the other end of the guest socket does not speak the vmstep protocol`);
+        }
+        if (hello.version !== PROTOCOL_VERSION) {
+            const err = new ProtocolVersionError(hello.version, PROTOCOL_VERSION);
+            this.refuse('hello', `protocol version mismatch: the host speaks version ${PROTOCOL_VERSION}, guest init speaks version ${hello.version}`);
+            throw err;
+        }
+        this.guestAgent = hello.agent;
+        this.state = 'running';
+        this.socket.write(encodeHello());
+        this.socket.write(encodeRun(this.spec));
+        if (this.options.stdin) {
+            this.stdinPump = new StdinPump(this.options.stdin, (frame) => {
+                if (!this.settled && this.socket.writable)
+                    this.socket.write(frame);
+            });
+            this.stdinPump.start();
+        }
+    }
+    async onOutput({ type, payload }) {
+        // Acknowledgements already on their way when the command exited mean nothing now.
+        if (type === protocol_MessageType.StdinAck && this.stdinPump)
+            return;
+        const cur = this.current;
+        if (type === protocol_MessageType.FileData && cur) {
+            if (cur.written + payload.length > cur.size) {
+                throw new protocol_ProtocolError(`guest init sent more than the ${cur.size} bytes it announced for ${cur.guestPath}`);
+            }
+            await cur.file.handle.write(payload);
+            cur.written += payload.length;
+            return;
+        }
+        if (type === protocol_MessageType.FileEnd && cur) {
+            this.current = null;
+            const { error } = decodeFileEnd(payload);
+            if (error !== null) {
+                await this.outputDir.discard(cur.file);
+                this.addIssue({ request: '', path: cur.guestPath, reason: 'unreadable', message: `${cur.guestPath}: ${error}` });
+                return;
+            }
+            if (cur.written !== cur.size) {
+                await this.outputDir.discard(cur.file);
+                throw new protocol_ProtocolError(`guest init ended ${cur.guestPath} after ${cur.written} of the ${cur.size} bytes it announced`);
+            }
+            await this.outputDir.finish(cur.file, cur.mode);
+            const done = { guestPath: cur.guestPath, hostPath: cur.file.hostPath, mode: cur.mode, size: cur.size };
+            this.files.push(done);
+            this.options.onFile?.(done);
+            return;
+        }
+        if (cur)
+            throw new protocol_ProtocolError(`guest init sent ${protocol_describeType(type)} in the middle of the file ${cur.guestPath}`);
+        if (type === protocol_MessageType.File) {
+            const f = decodeFile(payload);
+            if (!this.outputDir)
+                throw new protocol_ProtocolError(`guest init returned the file ${f.path} although the run spec asked for no outputs`);
+            if (this.fileCount >= this.maxFiles)
+                throw new protocol_ProtocolError(`guest init returned more than the ${this.maxFiles} output files the run allows`);
+            if (f.size > this.maxFileBytes) {
+                throw new protocol_ProtocolError(`guest init returned ${f.path} with ${f.size} bytes, over the limit of ${this.maxFileBytes} bytes per file`);
+            }
+            this.fileCount++;
+            const file = await this.outputDir.create(f.path);
+            this.current = { guestPath: f.path, mode: f.mode, size: f.size, written: 0, file };
+            return;
+        }
+        if (type === protocol_MessageType.OutputIssue)
+            return this.addIssue(decodeOutputIssue(payload));
+        if (type === protocol_MessageType.Timings) {
+            const timings = decodeTimings(payload);
+            this.state = 'done';
+            this.settled = true;
+            // Closing our side tells guest init that everything arrived: it powers off.
+            this.socket.end();
+            this.resultP.resolve({ guestAgent: this.guestAgent, pid: this.pid, exit: this.exitMessage, files: this.files, issues: this.issues, timings });
+            return;
+        }
+        throw new protocol_ProtocolError(`guest init sent ${protocol_describeType(type)} out of order (${this.progress()})`);
+    }
+    addIssue(issue) {
+        this.issues.push(issue);
+        this.options.onOutputIssue?.(issue);
+    }
+    /** Tells guest init why we stop, then closes. */
+    refuse(stage, message) {
+        if (this.socket.writable)
+            this.socket.end(encodeError(stage, message));
+    }
+    fail(reason) {
+        if (this.settled)
+            return;
+        this.settled = true;
+        this.stdinPump?.stop();
+        const err = reason instanceof Error ? reason : new Error(String(reason));
+        if (err instanceof protocol_ProtocolError && !(err instanceof ProtocolVersionError))
+            this.refuse('protocol', err.message);
+        // Let the error frame go out, then drop the connection so a guest blocked
+        // in a write sees it fail instead of waiting for us to read.
+        if (this.socket.writableEnded && !this.socket.writableFinished)
+            this.socket.once('finish', () => this.socket.destroy());
+        else
+            this.socket.destroy();
+        const cur = this.current;
+        this.current = null;
+        if (cur)
+            void this.outputDir?.discard(cur.file);
+        this.startedP.reject(err);
+        this.exitP.reject(err);
+        this.resultP.reject(err);
+        this.out.finish();
+        this.err.finish();
+    }
+}
+/** Starts the host side of a run on a connection accepted from guest init. */
+function startGuestSession(socket, spec, options = {}) {
+    return new GuestSession(socket, spec, options);
+}
+
+;// CONCATENATED MODULE: ./src/session/frame-source.ts
+
+class frame_source_FrameSource {
+    socket;
+    peer;
+    decoder = new protocol_FrameDecoder();
+    frames = [];
+    buffered = 0;
+    ended = false;
+    failure = null;
+    wake = null;
+    constructor(socket, 
+    /** Names the peer in errors: "guest init". */
+    peer = 'guest init') {
+        this.socket = socket;
+        this.peer = peer;
+        socket.on('data', (chunk) => {
+            try {
+                for (const f of this.decoder.push(chunk)) {
+                    this.frames.push(f);
+                    this.buffered += f.payload.length;
+                }
+            }
+            catch (e) {
+                this.failure = e instanceof Error ? e : new Error(String(e));
+                socket.destroy();
+            }
+            if (this.buffered > protocol_MAX_FRAME_PAYLOAD)
+                socket.pause();
+            this.notify();
+        });
+        socket.on('end', () => {
+            this.ended = true;
+            this.notify();
+        });
+        socket.on('close', () => {
+            this.ended = true;
+            this.notify();
+        });
+        socket.on('error', (e) => {
+            this.failure ??= new protocol_ProtocolError(`the connection to ${this.peer} failed: ${e.message}`);
+            this.notify();
+        });
+    }
+    notify() {
+        const w = this.wake;
+        this.wake = null;
+        w?.();
+    }
+    /** The next frame, or null once the peer has closed and everything before was read. */
+    async next() {
+        for (;;) {
+            const f = this.frames.shift();
+            if (f) {
+                this.buffered -= f.payload.length;
+                if (this.buffered <= protocol_MAX_FRAME_PAYLOAD && this.socket.isPaused())
+                    this.socket.resume();
+                return f;
+            }
+            if (this.failure)
+                throw this.failure;
+            if (this.ended)
+                return null;
+            await new Promise((resolve) => (this.wake = resolve));
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/session/hello.ts
+
+
+
+/** Reads guest init's hello and answers it; returns the guest's agent string. */
+async function hello_exchangeHello(socket, frames) {
+    const frame = await frames.next();
+    if (!frame)
+        throw new protocol_ProtocolError('guest init closed the connection before its hello: the VM may have stopped');
+    if (frame.type === protocol_MessageType.Error) {
+        const e = messages_decodeError(frame.payload);
+        throw new session_GuestError(e.stage, e.message);
+    }
+    const hello = frame.type === protocol_MessageType.Hello ? decodeHello(frame.payload) : null;
+    if (!hello) {
+        throw new protocol_ProtocolError(`the guest's first message is ${protocol_describeType(frame.type)}, not a vmstep hello: the program on the other end does not speak the vmstep protocol`);
+    }
+    if (hello.version !== PROTOCOL_VERSION) {
+        socket.end(encodeError('hello', `protocol version mismatch: the host speaks version ${PROTOCOL_VERSION}, guest init speaks version ${hello.version}`));
+        throw new ProtocolVersionError(hello.version, PROTOCOL_VERSION);
+    }
+    socket.write(encodeHello());
+    return hello.agent;
+}
+
+;// CONCATENATED MODULE: ./src/session/service.ts
+// The host side of service mode's boot connection (docs/protocol.md,
+// "Service mode"): after the hello it sends SERVE, waits for READY, then
+// carries the main process's output and exit (when there is one) and, on
+// request, POWEROFF. Sessions (exec, cp) go over connections of their own
+// (connect.ts), so this connection carries nothing else.
+
+
+
+
+
+
+
+/** On the boot connection guest init opened: sends SERVE and follows the service. */
+function service_startService(boot, spec) {
+    const serve = encodeServe(spec, EXEC_VSOCK_PORT); // validates before anything is sent
+    const frames = new FrameSource(boot);
+    const mainStdout = new PassThrough();
+    const mainStderr = new PassThrough();
+    let readyResolve, readyReject;
+    const ready = new Promise((res, rej) => ((readyResolve = res), (readyReject = rej)));
+    let exitResolve;
+    const mainExit = new Promise((res) => (exitResolve = res));
+    let closedResolve;
+    const closed = new Promise((res) => (closedResolve = res));
+    ready.catch(() => { });
+    boot.on('close', () => closedResolve());
+    const finishStreams = () => {
+        mainStdout.end();
+        mainStderr.end();
+    };
+    const write = async (stream, data) => {
+        // Backpressure: a log writer that falls behind stalls the guest's main process, not host memory.
+        if (!stream.write(data))
+            await new Promise((res) => stream.once('drain', res).once('close', res));
+    };
+    const follow = async () => {
+        await exchangeHello(boot, frames);
+        boot.write(serve);
+        let isReady = false;
+        for (;;) {
+            const frame = await frames.next();
+            if (!frame) {
+                if (!isReady)
+                    throw new ProtocolError('guest init closed the boot connection before it was ready: the VM stopped during boot; see its console log');
+                return;
+            }
+            const { type, payload } = frame;
+            if (type === MessageType.Error) {
+                const e = decodeError(payload);
+                throw new GuestError(e.stage, e.message);
+            }
+            if (!isReady) {
+                if (type !== MessageType.Ready)
+                    throw new ProtocolError(`guest init sent ${describeType(type)} before READY`);
+                decodeReady(payload);
+                isReady = true;
+                if (!spec.argv || spec.argv.length === 0)
+                    finishStreams();
+                readyResolve();
+                continue;
+            }
+            if (type === MessageType.Started)
+                continue;
+            if (type === MessageType.Stdout)
+                await write(mainStdout, payload);
+            else if (type === MessageType.Stderr)
+                await write(mainStderr, payload);
+            else if (type === MessageType.Exit) {
+                finishStreams();
+                exitResolve(decodeExit(payload));
+            }
+            else
+                throw new ProtocolError(`guest init sent ${describeType(type)} on the boot connection of a serving VM`);
+        }
+    };
+    follow().then(() => {
+        // Guest init waits for our close before it powers off: nothing of ours is in flight.
+        boot.end();
+        readyReject(new ProtocolError('the boot connection ended before READY'));
+        finishStreams();
+        exitResolve(null);
+    }, (e) => {
+        readyReject(e);
+        finishStreams();
+        exitResolve(null);
+        boot.destroy();
+    });
+    return {
+        ready,
+        mainStdout,
+        mainStderr,
+        mainExit,
+        poweroff(graceMs) {
+            const frame = encodePoweroff(graceMs);
+            if (boot.writable)
+                boot.write(frame);
+        },
+        closed,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/session/transfer.ts
+// Copying files into and out of a serving VM over a session connection
+// (docs/protocol.md, "PUT, GET and LIST"). Entries are files, directories
+// and symbolic links with relative, normalised paths; a file's bytes follow
+// its ENTRY as FILE_DATA frames. Everything the guest sends is untrusted:
+// entry paths are checked where they are decoded (messages.ts), the tree
+// must arrive parents first under the one root it asked for, and the count
+// and bytes are bounded here. Writing entries to the host's disk is the
+// caller's (it must not follow links either); this module only carries them.
+
+
+
+
+
+
+/** For LIST, which carries no file bytes. */
+const DEFAULT_LIST_LIMITS = { maxEntries: 1_000_000, maxBytes: Number.MAX_SAFE_INTEGER };
+/** Bytes per FILE_DATA frame the host sends. */
+const DATA_FRAME_BYTES = 256 * 1024;
+async function writeFrame(socket, frame) {
+    if (socket.destroyed || !socket.writable)
+        throw new protocol_ProtocolError('the session connection to guest init closed during the copy: the VM may have stopped');
+    if (!socket.write(frame)) {
+        await new Promise((resolve, reject) => {
+            const onDrain = () => (socket.off('close', onClose), resolve());
+            const onClose = () => (socket.off('drain', onDrain), reject(new protocol_ProtocolError('the session connection to guest init closed during the copy: the VM may have stopped')));
+            socket.once('drain', onDrain).once('close', onClose);
+        });
+    }
+}
+/** The guest's answer that ends a transfer: DONE, or ERROR. */
+function guestFailure(type, payload) {
+    if (type === protocol_MessageType.Error) {
+        const e = messages_decodeError(payload);
+        return new session_GuestError(e.stage, e.message);
+    }
+    return null;
+}
+/** Reads the guest's DONE (or failure) that ends a transfer. */
+async function readDone(frames, what) {
+    const f = await frames.next();
+    if (!f)
+        throw new protocol_ProtocolError(`guest init closed the session before ${what} finished: the VM may have stopped`);
+    const failure = guestFailure(f.type, f.payload);
+    if (failure)
+        throw failure;
+    if (f.type !== protocol_MessageType.Done)
+        throw new protocol_ProtocolError(`guest init sent ${protocol_describeType(f.type)} where it should end ${what} with DONE`);
+    const done = decodeDone(f.payload);
+    if (done.error !== null)
+        throw new Error(`${what} failed in the guest: ${done.error}`);
+    return { entries: done.entries };
+}
+/**
+ * PUT: creates `entries` under the guest directory `guestPath` (created when
+ * missing), owned by `opts.user` (default root). Directories must come
+ * before their contents. Resolves with the number of entries created.
+ */
+async function transfer_putEntries(socket, guestPath, entries, opts = {}) {
+    const frames = new frame_source_FrameSource(socket);
+    const what = `the copy into ${guestPath}`;
+    try {
+        await hello_exchangeHello(socket, frames);
+        await writeFrame(socket, encodeTransferRequest('put', guestPath, opts.user));
+        // The guest answers once, at the end; an answer that comes early (a failure) stops the copy.
+        const answer = readDone(frames, what);
+        answer.catch(() => { });
+        const early = answer.then(() => {
+            throw new protocol_ProtocolError(`guest init answered before ${what} ended`);
+        });
+        early.catch(() => { });
+        const guarded = (frame) => Promise.race([writeFrame(socket, frame), early]);
+        for await (const entry of entries) {
+            const problem = entryPathProblem(entry.path);
+            if (problem)
+                throw new Error(`cannot copy the entry ${JSON.stringify(entry.path)} into the VM: its path is refused (${problem})`);
+            await guarded(encodeEntry(entry));
+            if (entry.type !== 'file' || entry.size === 0)
+                continue;
+            if (!entry.data)
+                throw new Error(`cannot copy ${entry.path} into the VM: the entry has ${entry.size} bytes but no data stream`);
+            let written = 0;
+            for await (const chunk of entry.data) {
+                const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+                if (written + b.length > entry.size)
+                    throw new Error(`cannot copy ${entry.path} into the VM: it grew beyond the ${entry.size} bytes announced while being read`);
+                for (let at = 0; at < b.length; at += DATA_FRAME_BYTES)
+                    await guarded(protocol_encodeFrame(protocol_MessageType.FileData, b.subarray(at, at + DATA_FRAME_BYTES)));
+                written += b.length;
+            }
+            if (written !== entry.size)
+                throw new Error(`cannot copy ${entry.path} into the VM: it shrank to ${written} of the ${entry.size} bytes announced while being read`);
+        }
+        await guarded(encodePutEnd());
+        const result = await answer;
+        socket.end();
+        return result;
+    }
+    catch (e) {
+        socket.destroy();
+        throw e;
+    }
+}
+/** Checks the shape of a tree as it arrives: one root, parents (directories) before their contents, within the limits. */
+class TreeCheck {
+    limits;
+    what;
+    dirs = new Set();
+    root = null;
+    count = 0;
+    bytes = 0;
+    constructor(limits, what) {
+        this.limits = limits;
+        this.what = what;
+    }
+    admit(e) {
+        if (++this.count > this.limits.maxEntries) {
+            throw new Error(`${this.what}: the guest sent more than ${this.limits.maxEntries} entries, the limit; copy a smaller tree`);
+        }
+        this.bytes += e.size;
+        if (this.bytes > this.limits.maxBytes) {
+            throw new Error(`${this.what}: the guest sent more than ${this.limits.maxBytes} bytes, the limit; copy a smaller tree`);
+        }
+        const slash = e.path.lastIndexOf('/');
+        if (this.root === null) {
+            if (slash >= 0)
+                throw new protocol_ProtocolError(`${this.what}: the guest's first entry ${e.path} is not the one it was asked for`);
+            this.root = e.path;
+        }
+        else {
+            const parent = slash < 0 ? null : e.path.slice(0, slash);
+            if (parent === null || !this.dirs.has(parent)) {
+                throw new protocol_ProtocolError(`${this.what}: the guest sent ${e.path} before (or without) its parent directory`);
+            }
+        }
+        if (e.type === 'dir') {
+            if (this.dirs.has(e.path))
+                throw new protocol_ProtocolError(`${this.what}: the guest sent the directory ${e.path} twice`);
+            this.dirs.add(e.path);
+        }
+    }
+}
+async function startReading(socket, kind, guestPath) {
+    const frames = new frame_source_FrameSource(socket);
+    await hello_exchangeHello(socket, frames);
+    await writeFrame(socket, encodeTransferRequest(kind, guestPath));
+    return frames;
+}
+/** The ENTRY records of a GET or LIST up to its DONE, checked as a tree; a file's data is read by the caller between entries. */
+async function* receiveEntries(frames, tree, what) {
+    for (;;) {
+        const f = await frames.next();
+        if (!f)
+            throw new protocol_ProtocolError(`guest init closed the session before ${what} finished: the VM may have stopped`);
+        const failure = guestFailure(f.type, f.payload);
+        if (failure)
+            throw failure;
+        if (f.type === protocol_MessageType.Done) {
+            const done = decodeDone(f.payload);
+            if (done.error !== null)
+                throw new Error(`${what}: ${done.error}`);
+            return;
+        }
+        if (f.type !== protocol_MessageType.Entry)
+            throw new protocol_ProtocolError(`${what}: guest init sent ${protocol_describeType(f.type)} where an entry or DONE belongs`);
+        const entry = decodeEntry(f.payload);
+        tree.admit(entry);
+        yield entry;
+    }
+}
+/**
+ * GET: the guest path and, for a directory, everything beneath it, parents
+ * first, never following links. Entry paths are relative to the guest
+ * path's parent (`GET /a/b` yields `b`, `b/c`, ...). A file's `data` must be
+ * read before the next entry is asked for; what is left unread is skipped.
+ */
+async function* transfer_getEntries(socket, guestPath, opts) {
+    const what = `copying ${guestPath} out of the VM`;
+    let complete = false;
+    try {
+        const frames = await startReading(socket, 'get', guestPath);
+        for await (const entry of receiveEntries(frames, new TreeCheck(opts.limits, what), what)) {
+            if (entry.type !== 'file' || entry.size === 0) {
+                yield entry;
+                continue;
+            }
+            const data = new FileDataStream(frames, entry.size, `${what}: ${entry.path}`);
+            yield { ...entry, data };
+            await data.skipRest();
+        }
+        complete = true;
+        socket.end();
+    }
+    finally {
+        if (!complete)
+            socket.destroy();
+    }
+}
+/** LIST: like GET without the bytes, for telling what changed. */
+async function transfer_listEntries(socket, guestPath, opts = {}) {
+    const what = `listing ${guestPath} in the VM`;
+    const out = [];
+    try {
+        const frames = await startReading(socket, 'list', guestPath);
+        const tree = new TreeCheck({ ...(opts.limits ?? DEFAULT_LIST_LIMITS), maxBytes: Number.MAX_SAFE_INTEGER }, what);
+        for await (const entry of receiveEntries(frames, tree, what))
+            out.push(entry);
+        socket.end();
+        return out;
+    }
+    catch (e) {
+        socket.destroy();
+        throw e;
+    }
+}
+/** One file's FILE_DATA frames as a stream of exactly `size` bytes, pulled as the reader asks. */
+class FileDataStream extends external_node_stream_.Readable {
+    frames;
+    what;
+    remaining;
+    pulling = null;
+    skipping = false;
+    constructor(frames, size, what) {
+        super({ highWaterMark: 1 << 20 });
+        this.frames = frames;
+        this.what = what;
+        this.remaining = size;
+    }
+    _read() {
+        if (this.skipping)
+            return;
+        this.pulling ??= this.pull().finally(() => (this.pulling = null));
+    }
+    async nextChunk() {
+        const f = await this.frames.next();
+        if (!f)
+            throw new protocol_ProtocolError(`${this.what}: guest init closed the session in the middle of the file`);
+        if (f.type !== protocol_MessageType.FileData)
+            throw new protocol_ProtocolError(`${this.what}: guest init sent ${protocol_describeType(f.type)} in the middle of the file`);
+        if (f.payload.length > this.remaining)
+            throw new protocol_ProtocolError(`${this.what}: guest init sent more bytes than the file's announced size`);
+        this.remaining -= f.payload.length;
+        return f.payload;
+    }
+    async pull() {
+        try {
+            while (this.remaining > 0 && !this.destroyed) {
+                if (!this.push(await this.nextChunk()))
+                    return;
+            }
+            if (this.remaining === 0)
+                this.push(null);
+        }
+        catch (e) {
+            this.destroy(e instanceof Error ? e : new Error(String(e)));
+        }
+    }
+    /** Reads past what the consumer left unread, so the next frame is the next entry's. */
+    async skipRest() {
+        this.skipping = true;
+        await this.pulling;
+        if (this.errored)
+            throw this.errored;
+        while (this.remaining > 0)
+            await this.nextChunk();
+        if (!this.readableEnded)
+            this.destroy();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/session/index.ts
+// The host side of the host-guest protocol (docs/protocol.md): what the
+// engine needs to run one command in a VM's guest init.
+
+
+
+
+
+
+
+
+
 
 ;// CONCATENATED MODULE: ./src/image/bounded-read.ts
 // Reading files an image names (index.json, oci-layout, blobs) without
@@ -45751,28 +47541,6 @@ async function image_resolveImage(ref, options = {}) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/limits.ts
-// The limits of a run, written once. engine/validate.ts holds the user's
-// values to them (and names them in its errors), vm/launch.ts holds every
-// launch to them, test/unit/limits.test.ts checks that action.yml and the
-// README say the same numbers, and the VMM's own argument checks
-// (native/src/vmm/limits.h, checked against this file by
-// test/unit/vmm-limits.test.ts) refuse anything outside them.
-const limits_LIMITS = {
-    /** The VMM describes the CPUs in an MP table; beyond 32 nobody benchmarks in a microVM. */
-    maxVcpus: 32,
-    /** The guest kernel with guest init needs this much to boot and run a command. */
-    minMemoryMiB: 32,
-    /** The most guest memory the VMM maps (1 TiB); the host's own memory is the real bound. */
-    maxMemoryMiB: 2 ** 20,
-    /** The default, or half the host's memory when that is less. */
-    defaultMemoryMiB: 1024,
-    /** The root disk must hold the image plus ext4's own metadata. */
-    minDiskBytes: 16 * 2 ** 20,
-    /** virtio-mmio slots the VMM gives to disks. */
-    maxDisks: 15,
-};
-
 ;// CONCATENATED MODULE: ./src/engine/volumes.ts
 // Volumes as the user writes them (`HOST_PATH:GUEST_PATH`), checked before
 // any VM starts: the host path must exist and be readable (a file or a
@@ -45861,6 +47629,434 @@ function volumes_mountOrder(volumes) {
     return [...volumes].sort((a, b) => depth(a.guestPath) - depth(b.guestPath));
 }
 
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+;// CONCATENATED MODULE: ./src/vm/assets.ts
+// The files vmstep ships beside its JS bundle in dist/: the VMM, the addon,
+// the guest kernel and guest init. Looked for next to the running entry
+// script (dist/ when installed or run as an action), then next to this
+// module, then in the source tree's dist/ (development and tests). The
+// engine finds the guest kernel and init here too, so every asset is looked
+// for in the same places.
+
+
+
+/** The directories that may hold the shipped files, in the order they are searched. */
+function assets_assetDirs() {
+    const dirs = [];
+    const entry = process.argv[1];
+    if (entry) {
+        try {
+            dirs.push((0,external_node_path_.dirname)((0,external_node_fs_namespaceObject.realpathSync)(entry)));
+        }
+        catch {
+            // `node -e`: no entry file.
+        }
+    }
+    const here = (0,external_node_path_.dirname)((0,external_node_url_.fileURLToPath)(import.meta.url));
+    dirs.push(here, (0,external_node_path_.join)(here, '..', '..', 'dist'));
+    return [...new Set(dirs)].filter((d) => (0,external_node_fs_namespaceObject.existsSync)(d));
+}
+/** The first shipped copy of `file`, or null. */
+function assets_shippedFile(file) {
+    return assets_assetDirs().map((d) => (0,external_node_path_.join)(d, file)).find((p) => (0,external_node_fs_namespaceObject.existsSync)(p)) ?? null;
+}
+function find(envVar, file) {
+    const fromEnv = process.env[envVar];
+    if (fromEnv) {
+        if (!existsSync(fromEnv))
+            throw new Error(`${envVar}=${fromEnv} does not exist: unset it or point it at a built ${file} (native/build.sh OUT_DIR)`);
+        return fromEnv;
+    }
+    const found = assets_shippedFile(file);
+    if (!found) {
+        throw new Error(`${file} not found (looked in ${assets_assetDirs().join(', ')}): run 'npm run build', or set ${envVar} to a built ${file}`);
+    }
+    return found;
+}
+/** The VMM executable. */
+const assets_vmmPath = () => find('VMSTEP_VMM', 'vmstep-vmm');
+/** The node addon. */
+const assets_addonPath = () => find('VMSTEP_ADDON', 'vmstep.node');
+
+;// CONCATENATED MODULE: ./src/vm/probe.ts
+// Can this host run vmstep's guests? The VMM's probe opens /dev/kvm, checks
+// the API and capabilities, and boots a tiny guest that runs the FPU state
+// instructions Linux needs at boot (see native/src/kvm/probe.h): a KVM that
+// cannot emulate them (kvm_pvm) runs tiny guests but not Linux.
+
+
+
+let addon = null;
+/** The native addon, loaded once. Throws with the fix when it is missing or broken. */
+function loadAddon() {
+    if (addon)
+        return addon;
+    const path = addonPath();
+    try {
+        addon = /* createRequire() */ undefined(path);
+    }
+    catch (err) {
+        throw new Error(`cannot load the vmstep addon ${path}: ${err.message}; rebuild it (npm run build)`, { cause: err });
+    }
+    return addon;
+}
+/**
+ * Probes /dev/kvm (or `devicePath`). Uses the addon in-process; where the
+ * addon cannot be loaded, asks the VMM executable (`vmstep-vmm --probe`).
+ */
+function probe_probeKvm(devicePath = '/dev/kvm') {
+    let viaAddon = null;
+    try {
+        viaAddon = loadAddon();
+    }
+    catch {
+        viaAddon = null;
+    }
+    if (viaAddon) {
+        const p = viaAddon.probeKvm(devicePath);
+        return { available: p.available, canRunLinux: p.canRunLinux, reason: p.reason, module: p.module };
+    }
+    if (devicePath !== '/dev/kvm')
+        throw new Error('probing a device other than /dev/kvm needs the addon');
+    const res = spawnSync(vmmPath(), ['--probe'], { encoding: 'utf8', timeout: 10_000 });
+    const line = res.stdout?.trim().split('\n').pop();
+    if (!line)
+        throw new Error(`vmstep-vmm --probe printed nothing (${res.error?.message ?? `exit ${res.status}`}): ${res.stderr?.trim() ?? ''}`);
+    const p = JSON.parse(line);
+    return { available: p.available, canRunLinux: p.canRunLinux, reason: p.reason, module: p.module ?? '' };
+}
+
+;// CONCATENATED MODULE: ./src/limits.ts
+// The limits of a run, written once. engine/validate.ts holds the user's
+// values to them (and names them in its errors), vm/launch.ts holds every
+// launch to them, test/unit/limits.test.ts checks that action.yml and the
+// README say the same numbers, and the VMM's own argument checks
+// (native/src/vmm/limits.h, checked against this file by
+// test/unit/vmm-limits.test.ts) refuse anything outside them.
+const limits_LIMITS = {
+    /** The VMM describes the CPUs in an MP table; beyond 32 nobody benchmarks in a microVM. */
+    maxVcpus: 32,
+    /** The guest kernel with guest init needs this much to boot and run a command. */
+    minMemoryMiB: 32,
+    /** The most guest memory the VMM maps (1 TiB); the host's own memory is the real bound. */
+    maxMemoryMiB: 2 ** 20,
+    /** The default, or half the host's memory when that is less. */
+    defaultMemoryMiB: 1024,
+    /** The root disk must hold the image plus ext4's own metadata. */
+    minDiskBytes: 16 * 2 ** 20,
+    /** virtio-mmio slots the VMM gives to disks. */
+    maxDisks: 15,
+};
+
+;// CONCATENATED MODULE: ./src/vm/launch.ts
+// Starting a guest: vmstep-vmm runs it in its own process (jailed once set
+// up; never inside Node). The VMM reports on fd 3, one JSON object per line:
+// {"event":"ready"} when the guest is about to run, then
+// {"event":"exit","reason":...,"detail":...,"consoleTail":...} last.
+// launchVm resolves at "ready" (or rejects with the VMM's own explanation
+// when set-up fails), and `exited` always resolves with why the VM ended,
+// also when the VMM itself died.
+
+
+
+
+
+/** Every reason the VMM gives (docs/vmm-status.md). */
+const EXIT_REASONS = (/* unused pure expression or super */ null && (['poweroff', 'reset', 'triple-fault', 'panic', 'timeout', 'killed', 'error']));
+/** How long the VMM gets to stop after SIGTERM, and beyond its own timeout, before SIGKILL. */
+const GRACE_MS = 3000;
+const STDERR_KEEP = 4096;
+/** vmstep-vmm's argv for these options (status on fd 3). */
+function vmmArgs(o) {
+    const args = ['--kernel', o.kernelPath, '--vcpus', String(o.vcpus), '--memory-mib', String(o.memoryMiB)];
+    for (const d of o.disks) {
+        if (d.overlayPath)
+            args.push('--disk-cow', d.path, d.overlayPath);
+        else
+            args.push(d.readOnly ? '--disk-ro' : '--disk', d.path);
+    }
+    args.push('--cmdline', kernelCmdline({ debug: o.debug, extra: o.cmdline }));
+    if (o.vsockUdsPath)
+        args.push('--vsock-uds', o.vsockUdsPath);
+    if (o.consoleLogPath)
+        args.push('--console-log', o.consoleLogPath);
+    if (o.timeoutMs > 0)
+        args.push('--timeout-ms', String(Math.ceil(o.timeoutMs)));
+    if (o.pinCpus && o.pinCpus.length > 0)
+        args.push('--pin-cpus', o.pinCpus.join(','));
+    args.push('--status-fd', '3');
+    return args;
+}
+/** One status line from the VMM, or null when it is not one we know. */
+function parseStatusLine(line) {
+    let v;
+    try {
+        v = JSON.parse(line);
+    }
+    catch {
+        return null;
+    }
+    if (typeof v !== 'object' || v === null)
+        return null;
+    const o = v;
+    if (o.event === 'ready') {
+        const pinned = Array.isArray(o.pinnedCpus) && o.pinnedCpus.every((c) => Number.isInteger(c)) ? { cpus: o.pinnedCpus } : null;
+        const pinning = pinned ?? (typeof o.pinError === 'string' ? { error: o.pinError } : null);
+        return { event: 'ready', ...(typeof o.cmdline === 'string' ? { cmdline: o.cmdline } : {}), ...(pinning ? { pinning } : {}) };
+    }
+    if (o.event === 'exit' && EXIT_REASONS.includes(o.reason)) {
+        return {
+            event: 'exit',
+            reason: o.reason,
+            detail: typeof o.detail === 'string' ? o.detail : '',
+            consoleTail: typeof o.consoleTail === 'string' ? o.consoleTail : '',
+        };
+    }
+    return null;
+}
+function validate(o) {
+    const l = LIMITS;
+    if (!Number.isInteger(o.vcpus) || o.vcpus < 1 || o.vcpus > l.maxVcpus)
+        throw new Error(`vcpus must be an integer from 1 to ${l.maxVcpus}, got ${o.vcpus}`);
+    if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < l.minMemoryMiB || o.memoryMiB > l.maxMemoryMiB) {
+        throw new Error(`memoryMiB must be an integer from ${l.minMemoryMiB} to ${l.maxMemoryMiB}, got ${o.memoryMiB}`);
+    }
+    if (o.disks.length > l.maxDisks)
+        throw new Error(`at most ${l.maxDisks} disks, got ${o.disks.length}`);
+    for (const d of o.disks)
+        if (d.overlayPath && d.readOnly)
+            throw new Error(`disk ${d.path}: an overlay is for writes; a read-only disk needs none`);
+}
+async function launchVm(options) {
+    validate(options);
+    const vmm = options.vmmPath ?? vmmPath();
+    const child = spawn(vmm, vmmArgs(options), { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    const status = child.stdio[3];
+    let stderr = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d) => {
+        stderr = (stderr + d).slice(-STDERR_KEEP);
+    });
+    let exitLine = null;
+    let killedByUs = false;
+    let timedOut = false;
+    let onReady = null;
+    let pinning;
+    let started = false;
+    let buffered = '';
+    status.setEncoding('utf8');
+    status.on('data', (d) => {
+        buffered += d;
+        let nl;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+            const msg = parseStatusLine(buffered.slice(0, nl));
+            buffered = buffered.slice(nl + 1);
+            if (msg?.event === 'ready') {
+                started = true;
+                pinning = msg.pinning;
+                onReady?.();
+            }
+            else if (msg?.event === 'exit')
+                exitLine = { reason: msg.reason, detail: msg.detail, consoleTail: msg.consoleTail };
+        }
+    });
+    // Swallow errors on the pipes: the process's exit is what counts.
+    status.on('error', () => { });
+    const timers = [];
+    const exited = new Promise((resolve) => {
+        const finish = (code, signal) => {
+            for (const t of timers)
+                clearTimeout(t);
+            // The VMM created the socket (it refuses to start when the path
+            // exists) but, jailed, cannot remove it: that is our job.
+            if (options.vsockUdsPath && started)
+                rmSync(options.vsockUdsPath, { force: true });
+            if (exitLine)
+                return resolve(exitLine);
+            if (timedOut)
+                return resolve({ reason: 'timeout', detail: `the VM ran past its timeout of ${options.timeoutMs} ms and the VMM was killed`, consoleTail: '' });
+            if (killedByUs)
+                return resolve({ reason: 'killed', detail: `the VMM was stopped (${signal ?? `exit ${code}`})`, consoleTail: '' });
+            const why = stderr.trim();
+            if (signal === 'SIGSYS') {
+                return resolve({ reason: 'error', detail: `the VMM was killed by its seccomp jail (SIGSYS): a system call it may not make; this is a vmstep bug, please report it${why ? `: ${why}` : ''}`, consoleTail: '' });
+            }
+            resolve({ reason: 'error', detail: `the VMM ended without a report (${signal ? `signal ${signal}` : `exit status ${code}`})${why ? `: ${why}` : ''}`, consoleTail: '' });
+        };
+        child.on('close', finish);
+        child.on('error', (err) => {
+            exitLine ??= { reason: 'error', detail: `cannot start the VMM ${vmm}: ${err.message}`, consoleTail: '' };
+            finish(null, null);
+        });
+    });
+    const kill = () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+            return;
+        killedByUs = true;
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), GRACE_MS);
+        t.unref();
+        timers.push(t);
+    };
+    // The VMM enforces the timeout itself; this is the backstop that always
+    // ends the VM, even if the VMM stopped responding.
+    if (options.timeoutMs > 0) {
+        const t = setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+        }, options.timeoutMs + GRACE_MS);
+        t.unref();
+        timers.push(t);
+    }
+    await new Promise((resolve, reject) => {
+        onReady = resolve;
+        void exited.then((exit) => reject(new Error(`the VM did not start: ${exit.detail}`)));
+    });
+    if (child.pid === undefined)
+        throw new Error(`cannot start the VMM ${vmm}`);
+    return { pid: child.pid, exited, kill, ...(pinning ? { pinning } : {}) };
+}
+
+;// CONCATENATED MODULE: ./src/vm/index.ts
+// The VM, host side: probe the host's KVM, launch a guest in the
+// jailed VMM process, learn why it ended.
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/engine/vm-port.ts
+
+
+;// CONCATENATED MODULE: ./src/engine/assets.ts
+// The runtime assets shipped in dist/ beside the JS: the guest kernel and
+// guest init. Each can be overridden for development (VMSTEP_KERNEL,
+// VMSTEP_INIT). The guest kernel: --kernel / the `kernel` input, else
+// $VMSTEP_KERNEL, else the gzip'd vmlinux shipped in dist/. A gzip'd kernel is unpacked once into
+// the cache, under the hash of its bytes, so every later run boots straight
+// from the cached ELF and two versions of vmstep never share a file. The
+// cache is vmstep's own ($VMSTEP_CACHE), not the runner's tool cache
+// (@actions/tool-cache): the CLI and the action then share one copy, `vmstep
+// cache ls/prune` sees it, and hosted runners, whose tool cache does not
+// outlive the job either, lose nothing.
+
+
+
+
+
+
+
+const BUNDLED_KERNEL = 'vmlinux.gz';
+const BUNDLED_INIT = 'vmstep-init';
+function isGzip(path) {
+    const fd = openSync(path, 'r');
+    try {
+        const head = Buffer.alloc(2);
+        return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** An uncompressed kernel path: the given one, or its unpacked copy in the cache. */
+function assets_kernelPath(explicit, cacheDir) {
+    const chosen = explicit ?? (process.env.VMSTEP_KERNEL || null) ?? shippedFile(BUNDLED_KERNEL);
+    if (chosen === null) {
+        throw new VmstepError(`no guest kernel: ${BUNDLED_KERNEL} is not next to vmstep (looked in ${assetDirs().join(', ')})`, 'reinstall vmstep, run `npm run build` in a source checkout, or pass --kernel PATH (VMSTEP_KERNEL=PATH)');
+    }
+    if (!existsSync(chosen)) {
+        throw new VmstepError(`guest kernel ${chosen} does not exist`, 'check --kernel / the kernel input / VMSTEP_KERNEL');
+    }
+    if (!isGzip(chosen))
+        return chosen;
+    const gz = readFileSync(chosen);
+    const hash = createHash('sha256').update(gz).digest('hex').slice(0, 32);
+    const dir = join(cacheDir ?? defaultCacheDir(), 'kernel', hash);
+    const out = join(dir, 'vmlinux');
+    if (existsSync(out))
+        return out;
+    let elf;
+    try {
+        elf = gunzipSync(gz);
+    }
+    catch (err) {
+        throw new VmstepError(`guest kernel ${chosen} is not a valid gzip file (${err.message})`, 'rebuild it (npm run build) or pass an uncompressed vmlinux', { cause: err });
+    }
+    mkdirSync(dir, { recursive: true });
+    // Unpacked under a temporary name and renamed, so a concurrent run never boots half a kernel.
+    const tmp = `${out}.tmp-${process.pid}`;
+    writeFileSync(tmp, elf);
+    renameSync(tmp, out);
+    return out;
+}
+/** The static guest init binary that the root filesystem carries at /.vmstep/init. */
+function assets_initPath() {
+    const chosen = process.env.VMSTEP_INIT || shippedFile(BUNDLED_INIT);
+    if (!chosen) {
+        throw new VmstepError(`no guest init: ${BUNDLED_INIT} is not next to vmstep (looked in ${assetDirs().join(', ')})`, 'reinstall vmstep, run `npm run build` in a source checkout, or set VMSTEP_INIT=PATH');
+    }
+    return chosen;
+}
+
+;// CONCATENATED MODULE: ./src/engine/console.ts
+// Follows the guest's serial console log as the VMM appends to it, for
+// --debug: the console goes to vmstep's stderr while the guest runs, not
+// only after it ends (a hung boot is exactly when it is needed).
+
+const POLL_MS = 50;
+class console_ConsoleFollower {
+    path;
+    onChunk;
+    fd = null;
+    offset = 0;
+    timer;
+    buf = Buffer.alloc(64 * 1024);
+    constructor(path, onChunk) {
+        this.path = path;
+        this.onChunk = onChunk;
+        this.timer = setInterval(() => {
+            try {
+                this.poll();
+            }
+            catch {
+                // A console that cannot be read is not worth failing the run for.
+            }
+        }, POLL_MS);
+        this.timer.unref();
+    }
+    poll() {
+        if (this.fd === null) {
+            try {
+                this.fd = openSync(this.path, 'r');
+            }
+            catch {
+                return; // not created yet
+            }
+        }
+        for (;;) {
+            const n = readSync(this.fd, this.buf, 0, this.buf.length, this.offset);
+            if (n <= 0)
+                return;
+            this.offset += n;
+            this.onChunk(Buffer.from(this.buf.subarray(0, n)));
+        }
+    }
+    /** Reads what is left and stops. */
+    stop() {
+        clearInterval(this.timer);
+        try {
+            this.poll();
+        }
+        finally {
+            if (this.fd !== null)
+                closeSync(this.fd);
+            this.fd = null;
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/engine/kvm-access.ts
 // Why this user cannot open /dev/kvm, and the fix that works for the device
 // as it is. "Join the kvm group" helps only where the group may read and
@@ -45929,6 +48125,157 @@ function kvm_access_kvmAccessProblem(path = '/dev/kvm', etc = '/etc', userName =
     return { detail: describeDevice(dev, names), fix: kvmAccessFix(dev, user, names.group) };
 }
 
+;// CONCATENATED MODULE: ./src/engine/kvm-check.ts
+// Before the first VM on a host: can its KVM boot an unmodified Linux
+// kernel? Some cannot (kvm_pvm, the software hypervisor of some sandboxes,
+// faults on the FPU set-up; a guest there never reaches init), and a run
+// there must end at once with the reason, not at its timeout. The VMM's
+// probe boots a tiny guest (a few ms, tens on slow hosts), so a positive
+// answer is remembered for the rest of the host's boot; a negative one is
+// asked again each time (it is on a failing path anyway, and the host may
+// have been fixed).
+
+
+
+
+
+function kvm_check_bootId() {
+    try {
+        return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    }
+    catch {
+        return '';
+    }
+}
+/** Cause and fix when this user may not open `path`; null when it may (or the device is not there). */
+function kvmAccessDenied(path = '/dev/kvm') {
+    try {
+        accessSync(path, constants.R_OK | constants.W_OK);
+        return null;
+    }
+    catch (err) {
+        const code = err.code;
+        return code === 'EACCES' || code === 'EPERM' ? kvmAccessProblem(path) : null;
+    }
+}
+function kvm_check_checkKvm(cacheDir, probe = () => probeKvm(), accessDenied = () => kvmAccessDenied()) {
+    const id = kvm_check_bootId();
+    const file = join(cacheDir, 'kvm-probe.json');
+    if (id) {
+        try {
+            const cached = JSON.parse(readFileSync(file, 'utf8'));
+            if (cached.bootId === id && cached.canRunLinux === true)
+                return;
+        }
+        catch {
+            // No record yet: probe.
+        }
+    }
+    let p;
+    try {
+        p = probe();
+    }
+    catch {
+        // No addon and no VMM to probe with: launching will say what is missing.
+        return;
+    }
+    if (!p.available) {
+        // The fix depends on the device's owner, group and mode, which the VMM does not look at.
+        const denied = accessDenied();
+        if (denied)
+            throw new VmstepError(`permission denied on /dev/kvm (${denied.detail})`, denied.fix);
+    }
+    if (!p.available || !p.canRunLinux) {
+        // The VMM's reason already names the cause and the fix, in its own words.
+        const generic = p.available ? "this host's KVM cannot boot a Linux guest" : '/dev/kvm is not usable';
+        throw new VmstepError(p.reason.trim() || generic, 'see `vmstep doctor` for the rest of this host');
+    }
+    if (!id)
+        return;
+    try {
+        mkdirSync(cacheDir, { recursive: true });
+        const tmp = `${file}.tmp-${process.pid}`;
+        writeFileSync(tmp, JSON.stringify({ bootId: id, canRunLinux: true, module: p.module }));
+        renameSync(tmp, file);
+    }
+    catch {
+        // A read-only cache only costs a probe per run.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/bench-pinning.ts
+// Which host CPUs a benchmark's vCPUs get to themselves. A vCPU thread that
+// the host scheduler moves between cores loses its caches and lands on
+// whatever core is free, so the same code measures differently run to run.
+// Pinning each vCPU thread to a core of its own removes that. A core is only
+// "dedicated" if something else is left for the rest: CPU 0 (which takes most
+// interrupts) and its SMT siblings stay with the host, Node and the VMM's
+// event loop; SMT siblings of a chosen core are skipped, as they share its
+// execution units. Too few cores left: no pinning, and the reason says why.
+
+/** Parses a kernel CPU list such as "0-3,8,10-11". */
+function parseCpuList(text) {
+    const out = [];
+    for (const part of text.trim().split(',')) {
+        if (part === '')
+            continue;
+        const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+        if (!m)
+            return [];
+        const lo = Number(m[1]);
+        const hi = m[2] !== undefined ? Number(m[2]) : lo;
+        if (hi < lo || hi - lo > 4096)
+            return [];
+        for (let c = lo; c <= hi; c++)
+            out.push(c);
+    }
+    return out;
+}
+function readText(path) {
+    try {
+        return readFileSync(path, 'utf8').trim();
+    }
+    catch {
+        return null;
+    }
+}
+/** This host, from /proc/self/status and sysfs (under `root`, for tests). */
+function hostTopology(root = '') {
+    const status = readText(`${root}/proc/self/status`) ?? '';
+    const allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '');
+    return {
+        allowed,
+        coreOf: (cpu) => {
+            const base = `${root}/sys/devices/system/cpu/cpu${cpu}/topology`;
+            return `${readText(`${base}/physical_package_id`) ?? '0'}:${readText(`${base}/core_id`) ?? `cpu${cpu}`}`;
+        },
+    };
+}
+function bench_pinning_chooseVcpuCpus(vcpus, topology = hostTopology()) {
+    const allowed = [...topology.allowed].sort((a, b) => a - b);
+    if (allowed.length === 0)
+        return { cpus: null, reason: 'the CPUs this process may use could not be read' };
+    // The host keeps the core of its first allowed CPU (CPU 0 on most hosts) with all of its siblings.
+    const hostCore = topology.coreOf(allowed[0]);
+    const seen = new Set([hostCore]);
+    const candidates = [];
+    // Highest-numbered first: low CPUs are where the host's own work tends to land.
+    for (const cpu of [...allowed].reverse()) {
+        const core = topology.coreOf(cpu);
+        if (seen.has(core))
+            continue;
+        seen.add(core);
+        candidates.push(cpu);
+    }
+    if (candidates.length < vcpus) {
+        return {
+            cpus: null,
+            reason: `${vcpus} vCPU${vcpus === 1 ? '' : 's'} need ${vcpus + 1} physical cores (one stays with the host), and this process may use ${seen.size}`,
+        };
+    }
+    return { cpus: candidates.slice(0, vcpus).sort((a, b) => a - b) };
+}
+
 ;// CONCATENATED MODULE: ./src/engine/capacity.ts
 // One budget of vCPUs and memory for the whole host, shared by every vmstep
 // process of every Unix user: `run`, `bench`, the action and long-lived VMs
@@ -45987,7 +48334,7 @@ function memoryReserveMiB(totalMiB) {
     return Math.min(Math.max(1024, Math.floor(totalMiB / 10)), Math.floor(totalMiB / 2));
 }
 /** How often a waiter looks again; a release or a death is seen within this. */
-const POLL_MS = 150;
+const capacity_POLL_MS = 150;
 /** How often while the entries before mine are being decided (a matter of milliseconds). */
 const SHORT_POLL_MS = 15;
 /** An entry `choosing` for longer is a stuck or hostile process, not one picking a ticket. */
@@ -46176,7 +48523,7 @@ async function capacity_reserveCapacity(req) {
                 // Those before me fit but never took their share: a stuck process.
                 throw notEnough(me, budget, used, holders, ahead.length);
             }
-            const pause = blocked ? POLL_MS : SHORT_POLL_MS;
+            const pause = blocked ? capacity_POLL_MS : SHORT_POLL_MS;
             await sleep(Math.max(1, Math.min(pause, blocked && Number.isFinite(deadline) ? deadline - now : pause)), undefined, req.signal ? { signal: req.signal } : {}).catch(() => req.signal?.throwIfAborted());
         }
     }
@@ -46477,2630 +48824,6 @@ function formatMiB(mib) {
     return mib === 0 ? '0 MiB' : formatBytes(mib * 2 ** 20);
 }
 
-;// CONCATENATED MODULE: ./src/engine/validate.ts
-// Turns a RunInput (what the user wrote) into RunOptions (typed, checked,
-// defaulted). Every refusal names the option the way the user's face spells
-// it (`--memory` on the command line, input `memory` in a workflow) and says
-// how to fix it, so both faces share one set of rules and one set of words.
-
-
-
-
-
-
-
-
-
-
-const CLI_NAMES = {
-    image: 'IMAGE',
-    entrypoint: '--entrypoint',
-    command: 'COMMAND',
-    env: '--env',
-    envFiles: '--env-file',
-    workdir: '--workdir',
-    user: '--user',
-    vcpus: '--vcpus',
-    memory: '--memory',
-    disk: '--disk',
-    timeout: '--timeout',
-    outputs: '--output',
-    outputDir: '--output-dir',
-    kernel: '--kernel',
-    registryUsername: 'registry user name',
-    registryPassword: 'registry password',
-    volumes: '--volume',
-    wait: '--wait',
-};
-const ACTION_NAMES = {
-    image: 'input "image"',
-    entrypoint: 'input "entrypoint"',
-    command: 'input "args"',
-    env: 'input "env"',
-    envFiles: 'env file',
-    workdir: 'input "workdir"',
-    user: 'input "user"',
-    vcpus: 'input "vcpus"',
-    memory: 'input "memory"',
-    disk: 'input "disk"',
-    timeout: 'input "timeout"',
-    outputs: 'input "outputs"',
-    outputDir: 'output directory',
-    kernel: 'input "kernel"',
-    registryUsername: 'input "registry-username"',
-    registryPassword: 'input "registry-password"',
-    volumes: 'input "volumes"',
-    wait: 'capacity wait',
-};
-/**
- * Refuses a path given as an image without its transport, with the fix. A path
- * without a transport (`./image`, `/tmp/bench.tar`, `bench.tar`) would be
- * read as a registry name ("./image" as registry "."): say which transport
- * the thing on disk needs instead.
- */
-function refuseUntypedPath(image, cwd) {
-    const transport = /^(oci|oci-archive|docker-archive|docker-daemon|docker):/.test(image);
-    const pathLike = /^(\.\.?(\/|$)|\/|~)/.test(image);
-    const archiveLike = /\.(tar|tar\.gz|tgz|tar\.zst)$/i.test(image);
-    if (!transport && (pathLike || archiveLike)) {
-        const st = (0,external_node_fs_namespaceObject.statSync)((0,external_node_path_.resolve)(cwd, image), { throwIfNoEntry: false });
-        if (st?.isDirectory()) {
-            throw new errors_VmstepError(`image "${image}" is a directory, not an image name`, `for an OCI layout directory write oci:${image}`);
-        }
-        if (st) {
-            throw new errors_VmstepError(`image "${image}" is a file, not an image name`, `write docker-archive:${image} for the output of docker save, or oci-archive:${image} for an OCI archive`);
-        }
-        if (pathLike) {
-            throw new errors_VmstepError(`image "${image}" looks like a path, and nothing is there`, 'check the path, and name its kind: oci:DIR, oci-archive:FILE or docker-archive:FILE');
-        }
-    }
-}
-function validateRunInput(input, ctx) {
-    const names = ctx.style === 'cli' ? CLI_NAMES : ACTION_NAMES;
-    const name = (k) => names[k] ?? k;
-    const cwd = ctx.cwd ?? process.cwd();
-    const hostEnv = ctx.hostEnv ?? process.env;
-    const hostCpus = ctx.hostCpus ?? (0,external_node_os_namespaceObject.availableParallelism)();
-    const hostMemory = ctx.hostMemoryBytes ?? (0,external_node_os_namespaceObject.totalmem)();
-    const image = (input.image ?? '').trim();
-    if (image === '') {
-        throw new errors_VmstepError(`no image given (${name('image')})`, ctx.style === 'cli' ? 'usage: vmstep run [OPTIONS] IMAGE [COMMAND [ARG...]]' : 'set the "image" input, e.g. image: alpine:3.20');
-    }
-    refuseUntypedPath(image, cwd);
-    try {
-        reference_parseReference(image);
-    }
-    catch (err) {
-        if (err instanceof types_ImageError)
-            throw new errors_VmstepError(err.message, '', { cause: err });
-        throw err;
-    }
-    const entrypoint = input.entrypoint === undefined ? null : checkStrings(input.entrypoint, name('entrypoint'));
-    const command = checkStrings(input.command ?? [], name('command'));
-    const env = [];
-    for (const file of input.envFiles ?? [])
-        env.push(...readEnvFile((0,external_node_path_.resolve)(cwd, file), hostEnv));
-    for (const e of input.env ?? []) {
-        const set = parseEnvAssignment(e, name('env'), hostEnv);
-        if (set !== null)
-            env.push(set);
-    }
-    const workdir = optionalString(input.workdir);
-    if (workdir !== null && !workdir.startsWith('/')) {
-        throw new errors_VmstepError(`${name('workdir')} "${workdir}" is not an absolute path`, 'give an absolute guest path such as /work');
-    }
-    const user = optionalString(input.user);
-    if (user !== null && !/^[^:\s]+(?::[^:\s]+)?$/.test(user)) {
-        throw new errors_VmstepError(`${name('user')} "${user}" is not a user`, 'write NAME, UID, NAME:GROUP or UID:GID');
-    }
-    const vcpus = parseVcpus(input.vcpus, name('vcpus'), hostCpus);
-    const memoryMiB = parseMemory(input.memory, name('memory'), hostMemory);
-    let diskBytes = null;
-    if (present(input.disk)) {
-        diskBytes = units_parseSize(input.disk, name('disk'));
-        if (diskBytes < limits_LIMITS.minDiskBytes) {
-            throw new errors_VmstepError(`${name('disk')} ${units_formatBytes(diskBytes)} is too small`, `give at least ${units_formatBytes(limits_LIMITS.minDiskBytes)}, or leave it unset to size the disk from the image`);
-        }
-    }
-    const timeoutMs = present(input.timeout) ? parseDuration(input.timeout, name('timeout')) : 0;
-    const outputs = checkStrings(input.outputs ?? [], name('outputs')).filter((o) => o.trim() !== '');
-    let kernel = null;
-    if (present(input.kernel)) {
-        kernel = (0,external_node_path_.resolve)(cwd, String(input.kernel));
-        checkReadableFile(kernel, name('kernel'), 'give the path of an uncompressed x86-64 vmlinux (or a .gz of one) built from kernel/guest.config');
-    }
-    const volumes = parseVolumes(checkStrings(input.volumes ?? [], name('volumes')), input.volumeBase ? (0,external_node_path_.resolve)(cwd, input.volumeBase) : cwd, name('volumes'));
-    const username = optionalString(input.registryUsername);
-    const password = input.registryPassword ? input.registryPassword : null;
-    if ((username === null) !== (password === null)) {
-        const missing = username === null ? name('registryUsername') : name('registryPassword');
-        throw new errors_VmstepError(`registry credentials are incomplete: ${missing} is missing`, 'give both the registry user name and the password (or token), or neither for anonymous pulls');
-    }
-    return {
-        image,
-        entrypoint,
-        command,
-        env,
-        workdir,
-        user,
-        vcpus,
-        memoryMiB,
-        diskBytes,
-        timeoutMs,
-        outputs,
-        outputDir: (0,external_node_path_.resolve)(cwd, optionalString(input.outputDir) ?? 'vmstep-output'),
-        logDir: present(input.logDir) ? (0,external_node_path_.resolve)(cwd, String(input.logDir)) : null,
-        kernel,
-        kernelArgs: checkKernelArgs(input.kernelArgs ?? []),
-        privileged: Boolean(input.privileged),
-        debug: Boolean(input.debug),
-        credentials: username !== null && password !== null ? { username, password } : null,
-        cacheDir: present(input.cacheDir) ? (0,external_node_path_.resolve)(cwd, String(input.cacheDir)) : null,
-        scratchRoot: present(input.scratchRoot) ? (0,external_node_path_.resolve)(cwd, String(input.scratchRoot)) : null,
-        volumes,
-        interactive: Boolean(input.interactive),
-        ...(input.wait !== undefined ? { capacityWaitMs: capacityWait(input.wait, name('wait')) } : {}),
-    };
-}
-function present(v) {
-    return v !== undefined && String(v).trim() !== '';
-}
-function optionalString(v) {
-    return v === undefined || v.trim() === '' ? null : v.trim();
-}
-function checkStrings(values, what) {
-    for (const v of values) {
-        if (v.includes('\0'))
-            throw new errors_VmstepError(`${what} contains a NUL byte`, 'remove it: a command line cannot hold NUL bytes');
-    }
-    return values;
-}
-function parseVcpus(v, what, hostCpus) {
-    if (!present(v))
-        return Math.max(1, Math.min(2, hostCpus));
-    const s = String(v).trim();
-    const n = Number(s);
-    if (!/^\d+$/.test(s) || n < 1 || n > limits_LIMITS.maxVcpus) {
-        throw new errors_VmstepError(`${what} "${s}" is not a vCPU count`, `give a whole number from 1 to ${limits_LIMITS.maxVcpus}`);
-    }
-    return n;
-}
-function parseMemory(v, what, hostMemory) {
-    if (!present(v))
-        return Math.min(limits_LIMITS.defaultMemoryMiB, Math.max(limits_LIMITS.minMemoryMiB, Math.floor(hostMemory / 2 / 2 ** 20)));
-    const bytes = units_parseSize(v, what);
-    // Guest RAM is mapped in whole MiB; a fraction is rounded up so the user gets at least what they asked for.
-    const mib = Math.ceil(bytes / 2 ** 20);
-    if (mib < limits_LIMITS.minMemoryMiB) {
-        const hint = /^\s*\d+\s*$/.test(String(v)) ? ` (a bare number is bytes: did you mean ${String(v).trim()}M?)` : '';
-        throw new errors_VmstepError(`${what} ${units_formatBytes(bytes)} is too small${hint}`, `give at least ${limits_LIMITS.minMemoryMiB}M`);
-    }
-    if (mib * 2 ** 20 > hostMemory) {
-        throw new errors_VmstepError(`${what} ${units_formatBytes(mib * 2 ** 20)} is more than this host's ${units_formatBytes(hostMemory)} of memory`, 'give less memory to the VM');
-    }
-    return mib;
-}
-function checkReadableFile(path, what, fix) {
-    let isFile = false;
-    try {
-        isFile = (0,external_node_fs_namespaceObject.statSync)(path).isFile();
-        (0,external_node_fs_namespaceObject.accessSync)(path, external_node_fs_namespaceObject.constants.R_OK);
-    }
-    catch (err) {
-        const code = err.code;
-        throw new errors_VmstepError(`${what} ${path} cannot be read (${code ?? err.message})`, fix);
-    }
-    if (!isFile)
-        throw new errors_VmstepError(`${what} ${path} is not a file`, fix);
-}
-function checkKernelArgs(args) {
-    for (const a of args) {
-        // One argument per entry: the VMM joins them with spaces into the command line.
-        if (a === '' || /[\s\0]/.test(a))
-            throw new errors_VmstepError(`guest kernel argument "${a}" is empty or holds whitespace`, 'give one argument per entry, such as nokaslr or transparent_hugepage=never');
-    }
-    return args;
-}
-
-;// CONCATENATED MODULE: ./src/session/command.ts
-/** Docker's PATH when the image sets none (also what guest init searches then). */
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** ENTRYPOINT + CMD with overrides, as `docker run` combines them. */
-function command_resolveArgv(image, overrides = {}) {
-    const entrypoint = overrides.entrypoint ?? image.Entrypoint ?? [];
-    const cmdGiven = overrides.cmd !== undefined && overrides.cmd.length > 0;
-    const cmd = cmdGiven ? overrides.cmd : overrides.entrypoint !== undefined ? [] : (image.Cmd ?? []);
-    const argv = [...entrypoint, ...cmd];
-    if (argv.length === 0 || argv[0] === '') {
-        throw new Error(overrides.entrypoint !== undefined
-            ? 'no command to run: the entrypoint was cleared and no command was given'
-            : 'no command to run: the image has neither ENTRYPOINT nor CMD; give a command');
-    }
-    return argv;
-}
-function envName(entry, what) {
-    const eq = entry.indexOf('=');
-    const name = eq < 0 ? entry : entry.slice(0, eq);
-    if (name === '' || name.includes('\0') || entry.includes('\0'))
-        throw new Error(`${what} ${JSON.stringify(entry)} is not a valid NAME=value entry`);
-    return name;
-}
-/**
- * The image's Env, then the overrides: an override replaces the image's value
- * in place, new names are appended in order. PATH defaults to Docker's, and
- * HOSTNAME is set when a hostname is given and the environment lacks it.
- */
-function command_mergeEnv(imageEnv, overrides = {}, options = {}) {
-    const merged = new Map();
-    for (const entry of imageEnv ?? []) {
-        const name = envName(entry, 'the image environment entry');
-        // An Env entry without '=' is malformed in an image config; Docker keeps it as an empty value.
-        merged.set(name, entry.includes('=') ? entry.slice(name.length + 1) : '');
-    }
-    const pairs = Array.isArray(overrides)
-        ? overrides.map((e) => {
-            const name = envName(e, 'the environment variable');
-            if (!e.includes('='))
-                throw new Error(`the environment variable ${JSON.stringify(e)} has no '=': write NAME=value`);
-            return [name, e.slice(name.length + 1)];
-        })
-        : Object.entries(overrides).map(([k, v]) => [envName(`${k}=${v}`, 'the environment variable'), v]);
-    for (const [k, v] of pairs)
-        merged.set(k, v);
-    if (!merged.has('PATH'))
-        merged.set('PATH', DEFAULT_PATH);
-    if (options.hostname && !merged.has('HOSTNAME'))
-        merged.set('HOSTNAME', options.hostname);
-    return [...merged].map(([k, v]) => `${k}=${v}`);
-}
-/** The image's WorkingDir unless overridden; `/` when neither is set. Must be absolute, as Docker requires. */
-function command_resolveWorkdir(image, override) {
-    const dir = override || image.WorkingDir || '/';
-    if (!dir.startsWith('/'))
-        throw new Error(`the working directory '${dir}' is invalid: it needs to be an absolute path`);
-    return dir;
-}
-/** The image's User unless overridden; '' (root) when neither is set. */
-function command_resolveUser(image, override) {
-    return override || image.User || '';
-}
-/** The run spec for an image config and the user's options. */
-function runSpecFromImage(image, options = {}) {
-    const hostname = options.hostname ?? 'vmstep';
-    const spec = {
-        argv: command_resolveArgv(image, options),
-        env: command_mergeEnv(image.Env, options.env, { hostname }),
-        workdir: command_resolveWorkdir(image, options.workdir),
-        user: command_resolveUser(image, options.user),
-        hostname,
-        outputs: options.outputs ?? [],
-        privileged: options.privileged ?? false,
-    };
-    if (options.maxFileBytes !== undefined)
-        spec.maxFileBytes = options.maxFileBytes;
-    if (options.maxFiles !== undefined)
-        spec.maxFiles = options.maxFiles;
-    return spec;
-}
-
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-;// CONCATENATED MODULE: ./src/session/protocol.ts
-// The host-guest protocol's wire format (docs/protocol.md): frames of
-// type + big-endian length + payload, and records of tag-length-value fields.
-// The guest is untrusted, so everything here is bounded: a frame's length is
-// checked before any of it is buffered, and a record is walked with bounds
-// checks. guest/src/protocol.h holds the same numbers for guest init;
-// test/unit/protocol.test.ts checks that the two agree.
-const PROTOCOL_VERSION = 3;
-const PROTOCOL_MAGIC = 'VMSTEP';
-/** Guest init connects to the host (CID 2) on this vsock port; the VMM maps it to `<vsockUdsPath>_1024`. */
-const protocol_GUEST_VSOCK_PORT = 1024;
-/** Service mode: guest init listens on this vsock port for session connections (sent in SERVE). */
-const protocol_EXEC_VSOCK_PORT = 1025;
-/** The longest entry path PUT, GET and LIST carry (relative, bytes). */
-const MAX_ENTRY_PATH_BYTES = 4095;
-/** POWEROFF without a grace field. */
-const DEFAULT_POWEROFF_GRACE_MS = 5000;
-const FRAME_HEADER_BYTES = 5;
-const MAX_FRAME_PAYLOAD = 1 << 20;
-const MAX_AGENT_BYTES = 256;
-/** The most STDIN bytes the host may have sent that the guest has not acknowledged (STDIN_ACK). */
-const STDIN_WINDOW = 1 << 20;
-const protocol_DEFAULT_MAX_FILE_BYTES = 25 * 1024 * 1024;
-const protocol_DEFAULT_MAX_FILES = 255;
-const protocol_MessageType = {
-    Hello: 0x01,
-    Run: 0x02,
-    Signal: 0x03,
-    Stdin: 0x04,
-    StdinEnd: 0x05,
-    Serve: 0x06,
-    Poweroff: 0x07,
-    Put: 0x08,
-    Get: 0x09,
-    List: 0x0a,
-    PutEnd: 0x0b,
-    Started: 0x10,
-    Stdout: 0x11,
-    Stderr: 0x12,
-    Exit: 0x13,
-    File: 0x14,
-    FileData: 0x15,
-    FileEnd: 0x16,
-    OutputIssue: 0x17,
-    Timings: 0x18,
-    StdinAck: 0x19,
-    Ready: 0x1a,
-    Done: 0x1b,
-    Entry: 0x1c,
-    Error: 0x1f,
-};
-/** Field tags of each record message. */
-const protocol_Field = {
-    Run: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, output: 6, maxFileBytes: 7, maxFiles: 8, privileged: 9, volumeDevice: 10, volume: 11, stdin: 12 },
-    Serve: { arg: 1, env: 2, workdir: 3, user: 4, hostname: 5, privileged: 9, volumeDevice: 10, volume: 11, execPort: 13 },
-    Ready: { readyNs: 1 },
-    Poweroff: { graceMs: 1 },
-    Put: { path: 1, user: 4 },
-    Get: { path: 1 },
-    List: { path: 1 },
-    Done: { error: 1, entries: 2 },
-    Entry: { path: 1, type: 2, mode: 3, size: 4, linkTarget: 5, mtimeNs: 6 },
-    Signal: { signal: 1 },
-    Started: { pid: 1, commandStartNs: 2 },
-    Exit: { code: 1, signal: 2, signalName: 3, error: 4 },
-    File: { path: 1, mode: 2, size: 3 },
-    FileEnd: { error: 1 },
-    OutputIssue: { request: 1, path: 2, reason: 3, message: 4 },
-    Timings: { initStartNs: 1, specReceivedNs: 2, commandStartNs: 3, commandEndNs: 4, outputsEndNs: 5 },
-    StdinAck: { bytes: 1 },
-    Error: { stage: 1, message: 2 },
-};
-const protocol_typeNames = new Map(Object.entries(protocol_MessageType).map(([k, v]) => [v, k]));
-/** The name of a message type for error messages: `Stdout (0x11)`, or `unknown (0x7f)`. */
-function protocol_describeType(type) {
-    return `${protocol_typeNames.get(type) ?? 'unknown'} (0x${type.toString(16).padStart(2, '0')})`;
-}
-/** A peer broke the protocol: malformed, oversized or out-of-order data. */
-class protocol_ProtocolError extends Error {
-    name = 'ProtocolError';
-}
-function protocol_encodeFrame(type, payload = Buffer.alloc(0)) {
-    if (payload.length > MAX_FRAME_PAYLOAD) {
-        throw new RangeError(`a ${protocol_describeType(type)} payload of ${payload.length} bytes exceeds the protocol's ${MAX_FRAME_PAYLOAD}-byte frame limit`);
-    }
-    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-    header[0] = type;
-    header.writeUInt32BE(payload.length, 1);
-    return Buffer.concat([header, payload]);
-}
-/**
- * Splits a byte stream into frames as it arrives. It holds at most one
- * incomplete frame (bounded by maxPayload) plus the chunk being pushed, and
- * copies payloads only when they straddle chunks.
- */
-class FrameDecoder {
-    maxPayload;
-    chunks = [];
-    buffered = 0;
-    constructor(maxPayload = MAX_FRAME_PAYLOAD) {
-        this.maxPayload = maxPayload;
-    }
-    /** Feeds bytes; returns the frames they complete. Throws ProtocolError on an oversized frame. */
-    push(chunk) {
-        if (chunk.length > 0) {
-            this.chunks.push(chunk);
-            this.buffered += chunk.length;
-        }
-        const frames = [];
-        for (;;) {
-            if (this.buffered < FRAME_HEADER_BYTES)
-                break;
-            const header = this.peek(FRAME_HEADER_BYTES);
-            const type = header[0];
-            const length = header.readUInt32BE(1);
-            if (length > this.maxPayload) {
-                throw new protocol_ProtocolError(`the peer sent a ${protocol_describeType(type)} frame of ${length} bytes, over the ${this.maxPayload}-byte limit: it does not speak this protocol or is misbehaving`);
-            }
-            if (this.buffered < FRAME_HEADER_BYTES + length)
-                break;
-            this.take(FRAME_HEADER_BYTES);
-            frames.push({ type, payload: this.take(length) });
-        }
-        return frames;
-    }
-    /** Bytes received that do not yet form a whole frame. */
-    get pendingBytes() {
-        return this.buffered;
-    }
-    peek(n) {
-        const first = this.chunks[0];
-        if (first.length >= n)
-            return first.subarray(0, n);
-        // Only the few chunks that hold the header: a stream of tiny chunks must not cost O(chunks) per push.
-        const parts = [];
-        for (let i = 0, have = 0; have < n; i++) {
-            parts.push(this.chunks[i]);
-            have += this.chunks[i].length;
-        }
-        return Buffer.concat(parts).subarray(0, n);
-    }
-    take(n) {
-        this.buffered -= n;
-        const first = this.chunks[0];
-        if (n === 0)
-            return Buffer.alloc(0);
-        if (first && first.length >= n) {
-            if (first.length === n)
-                this.chunks.shift();
-            else
-                this.chunks[0] = first.subarray(n);
-            return first.subarray(0, n);
-        }
-        const out = Buffer.allocUnsafe(n);
-        let at = 0;
-        let used = 0;
-        while (at < n) {
-            const c = this.chunks[used];
-            const k = Math.min(c.length, n - at);
-            c.copy(out, at, 0, k);
-            at += k;
-            if (k === c.length)
-                used++;
-            else
-                this.chunks[used] = c.subarray(k);
-        }
-        this.chunks.splice(0, used); // once, not a shift per chunk: many tiny chunks stay linear
-        return out;
-    }
-}
-/** Builds a record payload. Numbers are u64 (non-negative safe integers), booleans one byte. */
-function protocol_encodeRecord(fields) {
-    const parts = [];
-    for (const [tag, value] of fields) {
-        let bytes;
-        if (typeof value === 'string')
-            bytes = Buffer.from(value, 'utf8');
-        else if (typeof value === 'boolean')
-            bytes = Buffer.from([value ? 1 : 0]);
-        else if (typeof value === 'bigint') {
-            if (value < 0n || value >= 1n << 64n)
-                throw new RangeError(`field ${tag}: ${value} is not a u64`);
-            bytes = Buffer.allocUnsafe(8);
-            bytes.writeBigUInt64BE(value);
-        }
-        else if (typeof value === 'number') {
-            if (!Number.isSafeInteger(value) || value < 0)
-                throw new RangeError(`field ${tag}: ${value} is not a non-negative integer`);
-            bytes = Buffer.allocUnsafe(8);
-            bytes.writeBigUInt64BE(BigInt(value));
-        }
-        else
-            bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-        const head = Buffer.allocUnsafe(5);
-        head[0] = tag;
-        head.writeUInt32BE(bytes.length, 1);
-        parts.push(head, bytes);
-    }
-    return Buffer.concat(parts);
-}
-/** A received record's fields, read with checks that name the message. */
-class protocol_RecordReader {
-    what;
-    fields = [];
-    constructor(payload, what) {
-        this.what = what;
-        let at = 0;
-        while (at < payload.length) {
-            if (payload.length - at < 5)
-                throw new protocol_ProtocolError(`${what}: a field header is cut off at byte ${at} of ${payload.length}`);
-            const tag = payload[at];
-            const len = payload.readUInt32BE(at + 1);
-            if (len > payload.length - at - 5) {
-                throw new protocol_ProtocolError(`${what}: field ${tag} claims ${len} bytes but only ${payload.length - at - 5} remain`);
-            }
-            this.fields.push({ tag, value: payload.subarray(at + 5, at + 5 + len) });
-            at += 5 + len;
-        }
-    }
-    last(tag) {
-        for (let i = this.fields.length - 1; i >= 0; i--)
-            if (this.fields[i].tag === tag)
-                return this.fields[i].value;
-        return undefined;
-    }
-    has(tag) {
-        return this.last(tag) !== undefined;
-    }
-    string(tag) {
-        const v = this.last(tag);
-        return v === undefined ? undefined : v.toString('utf8');
-    }
-    strings(tag) {
-        return this.fields.filter((f) => f.tag === tag).map((f) => f.value.toString('utf8'));
-    }
-    /** A u64 as a number; values above 2^53 are refused rather than rounded. */
-    u64(tag) {
-        const v = this.last(tag);
-        if (v === undefined)
-            return undefined;
-        if (v.length !== 8)
-            throw new protocol_ProtocolError(`${this.what}: field ${tag} should be an 8-byte number, got ${v.length} bytes`);
-        const n = v.readBigUInt64BE();
-        if (n > BigInt(Number.MAX_SAFE_INTEGER))
-            throw new protocol_ProtocolError(`${this.what}: field ${tag} is ${n}, too large`);
-        return Number(n);
-    }
-    /** A u64 of any size (nanosecond timestamps exceed 2^53). */
-    bigU64(tag) {
-        const v = this.last(tag);
-        if (v === undefined)
-            return undefined;
-        if (v.length !== 8)
-            throw new protocol_ProtocolError(`${this.what}: field ${tag} should be an 8-byte number, got ${v.length} bytes`);
-        return v.readBigUInt64BE();
-    }
-    bool(tag) {
-        const v = this.last(tag);
-        if (v === undefined)
-            return undefined;
-        if (v.length !== 1 || v[0] > 1)
-            throw new protocol_ProtocolError(`${this.what}: field ${tag} should be one byte 0 or 1`);
-        return v[0] === 1;
-    }
-    requireString(tag) {
-        const s = this.string(tag);
-        if (s === undefined)
-            throw new protocol_ProtocolError(`${this.what}: required field ${tag} is missing`);
-        return s;
-    }
-    requireU64(tag) {
-        const n = this.u64(tag);
-        if (n === undefined)
-            throw new protocol_ProtocolError(`${this.what}: required field ${tag} is missing`);
-        return n;
-    }
-}
-function encodeHello(version = PROTOCOL_VERSION, agent = 'vmstep-host') {
-    const agentBytes = Buffer.from(agent, 'utf8').subarray(0, MAX_AGENT_BYTES);
-    const payload = Buffer.alloc(PROTOCOL_MAGIC.length + 2 + agentBytes.length);
-    payload.write(PROTOCOL_MAGIC, 0, 'ascii');
-    payload.writeUInt16BE(version, PROTOCOL_MAGIC.length);
-    agentBytes.copy(payload, PROTOCOL_MAGIC.length + 2);
-    return protocol_encodeFrame(protocol_MessageType.Hello, payload);
-}
-/** Parses a HELLO payload; null when it lacks the magic (the peer does not speak this protocol). */
-function decodeHello(payload) {
-    const m = PROTOCOL_MAGIC.length;
-    if (payload.length < m + 2 || payload.toString('ascii', 0, m) !== PROTOCOL_MAGIC)
-        return null;
-    return { version: payload.readUInt16BE(m), agent: payload.subarray(m + 2, m + 2 + MAX_AGENT_BYTES).toString('utf8') };
-}
-
-;// CONCATENATED MODULE: ./src/session/listener.ts
-// Where guest init's connection arrives: our VMM (like Firecracker) maps a
-// guest connection to vsock port P onto the host Unix socket
-// `<vsockUdsPath>_P`, so the host listens on `<vsockUdsPath>_1024` before the
-// VM boots. One run has exactly one guest connection: the first is handed
-// out, any later one is closed at once (the guest is untrusted and must not
-// open a second session).
-
-
-
-/** The Unix socket on which guest init's connection arrives. */
-function listener_guestSocketPath(vsockUdsPath) {
-    return `${vsockUdsPath}_${GUEST_VSOCK_PORT}`;
-}
-async function listener_listenForGuest(vsockUdsPath) {
-    const path = listener_guestSocketPath(vsockUdsPath);
-    // A socket file left by a crashed run would make listen fail with EADDRINUSE.
-    const stale = await lstat(path).catch(() => null);
-    if (stale?.isSocket())
-        await rm(path, { force: true });
-    let accepted = null;
-    const waiters = [];
-    let closedError = null;
-    const server = createServer((socket) => {
-        if (accepted) {
-            socket.destroy();
-            return;
-        }
-        accepted = socket;
-        for (const w of waiters.splice(0))
-            w.resolve(socket);
-    });
-    await new Promise((resolve, reject) => {
-        server.once('error', (err) => reject(new Error(`cannot listen for guest init on ${path}: ${err.message}${err.code === 'EADDRINUSE' ? ' (another run uses this vsock path)' : ''}`)));
-        server.listen(path, () => resolve());
-    });
-    return {
-        path,
-        accept(signal) {
-            if (accepted)
-                return Promise.resolve(accepted);
-            if (closedError)
-                return Promise.reject(closedError);
-            return new Promise((resolve, reject) => {
-                const onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error('stopped waiting for guest init to connect'));
-                if (signal?.aborted)
-                    return onAbort();
-                signal?.addEventListener('abort', onAbort, { once: true });
-                waiters.push({
-                    resolve: (s) => {
-                        signal?.removeEventListener('abort', onAbort);
-                        resolve(s);
-                    },
-                    reject,
-                });
-            });
-        },
-        async close() {
-            closedError ??= new Error(`guest init never connected to ${path}`);
-            for (const w of waiters.splice(0))
-                w.reject(closedError);
-            // Not waiting for 'close': it only comes once the accepted connection
-            // ends too, and that connection belongs to the session now.
-            server.close();
-            await rm(path, { force: true });
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/session/messages.ts
-// The protocol's messages as typed values (docs/protocol.md, "Messages"):
-// encoders for what the host sends, decoders for what the guest sends, and
-// the reverse pair too, so tests can play a guest or a host byte-exactly.
-
-const hasNul = (s) => s.includes('\0');
-/** Checks a spec before it leaves the host, so mistakes read as the caller's, not the guest's. */
-function validateRunSpec(spec) {
-    if (spec.argv.length === 0 || spec.argv[0] === '')
-        throw new Error('the run spec has no command: argv is empty');
-    for (const a of spec.argv)
-        if (hasNul(a))
-            throw new Error(`argument ${JSON.stringify(a)} contains a NUL byte`);
-    for (const e of spec.env) {
-        const eq = e.indexOf('=');
-        if (eq <= 0 || hasNul(e))
-            throw new Error(`environment entry ${JSON.stringify(e)} is not NAME=value`);
-    }
-    if (spec.workdir !== undefined && spec.workdir !== '' && !spec.workdir.startsWith('/')) {
-        throw new Error(`the working directory '${spec.workdir}' is not an absolute path`);
-    }
-    for (const o of spec.outputs ?? [])
-        if (o === '' || hasNul(o))
-            throw new Error(`output path ${JSON.stringify(o)} is empty or contains NUL`);
-    for (const [name, v] of [['maxFileBytes', spec.maxFileBytes], ['maxFiles', spec.maxFiles]]) {
-        if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
-            throw new Error(`${name} must be a non-negative integer, got ${v}`);
-    }
-    if ((spec.volumes?.length ?? 0) > 0 && !spec.volumeDevice?.startsWith('/'))
-        throw new Error('the run spec has volumes but no volume device');
-    for (const v of spec.volumes ?? []) {
-        if (!/^[^/:\0]+$/.test(v.name))
-            throw new Error(`volume name ${JSON.stringify(v.name)} must be one path component without ':'`);
-        if (!v.guestPath.startsWith('/') || hasNul(v.guestPath))
-            throw new Error(`volume guest path ${JSON.stringify(v.guestPath)} is not absolute or contains NUL`);
-    }
-}
-function encodeRun(spec) {
-    validateRunSpec(spec);
-    const F = protocol_Field.Run;
-    const fields = [];
-    for (const a of spec.argv)
-        fields.push([F.arg, a]);
-    for (const e of spec.env)
-        fields.push([F.env, e]);
-    if (spec.workdir)
-        fields.push([F.workdir, spec.workdir]);
-    if (spec.user)
-        fields.push([F.user, spec.user]);
-    if (spec.hostname)
-        fields.push([F.hostname, spec.hostname]);
-    for (const o of spec.outputs ?? [])
-        fields.push([F.output, o]);
-    fields.push([F.maxFileBytes, spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES]);
-    fields.push([F.maxFiles, spec.maxFiles ?? protocol_DEFAULT_MAX_FILES]);
-    fields.push([F.privileged, spec.privileged ?? false]);
-    if (spec.volumeDevice)
-        fields.push([F.volumeDevice, spec.volumeDevice]);
-    for (const v of spec.volumes ?? [])
-        fields.push([F.volume, `${v.name}:${v.guestPath}`]);
-    if (spec.stdin)
-        fields.push([F.stdin, true]);
-    return protocol_encodeFrame(protocol_MessageType.Run, protocol_encodeRecord(fields));
-}
-function decodeRun(payload) {
-    const r = new RecordReader(payload, 'RUN');
-    const F = Field.Run;
-    return {
-        argv: r.strings(F.arg),
-        env: r.strings(F.env),
-        workdir: r.string(F.workdir) ?? '/',
-        user: r.string(F.user) ?? '',
-        hostname: r.string(F.hostname) ?? 'vmstep',
-        outputs: r.strings(F.output),
-        maxFileBytes: r.u64(F.maxFileBytes) ?? DEFAULT_MAX_FILE_BYTES,
-        maxFiles: r.u64(F.maxFiles) ?? DEFAULT_MAX_FILES,
-        privileged: r.bool(F.privileged) ?? false,
-        volumeDevice: r.string(F.volumeDevice) ?? '',
-        volumes: r.strings(F.volume).map((s) => {
-            const colon = s.indexOf(':');
-            return { name: s.slice(0, colon), guestPath: s.slice(colon + 1) };
-        }),
-        stdin: r.bool(F.stdin) ?? false,
-    };
-}
-/** The next bytes of the command's stdin (at most one frame). */
-function encodeStdin(data) {
-    return protocol_encodeFrame(protocol_MessageType.Stdin, data);
-}
-/** The end of the command's stdin: guest init closes the pipe once what it holds is written. */
-function encodeStdinEnd() {
-    return protocol_encodeFrame(protocol_MessageType.StdinEnd, Buffer.alloc(0));
-}
-function encodeStdinAck(bytes) {
-    return encodeFrame(MessageType.StdinAck, encodeRecord([[Field.StdinAck.bytes, bytes]]));
-}
-function decodeStdinAck(payload) {
-    return new protocol_RecordReader(payload, 'STDIN_ACK').requireU64(protocol_Field.StdinAck.bytes);
-}
-function encodeSignal(signal) {
-    return protocol_encodeFrame(protocol_MessageType.Signal, protocol_encodeRecord([[protocol_Field.Signal.signal, signal]]));
-}
-function decodeStarted(payload) {
-    const r = new protocol_RecordReader(payload, 'STARTED');
-    return { pid: r.requireU64(protocol_Field.Started.pid), commandStartNs: r.u64(protocol_Field.Started.commandStartNs) ?? 0 };
-}
-function messages_decodeExit(payload) {
-    const r = new protocol_RecordReader(payload, 'EXIT');
-    const F = protocol_Field.Exit;
-    const code = r.requireU64(F.code);
-    if (code > 255)
-        throw new protocol_ProtocolError(`EXIT: exit code ${code} is outside 0-255`);
-    const signal = r.u64(F.signal) ?? 0;
-    return {
-        code,
-        signal: signal === 0 ? null : signal,
-        signalName: signal === 0 ? null : (r.string(F.signalName) ?? `SIG${signal}`),
-        error: r.string(F.error) ?? null,
-    };
-}
-function decodeFile(payload) {
-    const r = new protocol_RecordReader(payload, 'FILE');
-    const F = protocol_Field.File;
-    return { path: r.requireString(F.path), mode: r.requireU64(F.mode), size: r.requireU64(F.size) };
-}
-function decodeFileEnd(payload) {
-    return { error: new protocol_RecordReader(payload, 'FILE_END').string(protocol_Field.FileEnd.error) ?? null };
-}
-function decodeOutputIssue(payload) {
-    const r = new protocol_RecordReader(payload, 'OUTPUT_ISSUE');
-    const F = protocol_Field.OutputIssue;
-    return {
-        request: r.string(F.request) ?? '',
-        path: r.string(F.path) ?? null,
-        reason: r.requireString(F.reason),
-        message: r.string(F.message) ?? '',
-    };
-}
-function decodeTimings(payload) {
-    const r = new protocol_RecordReader(payload, 'TIMINGS');
-    const F = protocol_Field.Timings;
-    return {
-        initStartNs: r.u64(F.initStartNs) ?? 0,
-        specReceivedNs: r.u64(F.specReceivedNs) ?? 0,
-        commandStartNs: r.u64(F.commandStartNs) ?? 0,
-        commandEndNs: r.u64(F.commandEndNs) ?? 0,
-        outputsEndNs: r.u64(F.outputsEndNs) ?? 0,
-    };
-}
-function messages_decodeError(payload) {
-    const r = new protocol_RecordReader(payload, 'ERROR');
-    return { stage: r.string(protocol_Field.Error.stage) ?? 'unknown', message: r.string(protocol_Field.Error.message) ?? '(no message)' };
-}
-function encodeError(stage, message) {
-    return protocol_encodeFrame(protocol_MessageType.Error, protocol_encodeRecord([[protocol_Field.Error.stage, stage], [protocol_Field.Error.message, message]]));
-}
-// Encoders for the guest's messages: tests use them to play a (fake) guest.
-function encodeStarted(m) {
-    return encodeFrame(MessageType.Started, encodeRecord([[Field.Started.pid, m.pid], [Field.Started.commandStartNs, m.commandStartNs]]));
-}
-function encodeExit(m) {
-    const F = Field.Exit;
-    const fields = [[F.code, m.code], [F.signal, m.signal ?? 0]];
-    if (m.signalName)
-        fields.push([F.signalName, m.signalName]);
-    if (m.error)
-        fields.push([F.error, m.error]);
-    return encodeFrame(MessageType.Exit, encodeRecord(fields));
-}
-function encodeFile(m) {
-    const F = Field.File;
-    return encodeFrame(MessageType.File, encodeRecord([[F.path, m.path], [F.mode, m.mode], [F.size, m.size]]));
-}
-function encodeFileEnd(error) {
-    return encodeFrame(MessageType.FileEnd, encodeRecord(error ? [[Field.FileEnd.error, error]] : []));
-}
-function encodeTimings(t) {
-    const F = Field.Timings;
-    return encodeFrame(MessageType.Timings, encodeRecord([
-        [F.initStartNs, t.initStartNs],
-        [F.specReceivedNs, t.specReceivedNs],
-        [F.commandStartNs, t.commandStartNs],
-        [F.commandEndNs, t.commandEndNs],
-        [F.outputsEndNs, t.outputsEndNs],
-    ]));
-}
-function validateServeSpec(spec) {
-    // The shared fields follow RUN's rules; a stand-in argv lets the run check cover them.
-    validateRunSpec({ ...spec, argv: spec.argv && spec.argv.length > 0 ? spec.argv : ['-'] });
-    if (spec.execPort !== undefined && (!Number.isInteger(spec.execPort) || spec.execPort <= 0 || spec.execPort > 0xffffffff)) {
-        throw new Error(`execPort must be a vsock port (1 to 4294967295), got ${spec.execPort}`);
-    }
-}
-function messages_encodeServe(spec, defaultExecPort) {
-    validateServeSpec(spec);
-    const F = Field.Serve;
-    const fields = [];
-    for (const a of spec.argv ?? [])
-        fields.push([F.arg, a]);
-    for (const e of spec.env)
-        fields.push([F.env, e]);
-    if (spec.workdir)
-        fields.push([F.workdir, spec.workdir]);
-    if (spec.user)
-        fields.push([F.user, spec.user]);
-    if (spec.hostname)
-        fields.push([F.hostname, spec.hostname]);
-    fields.push([F.privileged, spec.privileged ?? false]);
-    if (spec.volumeDevice)
-        fields.push([F.volumeDevice, spec.volumeDevice]);
-    for (const v of spec.volumes ?? [])
-        fields.push([F.volume, `${v.name}:${v.guestPath}`]);
-    fields.push([F.execPort, spec.execPort ?? defaultExecPort]);
-    return encodeFrame(MessageType.Serve, encodeRecord(fields));
-}
-function messages_decodeReady(payload) {
-    return { readyNs: new RecordReader(payload, 'READY').u64(Field.Ready.readyNs) ?? 0 };
-}
-function encodeReady(readyNs) {
-    return encodeFrame(MessageType.Ready, encodeRecord([[Field.Ready.readyNs, readyNs]]));
-}
-function messages_encodePoweroff(graceMs) {
-    if (!Number.isSafeInteger(graceMs) || graceMs < 0)
-        throw new RangeError(`the power-off grace must be a non-negative number of milliseconds, got ${graceMs}`);
-    return encodeFrame(MessageType.Poweroff, encodeRecord([[Field.Poweroff.graceMs, graceMs]]));
-}
-/** PUT, GET and LIST: the request that opens a transfer session. */
-function encodeTransferRequest(kind, guestPath, user) {
-    if (!guestPath.startsWith('/') || guestPath.includes('\0'))
-        throw new Error(`the guest path ${JSON.stringify(guestPath)} is not absolute or contains NUL`);
-    if (kind === 'put') {
-        const fields = [[protocol_Field.Put.path, guestPath]];
-        if (user)
-            fields.push([protocol_Field.Put.user, user]);
-        return protocol_encodeFrame(protocol_MessageType.Put, protocol_encodeRecord(fields));
-    }
-    return protocol_encodeFrame(kind === 'get' ? protocol_MessageType.Get : protocol_MessageType.List, protocol_encodeRecord([[protocol_Field.Get.path, guestPath]]));
-}
-function encodePutEnd() {
-    return protocol_encodeFrame(protocol_MessageType.PutEnd);
-}
-function decodeDone(payload) {
-    const r = new protocol_RecordReader(payload, 'DONE');
-    return { error: r.string(protocol_Field.Done.error) ?? null, entries: r.u64(protocol_Field.Done.entries) ?? 0 };
-}
-function encodeDone(m) {
-    const fields = [];
-    if (m.error)
-        fields.push([Field.Done.error, m.error]);
-    fields.push([Field.Done.entries, m.entries ?? 0]);
-    return encodeFrame(MessageType.Done, encodeRecord(fields));
-}
-/**
- * Checks an entry path from either side: relative, normalised (no empty,
- * `.` or `..` components, no trailing slash), no NUL, bounded. Returns why
- * not, or null when it is fine.
- */
-function entryPathProblem(path) {
-    if (path === '')
-        return 'it is empty';
-    if (Buffer.byteLength(path) > MAX_ENTRY_PATH_BYTES)
-        return `it is longer than ${MAX_ENTRY_PATH_BYTES} bytes`;
-    if (path.includes('\0'))
-        return 'it contains a NUL byte';
-    if (path.startsWith('/'))
-        return 'it is absolute';
-    for (const c of path.split('/')) {
-        if (c === '..')
-            return 'it contains ..';
-        if (c === '' || c === '.')
-            return 'it is not normalised';
-    }
-    return null;
-}
-function encodeEntry(e) {
-    const F = protocol_Field.Entry;
-    const fields = [[F.path, e.path], [F.type, e.type], [F.mode, e.mode & 0o7777], [F.size, e.type === 'file' ? e.size : 0]];
-    if (e.type === 'symlink')
-        fields.push([F.linkTarget, e.linkTarget ?? '']);
-    if (e.mtimeNs !== undefined)
-        fields.push([F.mtimeNs, e.mtimeNs]);
-    return protocol_encodeFrame(protocol_MessageType.Entry, protocol_encodeRecord(fields));
-}
-/** Decodes an ENTRY from the guest: untrusted, so its path and type are checked here, in one place. */
-function decodeEntry(payload) {
-    const r = new protocol_RecordReader(payload, 'ENTRY');
-    const F = protocol_Field.Entry;
-    const path = r.requireString(F.path);
-    const problem = entryPathProblem(path);
-    if (problem)
-        throw new protocol_ProtocolError(`guest init sent the entry path ${JSON.stringify(path.slice(0, 200))}, refused: ${problem}`);
-    const type = r.requireString(F.type);
-    if (type !== 'file' && type !== 'dir' && type !== 'symlink')
-        throw new protocol_ProtocolError(`ENTRY ${path}: unknown type ${JSON.stringify(type.slice(0, 40))}`);
-    const entry = { path, type, mode: r.requireU64(F.mode) & 0o7777, size: type === 'file' ? r.requireU64(F.size) : 0 };
-    if (type === 'symlink') {
-        const target = r.requireString(F.linkTarget);
-        if (target === '' || target.includes('\0') || Buffer.byteLength(target) > MAX_ENTRY_PATH_BYTES)
-            throw new protocol_ProtocolError(`ENTRY ${path}: the link target is empty, too long or contains NUL`);
-        entry.linkTarget = target;
-    }
-    const mtime = r.bigU64(F.mtimeNs);
-    if (mtime !== undefined)
-        entry.mtimeNs = mtime;
-    return entry;
-}
-
-;// CONCATENATED MODULE: ./src/session/stdin.ts
-
-
-/** Bytes per STDIN frame: small enough to keep frames interleaving, large enough to be cheap. */
-const STDIN_FRAME_BYTES = 128 * 1024;
-class StdinPump {
-    source;
-    send;
-    window;
-    pending = [];
-    pendingBytes = 0;
-    unacked = 0;
-    sourceEnded = false;
-    stopped = false;
-    endSent = false;
-    onData = (chunk) => {
-        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        if (b.length === 0)
-            return;
-        this.pending.push(b);
-        this.pendingBytes += b.length;
-        this.flush();
-    };
-    onEnd = () => {
-        this.sourceEnded = true;
-        this.flush();
-    };
-    // A source that fails (a closed terminal, a read error) ends the command's stdin: the command sees EOF, as with a pipe.
-    onError = () => this.onEnd();
-    /**
-     * @param source what the command reads; this reads it in flowing mode and pauses it at the window
-     * @param send writes one encoded frame to the guest connection
-     */
-    constructor(source, send, window = STDIN_WINDOW) {
-        this.source = source;
-        this.send = send;
-        this.window = window;
-    }
-    start() {
-        this.source.on('data', this.onData);
-        this.source.once('end', this.onEnd);
-        this.source.once('error', this.onError);
-        this.source.resume();
-    }
-    /** Guest init wrote (or discarded) `bytes` more bytes: the window opens by that much. */
-    ack(bytes) {
-        if (this.stopped)
-            return;
-        if (bytes > this.unacked)
-            throw new protocol_ProtocolError(`guest init acknowledged ${bytes} stdin bytes, but only ${this.unacked} were unacknowledged`);
-        this.unacked -= bytes;
-        this.flush();
-    }
-    /** The command ended (or the session did): nothing more is read from the source, which is left paused. */
-    stop() {
-        if (this.stopped)
-            return;
-        this.stopped = true;
-        this.source.off('data', this.onData);
-        this.source.off('end', this.onEnd);
-        this.source.off('error', this.onError);
-        this.source.pause();
-        this.pending = [];
-        this.pendingBytes = 0;
-    }
-    flush() {
-        if (this.stopped)
-            return;
-        while (this.pendingBytes > 0 && this.unacked < this.window) {
-            const n = Math.min(STDIN_FRAME_BYTES, this.window - this.unacked, this.pending[0].length);
-            const head = this.pending[0];
-            const part = head.subarray(0, n);
-            if (n === head.length)
-                this.pending.shift();
-            else
-                this.pending[0] = head.subarray(n);
-            this.pendingBytes -= n;
-            this.unacked += n;
-            this.send(encodeStdin(part));
-        }
-        // Hold the source while the window is closed: what it has not read stays in its own buffer (or the pipe).
-        if (this.pendingBytes > 0)
-            this.source.pause();
-        else if (!this.sourceEnded)
-            this.source.resume();
-        if (this.sourceEnded && this.pendingBytes === 0 && !this.endSent) {
-            this.endSent = true;
-            this.send(encodeStdinEnd());
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/session/outputs.ts
-// Where returned files land on the host. The guest names each file by its
-// absolute guest path; it is written at that path under the output directory.
-// The guest is untrusted, so a path must be absolute and normalised (no "",
-// "." or ".." components, no NUL), every parent is a real directory (never a
-// symbolic link), and the file itself is opened without following links:
-// nothing a guest sends can write outside the output directory.
-
-
-
-
-const MAX_PATH_BYTES = 4096;
-const MAX_NAME_BYTES = 255;
-/** The path's components, or a ProtocolError saying why the guest's path is refused. */
-function outputs_guestPathComponents(guestPath) {
-    const refuse = (why) => new protocol_ProtocolError(`the guest sent the output path ${JSON.stringify(guestPath)}, which ${why}; refusing to write it`);
-    if (!guestPath.startsWith('/'))
-        throw refuse('is not absolute');
-    if (Buffer.byteLength(guestPath) > MAX_PATH_BYTES)
-        throw refuse(`is longer than ${MAX_PATH_BYTES} bytes`);
-    if (guestPath.includes('\0'))
-        throw refuse('contains a NUL byte');
-    const parts = guestPath.slice(1).split('/');
-    for (const p of parts) {
-        if (p === '' || p === '.' || p === '..')
-            throw refuse('is not normalised (empty, "." or ".." component)');
-        if (Buffer.byteLength(p) > MAX_NAME_BYTES)
-            throw refuse(`has a component longer than ${MAX_NAME_BYTES} bytes`);
-    }
-    return parts;
-}
-class OutputDirectory {
-    root;
-    constructor(root) {
-        this.root = root;
-    }
-    /** The host path a guest path is written to (checked, not created). */
-    hostPathFor(guestPath) {
-        return (0,external_node_path_.join)(this.root, ...outputs_guestPathComponents(guestPath));
-    }
-    /** Creates the parents and opens the file for writing, truncating an earlier run's copy. */
-    async create(guestPath) {
-        const parts = outputs_guestPathComponents(guestPath);
-        await (0,promises_.mkdir)(this.root, { recursive: true });
-        let dir = this.root;
-        for (const part of parts.slice(0, -1)) {
-            dir = (0,external_node_path_.join)(dir, part);
-            const st = await (0,promises_.lstat)(dir).catch((err) => {
-                if (err.code === 'ENOENT')
-                    return null;
-                throw err;
-            });
-            if (st === null)
-                await (0,promises_.mkdir)(dir, { mode: 0o755 });
-            else if (!st.isDirectory()) {
-                throw new protocol_ProtocolError(`cannot write the output file ${guestPath}: ${dir} exists and is not a directory (a symbolic link or a file)`);
-            }
-        }
-        const hostPath = (0,external_node_path_.join)(dir, parts[parts.length - 1]);
-        const flags = external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_TRUNC | external_node_fs_namespaceObject.constants.O_NOFOLLOW;
-        try {
-            return { hostPath, handle: await (0,promises_.open)(hostPath, flags, 0o600) };
-        }
-        catch (err) {
-            const code = err.code;
-            if (code === 'ELOOP' || code === 'EISDIR') {
-                throw new protocol_ProtocolError(`cannot write the output file ${guestPath}: ${hostPath} is a ${code === 'ELOOP' ? 'symbolic link' : 'directory'}`);
-            }
-            throw err;
-        }
-    }
-    /** Applies the guest's permission bits (without setuid, setgid or sticky) once the file is complete. */
-    async finish(file, mode) {
-        await file.handle.close();
-        await (0,promises_.chmod)(file.hostPath, mode & 0o777);
-    }
-    /** Removes a partly written file. */
-    async discard(file) {
-        await file.handle.close().catch(() => { });
-        await (0,promises_.rm)(file.hostPath, { force: true });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/session/session.ts
-// The host side of one run (docs/protocol.md, "The conversation"): checks the
-// guest's hello, sends the run spec, and turns the guest's messages into an
-// async, streaming API: stdout and stderr as Readable streams, output files
-// written to disk as they arrive, and promises for the start, the exit and
-// the whole result.
-//
-// Backpressure: the socket is read only while the consumers keep up. After
-// each chunk the socket is paused until every frame in it has been handled;
-// a stdout/stderr frame is handled once its stream is below its high-water
-// mark (or destroyed), a file frame once it is on disk. So host memory stays
-// bounded however fast the guest writes, and guest init's blocking writes
-// stall it (and the workload) instead.
-
-
-
-
-
-
-/** Guest init reported a failure of its own (bad spec, unknown user, mounts, version). */
-class session_GuestError extends Error {
-    stage;
-    guestMessage;
-    name = 'GuestError';
-    constructor(stage, guestMessage) {
-        super(`guest init failed (${stage}): ${guestMessage}`);
-        this.stage = stage;
-        this.guestMessage = guestMessage;
-    }
-}
-/** The guest speaks another protocol version than this host. */
-class ProtocolVersionError extends protocol_ProtocolError {
-    guestVersion;
-    hostVersion;
-    name = 'ProtocolVersionError';
-    constructor(guestVersion, hostVersion) {
-        super(`protocol version mismatch: guest init speaks version ${guestVersion}, this vmstep speaks version ${hostVersion}; ` +
-            'the VM runs a vmstep-init from another vmstep release: rebuild the root filesystem with this release (its cache key includes the init binary) or point VMSTEP_INIT at the matching dist/vmstep-init');
-        this.guestVersion = guestVersion;
-        this.hostVersion = hostVersion;
-    }
-}
-/** A Readable fed by the session, which waits for the consumer when it is full. */
-class GuestOutputStream extends external_node_stream_.Readable {
-    wake;
-    ended = false;
-    _read() {
-        const w = this.wake;
-        this.wake = undefined;
-        w?.();
-    }
-    /** Pushes a chunk; resolves when the stream can take more (or nobody will read it). */
-    async feed(chunk) {
-        if (this.destroyed || this.ended)
-            return;
-        if (this.push(chunk))
-            return;
-        await new Promise((resolve) => {
-            const done = () => {
-                this.wake = undefined;
-                this.off('close', done);
-                resolve();
-            };
-            this.wake = done;
-            this.once('close', done);
-        });
-    }
-    /** Ends the stream (once). */
-    finish() {
-        if (this.ended)
-            return;
-        this.ended = true;
-        this.push(null);
-    }
-}
-function settle() {
-    let resolve, reject;
-    const promise = new Promise((res, rej) => {
-        resolve = res;
-        reject = rej;
-    });
-    // A caller may await only `result`; the other promises must not count as unhandled.
-    promise.catch(() => { });
-    return { promise, resolve, reject };
-}
-class GuestSession {
-    socket;
-    spec;
-    options;
-    /** The command's stdout, as the guest sends it; ends at the command's exit. */
-    stdout;
-    /** The command's stderr; ends at the command's exit. */
-    stderr;
-    /** Resolves when the command has started (null when it could not start), rejects when the session fails first. */
-    started;
-    /** Resolves with the command's exit; rejects when the session fails before it. */
-    exit;
-    /** Resolves once everything has arrived (exit, files, timings); rejects on any failure. */
-    result;
-    out;
-    err;
-    startedP = settle();
-    exitP = settle();
-    resultP = settle();
-    decoder = new FrameDecoder();
-    outputDir;
-    maxFiles;
-    maxFileBytes;
-    state = 'hello';
-    settled = false;
-    guestAgent = '';
-    pid = null;
-    exitMessage = null;
-    files = [];
-    issues = [];
-    fileCount = 0;
-    current = null;
-    /** The handling of every chunk received so far, in order (onData never rejects). */
-    handling = Promise.resolve();
-    stdinPump = null;
-    constructor(socket, spec, options = {}) {
-        this.socket = socket;
-        this.spec = spec;
-        this.options = options;
-        validateRunSpec(spec);
-        if (Boolean(spec.stdin) !== Boolean(options.stdin))
-            throw new Error('spec.stdin and the stdin option go together: give both or neither');
-        if ((spec.outputs?.length ?? 0) > 0 && !options.outputDir) {
-            throw new Error('the run spec asks for output files but no outputDir was given to write them to');
-        }
-        const highWaterMark = options.streamHighWaterMark ?? 1 << 20;
-        this.out = new GuestOutputStream({ highWaterMark });
-        this.err = new GuestOutputStream({ highWaterMark });
-        this.stdout = this.out;
-        this.stderr = this.err;
-        this.started = this.startedP.promise;
-        this.exit = this.exitP.promise;
-        this.result = this.resultP.promise;
-        this.outputDir = options.outputDir ? new OutputDirectory(options.outputDir) : null;
-        this.maxFiles = spec.maxFiles ?? protocol_DEFAULT_MAX_FILES;
-        this.maxFileBytes = spec.maxFileBytes ?? protocol_DEFAULT_MAX_FILE_BYTES;
-        socket.on('data', (chunk) => {
-            this.handling = this.handling.then(() => this.onData(chunk));
-        });
-        // Guest init half-closes right after its last message. Node may report
-        // that end while the last chunk is still being handled (the socket is
-        // paused, but its buffer is empty), so the end and close are judged only
-        // once every chunk before them has been handled.
-        socket.on('end', () => this.afterHandling(() => new protocol_ProtocolError(`guest init closed the connection before the run finished (${this.progress()}); the VM may have crashed, run out of memory or been killed: see its console log`)));
-        socket.on('error', (e) => this.fail(new protocol_ProtocolError(`the connection to guest init failed (${this.progress()}): ${e.message}`)));
-        socket.on('close', () => this.afterHandling(() => new protocol_ProtocolError(`the connection to guest init closed (${this.progress()})`)));
-    }
-    /** Fails the session with why() unless the chunks already received complete it. */
-    afterHandling(why) {
-        void this.handling.then(() => this.fail(why()));
-    }
-    /** Delivers a signal to the command's process group in the guest (ignored unless it is running). */
-    signal(sig) {
-        const n = typeof sig === 'number' ? sig : external_node_os_namespaceObject.constants.signals[sig];
-        if (!Number.isInteger(n) || n <= 0 || n >= 65)
-            throw new RangeError(`unknown signal ${String(sig)}`);
-        if (this.state === 'running' && !this.settled)
-            this.socket.write(encodeSignal(n));
-    }
-    /** Ends the session now; guest init sees the connection drop, kills the command and powers off. */
-    abort(reason = new Error('the run was aborted')) {
-        this.fail(reason);
-    }
-    progress() {
-        switch (this.state) {
-            case 'hello':
-                return 'no hello from guest init yet';
-            case 'running':
-                return this.pid === null ? 'the command had not started' : 'the command was running';
-            case 'outputs':
-                return `the command had exited with ${this.exitMessage?.code}; ${this.fileCount} output files received`;
-            default:
-                return 'after the end';
-        }
-    }
-    async onData(chunk) {
-        if (this.settled)
-            return;
-        this.socket.pause();
-        try {
-            for (const frame of this.decoder.push(chunk)) {
-                await this.handle(frame);
-                if (this.settled)
-                    return;
-            }
-        }
-        catch (e) {
-            this.fail(e);
-            return;
-        }
-        this.socket.resume();
-    }
-    async handle(frame) {
-        const { type, payload } = frame;
-        if (type === protocol_MessageType.Error) {
-            const e = messages_decodeError(payload);
-            throw new session_GuestError(e.stage, e.message);
-        }
-        switch (this.state) {
-            case 'hello':
-                return this.onHello(frame);
-            case 'running':
-                if (type === protocol_MessageType.Stdout)
-                    return this.out.feed(payload);
-                if (type === protocol_MessageType.Stderr)
-                    return this.err.feed(payload);
-                if (type === protocol_MessageType.StdinAck && this.stdinPump)
-                    return this.stdinPump.ack(decodeStdinAck(payload));
-                if (type === protocol_MessageType.Started && this.pid === null) {
-                    const started = decodeStarted(payload);
-                    this.pid = started.pid;
-                    this.startedP.resolve(started);
-                    return;
-                }
-                if (type === protocol_MessageType.Exit) {
-                    this.exitMessage = messages_decodeExit(payload);
-                    this.state = 'outputs';
-                    this.stdinPump?.stop();
-                    if (this.pid === null)
-                        this.startedP.resolve(null);
-                    this.out.finish();
-                    this.err.finish();
-                    this.exitP.resolve(this.exitMessage);
-                    return;
-                }
-                break;
-            case 'outputs':
-                return this.onOutput(frame);
-            default:
-                break;
-        }
-        throw new protocol_ProtocolError(`guest init sent ${protocol_describeType(type)} out of order (${this.progress()})`);
-    }
-    onHello({ type, payload }) {
-        const hello = type === protocol_MessageType.Hello ? decodeHello(payload) : null;
-        if (!hello) {
-            throw new protocol_ProtocolError(`the guest's first message is ${protocol_describeType(type)}, not a vmstep hello: the program on the other end of the guest socket does not speak the vmstep protocol`);
-        }
-        if (hello.version !== PROTOCOL_VERSION) {
-            const err = new ProtocolVersionError(hello.version, PROTOCOL_VERSION);
-            this.refuse('hello', `protocol version mismatch: the host speaks version ${PROTOCOL_VERSION}, guest init speaks version ${hello.version}`);
-            throw err;
-        }
-        this.guestAgent = hello.agent;
-        this.state = 'running';
-        this.socket.write(encodeHello());
-        this.socket.write(encodeRun(this.spec));
-        if (this.options.stdin) {
-            this.stdinPump = new StdinPump(this.options.stdin, (frame) => {
-                if (!this.settled && this.socket.writable)
-                    this.socket.write(frame);
-            });
-            this.stdinPump.start();
-        }
-    }
-    async onOutput({ type, payload }) {
-        // Acknowledgements already on their way when the command exited mean nothing now.
-        if (type === protocol_MessageType.StdinAck && this.stdinPump)
-            return;
-        const cur = this.current;
-        if (type === protocol_MessageType.FileData && cur) {
-            if (cur.written + payload.length > cur.size) {
-                throw new protocol_ProtocolError(`guest init sent more than the ${cur.size} bytes it announced for ${cur.guestPath}`);
-            }
-            await cur.file.handle.write(payload);
-            cur.written += payload.length;
-            return;
-        }
-        if (type === protocol_MessageType.FileEnd && cur) {
-            this.current = null;
-            const { error } = decodeFileEnd(payload);
-            if (error !== null) {
-                await this.outputDir.discard(cur.file);
-                this.addIssue({ request: '', path: cur.guestPath, reason: 'unreadable', message: `${cur.guestPath}: ${error}` });
-                return;
-            }
-            if (cur.written !== cur.size) {
-                await this.outputDir.discard(cur.file);
-                throw new protocol_ProtocolError(`guest init ended ${cur.guestPath} after ${cur.written} of the ${cur.size} bytes it announced`);
-            }
-            await this.outputDir.finish(cur.file, cur.mode);
-            const done = { guestPath: cur.guestPath, hostPath: cur.file.hostPath, mode: cur.mode, size: cur.size };
-            this.files.push(done);
-            this.options.onFile?.(done);
-            return;
-        }
-        if (cur)
-            throw new protocol_ProtocolError(`guest init sent ${protocol_describeType(type)} in the middle of the file ${cur.guestPath}`);
-        if (type === protocol_MessageType.File) {
-            const f = decodeFile(payload);
-            if (!this.outputDir)
-                throw new protocol_ProtocolError(`guest init returned the file ${f.path} although the run spec asked for no outputs`);
-            if (this.fileCount >= this.maxFiles)
-                throw new protocol_ProtocolError(`guest init returned more than the ${this.maxFiles} output files the run allows`);
-            if (f.size > this.maxFileBytes) {
-                throw new protocol_ProtocolError(`guest init returned ${f.path} with ${f.size} bytes, over the limit of ${this.maxFileBytes} bytes per file`);
-            }
-            this.fileCount++;
-            const file = await this.outputDir.create(f.path);
-            this.current = { guestPath: f.path, mode: f.mode, size: f.size, written: 0, file };
-            return;
-        }
-        if (type === protocol_MessageType.OutputIssue)
-            return this.addIssue(decodeOutputIssue(payload));
-        if (type === protocol_MessageType.Timings) {
-            const timings = decodeTimings(payload);
-            this.state = 'done';
-            this.settled = true;
-            // Closing our side tells guest init that everything arrived: it powers off.
-            this.socket.end();
-            this.resultP.resolve({ guestAgent: this.guestAgent, pid: this.pid, exit: this.exitMessage, files: this.files, issues: this.issues, timings });
-            return;
-        }
-        throw new protocol_ProtocolError(`guest init sent ${protocol_describeType(type)} out of order (${this.progress()})`);
-    }
-    addIssue(issue) {
-        this.issues.push(issue);
-        this.options.onOutputIssue?.(issue);
-    }
-    /** Tells guest init why we stop, then closes. */
-    refuse(stage, message) {
-        if (this.socket.writable)
-            this.socket.end(encodeError(stage, message));
-    }
-    fail(reason) {
-        if (this.settled)
-            return;
-        this.settled = true;
-        this.stdinPump?.stop();
-        const err = reason instanceof Error ? reason : new Error(String(reason));
-        if (err instanceof protocol_ProtocolError && !(err instanceof ProtocolVersionError))
-            this.refuse('protocol', err.message);
-        // Let the error frame go out, then drop the connection so a guest blocked
-        // in a write sees it fail instead of waiting for us to read.
-        if (this.socket.writableEnded && !this.socket.writableFinished)
-            this.socket.once('finish', () => this.socket.destroy());
-        else
-            this.socket.destroy();
-        const cur = this.current;
-        this.current = null;
-        if (cur)
-            void this.outputDir?.discard(cur.file);
-        this.startedP.reject(err);
-        this.exitP.reject(err);
-        this.resultP.reject(err);
-        this.out.finish();
-        this.err.finish();
-    }
-}
-/** Starts the host side of a run on a connection accepted from guest init. */
-function startGuestSession(socket, spec, options = {}) {
-    return new GuestSession(socket, spec, options);
-}
-
-;// CONCATENATED MODULE: ./src/session/connect.ts
-// Opening a session connection to a serving guest init (docs/protocol.md,
-// "Sessions"). Through our VMM, as with Firecracker: connect to the VM's
-// vsock Unix socket, write `CONNECT <port>\n`, and read `OK <n>\n`; after
-// that line the socket is a byte stream to the guest port. In guest init's
-// test mode the host connects straight to the Unix socket named by
-// VMSTEP_INIT_EXEC_SOCKET.
-
-
-/** The longest handshake reply we wait for (`OK 4294967295\n` is 14 bytes). */
-const MAX_REPLY_BYTES = 64;
-function endpointName(ep) {
-    return ep.kind === 'vmm' ? `the VM's vsock socket ${ep.udsPath}` : `guest init's session socket ${ep.path}`;
-}
-/** Opens a session connection; rejects with one line naming the cause when the VM is gone or refuses. */
-function connect_connectSession(ep, signal) {
-    const path = ep.kind === 'vmm' ? ep.udsPath : ep.path;
-    return new Promise((resolve, reject) => {
-        const socket = (0,external_node_net_.connect)(path);
-        let settled = false;
-        const fail = (message) => {
-            if (settled)
-                return;
-            settled = true;
-            signal?.removeEventListener('abort', onAbort);
-            socket.destroy();
-            reject(new Error(message));
-        };
-        const onAbort = () => fail('stopped connecting to the VM: aborted');
-        if (signal?.aborted)
-            return onAbort();
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const done = () => {
-            settled = true;
-            signal?.removeEventListener('abort', onAbort);
-            socket.removeAllListeners('error');
-            socket.removeAllListeners('close');
-            resolve(socket);
-        };
-        socket.once('error', (e) => {
-            const gone = e.code === 'ENOENT' || e.code === 'ECONNREFUSED';
-            fail(gone ? `cannot reach ${endpointName(ep)}: the VM is not running (${e.code})` : `cannot connect to ${endpointName(ep)}: ${e.message}`);
-        });
-        socket.once('close', () => fail(`${endpointName(ep)} closed the connection before the session began: the VM is stopping or its guest init is not serving`));
-        socket.once('connect', () => {
-            if (ep.kind === 'unix')
-                return done();
-            socket.write(`CONNECT ${ep.port ?? protocol_EXEC_VSOCK_PORT}\n`);
-            // Read in paused mode: once our listener is gone the stream's flow is
-            // undecided again, so the session's own 'data' listener starts it.
-            let reply = Buffer.alloc(0);
-            const onReadable = () => {
-                for (let chunk; (chunk = socket.read()) !== null;) {
-                    reply = Buffer.concat([reply, chunk]);
-                    const nl = reply.indexOf(10);
-                    if (nl < 0) {
-                        if (reply.length > MAX_REPLY_BYTES)
-                            return fail(`${endpointName(ep)} answered CONNECT with something other than 'OK <port>': it is not a vmstep VMM`);
-                        continue;
-                    }
-                    socket.off('readable', onReadable);
-                    const line = reply.subarray(0, nl).toString('latin1');
-                    if (!/^OK \d+$/.test(line))
-                        return fail(`${endpointName(ep)} refused the session (${JSON.stringify(line.slice(0, 80))}): guest init is not listening on port ${ep.port ?? protocol_EXEC_VSOCK_PORT}`);
-                    // Bytes after the line already belong to the guest's stream.
-                    const rest = reply.subarray(nl + 1);
-                    if (rest.length > 0)
-                        socket.unshift(rest);
-                    return done();
-                }
-            };
-            socket.on('readable', onReadable);
-        });
-    });
-}
-
-;// CONCATENATED MODULE: ./src/session/frame-source.ts
-
-class frame_source_FrameSource {
-    socket;
-    peer;
-    decoder = new FrameDecoder();
-    frames = [];
-    buffered = 0;
-    ended = false;
-    failure = null;
-    wake = null;
-    constructor(socket, 
-    /** Names the peer in errors: "guest init". */
-    peer = 'guest init') {
-        this.socket = socket;
-        this.peer = peer;
-        socket.on('data', (chunk) => {
-            try {
-                for (const f of this.decoder.push(chunk)) {
-                    this.frames.push(f);
-                    this.buffered += f.payload.length;
-                }
-            }
-            catch (e) {
-                this.failure = e instanceof Error ? e : new Error(String(e));
-                socket.destroy();
-            }
-            if (this.buffered > MAX_FRAME_PAYLOAD)
-                socket.pause();
-            this.notify();
-        });
-        socket.on('end', () => {
-            this.ended = true;
-            this.notify();
-        });
-        socket.on('close', () => {
-            this.ended = true;
-            this.notify();
-        });
-        socket.on('error', (e) => {
-            this.failure ??= new protocol_ProtocolError(`the connection to ${this.peer} failed: ${e.message}`);
-            this.notify();
-        });
-    }
-    notify() {
-        const w = this.wake;
-        this.wake = null;
-        w?.();
-    }
-    /** The next frame, or null once the peer has closed and everything before was read. */
-    async next() {
-        for (;;) {
-            const f = this.frames.shift();
-            if (f) {
-                this.buffered -= f.payload.length;
-                if (this.buffered <= MAX_FRAME_PAYLOAD && this.socket.isPaused())
-                    this.socket.resume();
-                return f;
-            }
-            if (this.failure)
-                throw this.failure;
-            if (this.ended)
-                return null;
-            await new Promise((resolve) => (this.wake = resolve));
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/session/hello.ts
-
-
-
-/** Reads guest init's hello and answers it; returns the guest's agent string. */
-async function hello_exchangeHello(socket, frames) {
-    const frame = await frames.next();
-    if (!frame)
-        throw new protocol_ProtocolError('guest init closed the connection before its hello: the VM may have stopped');
-    if (frame.type === protocol_MessageType.Error) {
-        const e = messages_decodeError(frame.payload);
-        throw new session_GuestError(e.stage, e.message);
-    }
-    const hello = frame.type === protocol_MessageType.Hello ? decodeHello(frame.payload) : null;
-    if (!hello) {
-        throw new protocol_ProtocolError(`the guest's first message is ${protocol_describeType(frame.type)}, not a vmstep hello: the program on the other end does not speak the vmstep protocol`);
-    }
-    if (hello.version !== PROTOCOL_VERSION) {
-        socket.end(encodeError('hello', `protocol version mismatch: the host speaks version ${PROTOCOL_VERSION}, guest init speaks version ${hello.version}`));
-        throw new ProtocolVersionError(hello.version, PROTOCOL_VERSION);
-    }
-    socket.write(encodeHello());
-    return hello.agent;
-}
-
-;// CONCATENATED MODULE: ./src/session/service.ts
-// The host side of service mode's boot connection (docs/protocol.md,
-// "Service mode"): after the hello it sends SERVE, waits for READY, then
-// carries the main process's output and exit (when there is one) and, on
-// request, POWEROFF. Sessions (exec, cp) go over connections of their own
-// (connect.ts), so this connection carries nothing else.
-
-
-
-
-
-
-
-/** On the boot connection guest init opened: sends SERVE and follows the service. */
-function service_startService(boot, spec) {
-    const serve = encodeServe(spec, EXEC_VSOCK_PORT); // validates before anything is sent
-    const frames = new FrameSource(boot);
-    const mainStdout = new PassThrough();
-    const mainStderr = new PassThrough();
-    let readyResolve, readyReject;
-    const ready = new Promise((res, rej) => ((readyResolve = res), (readyReject = rej)));
-    let exitResolve;
-    const mainExit = new Promise((res) => (exitResolve = res));
-    let closedResolve;
-    const closed = new Promise((res) => (closedResolve = res));
-    ready.catch(() => { });
-    boot.on('close', () => closedResolve());
-    const finishStreams = () => {
-        mainStdout.end();
-        mainStderr.end();
-    };
-    const write = async (stream, data) => {
-        // Backpressure: a log writer that falls behind stalls the guest's main process, not host memory.
-        if (!stream.write(data))
-            await new Promise((res) => stream.once('drain', res).once('close', res));
-    };
-    const follow = async () => {
-        await exchangeHello(boot, frames);
-        boot.write(serve);
-        let isReady = false;
-        for (;;) {
-            const frame = await frames.next();
-            if (!frame) {
-                if (!isReady)
-                    throw new ProtocolError('guest init closed the boot connection before it was ready: the VM stopped during boot; see its console log');
-                return;
-            }
-            const { type, payload } = frame;
-            if (type === MessageType.Error) {
-                const e = decodeError(payload);
-                throw new GuestError(e.stage, e.message);
-            }
-            if (!isReady) {
-                if (type !== MessageType.Ready)
-                    throw new ProtocolError(`guest init sent ${describeType(type)} before READY`);
-                decodeReady(payload);
-                isReady = true;
-                if (!spec.argv || spec.argv.length === 0)
-                    finishStreams();
-                readyResolve();
-                continue;
-            }
-            if (type === MessageType.Started)
-                continue;
-            if (type === MessageType.Stdout)
-                await write(mainStdout, payload);
-            else if (type === MessageType.Stderr)
-                await write(mainStderr, payload);
-            else if (type === MessageType.Exit) {
-                finishStreams();
-                exitResolve(decodeExit(payload));
-            }
-            else
-                throw new ProtocolError(`guest init sent ${describeType(type)} on the boot connection of a serving VM`);
-        }
-    };
-    follow().then(() => {
-        // Guest init waits for our close before it powers off: nothing of ours is in flight.
-        boot.end();
-        readyReject(new ProtocolError('the boot connection ended before READY'));
-        finishStreams();
-        exitResolve(null);
-    }, (e) => {
-        readyReject(e);
-        finishStreams();
-        exitResolve(null);
-        boot.destroy();
-    });
-    return {
-        ready,
-        mainStdout,
-        mainStderr,
-        mainExit,
-        poweroff(graceMs) {
-            const frame = encodePoweroff(graceMs);
-            if (boot.writable)
-                boot.write(frame);
-        },
-        closed,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/session/transfer.ts
-// Copying files into and out of a serving VM over a session connection
-// (docs/protocol.md, "PUT, GET and LIST"). Entries are files, directories
-// and symbolic links with relative, normalised paths; a file's bytes follow
-// its ENTRY as FILE_DATA frames. Everything the guest sends is untrusted:
-// entry paths are checked where they are decoded (messages.ts), the tree
-// must arrive parents first under the one root it asked for, and the count
-// and bytes are bounded here. Writing entries to the host's disk is the
-// caller's (it must not follow links either); this module only carries them.
-
-
-
-
-
-
-/** For LIST, which carries no file bytes. */
-const DEFAULT_LIST_LIMITS = { maxEntries: 1_000_000, maxBytes: Number.MAX_SAFE_INTEGER };
-/** Bytes per FILE_DATA frame the host sends. */
-const DATA_FRAME_BYTES = 256 * 1024;
-async function writeFrame(socket, frame) {
-    if (socket.destroyed || !socket.writable)
-        throw new protocol_ProtocolError('the session connection to guest init closed during the copy: the VM may have stopped');
-    if (!socket.write(frame)) {
-        await new Promise((resolve, reject) => {
-            const onDrain = () => (socket.off('close', onClose), resolve());
-            const onClose = () => (socket.off('drain', onDrain), reject(new protocol_ProtocolError('the session connection to guest init closed during the copy: the VM may have stopped')));
-            socket.once('drain', onDrain).once('close', onClose);
-        });
-    }
-}
-/** The guest's answer that ends a transfer: DONE, or ERROR. */
-function guestFailure(type, payload) {
-    if (type === protocol_MessageType.Error) {
-        const e = messages_decodeError(payload);
-        return new session_GuestError(e.stage, e.message);
-    }
-    return null;
-}
-/** Reads the guest's DONE (or failure) that ends a transfer. */
-async function readDone(frames, what) {
-    const f = await frames.next();
-    if (!f)
-        throw new protocol_ProtocolError(`guest init closed the session before ${what} finished: the VM may have stopped`);
-    const failure = guestFailure(f.type, f.payload);
-    if (failure)
-        throw failure;
-    if (f.type !== protocol_MessageType.Done)
-        throw new protocol_ProtocolError(`guest init sent ${protocol_describeType(f.type)} where it should end ${what} with DONE`);
-    const done = decodeDone(f.payload);
-    if (done.error !== null)
-        throw new Error(`${what} failed in the guest: ${done.error}`);
-    return { entries: done.entries };
-}
-/**
- * PUT: creates `entries` under the guest directory `guestPath` (created when
- * missing), owned by `opts.user` (default root). Directories must come
- * before their contents. Resolves with the number of entries created.
- */
-async function transfer_putEntries(socket, guestPath, entries, opts = {}) {
-    const frames = new frame_source_FrameSource(socket);
-    const what = `the copy into ${guestPath}`;
-    try {
-        await hello_exchangeHello(socket, frames);
-        await writeFrame(socket, encodeTransferRequest('put', guestPath, opts.user));
-        // The guest answers once, at the end; an answer that comes early (a failure) stops the copy.
-        const answer = readDone(frames, what);
-        answer.catch(() => { });
-        const early = answer.then(() => {
-            throw new protocol_ProtocolError(`guest init answered before ${what} ended`);
-        });
-        early.catch(() => { });
-        const guarded = (frame) => Promise.race([writeFrame(socket, frame), early]);
-        for await (const entry of entries) {
-            const problem = entryPathProblem(entry.path);
-            if (problem)
-                throw new Error(`cannot copy the entry ${JSON.stringify(entry.path)} into the VM: its path is refused (${problem})`);
-            await guarded(encodeEntry(entry));
-            if (entry.type !== 'file' || entry.size === 0)
-                continue;
-            if (!entry.data)
-                throw new Error(`cannot copy ${entry.path} into the VM: the entry has ${entry.size} bytes but no data stream`);
-            let written = 0;
-            for await (const chunk of entry.data) {
-                const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-                if (written + b.length > entry.size)
-                    throw new Error(`cannot copy ${entry.path} into the VM: it grew beyond the ${entry.size} bytes announced while being read`);
-                for (let at = 0; at < b.length; at += DATA_FRAME_BYTES)
-                    await guarded(protocol_encodeFrame(protocol_MessageType.FileData, b.subarray(at, at + DATA_FRAME_BYTES)));
-                written += b.length;
-            }
-            if (written !== entry.size)
-                throw new Error(`cannot copy ${entry.path} into the VM: it shrank to ${written} of the ${entry.size} bytes announced while being read`);
-        }
-        await guarded(encodePutEnd());
-        const result = await answer;
-        socket.end();
-        return result;
-    }
-    catch (e) {
-        socket.destroy();
-        throw e;
-    }
-}
-/** Checks the shape of a tree as it arrives: one root, parents (directories) before their contents, within the limits. */
-class TreeCheck {
-    limits;
-    what;
-    dirs = new Set();
-    root = null;
-    count = 0;
-    bytes = 0;
-    constructor(limits, what) {
-        this.limits = limits;
-        this.what = what;
-    }
-    admit(e) {
-        if (++this.count > this.limits.maxEntries) {
-            throw new Error(`${this.what}: the guest sent more than ${this.limits.maxEntries} entries, the limit; copy a smaller tree`);
-        }
-        this.bytes += e.size;
-        if (this.bytes > this.limits.maxBytes) {
-            throw new Error(`${this.what}: the guest sent more than ${this.limits.maxBytes} bytes, the limit; copy a smaller tree`);
-        }
-        const slash = e.path.lastIndexOf('/');
-        if (this.root === null) {
-            if (slash >= 0)
-                throw new protocol_ProtocolError(`${this.what}: the guest's first entry ${e.path} is not the one it was asked for`);
-            this.root = e.path;
-        }
-        else {
-            const parent = slash < 0 ? null : e.path.slice(0, slash);
-            if (parent === null || !this.dirs.has(parent)) {
-                throw new protocol_ProtocolError(`${this.what}: the guest sent ${e.path} before (or without) its parent directory`);
-            }
-        }
-        if (e.type === 'dir') {
-            if (this.dirs.has(e.path))
-                throw new protocol_ProtocolError(`${this.what}: the guest sent the directory ${e.path} twice`);
-            this.dirs.add(e.path);
-        }
-    }
-}
-async function startReading(socket, kind, guestPath) {
-    const frames = new frame_source_FrameSource(socket);
-    await hello_exchangeHello(socket, frames);
-    await writeFrame(socket, encodeTransferRequest(kind, guestPath));
-    return frames;
-}
-/** The ENTRY records of a GET or LIST up to its DONE, checked as a tree; a file's data is read by the caller between entries. */
-async function* receiveEntries(frames, tree, what) {
-    for (;;) {
-        const f = await frames.next();
-        if (!f)
-            throw new protocol_ProtocolError(`guest init closed the session before ${what} finished: the VM may have stopped`);
-        const failure = guestFailure(f.type, f.payload);
-        if (failure)
-            throw failure;
-        if (f.type === protocol_MessageType.Done) {
-            const done = decodeDone(f.payload);
-            if (done.error !== null)
-                throw new Error(`${what}: ${done.error}`);
-            return;
-        }
-        if (f.type !== protocol_MessageType.Entry)
-            throw new protocol_ProtocolError(`${what}: guest init sent ${protocol_describeType(f.type)} where an entry or DONE belongs`);
-        const entry = decodeEntry(f.payload);
-        tree.admit(entry);
-        yield entry;
-    }
-}
-/**
- * GET: the guest path and, for a directory, everything beneath it, parents
- * first, never following links. Entry paths are relative to the guest
- * path's parent (`GET /a/b` yields `b`, `b/c`, ...). A file's `data` must be
- * read before the next entry is asked for; what is left unread is skipped.
- */
-async function* transfer_getEntries(socket, guestPath, opts) {
-    const what = `copying ${guestPath} out of the VM`;
-    let complete = false;
-    try {
-        const frames = await startReading(socket, 'get', guestPath);
-        for await (const entry of receiveEntries(frames, new TreeCheck(opts.limits, what), what)) {
-            if (entry.type !== 'file' || entry.size === 0) {
-                yield entry;
-                continue;
-            }
-            const data = new FileDataStream(frames, entry.size, `${what}: ${entry.path}`);
-            yield { ...entry, data };
-            await data.skipRest();
-        }
-        complete = true;
-        socket.end();
-    }
-    finally {
-        if (!complete)
-            socket.destroy();
-    }
-}
-/** LIST: like GET without the bytes, for telling what changed. */
-async function transfer_listEntries(socket, guestPath, opts = {}) {
-    const what = `listing ${guestPath} in the VM`;
-    const out = [];
-    try {
-        const frames = await startReading(socket, 'list', guestPath);
-        const tree = new TreeCheck({ ...(opts.limits ?? DEFAULT_LIST_LIMITS), maxBytes: Number.MAX_SAFE_INTEGER }, what);
-        for await (const entry of receiveEntries(frames, tree, what))
-            out.push(entry);
-        socket.end();
-        return out;
-    }
-    catch (e) {
-        socket.destroy();
-        throw e;
-    }
-}
-/** One file's FILE_DATA frames as a stream of exactly `size` bytes, pulled as the reader asks. */
-class FileDataStream extends external_node_stream_.Readable {
-    frames;
-    what;
-    remaining;
-    pulling = null;
-    skipping = false;
-    constructor(frames, size, what) {
-        super({ highWaterMark: 1 << 20 });
-        this.frames = frames;
-        this.what = what;
-        this.remaining = size;
-    }
-    _read() {
-        if (this.skipping)
-            return;
-        this.pulling ??= this.pull().finally(() => (this.pulling = null));
-    }
-    async nextChunk() {
-        const f = await this.frames.next();
-        if (!f)
-            throw new protocol_ProtocolError(`${this.what}: guest init closed the session in the middle of the file`);
-        if (f.type !== protocol_MessageType.FileData)
-            throw new protocol_ProtocolError(`${this.what}: guest init sent ${protocol_describeType(f.type)} in the middle of the file`);
-        if (f.payload.length > this.remaining)
-            throw new protocol_ProtocolError(`${this.what}: guest init sent more bytes than the file's announced size`);
-        this.remaining -= f.payload.length;
-        return f.payload;
-    }
-    async pull() {
-        try {
-            while (this.remaining > 0 && !this.destroyed) {
-                if (!this.push(await this.nextChunk()))
-                    return;
-            }
-            if (this.remaining === 0)
-                this.push(null);
-        }
-        catch (e) {
-            this.destroy(e instanceof Error ? e : new Error(String(e)));
-        }
-    }
-    /** Reads past what the consumer left unread, so the next frame is the next entry's. */
-    async skipRest() {
-        this.skipping = true;
-        await this.pulling;
-        if (this.errored)
-            throw this.errored;
-        while (this.remaining > 0)
-            await this.nextChunk();
-        if (!this.readableEnded)
-            this.destroy();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/session/index.ts
-// The host side of the host-guest protocol (docs/protocol.md): what the
-// engine needs to run one command in a VM's guest init.
-
-
-
-
-
-
-
-
-
-
-;// CONCATENATED MODULE: external "node:readline"
-const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
-// EXTERNAL MODULE: external "node:url"
-var external_node_url_ = __nccwpck_require__(3136);
-;// CONCATENATED MODULE: ./src/vm/assets.ts
-// The files vmstep ships beside its JS bundle in dist/: the VMM, the addon,
-// the guest kernel and guest init. Looked for next to the running entry
-// script (dist/ when installed or run as an action), then next to this
-// module, then in the source tree's dist/ (development and tests). The
-// engine finds the guest kernel and init here too, so every asset is looked
-// for in the same places.
-
-
-
-/** The directories that may hold the shipped files, in the order they are searched. */
-function assets_assetDirs() {
-    const dirs = [];
-    const entry = process.argv[1];
-    if (entry) {
-        try {
-            dirs.push((0,external_node_path_.dirname)((0,external_node_fs_namespaceObject.realpathSync)(entry)));
-        }
-        catch {
-            // `node -e`: no entry file.
-        }
-    }
-    const here = (0,external_node_path_.dirname)((0,external_node_url_.fileURLToPath)(import.meta.url));
-    dirs.push(here, (0,external_node_path_.join)(here, '..', '..', 'dist'));
-    return [...new Set(dirs)].filter((d) => (0,external_node_fs_namespaceObject.existsSync)(d));
-}
-/** The first shipped copy of `file`, or null. */
-function assets_shippedFile(file) {
-    return assets_assetDirs().map((d) => (0,external_node_path_.join)(d, file)).find((p) => (0,external_node_fs_namespaceObject.existsSync)(p)) ?? null;
-}
-function find(envVar, file) {
-    const fromEnv = process.env[envVar];
-    if (fromEnv) {
-        if (!existsSync(fromEnv))
-            throw new Error(`${envVar}=${fromEnv} does not exist: unset it or point it at a built ${file} (native/build.sh OUT_DIR)`);
-        return fromEnv;
-    }
-    const found = assets_shippedFile(file);
-    if (!found) {
-        throw new Error(`${file} not found (looked in ${assets_assetDirs().join(', ')}): run 'npm run build', or set ${envVar} to a built ${file}`);
-    }
-    return found;
-}
-/** The VMM executable. */
-const assets_vmmPath = () => find('VMSTEP_VMM', 'vmstep-vmm');
-/** The node addon. */
-const assets_addonPath = () => find('VMSTEP_ADDON', 'vmstep.node');
-
-;// CONCATENATED MODULE: ./src/vm/probe.ts
-// Can this host run vmstep's guests? The VMM's probe opens /dev/kvm, checks
-// the API and capabilities, and boots a tiny guest that runs the FPU state
-// instructions Linux needs at boot (see native/src/kvm/probe.h): a KVM that
-// cannot emulate them (kvm_pvm) runs tiny guests but not Linux.
-
-
-
-let addon = null;
-/** The native addon, loaded once. Throws with the fix when it is missing or broken. */
-function loadAddon() {
-    if (addon)
-        return addon;
-    const path = addonPath();
-    try {
-        addon = /* createRequire() */ undefined(path);
-    }
-    catch (err) {
-        throw new Error(`cannot load the vmstep addon ${path}: ${err.message}; rebuild it (npm run build)`, { cause: err });
-    }
-    return addon;
-}
-/**
- * Probes /dev/kvm (or `devicePath`). Uses the addon in-process; where the
- * addon cannot be loaded, asks the VMM executable (`vmstep-vmm --probe`).
- */
-function probe_probeKvm(devicePath = '/dev/kvm') {
-    let viaAddon = null;
-    try {
-        viaAddon = loadAddon();
-    }
-    catch {
-        viaAddon = null;
-    }
-    if (viaAddon) {
-        const p = viaAddon.probeKvm(devicePath);
-        return { available: p.available, canRunLinux: p.canRunLinux, reason: p.reason, module: p.module };
-    }
-    if (devicePath !== '/dev/kvm')
-        throw new Error('probing a device other than /dev/kvm needs the addon');
-    const res = spawnSync(vmmPath(), ['--probe'], { encoding: 'utf8', timeout: 10_000 });
-    const line = res.stdout?.trim().split('\n').pop();
-    if (!line)
-        throw new Error(`vmstep-vmm --probe printed nothing (${res.error?.message ?? `exit ${res.status}`}): ${res.stderr?.trim() ?? ''}`);
-    const p = JSON.parse(line);
-    return { available: p.available, canRunLinux: p.canRunLinux, reason: p.reason, module: p.module ?? '' };
-}
-
-;// CONCATENATED MODULE: ./src/vm/launch.ts
-// Starting a guest: vmstep-vmm runs it in its own process (jailed once set
-// up; never inside Node). The VMM reports on fd 3, one JSON object per line:
-// {"event":"ready"} when the guest is about to run, then
-// {"event":"exit","reason":...,"detail":...,"consoleTail":...} last.
-// launchVm resolves at "ready" (or rejects with the VMM's own explanation
-// when set-up fails), and `exited` always resolves with why the VM ended,
-// also when the VMM itself died.
-
-
-
-
-
-/** Every reason the VMM gives (docs/vmm-status.md). */
-const EXIT_REASONS = (/* unused pure expression or super */ null && (['poweroff', 'reset', 'triple-fault', 'panic', 'timeout', 'killed', 'error']));
-/** How long the VMM gets to stop after SIGTERM, and beyond its own timeout, before SIGKILL. */
-const GRACE_MS = 3000;
-const STDERR_KEEP = 4096;
-/** vmstep-vmm's argv for these options (status on fd 3). */
-function vmmArgs(o) {
-    const args = ['--kernel', o.kernelPath, '--vcpus', String(o.vcpus), '--memory-mib', String(o.memoryMiB)];
-    for (const d of o.disks) {
-        if (d.overlayPath)
-            args.push('--disk-cow', d.path, d.overlayPath);
-        else
-            args.push(d.readOnly ? '--disk-ro' : '--disk', d.path);
-    }
-    args.push('--cmdline', kernelCmdline({ debug: o.debug, extra: o.cmdline }));
-    if (o.vsockUdsPath)
-        args.push('--vsock-uds', o.vsockUdsPath);
-    if (o.consoleLogPath)
-        args.push('--console-log', o.consoleLogPath);
-    if (o.timeoutMs > 0)
-        args.push('--timeout-ms', String(Math.ceil(o.timeoutMs)));
-    if (o.pinCpus && o.pinCpus.length > 0)
-        args.push('--pin-cpus', o.pinCpus.join(','));
-    args.push('--status-fd', '3');
-    return args;
-}
-/** One status line from the VMM, or null when it is not one we know. */
-function parseStatusLine(line) {
-    let v;
-    try {
-        v = JSON.parse(line);
-    }
-    catch {
-        return null;
-    }
-    if (typeof v !== 'object' || v === null)
-        return null;
-    const o = v;
-    if (o.event === 'ready') {
-        const pinned = Array.isArray(o.pinnedCpus) && o.pinnedCpus.every((c) => Number.isInteger(c)) ? { cpus: o.pinnedCpus } : null;
-        const pinning = pinned ?? (typeof o.pinError === 'string' ? { error: o.pinError } : null);
-        return { event: 'ready', ...(typeof o.cmdline === 'string' ? { cmdline: o.cmdline } : {}), ...(pinning ? { pinning } : {}) };
-    }
-    if (o.event === 'exit' && EXIT_REASONS.includes(o.reason)) {
-        return {
-            event: 'exit',
-            reason: o.reason,
-            detail: typeof o.detail === 'string' ? o.detail : '',
-            consoleTail: typeof o.consoleTail === 'string' ? o.consoleTail : '',
-        };
-    }
-    return null;
-}
-function validate(o) {
-    const l = LIMITS;
-    if (!Number.isInteger(o.vcpus) || o.vcpus < 1 || o.vcpus > l.maxVcpus)
-        throw new Error(`vcpus must be an integer from 1 to ${l.maxVcpus}, got ${o.vcpus}`);
-    if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < l.minMemoryMiB || o.memoryMiB > l.maxMemoryMiB) {
-        throw new Error(`memoryMiB must be an integer from ${l.minMemoryMiB} to ${l.maxMemoryMiB}, got ${o.memoryMiB}`);
-    }
-    if (o.disks.length > l.maxDisks)
-        throw new Error(`at most ${l.maxDisks} disks, got ${o.disks.length}`);
-    for (const d of o.disks)
-        if (d.overlayPath && d.readOnly)
-            throw new Error(`disk ${d.path}: an overlay is for writes; a read-only disk needs none`);
-}
-async function launchVm(options) {
-    validate(options);
-    const vmm = options.vmmPath ?? vmmPath();
-    const child = spawn(vmm, vmmArgs(options), { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
-    const status = child.stdio[3];
-    let stderr = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (d) => {
-        stderr = (stderr + d).slice(-STDERR_KEEP);
-    });
-    let exitLine = null;
-    let killedByUs = false;
-    let timedOut = false;
-    let onReady = null;
-    let pinning;
-    let started = false;
-    let buffered = '';
-    status.setEncoding('utf8');
-    status.on('data', (d) => {
-        buffered += d;
-        let nl;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-            const msg = parseStatusLine(buffered.slice(0, nl));
-            buffered = buffered.slice(nl + 1);
-            if (msg?.event === 'ready') {
-                started = true;
-                pinning = msg.pinning;
-                onReady?.();
-            }
-            else if (msg?.event === 'exit')
-                exitLine = { reason: msg.reason, detail: msg.detail, consoleTail: msg.consoleTail };
-        }
-    });
-    // Swallow errors on the pipes: the process's exit is what counts.
-    status.on('error', () => { });
-    const timers = [];
-    const exited = new Promise((resolve) => {
-        const finish = (code, signal) => {
-            for (const t of timers)
-                clearTimeout(t);
-            // The VMM created the socket (it refuses to start when the path
-            // exists) but, jailed, cannot remove it: that is our job.
-            if (options.vsockUdsPath && started)
-                rmSync(options.vsockUdsPath, { force: true });
-            if (exitLine)
-                return resolve(exitLine);
-            if (timedOut)
-                return resolve({ reason: 'timeout', detail: `the VM ran past its timeout of ${options.timeoutMs} ms and the VMM was killed`, consoleTail: '' });
-            if (killedByUs)
-                return resolve({ reason: 'killed', detail: `the VMM was stopped (${signal ?? `exit ${code}`})`, consoleTail: '' });
-            const why = stderr.trim();
-            if (signal === 'SIGSYS') {
-                return resolve({ reason: 'error', detail: `the VMM was killed by its seccomp jail (SIGSYS): a system call it may not make; this is a vmstep bug, please report it${why ? `: ${why}` : ''}`, consoleTail: '' });
-            }
-            resolve({ reason: 'error', detail: `the VMM ended without a report (${signal ? `signal ${signal}` : `exit status ${code}`})${why ? `: ${why}` : ''}`, consoleTail: '' });
-        };
-        child.on('close', finish);
-        child.on('error', (err) => {
-            exitLine ??= { reason: 'error', detail: `cannot start the VMM ${vmm}: ${err.message}`, consoleTail: '' };
-            finish(null, null);
-        });
-    });
-    const kill = () => {
-        if (child.exitCode !== null || child.signalCode !== null)
-            return;
-        killedByUs = true;
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), GRACE_MS);
-        t.unref();
-        timers.push(t);
-    };
-    // The VMM enforces the timeout itself; this is the backstop that always
-    // ends the VM, even if the VMM stopped responding.
-    if (options.timeoutMs > 0) {
-        const t = setTimeout(() => {
-            timedOut = true;
-            child.kill('SIGKILL');
-        }, options.timeoutMs + GRACE_MS);
-        t.unref();
-        timers.push(t);
-    }
-    await new Promise((resolve, reject) => {
-        onReady = resolve;
-        void exited.then((exit) => reject(new Error(`the VM did not start: ${exit.detail}`)));
-    });
-    if (child.pid === undefined)
-        throw new Error(`cannot start the VMM ${vmm}`);
-    return { pid: child.pid, exited, kill, ...(pinning ? { pinning } : {}) };
-}
-
-;// CONCATENATED MODULE: ./src/vm/index.ts
-// The VM, host side: probe the host's KVM, launch a guest in the
-// jailed VMM process, learn why it ended.
-
-
-
-
-
-
-;// CONCATENATED MODULE: ./src/engine/vm-port.ts
-
-
-;// CONCATENATED MODULE: ./src/engine/assets.ts
-// The runtime assets shipped in dist/ beside the JS: the guest kernel and
-// guest init. Each can be overridden for development (VMSTEP_KERNEL,
-// VMSTEP_INIT). The guest kernel: --kernel / the `kernel` input, else
-// $VMSTEP_KERNEL, else the gzip'd vmlinux shipped in dist/. A gzip'd kernel is unpacked once into
-// the cache, under the hash of its bytes, so every later run boots straight
-// from the cached ELF and two versions of vmstep never share a file. The
-// cache is vmstep's own ($VMSTEP_CACHE), not the runner's tool cache
-// (@actions/tool-cache): the CLI and the action then share one copy, `vmstep
-// cache ls/prune` sees it, and hosted runners, whose tool cache does not
-// outlive the job either, lose nothing.
-
-
-
-
-
-
-
-const BUNDLED_KERNEL = 'vmlinux.gz';
-const BUNDLED_INIT = 'vmstep-init';
-function isGzip(path) {
-    const fd = openSync(path, 'r');
-    try {
-        const head = Buffer.alloc(2);
-        return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
-    }
-    finally {
-        closeSync(fd);
-    }
-}
-/** An uncompressed kernel path: the given one, or its unpacked copy in the cache. */
-function assets_kernelPath(explicit, cacheDir) {
-    const chosen = explicit ?? (process.env.VMSTEP_KERNEL || null) ?? shippedFile(BUNDLED_KERNEL);
-    if (chosen === null) {
-        throw new VmstepError(`no guest kernel: ${BUNDLED_KERNEL} is not next to vmstep (looked in ${assetDirs().join(', ')})`, 'reinstall vmstep, run `npm run build` in a source checkout, or pass --kernel PATH (VMSTEP_KERNEL=PATH)');
-    }
-    if (!existsSync(chosen)) {
-        throw new VmstepError(`guest kernel ${chosen} does not exist`, 'check --kernel / the kernel input / VMSTEP_KERNEL');
-    }
-    if (!isGzip(chosen))
-        return chosen;
-    const gz = readFileSync(chosen);
-    const hash = createHash('sha256').update(gz).digest('hex').slice(0, 32);
-    const dir = join(cacheDir ?? defaultCacheDir(), 'kernel', hash);
-    const out = join(dir, 'vmlinux');
-    if (existsSync(out))
-        return out;
-    let elf;
-    try {
-        elf = gunzipSync(gz);
-    }
-    catch (err) {
-        throw new VmstepError(`guest kernel ${chosen} is not a valid gzip file (${err.message})`, 'rebuild it (npm run build) or pass an uncompressed vmlinux', { cause: err });
-    }
-    mkdirSync(dir, { recursive: true });
-    // Unpacked under a temporary name and renamed, so a concurrent run never boots half a kernel.
-    const tmp = `${out}.tmp-${process.pid}`;
-    writeFileSync(tmp, elf);
-    renameSync(tmp, out);
-    return out;
-}
-/** The static guest init binary that the root filesystem carries at /.vmstep/init. */
-function assets_initPath() {
-    const chosen = process.env.VMSTEP_INIT || shippedFile(BUNDLED_INIT);
-    if (!chosen) {
-        throw new VmstepError(`no guest init: ${BUNDLED_INIT} is not next to vmstep (looked in ${assetDirs().join(', ')})`, 'reinstall vmstep, run `npm run build` in a source checkout, or set VMSTEP_INIT=PATH');
-    }
-    return chosen;
-}
-
-;// CONCATENATED MODULE: ./src/engine/console.ts
-// Follows the guest's serial console log as the VMM appends to it, for
-// --debug: the console goes to vmstep's stderr while the guest runs, not
-// only after it ends (a hung boot is exactly when it is needed).
-
-const console_POLL_MS = 50;
-class console_ConsoleFollower {
-    path;
-    onChunk;
-    fd = null;
-    offset = 0;
-    timer;
-    buf = Buffer.alloc(64 * 1024);
-    constructor(path, onChunk) {
-        this.path = path;
-        this.onChunk = onChunk;
-        this.timer = setInterval(() => {
-            try {
-                this.poll();
-            }
-            catch {
-                // A console that cannot be read is not worth failing the run for.
-            }
-        }, console_POLL_MS);
-        this.timer.unref();
-    }
-    poll() {
-        if (this.fd === null) {
-            try {
-                this.fd = openSync(this.path, 'r');
-            }
-            catch {
-                return; // not created yet
-            }
-        }
-        for (;;) {
-            const n = readSync(this.fd, this.buf, 0, this.buf.length, this.offset);
-            if (n <= 0)
-                return;
-            this.offset += n;
-            this.onChunk(Buffer.from(this.buf.subarray(0, n)));
-        }
-    }
-    /** Reads what is left and stops. */
-    stop() {
-        clearInterval(this.timer);
-        try {
-            this.poll();
-        }
-        finally {
-            if (this.fd !== null)
-                closeSync(this.fd);
-            this.fd = null;
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/engine/kvm-check.ts
-// Before the first VM on a host: can its KVM boot an unmodified Linux
-// kernel? Some cannot (kvm_pvm, the software hypervisor of some sandboxes,
-// faults on the FPU set-up; a guest there never reaches init), and a run
-// there must end at once with the reason, not at its timeout. The VMM's
-// probe boots a tiny guest (a few ms, tens on slow hosts), so a positive
-// answer is remembered for the rest of the host's boot; a negative one is
-// asked again each time (it is on a failing path anyway, and the host may
-// have been fixed).
-
-
-
-
-
-function kvm_check_bootId() {
-    try {
-        return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    }
-    catch {
-        return '';
-    }
-}
-/** Cause and fix when this user may not open `path`; null when it may (or the device is not there). */
-function kvmAccessDenied(path = '/dev/kvm') {
-    try {
-        accessSync(path, constants.R_OK | constants.W_OK);
-        return null;
-    }
-    catch (err) {
-        const code = err.code;
-        return code === 'EACCES' || code === 'EPERM' ? kvmAccessProblem(path) : null;
-    }
-}
-function kvm_check_checkKvm(cacheDir, probe = () => probeKvm(), accessDenied = () => kvmAccessDenied()) {
-    const id = kvm_check_bootId();
-    const file = join(cacheDir, 'kvm-probe.json');
-    if (id) {
-        try {
-            const cached = JSON.parse(readFileSync(file, 'utf8'));
-            if (cached.bootId === id && cached.canRunLinux === true)
-                return;
-        }
-        catch {
-            // No record yet: probe.
-        }
-    }
-    let p;
-    try {
-        p = probe();
-    }
-    catch {
-        // No addon and no VMM to probe with: launching will say what is missing.
-        return;
-    }
-    if (!p.available) {
-        // The fix depends on the device's owner, group and mode, which the VMM does not look at.
-        const denied = accessDenied();
-        if (denied)
-            throw new VmstepError(`permission denied on /dev/kvm (${denied.detail})`, denied.fix);
-    }
-    if (!p.available || !p.canRunLinux) {
-        // The VMM's reason already names the cause and the fix, in its own words.
-        const generic = p.available ? "this host's KVM cannot boot a Linux guest" : '/dev/kvm is not usable';
-        throw new VmstepError(p.reason.trim() || generic, 'see `vmstep doctor` for the rest of this host');
-    }
-    if (!id)
-        return;
-    try {
-        mkdirSync(cacheDir, { recursive: true });
-        const tmp = `${file}.tmp-${process.pid}`;
-        writeFileSync(tmp, JSON.stringify({ bootId: id, canRunLinux: true, module: p.module }));
-        renameSync(tmp, file);
-    }
-    catch {
-        // A read-only cache only costs a probe per run.
-    }
-}
-
-;// CONCATENATED MODULE: ./src/engine/bench-pinning.ts
-// Which host CPUs a benchmark's vCPUs get to themselves. A vCPU thread that
-// the host scheduler moves between cores loses its caches and lands on
-// whatever core is free, so the same code measures differently run to run.
-// Pinning each vCPU thread to a core of its own removes that. A core is only
-// "dedicated" if something else is left for the rest: CPU 0 (which takes most
-// interrupts) and its SMT siblings stay with the host, Node and the VMM's
-// event loop; SMT siblings of a chosen core are skipped, as they share its
-// execution units. Too few cores left: no pinning, and the reason says why.
-
-/** Parses a kernel CPU list such as "0-3,8,10-11". */
-function parseCpuList(text) {
-    const out = [];
-    for (const part of text.trim().split(',')) {
-        if (part === '')
-            continue;
-        const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-        if (!m)
-            return [];
-        const lo = Number(m[1]);
-        const hi = m[2] !== undefined ? Number(m[2]) : lo;
-        if (hi < lo || hi - lo > 4096)
-            return [];
-        for (let c = lo; c <= hi; c++)
-            out.push(c);
-    }
-    return out;
-}
-function readText(path) {
-    try {
-        return readFileSync(path, 'utf8').trim();
-    }
-    catch {
-        return null;
-    }
-}
-/** This host, from /proc/self/status and sysfs (under `root`, for tests). */
-function hostTopology(root = '') {
-    const status = readText(`${root}/proc/self/status`) ?? '';
-    const allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '');
-    return {
-        allowed,
-        coreOf: (cpu) => {
-            const base = `${root}/sys/devices/system/cpu/cpu${cpu}/topology`;
-            return `${readText(`${base}/physical_package_id`) ?? '0'}:${readText(`${base}/core_id`) ?? `cpu${cpu}`}`;
-        },
-    };
-}
-function bench_pinning_chooseVcpuCpus(vcpus, topology = hostTopology()) {
-    const allowed = [...topology.allowed].sort((a, b) => a - b);
-    if (allowed.length === 0)
-        return { cpus: null, reason: 'the CPUs this process may use could not be read' };
-    // The host keeps the core of its first allowed CPU (CPU 0 on most hosts) with all of its siblings.
-    const hostCore = topology.coreOf(allowed[0]);
-    const seen = new Set([hostCore]);
-    const candidates = [];
-    // Highest-numbered first: low CPUs are where the host's own work tends to land.
-    for (const cpu of [...allowed].reverse()) {
-        const core = topology.coreOf(cpu);
-        if (seen.has(core))
-            continue;
-        seen.add(core);
-        candidates.push(cpu);
-    }
-    if (candidates.length < vcpus) {
-        return {
-            cpus: null,
-            reason: `${vcpus} vCPU${vcpus === 1 ? '' : 's'} need ${vcpus + 1} physical cores (one stays with the host), and this process may use ${seen.size}`,
-        };
-    }
-    return { cpus: candidates.slice(0, vcpus).sort((a, b) => a - b) };
-}
-
 ;// CONCATENATED MODULE: ./src/engine/prepare.ts
 // The steps every VM goes through before its guest init connects, shared by
 // a one-shot run (run.ts) and a long-lived VM's keeper (src/vms/keeper.ts):
@@ -49352,6 +49075,606 @@ function quietly(fn) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/hooks/services.ts
+
+
+
+
+
+
+
+
+/** How long prepare_job waits for a service to accept connections on its ports. */
+const SERVICE_READY_MS = 5 * 60 * 1000;
+/** A `ports:` entry as the runner sends it: `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER` (a free host port), with an optional `/tcp`. */
+function parsePortMapping(text, service) {
+    const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/.exec(text.trim());
+    const n = (s) => (s === undefined ? 0 : Number(s));
+    if (!m || n(m[3]) < 1 || n(m[3]) > 65535 || n(m[2]) > 65535) {
+        throw new errors_VmstepError(`service ${service}: the port mapping "${text}" is not [HOST_IP:][HOST_PORT:]CONTAINER_PORT`, 'write it as 6379:6379 or 6379 in the service\'s ports:');
+    }
+    if (m[4] === 'udp')
+        throw new errors_VmstepError(`service ${service}: the port mapping "${text}" is UDP; only TCP is carried into microVMs`, 'drop the UDP port from the service\'s ports:');
+    return { hostIp: m[1] ?? '127.0.0.1', hostPort: n(m[2]), guestPort: n(m[3]) };
+}
+/** A VM name for the service: the job's prefix, its position, and its name made safe. */
+function serviceVmName(key, index, contextName) {
+    return `${jobVmPrefix(key)}svc${index}-${contextName.replace(/[^A-Za-z0-9_.-]/g, '_')}`.slice(0, 64);
+}
+/** Checks every service's image, options and ports before anything starts; refusals are one line. */
+function planServices(services, ctx) {
+    if (services.length > MAX_LINKS)
+        throw new errors_VmstepError(`the job has ${services.length} services; the vmstep hooks link at most ${MAX_LINKS}`, 'use fewer services');
+    return services.map((s, i) => {
+        const name = s.contextName ?? `service${i}`;
+        if (!s.image)
+            throw new errors_VmstepError(`service ${name} has no image`, 'give the service an image: in the workflow');
+        const options = parseCreateOptions(s.createOptions, ctx.env);
+        const ignored = ignoredOptionsWarning(options);
+        if (ignored)
+            warn(ctx, `service ${name}: ${ignored}`);
+        const ports = s.portMappings.map((p) => parsePortMapping(p, name));
+        const containerPorts = [...new Set(ports.map((p) => p.guestPort))];
+        return { s, i, name, options, ports, containerPorts };
+    });
+}
+/** Boots every service's VM, publishes its ports and waits until it serves them. */
+async function startServices(plans, key, ctx) {
+    // Each service boots while the others do: boots are the slow part.
+    const started = await Promise.all(plans.map(async ({ s, i, name, options, ports, containerPorts }) => {
+        const id = await ctx.vms.start({
+            name: serviceVmName(key, i, name),
+            image: s.image,
+            credentials: s.registry?.username && s.registry.password ? { username: s.registry.username, password: s.registry.password } : null,
+            vcpus: options.vcpus,
+            memoryBytes: options.memoryBytes,
+            env: [...Object.entries(s.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env],
+            user: options.user,
+            workdir: s.workingDirectory,
+            volumes: [],
+            command: { entrypoint: s.entryPoint ? [s.entryPoint] : null, args: s.entryPointArgs },
+            ports,
+        }, ctx.signal);
+        for (const port of containerPorts)
+            await ctx.vms.waitForPort(id, port, SERVICE_READY_MS, ctx.signal);
+        return { id, ports, link: { name, vm: id, ports: containerPorts, address: `127.0.0.${i + 2}` } };
+    }));
+    for (const st of started) {
+        if (st.link.ports.length === 0)
+            warn(ctx, `service ${st.link.name} has no ports: in the workflow, so the job cannot reach it (only the container ports listed there are linked into the job's VM)`);
+    }
+    return started;
+}
+/** Links for the job's VMs: only services with ports can be reached. */
+function serviceLinks(started) {
+    return started.filter((s) => s.link.ports.length > 0).map((s) => s.link);
+}
+/** The services' entries in prepare_job's response, in the order the runner asked for them. */
+function serviceContexts(started) {
+    return started.map((s) => ({
+        id: s.id,
+        network: 'vmstep',
+        ports: Object.fromEntries(s.ports.map((p) => [String(p.guestPort), String(p.hostPort)])),
+    }));
+}
+/**
+ * Polls a port in the VM through a carrier until something accepts on it:
+ * a refused FORWARD means nothing listens yet.
+ */
+async function waitForGuestPort(v, port, timeoutMs, signal) {
+    const end = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+        if (signal?.aborted)
+            throw new errors_VmstepError('the job was cancelled', '');
+        let carrier = null;
+        try {
+            carrier = await carrier_openForward({ kind: 'vmm', udsPath: state_vmPaths(v.dir).vsock }, port, signal);
+            carrier.destroy();
+            return;
+        }
+        catch (err) {
+            if (!(err instanceof carrier_CarrierRefused))
+                throw err;
+            last = err.message;
+            if (/not running|closed the connection before/.test(last))
+                throw new errors_VmstepError(`service VM ${v.record.name} stopped before it served port ${port}: ${last}`, 'see the service\'s output with `vmstep logs` and fix its image or command');
+        }
+        if (Date.now() > end)
+            throw new errors_VmstepError(`service VM ${v.record.name} did not accept connections on port ${port} within ${Math.round(timeoutMs / 1000)} s (${last})`, 'check the service\'s command and that it listens on that port');
+        await prepare_delay(250);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/hooks/prepare-job.ts
+// prepare_job: the job container becomes a microVM. Its image is pulled
+// (with the workflow's registry credentials), the VM boots with no main
+// process (the container's own command does not run, as with the runner's
+// docker implementation), the runner's directories are copied in, and the
+// response tells the runner the VM's id and whether the image is Alpine.
+
+
+
+
+
+
+
+
+
+
+function credentialsOf(registry) {
+    if (!registry || !registry.username || !registry.password)
+        return null;
+    return { username: registry.username, password: registry.password };
+}
+async function prepareJob(args, responseFile, ctx) {
+    const container = args.container;
+    if (!container) {
+        throw new errors_VmstepError('the job has no container: the vmstep hooks run a job only in its container\'s microVM', 'give the job a `container:`, and set ACTIONS_RUNNER_REQUIRE_JOB_CONTAINER=true in the runner\'s .env so that jobs without one fail early');
+    }
+    if (!container.image)
+        throw new errors_VmstepError('the job container has no image', 'set `container: IMAGE` in the workflow');
+    const options = parseCreateOptions(container.createOptions, ctx.env);
+    const ignored = ignoredOptionsWarning(options);
+    if (ignored)
+        warn(ctx, ignored);
+    const plan = planMounts(container, 'job');
+    const servicePlans = planServices(args.services, ctx);
+    for (const w of plan.warnings)
+        warn(ctx, w);
+    const key = jobKey(responseFile, ctx.env);
+    // A job that ended without cleanup (a killed runner) leaves its VMs behind under the same key.
+    await cleanupJobVms(key, null, ctx);
+    const files = jobFiles(key, ctx.env);
+    const env = [...Object.entries(container.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env];
+    // A runner directory not made yet (a fresh runner has no _tool) starts empty in the VM.
+    const all = [...(plan.externals ? [plan.externals] : []), ...plan.copies];
+    const volumes = all.filter((c) => (0,external_node_fs_namespaceObject.existsSync)(c.hostPath));
+    const empty = all.filter((c) => !(0,external_node_fs_namespaceObject.existsSync)(c.hostPath)).map((c) => c.guestPath);
+    // Services first: the job's VM is linked to them by name, and they must be serving before the first step.
+    const services = await startServices(servicePlans, key, ctx);
+    const links = serviceLinks(services);
+    const id = await ctx.vms.start({
+        ...(links.length > 0 ? { links } : {}),
+        name: jobVmName(key),
+        image: container.image,
+        credentials: credentialsOf(container.registry),
+        vcpus: options.vcpus,
+        memoryBytes: options.memoryBytes,
+        env,
+        user: options.user,
+        workdir: container.workingDirectory,
+        volumes,
+    }, ctx.signal, (line) => ctx.stdout.write(`${line}\n`));
+    // Named docker volumes have no host side: an empty directory stands in.
+    for (const m of container.userMountVolumes.filter((v) => !v.sourceVolumePath || !v.sourceVolumePath.startsWith('/')))
+        empty.push(m.targetVolumePath);
+    for (const guestPath of empty)
+        await ctx.vms.put(id, guestPath, []);
+    // The copies went in with the VM; remember them as synced.
+    if (!plan.temp || !plan.fileCommands)
+        throw new errors_VmstepError('the runner did not mount its temp directory at /__w/_temp', 'check the runner version');
+    writeJobLayout(files, { temp: plan.temp, workspace: plan.workspace, fileCommands: plan.fileCommands, ...(links.length > 0 ? { links } : {}) });
+    await recordHostTree(plan.temp.hostPath, files.tempManifest);
+    await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, files.workspaceManifest);
+    const isAlpine = (await ctx.vms.list(id, '/etc/alpine-release')) !== null;
+    const state = { vmstep: { job: key, vm: id } };
+    await writeResponseFile(responseFile, { state, context: { container: { id, ports: {} }, services: serviceContexts(services) }, isAlpine });
+}
+
+;// CONCATENATED MODULE: ./src/hooks/run-container-step.ts
+// run_container_step: a container action with an image (`uses: docker://IMAGE`,
+// or an action whose runs.image is one) runs in a fresh VM of its own, with
+// the workspace at /github/workspace and the runner's files under /github, as
+// the runner's docker implementation mounts them. Its file command files and
+// its changes to the workspace come back to the host, and from there into
+// the job's VM, so the following steps see them. An action built from a
+// Dockerfile has no image to boot.
+
+
+
+
+
+
+
+
+
+
+
+/** The step's argv: its entryPoint replaces the image's ENTRYPOINT (and drops CMD, as docker does); its args replace CMD. */
+function containerStepArgv(args, image) {
+    const stepArgs = splitCommandLine(args.entryPointArgs.join(' '));
+    if (args.entryPoint)
+        return [args.entryPoint, ...stepArgs];
+    return [...image.entrypoint, ...(stepArgs.length > 0 ? stepArgs : image.cmd)];
+}
+async function runContainerStep(args, responseFile, state, ctx) {
+    if (args.dockerfile) {
+        throw new errors_VmstepError(`the action builds its image from a Dockerfile (${args.dockerfile}), and the vmstep hooks cannot build images`, 'use an action that publishes its image (runs.image: docker://...), or `uses: docker://IMAGE`');
+    }
+    if (!args.image)
+        throw new errors_VmstepError('the container step has no image', 'give the step `uses: docker://IMAGE`');
+    const { job, vm: jobVm } = requireState(state, 'run_container_step');
+    const files = jobFiles(job, ctx.env);
+    const layout = readJobLayout(files);
+    const options = parseCreateOptions(args.createOptions, ctx.env);
+    const ignored = ignoredOptionsWarning(options);
+    if (ignored)
+        warn(ctx, ignored);
+    const plan = planMounts(args, 'step');
+    for (const w of plan.warnings)
+        warn(ctx, w);
+    const stepManifest = external_node_path_.posix.join(files.dir, `step-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.json`);
+    const id = await ctx.vms.start({
+        // The job's services, reached by name as from the job's VM.
+        ...(layout.links ? { links: layout.links } : {}),
+        name: stepVmName(job, (0,external_node_crypto_.randomBytes)(4).toString('hex')),
+        image: args.image,
+        credentials: credentialsOf(args.registry),
+        vcpus: options.vcpus,
+        memoryBytes: options.memoryBytes,
+        env: [...Object.entries(args.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env],
+        user: options.user,
+        workdir: args.workingDirectory ?? plan.workspace.guestPath,
+        volumes: plan.copies,
+    }, ctx.signal, (line) => ctx.stdout.write(`${line}\n`));
+    try {
+        await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, stepManifest);
+        let status;
+        try {
+            status = await ctx.vms.exec(id, {
+                argv: containerStepArgv(args, args.entryPoint ? { entrypoint: [], cmd: [] } : await ctx.vms.imageCommand(id)),
+                env: [],
+                prependPath: [],
+                workdir: args.workingDirectory ?? plan.workspace.guestPath,
+                stdout: ctx.stdout,
+                stderr: ctx.stderr,
+                signal: ctx.signal,
+            });
+        }
+        finally {
+            if (plan.fileCommands)
+                await pullFiles(ctx.vms, id, plan.fileCommands.guestPath, plan.fileCommands.hostPath);
+            const back = await syncBack(ctx.vms, id, plan.workspace.guestPath, plan.workspace.hostPath, stepManifest);
+            // The job's VM gets the same changes, so the next steps see them.
+            if (back.diff.remove.length > 0) {
+                await ctx.vms.exec(jobVm, { argv: ['rm', '-rf', '--', ...back.diff.remove.map((r) => external_node_path_.posix.join(layout.workspace.guestPath, r))], env: [], prependPath: [], workdir: '/', stdout: ctx.stderr, stderr: ctx.stderr });
+            }
+            await pushPaths(ctx.vms, jobVm, layout.workspace.hostPath, layout.workspace.guestPath, back.diff.fetch);
+            await recordGuestTree(ctx.vms, jobVm, layout.workspace.guestPath, files.workspaceManifest);
+        }
+        if (responseFile && state)
+            await writeResponseFile(responseFile, { state });
+        return status;
+    }
+    finally {
+        await ctx.vms.stop(id);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/hooks/run-script-step.ts
+// run_script_step: one step (a `run:` script, or a JavaScript action run
+// with the runner's Node.js at /__e) in the job's VM. The host's _temp goes
+// in first (the step's script, its file command files); the step's output
+// streams live into the step log; afterwards the file command files and the
+// workspace's changes come back, so the runner reads GITHUB_OUTPUT and
+// GITHUB_ENV and its host-side hashFiles() sees what the step wrote. The
+// hook's exit status is the step's.
+
+
+
+
+
+async function runScriptStep(args, responseFile, state, ctx) {
+    const { job, vm } = requireState(state, 'run_script_step');
+    const files = jobFiles(job, ctx.env);
+    const layout = readJobLayout(files);
+    await pushHostTree(ctx.vms, vm, layout.temp.hostPath, layout.temp.guestPath, files.tempManifest);
+    let status;
+    try {
+        status = await ctx.vms.exec(vm, {
+            argv: stepArgv(args.entryPoint, args.entryPointArgs),
+            env: Object.entries(args.environmentVariables).map(([k, v]) => `${k}=${v}`),
+            prependPath: args.prependPath,
+            workdir: args.workingDirectory,
+            stdout: ctx.stdout,
+            stderr: ctx.stderr,
+            signal: ctx.signal,
+        });
+    }
+    finally {
+        await pullFiles(ctx.vms, vm, layout.fileCommands.guestPath, layout.fileCommands.hostPath);
+        await syncBack(ctx.vms, vm, layout.workspace.guestPath, layout.workspace.hostPath, files.workspaceManifest);
+    }
+    if (responseFile && state)
+        await writeResponseFile(responseFile, { state });
+    return status;
+}
+
+;// CONCATENATED MODULE: ./src/hooks/main.ts
+
+
+
+
+
+
+/** Input larger than this is not something the runner sends. */
+const MAX_INPUT_BYTES = 64 * 2 ** 20;
+async function readInput(stdin) {
+    const chunks = [];
+    let bytes = 0;
+    for await (const chunk of stdin) {
+        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        bytes += b.length;
+        if (bytes > MAX_INPUT_BYTES)
+            throw new Error(`more than ${MAX_INPUT_BYTES} bytes on stdin`);
+        chunks.push(b);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A HookVms made on first use, so that input refused early never touches the VM state. */
+function lazyVms(make) {
+    let vms = null;
+    return new Proxy({}, {
+        get: (_target, key) => (...args) => {
+            vms ??= make();
+            return vms[key](...args);
+        },
+    });
+}
+/** Runs one hook command; resolves with the process's exit status. */
+async function hookMain(io, makeVms) {
+    try {
+        const input = parseHookInput(await readInput(io.stdin));
+        const ctx = { vms: lazyVms(makeVms), stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal };
+        switch (input.command) {
+            case 'prepare_job':
+                await prepareJob(input.args, input.responseFile, ctx);
+                return 0;
+            case 'run_script_step':
+                return await runScriptStep(input.args, input.responseFile, input.state, ctx);
+            case 'run_container_step':
+                return await runContainerStep(input.args, input.responseFile, input.state, ctx);
+            case 'cleanup_job':
+                await cleanupJob(input.responseFile, input.state, ctx);
+                return 0;
+        }
+    }
+    catch (err) {
+        io.stderr.write(`vmstep hooks: error: ${describeFailure(err)}\n`);
+        if (io.env.VMSTEP_TRACE && err instanceof Error && err.stack)
+            io.stderr.write(`${err.stack}\n`);
+        return EXIT_VMSTEP_FAILED;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/validate.ts
+// Turns a RunInput (what the user wrote) into RunOptions (typed, checked,
+// defaulted). Every refusal names the option the way the user's face spells
+// it (`--memory` on the command line, input `memory` in a workflow) and says
+// how to fix it, so both faces share one set of rules and one set of words.
+
+
+
+
+
+
+
+
+
+
+const CLI_NAMES = {
+    image: 'IMAGE',
+    entrypoint: '--entrypoint',
+    command: 'COMMAND',
+    env: '--env',
+    envFiles: '--env-file',
+    workdir: '--workdir',
+    user: '--user',
+    vcpus: '--vcpus',
+    memory: '--memory',
+    disk: '--disk',
+    timeout: '--timeout',
+    outputs: '--output',
+    outputDir: '--output-dir',
+    kernel: '--kernel',
+    registryUsername: 'registry user name',
+    registryPassword: 'registry password',
+    volumes: '--volume',
+    wait: '--wait',
+};
+const ACTION_NAMES = {
+    image: 'input "image"',
+    entrypoint: 'input "entrypoint"',
+    command: 'input "args"',
+    env: 'input "env"',
+    envFiles: 'env file',
+    workdir: 'input "workdir"',
+    user: 'input "user"',
+    vcpus: 'input "vcpus"',
+    memory: 'input "memory"',
+    disk: 'input "disk"',
+    timeout: 'input "timeout"',
+    outputs: 'input "outputs"',
+    outputDir: 'output directory',
+    kernel: 'input "kernel"',
+    registryUsername: 'input "registry-username"',
+    registryPassword: 'input "registry-password"',
+    volumes: 'input "volumes"',
+    wait: 'capacity wait',
+};
+/**
+ * Refuses a path given as an image without its transport, with the fix. A path
+ * without a transport (`./image`, `/tmp/bench.tar`, `bench.tar`) would be
+ * read as a registry name ("./image" as registry "."): say which transport
+ * the thing on disk needs instead.
+ */
+function refuseUntypedPath(image, cwd) {
+    const transport = /^(oci|oci-archive|docker-archive|docker-daemon|docker):/.test(image);
+    const pathLike = /^(\.\.?(\/|$)|\/|~)/.test(image);
+    const archiveLike = /\.(tar|tar\.gz|tgz|tar\.zst)$/i.test(image);
+    if (!transport && (pathLike || archiveLike)) {
+        const st = (0,external_node_fs_namespaceObject.statSync)((0,external_node_path_.resolve)(cwd, image), { throwIfNoEntry: false });
+        if (st?.isDirectory()) {
+            throw new errors_VmstepError(`image "${image}" is a directory, not an image name`, `for an OCI layout directory write oci:${image}`);
+        }
+        if (st) {
+            throw new errors_VmstepError(`image "${image}" is a file, not an image name`, `write docker-archive:${image} for the output of docker save, or oci-archive:${image} for an OCI archive`);
+        }
+        if (pathLike) {
+            throw new errors_VmstepError(`image "${image}" looks like a path, and nothing is there`, 'check the path, and name its kind: oci:DIR, oci-archive:FILE or docker-archive:FILE');
+        }
+    }
+}
+function validateRunInput(input, ctx) {
+    const names = ctx.style === 'cli' ? CLI_NAMES : ACTION_NAMES;
+    const name = (k) => names[k] ?? k;
+    const cwd = ctx.cwd ?? process.cwd();
+    const hostEnv = ctx.hostEnv ?? process.env;
+    const hostCpus = ctx.hostCpus ?? (0,external_node_os_namespaceObject.availableParallelism)();
+    const hostMemory = ctx.hostMemoryBytes ?? (0,external_node_os_namespaceObject.totalmem)();
+    const image = (input.image ?? '').trim();
+    if (image === '') {
+        throw new errors_VmstepError(`no image given (${name('image')})`, ctx.style === 'cli' ? 'usage: vmstep run [OPTIONS] IMAGE [COMMAND [ARG...]]' : 'set the "image" input, e.g. image: alpine:3.20');
+    }
+    refuseUntypedPath(image, cwd);
+    try {
+        reference_parseReference(image);
+    }
+    catch (err) {
+        if (err instanceof types_ImageError)
+            throw new errors_VmstepError(err.message, '', { cause: err });
+        throw err;
+    }
+    const entrypoint = input.entrypoint === undefined ? null : checkStrings(input.entrypoint, name('entrypoint'));
+    const command = checkStrings(input.command ?? [], name('command'));
+    const env = [];
+    for (const file of input.envFiles ?? [])
+        env.push(...readEnvFile((0,external_node_path_.resolve)(cwd, file), hostEnv));
+    for (const e of input.env ?? []) {
+        const set = parseEnvAssignment(e, name('env'), hostEnv);
+        if (set !== null)
+            env.push(set);
+    }
+    const workdir = optionalString(input.workdir);
+    if (workdir !== null && !workdir.startsWith('/')) {
+        throw new errors_VmstepError(`${name('workdir')} "${workdir}" is not an absolute path`, 'give an absolute guest path such as /work');
+    }
+    const user = optionalString(input.user);
+    if (user !== null && !/^[^:\s]+(?::[^:\s]+)?$/.test(user)) {
+        throw new errors_VmstepError(`${name('user')} "${user}" is not a user`, 'write NAME, UID, NAME:GROUP or UID:GID');
+    }
+    const vcpus = parseVcpus(input.vcpus, name('vcpus'), hostCpus);
+    const memoryMiB = parseMemory(input.memory, name('memory'), hostMemory);
+    let diskBytes = null;
+    if (present(input.disk)) {
+        diskBytes = units_parseSize(input.disk, name('disk'));
+        if (diskBytes < limits_LIMITS.minDiskBytes) {
+            throw new errors_VmstepError(`${name('disk')} ${units_formatBytes(diskBytes)} is too small`, `give at least ${units_formatBytes(limits_LIMITS.minDiskBytes)}, or leave it unset to size the disk from the image`);
+        }
+    }
+    const timeoutMs = present(input.timeout) ? parseDuration(input.timeout, name('timeout')) : 0;
+    const outputs = checkStrings(input.outputs ?? [], name('outputs')).filter((o) => o.trim() !== '');
+    let kernel = null;
+    if (present(input.kernel)) {
+        kernel = (0,external_node_path_.resolve)(cwd, String(input.kernel));
+        checkReadableFile(kernel, name('kernel'), 'give the path of an uncompressed x86-64 vmlinux (or a .gz of one) built from kernel/guest.config');
+    }
+    const volumes = parseVolumes(checkStrings(input.volumes ?? [], name('volumes')), input.volumeBase ? (0,external_node_path_.resolve)(cwd, input.volumeBase) : cwd, name('volumes'));
+    const username = optionalString(input.registryUsername);
+    const password = input.registryPassword ? input.registryPassword : null;
+    if ((username === null) !== (password === null)) {
+        const missing = username === null ? name('registryUsername') : name('registryPassword');
+        throw new errors_VmstepError(`registry credentials are incomplete: ${missing} is missing`, 'give both the registry user name and the password (or token), or neither for anonymous pulls');
+    }
+    return {
+        image,
+        entrypoint,
+        command,
+        env,
+        workdir,
+        user,
+        vcpus,
+        memoryMiB,
+        diskBytes,
+        timeoutMs,
+        outputs,
+        outputDir: (0,external_node_path_.resolve)(cwd, optionalString(input.outputDir) ?? 'vmstep-output'),
+        logDir: present(input.logDir) ? (0,external_node_path_.resolve)(cwd, String(input.logDir)) : null,
+        kernel,
+        kernelArgs: checkKernelArgs(input.kernelArgs ?? []),
+        privileged: Boolean(input.privileged),
+        debug: Boolean(input.debug),
+        credentials: username !== null && password !== null ? { username, password } : null,
+        cacheDir: present(input.cacheDir) ? (0,external_node_path_.resolve)(cwd, String(input.cacheDir)) : null,
+        scratchRoot: present(input.scratchRoot) ? (0,external_node_path_.resolve)(cwd, String(input.scratchRoot)) : null,
+        volumes,
+        interactive: Boolean(input.interactive),
+        ...(input.wait !== undefined ? { capacityWaitMs: capacityWait(input.wait, name('wait')) } : {}),
+    };
+}
+function present(v) {
+    return v !== undefined && String(v).trim() !== '';
+}
+function optionalString(v) {
+    return v === undefined || v.trim() === '' ? null : v.trim();
+}
+function checkStrings(values, what) {
+    for (const v of values) {
+        if (v.includes('\0'))
+            throw new errors_VmstepError(`${what} contains a NUL byte`, 'remove it: a command line cannot hold NUL bytes');
+    }
+    return values;
+}
+function parseVcpus(v, what, hostCpus) {
+    if (!present(v))
+        return Math.max(1, Math.min(2, hostCpus));
+    const s = String(v).trim();
+    const n = Number(s);
+    if (!/^\d+$/.test(s) || n < 1 || n > limits_LIMITS.maxVcpus) {
+        throw new errors_VmstepError(`${what} "${s}" is not a vCPU count`, `give a whole number from 1 to ${limits_LIMITS.maxVcpus}`);
+    }
+    return n;
+}
+function parseMemory(v, what, hostMemory) {
+    if (!present(v))
+        return Math.min(limits_LIMITS.defaultMemoryMiB, Math.max(limits_LIMITS.minMemoryMiB, Math.floor(hostMemory / 2 / 2 ** 20)));
+    const bytes = units_parseSize(v, what);
+    // Guest RAM is mapped in whole MiB; a fraction is rounded up so the user gets at least what they asked for.
+    const mib = Math.ceil(bytes / 2 ** 20);
+    if (mib < limits_LIMITS.minMemoryMiB) {
+        const hint = /^\s*\d+\s*$/.test(String(v)) ? ` (a bare number is bytes: did you mean ${String(v).trim()}M?)` : '';
+        throw new errors_VmstepError(`${what} ${units_formatBytes(bytes)} is too small${hint}`, `give at least ${limits_LIMITS.minMemoryMiB}M`);
+    }
+    if (mib * 2 ** 20 > hostMemory) {
+        throw new errors_VmstepError(`${what} ${units_formatBytes(mib * 2 ** 20)} is more than this host's ${units_formatBytes(hostMemory)} of memory`, 'give less memory to the VM');
+    }
+    return mib;
+}
+function checkReadableFile(path, what, fix) {
+    let isFile = false;
+    try {
+        isFile = (0,external_node_fs_namespaceObject.statSync)(path).isFile();
+        (0,external_node_fs_namespaceObject.accessSync)(path, external_node_fs_namespaceObject.constants.R_OK);
+    }
+    catch (err) {
+        const code = err.code;
+        throw new errors_VmstepError(`${what} ${path} cannot be read (${code ?? err.message})`, fix);
+    }
+    if (!isFile)
+        throw new errors_VmstepError(`${what} ${path} is not a file`, fix);
+}
+function checkKernelArgs(args) {
+    for (const a of args) {
+        // One argument per entry: the VMM joins them with spaces into the command line.
+        if (a === '' || /[\s\0]/.test(a))
+            throw new errors_VmstepError(`guest kernel argument "${a}" is empty or holds whitespace`, 'give one argument per entry, such as nokaslr or transparent_hugepage=never');
+    }
+    return args;
+}
+
+;// CONCATENATED MODULE: external "node:readline"
+const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
 ;// CONCATENATED MODULE: ./src/engine/cache.ts
 // `vmstep cache ls|prune`: what the cache holds and making it smaller. Root
 // filesystems and layer blobs belong to the rootfs module (RootfsCache knows
@@ -49559,6 +49882,324 @@ function registry_markSession(v) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/ports/relay.ts
+
+function header(type, length) {
+    const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    h[0] = type;
+    h.writeUInt32BE(length, 1);
+    return h;
+}
+/** Relays until both sockets have closed. */
+function relay_relay(tcp, carrier) {
+    const decoder = new FrameDecoder();
+    let gotFin = false; // the guest's side will send no more
+    let sentFin = false; // ours neither
+    let over = false; // reset either way, or the carrier broke
+    const abort = () => {
+        if (over)
+            return;
+        over = true;
+        tcp.resetAndDestroy();
+        carrier.destroy();
+    };
+    tcp.on('data', (chunk) => {
+        carrier.cork();
+        for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD) {
+            const part = chunk.subarray(at, at + MAX_FRAME_PAYLOAD);
+            carrier.write(header(MessageType.StreamData, part.length));
+            carrier.write(part);
+        }
+        carrier.uncork();
+        if (carrier.writableNeedDrain)
+            tcp.pause();
+    });
+    carrier.on('drain', () => tcp.resume());
+    tcp.on('end', () => {
+        sentFin = true;
+        if (gotFin)
+            carrier.end(header(MessageType.StreamFin, 0));
+        else
+            carrier.write(header(MessageType.StreamFin, 0));
+    });
+    tcp.on('error', () => {
+        // The client reset (or the socket broke): the guest's side is reset too.
+        if (over)
+            return;
+        over = true;
+        carrier.end(header(MessageType.StreamReset, 0));
+    });
+    carrier.on('data', (chunk) => {
+        let frames;
+        try {
+            frames = decoder.push(chunk);
+        }
+        catch {
+            return abort();
+        }
+        for (const f of frames) {
+            if (over)
+                return;
+            if (f.type === MessageType.StreamData && !gotFin) {
+                if (!tcp.write(f.payload))
+                    carrier.pause();
+            }
+            else if (f.type === MessageType.StreamFin && !gotFin && f.payload.length === 0) {
+                gotFin = true;
+                tcp.end();
+                if (sentFin)
+                    carrier.end();
+            }
+            else {
+                // StreamReset, or anything that breaks the stream.
+                return abort();
+            }
+        }
+    });
+    tcp.on('drain', () => carrier.resume());
+    const carrierGone = () => {
+        if (!gotFin || !sentFin)
+            abort();
+    };
+    carrier.on('end', carrierGone);
+    carrier.on('error', abort);
+    carrier.on('close', carrierGone);
+    const closed = (s) => new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+    return Promise.all([closed(tcp), closed(carrier)]).then(() => undefined);
+}
+/**
+ * Joins two carriers that already speak the stream frames (a guest's link
+ * dial and the forward to the linked VM): bytes pass through untouched,
+ * both guests check them. When one ends, the other is ended after what is
+ * in flight; a broken one breaks the other.
+ */
+function relay_splice(a, b) {
+    a.pipe(b);
+    b.pipe(a);
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+    const closed = (s) => new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+    return Promise.all([closed(a), closed(b)]).then(() => undefined);
+}
+
+;// CONCATENATED MODULE: ./src/ports/network.ts
+// A VM's networking, as its keeper runs it: the published ports (host TCP
+// listeners whose connections are carried to guest ports) and the links
+// (names inside the VM whose connections come out on the link port and are
+// carried to a port of another VM). The guest has no network device: these
+// are the only paths in or out, and each goes only where the VM was told.
+
+
+
+
+/** Connections one VM carries at once, published and linked together; more are reset. */
+const MAX_CONNECTIONS = 1024;
+/** A TCP connection is reset; a Unix one (a carrier) can only be closed. */
+function hardClose(s) {
+    try {
+        s.resetAndDestroy();
+    }
+    catch {
+        s.destroy();
+    }
+}
+function listen(server, args) {
+    return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ ...args, exclusive: true }, () => {
+            server.off('error', reject);
+            resolve();
+        });
+    });
+}
+/**
+ * Binds the published ports and the link socket (so a port in use fails the
+ * start before the VM boots) and checks the linked VMs; connections wait
+ * until serve() is called.
+ */
+async function network_openNetwork(opts) {
+    const max = opts.maxConnections ?? MAX_CONNECTIONS;
+    const log = opts.log ?? (() => { });
+    let active = 0;
+    let endpoint = null;
+    let setReady;
+    const ready = new Promise((r) => (setReady = r));
+    const servers = [];
+    const sockets = new Set();
+    const track = (s) => {
+        sockets.add(s);
+        s.once('close', () => sockets.delete(s));
+    };
+    for (const l of opts.links)
+        opts.linkTarget(l.vm); // a linked VM that is not running fails the start now
+    /** Takes a connection slot, or resets the connection when they are all in use. */
+    const admit = (s, what) => {
+        if (active >= max) {
+            log(`${what}: ${max} connections are carried already; reset this one`);
+            hardClose(s);
+            return false;
+        }
+        active++;
+        track(s);
+        s.once('close', () => active--);
+        return true;
+    };
+    const published = [];
+    try {
+        for (const p of opts.ports) {
+            const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (tcp) => {
+                tcp.on('error', () => { });
+                if (!admit(tcp, `port ${p.hostPort}`))
+                    return;
+                void (async () => {
+                    await ready;
+                    let carrier;
+                    try {
+                        carrier = await openForward(endpoint, p.guestPort);
+                    }
+                    catch (err) {
+                        log(`port ${p.hostIp}:${p.hostPort} -> ${p.guestPort}: ${err.message}`);
+                        tcp.resetAndDestroy();
+                        return;
+                    }
+                    track(carrier);
+                    tcp.resume();
+                    await relay(tcp, carrier);
+                })();
+            });
+            servers.push(server);
+            try {
+                await listen(server, { host: p.hostIp, port: p.hostPort });
+            }
+            catch (err) {
+                const e = err;
+                const where = `${p.hostIp}:${p.hostPort}`;
+                if (e.code === 'EADDRINUSE')
+                    throw new VmstepError(`-p: the host port ${where} is already in use`, 'choose another host port, or stop what listens there');
+                if (e.code === 'EACCES')
+                    throw new VmstepError(`-p: binding the host port ${where} needs privileges you do not have`, 'choose a host port above 1023');
+                if (e.code === 'EADDRNOTAVAIL')
+                    throw new VmstepError(`-p: the host address ${p.hostIp} is not an address of this host`, 'give one of its addresses, or leave it out for 127.0.0.1');
+                throw new VmstepError(`-p: cannot listen on ${where}: ${e.message}`, 'choose another host port');
+            }
+            const address = server.address();
+            published.push({ ...p, hostPort: typeof address === 'object' && address ? address.port : p.hostPort });
+        }
+        if (opts.links.length > 0) {
+            const server = createServer({ allowHalfOpen: true }, (dial) => {
+                dial.on('error', () => { });
+                if (!admit(dial, 'a linked connection'))
+                    return;
+                void (async () => {
+                    let want;
+                    try {
+                        want = await readDial(dial);
+                    }
+                    catch (err) {
+                        log(err.message);
+                        dial.destroy();
+                        return;
+                    }
+                    const link = opts.links.find((l) => l.name === want.name && l.ports.includes(want.port));
+                    if (!link) {
+                        log(`refused a linked connection to ${want.name}:${want.port}: this VM was given no such link`);
+                        return answerDial(dial, `${want.name}:${want.port} is not a link of this VM`);
+                    }
+                    let carrier;
+                    try {
+                        carrier = await openForward(opts.linkTarget(link.vm), want.port);
+                    }
+                    catch (err) {
+                        const why = err instanceof CarrierRefused || err instanceof VmstepError ? err.message : String(err);
+                        log(`link ${want.name}:${want.port}: ${why}`);
+                        return answerDial(dial, why);
+                    }
+                    track(carrier);
+                    answerDial(dial, null);
+                    await splice(dial, carrier);
+                })();
+            });
+            servers.push(server);
+            await listen(server, { path: opts.linkSocketPath });
+        }
+    }
+    catch (err) {
+        await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+        throw err;
+    }
+    const linkSessions = [];
+    return {
+        published,
+        async serve(ep) {
+            for (const l of opts.links) {
+                try {
+                    const s = await openLink(ep, l);
+                    s.on('error', () => { });
+                    linkSessions.push(s);
+                }
+                catch (err) {
+                    throw new VmstepError(`--link ${l.name}: the guest could not set it up: ${err.message}`, 'check that the image has a writable /etc/hosts and the name is not in use');
+                }
+            }
+            endpoint = ep;
+            setReady();
+        },
+        async close() {
+            for (const s of linkSessions)
+                s.destroy();
+            const closing = Promise.all(servers.map((s) => new Promise((r) => {
+                s.close(r);
+            })));
+            // The VM is going: what it carried ends with an error (a reset), never a hang.
+            for (const s of sockets)
+                hardClose(s);
+            await closing;
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/ports/keeper.ts
+// The keeper's side of a VM's networking: its published ports and links,
+// with the linked VMs found in the user's state directory, and what
+// `vmstep port` lists written beside the VM's record.
+
+
+
+
+
+
+
+const portsFile = (dir) => join(dir, 'ports.json');
+/** The session endpoint of a running VM, by reference. */
+function vmEndpoint(ref) {
+    const vm = findVm(ref);
+    if (vm.status !== 'running')
+        throw new VmstepError(`the linked VM ${vm.name} is ${vm.status}, not running`, 'start it first, then this VM');
+    return { kind: 'vmm', udsPath: vmPaths(vm.dir).vsock };
+}
+async function keeper_openVmNetwork(dir, ports, links) {
+    const network = await openNetwork({
+        ports,
+        links,
+        linkSocketPath: `${vmPaths(dir).vsock}_${LINK_VSOCK_PORT}`,
+        linkTarget: vmEndpoint,
+        log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+    });
+    const record = { ports: network.published, links };
+    writeFileSync(`${portsFile(dir)}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    renameSync(`${portsFile(dir)}.tmp`, portsFile(dir));
+    return network;
+}
+/** A VM's published ports and links as its keeper bound them; none when it has none. */
+function readVmPorts(dir) {
+    try {
+        return JSON.parse(readFileSync(portsFile(dir), 'utf8'));
+    }
+    catch {
+        return { ports: [], links: [] };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/vms/keeper.ts
 // The keeper: one detached process per long-lived VM (`vmstep start` spawns
 // it as a hidden subcommand of the CLI). It holds what the VM needs for its
@@ -49570,6 +50211,7 @@ function registry_markSession(v) {
 // record as `exited`. If the keeper itself is SIGKILLed, the VMM dies with it
 // (the kernel's parent-death signal) and its own --timeout-ms ends it anyway;
 // the next vmstep command collects the rest (registry.ts).
+
 
 
 
@@ -49623,6 +50265,9 @@ async function runKeeper(dir) {
     try {
         const cacheDir = spec.run.cacheDir ?? defaultCacheDir();
         checkCacheDir(cacheDir);
+        // Published ports are bound before the boot, so a port in use fails the start at once.
+        const network = await openVmNetwork(dir, spec.ports ?? [], spec.links ?? []);
+        cleanups.push(() => network.close());
         let serve = { env: [] };
         let execDefaults = null;
         // The VM's share of the host's capacity is taken in prepareVm, held until the cleanups run at the VM's end.
@@ -49679,6 +50324,7 @@ async function runKeeper(dir) {
             vm.kill();
             throw booted.kind === 'vm-exit' ? vmStoppedError(booted.exit, 'during boot') : new Error(`the VM was ${booted.kind === 'stop' ? 'stopped' : `past its ${booted.kind}`} during boot`);
         }
+        await network.serve({ kind: 'vmm', udsPath: paths.vsock });
         updateRecord(dir, (r) => (r.status = 'running'));
         ready = true;
         report({ event: 'ready' });
@@ -50217,6 +50863,8 @@ async function startVm(opts, events = {}) {
     // JSON has no Infinity: the keeper reads null as waiting without limit.
     const waitMs = opts.waitMs ?? opts.run.capacityWaitMs ?? 0;
     const spec = { run: opts.run, name, lifetimeMs, idleTimeoutMs: opts.idleTimeoutMs ?? 0, noCommand: opts.noCommand ?? false, waitMs: waitMs === Infinity ? null : waitMs };
+    // Published ports and links (src/ports) travel with the spec.
+    Object.assign(spec, { ports: opts.ports ?? [], links: opts.links ?? [] });
     const log = (0,external_node_fs_namespaceObject.openSync)(state_vmPaths(dir).keeperLog, 'a', 0o600);
     let child;
     try {
@@ -50275,7 +50923,7 @@ async function startVm(opts, events = {}) {
     throw new errors_VmstepError(message, '');
 }
 /** A VM by ID, unique ID prefix or name; VmstepError when there is none (or several). */
-function findVm(ref, opts = {}) {
+function vms_findVm(ref, opts = {}) {
     return toInfo(lookupVm(ref, opts.hostEnv));
 }
 /** This user's VMs, newest first; without `all` only those not exited. */
@@ -50407,6 +51055,7 @@ async function execInVm(ref, opts) {
 
 
 
+
 /** GitHub ends a job after 6 hours by default; a VM the runner forgot ends soon after. */
 const JOB_LIFETIME_MS = 6.5 * 60 * 60 * 1000;
 /** What a sync out of a job's VM may bring, all entries and bytes together. */
@@ -50452,10 +51101,12 @@ function bindVms(hostEnv) {
                 ...(spec.memoryBytes ? { memory: spec.memoryBytes } : {}),
                 ...(spec.credentials ? { registryUsername: spec.credentials.username, registryPassword: spec.credentials.password } : {}),
                 volumes: spec.volumes.map((v) => `${v.hostPath}:${v.guestPath}`),
+                ...(spec.command?.entrypoint ? { entrypoint: spec.command.entrypoint } : {}),
+                ...(spec.command ? { command: spec.command.args } : {}),
             }, { style: 'cli', cwd: '/', hostEnv });
             if (signal?.aborted)
                 throw new errors_VmstepError('the job was cancelled', '');
-            const info = await startVm({ run, name: spec.name, noCommand: true, lifetimeMs: JOB_LIFETIME_MS, hostEnv }, progress ? { progress } : {});
+            const info = await startVm({ run, name: spec.name, noCommand: !spec.command, lifetimeMs: JOB_LIFETIME_MS, hostEnv, ...(spec.ports ? { ports: spec.ports } : {}), ...(spec.links ? { links: spec.links } : {}) }, progress ? { progress } : {});
             return info.id;
         },
         async imageCommand(id) {
@@ -50525,6 +51176,7 @@ function bindVms(hostEnv) {
                     throw err;
             }
         },
+        waitForPort: (id, port, timeoutMs, signal) => waitForGuestPort(registry_lookupVm(id, hostEnv), port, timeoutMs, signal),
         async named(prefix) {
             return listVms({ all: true, hostEnv }).filter((v) => v.name.startsWith(prefix)).map((v) => v.id);
         },

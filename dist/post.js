@@ -34468,6 +34468,7 @@ function processStartTime(pid) {
     }
 }
 let bootIdCache;
+/** This boot's id (/proc/sys/kernel/random/boot_id): a pid and start time from another boot name nobody. */
 function bootId() {
     bootIdCache ??= (() => {
         try {
