@@ -27,6 +27,8 @@ export const debianPackages = {
   test: [
     'clang', 'libclang-rt-14-dev', 'socat', 'docker-registry', 'skopeo', 'apache2-utils', 'openssl', 'zstd', 'umoci', 'debootstrap', 'iputils-ping',
     'golang-go', 'libbenchmark-dev', 'python3-pytest-benchmark', 'catch2', 'g++',
+    // Real servers and clients in the service images of the ports and runner-plugin tests (redis comes as package files).
+    'postgresql-15', 'curl',
   ],
   // Benchmark mode's tests: a real hyperfine export to parse, rsvg-convert to check the chart renders,
   // and headless Chromium to render the history page.

@@ -7,7 +7,7 @@
 // HTTP server (busybox httpd) and the client.
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeOciLayout, type BuiltImage } from '../fixtures/oci-images.js';
 import type { FixtureEntry } from '../fixtures/tar-writer.js';
@@ -16,11 +16,18 @@ import { busyboxApplets, dirsOf, USERS } from './debian-job-image.js';
 const DEBS = ['redis-server', 'redis-tools', 'libjemalloc2', 'liblzf1'];
 const PG = '/usr/lib/postgresql/15';
 
+/** Debian's package file: from apt's cache where it is there, else downloaded once (`apt-get download`, no root needed) into vmstep's test cache. */
 function findDeb(name: string): string {
-  const dir = '/var/cache/apt/archives';
-  const deb = existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith(`${name}_`) && f.endsWith('_amd64.deb')) : undefined;
-  if (!deb) throw new Error(`the service image needs Debian's ${name} package in ${dir}: run apt-get install --download-only ${name}`);
-  return join(dir, deb);
+  const pick = (dir: string) => (existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith(`${name}_`) && f.endsWith('_amd64.deb')) : undefined);
+  const aptCache = '/var/cache/apt/archives';
+  const cached = pick(aptCache);
+  if (cached) return join(aptCache, cached);
+  const own = join(process.env.VMSTEP_CACHE ?? join(homedir(), '.cache', 'vmstep'), 'test', 'debs');
+  mkdirSync(own, { recursive: true });
+  if (!pick(own)) execFileSync('apt-get', ['download', '-q', name], { cwd: own, stdio: ['ignore', 'ignore', 'inherit'] });
+  const got = pick(own);
+  if (!got) throw new Error(`the service image needs Debian's ${name} package: apt-get download ${name} found none (is apt's package list up to date? run apt-get update)`);
+  return join(own, got);
 }
 
 function libsOf(binary: string, extraLibDir: string): string[] {
