@@ -13,21 +13,9 @@ import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { VmstepError } from '../engine/errors.js';
 
-export type EntryType = 'file' | 'dir' | 'symlink';
-
-/** One entry of a tree, as the guest's LIST and GET describe it (paths relative, normalised). */
-export interface EntryMeta {
-  path: string;
-  type: EntryType;
-  mode: number;
-  size: number;
-  linkTarget?: string;
-  mtimeNs?: bigint;
-}
-
-export interface TransferEntry extends EntryMeta {
-  data?: Readable;
-}
+// The entries are the session's own (the guest's LIST and GET describe trees with them).
+import type { EntryMeta, TransferEntry } from '../session/index.js';
+export type { EntryMeta, EntryType, TransferEntry } from '../session/index.js';
 
 /** path (relative to the tree's root, never '') -> signature. */
 export type Manifest = Map<string, string>;
