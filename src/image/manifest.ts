@@ -3,7 +3,7 @@
 // manifests, and the image config. Every document is untrusted: each field
 // is type-checked and every failure names the document and the field.
 import { checkDigest } from './digest.js';
-import { ImageError, type ImageConfig } from './types.js';
+import { ImageError, type ImageConfig, type ImageHealthcheck } from './types.js';
 
 export const MediaTypes = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -130,6 +130,55 @@ function stringArray(v: unknown, what: string): string[] | null {
   return v as string[];
 }
 
+/** Entries config.ExposedPorts may hold: more than a real image declares, few enough to check one by one. */
+export const MAX_EXPOSED_PORTS = 1024;
+/** Words a HEALTHCHECK's Test may have. */
+const MAX_HEALTHCHECK_WORDS = 256;
+
+// A malformed ExposedPorts or Healthcheck is refused, as every other config
+// field is, rather than skipped: Docker's builder checks EXPOSE and
+// HEALTHCHECK when it writes them, so a config that breaks their shape was
+// written by hand or damaged, and quietly running it without the ports or
+// the check it asked for would fail later and further from the cause.
+
+/** config.ExposedPorts ({"6379/tcp": {}}): the TCP ports, ascending. */
+function exposedPorts(v: unknown, what: string): number[] {
+  if (v === undefined || v === null) return [];
+  if (!isObject(v)) throw new ImageError(`${what}: config.ExposedPorts is not an object of "PORT/PROTOCOL" keys`);
+  const keys = Object.keys(v);
+  if (keys.length > MAX_EXPOSED_PORTS) throw new ImageError(`${what}: config.ExposedPorts has ${keys.length} entries, more than the ${MAX_EXPOSED_PORTS} vmstep reads`);
+  const tcp = new Set<number>();
+  for (const key of keys) {
+    const m = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(key);
+    const port = m ? Number(m[1]) : 0;
+    if (!m || port < 1 || port > 65535) throw new ImageError(`${what}: config.ExposedPorts has "${key.slice(0, 40)}", which is not PORT/tcp, PORT/udp or PORT/sctp with a port from 1 to 65535`);
+    if ((m[2] ?? 'tcp').toLowerCase() === 'tcp') tcp.add(port);
+  }
+  return [...tcp].sort((a, b) => a - b);
+}
+
+/** config.Healthcheck: Test and the timings (nanoseconds in the config). */
+function healthcheck(v: unknown, what: string): ImageHealthcheck | null {
+  if (v === undefined || v === null) return null;
+  const where = `${what}: config.Healthcheck`;
+  if (!isObject(v)) throw new ImageError(`${where} is not an object`);
+  const test = stringArray(v.Test, `${where}.Test`) ?? [];
+  if (test.length > MAX_HEALTHCHECK_WORDS) throw new ImageError(`${where}.Test has more than ${MAX_HEALTHCHECK_WORDS} words`);
+  const kind = test[0];
+  if (kind !== undefined && kind !== 'NONE' && !((kind === 'CMD' || kind === 'CMD-SHELL') && test.length >= 2)) {
+    throw new ImageError(`${where}.Test is not [], ["NONE"], ["CMD", ...] or ["CMD-SHELL", command]`);
+  }
+  const ms = (field: string): number => {
+    const n = v[field];
+    if (n === undefined || n === null) return 0;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new ImageError(`${where}.${field} is not a duration in nanoseconds`);
+    return n / 1e6;
+  };
+  const retries = v.Retries ?? 0;
+  if (typeof retries !== 'number' || !Number.isSafeInteger(retries) || retries < 0) throw new ImageError(`${where}.Retries is not a count`);
+  return { test, intervalMs: ms('Interval'), timeoutMs: ms('Timeout'), startPeriodMs: ms('StartPeriod'), startIntervalMs: ms('StartInterval'), retries };
+}
+
 export interface ParsedConfig {
   config: ImageConfig;
   diffIds: string[] | null;
@@ -160,6 +209,8 @@ export function parseImageConfig(data: Uint8Array, what: string): ParsedConfig {
       env: stringArray(c.Env, `${what}: config.Env`) ?? [],
       workingDir: str(c.WorkingDir, 'WorkingDir'),
       user: str(c.User, 'User'),
+      exposedPorts: exposedPorts(c.ExposedPorts, what),
+      healthcheck: healthcheck(c.Healthcheck, what),
     },
     diffIds,
   };

@@ -11,6 +11,21 @@ export interface ImageConfig {
   env: string[];
   workingDir: string;
   user: string;
+  /** TCP ports the image declares (EXPOSE: config.ExposedPorts, "6379/tcp"), ascending; UDP and SCTP ones are left out. */
+  exposedPorts: number[];
+  /** The image's HEALTHCHECK (Docker's config.Healthcheck, also in OCI images built by Docker); null when it has none. */
+  healthcheck: ImageHealthcheck | null;
+}
+
+/** Docker's image health check: durations in milliseconds and retries, each 0 where the image leaves it to the default. */
+export interface ImageHealthcheck {
+  /** [] (inherit), ["NONE"], ["CMD", argv...] or ["CMD-SHELL", command]. */
+  test: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  startPeriodMs: number;
+  startIntervalMs: number;
+  retries: number;
 }
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none';

@@ -16,7 +16,15 @@ const simple: FixtureImage = {
     { compression: 'zstd', entries: [{ path: 'z.txt', content: 'zstd layer' }] },
     { compression: 'none', entries: [{ path: 'plain.txt', content: 'plain layer' }] },
   ],
-  config: { Entrypoint: ['/bin/app'], Cmd: ['--flag'], Env: ['A=1'], WorkingDir: '/work', User: '1000:1000' },
+  config: {
+    Entrypoint: ['/bin/app'],
+    Cmd: ['--flag'],
+    Env: ['A=1'],
+    WorkingDir: '/work',
+    User: '1000:1000',
+    ExposedPorts: { '8080/tcp': {}, '53/udp': {}, '443': {} },
+    Healthcheck: { Test: ['CMD-SHELL', 'app --check'], Interval: 10_000_000_000, Retries: 5 },
+  },
 };
 
 async function layerFiles(ref: string): Promise<string[]> {
@@ -36,7 +44,15 @@ describe('image sources', () => {
     const built = writeOciLayout(dir, simple, { tag: 'v1' });
     const img = await resolveImage(`oci:${dir}:v1`);
     expect(img.digest).toBe(built.manifest.digest);
-    expect(img.config).toEqual({ entrypoint: ['/bin/app'], cmd: ['--flag'], env: ['A=1'], workingDir: '/work', user: '1000:1000' });
+    expect(img.config).toEqual({
+      entrypoint: ['/bin/app'],
+      cmd: ['--flag'],
+      env: ['A=1'],
+      workingDir: '/work',
+      user: '1000:1000',
+      exposedPorts: [443, 8080],
+      healthcheck: { test: ['CMD-SHELL', 'app --check'], intervalMs: 10_000, timeoutMs: 0, startPeriodMs: 0, startIntervalMs: 0, retries: 5 },
+    });
     expect(img.layers.map((l) => l.digest)).toEqual(built.layers.map((l) => l.digest));
     expect(await layerFiles(`oci:${dir}:v1`)).toEqual(['hello.txt', 'z.txt', 'plain.txt']);
   });
@@ -105,6 +121,27 @@ describe('malformed manifests and configs end in clear errors', () => {
       const digest = putBlob(d, cfg);
       setTop(d, { schemaVersion: 2, config: { mediaType: 'x', digest, size: cfg.length }, layers: [] });
     }, /config.Env is not a list of strings/],
+    ['config ExposedPorts with a port out of range', (d) => {
+      const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { ExposedPorts: { '6379/tcp': {}, '70000/tcp': {} } }, rootfs: { diff_ids: [] } }));
+      const digest = putBlob(d, cfg);
+      setTop(d, { schemaVersion: 2, config: { mediaType: 'x', digest, size: cfg.length }, layers: [] });
+    }, /config.ExposedPorts has "70000\/tcp", which is not PORT\/tcp/],
+    ['config ExposedPorts with more entries than a real image has', (d) => {
+      const ports = Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [`${i + 1}/tcp`, {}]));
+      const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { ExposedPorts: ports }, rootfs: { diff_ids: [] } }));
+      const digest = putBlob(d, cfg);
+      setTop(d, { schemaVersion: 2, config: { mediaType: 'x', digest, size: cfg.length }, layers: [] });
+    }, /config.ExposedPorts has 1025 entries, more than the 1024/],
+    ['config Healthcheck with an unknown test kind', (d) => {
+      const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Healthcheck: { Test: ['RUN', 'x'] } }, rootfs: { diff_ids: [] } }));
+      const digest = putBlob(d, cfg);
+      setTop(d, { schemaVersion: 2, config: { mediaType: 'x', digest, size: cfg.length }, layers: [] });
+    }, /config.Healthcheck.Test is not \[\], \["NONE"\]/],
+    ['config Healthcheck with a negative interval', (d) => {
+      const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Healthcheck: { Test: ['CMD', 'true'], Interval: -1 } }, rootfs: { diff_ids: [] } }));
+      const digest = putBlob(d, cfg);
+      setTop(d, { schemaVersion: 2, config: { mediaType: 'x', digest, size: cfg.length }, layers: [] });
+    }, /config.Healthcheck.Interval is not a duration in nanoseconds/],
     ['diff_ids disagree with layers', (d, b) => {
       const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { diff_ids: [] } }));
       const digest = putBlob(d, cfg);
