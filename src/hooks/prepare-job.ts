@@ -26,6 +26,8 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
     throw new VmstepError('the job has no container: the vmstep hooks run a job only in its container\'s microVM', 'give the job a `container:`, and set ACTIONS_RUNNER_REQUIRE_JOB_CONTAINER=true in the runner\'s .env so that jobs without one fail early');
   }
   if (!container.image) throw new VmstepError('the job container has no image', 'set `container: IMAGE` in the workflow');
+  // --entrypoint and the health flags change nothing for the job container, as with Docker: the runner
+  // replaces its command with `tail -f /dev/null` (here: no main process) and waits only for services' health.
   const options = parseCreateOptions(container.createOptions, ctx.env);
   const ignored = ignoredOptionsWarning(options);
   if (ignored) warn(ctx, ignored);

@@ -18,11 +18,17 @@ import { credentialsOf } from './prepare-job.js';
 import { writeResponseFile } from './response.js';
 import { pullFiles, pushPaths, recordGuestTree, syncBack } from './transfer.js';
 
-/** The step's argv: its entryPoint replaces the image's ENTRYPOINT (and drops CMD, as docker does); its args replace CMD. */
-export function containerStepArgv(args: HookContainer, image: { entrypoint: string[]; cmd: string[] }): string[] {
+/**
+ * The step's argv, as docker run builds it: the step's entryPoint, else
+ * --entrypoint from its options ("" clears it), replaces the image's
+ * ENTRYPOINT and drops its CMD; the step's args replace CMD.
+ */
+export function containerStepArgv(args: HookContainer, optionsEntrypoint: string[] | null, image: { entrypoint: string[] | null; cmd: string[] | null }): string[] {
   const stepArgs = splitCommandLine(args.entryPointArgs.join(' '));
-  if (args.entryPoint) return [args.entryPoint, ...stepArgs];
-  return [...image.entrypoint, ...(stepArgs.length > 0 ? stepArgs : image.cmd)];
+  const entrypoint = args.entryPoint ? [args.entryPoint] : optionsEntrypoint;
+  const argv = entrypoint ? [...entrypoint, ...stepArgs] : [...(image.entrypoint ?? []), ...(stepArgs.length > 0 ? stepArgs : (image.cmd ?? []))];
+  if (argv.length === 0) throw new VmstepError(`the container step ${args.image} has no command: ${entrypoint ? '--entrypoint "" cleared the image\'s ENTRYPOINT and the step gives no args' : 'its image has neither ENTRYPOINT nor CMD'}`, 'give the step `with: args:` or an entrypoint');
+  return argv;
 }
 
 export async function runContainerStep(args: HookContainer, responseFile: string | null, state: HookState | null, ctx: HookContext): Promise<number> {
@@ -64,7 +70,7 @@ export async function runContainerStep(args: HookContainer, responseFile: string
     let status: number;
     try {
       status = await ctx.vms.exec(id, {
-        argv: containerStepArgv(args, args.entryPoint ? { entrypoint: [], cmd: [] } : await ctx.vms.imageCommand(id)),
+        argv: containerStepArgv(args, options.entrypoint, args.entryPoint || options.entrypoint ? { entrypoint: [], cmd: [] } : await ctx.vms.imageConfig(id, credentialsOf(args.registry))),
         env: [],
         prependPath: [],
         workdir: args.workingDirectory ?? plan.workspace.guestPath,

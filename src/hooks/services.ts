@@ -1,23 +1,28 @@
 // Service containers (`services:` in the workflow): each runs in a VM of its
 // own with its own command, as `vmstep start` runs an image. The job's VM
 // (and every container step's) reaches a service by its name in the
-// workflow on its container ports, carried over vsock (src/ports links);
-// `ports:` mappings are published on the runner host. prepare_job waits
-// until each service accepts connections on its ports, as Docker's
-// implementation waits for health checks.
+// workflow, carried over vsock (src/ports links), on the container ports of
+// its `ports:` and the ports its image exposes: in a Docker container job
+// the job reaches a service on any of its ports without `ports:`, and
+// workflows rely on that. `ports:` mappings are published on the runner
+// host. Before the first step, prepare_job waits for each service as
+// Docker's implementation does, by its health check (health.ts) where it
+// has one; without one, until it accepts connections on its ports (which
+// Docker does not wait for, but a job's first step usually needs).
 import type { Socket } from 'node:net';
 import { VmstepError } from '../engine/errors.js';
 import { CarrierRefused, openForward } from '../ports/carrier.js';
-import { MAX_LINKS, type LinkSpec, type PortMapping } from '../ports/spec.js';
+import { MAX_LINKS, MAX_LINK_PORTS, type LinkSpec, type PortMapping } from '../ports/spec.js';
 import { delay } from '../engine/prepare.js';
 import type { FoundVm } from '../vms/registry.js';
 import { vmPaths } from '../vms/state.js';
 import { ignoredOptionsWarning, parseCreateOptions } from './create-options.js';
 import { warn, type HookContext } from './context.js';
+import { resolveHealthCheck, waitHealthy, type Clock } from './health.js';
 import type { HookContainer } from './input.js';
 import { jobVmPrefix } from './job.js';
 
-/** How long prepare_job waits for a service to accept connections on its ports. */
+/** How long prepare_job waits for a service without a health check to accept connections on its ports. */
 export const SERVICE_READY_MS = 5 * 60 * 1000;
 
 /** A `ports:` entry as the runner sends it: `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER` (a free host port), with an optional `/tcp`. */
@@ -54,38 +59,94 @@ export function planServices(services: HookContainer[], ctx: HookContext) {
     if (ignored) warn(ctx, `service ${name}: ${ignored}`);
     const ports = s.portMappings.map((p) => parsePortMapping(p, name));
     const containerPorts = [...new Set(ports.map((p) => p.guestPort))];
-    return { s, i, name, options, ports, containerPorts };
+    // The runner puts the service's own entrypoint after its options, so it wins over --entrypoint there.
+    const entrypoint = s.entryPoint ? [s.entryPoint] : options.entrypoint;
+    if (entrypoint?.length === 0 && s.entryPointArgs.length === 0) {
+      throw new VmstepError(`service ${name}: --entrypoint "" clears its image's ENTRYPOINT and the service gives no command to run instead`, 'drop --entrypoint "" from the service\'s options, or give --entrypoint PROGRAM');
+    }
+    const credentials = s.registry?.username && s.registry.password ? { username: s.registry.username, password: s.registry.password } : null;
+    return { s, i, name, options, ports, containerPorts, entrypoint, credentials };
   });
 }
 
-/** Boots every service's VM, publishes its ports and waits until it serves them. */
-export async function startServices(plans: ReturnType<typeof planServices>, key: string, ctx: HookContext): Promise<StartedService[]> {
+/**
+ * The ports a service is linked on: its `ports:` container ports first,
+ * then the TCP ports its image exposes, at most MAX_LINK_PORTS in all.
+ */
+export function servicePorts(mapped: readonly number[], exposed: readonly number[]): { ports: number[]; leftOut: number[] } {
+  const all = [...new Set([...mapped, ...exposed])];
+  return { ports: all.slice(0, MAX_LINK_PORTS), leftOut: all.slice(MAX_LINK_PORTS) };
+}
+
+/** Resolves once something accepts on one of the ports (the others stop waiting then). */
+async function waitForAnyPort(ctx: HookContext, id: string, ports: number[], signal: AbortSignal): Promise<void> {
+  const won = new AbortController();
+  const either = AbortSignal.any([signal, won.signal]);
+  try {
+    await Promise.any(ports.map((p) => ctx.vms.waitForPort(id, p, SERVICE_READY_MS, either)));
+  } catch (err) {
+    throw err instanceof AggregateError ? err.errors[0] : err;
+  } finally {
+    won.abort();
+  }
+}
+
+/**
+ * Boots every service's VM, publishes its ports and waits until it is ready:
+ * its health check passes, or, without one, it accepts connections on each
+ * of its `ports:` (on any one of its image's ports when it has no `ports:`:
+ * an image may expose ports it serves only when configured to).
+ */
+export async function startServices(plans: ReturnType<typeof planServices>, key: string, ctx: HookContext, clock?: Clock): Promise<StartedService[]> {
+  // The first service that fails ends the others' waits, so that the hook can exit with its error.
+  const failed = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, failed.signal]) : failed.signal;
+  const log = (line: string) => ctx.stdout.write(`${line}\n`);
   // Each service boots while the others do: boots are the slow part.
   const started = await Promise.all(
-    plans.map(async ({ s, i, name, options, ports, containerPorts }): Promise<StartedService> => {
-      const id = await ctx.vms.start(
-        {
-          name: serviceVmName(key, i, name),
-          image: s.image!,
-          credentials: s.registry?.username && s.registry.password ? { username: s.registry.username, password: s.registry.password } : null,
-          vcpus: options.vcpus,
-          memoryBytes: options.memoryBytes,
-          env: [...Object.entries(s.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env],
-          user: options.user,
-          workdir: s.workingDirectory,
-          volumes: [],
-          command: { entrypoint: s.entryPoint ? [s.entryPoint] : null, args: s.entryPointArgs },
-          ports,
-        },
-        ctx.signal,
-      );
-      for (const port of containerPorts) await ctx.vms.waitForPort(id, port, SERVICE_READY_MS, ctx.signal);
-      return { id, ports, link: { name, vm: id, ports: containerPorts, address: `127.0.0.${i + 2}` } };
+    plans.map(async ({ s, i, name, options, ports, containerPorts, entrypoint, credentials }): Promise<StartedService> => {
+      try {
+        const id = await ctx.vms.start(
+          {
+            name: serviceVmName(key, i, name),
+            image: s.image!,
+            credentials,
+            vcpus: options.vcpus,
+            memoryBytes: options.memoryBytes,
+            env: [...Object.entries(s.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env],
+            user: options.user,
+            workdir: s.workingDirectory,
+            volumes: [],
+            command: { entrypoint, args: s.entryPointArgs },
+            ports,
+          },
+          signal,
+        );
+        const startedAt = (clock ?? Date).now();
+        const image = await ctx.vms.imageConfig(id, credentials);
+        const linked = servicePorts(containerPorts, image.exposedPorts);
+        if (linked.leftOut.length > 0) {
+          warn(ctx, `service ${name}: linked on ports ${linked.ports.join(', ')} only; ${linked.leftOut.join(', ')} ${linked.leftOut.length === 1 ? 'is' : 'are'} left out (a link carries at most ${MAX_LINK_PORTS} ports): list the ports the job needs in the service's ports:`);
+        }
+        if (linked.ports.length === 0) {
+          warn(ctx, `service ${name} has no ports: in the workflow and its image exposes no TCP port, so the job cannot reach it: add the container port it listens on to the service's ports: (such as ports: [ 8080 ])`);
+        }
+        const check = resolveHealthCheck(options.health, image.healthcheck);
+        if (check) {
+          log(`service ${name}: waiting for its health check \`${check.shown}\` to pass`);
+          await waitHealthy(ctx.vms, id, name, check, { startedAt, signal, log, ...(clock ? { clock } : {}) });
+        } else if (containerPorts.length > 0) {
+          for (const port of containerPorts) await ctx.vms.waitForPort(id, port, SERVICE_READY_MS, signal);
+        } else if (linked.ports.length > 0) {
+          await waitForAnyPort(ctx, id, linked.ports, signal);
+        }
+        return { id, ports, link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
+      } catch (err) {
+        failed.abort();
+        throw err;
+      }
     }),
   );
-  for (const st of started) {
-    if (st.link.ports.length === 0) warn(ctx, `service ${st.link.name} has no ports: in the workflow, so the job cannot reach it (only the container ports listed there are linked into the job's VM)`);
-  }
   return started;
 }
 

@@ -72,10 +72,10 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
       return info.id;
     },
 
-    async imageCommand(id) {
+    async imageConfig(id, credentials) {
       const v = lookupVm(id, hostEnv);
-      const image = await resolveImage(v.record.image.reference);
-      return { entrypoint: image.config.entrypoint ?? [], cmd: image.config.cmd ?? [] };
+      // A private image needs its credentials again: the registry is asked for the manifest once more.
+      return (await resolveImage(v.record.image.reference, credentials ? { credentials } : {})).config;
     },
 
     async exec(id, s) {
@@ -85,7 +85,7 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
         const path = lastValue('PATH', s.env) ?? lastValue('PATH', base) ?? DEFAULT_PATH;
         env = [...s.env, `PATH=${[...s.prependPath, path].join(':')}`];
       }
-      const r = await execInVm(id, { argv: s.argv, env, workdir: s.workdir, stdout: s.stdout, stderr: s.stderr, ...(s.signal ? { signal: s.signal } : {}), hostEnv });
+      const r = await execInVm(id, { argv: s.argv, env, ...(s.workdir ? { workdir: s.workdir } : {}), stdout: s.stdout, stderr: s.stderr, ...(s.signal ? { signal: s.signal } : {}), hostEnv });
       return r.exitCode;
     },
 

@@ -7,6 +7,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { EntryMeta, TransferEntry } from './sync.js';
 import type { LinkSpec, PortMapping } from '../ports/spec.js';
+import type { ImageConfig } from '../image/index.js';
 
 export interface JobVmSpec {
   /** Names carry the job's key, so cleanup finds a job's VMs even without the state. */
@@ -34,7 +35,8 @@ export interface ExecSpec {
   env: string[];
   /** Directories put ahead of the VM's PATH, first first. */
   prependPath: string[];
-  workdir: string;
+  /** Absent: the VM's own (the image's WorkingDir, or the workdir it started with). */
+  workdir?: string;
   stdout: Writable;
   stderr: Writable;
   signal?: AbortSignal;
@@ -43,8 +45,8 @@ export interface ExecSpec {
 export interface HookVms {
   /** Boots the VM (no main process); resolves with its id when it serves. `progress` gets lines for the step log (image pull, capacity wait). */
   start(spec: JobVmSpec, signal?: AbortSignal, progress?: (line: string) => void): Promise<string>;
-  /** The image's ENTRYPOINT and CMD, for a container step's command. */
-  imageCommand(id: string): Promise<{ entrypoint: string[]; cmd: string[] }>;
+  /** The config of the image the VM runs: ENTRYPOINT and CMD for a container step's command, EXPOSE and HEALTHCHECK for a service. */
+  imageConfig(id: string, credentials?: { username: string; password: string } | null): Promise<ImageConfig>;
   /** Runs a command; resolves with its exit status (128 + n for a signal). */
   exec(id: string, spec: ExecSpec): Promise<number>;
   put(id: string, guestPath: string, entries: Iterable<TransferEntry> | AsyncIterable<TransferEntry>): Promise<void>;

@@ -8,7 +8,7 @@ import { formatReference, parseReference } from './reference.js';
 import { registryImage } from './registry.js';
 import { ImageError, type Image, type ResolveOptions } from './types.js';
 
-export type { Image, ImageConfig, Layer, ResolveOptions, Credentials, ProgressEvent, LayerCompression } from './types.js';
+export type { Image, ImageConfig, ImageHealthcheck, Layer, ResolveOptions, Credentials, ProgressEvent, LayerCompression } from './types.js';
 export { ImageError } from './types.js';
 export { parseReference, formatReference, type ImageReference, type RegistryRef } from './reference.js';
 export { decompressedLayer, detectCompression } from './decompress.js';

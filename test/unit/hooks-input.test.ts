@@ -78,8 +78,8 @@ describe('step arguments', () => {
 describe('parseCreateOptions', () => {
   it('honours --cpus (rounded up), --memory, -e/--env and --user and names every other flag', () => {
     const o = parseCreateOptions('--cpus 1.5 --memory=2g -e A=1 --env "B=two words" -eC=3 --user 1000:1000 --init --network host -v /x:/y --privileged', { D: 'host' });
-    expect(o).toEqual({ vcpus: 2, memoryBytes: 2 * 2 ** 30, env: ['A=1', 'B=two words', 'C=3'], user: '1000:1000', ignored: ['--init', '--network', '-v', '--privileged'] });
-    expect(ignoredOptionsWarning(o)).toBe('vmstep hooks: ignoring container options --init, --network, -v, --privileged: a microVM honours only --cpus, --memory, -e/--env and --user');
+    expect(o).toMatchObject({ vcpus: 2, memoryBytes: 2 * 2 ** 30, env: ['A=1', 'B=two words', 'C=3'], user: '1000:1000', entrypoint: null, ignored: ['--init', '--network', '-v', '--privileged'] });
+    expect(ignoredOptionsWarning(o)).toBe('vmstep hooks: ignoring container options --init, --network, -v, --privileged: a microVM honours only --cpus, --memory, -e/--env, --user, --entrypoint and the --health-* options');
     expect(parseCreateOptions('-m 512m -e D', { D: 'from-host' })).toMatchObject({ memoryBytes: 512 * 2 ** 20, env: ['D=from-host'] });
     expect(ignoredOptionsWarning(parseCreateOptions(null))).toBeNull();
   });

@@ -40,7 +40,7 @@ function counting(inner: HookVms) {
   const v: HookVms = {
     ...inner,
     start: inner.start,
-    imageCommand: inner.imageCommand,
+    imageConfig: inner.imageConfig,
     exec: inner.exec,
     stop: inner.stop,
     named: inner.named,
