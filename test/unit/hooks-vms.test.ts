@@ -6,7 +6,7 @@
 // and is found by its job name, a step's PATH gets prependPath in front,
 // and the workspace sync fetches new and changed files, removes deleted
 // ones, and moves nothing for a tree that did not change.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindVms } from '../../src/hooks/vms-binding.js';
 import type { HookVms } from '../../src/hooks/vms.js';
 import { pushHostTree, recordGuestTree, syncBack } from '../../src/hooks/transfer.js';
+import { waitHealthy } from '../../src/hooks/health.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
 import { cliBundle } from '../helpers/cli-bundle.js';
 import { cleanEnv } from '../helpers/dist-process.js';
@@ -58,7 +59,7 @@ beforeAll(async () => {
   writeFileSync(join(cache, 'kvm-probe.json'), JSON.stringify({ bootId, canRunLinux: true }));
   writeFileSync(join(work, 'vmlinux'), 'not booted by the test double');
   const dir = join(work, 'image');
-  writeOciLayout(dir, { layers: [{ entries: [{ path: 'etc/hostname', content: 'img\n' }] }], config: { Env: [`PATH=${process.env.PATH}`] } });
+  writeOciLayout(dir, { layers: [{ entries: [{ path: 'etc/hostname', content: 'img\n' }] }], config: { Env: [`PATH=${process.env.PATH}`], ExposedPorts: { '5432/tcp': {} } } });
   env = {
     ...cleanEnv(),
     VMSTEP_CACHE: cache,
@@ -153,5 +154,27 @@ describe('the hooks\' VMs over the lifecycle API', () => {
     expect(await vms.list(id, join(work, 'no-such-dir'))).toBeNull();
     await recordGuestTree(vms, id, guestTemp, join(work, 'g.json'));
     expect(JSON.parse(readFileSync(join(work, 'g.json'), 'utf8')).map((e: [string, string]) => e[0]).sort()).toEqual(['_runner_file_commands', '_runner_file_commands/set_output_1', 'a.sh']);
+  });
+
+  it("reads the VM's image config, and runs a service's health check in the VM until it passes, killing a check that outlives its timeout", async () => {
+    expect((await vms.imageConfig(id)).exposedPorts).toEqual([5432]);
+    const marker = join(work, 'health-ready');
+    const lines: string[] = [];
+    const started = Date.now();
+    // The first check hangs past its timeout and is killed; the second finds the marker missing; the third passes.
+    const check = { argv: ['/bin/sh', '-c', `if [ -e ${marker}.2 ]; then touch ${marker}; elif [ -e ${marker}.1 ]; then touch ${marker}.2; echo "not yet"; exit 3; else touch ${marker}.1; exec sleep 61.2345; fi; test -e ${marker}`], shown: 'ready?', intervalMs: 50, timeoutMs: 1_000, startPeriodMs: 0, startIntervalMs: 50, retries: 3 };
+    await waitHealthy(vms, id, 'db', check, { startedAt: started, log: (l) => lines.push(l) });
+    expect(lines).toEqual(['service db is not healthy yet: its health check ran longer than its 1 s timeout (1 of 3); next check in 50 ms', 'service db is not healthy yet: its health check exited with status 3 (2 of 3); next check in 50 ms', 'service db is healthy']);
+    expect(existsSync(marker)).toBe(true);
+    // The check that hung was killed, not left running (in test mode the guest's processes are this host's).
+    const sleeping = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\u000061.2345\u0000';
+      } catch {
+        return false;
+      }
+    });
+    for (let i = 0; i < 40 && sleeping().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(sleeping()).toEqual([]);
   });
 });
