@@ -2,7 +2,9 @@
 // it (dist/hooks.js per command, the runner's JSON, the response file read
 // back), on the real guest kernel: a job with a `services:` block of redis
 // and postgres (Debian's packages, in a Debian-based image) reaches them by
-// name from its steps; `ports:` are published on the host; cleanup_job
+// name from its steps; redis's `ports:` are published on the host; postgres
+// has no `ports:`, as most workflows write it, and is reached on the port
+// its image exposes once its `--health-cmd pg_isready` passes; cleanup_job
 // stops them all. Three VMs boot here (two services and the job), so each
 // check shares them.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -41,7 +43,7 @@ describe('a job with redis and postgres services', () => {
     l = makeRunnerLayout(join(work, 'runner'));
     const services = [
       service('redis', 'redis-server', ['--bind', '127.0.0.1', '--port', '6379', '--save', ''], [`${redisHostPort}:6379`], '--cpus 1 --memory 192m'),
-      service('postgres', 'bash', ['-c', 'initdb -D /tmp/pg --auth=trust --no-locale -E UTF8 >/dev/null && exec postgres -D /tmp/pg -c listen_addresses=127.0.0.1 -c dynamic_shared_memory_type=mmap'], ['5432'], '--cpus 1 --memory 256m --user postgres'),
+      service('postgres', 'bash', ['-c', 'initdb -D /tmp/pg --auth=trust --no-locale -E UTF8 >/dev/null && exec postgres -D /tmp/pg -c listen_addresses=127.0.0.1 -c dynamic_shared_memory_type=mmap'], [], '--cpus 1 --memory 256m --user postgres --health-cmd "pg_isready -h 127.0.0.1 -p 5432" --health-interval 1s --health-timeout 5s --health-retries 30'),
     ];
     prepare = await runHook(l, { command: 'prepare_job', args: { container: jobContainerArgs(l, `oci:${imageDir}`, { createOptions: '--cpus 1 --memory 192m' }), services }, state: null }, { env });
     state = prepare.response?.state;
@@ -57,6 +59,12 @@ describe('a job with redis and postgres services', () => {
     expect(services).toHaveLength(2);
     for (const s of services) expect(s.id).toMatch(/^[0-9a-f]{12}$/);
     expect(services[0]!.ports).toEqual({ 6379: String(redisHostPort) });
+    expect(services[1]!.ports).toEqual({});
+  });
+
+  test("prepare_job waited for postgres's health check, and warned about neither service's ports", () => {
+    expect(prepare.stdout).toContain('service postgres is healthy\n');
+    expect(prepare.stdout).not.toMatch(/::warning::service (redis|postgres)/);
   });
 
   test('a step reaches redis by redis:6379 (SET/GET with redis-cli)', async () => {
@@ -65,7 +73,7 @@ describe('a job with redis and postgres services', () => {
     expect(r.stdout).toBe('OK\nyes\n');
   }, 120_000);
 
-  test("a step reaches postgres by postgres:5432 (psql -c 'select 1')", async () => {
+  test("a step reaches postgres by postgres:5432, the port its image exposes (psql -c 'select 1')", async () => {
     const r = await run('run_script_step', scriptStep(l, "psql -h postgres -p 5432 -U postgres -tA -c 'select 1'\n", {}));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1\n');

@@ -4,7 +4,8 @@
 // apt's cache (with libjemalloc2 and liblzf1), PostgreSQL 15 (server and
 // psql) as installed, bash and busybox as in the job image, and the
 // libraries ldd finds for each. One image serves as redis, postgres, the
-// HTTP server (busybox httpd) and the client.
+// HTTP server (busybox httpd) and the client; it exposes redis's and
+// postgres's ports, as their own images do.
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -88,5 +89,7 @@ export function writeServiceImage(dir: string): BuiltImage {
     ...users,
   ];
   mkdirSync(dir, { recursive: true });
-  return writeOciLayout(dir, { layers: [{ entries }], config: { Env: [`PATH=${PG}/bin:/usr/local/bin:/usr/bin:/bin`, 'TZ=UTC'], Cmd: ['/bin/bash'] } }, { tag: 'latest' });
+  // EXPOSE as the redis and postgres images do: the runner plugin links a service without ports: on these.
+  const config = { Env: [`PATH=${PG}/bin:/usr/local/bin:/usr/bin:/bin`, 'TZ=UTC'], Cmd: ['/bin/bash'], ExposedPorts: { '6379/tcp': {}, '5432/tcp': {} } };
+  return writeOciLayout(dir, { layers: [{ entries }], config }, { tag: 'latest' });
 }
