@@ -74,7 +74,8 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
 
     async imageConfig(id, credentials) {
       const v = lookupVm(id, hostEnv);
-      // A private image needs its credentials again: the registry is asked for the manifest once more.
+      if (v.record.imageConfig) return v.record.imageConfig;
+      // A VM started by an older keeper: the registry is asked again, with the image's credentials.
       return (await resolveImage(v.record.image.reference, credentials ? { credentials } : {})).config;
     },
 

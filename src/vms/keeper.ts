@@ -124,6 +124,8 @@ export async function runKeeper(dir: string): Promise<number> {
       r.deadline = deadline;
       r.vmm = processRef(vm.pid);
       r.image = { reference: image.reference, digest: image.digest };
+      // Kept so that a caller (the runner plugin) need not ask the registry for it again.
+      r.imageConfig = image.config;
       r.command = serve.argv ?? [];
       r.exec = execDefaults;
     });

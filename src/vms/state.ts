@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmstepError } from '../engine/errors.js';
+import type { ImageConfig } from '../image/index.js';
 import { processStartTicks } from '../engine/leftovers.js';
 import { bootId } from '../rootfs/lock.js';
 
@@ -38,6 +39,8 @@ export interface VmRecord {
   id: string;
   name: string;
   image: { reference: string; digest: string };
+  /** The config of the image it runs, as the keeper read it (records written before it was kept lack it). */
+  imageConfig?: ImageConfig;
   /** ISO 8601. */
   created: string;
   vcpus: number;
