@@ -31,7 +31,7 @@ export interface CreateOptions {
 // to have one, so that its value is not mistaken for the next flag.
 const DOCKER_BOOLEAN_FLAGS = new Set([
   '--privileged', '--init', '--rm', '-t', '--tty', '-i', '--interactive', '--read-only', '-d', '--detach',
-  '--no-healthcheck', '--oom-kill-disable', '-P', '--publish-all', '--sig-proxy', '--help',
+  '--oom-kill-disable', '-P', '--publish-all', '--sig-proxy', '--help',
 ]);
 
 const WHERE = 'container options';
