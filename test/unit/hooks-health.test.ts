@@ -29,30 +29,27 @@ class Capture extends Writable {
   }
 }
 
-/** The one line a refusal prints. */
+/** The one line an error prints: a VmstepError, never more than a line. */
+function oneLine(err: unknown): string {
+  expect(err).toBeInstanceOf(VmstepError);
+  const line = (err as VmstepError).oneLine();
+  expect(line).not.toContain('\n');
+  return line;
+}
+
 function refusal(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(VmstepError);
-    const line = (err as VmstepError).oneLine();
-    expect(line).not.toContain('\n');
-    return line;
+    return oneLine(err);
   }
   throw new Error('it was accepted');
 }
 
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(VmstepError);
-    const line = (err as VmstepError).oneLine();
-    expect(line).not.toContain('\n');
-    return line;
-  }
-  throw new Error('it resolved');
-}
+const rejection = (p: Promise<unknown>): Promise<string> =>
+  p.then(() => {
+    throw new Error('it resolved');
+  }, oneLine);
 
 /**
  * Virtual time: a sleep moves the clock on by its length, after whatever is
