@@ -23,6 +23,8 @@ export const MAX_HEALTH_RETRIES = 1_000_000;
 /** What is kept of a check's output (Docker keeps 4 KiB too). */
 const OUTPUT_TAIL_BYTES = 4096;
 
+const cancelled = () => new VmstepError('the job was cancelled', '');
+
 /** The health flags of a container's options, as given (null: not given). */
 export interface HealthOptions {
   /** --health-cmd: run as /bin/sh -c CMD. */
@@ -121,7 +123,7 @@ async function runCheck(vms: Pick<HookVms, 'exec'>, id: string, check: HealthChe
     );
     const first = await Promise.race([exec, timer]);
     if (first === 'timeout') return { status: 'timeout', output: out.lastLines() };
-    if (first === 'stopped') throw new VmstepError('the job was cancelled', '');
+    if (first === 'stopped') throw cancelled();
     return { status: first, output: out.lastLines() };
   } finally {
     // Ends the timer, or kills the check that outlived it.
@@ -148,14 +150,14 @@ export async function waitHealthy(
   const clock = opts.clock ?? realClock;
   let streak = 0;
   for (;;) {
-    if (opts.signal?.aborted) throw new VmstepError('the job was cancelled', '');
+    if (opts.signal?.aborted) throw cancelled();
     const began = clock.now();
     let r: CheckResult;
     try {
       r = await runCheck(vms, id, check, clock, opts.signal);
     } catch (err) {
-      if (opts.signal?.aborted) throw new VmstepError('the job was cancelled', '');
-      throw new VmstepError(`service ${service} stopped before its health check passed: ${(err as Error).message}`, 'see the service\'s output in this step\'s log or with `vmstep logs`, and fix its image, command or options');
+      if (opts.signal?.aborted) throw cancelled();
+      throw new VmstepError(`service ${service} stopped before its health check passed: ${(err as Error).message}`, 'see the service\'s output with `vmstep logs` on the runner host, and fix its image, command or options');
     }
     if (r.status === 0) {
       opts.log(`service ${service} is healthy`);
@@ -176,7 +178,7 @@ export async function waitHealthy(
     try {
       await clock.sleep(wait, opts.signal);
     } catch {
-      throw new VmstepError('the job was cancelled', '');
+      throw cancelled();
     }
   }
 }

@@ -261,6 +261,8 @@ describe('services in prepare_job', () => {
   function fakeVms(opts: { accepting?: number[]; exec?: HookVms['exec'] } = {}) {
     const started: JobVmSpec[] = [];
     const waited: number[] = [];
+    /** Ports whose wait was ended from outside (a cancelled job, a failed sibling). */
+    const abandoned: number[] = [];
     const refuse = () => {
       throw new Error('prepare_job reached for a VM call that services do not use');
     };
@@ -271,7 +273,20 @@ describe('services in prepare_job', () => {
       waitForPort: (_id, port, _timeout, signal) => {
         waited.push(port);
         if (opts.accepting?.includes(port)) return Promise.resolve();
-        return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new VmstepError('the job was cancelled', '')), { once: true }));
+        if (signal?.aborted) {
+          abandoned.push(port);
+          return Promise.reject(new VmstepError('the job was cancelled', ''));
+        }
+        return new Promise((_resolve, reject) =>
+          signal?.addEventListener(
+            'abort',
+            () => {
+              abandoned.push(port);
+              reject(new VmstepError('the job was cancelled', ''));
+            },
+            { once: true },
+          ),
+        );
       },
       put: refuse,
       list: refuse,
@@ -279,7 +294,7 @@ describe('services in prepare_job', () => {
       stop: refuse,
       named: refuse,
     };
-    return { vms, started, waited };
+    return { vms, started, waited, abandoned };
   }
 
   const context = (vms: HookVms) => ({ vms, stdout: new Capture(), stderr: new Capture(), env: {} }) satisfies HookContext;
@@ -328,6 +343,21 @@ describe('services in prepare_job', () => {
       ['/bin/sh', '-c', 'app --ping'],
     ]);
     expect(f.waited).toEqual([]);
+  });
+
+  it("ends the other services' waits when one service is unhealthy, so that prepare_job exits with its error", async () => {
+    const f = fakeVms({
+      accepting: [],
+      // The check fails only once redis is waiting for its port.
+      exec: async () => {
+        while (!f.waited.includes(6379)) await new Promise((r) => setImmediate(r));
+        return 1;
+      },
+    });
+    const ctx = context(f.vms);
+    const line = await rejection(startServices(planServices([service('redis', exposing, { portMappings: ['6379'] }), service('app', checked)], ctx), 'k', ctx, fakeClock()));
+    expect(line).toMatch(/^service app is unhealthy: /);
+    expect(f.abandoned).toEqual([6379]);
   });
 
   it('honours --health-cmd from the options over the image, and --no-healthcheck goes back to waiting for ports', async () => {
