@@ -100,8 +100,8 @@ export async function benchVm(work, lib) {
 
 /**
  * Spawns a process and resolves with its wall time in ms once it has
- * closed; rejects when it exits non-zero.
- * @param {string} file @param {string[]} args @param {{ env?: NodeJS.ProcessEnv, cwd?: string, input?: string }} [opts]
+ * closed; rejects when it exits with another status than `status` (0).
+ * @param {string} file @param {string[]} args @param {{ env?: NodeJS.ProcessEnv, cwd?: string, input?: string, status?: number }} [opts]
  */
 export function timedSpawn(file, args, opts = {}) {
   return new Promise((resolve, reject) => {
@@ -114,7 +114,7 @@ export function timedSpawn(file, args, opts = {}) {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       const ms = performance.now() - t0;
-      if (code === 0) resolve(ms);
+      if (code === (opts.status ?? 0)) resolve(ms);
       else reject(new Error(`${[file, ...args].join(' ')} exited with ${code ?? signal}: ${out.slice(-2000)}`));
     });
   });
