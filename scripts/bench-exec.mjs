@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
-import { benchVm, bundleModules, median, option, timedSpawn, treeSize } from './lib/bench-vms.mjs';
+import { benchVm, bundleModules, vmLogs, median, option, timedSpawn, treeSize } from './lib/bench-vms.mjs';
 
 const argv = process.argv.slice(2);
 const runs = Number(option(argv, '--runs', '15'));
@@ -149,6 +149,9 @@ async function main() {
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(result, null, 2)}\n`);
+  } catch (err) {
+    process.stderr.write(`${vmLogs(work)}\n`);
+    throw err;
   } finally {
     // A VM left running by a failure ends with its state directory's removal at the latest at its lifetime; stop it now.
     try {

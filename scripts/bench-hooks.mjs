@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from './lib/cache.mjs';
-import { benchVm, bundleModules, bundleScript, median, option, timedSpawn } from './lib/bench-vms.mjs';
+import { benchVm, bundleModules, vmLogs, bundleScript, median, option, timedSpawn } from './lib/bench-vms.mjs';
 
 const argv = process.argv.slice(2);
 const jobs = Number(option(argv, '--jobs', '2'));
@@ -265,6 +265,9 @@ async function main() {
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(result, null, 2)}\n`);
+  } catch (err) {
+    process.stderr.write(`${vmLogs(work)}\n`);
+    throw err;
   } finally {
     try {
       await timedSpawn(process.execPath, ['--', join(repoRoot, '.vmstep', 'bench-vms-cli', 'main.js'), 'stop', '--time', '0', '--all'], { env: { ...process.env, VMSTEP_STATE_DIR: join(work, 'state') } });

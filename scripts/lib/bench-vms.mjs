@@ -9,7 +9,7 @@
 // the protocol and guest init are all real, and the VMM, the kernel and
 // virtio-vsock are not there at all. Each benchmark prints which.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
@@ -124,4 +124,15 @@ export function timedSpawn(file, args, opts = {}) {
 export function treeSize(dir) {
   const [files, bytes] = execFileSync('sh', ['-c', 'find "$1" -type f -printf \'%s\\n\' | awk \'{ n++; s += $1 } END { print n + 0; print s + 0 }\'', 'sh', dir], { encoding: 'utf8' }).trim().split('\n').map(Number);
   return { files, bytes };
+}
+
+/** The tails of every VM's keeper and console logs in the benchmark's state directory, to explain a failure. @param {string} work */
+export function vmLogs(work) {
+  const vms = join(work, 'state', 'vms');
+  if (!existsSync(vms)) return '(no VM logs)';
+  return readdirSync(vms)
+    .flatMap((id) => ['keeper.log', 'console.log'].map((f) => join(vms, id, f)))
+    .filter((f) => existsSync(f))
+    .map((f) => `--- ${f}\n${readFileSync(f, 'utf8').slice(-3000)}`)
+    .join('\n');
 }
