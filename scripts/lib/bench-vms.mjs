@@ -9,7 +9,8 @@
 // the protocol and guest init are all real, and the VMM, the kernel and
 // virtio-vsock are not there at all. Each benchmark prints which.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
@@ -135,4 +136,28 @@ export function vmLogs(work) {
     .filter((f) => existsSync(f))
     .map((f) => `--- ${f}\n${readFileSync(f, 'utf8').slice(-3000)}`)
     .join('\n');
+}
+
+/**
+ * Runs a benchmark's body in a scratch directory of its own; a failure
+ * prints the VMs' logs and exits 1; every VM left is stopped and the
+ * directory removed either way.
+ * @param {string} name @param {(work: string) => Promise<void>} body
+ */
+export function runBench(name, body) {
+  const work = mkdtempSync(join(tmpdir(), `vmstep-bench-${name}-`));
+  const stopAll = () =>
+    timedSpawn(process.execPath, ['--', join(repoRoot, '.vmstep', 'bench-vms-cli', 'main.js'), 'stop', '--time', '0', '--all'], { env: { ...process.env, VMSTEP_STATE_DIR: join(work, 'state') } }).catch(() => {
+      // Nothing to stop (or no CLI bundled yet).
+    });
+  body(work)
+    .catch(async (err) => {
+      process.stderr.write(`${vmLogs(work)}\nbench-${name}: failed: ${err instanceof Error ? err.message : err}\n`);
+      process.exitCode = 1;
+    })
+    .then(stopAll)
+    .then(() => {
+      rmSync(work, { recursive: true, force: true });
+      process.exit(process.exitCode ?? 0);
+    });
 }
