@@ -166,8 +166,8 @@ async function main(work) {
   await timedSpawn(process.execPath, ['--', vm.cli, 'run', '--vcpus', '1', '--memory', '512M', `oci:${imageDir}`, 'true'], { env: vm.env, cwd: work });
   const container = lib.jobContainerArgs(l, `oci:${imageDir}`, { createOptions: '--cpus 1 --memory 512m' });
 
-  /** Runs one hook command; its wall time and the VM calls' times inside it. @param {string} command @param {unknown} args @param {unknown} state */
   let n = 0;
+  /** Runs one hook command; its wall time and the VM calls' times inside it. @param {string} command @param {unknown} args @param {unknown} state */
   const hook = async (command, args, state) => {
     const timings = join(work, `timings-${n++}.jsonl`);
     writeFileSync(timings, '');
