@@ -1,16 +1,20 @@
 // @ts-check
-// npm run bench [-- vmm|rootfs|volumes|ports]: every benchmark, each side by side with its
+// npm run bench [-- vmm|rootfs|volumes|ports|exec|hooks]: every benchmark, each side by side with its
 // anchor in the same run (scripts/bench-vmm.mjs: our VMM against QEMU's
 // microvm on one tiny guest; scripts/bench-rootfs.mjs: image to ext4 against
 // skopeo + umoci + mkfs.ext4; scripts/bench-volumes.mjs: volumes against
-// cp -a, and -i against stdout), reported as ratios. Sets up from nothing
+// cp -a, and -i against stdout; scripts/bench-ports.mjs: published ports
+// against loopback TCP; scripts/bench-exec.mjs: exec into a running VM
+// against a one-shot run and a host spawn, cp against cp -a;
+// scripts/bench-hooks.mjs: the runner plugin's hook commands against the
+// same step with bash on the host), reported as ratios. Sets up from nothing
 // first, as `npm test` and `npm run demo` do (Debian packages, npm packages,
 // every build, all cached).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setup } from './lib/setup.mjs';
 
-const benches = { vmm: 'bench-vmm.mjs', rootfs: 'bench-rootfs.mjs', volumes: 'bench-volumes.mjs', ports: 'bench-ports.mjs' };
+const benches = { vmm: 'bench-vmm.mjs', rootfs: 'bench-rootfs.mjs', volumes: 'bench-volumes.mjs', ports: 'bench-ports.mjs', exec: 'bench-exec.mjs', hooks: 'bench-hooks.mjs' };
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !(w in benches));
 if (unknown.length > 0) {

@@ -63,8 +63,11 @@ const server = createServer((host) => {
       host.pipe(guest);
       guest.pipe(host);
     });
-    host.once('close', () => guest.destroy());
-    guest.once('close', () => host.destroy());
+    // A side that closed in order may leave its last bytes queued on the
+    // other (a reader slower than the writer): end that one, which sends
+    // them first; destroying it would cut the stream short. Errors still cut.
+    host.once('close', (hadError) => (hadError ? guest.destroy() : guest.end()));
+    guest.once('close', (hadError) => (hadError ? host.destroy() : host.end()));
   };
   host.on('data', onData);
 });
