@@ -11,9 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { cliBundle, launchCli, lifecycleEnv, type CliRun } from '../helpers/cli-bundle.js';
-import { guestInitBinary } from '../helpers/guest-init.js';
-import { repoRoot } from '../helpers/artifacts.js';
+import { cliBundle, launchCli, testVmmEnv, type CliRun } from '../helpers/cli-bundle.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-vms-'));
 const state = join(work, 'state');
@@ -29,17 +27,10 @@ const SMALL = ['--vcpus', '1', '--memory', '128M'];
 
 beforeAll(async () => {
   cli = await cliBundle();
-  const cache = join(work, 'cache');
-  mkdirSync(cache, { recursive: true });
-  // The test double needs no KVM; tell the engine's probe so, as a host that passed it would have recorded.
-  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  writeFileSync(join(cache, 'kvm-probe.json'), JSON.stringify({ bootId, canRunLinux: true }));
-  writeFileSync(join(work, 'vmlinux'), 'not booted by the test double');
   const dir = join(work, 'image');
   writeOciLayout(dir, { layers: [{ entries: [{ path: 'etc/hostname', content: 'img\n' }] }], config: { Entrypoint: ['sh', '-c'], Cmd: ['echo image-cmd'], Env: ['GREETING=from-image', `PATH=${process.env.PATH}`] } });
   image = `oci:${dir}`;
-  env = lifecycleEnv(work, { vmm: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'), init: guestInitBinary(), kernel: join(work, 'vmlinux') });
-
+  env = testVmmEnv(work);
 }, 120_000);
 afterAll(async () => {
   await vmstep(['stop', '--time', '0', '--all']);
