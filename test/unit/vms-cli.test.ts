@@ -245,10 +245,23 @@ describe('limits', () => {
 
 describe('refusals', () => {
   it('names an unknown VM in one line and exits 125', async () => {
-    for (const args of [['exec', 'nope', 'true'], ['stop', 'nope'], ['logs', 'nope'], ['cp', 'nope:/x', join(work, 'x')]]) {
+    for (const args of [['exec', 'nope', 'true'], ['stop', 'nope'], ['logs', 'nope'], ['port', 'nope'], ['cp', 'nope:/x', join(work, 'x')]]) {
       const r = await vmstep(args);
       expect(r.code, args.join(' ')).toBe(125);
       expect(r.stderr).toBe('vmstep: error: no such VM: nope; see `vmstep ps -a` for your VMs\n');
+    }
+  });
+
+  it('refuses logs and port without exactly one VM in one line with their usage, and exits 125', async () => {
+    const cases: [string[], string][] = [
+      [['logs'], 'vmstep: error: vmstep logs needs one VM; usage: vmstep logs [--console] VM\n'],
+      [['logs', 'a', 'b'], 'vmstep: error: vmstep logs needs one VM; usage: vmstep logs [--console] VM\n'],
+      [['port'], 'vmstep: error: vmstep port needs one VM; usage: vmstep port VM\n'],
+      [['port', 'a', 'b'], 'vmstep: error: vmstep port needs one VM; usage: vmstep port VM\n'],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await vmstep(args);
+      expect([r.code, r.stderr], args.join(' ')).toEqual([125, stderr]);
     }
   });
 
