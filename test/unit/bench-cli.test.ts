@@ -4,7 +4,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
@@ -12,14 +11,7 @@ import { capacityStatus, reserveCapacity } from '../../src/engine/capacity.js';
 import { runImage } from '../../src/engine/run.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
 import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
+import { Capture } from '../helpers/capture.js';
 
 const testModeVm = makeTestModeVm();
 

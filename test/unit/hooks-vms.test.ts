@@ -9,21 +9,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindVms } from '../../src/hooks/vms-binding.js';
 import type { HookVms } from '../../src/hooks/vms.js';
 import { pushHostTree, recordGuestTree, syncBack } from '../../src/hooks/transfer.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
 import { cliBundle, testVmmEnv } from '../helpers/cli-bundle.js';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
+import { Capture } from '../helpers/capture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-hooks-vms-'));
 let vms: HookVms;
