@@ -3,7 +3,7 @@
 // the VM (as in engine-run.test.ts; the command then runs on this host, so
 // guest paths are host paths). What is measured is real: the head sleeps
 // three times as long as the baseline, a gap no scheduling noise closes.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import type { RunInput } from '../../src/engine/types.js';
 import { validateRunInput } from '../../src/engine/validate.js';
 import type { LaunchOptions } from '../../src/engine/vm-port.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
+import { testModeHost, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
 
 let work: string;
 let kernel: string;
@@ -41,11 +41,7 @@ function bench(ref: string, bench: BenchInput, run: Partial<RunInput> = {}, onSt
 }
 
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'vmstep-bench-engine-'));
-  mkdirSync(join(work, 'scratch'));
-  kernel = join(work, 'vmlinux');
-  writeFileSync(kernel, 'not booted by the test-mode launcher');
-  process.env.VMSTEP_INIT = guestInitBinary();
+  ({ work, kernel } = testModeHost('vmstep-bench-engine-'));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
