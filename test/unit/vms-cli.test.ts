@@ -25,6 +25,17 @@ const vmstep = (args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv 
 const text = (r: Ran) => r.stdout.toString();
 const SMALL = ['--vcpus', '1', '--memory', '128M'];
 
+/** `vmstep ps -a` as soon as it shows the VM NAME exited, or when `ms` have passed. */
+async function psOnceExited(name: string, ms: number): Promise<string> {
+  const deadline = Date.now() + ms;
+  let ps = text(await vmstep(['ps', '-a']));
+  while (!new RegExp(`${name} +.* exited`).test(ps) && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 200));
+    ps = text(await vmstep(['ps', '-a']));
+  }
+  return ps;
+}
+
 beforeAll(async () => {
   cli = await cliBundle();
   const dir = join(work, 'image');
@@ -161,13 +172,7 @@ describe('a VM with a main process', () => {
   it('keeps its output for logs, stops with its exit, and ps -a shows its status until stop removes it', async () => {
     const r = await vmstep(['start', ...SMALL, '--name', 'server', image, 'echo serving; sleep 1; echo done >&2; exit 3']);
     expect(r.code, r.stderr).toBe(0);
-    const deadline = Date.now() + 15_000;
-    let ps = '';
-    while (Date.now() < deadline) {
-      ps = text(await vmstep(['ps', '-a']));
-      if (/server +.* exited/.test(ps)) break;
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    const ps = await psOnceExited('server', 15_000);
     expect(ps).toMatch(/^[0-9a-f]{12} +server +.* exited \(3\) /m);
     expect(text(await vmstep(['ps']))).not.toMatch(/server/);
     expect(text(await vmstep(['logs', 'server']))).toBe('serving\ndone\n');
@@ -198,14 +203,7 @@ describe('limits', () => {
   it('stops a VM at its idle timeout', async () => {
     const r = await vmstep(['start', ...SMALL, '--no-command', '--name', 'idle', '--idle-timeout', '1s', image]);
     expect(r.code, r.stderr).toBe(0);
-    const end = Date.now() + 10_000;
-    let ps = '';
-    while (Date.now() < end) {
-      ps = text(await vmstep(['ps', '-a']));
-      if (/idle +.* exited/.test(ps)) break;
-      await new Promise((res) => setTimeout(res, 300));
-    }
-    expect(ps).toMatch(/idle +.* exited/);
+    expect(await psOnceExited('idle', 10_000)).toMatch(/idle +.* exited/);
     await vmstep(['stop', 'idle']);
   }, 30_000);
 
