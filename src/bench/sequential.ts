@@ -12,6 +12,15 @@
 //                     runs will not push it out);
 //   undecided         when the interval still holds a threshold: exactly the
 //                     case where another pair can change the verdict.
+// With a warn threshold below the threshold, a metric decided within ±threshold
+// must also be clear of the warn bound on its worse side (+warn for a time,
+// −warn for a rate), since that bound splits "warning" from "no change":
+//   decided beyond warn  when the whole interval lies past it (a warning,
+//                        if the verdict's test agrees);
+//   decided within       when the whole interval lies on the better side;
+//   undecided            while the interval holds it.
+// An improvement gets no verdict of its own below the threshold, so the
+// warn bound on the better side decides nothing and costs no runs.
 // Metrics that more runs cannot help (new, missing, a baseline of zero) count
 // as decided.
 //
@@ -25,6 +34,9 @@
 // most K · alpha / K = alpha. The same holds for a missed regression from a
 // "within" stop: the intervals are at level alpha / (K · M) for M metrics, so
 // all of them at every look cover together with probability ≥ 1 − alpha.
+// The warn threshold is read off the same interval, one per metric and look,
+// so it spends nothing more: a false warning is a rejection at alpha / K at
+// the look where the runs stopped, bounded by the same sum.
 // Bonferroni is conservative under the strong correlation between looks;
 // the price is a few pairs more, never a broken promise.
 //
@@ -32,11 +44,11 @@
 // reach: a metric is decided when its median's 95% interval is narrower than
 // ±threshold/2 of the median, so that a later comparison at that threshold
 // is not drowned by this run's own spread.
-import { type MetricSeries, metricKey, metricLabel } from './metric.js';
+import { type Direction, type MetricSeries, metricKey, metricLabel } from './metric.js';
 import { exactUDistribution, EXACT_MAX_TOTAL } from './stats/mann-whitney.js';
 import { type Interval, median, medianInterval } from './stats/describe.js';
 import { normalSf } from './stats/special.js';
-import { perMetricSetting } from './verdict.js';
+import { type ThresholdSettings, thresholdsOf } from './verdict.js';
 
 export const AUTO_REPEAT_DEFAULTS = { minRepeat: 5, maxRepeat: 30 } as const;
 
@@ -45,15 +57,13 @@ export interface AutoRepeat {
   maxRepeat: number;
 }
 
-export interface SequentialOptions extends AutoRepeat {
+/** The thresholds (and warn thresholds, when set) as the verdict reads them. */
+export interface SequentialOptions extends AutoRepeat, ThresholdSettings {
   /** The false-alarm rate to keep over every look together. */
   alpha: number;
-  thresholdPercent: number;
-  /** Thresholds for single metrics, by label or benchmark name. */
-  thresholds?: Readonly<Record<string, number>>;
 }
 
-export type MetricState = 'beyond' | 'within' | 'undecided' | 'precise' | 'unhelped';
+export type MetricState = 'beyond' | 'beyond-warn' | 'within' | 'undecided' | 'precise' | 'unhelped';
 
 export interface MetricLook {
   label: string;
@@ -61,6 +71,8 @@ export interface MetricLook {
   /** The interval of the relative change (or, without a baseline, of the median relative to itself), in percent. */
   interval: Interval | null;
   thresholdPercent: number;
+  /** Null where the metric has no warn threshold below its threshold. */
+  warnThresholdPercent: number | null;
 }
 
 export interface Look {
@@ -93,42 +105,56 @@ export function validateAutoRepeat(plan: AutoRepeat, maxAllowed: number): void {
  * all (precision rule); an empty array a baseline that reported nothing.
  */
 export function lookAtMetrics(baseline: readonly MetricSeries[] | null, head: readonly MetricSeries[], o: SequentialOptions): Look {
-  const thresholdOf = (s: MetricSeries) => perMetricSetting(s, o.thresholds ?? {}, o.thresholdPercent);
   let metrics: MetricLook[];
   if (baseline === null) {
-    metrics = head.map((h) => precisionLook(h, thresholdOf(h)));
+    metrics = head.map((h) => precisionLook(h, thresholdsOf(h, o)));
   } else {
     const baseByKey = new Map(baseline.map((s) => [metricKey(s), s]));
     const pairs = head.map((h) => [baseByKey.get(metricKey(h)) ?? null, h] as const);
     const comparable = pairs.filter(([b, h]) => b !== null && b.unit === h.unit).length;
     const level = perLookAlpha(o.alpha, o) / Math.max(1, comparable);
-    metrics = pairs.map(([b, h]) => changeLook(b, h, thresholdOf(h), level));
+    metrics = pairs.map(([b, h]) => changeLook(b, h, thresholdsOf(h, o), level));
   }
   const undecided = metrics.filter((m) => m.state === 'undecided').map((m) => m.label);
   return { decided: undecided.length === 0, metrics, undecided };
 }
 
-function changeLook(base: MetricSeries | null, head: MetricSeries, thresholdPercent: number, level: number): MetricLook {
-  const label = metricLabel(head);
-  const unhelped: MetricLook = { label, state: 'unhelped', interval: null, thresholdPercent };
+type Thresholds = ReturnType<typeof thresholdsOf>;
+
+/** The look at one metric, given its state and interval. */
+const lookOf =
+  (head: MetricSeries, thresholds: Thresholds) =>
+  (state: MetricState, interval: Interval | null): MetricLook => ({ label: metricLabel(head), state, interval, ...thresholds });
+
+function changeLook(base: MetricSeries | null, head: MetricSeries, thresholds: Thresholds, level: number): MetricLook {
+  const look = lookOf(head, thresholds);
   // A metric with nothing to compare against, or in another unit, stays so however long it runs.
-  if (base === null || base.unit !== head.unit) return unhelped;
+  if (base === null || base.unit !== head.unit) return look('unhelped', null);
   const interval = relativeShiftInterval(base.values, head.values, level);
-  if (interval === undefined) return unhelped;
-  const t = thresholdPercent;
-  const state: MetricState = interval === null ? 'undecided' : interval.lower > t || interval.upper < -t ? 'beyond' : interval.lower > -t && interval.upper < t ? 'within' : 'undecided';
-  return { label, state, interval, thresholdPercent };
+  if (interval === undefined) return look('unhelped', null);
+  return look(interval === null ? 'undecided' : changeState(interval, head.direction, thresholds), interval);
 }
 
-function precisionLook(head: MetricSeries, thresholdPercent: number): MetricLook {
-  const label = metricLabel(head);
+/** Where an interval of the relative change stands against the threshold and, within it, the warn threshold. */
+function changeState(interval: Interval, direction: Direction, { thresholdPercent: t, warnThresholdPercent: warn }: Thresholds): MetricState {
+  if (interval.lower > t || interval.upper < -t) return 'beyond';
+  if (!(interval.lower > -t && interval.upper < t)) return 'undecided';
+  if (warn === null) return 'within';
+  // Only a worsening warns: the bound that matters is on the worse side of zero.
+  const worse = direction === 'smaller' ? interval.lower > warn : interval.upper < -warn;
+  const better = direction === 'smaller' ? interval.upper < warn : interval.lower > -warn;
+  return worse ? 'beyond-warn' : better ? 'within' : 'undecided';
+}
+
+function precisionLook(head: MetricSeries, thresholds: Thresholds): MetricLook {
+  const look = lookOf(head, thresholds);
   const centre = median(head.values);
   const ci = head.values.length >= 2 ? medianInterval(head.values, 0.95) : null;
-  if (centre === 0) return { label, state: 'unhelped', interval: null, thresholdPercent };
-  if (ci === null) return { label, state: 'undecided', interval: null, thresholdPercent };
+  if (centre === 0) return look('unhelped', null);
+  if (ci === null) return look('undecided', null);
   const interval = { lower: ((ci.lower - centre) / Math.abs(centre)) * 100, upper: ((ci.upper - centre) / Math.abs(centre)) * 100, confidence: ci.confidence };
   const halfWidth = (interval.upper - interval.lower) / 2;
-  return { label, state: halfWidth <= thresholdPercent / 2 ? 'precise' : 'undecided', interval, thresholdPercent };
+  return look(halfWidth <= thresholds.thresholdPercent / 2 ? 'precise' : 'undecided', interval);
 }
 
 /**
@@ -201,8 +227,9 @@ function normalQuantileUpper(p: number): number {
 
 /** One line for the report: why the runs stopped where they did. */
 export function describeStop(look: Look, pairs: number, plan: AutoRepeat, baseline: boolean): string {
-  const what = baseline ? 'every metric decided at the threshold' : 'every metric measured to ±threshold/2 (95% interval of the median)';
+  const thresholds = look.metrics.some((m) => m.warnThresholdPercent !== null) ? 'the threshold and the warn threshold' : 'the threshold';
+  const what = baseline ? `every metric decided at ${thresholds}` : 'every metric measured to ±threshold/2 (95% interval of the median)';
   if (look.decided) return `${what} after ${pairs} run${pairs === 1 ? '' : 's'} per side (min-repeat ${plan.minRepeat}, max-repeat ${plan.maxRepeat})`;
   const shown = look.undecided.slice(0, 5).join(', ') + (look.undecided.length > 5 ? `, and ${look.undecided.length - 5} more` : '');
-  return `reached max-repeat ${plan.maxRepeat} with ${look.undecided.length} metric${look.undecided.length === 1 ? '' : 's'} still ${baseline ? 'inconclusive at the threshold' : 'short of ±threshold/2 precision'}: ${shown}`;
+  return `reached max-repeat ${plan.maxRepeat} with ${look.undecided.length} metric${look.undecided.length === 1 ? '' : 's'} still ${baseline ? `inconclusive at ${thresholds}` : 'short of ±threshold/2 precision'}: ${shown}`;
 }

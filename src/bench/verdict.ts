@@ -161,6 +161,17 @@ export function perMetricSetting<T>(metric: Metric, named: Readonly<Record<strin
   return fallback;
 }
 
+export type ThresholdSettings = Pick<VerdictOptions, 'thresholdPercent' | 'thresholds' | 'warnThresholdPercent' | 'warnThresholds'>;
+
+/** A metric's threshold and warn threshold, in percent: the verdict and the auto-repeat stopping rule read them alike. */
+export function thresholdsOf(metric: Metric, o: ThresholdSettings): { thresholdPercent: number; warnThresholdPercent: number | null } {
+  const thresholdPercent = perMetricSetting(metric, o.thresholds ?? {}, o.thresholdPercent);
+  const warnCandidate = perMetricSetting<number | null>(metric, o.warnThresholds ?? {}, o.warnThresholdPercent ?? null);
+  // A warn threshold at or above this metric's threshold leaves no band to warn in.
+  const warnThresholdPercent = warnCandidate !== null && warnCandidate < thresholdPercent ? warnCandidate : null;
+  return { thresholdPercent, warnThresholdPercent };
+}
+
 
 /** Smallest equal number of runs per arm at which Mann-Whitney's exact p can go below alpha. */
 export function minimumRunsForMannWhitney(alpha: number): number {
@@ -244,10 +255,7 @@ function compareMetric(base: MetricSeries | null, head: MetricSeries | null, o: 
     unit: source.unit,
     direction: perMetricSetting(source, o.directions, source.direction),
   };
-  const thresholdPercent = perMetricSetting(metric, o.thresholds, o.thresholdPercent);
-  const warnCandidate = perMetricSetting<number | null>(metric, o.warnThresholds, o.warnThresholdPercent);
-  // A warn threshold at or above this metric's threshold leaves no band to warn in.
-  const warnThresholdPercent = warnCandidate !== null && warnCandidate < thresholdPercent ? warnCandidate : null;
+  const { thresholdPercent, warnThresholdPercent } = thresholdsOf(metric, o);
   // A baseline file may predate a change of unit: time units convert, anything else cannot be compared.
   let baseFactor = 1;
   let unitClash: string | null = null;

@@ -3,9 +3,9 @@
 import { VmstepError } from '../engine/errors.js';
 import { checkPublished, parseLinks, parsePublish, type LinkSpec, type PortMapping } from '../ports/spec.js';
 import { readVmPorts } from '../ports/keeper.js';
-import { findVm } from '../vms/index.js';
-import { formatOptions, listValue, parseCommandLine, type OptionSpec, type Values } from './args.js';
+import { formatOptions, listValue, type OptionSpec, type Values } from './args.js';
 import type { CliIo } from './io.js';
+import { oneVmCommandLine } from './vm-arg.js';
 
 export const NETWORK_OPTIONS: OptionSpec[] = [
   { key: 'publish', long: 'publish', short: 'p', value: '[HOST_IP:]HOST_PORT:GUEST_PORT', repeatable: true, help: "Carry the host port's TCP connections to the guest port (host side 127.0.0.1 unless HOST_IP is given)" },
@@ -31,13 +31,9 @@ ${formatOptions(PORT_OPTIONS)}
 `;
 
 export async function portCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, PORT_OPTIONS, { command: 'vmstep port', stopAtPositional: false });
-  if (values.help) {
-    io.stdout.write(PORT_HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new VmstepError('vmstep port needs one VM', 'usage: vmstep port VM');
-  const vm = findVm(positionals[0]!, { hostEnv: io.env });
+  const parsed = oneVmCommandLine(argv, PORT_OPTIONS, io, { command: 'vmstep port', usage: 'vmstep port VM', help: PORT_HELP });
+  if (!parsed) return 0;
+  const { vm } = parsed;
   if (vm.status !== 'running') throw new VmstepError(`VM ${vm.name} is ${vm.status}, not running: it has no ports`, `see \`vmstep ps -a\``);
   const { ports, links } = readVmPorts(vm.dir);
   for (const p of ports) io.stdout.write(`${p.guestPort}/tcp -> ${p.hostIp}:${p.hostPort}\n`);

@@ -8,12 +8,13 @@ import { EXIT_TIMEOUT, EXIT_VMSTEP_FAILED, VmstepError, describeFailure } from '
 import { formatBytes, formatMs, parseDuration } from '../engine/units.js';
 import { validateRunInput } from '../engine/validate.js';
 import { RunCancelledError } from '../engine/prepare.js';
-import { copyFromVm, copyIntoVm, DEFAULT_LIFETIME_MS, execInVm, findVm, listVms, startVm, stopVm, type VmInfo } from '../vms/index.js';
+import { copyFromVm, copyIntoVm, DEFAULT_LIFETIME_MS, execInVm, listVms, startVm, stopVm, type VmInfo } from '../vms/index.js';
 import { vmPaths } from '../vms/state.js';
 import { formatOptions, listValue, parseCommandLine, stringValue, type OptionSpec } from './args.js';
 import type { CliIo } from './io.js';
 import { RUN_OPTIONS, runInputFrom } from './run.js';
 import { NETWORK_OPTIONS, networkFrom } from './ports.js';
+import { oneVmCommandLine } from './vm-arg.js';
 
 const pick = (keys: string[]): OptionSpec[] => keys.map((k) => RUN_OPTIONS.find((o) => o.key === k)!);
 const HELP: OptionSpec = RUN_OPTIONS.find((o) => o.key === 'help')!;
@@ -250,13 +251,9 @@ ${formatOptions(LOGS_OPTIONS)}
 `;
 
 export async function logsCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, LOGS_OPTIONS, { command: 'vmstep logs', stopAtPositional: false });
-  if (values.help) {
-    io.stdout.write(LOGS_HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new VmstepError('vmstep logs needs one VM', 'usage: vmstep logs [--console] VM');
-  const vm = findVm(positionals[0]!, { hostEnv: io.env });
+  const parsed = oneVmCommandLine(argv, LOGS_OPTIONS, io, { command: 'vmstep logs', usage: 'vmstep logs [--console] VM', help: LOGS_HELP });
+  if (!parsed) return 0;
+  const { values, vm } = parsed;
   const paths = vmPaths(vm.dir);
   const file = values.console ? paths.console : paths.main;
   if (existsSync(file)) await pipeline(createReadStream(file), io.stdout, { end: false });

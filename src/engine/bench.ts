@@ -310,7 +310,7 @@ export async function runBench(head: RunOptions, settings: BenchSettings, events
 /** A look between pairs: the series so far (a run that breaks collection stops the looking; the final collection says why). */
 function lookNow(measured: Record<Arm, MetricValue[][]>, fileBaseline: MetricSeries[] | null, settings: BenchSettings): Look {
   const auto = settings.autoRepeat!;
-  const plan = { ...auto, alpha: settings.alpha, thresholdPercent: settings.thresholdPercent, thresholds: settings.thresholds };
+  const plan = { ...auto, alpha: settings.alpha, thresholdPercent: settings.thresholdPercent, thresholds: settings.thresholds, warnThresholdPercent: settings.warnThresholdPercent, warnThresholds: settings.warnThresholds };
   try {
     const head = collectSeries(measured.head).series;
     const baseline = settings.baseline?.kind === 'image' ? collectSeries(measured.baseline, 'baseline').series : fileBaseline;

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
@@ -19,14 +19,7 @@ import { runImage } from '../../src/engine/run.js';
 import { writeBusyboxLayout } from '../helpers/busybox-image.js';
 import { builtArtifacts } from '../helpers/artifacts.js';
 import { nativeBuild } from '../kvm/vm-helpers.js';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
+import { Capture } from '../helpers/capture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-e2e-volumes-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

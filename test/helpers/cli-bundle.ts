@@ -5,10 +5,11 @@
 // node_modules/.cache so that its packages resolve from this checkout.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { build } from 'esbuild';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './artifacts.js';
 import { cleanEnv } from './dist-process.js';
+import { guestInitBinary } from './guest-init.js';
 
 let built: Promise<string> | null = null;
 
@@ -70,4 +71,20 @@ export function lifecycleEnv(work: string, assets: { vmm: string; init: string; 
     VMSTEP_INIT: assets.init,
     VMSTEP_KERNEL: assets.kernel,
   };
+}
+
+/**
+ * A host under `work` for the VMM's test double (test/helpers/test-vmm.mjs)
+ * and its lifecycleEnv: the double boots no kernel and needs no KVM, so the
+ * cache records this boot's KVM probe as passed (as a host that passed it
+ * would have) and the kernel is a placeholder file.
+ */
+export function testVmmEnv(work: string): NodeJS.ProcessEnv {
+  const cache = join(work, 'cache');
+  mkdirSync(cache, { recursive: true });
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  writeFileSync(join(cache, 'kvm-probe.json'), JSON.stringify({ bootId, canRunLinux: true }));
+  const kernel = join(work, 'vmlinux');
+  writeFileSync(kernel, 'not booted by the test double');
+  return lifecycleEnv(work, { vmm: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'), init: guestInitBinary(), kernel });
 }

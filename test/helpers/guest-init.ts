@@ -4,7 +4,7 @@
 // checkout without `npm test` and never tests a stale binary.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { listenForGuest } from '../../src/session/listener.js';
@@ -156,4 +156,18 @@ export function testModeVm(options: { reportPinning?: boolean; onLaunch?: (o: La
     );
     return { pid: child.pid!, exited, kill: () => child.kill('SIGKILL'), ...(options.reportPinning && o.pinCpus ? { pinning: { cpus: o.pinCpus } } : {}) };
   };
+}
+
+/**
+ * A host for testModeVm in a new temporary directory named from `prefix`:
+ * its scratch directory, a placeholder kernel (test mode boots none) and
+ * guest init in VMSTEP_INIT, where the engine looks for it.
+ */
+export function testModeHost(prefix: string): { work: string; kernel: string } {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  mkdirSync(join(work, 'scratch'));
+  const kernel = join(work, 'vmlinux');
+  writeFileSync(kernel, 'not booted by the test-mode launcher');
+  process.env.VMSTEP_INIT = guestInitBinary();
+  return { work, kernel };
 }

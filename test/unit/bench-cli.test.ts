@@ -1,25 +1,16 @@
 // `vmstep bench` through main(), on the real engine with guest init in its
 // test mode standing in for the VM (see bench-engine.test.ts): the report on
 // stdout, progress on stderr, and the exit status a CI script acts on.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { capacityStatus, reserveCapacity } from '../../src/engine/capacity.js';
 import { runImage } from '../../src/engine/run.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
+import { testModeHost, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
+import { Capture } from '../helpers/capture.js';
 
 const testModeVm = makeTestModeVm();
 
@@ -48,10 +39,7 @@ async function vmstep(...argv: string[]) {
 }
 
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'vmstep-bench-cli-'));
-  mkdirSync(join(work, 'scratch'));
-  writeFileSync(join(work, 'vmlinux'), 'not booted by the test-mode launcher');
-  process.env.VMSTEP_INIT = guestInitBinary();
+  ({ work } = testModeHost('vmstep-bench-cli-'));
   base = image('base', 0.1);
   slow = image('slow', 0.3);
 });

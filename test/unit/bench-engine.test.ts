@@ -3,7 +3,7 @@
 // the VM (as in engine-run.test.ts; the command then runs on this host, so
 // guest paths are host paths). What is measured is real: the head sleeps
 // three times as long as the baseline, a gap no scheduling noise closes.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import type { RunInput } from '../../src/engine/types.js';
 import { validateRunInput } from '../../src/engine/validate.js';
 import type { LaunchOptions } from '../../src/engine/vm-port.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { guestInitBinary, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
+import { testModeHost, testModeVm as makeTestModeVm } from '../helpers/guest-init.js';
 
 let work: string;
 let kernel: string;
@@ -41,11 +41,7 @@ function bench(ref: string, bench: BenchInput, run: Partial<RunInput> = {}, onSt
 }
 
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'vmstep-bench-engine-'));
-  mkdirSync(join(work, 'scratch'));
-  kernel = join(work, 'vmlinux');
-  writeFileSync(kernel, 'not booted by the test-mode launcher');
-  process.env.VMSTEP_INIT = guestInitBinary();
+  ({ work, kernel } = testModeHost('vmstep-bench-engine-'));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -190,6 +186,19 @@ describe('runBench with repeat auto', () => {
     expect(r.stop).toMatchObject({ kind: 'max-repeat', runs: { baseline: 3, head: 3 } });
     expect(r.stop.undecided).toContain('wall time');
     expect(r.stop.reason).toMatch(/^reached max-repeat 3 with \d metrics? still inconclusive at the threshold: wall time/);
+  }, 120_000);
+
+  it('with a warn threshold, runs on while a metric is decided at the threshold but not at its warn threshold', async () => {
+    // One image on both sides whose "nap" counts up by run (base 1001, 1003, ...,
+    // head 1002, 1004, ...): at 5 runs a side its interval is about -0.5% to
+    // +0.7%, far inside a threshold of 100000% (as is wall time), which alone
+    // would decide every metric, but astride nap's warn threshold of 0.1%.
+    const out = join(work, 'guest', 'auto-warn');
+    const count = image('auto-warn', `mkdir -p ${out} && n=$(($(cat ${out}/n 2>/dev/null || echo 0) + 1)) && echo $n > ${out}/n && printf '{"nap":{"latency":{"value":%s}}}' $((1000 + n)) > ${out}/bmf.json`);
+    const r = await bench(count, { repeat: 'auto', minRepeat: 5, maxRepeat: 5, warmup: 0, baselineImage: count, metricsFile: join(out, 'bmf.json'), test: 'percentage', threshold: '100000', warnThreshold: 'nap=0.1' });
+    expect(r.comparison.metrics.find((m) => m.metric.name === 'nap')!.headValues).toEqual([1002, 1004, 1006, 1008, 1010]);
+    expect(r.stop).toMatchObject({ kind: 'max-repeat', runs: { baseline: 5, head: 5 }, undecided: ['nap'] });
+    expect(r.stop.reason).toBe('reached max-repeat 5 with 1 metric still inconclusive at the threshold and the warn threshold: nap');
   }, 120_000);
 });
 

@@ -1,7 +1,7 @@
 // Adaptive repeats on simulated samples: the stopping rule and the verdict
 // it hands over, driven pair by pair the way runBench drives real runs.
 import { describe, expect, it } from 'vitest';
-import { type MetricSeries, WALL_TIME } from '../../src/bench/metric.js';
+import { type Direction, type MetricSeries, WALL_TIME } from '../../src/bench/metric.js';
 import { type AutoRepeat, type Look, describeStop, lookAtMetrics, lookCount, perLookAlpha, relativeShiftInterval, validateAutoRepeat } from '../../src/bench/sequential.js';
 import { createRng, type Rng } from '../../src/bench/stats/random.js';
 import { type TestName, compareSeries } from '../../src/bench/verdict.js';
@@ -21,6 +21,10 @@ interface Simulation {
   headCentre: number;
   cv: number;
   thresholdPercent: number;
+  /** A warn threshold below the threshold; none when absent. */
+  warnThresholdPercent?: number;
+  /** The metric's better direction (default smaller, a time). */
+  direction?: Direction;
   plan: AutoRepeat;
   alpha?: number;
   test?: TestName;
@@ -36,15 +40,17 @@ function simulate(s: Simulation): { pairs: number; look: Look; verdict: string }
   const head: number[] = [];
   let look: Look | null = null;
   const lookAlpha = s.spend === false ? alpha * lookCount(s.plan) : alpha;
+  const thresholds = { thresholdPercent: s.thresholdPercent, warnThresholdPercent: s.warnThresholdPercent ?? null };
+  const arm = (values: number[]) => [series(values, { direction: s.direction ?? 'smaller' })];
   while (base.length < s.plan.maxRepeat) {
     base.push(draw(rng, 100, s.cv));
     head.push(draw(rng, s.headCentre, s.cv));
     if (base.length < s.plan.minRepeat) continue;
-    look = lookAtMetrics([series(base)], [series(head)], { ...s.plan, alpha: lookAlpha, thresholdPercent: s.thresholdPercent });
+    look = lookAtMetrics(arm(base), arm(head), { ...s.plan, alpha: lookAlpha, ...thresholds });
     if (look.decided) break;
   }
   const verdictAlpha = s.spend === false ? alpha : perLookAlpha(alpha, s.plan);
-  const c = compareSeries([series(base)], [series(head)], { test: s.test ?? 'mann-whitney', thresholdPercent: s.thresholdPercent, alpha: verdictAlpha });
+  const c = compareSeries(arm(base), arm(head), { test: s.test ?? 'mann-whitney', ...thresholds, alpha: verdictAlpha });
   return { pairs: base.length, look: look!, verdict: c.metrics[0]!.verdict };
 }
 
@@ -93,6 +99,59 @@ describe('repeat auto: when to stop', () => {
     for (let i = 0; i < 1000; i++) {
       const r = simulate({ seed: `null-${i}`, headCentre: 100, cv: 0.05, thresholdPercent: 0.5, plan: PLAN, test: 't-test', spend: false });
       if (r.verdict === 'regression' || r.verdict === 'improvement') alarms++;
+    }
+    expect(alarms / 1000).toBeGreaterThan(0.05 + 0.015);
+  }, 120_000);
+
+  it('with a warn threshold, keeps sampling a worsening that sits at the warn threshold to max-repeat, where without one it stops early', () => {
+    const atWarn = { seed: 'warn-edge', headCentre: 102, cv: 0.03, thresholdPercent: 10, plan: PLAN };
+    const plain = simulate(atWarn);
+    expect(plain.look.metrics[0]!.state).toBe('within');
+    expect(plain.pairs).toBeLessThan(PLAN.maxRepeat);
+    const r = simulate({ ...atWarn, warnThresholdPercent: 2 });
+    expect(r.pairs).toBe(PLAN.maxRepeat);
+    expect(r.look.undecided).toEqual(['wall time']);
+    expect(describeStop(r.look, r.pairs, PLAN, true)).toBe('reached max-repeat 30 with 1 metric still inconclusive at the threshold and the warn threshold: wall time');
+  });
+
+  it('stops early on a clear worsening between the warn threshold and the threshold, and calls it a warning', () => {
+    const r = simulate({ seed: 'warned', headCentre: 105, cv: 0.005, thresholdPercent: 10, warnThresholdPercent: 2, plan: PLAN });
+    expect(r.look.metrics[0]!.state).toBe('beyond-warn');
+    expect(r.pairs).toBeLessThanOrEqual(10);
+    expect(r.verdict).toBe('warning');
+    expect(describeStop(r.look, r.pairs, PLAN, true)).toMatch(/^every metric decided at the threshold and the warn threshold after \d+ runs per side/);
+  });
+
+  it('spends no runs on the warn threshold on the better side: a 2% drop stops early as a time, and runs on as a rate', () => {
+    const drop = { seed: 'warn-side', headCentre: 98, cv: 0.03, thresholdPercent: 10, warnThresholdPercent: 2, plan: PLAN };
+    const time = simulate({ ...drop, direction: 'smaller' });
+    expect(time.look.metrics[0]!.state).toBe('within');
+    expect(time.pairs).toBeLessThan(PLAN.maxRepeat);
+    const rate = simulate({ ...drop, direction: 'bigger' });
+    expect(rate.pairs).toBe(PLAN.maxRepeat);
+    expect(rate.look.undecided).toEqual(['wall time']);
+  });
+
+  // A warning is one-sided (only a worsening warns), so peeking inflates it
+  // half as fast: 56 looks make that inflation plain.
+  const WARN_PLAN: AutoRepeat = { minRepeat: 5, maxRepeat: 60 };
+
+  it('keeps false alarms, warnings included, within alpha on 1,000 simulated no-change pairs whose noise dwarfs the warn threshold', () => {
+    // CV 5% against a 0.5% warn threshold: most pairs run long, and every
+    // look could stop on a chance swing past the warn bound.
+    let alarms = 0;
+    for (let i = 0; i < 1000; i++) {
+      const r = simulate({ seed: `null-warn-${i}`, headCentre: 100, cv: 0.05, thresholdPercent: 10, warnThresholdPercent: 0.5, plan: WARN_PLAN, test: 't-test' });
+      if (r.verdict !== 'no-change') alarms++;
+    }
+    expect(alarms / 1000).toBeLessThanOrEqual(0.05 + 0.015);
+  }, 120_000);
+
+  it('would not: the same 1,000 pairs with a warn threshold, peeking at full alpha after every pair, raise more false alarms than alpha allows', () => {
+    let alarms = 0;
+    for (let i = 0; i < 1000; i++) {
+      const r = simulate({ seed: `null-warn-${i}`, headCentre: 100, cv: 0.05, thresholdPercent: 10, warnThresholdPercent: 0.5, plan: WARN_PLAN, test: 't-test', spend: false });
+      if (r.verdict !== 'no-change') alarms++;
     }
     expect(alarms / 1000).toBeGreaterThan(0.05 + 0.015);
   }, 120_000);

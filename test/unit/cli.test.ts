@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/io.js';
@@ -9,14 +9,7 @@ import { reserveCapacity } from '../../src/engine/capacity.js';
 import { VmstepError } from '../../src/engine/errors.js';
 import { RunCancelledError } from '../../src/engine/run.js';
 import type { RunEvents, RunOptions, RunResult } from '../../src/engine/types.js';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
+import { Capture } from '../helpers/capture.js';
 
 function result(over: Partial<RunResult> = {}): RunResult {
   return {

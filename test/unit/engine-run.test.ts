@@ -3,8 +3,7 @@
 // for the VM; the command then runs on this host). Only the VMM is replaced,
 // by a launcher that starts guest init as a process.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capacityStatus, reserveCapacity } from '../../src/engine/capacity.js';
@@ -14,7 +13,7 @@ import type { RunEvents, RunInput, RunResources } from '../../src/engine/types.j
 import { validateRunInput } from '../../src/engine/validate.js';
 import type { LaunchVm, VmExit } from '../../src/engine/vm-port.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { guestInitBinary } from '../helpers/guest-init.js';
+import { guestInitBinary, testModeHost } from '../helpers/guest-init.js';
 
 let work: string;
 let kernel: string;
@@ -76,11 +75,7 @@ function recorder() {
 }
 
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'vmstep-engine-run-'));
-  mkdirSync(join(work, 'scratch'));
-  kernel = join(work, 'vmlinux');
-  writeFileSync(kernel, 'not booted by the test-mode launcher');
-  process.env.VMSTEP_INIT = guestInitBinary();
+  ({ work, kernel } = testModeHost('vmstep-engine-run-'));
 });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -4,20 +4,13 @@
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { hookMain } from '../../src/hooks/main.js';
 import { writeResponseFile } from '../../src/hooks/response.js';
 import type { HookVms } from '../../src/hooks/vms.js';
 import { containerStepArgs, jobContainerArgs, makeRunnerLayout, runHook } from '../helpers/runner-hooks.js';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
+import { Capture } from '../helpers/capture.js';
 
 const noVms = (): HookVms => {
   throw new Error('the hook reached for a VM on input it should have refused');

@@ -9,25 +9,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindVms } from '../../src/hooks/vms-binding.js';
 import type { HookVms } from '../../src/hooks/vms.js';
 import { pushHostTree, recordGuestTree, syncBack } from '../../src/hooks/transfer.js';
 import { waitHealthy } from '../../src/hooks/health.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { cliBundle } from '../helpers/cli-bundle.js';
-import { cleanEnv } from '../helpers/dist-process.js';
-import { guestInitBinary } from '../helpers/guest-init.js';
-import { repoRoot } from '../helpers/artifacts.js';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
+import { cliBundle, testVmmEnv } from '../helpers/cli-bundle.js';
+import { Capture } from '../helpers/capture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-hooks-vms-'));
 let vms: HookVms;
@@ -53,25 +42,9 @@ function counting(inner: HookVms) {
 }
 
 beforeAll(async () => {
-  const cache = join(work, 'cache');
-  mkdirSync(cache, { recursive: true });
-  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  writeFileSync(join(cache, 'kvm-probe.json'), JSON.stringify({ bootId, canRunLinux: true }));
-  writeFileSync(join(work, 'vmlinux'), 'not booted by the test double');
   const dir = join(work, 'image');
   writeOciLayout(dir, { layers: [{ entries: [{ path: 'etc/hostname', content: 'img\n' }] }], config: { Env: [`PATH=${process.env.PATH}`], ExposedPorts: { '5432/tcp': {} } } });
-  env = {
-    ...cleanEnv(),
-    VMSTEP_CACHE: cache,
-    VMSTEP_STATE_DIR: join(work, 'state'),
-    VMSTEP_CAPACITY_DIR: join(work, 'capacity'),
-    VMSTEP_MAX_VCPUS: '2',
-    VMSTEP_MAX_MEMORY: '1G',
-    VMSTEP_VMM: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'),
-    VMSTEP_INIT: guestInitBinary(),
-    VMSTEP_KERNEL: join(work, 'vmlinux'),
-    VMSTEP_KEEPER_ENTRY: await cliBundle(),
-  };
+  env = { ...testVmmEnv(work), VMSTEP_KEEPER_ENTRY: await cliBundle() };
   // The lifecycle API reads the assets' and the keeper's variables from this process's environment.
   for (const k of ['VMSTEP_CACHE', 'VMSTEP_VMM', 'VMSTEP_INIT', 'VMSTEP_KERNEL', 'VMSTEP_KEEPER_ENTRY', 'VMSTEP_CAPACITY_DIR', 'VMSTEP_MAX_VCPUS', 'VMSTEP_MAX_MEMORY']) {
     saved[k] = process.env[k];

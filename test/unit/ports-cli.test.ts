@@ -4,15 +4,13 @@
 // mode. In test mode "inside the VM" is this host, so the guest's servers
 // are Node servers here and a link's address is one of this host's
 // loopback addresses.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { repoRoot } from '../helpers/artifacts.js';
-import { cliBundle, launchCli, lifecycleEnv } from '../helpers/cli-bundle.js';
-import { guestInitBinary } from '../helpers/guest-init.js';
+import { cliBundle, launchCli, testVmmEnv } from '../helpers/cli-bundle.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-ports-cli-'));
 let cli: string;
@@ -47,18 +45,13 @@ let echoPort = 0;
 
 beforeAll(async () => {
   cli = await cliBundle();
-  const cache = join(work, 'cache');
-  mkdirSync(cache, { recursive: true });
-  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  writeFileSync(join(cache, 'kvm-probe.json'), JSON.stringify({ bootId, canRunLinux: true }));
-  writeFileSync(join(work, 'vmlinux'), 'not booted by the test double');
   // The links' /etc/hosts: guest init's test mode writes it here, not to this host's /etc.
   const etc = join(work, 'etc');
   mkdirSync(etc);
   for (const f of ['passwd', 'group']) copyFileSync(`/etc/${f}`, join(etc, f));
   writeOciLayout(join(work, 'image'), { layers: [{ entries: [{ path: 'etc/hostname', content: 'img\n' }] }], config: { Cmd: ['true'], Env: [`PATH=${process.env.PATH}`] } });
   image = `oci:${join(work, 'image')}`;
-  env = { ...lifecycleEnv(work, { vmm: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'), init: guestInitBinary(), kernel: join(work, 'vmlinux') }), VMSTEP_INIT_ETC: etc };
+  env = { ...testVmmEnv(work), VMSTEP_INIT_ETC: etc };
   echoPort = await listen((s) => s.pipe(s));
 }, 120_000);
 afterAll(async () => {

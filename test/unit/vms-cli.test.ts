@@ -11,9 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-import { cliBundle, launchCli, lifecycleEnv, type CliRun } from '../helpers/cli-bundle.js';
-import { guestInitBinary } from '../helpers/guest-init.js';
-import { repoRoot } from '../helpers/artifacts.js';
+import { cliBundle, launchCli, testVmmEnv, type CliRun } from '../helpers/cli-bundle.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-vms-'));
 const state = join(work, 'state');
@@ -27,19 +25,23 @@ const vmstep = (args: string[], opts: { stdin?: Buffer; env?: NodeJS.ProcessEnv 
 const text = (r: Ran) => r.stdout.toString();
 const SMALL = ['--vcpus', '1', '--memory', '128M'];
 
+/** `vmstep ps -a` as soon as it shows the VM NAME exited, or when `ms` have passed. */
+async function psOnceExited(name: string, ms: number): Promise<string> {
+  const deadline = Date.now() + ms;
+  let ps = text(await vmstep(['ps', '-a']));
+  while (!new RegExp(`${name} +.* exited`).test(ps) && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 200));
+    ps = text(await vmstep(['ps', '-a']));
+  }
+  return ps;
+}
+
 beforeAll(async () => {
   cli = await cliBundle();
-  const cache = join(work, 'cache');
-  mkdirSync(cache, { recursive: true });
-  // The test double needs no KVM; tell the engine's probe so, as a host that passed it would have recorded.
-  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  writeFileSync(join(cache, 'kvm-probe.json'), JSON.stringify({ bootId, canRunLinux: true }));
-  writeFileSync(join(work, 'vmlinux'), 'not booted by the test double');
   const dir = join(work, 'image');
   writeOciLayout(dir, { layers: [{ entries: [{ path: 'etc/hostname', content: 'img\n' }] }], config: { Entrypoint: ['sh', '-c'], Cmd: ['echo image-cmd'], Env: ['GREETING=from-image', `PATH=${process.env.PATH}`] } });
   image = `oci:${dir}`;
-  env = lifecycleEnv(work, { vmm: join(repoRoot, 'test', 'helpers', 'test-vmm.mjs'), init: guestInitBinary(), kernel: join(work, 'vmlinux') });
-
+  env = testVmmEnv(work);
 }, 120_000);
 afterAll(async () => {
   await vmstep(['stop', '--time', '0', '--all']);
@@ -170,13 +172,7 @@ describe('a VM with a main process', () => {
   it('keeps its output for logs, stops with its exit, and ps -a shows its status until stop removes it', async () => {
     const r = await vmstep(['start', ...SMALL, '--name', 'server', image, 'echo serving; sleep 1; echo done >&2; exit 3']);
     expect(r.code, r.stderr).toBe(0);
-    const deadline = Date.now() + 15_000;
-    let ps = '';
-    while (Date.now() < deadline) {
-      ps = text(await vmstep(['ps', '-a']));
-      if (/server +.* exited/.test(ps)) break;
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    const ps = await psOnceExited('server', 15_000);
     expect(ps).toMatch(/^[0-9a-f]{12} +server +.* exited \(3\) /m);
     expect(text(await vmstep(['ps']))).not.toMatch(/server/);
     expect(text(await vmstep(['logs', 'server']))).toBe('serving\ndone\n');
@@ -207,14 +203,7 @@ describe('limits', () => {
   it('stops a VM at its idle timeout', async () => {
     const r = await vmstep(['start', ...SMALL, '--no-command', '--name', 'idle', '--idle-timeout', '1s', image]);
     expect(r.code, r.stderr).toBe(0);
-    const end = Date.now() + 10_000;
-    let ps = '';
-    while (Date.now() < end) {
-      ps = text(await vmstep(['ps', '-a']));
-      if (/idle +.* exited/.test(ps)) break;
-      await new Promise((res) => setTimeout(res, 300));
-    }
-    expect(ps).toMatch(/idle +.* exited/);
+    expect(await psOnceExited('idle', 10_000)).toMatch(/idle +.* exited/);
     await vmstep(['stop', 'idle']);
   }, 30_000);
 
@@ -254,10 +243,23 @@ describe('limits', () => {
 
 describe('refusals', () => {
   it('names an unknown VM in one line and exits 125', async () => {
-    for (const args of [['exec', 'nope', 'true'], ['stop', 'nope'], ['logs', 'nope'], ['cp', 'nope:/x', join(work, 'x')]]) {
+    for (const args of [['exec', 'nope', 'true'], ['stop', 'nope'], ['logs', 'nope'], ['port', 'nope'], ['cp', 'nope:/x', join(work, 'x')]]) {
       const r = await vmstep(args);
       expect(r.code, args.join(' ')).toBe(125);
       expect(r.stderr).toBe('vmstep: error: no such VM: nope; see `vmstep ps -a` for your VMs\n');
+    }
+  });
+
+  it('refuses logs and port without exactly one VM in one line with their usage, and exits 125', async () => {
+    const cases: [string[], string][] = [
+      [['logs'], 'vmstep: error: vmstep logs needs one VM; usage: vmstep logs [--console] VM\n'],
+      [['logs', 'a', 'b'], 'vmstep: error: vmstep logs needs one VM; usage: vmstep logs [--console] VM\n'],
+      [['port'], 'vmstep: error: vmstep port needs one VM; usage: vmstep port VM\n'],
+      [['port', 'a', 'b'], 'vmstep: error: vmstep port needs one VM; usage: vmstep port VM\n'],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await vmstep(args);
+      expect([r.code, r.stderr], args.join(' ')).toEqual([125, stderr]);
     }
   });
 
