@@ -43,7 +43,7 @@ describe('a job with redis and postgres services', () => {
     l = makeRunnerLayout(join(work, 'runner'));
     const services = [
       service('redis', 'redis-server', ['--bind', '127.0.0.1', '--port', '6379', '--save', ''], [`${redisHostPort}:6379`], '--cpus 1 --memory 192m'),
-      service('postgres', 'bash', ['-c', 'initdb -D /tmp/pg --auth=trust --no-locale -E UTF8 >/dev/null && exec postgres -D /tmp/pg -c listen_addresses=127.0.0.1 -c dynamic_shared_memory_type=mmap'], [], '--cpus 1 --memory 256m --user postgres --health-cmd "pg_isready -h 127.0.0.1 -p 5432" --health-interval 1s --health-timeout 5s --health-retries 30'),
+      service('postgres', 'bash', ['-c', 'initdb -D /tmp/pg --auth=trust --no-locale -E UTF8 >/dev/null && exec postgres -D /tmp/pg -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp -c dynamic_shared_memory_type=mmap'], [], '--cpus 1 --memory 256m --user postgres --health-cmd "pg_isready -h 127.0.0.1 -p 5432" --health-interval 1s --health-timeout 30s --health-retries 5 --health-start-period 10m'),
     ];
     prepare = await runHook(l, { command: 'prepare_job', args: { container: jobContainerArgs(l, `oci:${imageDir}`, { createOptions: '--cpus 1 --memory 192m' }), services }, state: null }, { env });
     state = prepare.response?.state;

@@ -91,5 +91,8 @@ export function writeServiceImage(dir: string): BuiltImage {
   mkdirSync(dir, { recursive: true });
   // EXPOSE as the redis and postgres images do: the runner plugin links a service without ports: on these.
   const config = { Env: [`PATH=${PG}/bin:/usr/local/bin:/usr/bin:/bin`, 'TZ=UTC'], Cmd: ['/bin/bash'], ExposedPorts: { '6379/tcp': {}, '5432/tcp': {} } };
-  return writeOciLayout(dir, { layers: [{ entries }], config }, { tag: 'latest' });
+  // Uncompressed: inside the emulated KVM host compressing this layer took the
+  // test worker's thread for over a minute, long enough for vitest to time
+  // out its own calls.
+  return writeOciLayout(dir, { layers: [{ entries, compression: 'none' }], config }, { tag: 'latest' });
 }
