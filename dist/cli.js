@@ -41148,6 +41148,14 @@ function perMetricSetting(metric, named, fallback) {
         return named[metric.name];
     return fallback;
 }
+/** A metric's threshold and warn threshold, in percent: the verdict and the auto-repeat stopping rule read them alike. */
+function thresholdsOf(metric, o) {
+    const thresholdPercent = perMetricSetting(metric, o.thresholds ?? {}, o.thresholdPercent);
+    const warnCandidate = perMetricSetting(metric, o.warnThresholds ?? {}, o.warnThresholdPercent ?? null);
+    // A warn threshold at or above this metric's threshold leaves no band to warn in.
+    const warnThresholdPercent = warnCandidate !== null && warnCandidate < thresholdPercent ? warnCandidate : null;
+    return { thresholdPercent, warnThresholdPercent };
+}
 /** Smallest equal number of runs per arm at which Mann-Whitney's exact p can go below alpha. */
 function minimumRunsForMannWhitney(alpha) {
     // Two-sided minimum p for n and n runs is 2 / C(2n, n).
@@ -41223,10 +41231,7 @@ function compareMetric(base, head, o) {
         unit: source.unit,
         direction: perMetricSetting(source, o.directions, source.direction),
     };
-    const thresholdPercent = perMetricSetting(metric, o.thresholds, o.thresholdPercent);
-    const warnCandidate = perMetricSetting(metric, o.warnThresholds, o.warnThresholdPercent);
-    // A warn threshold at or above this metric's threshold leaves no band to warn in.
-    const warnThresholdPercent = warnCandidate !== null && warnCandidate < thresholdPercent ? warnCandidate : null;
+    const { thresholdPercent, warnThresholdPercent } = thresholdsOf(metric, o);
     // A baseline file may predate a change of unit: time units convert, anything else cannot be compared.
     let baseFactor = 1;
     let unitClash = null;
@@ -42122,6 +42127,15 @@ var external_node_path_ = __nccwpck_require__(6760);
 //                     runs will not push it out);
 //   undecided         when the interval still holds a threshold: exactly the
 //                     case where another pair can change the verdict.
+// With a warn threshold below the threshold, a metric decided within ±threshold
+// must also be clear of the warn bound on its worse side (+warn for a time,
+// −warn for a rate), since that bound splits "warning" from "no change":
+//   decided beyond warn  when the whole interval lies past it (a warning,
+//                        if the verdict's test agrees);
+//   decided within       when the whole interval lies on the better side;
+//   undecided            while the interval holds it.
+// An improvement gets no verdict of its own below the threshold, so the
+// warn bound on the better side decides nothing and costs no runs.
 // Metrics that more runs cannot help (new, missing, a baseline of zero) count
 // as decided.
 //
@@ -42135,6 +42149,9 @@ var external_node_path_ = __nccwpck_require__(6760);
 // most K · alpha / K = alpha. The same holds for a missed regression from a
 // "within" stop: the intervals are at level alpha / (K · M) for M metrics, so
 // all of them at every look cover together with probability ≥ 1 − alpha.
+// The warn threshold is read off the same interval, one per metric and look,
+// so it spends nothing more: a false warning is a rejection at alpha / K at
+// the look where the runs stopped, bounded by the same sum.
 // Bonferroni is conservative under the strong correlation between looks;
 // the price is a few pairs more, never a broken promise.
 //
@@ -42170,45 +42187,56 @@ function validateAutoRepeat(plan, maxAllowed) {
  * all (precision rule); an empty array a baseline that reported nothing.
  */
 function lookAtMetrics(baseline, head, o) {
-    const thresholdOf = (s) => perMetricSetting(s, o.thresholds ?? {}, o.thresholdPercent);
     let metrics;
     if (baseline === null) {
-        metrics = head.map((h) => precisionLook(h, thresholdOf(h)));
+        metrics = head.map((h) => precisionLook(h, thresholdsOf(h, o)));
     }
     else {
         const baseByKey = new Map(baseline.map((s) => [metricKey(s), s]));
         const pairs = head.map((h) => [baseByKey.get(metricKey(h)) ?? null, h]);
         const comparable = pairs.filter(([b, h]) => b !== null && b.unit === h.unit).length;
         const level = perLookAlpha(o.alpha, o) / Math.max(1, comparable);
-        metrics = pairs.map(([b, h]) => changeLook(b, h, thresholdOf(h), level));
+        metrics = pairs.map(([b, h]) => changeLook(b, h, thresholdsOf(h, o), level));
     }
     const undecided = metrics.filter((m) => m.state === 'undecided').map((m) => m.label);
     return { decided: undecided.length === 0, metrics, undecided };
 }
-function changeLook(base, head, thresholdPercent, level) {
-    const label = metricLabel(head);
-    const unhelped = { label, state: 'unhelped', interval: null, thresholdPercent };
+/** The look at one metric, given its state and interval. */
+const lookOf = (head, thresholds) => (state, interval) => ({ label: metricLabel(head), state, interval, ...thresholds });
+function changeLook(base, head, thresholds, level) {
+    const look = lookOf(head, thresholds);
     // A metric with nothing to compare against, or in another unit, stays so however long it runs.
     if (base === null || base.unit !== head.unit)
-        return unhelped;
+        return look('unhelped', null);
     const interval = relativeShiftInterval(base.values, head.values, level);
     if (interval === undefined)
-        return unhelped;
-    const t = thresholdPercent;
-    const state = interval === null ? 'undecided' : interval.lower > t || interval.upper < -t ? 'beyond' : interval.lower > -t && interval.upper < t ? 'within' : 'undecided';
-    return { label, state, interval, thresholdPercent };
+        return look('unhelped', null);
+    return look(interval === null ? 'undecided' : changeState(interval, head.direction, thresholds), interval);
 }
-function precisionLook(head, thresholdPercent) {
-    const label = metricLabel(head);
+/** Where an interval of the relative change stands against the threshold and, within it, the warn threshold. */
+function changeState(interval, direction, { thresholdPercent: t, warnThresholdPercent: warn }) {
+    if (interval.lower > t || interval.upper < -t)
+        return 'beyond';
+    if (!(interval.lower > -t && interval.upper < t))
+        return 'undecided';
+    if (warn === null)
+        return 'within';
+    // Only a worsening warns: the bound that matters is on the worse side of zero.
+    const worse = direction === 'smaller' ? interval.lower > warn : interval.upper < -warn;
+    const better = direction === 'smaller' ? interval.upper < warn : interval.lower > -warn;
+    return worse ? 'beyond-warn' : better ? 'within' : 'undecided';
+}
+function precisionLook(head, thresholds) {
+    const look = lookOf(head, thresholds);
     const centre = median(head.values);
     const ci = head.values.length >= 2 ? medianInterval(head.values, 0.95) : null;
     if (centre === 0)
-        return { label, state: 'unhelped', interval: null, thresholdPercent };
+        return look('unhelped', null);
     if (ci === null)
-        return { label, state: 'undecided', interval: null, thresholdPercent };
+        return look('undecided', null);
     const interval = { lower: ((ci.lower - centre) / Math.abs(centre)) * 100, upper: ((ci.upper - centre) / Math.abs(centre)) * 100, confidence: ci.confidence };
     const halfWidth = (interval.upper - interval.lower) / 2;
-    return { label, state: halfWidth <= thresholdPercent / 2 ? 'precise' : 'undecided', interval, thresholdPercent };
+    return look(halfWidth <= thresholds.thresholdPercent / 2 ? 'precise' : 'undecided', interval);
 }
 /**
  * The Moses interval, in percent, for the relative change of head against
@@ -42287,11 +42315,12 @@ function normalQuantileUpper(p) {
 }
 /** One line for the report: why the runs stopped where they did. */
 function describeStop(look, pairs, plan, baseline) {
-    const what = baseline ? 'every metric decided at the threshold' : 'every metric measured to ±threshold/2 (95% interval of the median)';
+    const thresholds = look.metrics.some((m) => m.warnThresholdPercent !== null) ? 'the threshold and the warn threshold' : 'the threshold';
+    const what = baseline ? `every metric decided at ${thresholds}` : 'every metric measured to ±threshold/2 (95% interval of the median)';
     if (look.decided)
         return `${what} after ${pairs} run${pairs === 1 ? '' : 's'} per side (min-repeat ${plan.minRepeat}, max-repeat ${plan.maxRepeat})`;
     const shown = look.undecided.slice(0, 5).join(', ') + (look.undecided.length > 5 ? `, and ${look.undecided.length - 5} more` : '');
-    return `reached max-repeat ${plan.maxRepeat} with ${look.undecided.length} metric${look.undecided.length === 1 ? '' : 's'} still ${baseline ? 'inconclusive at the threshold' : 'short of ±threshold/2 precision'}: ${shown}`;
+    return `reached max-repeat ${plan.maxRepeat} with ${look.undecided.length} metric${look.undecided.length === 1 ? '' : 's'} still ${baseline ? `inconclusive at ${thresholds}` : 'short of ±threshold/2 precision'}: ${shown}`;
 }
 
 ;// CONCATENATED MODULE: external "node:fs"
@@ -45580,6 +45609,62 @@ function stringArray(v, what) {
         throw new ImageError(`${what} is not a list of strings`);
     return v;
 }
+/** Entries config.ExposedPorts may hold: more than a real image declares, few enough to check one by one. */
+const MAX_EXPOSED_PORTS = 1024;
+/** Words a HEALTHCHECK's Test may have. */
+const MAX_HEALTHCHECK_WORDS = 256;
+// A malformed ExposedPorts or Healthcheck is refused, as every other config
+// field is, rather than skipped: Docker's builder checks EXPOSE and
+// HEALTHCHECK when it writes them, so a config that breaks their shape was
+// written by hand or damaged, and quietly running it without the ports or
+// the check it asked for would fail later and further from the cause.
+/** config.ExposedPorts ({"6379/tcp": {}}): the TCP ports, ascending. */
+function exposedPorts(v, what) {
+    if (v === undefined || v === null)
+        return [];
+    if (!isObject(v))
+        throw new ImageError(`${what}: config.ExposedPorts is not an object of "PORT/PROTOCOL" keys`);
+    const keys = Object.keys(v);
+    if (keys.length > MAX_EXPOSED_PORTS)
+        throw new ImageError(`${what}: config.ExposedPorts has ${keys.length} entries, more than the ${MAX_EXPOSED_PORTS} vmstep reads`);
+    const tcp = new Set();
+    for (const key of keys) {
+        const m = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(key);
+        const port = m ? Number(m[1]) : 0;
+        if (!m || port < 1 || port > 65535)
+            throw new ImageError(`${what}: config.ExposedPorts has "${key.slice(0, 40)}", which is not PORT/tcp, PORT/udp or PORT/sctp with a port from 1 to 65535`);
+        if ((m[2] ?? 'tcp').toLowerCase() === 'tcp')
+            tcp.add(port);
+    }
+    return [...tcp].sort((a, b) => a - b);
+}
+/** config.Healthcheck: Test and the timings (nanoseconds in the config). */
+function healthcheck(v, what) {
+    if (v === undefined || v === null)
+        return null;
+    const where = `${what}: config.Healthcheck`;
+    if (!isObject(v))
+        throw new ImageError(`${where} is not an object`);
+    const test = stringArray(v.Test, `${where}.Test`) ?? [];
+    if (test.length > MAX_HEALTHCHECK_WORDS)
+        throw new ImageError(`${where}.Test has more than ${MAX_HEALTHCHECK_WORDS} words`);
+    const kind = test[0];
+    if (kind !== undefined && kind !== 'NONE' && !((kind === 'CMD' || kind === 'CMD-SHELL') && test.length >= 2)) {
+        throw new ImageError(`${where}.Test is not [], ["NONE"], ["CMD", ...] or ["CMD-SHELL", command]`);
+    }
+    const ms = (field) => {
+        const n = v[field];
+        if (n === undefined || n === null)
+            return 0;
+        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+            throw new ImageError(`${where}.${field} is not a duration in nanoseconds`);
+        return n / 1e6;
+    };
+    const retries = v.Retries ?? 0;
+    if (typeof retries !== 'number' || !Number.isSafeInteger(retries) || retries < 0)
+        throw new ImageError(`${where}.Retries is not a count`);
+    return { test, intervalMs: ms('Interval'), timeoutMs: ms('Timeout'), startPeriodMs: ms('StartPeriod'), startIntervalMs: ms('StartInterval'), retries };
+}
 function parseImageConfig(data, what) {
     const doc = manifest_parseJson(data, what);
     if (!isObject(doc))
@@ -45610,6 +45695,8 @@ function parseImageConfig(data, what) {
             env: stringArray(c.Env, `${what}: config.Env`) ?? [],
             workingDir: str(c.WorkingDir, 'WorkingDir'),
             user: str(c.User, 'User'),
+            exposedPorts: exposedPorts(c.ExposedPorts, what),
+            healthcheck: healthcheck(c.Healthcheck, what),
         },
         diffIds,
     };
@@ -51928,7 +52015,7 @@ async function runBench(head, settings, events = {}, control = {}) {
 /** A look between pairs: the series so far (a run that breaks collection stops the looking; the final collection says why). */
 function lookNow(measured, fileBaseline, settings) {
     const auto = settings.autoRepeat;
-    const plan = { ...auto, alpha: settings.alpha, thresholdPercent: settings.thresholdPercent, thresholds: settings.thresholds };
+    const plan = { ...auto, alpha: settings.alpha, thresholdPercent: settings.thresholdPercent, thresholds: settings.thresholds, warnThresholdPercent: settings.warnThresholdPercent, warnThresholds: settings.warnThresholds };
     try {
         const head = collectSeries(measured.head).series;
         const baseline = settings.baseline?.kind === 'image' ? collectSeries(measured.baseline, 'baseline').series : fileBaseline;
@@ -53733,6 +53820,8 @@ async function runKeeper(dir) {
             r.deadline = deadline;
             r.vmm = processRef(vm.pid);
             r.image = { reference: image.reference, digest: image.digest };
+            // Kept so that a caller (the runner plugin) need not ask the registry for it again.
+            r.imageConfig = image.config;
             r.command = serve.argv ?? [];
             r.exec = execDefaults;
         });
@@ -54994,6 +55083,29 @@ function readVmPorts(dir) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/cli/vm-arg.ts
+// The command line of a command over one VM (`vmstep logs VM`, `vmstep port
+// VM`), read in one place so that each such command names its VM, and fails
+// for a missing or unknown one, the same way: one line and exit status 125
+// (main.ts).
+
+
+
+/**
+ * The options and the VM (by ID, unique ID prefix or name) of a one-VM
+ * command; null when --help was asked for and printed.
+ */
+function oneVmCommandLine(argv, options, io, cmd) {
+    const { values, positionals } = parseCommandLine(argv, options, { command: cmd.command, stopAtPositional: false });
+    if (values.help) {
+        io.stdout.write(cmd.help);
+        return null;
+    }
+    if (positionals.length !== 1)
+        throw new errors_VmstepError(`${cmd.command} needs one VM`, `usage: ${cmd.usage}`);
+    return { values, vm: findVm(positionals[0], { hostEnv: io.env }) };
+}
+
 ;// CONCATENATED MODULE: ./src/cli/ports.ts
 // `vmstep start -p/--link` options and `vmstep port VM`: TCP carried over
 // vsock to and between VMs (src/ports).
@@ -55022,14 +55134,10 @@ Options:
 ${formatOptions(PORT_OPTIONS)}
 `;
 async function portCommand(argv, io) {
-    const { values, positionals } = parseCommandLine(argv, PORT_OPTIONS, { command: 'vmstep port', stopAtPositional: false });
-    if (values.help) {
-        io.stdout.write(PORT_HELP);
+    const parsed = oneVmCommandLine(argv, PORT_OPTIONS, io, { command: 'vmstep port', usage: 'vmstep port VM', help: PORT_HELP });
+    if (!parsed)
         return 0;
-    }
-    if (positionals.length !== 1)
-        throw new errors_VmstepError('vmstep port needs one VM', 'usage: vmstep port VM');
-    const vm = findVm(positionals[0], { hostEnv: io.env });
+    const { vm } = parsed;
     if (vm.status !== 'running')
         throw new errors_VmstepError(`VM ${vm.name} is ${vm.status}, not running: it has no ports`, `see \`vmstep ps -a\``);
     const { ports, links } = readVmPorts(vm.dir);
@@ -55204,6 +55312,7 @@ async function reportCommand(argv, io) {
 // The lifecycle commands: `vmstep start`, `exec`, `cp`, `ps`, `logs`, `stop`
 // (docker's verbs and habits), thin over src/vms. Their own failures end in
 // one line and 125 (main.ts); exec exits with the command's status.
+
 
 
 
@@ -55451,14 +55560,10 @@ Options:
 ${formatOptions(LOGS_OPTIONS)}
 `;
 async function logsCommand(argv, io) {
-    const { values, positionals } = parseCommandLine(argv, LOGS_OPTIONS, { command: 'vmstep logs', stopAtPositional: false });
-    if (values.help) {
-        io.stdout.write(LOGS_HELP);
+    const parsed = oneVmCommandLine(argv, LOGS_OPTIONS, io, { command: 'vmstep logs', usage: 'vmstep logs [--console] VM', help: LOGS_HELP });
+    if (!parsed)
         return 0;
-    }
-    if (positionals.length !== 1)
-        throw new errors_VmstepError('vmstep logs needs one VM', 'usage: vmstep logs [--console] VM');
-    const vm = findVm(positionals[0], { hostEnv: io.env });
+    const { values, vm } = parsed;
     const paths = vmPaths(vm.dir);
     const file = values.console ? paths.console : paths.main;
     if ((0,external_node_fs_namespaceObject.existsSync)(file))

@@ -43503,13 +43503,156 @@ function stepArgv(entryPoint, entryPointArgs) {
     return [entryPoint, ...splitCommandLine(entryPointArgs.join(' '))];
 }
 
+;// CONCATENATED MODULE: ./src/hooks/health.ts
+// Service health checks as Docker runs them. The runner's Docker
+// implementation waits, before the first step, until every service with a
+// health check reports healthy, and fails the job when one turns unhealthy;
+// a microVM has no Docker daemon to run the check, so prepare_job runs it
+// itself in the service's VM: the command from --health-cmd (or the image's
+// HEALTHCHECK), as Docker's CMD-SHELL (/bin/sh -c), until it exits 0. A
+// check that fails inside the start period does not count; `retries`
+// failures in a row after it make the service unhealthy; a check that runs
+// past its timeout is killed and counts as a failure. One difference: the
+// first check runs at once rather than after one interval, which reaches
+// the same answer sooner.
+
+
+
+/** Docker's defaults for what the options and the image leave unset. */
+const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, startPeriodMs: 0, retries: 3 };
+/** Longer than any job runs; also keeps every wait within what a timer can hold. */
+const MAX_HEALTH_DURATION_MS = 24 * 60 * 60 * 1000;
+const MAX_HEALTH_RETRIES = 1_000_000;
+/** What is kept of a check's output (Docker keeps 4 KiB too). */
+const OUTPUT_TAIL_BYTES = 4096;
+const cancelled = () => new errors_VmstepError('the job was cancelled', '');
+const noHealthOptions = () => ({ cmd: null, disabled: false, intervalMs: null, timeoutMs: null, startPeriodMs: null, startIntervalMs: null, retries: null });
+/**
+ * The service's check: the options' over the image's, field by field, as
+ * Docker merges a container's health config with its image's; null when
+ * neither has a command or --no-healthcheck (or the image's NONE) turns it off.
+ */
+function resolveHealthCheck(opts, image) {
+    if (opts.disabled)
+        return null;
+    const test = opts.cmd ? ['CMD-SHELL', opts.cmd] : (image?.test ?? []);
+    if (test.length < 2 || (test[0] !== 'CMD' && test[0] !== 'CMD-SHELL'))
+        return null;
+    const pick = (given, fromImage, fallback) => {
+        const v = given || fromImage || fallback;
+        // The image's values come from an untrusted config: keep them to what a timer can hold.
+        return Math.min(v, MAX_HEALTH_DURATION_MS);
+    };
+    const intervalMs = pick(opts.intervalMs, image?.intervalMs, HEALTH_DEFAULTS.intervalMs);
+    return {
+        // Docker runs CMD-SHELL with the image's SHELL; images that set one other than /bin/sh are rare, and /bin/sh is what the check is written for.
+        argv: test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', ...test.slice(1)] : test.slice(1),
+        shown: test.slice(1).join(' '),
+        intervalMs,
+        timeoutMs: pick(opts.timeoutMs, image?.timeoutMs, HEALTH_DEFAULTS.timeoutMs),
+        startPeriodMs: pick(opts.startPeriodMs, image?.startPeriodMs, HEALTH_DEFAULTS.startPeriodMs),
+        startIntervalMs: pick(opts.startIntervalMs, image?.startIntervalMs, intervalMs),
+        retries: Math.min(opts.retries || image?.retries || HEALTH_DEFAULTS.retries, MAX_HEALTH_RETRIES),
+    };
+}
+const realClock = { now: () => Date.now(), sleep: (ms, signal) => (0,external_node_timers_promises_namespaceObject.setTimeout)(ms, undefined, signal ? { signal } : {}) };
+/** Keeps the last bytes written to it. */
+class OutputTail extends external_node_stream_.Writable {
+    buf = Buffer.alloc(0);
+    _write(chunk, _enc, done) {
+        this.buf = Buffer.concat([this.buf, chunk]);
+        if (this.buf.length > OUTPUT_TAIL_BYTES)
+            this.buf = this.buf.subarray(this.buf.length - OUTPUT_TAIL_BYTES);
+        done();
+    }
+    /** The last lines, on one line. */
+    lastLines() {
+        const lines = this.buf.toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+        const text = lines.slice(-3).join(' | ');
+        return text.length > 300 ? `...${text.slice(-300)}` : text;
+    }
+}
+async function runCheck(vms, id, check, clock, signal) {
+    const out = new OutputTail();
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+        const exec = vms.exec(id, { argv: check.argv, env: [], prependPath: [], stdout: out, stderr: out, signal: stop.signal });
+        // A check killed at its timeout may still settle later; nothing waits for it then.
+        exec.catch(() => { });
+        const timer = clock.sleep(check.timeoutMs, stop.signal).then(() => 'timeout', () => 'stopped');
+        const first = await Promise.race([exec, timer]);
+        if (first === 'timeout')
+            return { status: 'timeout', output: out.lastLines() };
+        if (first === 'stopped')
+            throw cancelled();
+        return { status: first, output: out.lastLines() };
+    }
+    finally {
+        // Ends the timer, or kills the check that outlived it.
+        stop.abort();
+        signal?.removeEventListener('abort', onAbort);
+    }
+}
+const seconds = (ms) => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`);
+/**
+ * Runs the check in the service's VM until it passes; throws one line
+ * naming the service, the command, how it last failed and the fix once the
+ * service counts as unhealthy. `startedAt` is when the service's VM came up
+ * (the start period counts from it).
+ */
+async function waitHealthy(vms, id, service, check, opts) {
+    const clock = opts.clock ?? realClock;
+    let streak = 0;
+    for (;;) {
+        if (opts.signal?.aborted)
+            throw cancelled();
+        const began = clock.now();
+        let r;
+        try {
+            r = await runCheck(vms, id, check, clock, opts.signal);
+        }
+        catch (err) {
+            if (opts.signal?.aborted)
+                throw cancelled();
+            throw new errors_VmstepError(`service ${service} stopped before its health check passed: ${err.message}`, 'see the service\'s output with `vmstep logs` on the runner host, and fix its image, command or options');
+        }
+        if (r.status === 0) {
+            opts.log(`service ${service} is healthy`);
+            return;
+        }
+        const starting = began - opts.startedAt < check.startPeriodMs;
+        if (!starting)
+            streak++;
+        const how = r.status === 'timeout' ? `ran longer than its ${seconds(check.timeoutMs)} timeout` : `exited with status ${r.status}`;
+        const output = r.output ? `output: ${r.output}` : 'no output';
+        if (streak >= check.retries) {
+            throw new errors_VmstepError(`service ${service} is unhealthy: its health check \`${check.shown}\` failed ${streak} time${streak === 1 ? '' : 's'} in a row; the last ${how} (${output})`, 'fix the health command or the service so that it passes once the service is ready, or give the service more time with --health-start-period, --health-interval or --health-retries in its options');
+        }
+        const wait = starting ? check.startIntervalMs : check.intervalMs;
+        opts.log(`service ${service} is not healthy yet: its health check ${how}${starting ? ' (in its start period)' : ` (${streak} of ${check.retries})`}; next check in ${seconds(wait)}`);
+        try {
+            await clock.sleep(wait, opts.signal);
+        }
+        catch {
+            throw cancelled();
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/hooks/create-options.ts
-// A job container's `options:` (the runner's createOptions: docker create
+// A container's `options:` (the runner's createOptions: docker create
 // flags as one string). A microVM honours the ones that mean the same for a
-// VM: --cpus (rounded up to whole vCPUs), --memory/-m, -e/--env and
-// --user/-u. Every other flag is named in one warning line rather than
-// failing the job: workflows written for docker carry flags such as --init
-// or --network that have no VM equivalent and do no harm when left out.
+// VM: --cpus (rounded up to whole vCPUs), --memory/-m, -e/--env,
+// --user/-u, --entrypoint, and the health check flags (--health-cmd,
+// --health-interval, --health-timeout, --health-retries,
+// --health-start-period, --health-start-interval, --no-healthcheck), which
+// prepare_job runs for services as Docker would (health.ts). Every other
+// flag is named in one warning line rather than failing the job: workflows
+// written for docker carry flags such as --init or --network that have no
+// VM equivalent and do no harm when left out.
+
 
 
 
@@ -43518,11 +43661,54 @@ function stepArgv(entryPoint, entryPointArgs) {
 // to have one, so that its value is not mistaken for the next flag.
 const DOCKER_BOOLEAN_FLAGS = new Set([
     '--privileged', '--init', '--rm', '-t', '--tty', '-i', '--interactive', '--read-only', '-d', '--detach',
-    '--no-healthcheck', '--oom-kill-disable', '-P', '--publish-all', '--sig-proxy', '--help',
+    '--oom-kill-disable', '-P', '--publish-all', '--sig-proxy', '--help',
 ]);
 const WHERE = 'container options';
+const UNIT_MS = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/**
+ * A duration as Docker's flags take it (Go's time.ParseDuration: 10s, 1m30s,
+ * 500ms, 1.5h), in milliseconds. A bare number other than 0 has no unit and
+ * is refused, as Docker does; so are negative durations and ones over a day.
+ */
+function create_options_parseDuration(text, flag) {
+    const fix = `write ${flag} as Docker does: 10s, 1m30s or 500ms`;
+    if (text.startsWith('-'))
+        throw new errors_VmstepError(`${WHERE}: ${flag} "${text}" is negative`, fix);
+    if (text === '0' || text === '+0')
+        return 0;
+    const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+    let at = text.startsWith('+') ? 1 : 0;
+    if (at === text.length)
+        throw new errors_VmstepError(`${WHERE}: ${flag} "${text}" is not a duration`, fix);
+    let ms = 0;
+    while (at < text.length) {
+        re.lastIndex = at;
+        const m = re.exec(text);
+        if (!m)
+            throw new errors_VmstepError(`${WHERE}: ${flag} "${text}" is not a duration`, fix);
+        ms += Number(m[1]) * UNIT_MS[m[2]];
+        at = re.lastIndex;
+    }
+    if (ms > MAX_HEALTH_DURATION_MS)
+        throw new errors_VmstepError(`${WHERE}: ${flag} "${text}" is longer than a day`, fix);
+    return ms;
+}
+/** --health-retries: a count; 0, as in Docker, means the default. */
+function parseRetries(text) {
+    const n = /^\+?\d{1,7}$/.test(text) ? Number(text) : NaN;
+    if (!(n >= 0 && n <= MAX_HEALTH_RETRIES))
+        throw new errors_VmstepError(`${WHERE}: --health-retries "${text}" is not a number of retries`, `write a whole number from 0 to ${MAX_HEALTH_RETRIES}, such as --health-retries 5`);
+    return n;
+}
+const HEALTH_DURATIONS = {
+    '--health-interval': 'intervalMs',
+    '--health-timeout': 'timeoutMs',
+    '--health-start-period': 'startPeriodMs',
+    '--health-start-interval': 'startIntervalMs',
+};
 function parseCreateOptions(text, hostEnv = process.env) {
-    const out = { vcpus: null, memoryBytes: null, env: [], user: null, ignored: [] };
+    const out = { vcpus: null, memoryBytes: null, env: [], user: null, entrypoint: null, health: noHealthOptions(), ignored: [] };
+    const healthFlags = [];
     if (!text)
         return out;
     const args = splitCommandLine(text);
@@ -43580,11 +43766,56 @@ function parseCreateOptions(text, hostEnv = process.env) {
                 out.user = v;
                 break;
             }
+            case '--entrypoint': {
+                // Docker takes the whole value as the program: --entrypoint "" clears the image's ENTRYPOINT.
+                const v = takeValue();
+                if (v.includes('\0'))
+                    throw new errors_VmstepError(`${WHERE}: --entrypoint holds a NUL byte`, 'write --entrypoint PROGRAM');
+                out.entrypoint = v === '' ? [] : [v];
+                break;
+            }
+            case '--health-cmd': {
+                const v = takeValue();
+                if (v.includes('\0'))
+                    throw new errors_VmstepError(`${WHERE}: --health-cmd holds a NUL byte`, 'write --health-cmd "COMMAND"');
+                // An empty command, as in Docker, leaves the image's.
+                out.health.cmd = v === '' ? null : v;
+                healthFlags.push(name);
+                break;
+            }
+            case '--health-interval':
+            case '--health-timeout':
+            case '--health-start-period':
+            case '--health-start-interval': {
+                const v = takeValue();
+                const ms = create_options_parseDuration(v, name);
+                // Docker takes 0 as "the default" and refuses what is under a millisecond otherwise.
+                if (ms > 0 && ms < 1)
+                    throw new errors_VmstepError(`${WHERE}: ${name} "${v}" is shorter than a millisecond`, `write ${name} as 1ms or more, or 0 for the default`);
+                out.health[HEALTH_DURATIONS[name]] = ms === 0 ? null : ms;
+                healthFlags.push(name);
+                break;
+            }
+            case '--health-retries': {
+                const n = parseRetries(takeValue());
+                out.health.retries = n === 0 ? null : n;
+                healthFlags.push(name);
+                break;
+            }
+            case '--no-healthcheck':
+                // A boolean flag: alone, or =true / =false as Go's flags take it.
+                if (value !== undefined && value !== 'true' && value !== 'false')
+                    throw new errors_VmstepError(`${WHERE}: --no-healthcheck=${value} is not true or false`, 'write --no-healthcheck alone');
+                out.health.disabled = value !== 'false';
+                break;
             default:
                 if (value === undefined && !DOCKER_BOOLEAN_FLAGS.has(name) && args[i + 1] !== undefined && !args[i + 1].startsWith('-'))
                     i++;
                 out.ignored.push(name);
         }
+    }
+    if (out.health.disabled && healthFlags.length > 0) {
+        throw new errors_VmstepError(`${WHERE}: --no-healthcheck conflicts with ${[...new Set(healthFlags)].join(', ')}`, 'give either --no-healthcheck or the --health-* options, as Docker requires');
     }
     return out;
 }
@@ -43593,7 +43824,7 @@ function ignoredOptionsWarning(opts) {
     if (opts.ignored.length === 0)
         return null;
     const names = [...new Set(opts.ignored)].join(', ');
-    return `vmstep hooks: ignoring container options ${names}: a microVM honours only --cpus, --memory, -e/--env and --user`;
+    return `vmstep hooks: ignoring container options ${names}: a microVM honours only --cpus, --memory, -e/--env, --user, --entrypoint and the --health-* options`;
 }
 
 ;// CONCATENATED MODULE: ./src/hooks/context.ts
@@ -46521,6 +46752,62 @@ function stringArray(v, what) {
         throw new types_ImageError(`${what} is not a list of strings`);
     return v;
 }
+/** Entries config.ExposedPorts may hold: more than a real image declares, few enough to check one by one. */
+const MAX_EXPOSED_PORTS = 1024;
+/** Words a HEALTHCHECK's Test may have. */
+const MAX_HEALTHCHECK_WORDS = 256;
+// A malformed ExposedPorts or Healthcheck is refused, as every other config
+// field is, rather than skipped: Docker's builder checks EXPOSE and
+// HEALTHCHECK when it writes them, so a config that breaks their shape was
+// written by hand or damaged, and quietly running it without the ports or
+// the check it asked for would fail later and further from the cause.
+/** config.ExposedPorts ({"6379/tcp": {}}): the TCP ports, ascending. */
+function exposedPorts(v, what) {
+    if (v === undefined || v === null)
+        return [];
+    if (!manifest_isObject(v))
+        throw new types_ImageError(`${what}: config.ExposedPorts is not an object of "PORT/PROTOCOL" keys`);
+    const keys = Object.keys(v);
+    if (keys.length > MAX_EXPOSED_PORTS)
+        throw new types_ImageError(`${what}: config.ExposedPorts has ${keys.length} entries, more than the ${MAX_EXPOSED_PORTS} vmstep reads`);
+    const tcp = new Set();
+    for (const key of keys) {
+        const m = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(key);
+        const port = m ? Number(m[1]) : 0;
+        if (!m || port < 1 || port > 65535)
+            throw new types_ImageError(`${what}: config.ExposedPorts has "${key.slice(0, 40)}", which is not PORT/tcp, PORT/udp or PORT/sctp with a port from 1 to 65535`);
+        if ((m[2] ?? 'tcp').toLowerCase() === 'tcp')
+            tcp.add(port);
+    }
+    return [...tcp].sort((a, b) => a - b);
+}
+/** config.Healthcheck: Test and the timings (nanoseconds in the config). */
+function healthcheck(v, what) {
+    if (v === undefined || v === null)
+        return null;
+    const where = `${what}: config.Healthcheck`;
+    if (!manifest_isObject(v))
+        throw new types_ImageError(`${where} is not an object`);
+    const test = stringArray(v.Test, `${where}.Test`) ?? [];
+    if (test.length > MAX_HEALTHCHECK_WORDS)
+        throw new types_ImageError(`${where}.Test has more than ${MAX_HEALTHCHECK_WORDS} words`);
+    const kind = test[0];
+    if (kind !== undefined && kind !== 'NONE' && !((kind === 'CMD' || kind === 'CMD-SHELL') && test.length >= 2)) {
+        throw new types_ImageError(`${where}.Test is not [], ["NONE"], ["CMD", ...] or ["CMD-SHELL", command]`);
+    }
+    const ms = (field) => {
+        const n = v[field];
+        if (n === undefined || n === null)
+            return 0;
+        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+            throw new types_ImageError(`${where}.${field} is not a duration in nanoseconds`);
+        return n / 1e6;
+    };
+    const retries = v.Retries ?? 0;
+    if (typeof retries !== 'number' || !Number.isSafeInteger(retries) || retries < 0)
+        throw new types_ImageError(`${where}.Retries is not a count`);
+    return { test, intervalMs: ms('Interval'), timeoutMs: ms('Timeout'), startPeriodMs: ms('StartPeriod'), startIntervalMs: ms('StartInterval'), retries };
+}
 function parseImageConfig(data, what) {
     const doc = parseJson(data, what);
     if (!manifest_isObject(doc))
@@ -46551,6 +46838,8 @@ function parseImageConfig(data, what) {
             env: stringArray(c.Env, `${what}: config.Env`) ?? [],
             workingDir: str(c.WorkingDir, 'WorkingDir'),
             user: str(c.User, 'User'),
+            exposedPorts: exposedPorts(c.ExposedPorts, what),
+            healthcheck: healthcheck(c.Healthcheck, what),
         },
         diffIds,
     };
@@ -49084,7 +49373,8 @@ function quietly(fn) {
 
 
 
-/** How long prepare_job waits for a service to accept connections on its ports. */
+
+/** How long prepare_job waits for a service without a health check to accept connections on its ports. */
 const SERVICE_READY_MS = 5 * 60 * 1000;
 /** A `ports:` entry as the runner sends it: `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER` (a free host port), with an optional `/tcp`. */
 function parsePortMapping(text, service) {
@@ -49115,34 +49405,92 @@ function planServices(services, ctx) {
             warn(ctx, `service ${name}: ${ignored}`);
         const ports = s.portMappings.map((p) => parsePortMapping(p, name));
         const containerPorts = [...new Set(ports.map((p) => p.guestPort))];
-        return { s, i, name, options, ports, containerPorts };
+        // The runner puts the service's own entrypoint after its options, so it wins over --entrypoint there.
+        const entrypoint = s.entryPoint ? [s.entryPoint] : options.entrypoint;
+        if (entrypoint?.length === 0 && s.entryPointArgs.length === 0) {
+            throw new errors_VmstepError(`service ${name}: --entrypoint "" clears its image's ENTRYPOINT and the service gives no command to run instead`, 'drop --entrypoint "" from the service\'s options, or give --entrypoint PROGRAM');
+        }
+        const credentials = s.registry?.username && s.registry.password ? { username: s.registry.username, password: s.registry.password } : null;
+        return { s, i, name, options, ports, containerPorts, entrypoint, credentials };
     });
 }
-/** Boots every service's VM, publishes its ports and waits until it serves them. */
-async function startServices(plans, key, ctx) {
-    // Each service boots while the others do: boots are the slow part.
-    const started = await Promise.all(plans.map(async ({ s, i, name, options, ports, containerPorts }) => {
-        const id = await ctx.vms.start({
-            name: serviceVmName(key, i, name),
-            image: s.image,
-            credentials: s.registry?.username && s.registry.password ? { username: s.registry.username, password: s.registry.password } : null,
-            vcpus: options.vcpus,
-            memoryBytes: options.memoryBytes,
-            env: [...Object.entries(s.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env],
-            user: options.user,
-            workdir: s.workingDirectory,
-            volumes: [],
-            command: { entrypoint: s.entryPoint ? [s.entryPoint] : null, args: s.entryPointArgs },
-            ports,
-        }, ctx.signal);
-        for (const port of containerPorts)
-            await ctx.vms.waitForPort(id, port, SERVICE_READY_MS, ctx.signal);
-        return { id, ports, link: { name, vm: id, ports: containerPorts, address: `127.0.0.${i + 2}` } };
-    }));
-    for (const st of started) {
-        if (st.link.ports.length === 0)
-            warn(ctx, `service ${st.link.name} has no ports: in the workflow, so the job cannot reach it (only the container ports listed there are linked into the job's VM)`);
+/**
+ * The ports a service is linked on: its `ports:` container ports first,
+ * then the TCP ports its image exposes, at most MAX_LINK_PORTS in all.
+ */
+function servicePorts(mapped, exposed) {
+    const all = [...new Set([...mapped, ...exposed])];
+    return { ports: all.slice(0, MAX_LINK_PORTS), leftOut: all.slice(MAX_LINK_PORTS) };
+}
+/** Resolves once something accepts on one of the ports (the others stop waiting then). */
+async function waitForAnyPort(ctx, id, ports, signal) {
+    const won = new AbortController();
+    const either = AbortSignal.any([signal, won.signal]);
+    try {
+        await Promise.any(ports.map((p) => ctx.vms.waitForPort(id, p, SERVICE_READY_MS, either)));
     }
+    catch (err) {
+        throw err instanceof AggregateError ? err.errors[0] : err;
+    }
+    finally {
+        won.abort();
+    }
+}
+/**
+ * Boots every service's VM, publishes its ports and waits until it is ready:
+ * its health check passes, or, without one, it accepts connections on each
+ * of its `ports:` (on any one of its image's ports when it has no `ports:`:
+ * an image may expose ports it serves only when configured to).
+ */
+async function startServices(plans, key, ctx, clock) {
+    // The first service that fails ends the others' waits, so that the hook can exit with its error.
+    const failed = new AbortController();
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, failed.signal]) : failed.signal;
+    const log = (line) => ctx.stdout.write(`${line}\n`);
+    // Each service boots while the others do: boots are the slow part.
+    const started = await Promise.all(plans.map(async ({ s, i, name, options, ports, containerPorts, entrypoint, credentials }) => {
+        try {
+            const id = await ctx.vms.start({
+                name: serviceVmName(key, i, name),
+                image: s.image,
+                credentials,
+                vcpus: options.vcpus,
+                memoryBytes: options.memoryBytes,
+                env: [...Object.entries(s.environmentVariables).map(([k, v]) => `${k}=${v}`), ...options.env],
+                user: options.user,
+                workdir: s.workingDirectory,
+                volumes: [],
+                command: { entrypoint, args: s.entryPointArgs },
+                ports,
+            }, signal);
+            const startedAt = (clock ?? Date).now();
+            const image = await ctx.vms.imageConfig(id, credentials);
+            const linked = servicePorts(containerPorts, image.exposedPorts);
+            if (linked.leftOut.length > 0) {
+                warn(ctx, `service ${name}: linked on ports ${linked.ports.join(', ')} only; ${linked.leftOut.join(', ')} ${linked.leftOut.length === 1 ? 'is' : 'are'} left out (a link carries at most ${MAX_LINK_PORTS} ports): list the ports the job needs in the service's ports:`);
+            }
+            if (linked.ports.length === 0) {
+                warn(ctx, `service ${name} has no ports: in the workflow and its image exposes no TCP port, so the job cannot reach it: add the container port it listens on to the service's ports: (such as ports: [ 8080 ])`);
+            }
+            const check = resolveHealthCheck(options.health, image.healthcheck);
+            if (check) {
+                log(`service ${name}: waiting for its health check \`${check.shown}\` to pass`);
+                await waitHealthy(ctx.vms, id, name, check, { startedAt, signal, log, ...(clock ? { clock } : {}) });
+            }
+            else if (containerPorts.length > 0) {
+                for (const port of containerPorts)
+                    await ctx.vms.waitForPort(id, port, SERVICE_READY_MS, signal);
+            }
+            else if (linked.ports.length > 0) {
+                await waitForAnyPort(ctx, id, linked.ports, signal);
+            }
+            return { id, ports, link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
+        }
+        catch (err) {
+            failed.abort();
+            throw err;
+        }
+    }));
     return started;
 }
 /** Links for the job's VMs: only services with ports can be reached. */
@@ -49214,6 +49562,8 @@ async function prepareJob(args, responseFile, ctx) {
     }
     if (!container.image)
         throw new errors_VmstepError('the job container has no image', 'set `container: IMAGE` in the workflow');
+    // --entrypoint and the health flags change nothing for the job container, as with Docker: the runner
+    // replaces its command with `tail -f /dev/null` (here: no main process) and waits only for services' health.
     const options = parseCreateOptions(container.createOptions, ctx.env);
     const ignored = ignoredOptionsWarning(options);
     if (ignored)
@@ -49281,12 +49631,18 @@ async function prepareJob(args, responseFile, ctx) {
 
 
 
-/** The step's argv: its entryPoint replaces the image's ENTRYPOINT (and drops CMD, as docker does); its args replace CMD. */
-function containerStepArgv(args, image) {
+/**
+ * The step's argv, as docker run builds it: the step's entryPoint, else
+ * --entrypoint from its options ("" clears it), replaces the image's
+ * ENTRYPOINT and drops its CMD; the step's args replace CMD.
+ */
+function containerStepArgv(args, optionsEntrypoint, image) {
     const stepArgs = splitCommandLine(args.entryPointArgs.join(' '));
-    if (args.entryPoint)
-        return [args.entryPoint, ...stepArgs];
-    return [...image.entrypoint, ...(stepArgs.length > 0 ? stepArgs : image.cmd)];
+    const entrypoint = args.entryPoint ? [args.entryPoint] : optionsEntrypoint;
+    const argv = entrypoint ? [...entrypoint, ...stepArgs] : [...(image.entrypoint ?? []), ...(stepArgs.length > 0 ? stepArgs : (image.cmd ?? []))];
+    if (argv.length === 0)
+        throw new errors_VmstepError(`the container step ${args.image} has no command: ${entrypoint ? '--entrypoint "" cleared the image\'s ENTRYPOINT and the step gives no args' : 'its image has neither ENTRYPOINT nor CMD'}`, 'give the step `with: args:` or an entrypoint');
+    return argv;
 }
 async function runContainerStep(args, responseFile, state, ctx) {
     if (args.dockerfile) {
@@ -49323,7 +49679,7 @@ async function runContainerStep(args, responseFile, state, ctx) {
         let status;
         try {
             status = await ctx.vms.exec(id, {
-                argv: containerStepArgv(args, args.entryPoint ? { entrypoint: [], cmd: [] } : await ctx.vms.imageCommand(id)),
+                argv: containerStepArgv(args, options.entrypoint, args.entryPoint || options.entrypoint ? { entrypoint: [], cmd: [] } : await ctx.vms.imageConfig(id, credentialsOf(args.registry))),
                 env: [],
                 prependPath: [],
                 workdir: args.workingDirectory ?? plan.workspace.guestPath,
@@ -50298,6 +50654,8 @@ async function runKeeper(dir) {
             r.deadline = deadline;
             r.vmm = processRef(vm.pid);
             r.image = { reference: image.reference, digest: image.digest };
+            // Kept so that a caller (the runner plugin) need not ask the registry for it again.
+            r.imageConfig = image.config;
             r.command = serve.argv ?? [];
             r.exec = execDefaults;
         });
@@ -51109,10 +51467,12 @@ function bindVms(hostEnv) {
             const info = await startVm({ run, name: spec.name, noCommand: !spec.command, lifetimeMs: JOB_LIFETIME_MS, hostEnv, ...(spec.ports ? { ports: spec.ports } : {}), ...(spec.links ? { links: spec.links } : {}) }, progress ? { progress } : {});
             return info.id;
         },
-        async imageCommand(id) {
+        async imageConfig(id, credentials) {
             const v = registry_lookupVm(id, hostEnv);
-            const image = await image_resolveImage(v.record.image.reference);
-            return { entrypoint: image.config.entrypoint ?? [], cmd: image.config.cmd ?? [] };
+            if (v.record.imageConfig)
+                return v.record.imageConfig;
+            // A VM started by an older keeper: the registry is asked again, with the image's credentials.
+            return (await image_resolveImage(v.record.image.reference, credentials ? { credentials } : {})).config;
         },
         async exec(id, s) {
             let env = s.env;
@@ -51121,7 +51481,7 @@ function bindVms(hostEnv) {
                 const path = lastValue('PATH', s.env) ?? lastValue('PATH', base) ?? DEFAULT_PATH;
                 env = [...s.env, `PATH=${[...s.prependPath, path].join(':')}`];
             }
-            const r = await execInVm(id, { argv: s.argv, env, workdir: s.workdir, stdout: s.stdout, stderr: s.stderr, ...(s.signal ? { signal: s.signal } : {}), hostEnv });
+            const r = await execInVm(id, { argv: s.argv, env, ...(s.workdir ? { workdir: s.workdir } : {}), stdout: s.stdout, stderr: s.stderr, ...(s.signal ? { signal: s.signal } : {}), hostEnv });
             return r.exitCode;
         },
         async put(id, guestPath, entries) {

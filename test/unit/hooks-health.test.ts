@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Capture } from '../helpers/capture.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VmstepError } from '../../src/engine/errors.js';
 import { resolveImage } from '../../src/image/index.js';
@@ -20,14 +20,6 @@ import { containerStepArgv } from '../../src/hooks/run-container-step.js';
 import { planServices, serviceLinks, servicePorts, startServices } from '../../src/hooks/services.js';
 import type { ExecSpec, HookVms, JobVmSpec } from '../../src/hooks/vms.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
 
 /** The one line an error prints: a VmstepError, never more than a line. */
 function oneLine(err: unknown): string {
