@@ -19,9 +19,8 @@ export default defineConfig({
           hookTimeout: 600_000,
         },
       },
-      // The end-to-end test of published ports and links: its 100 MiB
-      // transfers have stalled in some runs inside the emulated host, so
-      // `npm test` leaves it out; run it with
+      // End-to-end tests left out of `npm test` for now (README, "Test
+      // tiers"); run them with
       // `node scripts/kvm-host.mjs -- npx vitest run --project e2e-pending`.
       { test: { name: 'e2e-pending', include: ['test/e2e-pending/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000 } },
     ],
