@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { jobContainerArgs, makeRunnerLayout, runHook, scriptStep, type HookRun, type RunnerLayout } from '../helpers/runner-hooks.js';
-import { writeServiceImage } from '../helpers/service-images.js';
+import { buildServiceImage } from '../helpers/service-images.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-e2e-hooksvc-'));
 const stateDir = join(work, 'state');
@@ -28,8 +28,8 @@ function service(contextName: string, entryPoint: string, entryPointArgs: string
 
 const redisHostPort = 30000 + Math.floor(Math.random() * 20000);
 
-beforeAll(() => {
-  writeServiceImage(imageDir);
+beforeAll(async () => {
+  await buildServiceImage(imageDir);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

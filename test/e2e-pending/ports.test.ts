@@ -16,7 +16,7 @@ import { dial, freePort, readAll } from '../helpers/sockets.js';
 import { builtArtifacts } from '../helpers/artifacts.js';
 import { cliBundle, launchCli, lifecycleEnv } from '../helpers/cli-bundle.js';
 import { guestInitBinary } from '../helpers/guest-init.js';
-import { writeServiceImage } from '../helpers/service-images.js';
+import { buildServiceImage } from '../helpers/service-images.js';
 import { nativeBuild } from '../kvm/vm-helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vmstep-e2e-ports-'));
@@ -65,7 +65,7 @@ const ports = { http: 0, upload: 0, hold: 0, nobody: 0 };
 beforeAll(async () => {
   cli = await cliBundle();
   await nativeBuild();
-  writeServiceImage(join(work, 'image'));
+  await buildServiceImage(join(work, 'image'));
   image = `oci:${join(work, 'image')}`;
   env = lifecycleEnv(work, { vmm: process.env.VMSTEP_VMM!, addon: process.env.VMSTEP_ADDON!, init: guestInitBinary(), kernel: builtArtifacts().guestKernel });
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();

@@ -7,7 +7,7 @@
 // HTTP server (busybox httpd) and the client; it exposes redis's and
 // postgres's ports, as their own images do.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeOciLayout, type BuiltImage } from '../fixtures/oci-images.js';
@@ -95,4 +95,34 @@ export function writeServiceImage(dir: string): BuiltImage {
   // test worker's thread for over a minute, long enough for vitest to time
   // out its own calls.
   return writeOciLayout(dir, { layers: [{ entries, compression: 'none' }], config }, { tag: 'latest' });
+}
+
+/**
+ * writeServiceImage in a process of its own: the build is synchronous and,
+ * under full emulation, long enough to hold a test worker's thread past
+ * vitest's own call timeout (which fails the run even when every test
+ * passes). esbuild bundles this module for plain Node.js first.
+ */
+export async function buildServiceImage(dir: string): Promise<void> {
+  const { build } = await import('esbuild');
+  const { spawn } = await import('node:child_process');
+  const { dirname } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const scratch = mkdtempSync(join(tmpdir(), 'vmstep-service-image-'));
+  const entry = join(scratch, 'build.mjs');
+  await build({
+    stdin: { contents: `import { writeServiceImage } from './service-images.ts';\nwriteServiceImage(process.argv[2]);\n`, resolveDir: dirname(fileURLToPath(import.meta.url)), loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    outfile: entry,
+    external: ['esbuild'],
+    logLevel: 'error',
+  });
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, [entry, dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('close', resolve);
+    child.on('error', () => resolve(null));
+  }).finally(() => rmSync(scratch, { recursive: true, force: true }));
+  if (code !== 0) throw new Error(`building the service image failed (exit ${code})`);
 }
