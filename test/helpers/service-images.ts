@@ -6,10 +6,11 @@
 // libraries ldd finds for each. One image serves as redis, postgres, the
 // HTTP server (busybox httpd) and the client; it exposes redis's and
 // postgres's ports, as their own images do.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeOciLayout, type BuiltImage } from '../fixtures/oci-images.js';
 import type { FixtureEntry } from '../fixtures/tar-writer.js';
 import { busyboxApplets, dirsOf, USERS } from './debian-job-image.js';
@@ -104,10 +105,8 @@ export function writeServiceImage(dir: string): BuiltImage {
  * passes). esbuild bundles this module for plain Node.js first.
  */
 export async function buildServiceImage(dir: string): Promise<void> {
+  // Imported here, not at the top: the bundle this builds runs from a scratch directory where esbuild cannot be resolved.
   const { build } = await import('esbuild');
-  const { spawn } = await import('node:child_process');
-  const { dirname } = await import('node:path');
-  const { fileURLToPath } = await import('node:url');
   const scratch = mkdtempSync(join(tmpdir(), 'vmstep-service-image-'));
   const entry = join(scratch, 'build.mjs');
   await build({
