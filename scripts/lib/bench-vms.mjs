@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
 import { repoRoot } from './cache.mjs';
+import { vmLogs } from './vm-logs.mjs';
 
 /** @param {number[]} xs */
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -127,17 +128,6 @@ export function treeSize(dir) {
   return { files, bytes };
 }
 
-/** The tails of every VM's keeper and console logs in the benchmark's state directory, to explain a failure. @param {string} work */
-export function vmLogs(work) {
-  const vms = join(work, 'state', 'vms');
-  if (!existsSync(vms)) return '(no VM logs)';
-  return readdirSync(vms)
-    .flatMap((id) => ['keeper.log', 'console.log'].map((f) => join(vms, id, f)))
-    .filter((f) => existsSync(f))
-    .map((f) => `--- ${f}\n${readFileSync(f, 'utf8').slice(-3000)}`)
-    .join('\n');
-}
-
 /**
  * Runs a benchmark's body in a scratch directory of its own; a failure
  * prints the VMs' logs and exits 1; every VM left is stopped and the
@@ -152,7 +142,7 @@ export function runBench(name, body) {
     });
   body(work)
     .catch(async (err) => {
-      process.stderr.write(`${vmLogs(work)}\nbench-${name}: failed: ${err instanceof Error ? err.message : err}\n`);
+      process.stderr.write(`${vmLogs(join(work, 'state'))}\nbench-${name}: failed: ${err instanceof Error ? err.message : err}\n`);
       process.exitCode = 1;
     })
     .then(stopAll)

@@ -13,7 +13,7 @@ import { jobFiles, jobKey, jobVmName, writeJobLayout } from './job.js';
 import { planMounts } from './mounts.js';
 import { writeResponseFile } from './response.js';
 import { recordGuestTree, recordHostTree } from './transfer.js';
-import { planServices, serviceContexts, serviceLinks, startServices } from './services.js';
+import { parsePortMapping, planServices, portsContext, serviceContexts, serviceLinks, startServices } from './services.js';
 
 export function credentialsOf(registry: PrepareJobArgs['services'][number]['registry']): { username: string; password: string } | null {
   if (!registry || !registry.username || !registry.password) return null;
@@ -32,6 +32,8 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
   const ignored = ignoredOptionsWarning(options);
   if (ignored) warn(ctx, ignored);
   const plan = planMounts(container, 'job');
+  // The job container's `ports:` are published on the runner host, as Docker's implementation does.
+  const ports = container.portMappings.map((p) => parsePortMapping(p, null));
   const servicePlans = planServices(args.services, ctx);
   for (const w of plan.warnings) warn(ctx, w);
 
@@ -50,6 +52,7 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
   const id = await ctx.vms.start(
     {
       ...(links.length > 0 ? { links } : {}),
+      ...(ports.length > 0 ? { ports } : {}),
       name: jobVmName(key),
       image: container.image,
       credentials: credentialsOf(container.registry),
@@ -73,5 +76,5 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
   await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, files.workspaceManifest);
   const isAlpine = (await ctx.vms.list(id, '/etc/alpine-release')) !== null;
   const state: HookState = { vmstep: { job: key, vm: id } };
-  await writeResponseFile(responseFile, { state, context: { container: { id, ports: {} }, services: serviceContexts(services) }, isAlpine });
+  await writeResponseFile(responseFile, { state, context: { container: { id, network: 'vmstep', ports: portsContext(ports.length > 0 ? await ctx.vms.published(id) : []) }, services: serviceContexts(services) }, isAlpine });
 }

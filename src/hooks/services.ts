@@ -25,14 +25,20 @@ import { jobVmPrefix } from './job.js';
 /** How long prepare_job waits for a service without a health check to accept connections on its ports. */
 export const SERVICE_READY_MS = 5 * 60 * 1000;
 
-/** A `ports:` entry as the runner sends it: `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER` (a free host port), with an optional `/tcp`. */
-export function parsePortMapping(text: string, service: string): PortMapping {
+/**
+ * A `ports:` entry as the runner sends it: `HOST:CONTAINER`,
+ * `IP:HOST:CONTAINER` or `CONTAINER` (a free host port), with an optional
+ * `/tcp`. `service` names the service it belongs to; null for the job container.
+ */
+export function parsePortMapping(text: string, service: string | null): PortMapping {
+  const who = service === null ? 'the job container' : `service ${service}`;
+  const whose = service === null ? "the job container's ports:" : "the service's ports:";
   const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/.exec(text.trim());
   const n = (s: string | undefined) => (s === undefined ? 0 : Number(s));
   if (!m || n(m[3]) < 1 || n(m[3]) > 65535 || n(m[2]) > 65535) {
-    throw new VmstepError(`service ${service}: the port mapping "${text}" is not [HOST_IP:][HOST_PORT:]CONTAINER_PORT`, 'write it as 6379:6379 or 6379 in the service\'s ports:');
+    throw new VmstepError(`${who}: the port mapping "${text}" is not [HOST_IP:][HOST_PORT:]CONTAINER_PORT`, `write it as 6379:6379 or 6379 in ${whose}`);
   }
-  if (m[4] === 'udp') throw new VmstepError(`service ${service}: the port mapping "${text}" is UDP; only TCP is carried into microVMs`, 'drop the UDP port from the service\'s ports:');
+  if (m[4] === 'udp') throw new VmstepError(`${who}: the port mapping "${text}" is UDP; only TCP is carried into microVMs`, `drop the UDP port from ${whose}`);
   return { hostIp: m[1] ?? '127.0.0.1', hostPort: n(m[2]), guestPort: n(m[3]) };
 }
 
@@ -140,7 +146,8 @@ export async function startServices(plans: ReturnType<typeof planServices>, key:
         } else if (linked.ports.length > 0) {
           await waitForAnyPort(ctx, id, linked.ports, signal);
         }
-        return { id, ports, link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
+        // `ports: [6379]` asks for a free host port: the context gives the one the keeper bound.
+        return { id, ports: ports.length > 0 ? await ctx.vms.published(id) : [], link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
       } catch (err) {
         failed.abort();
         throw err;
@@ -157,11 +164,12 @@ export function serviceLinks(started: StartedService[]): LinkSpec[] {
 
 /** The services' entries in prepare_job's response, in the order the runner asked for them. */
 export function serviceContexts(started: StartedService[]) {
-  return started.map((s) => ({
-    id: s.id,
-    network: 'vmstep',
-    ports: Object.fromEntries(s.ports.map((p) => [String(p.guestPort), String(p.hostPort)])),
-  }));
+  return started.map((s) => ({ id: s.id, network: 'vmstep', ports: portsContext(s.ports) }));
+}
+
+/** `ports` of a container's context, as Docker's implementation gives it: container port -> host port. */
+export function portsContext(ports: PortMapping[]): Record<string, string> {
+  return Object.fromEntries(ports.map((p) => [String(p.guestPort), String(p.hostPort)]));
 }
 
 /**

@@ -11,6 +11,7 @@ import { lookupVm, markSession, type FoundVm } from '../vms/registry.js';
 import { vmPaths } from '../vms/state.js';
 import type { EntryMeta, TransferEntry } from './sync.js';
 import type { HookVms } from './vms.js';
+import { readVmPorts } from '../ports/keeper.js';
 import { waitForGuestPort } from './services.js';
 
 /** GitHub ends a job after 6 hours by default; a VM the runner forgot ends soon after. */
@@ -138,6 +139,8 @@ export function bindVms(hostEnv: NodeJS.ProcessEnv): HookVms {
         if (!/no such VM/.test(String((err as Error).message))) throw err;
       }
     },
+
+    published: async (id) => readVmPorts(lookupVm(id, hostEnv).dir).ports,
 
     waitForPort: (id, port, timeoutMs, signal) => waitForGuestPort(lookupVm(id, hostEnv), port, timeoutMs, signal),
 

@@ -55,6 +55,8 @@ export interface HookVms {
   get(id: string, guestPath: string): AsyncIterable<TransferEntry>;
   /** Stops the VM and removes everything it left; a VM that is already gone is not an error. */
   stop(id: string): Promise<void>;
+  /** The VM's published ports as its keeper bound them (a host port 0 asked for becomes the port it got). */
+  published(id: string): Promise<PortMapping[]>;
   /** Resolves once something in the VM accepts connections on the port; rejects after timeoutMs or when the VM ends. */
   waitForPort(id: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** Ids of every VM (running or exited) whose name starts with prefix. */

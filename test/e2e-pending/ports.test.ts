@@ -7,11 +7,12 @@
 // plugin's services test (hooks-services.test.ts).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { vmLogs } from '../../scripts/lib/vm-logs.mjs';
 import { dial, freePort, readAll } from '../helpers/sockets.js';
 import { builtArtifacts } from '../helpers/artifacts.js';
 import { cliBundle, launchCli, lifecycleEnv } from '../helpers/cli-bundle.js';
@@ -77,14 +78,7 @@ beforeAll(async () => {
 
 // A failed check says what the VMs went through: their keepers' logs and the guests' consoles.
 afterEach((ctx) => {
-  if (ctx.task.result?.state !== 'fail') return;
-  const vms = join(work, 'state', 'vms');
-  for (const id of existsSync(vms) ? readdirSync(vms) : []) {
-    for (const f of ['keeper.log', 'console.log']) {
-      const path = join(vms, id, f);
-      if (existsSync(path)) console.error(`--- ${id}/${f} (end) ---\n${readFileSync(path, 'utf8').slice(-3000)}`);
-    }
-  }
+  if (ctx.task.result?.state === 'fail') console.error(vmLogs(join(work, 'state')));
 });
 
 afterAll(async () => {

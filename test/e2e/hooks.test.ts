@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { vmLogs } from '../../scripts/lib/vm-logs.mjs';
 import { writeAlpineLikeImage, writeDebianJobImage } from '../helpers/debian-job-image.js';
 import { containerStepArgs, jobContainerArgs, makeRunnerLayout, runHook, scriptStep, stepFileCommands, type HookRun, type RunnerLayout } from '../helpers/runner-hooks.js';
 
@@ -36,19 +37,8 @@ function leftoverProcesses(): string[] {
   return out;
 }
 
-/** The keepers' and consoles' logs of every VM in the state directory, to explain a failure. */
-function vmLogs(): string {
-  const vms = join(stateDir, 'vms');
-  if (!existsSync(vms)) return '(no VMs)';
-  return readdirSync(vms)
-    .flatMap((id) => ['keeper.log', 'console.log'].map((f) => join(vms, id, f)))
-    .filter((f) => existsSync(f))
-    .map((f) => `--- ${f}\n${readFileSync(f, 'utf8').slice(-4000)}`)
-    .join('\n');
-}
-
 /** A hook's failure with everything that explains it. */
-const why = (r: HookRun) => `exit ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\n${vmLogs()}`;
+const why = (r: HookRun) => `exit ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\n${vmLogs(stateDir)}`;
 
 /** Each hook command is killed past this, so a hang fails with its output rather than the test's timeout. */
 const HOOK_TIMEOUT_MS = 420_000;

@@ -17,7 +17,7 @@ import { HEALTH_DEFAULTS, resolveHealthCheck, waitHealthy, type Clock, type Heal
 import type { HookContext } from '../../src/hooks/context.js';
 import type { HookContainer } from '../../src/hooks/input.js';
 import { containerStepArgv } from '../../src/hooks/run-container-step.js';
-import { planServices, serviceLinks, servicePorts, startServices } from '../../src/hooks/services.js';
+import { planServices, serviceContexts, serviceLinks, servicePorts, startServices } from '../../src/hooks/services.js';
 import type { ExecSpec, HookVms, JobVmSpec } from '../../src/hooks/vms.js';
 import { writeOciLayout } from '../fixtures/oci-images.js';
 
@@ -261,6 +261,8 @@ describe('services in prepare_job', () => {
     const vms: HookVms = {
       start: async (spec) => (started.push(spec), `${started.length}`.padStart(12, '0')),
       imageConfig: async (id) => (await resolveImage(started[Number(id) - 1]!.image)).config,
+      // A keeper binds a free port where port 0 was asked for: here 40000 + the guest port.
+      published: async (id) => (started[Number(id) - 1]!.ports ?? []).map((p) => ({ ...p, hostPort: p.hostPort || 40000 + p.guestPort })),
       exec: opts.exec ?? refuse,
       waitForPort: (_id, port, _timeout, signal) => {
         waited.push(port);
@@ -290,6 +292,13 @@ describe('services in prepare_job', () => {
   }
 
   const context = (vms: HookVms) => ({ vms, stdout: new Capture(), stderr: new Capture(), env: {} }) satisfies HookContext;
+
+  it("answers the runner with the host port a keeper bound where ports: gave only the container's", async () => {
+    const f = fakeVms({ accepting: [6379, 80] });
+    const ctx = context(f.vms);
+    const started = await startServices(planServices([service('redis', exposing, { portMappings: ['6379', '8080:80'] })], ctx), 'k', ctx);
+    expect(serviceContexts(started)).toEqual([{ id: started[0]!.id, network: 'vmstep', ports: { 6379: '46379', 80: '8080' } }]);
+  });
 
   it('links a service without ports: on the TCP ports its image exposes, and is ready once one of them accepts', async () => {
     const f = fakeVms({ accepting: [16379] });
