@@ -198,7 +198,8 @@ describe('stop', () => {
     expect(overlays()).toEqual([]);
     const sockets = readFileSync('/proc/net/unix', 'utf8');
     expect(sockets).not.toContain(id);
-    const after = await vmstep(['exec', 'a', 'true']);
-    expect([after.code, after.stderr]).toEqual([125, 'vmstep: error: no such VM: a; see `vmstep ps -a` for your VMs\n']);
+    // By its ID: the name "a" is also a hex ID prefix, which another VM of this file's can match once "a" is gone.
+    const after = await vmstep(['exec', id, 'true']);
+    expect([after.code, after.stderr]).toEqual([125, `vmstep: error: no such VM: ${id}; see \`vmstep ps -a\` for your VMs\n`]);
   }, 120_000);
 });
