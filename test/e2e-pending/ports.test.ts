@@ -55,10 +55,24 @@ async function until(what: string, ms: number, check: () => Promise<boolean>): P
   }
 }
 
-/** Until a TCP socket in the VM listens on the port, IPv4 or IPv6 (read from /proc, so that no tool is needed in the image). */
+/**
+ * Until a TCP socket in the VM listens on the port, IPv4 or IPv6 (read from
+ * /proc, so that no tool is needed in the image). A timeout says what the
+ * last check answered and what the VMs went through.
+ */
 async function listening(vm: string, port: number): Promise<void> {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  await until(`port ${port} listens in ${vm}`, 240_000, async () => (await vmstep('exec', vm, 'grep', '-qs', `:${hex} [0-9A-F:]* 0A `, '/proc/net/tcp', '/proc/net/tcp6')).code === 0);
+  let last = '';
+  try {
+    await until(`port ${port} listens in ${vm}`, 240_000, async () => {
+      const r = await vmstep('exec', vm, 'grep', '-qs', `:${hex} [0-9A-F:]* 0A `, '/proc/net/tcp', '/proc/net/tcp6');
+      last = `exit ${r.code}: ${r.stderr.toString()}`;
+      return r.code === 0;
+    });
+  } catch (err) {
+    const sockets = await vmstep('exec', vm, 'sh', '-c', 'cat /proc/net/tcp /proc/net/tcp6; cat /tmp/*.log');
+    throw new Error(`${(err as Error).message} (last check: ${last}); in the VM: ${sockets.stdout}${sockets.stderr}\n${vmLogs(join(work, 'state'))}`);
+  }
 }
 
 const ports = { http: 0, upload: 0, hold: 0, nobody: 0 };
