@@ -49376,15 +49376,21 @@ function quietly(fn) {
 
 /** How long prepare_job waits for a service without a health check to accept connections on its ports. */
 const SERVICE_READY_MS = 5 * 60 * 1000;
-/** A `ports:` entry as the runner sends it: `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER` (a free host port), with an optional `/tcp`. */
+/**
+ * A `ports:` entry as the runner sends it: `HOST:CONTAINER`,
+ * `IP:HOST:CONTAINER` or `CONTAINER` (a free host port), with an optional
+ * `/tcp`. `service` names the service it belongs to; null for the job container.
+ */
 function parsePortMapping(text, service) {
+    const who = service === null ? 'the job container' : `service ${service}`;
+    const whose = service === null ? "the job container's ports:" : "the service's ports:";
     const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/.exec(text.trim());
     const n = (s) => (s === undefined ? 0 : Number(s));
     if (!m || n(m[3]) < 1 || n(m[3]) > 65535 || n(m[2]) > 65535) {
-        throw new errors_VmstepError(`service ${service}: the port mapping "${text}" is not [HOST_IP:][HOST_PORT:]CONTAINER_PORT`, 'write it as 6379:6379 or 6379 in the service\'s ports:');
+        throw new errors_VmstepError(`${who}: the port mapping "${text}" is not [HOST_IP:][HOST_PORT:]CONTAINER_PORT`, `write it as 6379:6379 or 6379 in ${whose}`);
     }
     if (m[4] === 'udp')
-        throw new errors_VmstepError(`service ${service}: the port mapping "${text}" is UDP; only TCP is carried into microVMs`, 'drop the UDP port from the service\'s ports:');
+        throw new errors_VmstepError(`${who}: the port mapping "${text}" is UDP; only TCP is carried into microVMs`, `drop the UDP port from ${whose}`);
     return { hostIp: m[1] ?? '127.0.0.1', hostPort: n(m[2]), guestPort: n(m[3]) };
 }
 /** A VM name for the service: the job's prefix, its position, and its name made safe. */
@@ -49484,7 +49490,8 @@ async function startServices(plans, key, ctx, clock) {
             else if (linked.ports.length > 0) {
                 await waitForAnyPort(ctx, id, linked.ports, signal);
             }
-            return { id, ports, link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
+            // `ports: [6379]` asks for a free host port: the context gives the one the keeper bound.
+            return { id, ports: ports.length > 0 ? await ctx.vms.published(id) : [], link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
         }
         catch (err) {
             failed.abort();
@@ -49499,11 +49506,11 @@ function serviceLinks(started) {
 }
 /** The services' entries in prepare_job's response, in the order the runner asked for them. */
 function serviceContexts(started) {
-    return started.map((s) => ({
-        id: s.id,
-        network: 'vmstep',
-        ports: Object.fromEntries(s.ports.map((p) => [String(p.guestPort), String(p.hostPort)])),
-    }));
+    return started.map((s) => ({ id: s.id, network: 'vmstep', ports: portsContext(s.ports) }));
+}
+/** `ports` of a container's context, as Docker's implementation gives it: container port -> host port. */
+function portsContext(ports) {
+    return Object.fromEntries(ports.map((p) => [String(p.guestPort), String(p.hostPort)]));
 }
 /**
  * Polls a port in the VM through a carrier until something accepts on it:
@@ -49569,6 +49576,8 @@ async function prepareJob(args, responseFile, ctx) {
     if (ignored)
         warn(ctx, ignored);
     const plan = planMounts(container, 'job');
+    // The job container's `ports:` are published on the runner host, as Docker's implementation does.
+    const ports = container.portMappings.map((p) => parsePortMapping(p, null));
     const servicePlans = planServices(args.services, ctx);
     for (const w of plan.warnings)
         warn(ctx, w);
@@ -49586,6 +49595,7 @@ async function prepareJob(args, responseFile, ctx) {
     const links = serviceLinks(services);
     const id = await ctx.vms.start({
         ...(links.length > 0 ? { links } : {}),
+        ...(ports.length > 0 ? { ports } : {}),
         name: jobVmName(key),
         image: container.image,
         credentials: credentialsOf(container.registry),
@@ -49609,7 +49619,7 @@ async function prepareJob(args, responseFile, ctx) {
     await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, files.workspaceManifest);
     const isAlpine = (await ctx.vms.list(id, '/etc/alpine-release')) !== null;
     const state = { vmstep: { job: key, vm: id } };
-    await writeResponseFile(responseFile, { state, context: { container: { id, ports: {} }, services: serviceContexts(services) }, isAlpine });
+    await writeResponseFile(responseFile, { state, context: { container: { id, network: 'vmstep', ports: portsContext(ports.length > 0 ? await ctx.vms.published(id) : []) }, services: serviceContexts(services) }, isAlpine });
 }
 
 ;// CONCATENATED MODULE: ./src/hooks/run-container-step.ts
@@ -50525,7 +50535,7 @@ async function network_openNetwork(opts) {
 
 
 
-const portsFile = (dir) => join(dir, 'ports.json');
+const portsFile = (dir) => (0,external_node_path_.join)(dir, 'ports.json');
 /** The session endpoint of a running VM, by reference. */
 function vmEndpoint(ref) {
     const vm = findVm(ref);
@@ -50549,7 +50559,7 @@ async function keeper_openVmNetwork(dir, ports, links) {
 /** A VM's published ports and links as its keeper bound them; none when it has none. */
 function readVmPorts(dir) {
     try {
-        return JSON.parse(readFileSync(portsFile(dir), 'utf8'));
+        return JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(portsFile(dir), 'utf8'));
     }
     catch {
         return { ports: [], links: [] };
@@ -51414,6 +51424,7 @@ async function execInVm(ref, opts) {
 
 
 
+
 /** GitHub ends a job after 6 hours by default; a VM the runner forgot ends soon after. */
 const JOB_LIFETIME_MS = 6.5 * 60 * 60 * 1000;
 /** What a sync out of a job's VM may bring, all entries and bytes together. */
@@ -51536,6 +51547,7 @@ function bindVms(hostEnv) {
                     throw err;
             }
         },
+        published: async (id) => readVmPorts(registry_lookupVm(id, hostEnv).dir).ports,
         waitForPort: (id, port, timeoutMs, signal) => waitForGuestPort(registry_lookupVm(id, hostEnv), port, timeoutMs, signal),
         async named(prefix) {
             return listVms({ all: true, hostEnv }).filter((v) => v.name.startsWith(prefix)).map((v) => v.id);
