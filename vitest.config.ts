@@ -19,10 +19,6 @@ export default defineConfig({
           hookTimeout: 600_000,
         },
       },
-      // End-to-end tests left out of `npm test` for now (README, "Test
-      // tiers"); run them with
-      // `node scripts/kvm-host.mjs -- npx vitest run --project e2e-pending`.
-      { test: { name: 'e2e-pending', include: ['test/e2e-pending/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000 } },
     ],
   },
 });

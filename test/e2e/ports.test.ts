@@ -176,6 +176,10 @@ describe('links (--link)', () => {
 });
 
 describe('stopping a VM mid-connection', () => {
+  /** Rejects, naming what it waited for, when the promise takes longer than ms: a hang fails with its place. */
+  const within = <T>(what: string, ms: number, p: Promise<T>): Promise<T> =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still waiting after ${ms / 1000} s until ${what}`)), ms).unref())]);
+
   test('ends its published and linked connections with an error, not a hang', async () => {
     // nc's stdin never ends, so nothing but the stop ends this connection;
     // the line it sends first shows the connection reached it (a connection
@@ -183,14 +187,14 @@ describe('stopping a VM mid-connection', () => {
     const holder = launch(['exec', 'srv', 'sh', '-c', '(echo connected; sleep 600) | nc -l -p 9002 > /dev/null']);
     await listening('srv', 9002);
     const s = await dial(ports.hold);
-    await new Promise<void>((resolve, reject) => {
+    await within('the guest\'s first line arrives', 60_000, new Promise<void>((resolve, reject) => {
       let seen = '';
       s.on('data', (d: Buffer) => {
         seen += d.toString();
         if (seen.includes('connected\n')) resolve();
       });
       s.once('error', reject);
-    });
+    }));
     s.write('hello');
     const published = new Promise<string>((resolve) => {
       s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
@@ -199,9 +203,9 @@ describe('stopping a VM mid-connection', () => {
     const blpop = launch(['exec', 'cli', 'redis-cli', '-h', 'redis', '-p', '6379', 'BLPOP', 'never', '0']);
     await until('redis serves the blocked BLPOP', 180_000, async () => (await vmstep('exec', 'srv', 'sh', '-c', 'redis-cli client list | grep -q cmd=blpop')).code === 0);
     await ok('stop', '--time', '0', 'srv');
-    expect(await published).toBe('ECONNRESET');
-    const linked = await blpop.done;
+    expect(await within('the published connection ends', 60_000, published)).toBe('ECONNRESET');
+    const linked = await within('the linked BLPOP ends', 60_000, blpop.done);
     expect(linked.code).not.toBe(0);
-    await holder.done;
-  }, 300_000);
+    await within("the exec of srv's nc ends", 60_000, holder.done);
+  }, 600_000);
 });
