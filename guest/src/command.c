@@ -20,8 +20,11 @@
 
 #define CHUNK (256 * 1024)
 /* After the main process exits and leftovers are killed, the pipes reach
- * their end at once; this bound only matters for a process stuck in the
- * kernel that still holds a pipe open. */
+ * their end at once; this bound matters for a process stuck in the kernel
+ * that still holds a pipe open, and for a background process an exec left
+ * running with its output still on our pipes (COMMAND_KEEP_BACKGROUND): it
+ * gets this long, then loses its output (SIGPIPE on its next write, as
+ * when a terminal closes). */
 #define DRAIN_TIMEOUT_MS 5000
 /* Docker's default PATH when the image sets none. */
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -320,8 +323,10 @@ void command_run(int sock, const struct run_spec *spec, const struct run_user *u
 			if (reap(pid, res) && !main_done) {
 				main_done = true;
 				done_at = boottime_ns();
-				/* Data already in the pipes survives its writers: killing now loses nothing the command wrote. */
-				kill_leftovers(pid, whole_system);
+				/* Data already in the pipes survives its writers: killing now loses nothing the command wrote.
+				 * Kept background processes that still hold the pipes get DRAIN_TIMEOUT_MS to let go. */
+				if (!(flags & COMMAND_KEEP_BACKGROUND))
+					kill_leftovers(pid, whole_system);
 				/* Nobody reads stdin any more; stop acknowledging before EXIT goes out. */
 				if (feed)
 					stdin_feed_finish(feed);

@@ -29,6 +29,11 @@ struct command_result {
 #define COMMAND_KILL_ALL 1u
 /* Read nothing from sock (another process owns its reading side): no STDIN, no SIGNAL. */
 #define COMMAND_NO_HOST_INPUT 2u
+/* Processes the command leaves running when it exits normally live on, as
+ * with `docker exec`: an exec in a long-lived VM (or a runner step) may
+ * start a server for later ones. They are killed only when the run is
+ * cut short (timeout, signal, a host that went away). */
+#define COMMAND_KEEP_BACKGROUND 4u
 
 /* Runs the spec's command as user; flags: COMMAND_*. */
 void command_run(int sock, const struct run_spec *spec, const struct run_user *user, unsigned flags,

@@ -93,7 +93,11 @@ int run_request(int sock, struct run_spec *spec, const struct run_context *ctx)
 	}
 
 	struct command_result res;
-	command_run(sock, spec, &user, ctx->vm_mode && !ctx->session ? COMMAND_KILL_ALL : 0, &res);
+	/* A one-shot VM ends with its command; an exec in a long-lived VM leaves
+	 * its background processes running. Test mode runs on a real host, where
+	 * leftovers would outlive the test: there they are killed. */
+	unsigned flags = !ctx->vm_mode ? 0 : ctx->session ? COMMAND_KEEP_BACKGROUND : COMMAND_KILL_ALL;
+	command_run(sock, spec, &user, flags, &res);
 	if (res.host_gone) {
 		fprintf(stderr, "vmstep-init: the host closed the connection during the run; the command was killed\n");
 		return 1;

@@ -85,8 +85,8 @@ beforeAll(async () => {
   env = lifecycleEnv(work, { vmm: process.env.VMSTEP_VMM!, addon: process.env.VMSTEP_ADDON!, init: guestInitBinary(), kernel: builtArtifacts().guestKernel });
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
   await ok('start', '--vcpus', '1', '--memory', '384M', '--disk', '1G', '--no-command', '--name', 'srv', '-p', `${ports.http}:8080`, '-p', `127.0.0.1:${ports.upload}:9001`, '-p', `${ports.hold}:9002`, '-p', `${ports.nobody}:7777`, image);
-  // A server that outlives its exec, in a session of its own.
-  await ok('exec', 'srv', 'setsid', 'sh', '-c', 'httpd -f -p 127.0.0.1:8080 -h /www >/tmp/httpd.log 2>&1 &');
+  // A server that outlives its exec: a background process an exec leaves running lives on, as with docker exec.
+  await ok('exec', 'srv', 'sh', '-c', 'httpd -f -p 127.0.0.1:8080 -h /www >/tmp/httpd.log 2>&1 &');
   await listening('srv', 8080);
 }, 600_000);
 
