@@ -9,7 +9,7 @@
 // Extra arguments go to every vitest run (for example a file filter).
 // VMSTEP_E2E=direct|kvm-host forces where the e2e tier runs.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './lib/cache.mjs';
 import { probeHostKvm } from './lib/kvm-probe.mjs';
@@ -23,18 +23,19 @@ const extra = process.argv.slice(2);
  * @param {boolean} viaKvmHost
  * @returns {Promise<{ tier: string, code: number, passed: number, failed: number, skipped: number, reported: boolean }>}
  */
-async function runTier(tier, viaKvmHost) {
+async function runTier(tier, viaKvmHost, files = extra) {
   const report = join(repoRoot, '.vmstep', `vitest-${tier}.json`);
   rmSync(report, { force: true });
+  rmSync(progressPath(tier), { force: true });
   const args = ['run', '--project', tier, '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
-  if (tier !== 'unit') args.push('--no-file-parallelism');
-  args.push(...extra);
+  if (tier !== 'unit') args.push('--no-file-parallelism', `--reporter=${join(repoRoot, 'scripts', 'lib', 'file-progress.mjs')}`);
+  args.push(...files);
   const [cmd, argv] = viaKvmHost
     ? [process.execPath, [join(repoRoot, 'scripts', 'kvm-host.mjs'), '--timeout', '3000', '--', vitest, ...args]]
     : [vitest, args];
   process.stderr.write(`\nvmstep test: ${tier} tier${viaKvmHost ? ' (inside the emulated KVM host)' : ''}\n`);
   const code = await new Promise((resolve) => {
-    const child = spawn(cmd, argv, { stdio: 'inherit', cwd: repoRoot });
+    const child = spawn(cmd, argv, { stdio: 'inherit', cwd: repoRoot, env: { ...process.env, VMSTEP_TEST_PROGRESS: progressPath(tier) } });
     child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1)));
     child.on('error', () => resolve(127));
   });
@@ -51,19 +52,65 @@ async function runTier(tier, viaKvmHost) {
   return { tier, code: /** @type {number} */ (code), passed, failed, skipped, reported };
 }
 
+/** Where the file-progress reporter records the tier's ended files (on the shared root, not the emulated host's tmpfs). @param {string} tier */
+const progressPath = (tier) => join(repoRoot, '.vmstep', `progress-${tier}.jsonl`);
+
+/**
+ * The tier's files that had ended when its run stopped, with their counts.
+ * @param {string} tier
+ * @returns {{ file: string, passed: number, failed: number, skipped: number }[]}
+ */
+function endedFiles(tier) {
+  if (!existsSync(progressPath(tier))) return [];
+  return readFileSync(progressPath(tier), 'utf8').split('\n').filter(Boolean).flatMap((l) => {
+    try {
+      return [JSON.parse(l)];
+    } catch {
+      return []; // a line cut short by the crash
+    }
+  });
+}
+
+/** Every test file of a tier, as vitest's include finds them (test/TIER/**\/*.test.ts), relative to the repository. @param {string} tier */
+function tierFiles(tier) {
+  return readdirSync(join(repoRoot, 'test', tier), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join('test', tier, f))
+    .sort();
+}
+
 /**
  * A tier, inside the emulated KVM host when asked. Under full emulation the
- * test runner itself has, rarely, crashed (a segmentation fault of Node
- * inside QEMU's TCG, never seen on real hardware): then vitest writes no
- * report, and the tier runs once more, saying so. A test that fails writes
- * its report and is never retried.
+ * emulated host itself, or the test runner in it, has died mid-tier (a
+ * triple fault of its kernel under TCG's nested SVM; a segmentation fault of
+ * Node), never seen on real hardware: then vitest writes no report, and the
+ * files that had not ended run once more, saying so; the ones that had
+ * ended keep their results. A test that fails is never retried.
  * @param {string} tier @param {boolean} viaKvmHost
  */
 async function runTierInKvmHostIf(tier, viaKvmHost) {
   const first = await runTier(tier, viaKvmHost);
   if (!viaKvmHost || first.code === 0 || first.reported) return first;
-  process.stderr.write(`\nvmstep test: the ${tier} tier's test runner ended with exit ${first.code} before writing its report (the emulated host or Node inside it crashed, not a test failure); running the tier once more\n`);
-  return runTier(tier, viaKvmHost);
+  const ended = endedFiles(tier);
+  // With a file filter of the caller's the tier runs whole once more.
+  const rest = extra.length > 0 ? extra : tierFiles(tier).filter((f) => !ended.some((e) => e.file === f));
+  process.stderr.write(`\nvmstep test: the ${tier} tier's test runner ended with exit ${first.code} before writing its report (the emulated host or Node inside it crashed, not a test failure); ${ended.length} files had ended (${ended.reduce((n, e) => n + e.failed, 0)} failed tests); running the ${rest.length} that had not once more\n`);
+  if (extra.length === 0 && rest.length === 0) return { ...first, code: ended.some((e) => e.failed > 0) ? 1 : 0, reported: true, ...sumOf(ended) };
+  const second = await runTier(tier, viaKvmHost, rest);
+  if (extra.length > 0) return second;
+  const before = sumOf(ended);
+  return {
+    ...second,
+    code: second.code !== 0 || before.failed > 0 ? 1 : 0,
+    passed: second.passed + before.passed,
+    failed: second.failed + before.failed,
+    skipped: second.skipped + before.skipped,
+  };
+}
+
+/** @param {{ passed: number, failed: number, skipped: number }[]} rows */
+function sumOf(rows) {
+  return rows.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
 }
 
 async function main() {
