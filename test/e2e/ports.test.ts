@@ -139,8 +139,8 @@ describe('published ports (-p)', () => {
   }, 600_000);
 
   // Known bug, open: inside the emulated KVM host, 100 MiB carried into the
-  // guest while the guest writes it to its disk came out different in 3 of
-  // about 8 runs (once the VM itself triple-faulted), while the same transfer
+  // guest while the guest writes it to its disk went wrong in 4 of 8
+  // transfers (twice changed, twice the VM triple-faulted), while the same transfer
   // read straight into sha256sum, and 100 MiB written to the disk and read
   // back after dropping the caches, were each intact every time. Not known
   // yet whether our VMM or the emulation is at fault; this check runs with
