@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './lib/cache.mjs';
+import { endedFiles, remainingFiles, sumOf } from './lib/file-progress.mjs';
 import { probeHostKvm } from './lib/kvm-probe.mjs';
 import { setup } from './lib/setup.mjs';
 
@@ -55,22 +56,6 @@ async function runTier(tier, viaKvmHost, files = extra) {
 /** Where the file-progress reporter records the tier's ended files (on the shared root, not the emulated host's tmpfs). @param {string} tier */
 const progressPath = (tier) => join(repoRoot, '.vmstep', `progress-${tier}.jsonl`);
 
-/**
- * The tier's files that had ended when its run stopped, with their counts.
- * @param {string} tier
- * @returns {{ file: string, passed: number, failed: number, skipped: number }[]}
- */
-function endedFiles(tier) {
-  if (!existsSync(progressPath(tier))) return [];
-  return readFileSync(progressPath(tier), 'utf8').split('\n').filter(Boolean).flatMap((l) => {
-    try {
-      return [JSON.parse(l)];
-    } catch {
-      return []; // a line cut short by the crash
-    }
-  });
-}
-
 /** Every test file of a tier, as vitest's include finds them (test/TIER/**\/*.test.ts), relative to the repository. @param {string} tier */
 function tierFiles(tier) {
   return readdirSync(join(repoRoot, 'test', tier), { recursive: true, encoding: 'utf8' })
@@ -91,9 +76,9 @@ function tierFiles(tier) {
 async function runTierInKvmHostIf(tier, viaKvmHost) {
   const first = await runTier(tier, viaKvmHost);
   if (!viaKvmHost || first.code === 0 || first.reported) return first;
-  const ended = endedFiles(tier);
+  const ended = endedFiles(progressPath(tier));
   // With a file filter of the caller's the tier runs whole once more.
-  const rest = extra.length > 0 ? extra : tierFiles(tier).filter((f) => !ended.some((e) => e.file === f));
+  const rest = extra.length > 0 ? extra : remainingFiles(tierFiles(tier), ended);
   process.stderr.write(`\nvmstep test: the ${tier} tier's test runner ended with exit ${first.code} before writing its report (the emulated host or Node inside it crashed, not a test failure); ${ended.length} files had ended (${ended.reduce((n, e) => n + e.failed, 0)} failed tests); running the ${rest.length} that had not once more\n`);
   if (extra.length === 0 && rest.length === 0) return { ...first, code: ended.some((e) => e.failed > 0) ? 1 : 0, reported: true, ...sumOf(ended) };
   const second = await runTier(tier, viaKvmHost, rest);
@@ -106,11 +91,6 @@ async function runTierInKvmHostIf(tier, viaKvmHost) {
     failed: second.failed + before.failed,
     skipped: second.skipped + before.skipped,
   };
-}
-
-/** @param {{ passed: number, failed: number, skipped: number }[]} rows */
-function sumOf(rows) {
-  return rows.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
 }
 
 async function main() {

@@ -4,7 +4,7 @@
 // VMSTEP_TEST_PROGRESS. vitest writes its JSON report only when the whole
 // run ends; when the emulated KVM host dies mid-tier, these lines say which
 // files had ended, so scripts/test.mjs reruns only the others.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 
 export default class FileProgressReporter {
@@ -27,4 +27,32 @@ export default class FileProgressReporter {
     };
     appendFileSync(this.path, `${JSON.stringify(line)}\n`);
   }
+}
+
+/**
+ * The files a progress file says had ended, with their counts; a last line
+ * cut short by a crash is left out.
+ * @param {string} path
+ * @returns {{ file: string, passed: number, failed: number, skipped: number }[]}
+ */
+export function endedFiles(path) {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).flatMap((l) => {
+    try {
+      return [JSON.parse(l)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * What a rerun after a crash runs: the tier's files that had not ended.
+ * @param {string[]} all @param {{ file: string }[]} ended
+ */
+export const remainingFiles = (all, ended) => all.filter((f) => !ended.some((e) => e.file === f));
+
+/** @param {{ passed: number, failed: number, skipped: number }[]} rows */
+export function sumOf(rows) {
+  return rows.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
 }
