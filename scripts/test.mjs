@@ -77,13 +77,13 @@ async function runTierInKvmHostIf(tier, viaKvmHost) {
   const first = await runTier(tier, viaKvmHost);
   if (!viaKvmHost || first.code === 0 || first.reported) return first;
   const ended = endedFiles(progressPath(tier));
+  const before = sumOf(ended);
   // With a file filter of the caller's the tier runs whole once more.
   const rest = extra.length > 0 ? extra : remainingFiles(tierFiles(tier), ended);
-  process.stderr.write(`\nvmstep test: the ${tier} tier's test runner ended with exit ${first.code} before writing its report (the emulated host or Node inside it crashed, not a test failure); ${ended.length} files had ended (${ended.reduce((n, e) => n + e.failed, 0)} failed tests); running the ${rest.length} that had not once more\n`);
-  if (extra.length === 0 && rest.length === 0) return { ...first, code: ended.some((e) => e.failed > 0) ? 1 : 0, reported: true, ...sumOf(ended) };
+  process.stderr.write(`\nvmstep test: the ${tier} tier's test runner ended with exit ${first.code} before writing its report (the emulated host or Node inside it crashed, not a test failure); ${ended.length} files had ended (${before.failed} failed tests); running the ${rest.length} that had not once more\n`);
+  if (rest.length === 0) return { tier, code: before.failed > 0 ? 1 : 0, reported: true, ...before };
   const second = await runTier(tier, viaKvmHost, rest);
   if (extra.length > 0) return second;
-  const before = sumOf(ended);
   return {
     ...second,
     code: second.code !== 0 || before.failed > 0 ? 1 : 0,
