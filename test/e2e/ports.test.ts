@@ -101,7 +101,13 @@ afterAll(async () => {
 }, 120_000);
 
 describe('published ports (-p)', () => {
-  /** Sends 100 MiB of random bytes to the upload port, where `reader` (a shell command in srv) takes them; resolves once it exited. */
+  /**
+   * Sends 100 MiB of random bytes to the upload port, where `reader` (a
+   * shell command in srv) takes them; resolves once it exited. The client's
+   * connection must end cleanly (the guest's FIN after its reader took
+   * everything): a reset or a broken connection fails here, by name, rather
+   * than as a checksum that differs.
+   */
   async function upload(reader: string) {
     const nc = launch(['exec', 'srv', 'sh', '-c', reader]);
     await listening('srv', 9001);
@@ -109,8 +115,11 @@ describe('published ports (-p)', () => {
     const s = await dial(ports.upload);
     const end = readAll(s);
     s.end(data);
-    await end;
-    return { r: await nc.done, data };
+    const sent = await end;
+    const r = await nc.done;
+    expect(sent.error, `the client's connection ended with ${sent.error} after ${s.bytesWritten} bytes; the reader said: ${r.stdout}${r.stderr}`).toBeNull();
+    expect(s.bytesWritten).toBe(data.length);
+    return { r, data };
   }
 
   test('make the guest HTTP server reachable from the host with curl, and vmstep port lists them', async () => {

@@ -17,6 +17,7 @@ EventLoop::EventLoop() : epoll_(epoll_create1(EPOLL_CLOEXEC)), wake_(eventfd(0, 
 }
 
 void EventLoop::Add(int fd, uint32_t events, Handler handler) {
+  std::lock_guard<std::mutex> lock(mu_);
   uint32_t gen = next_generation_++;
   epoll_event ev{};
   ev.events = events;
@@ -26,6 +27,7 @@ void EventLoop::Add(int fd, uint32_t events, Handler handler) {
 }
 
 void EventLoop::Modify(int fd, uint32_t events) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(fd);
   if (it == entries_.end()) return;
   epoll_event ev{};
@@ -35,6 +37,7 @@ void EventLoop::Modify(int fd, uint32_t events) {
 }
 
 void EventLoop::Remove(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (entries_.erase(fd) > 0) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
@@ -55,10 +58,15 @@ void EventLoop::Run() {
     for (int i = 0; i < n && !stopped_; i++) {
       int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
       uint32_t gen = static_cast<uint32_t>(events[i].data.u64 >> 32);
-      auto it = entries_.find(fd);
-      if (it == entries_.end() || it->second.generation != gen) continue;
-      // Hold a reference: the handler may remove itself.
-      std::shared_ptr<Handler> h = it->second.handler;
+      // Hold a reference: the handler may remove itself. The lock is not
+      // held while it runs, so that it can add and remove descriptors.
+      std::shared_ptr<Handler> h;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = entries_.find(fd);
+        if (it == entries_.end() || it->second.generation != gen) continue;
+        h = it->second.handler;
+      }
       (*h)(events[i].events);
     }
   }

@@ -1,12 +1,14 @@
 // The VMM's one I/O thread: an epoll loop over the vsock sockets, the
 // queue-notify ioeventfds, the timeout timer and the stop signals. Handlers
-// may add and remove descriptors while it runs; a handler is never called
-// for a descriptor removed earlier in the same batch.
+// may add and remove descriptors while it runs, and so may other threads (a
+// vCPU thread resetting a device removes its sockets); a handler is never
+// called for a descriptor removed earlier in the same batch.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 
 #include "util/fd.h"
@@ -31,6 +33,7 @@ class EventLoop {
   };
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd that Stop() writes
+  std::mutex mu_;  // guards entries_ and next_generation_, never held while a handler runs
   std::unordered_map<int, Entry> entries_;
   uint32_t next_generation_ = 1;
   std::atomic<bool> stopped_{false};
