@@ -76,5 +76,5 @@ export async function prepareJob(args: PrepareJobArgs, responseFile: string, ctx
   await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, files.workspaceManifest);
   const isAlpine = (await ctx.vms.list(id, '/etc/alpine-release')) !== null;
   const state: HookState = { vmstep: { job: key, vm: id } };
-  await writeResponseFile(responseFile, { state, context: { container: { id, network: 'vmstep', ports: portsContext(ports.length > 0 ? await ctx.vms.published(id) : []) }, services: serviceContexts(services) }, isAlpine });
+  await writeResponseFile(responseFile, { state, context: { container: { id, network: 'vmstep', ports: portsContext(await ctx.vms.published(id)) }, services: serviceContexts(services) }, isAlpine });
 }

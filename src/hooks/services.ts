@@ -147,7 +147,7 @@ export async function startServices(plans: ReturnType<typeof planServices>, key:
           await waitForAnyPort(ctx, id, linked.ports, signal);
         }
         // `ports: [6379]` asks for a free host port: the context gives the one the keeper bound.
-        return { id, ports: ports.length > 0 ? await ctx.vms.published(id) : [], link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
+        return { id, ports: await ctx.vms.published(id), link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
       } catch (err) {
         failed.abort();
         throw err;

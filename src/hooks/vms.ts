@@ -55,7 +55,7 @@ export interface HookVms {
   get(id: string, guestPath: string): AsyncIterable<TransferEntry>;
   /** Stops the VM and removes everything it left; a VM that is already gone is not an error. */
   stop(id: string): Promise<void>;
-  /** The VM's published ports as its keeper bound them (a host port 0 asked for becomes the port it got). */
+  /** The VM's published ports as its keeper bound them (a host port 0 asked for becomes the port it got); none for a VM without any. */
   published(id: string): Promise<PortMapping[]>;
   /** Resolves once something in the VM accepts connections on the port; rejects after timeoutMs or when the VM ends. */
   waitForPort(id: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
