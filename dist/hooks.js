@@ -49491,7 +49491,7 @@ async function startServices(plans, key, ctx, clock) {
                 await waitForAnyPort(ctx, id, linked.ports, signal);
             }
             // `ports: [6379]` asks for a free host port: the context gives the one the keeper bound.
-            return { id, ports: ports.length > 0 ? await ctx.vms.published(id) : [], link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
+            return { id, ports: await ctx.vms.published(id), link: { name, vm: id, ports: linked.ports, address: `127.0.0.${i + 2}` } };
         }
         catch (err) {
             failed.abort();
@@ -49619,7 +49619,7 @@ async function prepareJob(args, responseFile, ctx) {
     await recordGuestTree(ctx.vms, id, plan.workspace.guestPath, files.workspaceManifest);
     const isAlpine = (await ctx.vms.list(id, '/etc/alpine-release')) !== null;
     const state = { vmstep: { job: key, vm: id } };
-    await writeResponseFile(responseFile, { state, context: { container: { id, network: 'vmstep', ports: portsContext(ports.length > 0 ? await ctx.vms.published(id) : []) }, services: serviceContexts(services) }, isAlpine });
+    await writeResponseFile(responseFile, { state, context: { container: { id, network: 'vmstep', ports: portsContext(await ctx.vms.published(id)) }, services: serviceContexts(services) }, isAlpine });
 }
 
 ;// CONCATENATED MODULE: ./src/hooks/run-container-step.ts
