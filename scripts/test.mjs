@@ -88,9 +88,7 @@ async function runTierInKvmHostIf(tier, viaKvmHost) {
   const crashed = first.reported ? '' : `its test runner ended with exit ${first.code} before writing its report (the emulated host or Node inside it crashed); `;
   // A crash under a file filter of the caller's: the filtered run again, whole.
   if (crashed && extra.length > 0) {
-    process.stderr.write(`
-vmstep test: the ${tier} tier: ${crashed}running it once more
-`);
+    process.stderr.write(`\nvmstep test: the ${tier} tier: ${crashed}running it once more\n`);
     return runTier(tier, viaKvmHost);
   }
   const unfinished = first.reported ? [] : remainingFiles(tierFiles(tier), ended);

@@ -2,8 +2,9 @@
 // A vitest reporter that appends one line per test file as the file ends
 // (its path and its tests passed, failed and skipped) to the file named by
 // VMSTEP_TEST_PROGRESS. vitest writes its JSON report only when the whole
-// run ends; when the emulated KVM host dies mid-tier, these lines say which
-// files had ended, so scripts/test.mjs reruns only the others.
+// run ends; inside the emulated KVM host these lines say which files had
+// ended and which of them failed, so that scripts/test.mjs runs once more
+// only the files that failed or had not ended when the emulated host died.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 
